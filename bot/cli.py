@@ -1,0 +1,201 @@
+"""The `relais` command: migrate, serve, export.
+
+Every failure the operator can fix (a missing setting, a bad argument, an unmigrated database) is one
+line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import NoReturn
+
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+from bot import db
+from bot.config import ConfigError, Settings, configure_logging, load_settings
+
+logger = logging.getLogger("relais")
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+SHUTDOWN_TIMEOUT_SECONDS = 25.0  # Heroku-style platforms kill 30 s after SIGTERM.
+
+
+class UsageError(Exception):
+    """Bad input on the command line or in the environment: one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line pointing to --help rather than the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="relais",
+        description="Relais: employee advocacy in Slack and Microsoft Teams.",
+        epilog="Settings come from the environment or .env; see the README's Configuration table.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    commands.add_parser(
+        "migrate",
+        help="bring the database schema up to date",
+        description="Apply every pending migration to DATABASE_URL (safe to run on every release).",
+    )
+
+    commands.add_parser(
+        "serve",
+        help="run the web server",
+        description=(
+            "Serve POST /slack/events (every Slack request) and GET /healthz on PORT. With SLACK_APP_TOKEN "
+            "set, also connect to Slack in Socket Mode. SIGTERM finishes in-flight requests, then exits 0."
+        ),
+    )
+
+    export = commands.add_parser(
+        "export",
+        help="export data as CSV or JSON to stdout",
+        description="Write shares, posts, clicks or members to stdout, oldest first, for BI tools.",
+    )
+    export.add_argument("kind", choices=["shares", "posts", "clicks", "members"], help="what to export")
+    export.add_argument(
+        "--format", choices=["csv", "json"], default="csv", help="output format (default: csv)"
+    )
+    export.add_argument(
+        "--since",
+        type=_parse_date,
+        metavar="YYYY-MM-DD",
+        help="only rows created on or after this UTC date",
+    )
+    export.add_argument(
+        "--workspace",
+        metavar="TEAM_ID",
+        help="only this workspace (Slack team id or Teams tenant id); default: every workspace",
+    )
+    return parser
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-12-01") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings)
+        if args.command == "migrate":
+            return _migrate(settings)
+        if args.command == "serve":
+            return _serve(settings)
+        return asyncio.run(_export(settings, args.kind, args.format, args.since, args.workspace))
+    except (ConfigError, UsageError) as exc:
+        print(f"relais: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _describe(database_url: str) -> str:
+    """The database URL without its password, for messages."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def _migrate(settings: Settings) -> int:
+    from bot import migrate
+
+    try:
+        migrate.upgrade(settings.database_url)
+    except Exception as exc:
+        logger.debug("migration failed", exc_info=True)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(
+            f"relais: error: migrating {_describe(settings.database_url)} failed: {reason}", file=sys.stderr
+        )
+        return EXIT_FAILURE
+    print(f"relais: database {_describe(settings.database_url)} is at revision {migrate.head_revision()}")
+    return 0
+
+
+async def _check_schema(settings: Settings) -> None:
+    """Refuse to serve an unmigrated database; a database that is down is left to /healthz."""
+    from bot import migrate
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        current = await migrate.current_revision(engine)
+    except Exception as exc:
+        logger.warning("database unreachable at startup (%s); serving anyway, /healthz reports it", exc)
+        return
+    finally:
+        await engine.dispose()
+    head = migrate.head_revision()
+    if current != head:
+        raise UsageError(
+            f"the database {_describe(settings.database_url)} is at revision {current or 'none'}, "
+            f"this version needs {head}: run `relais migrate` first"
+        )
+
+
+def _serve(settings: Settings) -> int:
+    from bot.web import create_app
+
+    asyncio.run(_check_schema(settings))
+    app = create_app(settings)
+    if not settings.slack_configured:
+        logger.warning(
+            "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect a workspace "
+            "(README, 'Create the Slack app')"
+        )
+    logger.info("Relais listening on port %d (public URL %s)", settings.port, settings.base_url)
+    # run_app handles SIGINT/SIGTERM: stop accepting, let in-flight requests finish, run cleanups.
+    web.run_app(
+        app,
+        port=settings.port,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+        print=None,
+        access_log=logging.getLogger("relais.access"),
+    )
+    logger.info("Relais stopped")
+    return 0
+
+
+async def _export(settings: Settings, kind: str, fmt: str, since: date | None, workspace: str | None) -> int:
+    from bot import migrate
+    from bot.services.export import ExportKind, export_rows, write_csv, write_json
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        try:
+            current = await migrate.current_revision(engine)
+        except Exception as exc:
+            raise UsageError(
+                f"cannot reach the database {_describe(settings.database_url)}: {type(exc).__name__}"
+            ) from None
+        if current != migrate.head_revision():
+            raise UsageError(
+                f"the database {_describe(settings.database_url)} is not migrated: run `relais migrate`"
+            )
+        async with db.session_factory(engine)() as session:
+            rows = export_rows(session=session, kind=ExportKind(kind), since=since, workspace=workspace)
+            if fmt == "json":
+                await write_json(rows, sys.stdout)
+            else:
+                await write_csv(rows, sys.stdout, ExportKind(kind))
+    finally:
+        await engine.dispose()
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,79 @@
+"""The database: URL normalisation, the async engine (SQLite tuned for one writer) and sessions.
+
+SQLite is the embedded default for one machine; PostgreSQL is the production database. Both are
+reached through SQLAlchemy's asyncio extension (aiosqlite, asyncpg).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SQLITE_DRIVER = "sqlite+aiosqlite"
+POSTGRES_DRIVER = "postgresql+asyncpg"
+
+
+def normalize_database_url(raw: str) -> str:
+    """Map the URLs operators write (`sqlite://`, `postgres://`, `postgresql://`) to the async drivers.
+
+    Raises ValueError (turned into the one-line configuration error) for anything else.
+    """
+    raw = raw.strip()
+    if not raw:
+        raise ValueError("empty")
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ValueError("not a database URL") from None
+    backend = url.drivername.split("+", 1)[0]
+    if backend == "sqlite":
+        url = url.set(drivername=SQLITE_DRIVER)
+    elif backend in ("postgres", "postgresql"):
+        url = url.set(drivername=POSTGRES_DRIVER)
+        if "sslmode" in url.query:
+            # libpq spells it sslmode, asyncpg spells it ssl; hosted providers hand out the former.
+            query = dict(url.query)
+            query["ssl"] = query.pop("sslmode")
+            url = url.set(query=query)
+    else:
+        raise ValueError("must be a sqlite:// or postgresql:// URL")
+    return url.render_as_string(hide_password=False)
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+    """Create the engine. On SQLite: WAL, `synchronous=NORMAL`, foreign keys on, a busy timeout."""
+    url = normalize_database_url(database_url)
+    if is_sqlite(url):
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            if make_url(url).database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise unless the database answers a trivial query."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

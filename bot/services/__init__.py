@@ -1,0 +1,1 @@
+"""Platform-neutral domain services: no Slack or Teams imports here."""

@@ -1,0 +1,196 @@
+"""Exports of shares, posts, clicks and members as rows for admins' BI tools (`relais export`).
+
+Each export is one query joined to the workspace, streamed row by row so that millions of clicks do
+not sit in memory. Columns are fixed per kind (an empty CSV still has its header).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC as UTC_ZONE
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import IO, Any, Final
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Click, Member, Post, Share, TrackedLink, Workspace
+
+
+class ExportKind(StrEnum):
+    SHARES = "shares"
+    POSTS = "posts"
+    CLICKS = "clicks"
+    MEMBERS = "members"
+
+
+def _labelled(**columns: Any) -> tuple[Any, ...]:
+    return tuple(column.label(name) for name, column in columns.items())
+
+
+_SELECTS: Final[dict[ExportKind, tuple[Any, ...]]] = {
+    ExportKind.SHARES: _labelled(
+        post_id=Share.post_id,
+        url=Post.url,
+        member=Member.external_id,
+        platform=Workspace.platform,
+        workspace=Workspace.external_id,
+        network=Share.network,
+        status=Share.status,
+        external_id=Share.external_id,
+        external_url=Share.external_url,
+        created_at=Share.created_at,
+        updated_at=Share.updated_at,
+    ),
+    ExportKind.POSTS: _labelled(
+        id=Post.id,
+        url=Post.url,
+        title=Post.title,
+        state=Post.state,
+        publish_at=Post.publish_at,
+        expires_at=Post.expires_at,
+        channels=Post.channels,
+        networks=Post.networks,
+        created_by=Member.external_id,
+        platform=Workspace.platform,
+        workspace=Workspace.external_id,
+        created_at=Post.created_at,
+    ),
+    ExportKind.CLICKS: _labelled(
+        post_id=TrackedLink.post_id,
+        member=Member.external_id,
+        network=TrackedLink.network,
+        at=Click.at,
+        counted=Click.counted,
+        platform=Workspace.platform,
+        workspace=Workspace.external_id,
+    ),
+    ExportKind.MEMBERS: _labelled(
+        member=Member.external_id,
+        platform=Workspace.platform,
+        workspace=Workspace.external_id,
+        name=Member.display_name,
+        locale=Member.locale,
+        opted_out=Member.opted_out,
+        created_at=Member.created_at,
+    ),
+}
+
+COLUMNS: Final[dict[ExportKind, tuple[str, ...]]] = {
+    kind: tuple(column.name for column in columns) for kind, columns in _SELECTS.items()
+}
+
+
+def _shares(since: datetime | None) -> Select[Any]:
+    query = (
+        select(*_SELECTS[ExportKind.SHARES])
+        .select_from(Share)
+        .join(Post, (Post.id == Share.post_id) & (Post.workspace_id == Share.workspace_id))
+        .join(Member, (Member.id == Share.member_id) & (Member.workspace_id == Share.workspace_id))
+        .join(Workspace, Workspace.id == Share.workspace_id)
+        .order_by(Share.id)
+    )
+    return query.where(Share.created_at >= since) if since else query
+
+
+def _posts(since: datetime | None) -> Select[Any]:
+    query = (
+        select(*_SELECTS[ExportKind.POSTS])
+        .select_from(Post)
+        .outerjoin(Member, (Member.id == Post.created_by_id) & (Member.workspace_id == Post.workspace_id))
+        .join(Workspace, Workspace.id == Post.workspace_id)
+        .order_by(Post.id)
+    )
+    return query.where(Post.created_at >= since) if since else query
+
+
+def _clicks(since: datetime | None) -> Select[Any]:
+    same_workspace = TrackedLink.workspace_id == Click.workspace_id
+    query = (
+        select(*_SELECTS[ExportKind.CLICKS])
+        .select_from(Click)
+        .join(TrackedLink, (TrackedLink.id == Click.link_id) & same_workspace)
+        .join(Member, (Member.id == TrackedLink.member_id) & (Member.workspace_id == Click.workspace_id))
+        .join(Workspace, Workspace.id == Click.workspace_id)
+        .order_by(Click.id)
+    )
+    return query.where(Click.at >= since) if since else query
+
+
+def _members(since: datetime | None) -> Select[Any]:
+    query = (
+        select(*_SELECTS[ExportKind.MEMBERS])
+        .select_from(Member)
+        .join(Workspace, Workspace.id == Member.workspace_id)
+        .order_by(Member.id)
+    )
+    return query.where(Member.created_at >= since) if since else query
+
+
+_QUERIES: Final[dict[ExportKind, Callable[[datetime | None], Select[Any]]]] = {
+    ExportKind.SHARES: _shares,
+    ExportKind.POSTS: _posts,
+    ExportKind.CLICKS: _clicks,
+    ExportKind.MEMBERS: _members,
+}
+
+
+async def export_rows(
+    *,
+    session: AsyncSession,
+    kind: ExportKind,
+    since: date | None = None,
+    workspace: str | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Yield one dict per row, oldest first. `since` is a UTC date (inclusive); `workspace` the
+    chat platform's team/tenant id, to export one workspace of several."""
+    since_at = datetime.combine(since, time.min, tzinfo=UTC_ZONE) if since else None
+    query = _QUERIES[kind](since_at)
+    if workspace is not None:
+        query = query.where(Workspace.external_id == workspace)
+    columns = COLUMNS[kind]
+    result = await session.stream(query.execution_options(yield_per=1000))
+    async for row in result:
+        yield dict(zip(columns, (_plain(value) for value in row), strict=True))
+
+
+def _plain(value: Any) -> Any:
+    """Values as JSON and CSV want them: ISO 8601 UTC times, enum values."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
+
+
+async def write_json(rows: AsyncIterator[dict[str, Any]], out: IO[str]) -> int:
+    """Write a JSON array of objects, one per line, without holding every row. Returns the count."""
+    count = 0
+    async for row in rows:
+        out.write("[\n" if count == 0 else ",\n")
+        out.write(json.dumps(row, ensure_ascii=False))
+        count += 1
+    out.write("[]\n" if count == 0 else "\n]\n")
+    return count
+
+
+async def write_csv(rows: AsyncIterator[dict[str, Any]], out: IO[str], kind: ExportKind) -> int:
+    """Write CSV with a header; lists become space-separated, booleans true/false."""
+    writer = csv.DictWriter(out, fieldnames=COLUMNS[kind], lineterminator="\n")
+    writer.writeheader()
+    count = 0
+    async for row in rows:
+        writer.writerow({key: _csv_cell(value) for key, value in row.items()})
+        count += 1
+    return count
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

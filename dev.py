@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""The newcomer's two commands, needing nothing but Python 3.11+:
+
+    python3 dev.py run    set up .venv, migrate the embedded SQLite database and run Relais
+    python3 dev.py test   set up .venv with the test tools and run the whole test suite
+    python3 dev.py lint   ruff (lint + format check) and mypy --strict
+
+The virtual environment is created in .venv on first use and reinstalled when pyproject.toml changes.
+Tests run on SQLite; set TEST_DATABASE_URL=postgresql://… to run them on PostgreSQL too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+
+
+def _python() -> str:
+    return str(BIN / ("python.exe" if os.name == "nt" else "python"))
+
+
+def ensure_venv(extras: str) -> None:
+    """Create .venv and install the project (editable) with `extras`, unless already done."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"dev.py: error: Relais needs Python 3.11 or newer, this is {sys.version.split()[0]}")
+    if not (BIN / "python").exists() and not (BIN / "python.exe").exists():
+        print("dev.py: creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    stamp = VENV / ".relais-installed"
+    if stamp.exists() and stamp.read_text().strip() == wanted:
+        return
+    print(f"dev.py: installing Relais{extras} into .venv", flush=True)
+    pip = [_python(), "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "-e", f".{extras}"], cwd=ROOT, check=True)
+    stamp.write_text(wanted)
+
+
+def run(*command: str) -> int:
+    return subprocess.run(command, cwd=ROOT, check=False).returncode
+
+
+def main() -> int:
+    task = sys.argv[1] if len(sys.argv) > 1 else "help"
+    extra_args = sys.argv[2:]
+    relais = str(BIN / "relais")
+    if task == "run":
+        ensure_venv("[test]")
+        if run(relais, "migrate") != 0:
+            return 1
+        return run(relais, "serve", *extra_args)
+    if task == "test":
+        ensure_venv("[test]")
+        return run(_python(), "-m", "pytest", *extra_args)
+    if task == "lint":
+        ensure_venv("[test]")
+        failures = 0
+        failures += run(str(BIN / "ruff"), "check", ".")
+        failures += run(str(BIN / "ruff"), "format", "--check", ".")
+        failures += run(str(BIN / "mypy"))
+        return 1 if failures else 0
+    print(__doc__)
+    return 0 if task in ("help", "-h", "--help") else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Builds the Bolt AsyncApp (and its Socket Mode handler) from the settings.
+
+Bolt verifies every HTTP request's signature (v0 HMAC-SHA256, 5-minute window) before any listener
+runs: a request with a missing, wrong or stale signature gets 401 and touches nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+
+logger = logging.getLogger(__name__)
+
+WEB_API_TIMEOUT_SECONDS = 10
+
+
+def build_web_client(settings: Settings) -> AsyncWebClient:
+    """The one Web API client: `SLACK_API_URL` as base, retries on connection errors and on 429
+    (waiting for `Retry-After` with asyncio.sleep, never a blocking sleep)."""
+    assert settings.slack_bot_token is not None
+    return AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=WEB_API_TIMEOUT_SECONDS,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_slack_app(settings: Settings) -> AsyncApp:
+    """Raises `ConfigError` (via `require_slack`) when the Slack credentials are incomplete."""
+    settings.require_slack()
+    assert settings.slack_signing_secret is not None
+    return AsyncApp(
+        client=build_web_client(settings),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # Ack first, then work: listeners may run after the HTTP response (Slack's 3-second rule).
+        process_before_response=False,
+        logger=logging.getLogger("relais.slack"),
+    )
+
+
+def build_socket_mode_handler(app: AsyncApp, settings: Settings) -> AsyncSocketModeHandler | None:
+    """A Socket Mode connection when `SLACK_APP_TOKEN` is set (local development, single installs)."""
+    if settings.slack_app_token is None:
+        return None
+    return AsyncSocketModeHandler(app, app_token=settings.slack_app_token.get_secret_value())

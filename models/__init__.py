@@ -1,0 +1,43 @@
+"""The ORM models. Importing this package registers every table on `Base.metadata`."""
+
+from models.base import Base, UTCDateTime, utcnow
+from models.enums import (
+    JobRunState,
+    Network,
+    OutboxState,
+    Platform,
+    PostState,
+    ShareStatus,
+    SocialAccountStatus,
+)
+from models.job import JobRun
+from models.link import Click, TrackedLink
+from models.member import Member
+from models.outbox import OutboxMessage
+from models.post import Delivery, Post
+from models.share import Share
+from models.social import SocialAccount
+from models.workspace import Workspace
+
+__all__ = [
+    "Base",
+    "Click",
+    "Delivery",
+    "JobRun",
+    "JobRunState",
+    "Member",
+    "Network",
+    "OutboxMessage",
+    "OutboxState",
+    "Platform",
+    "Post",
+    "PostState",
+    "Share",
+    "ShareStatus",
+    "SocialAccount",
+    "SocialAccountStatus",
+    "TrackedLink",
+    "UTCDateTime",
+    "Workspace",
+    "utcnow",
+]

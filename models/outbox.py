@@ -1,0 +1,38 @@
+"""The outbox: every outbound chat message is a row first, sent later by a drainer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, Id, Timestamps, WorkspaceScoped, str_enum, utcnow
+from models.enums import OutboxState
+
+
+class OutboxMessage(WorkspaceScoped, Timestamps, Base):
+    """`dedupe_key` makes enqueueing idempotent (e.g. `nudge:2026-W48:U123`); `destination` is a
+    channel or user id; `payload` is platform-neutral data the notifier renders; `result` keeps what
+    the platform answered (e.g. the message ts)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "dedupe_key"),
+        Index(None, "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(String(255))
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[OutboxState] = mapped_column(
+        str_enum(OutboxState, "outbox_state"), default=OutboxState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,35 @@
+"""A member's share of a post on a network: recorded exactly once per member × post × network."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, Id, Timestamps, WorkspaceScoped, str_enum
+from models.enums import Network, ShareStatus
+
+
+class Share(WorkspaceScoped, Timestamps, Base):
+    """The unique key (member, post, network) is what makes double clicks, parallel clicks and Slack
+    retries record one share. `external_id`/`external_url` come from the network's own answer."""
+
+    __tablename__ = "share"
+    __table_args__ = (
+        UniqueConstraint("member_id", "post_id", "network"),
+        Index(None, "workspace_id", "created_at"),
+        Index(None, "post_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("member.id", ondelete="CASCADE"))
+    post_id: Mapped[int] = mapped_column(Id, ForeignKey("post.id", ondelete="CASCADE"))
+    network: Mapped[Network] = mapped_column(str_enum(Network, "network"))
+    status: Mapped[ShareStatus] = mapped_column(str_enum(ShareStatus, "share_status"))
+    caption: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    external_url: Mapped[str | None] = mapped_column(String(2048))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    posted_at: Mapped[datetime | None]

@@ -1,0 +1,27 @@
+"""A chat workspace (a Slack team or a Teams tenant) and its Relais settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, Id, Timestamps, str_enum
+from models.enums import Platform
+
+
+class Workspace(Timestamps, Base):
+    """The root of every other row. `external_id` is Slack's team id or Teams' tenant id."""
+
+    __tablename__ = "workspace"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    platform: Mapped[Platform] = mapped_column(str_enum(Platform, "platform"))
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(255))
+    default_channel: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Schedules and other per-workspace preferences, e.g. {"nudges": {"day": "tue", "time": "10:00"}}.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,133 @@
+"""Settings: the operator's variable names, URL mapping, defaults, .env, secrets and one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.config import ConfigError, load_settings
+
+
+def test_defaults_give_sqlite_in_the_working_directory_on_port_3000() -> None:
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///relais.db"
+    assert settings.port == 3000
+    assert settings.base_url == "http://localhost:3000"
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.log_level == "INFO"
+    assert not settings.slack_configured
+
+
+def test_public_url_defaults_to_the_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "8080")
+    assert load_settings().base_url == "http://localhost:8080"
+    monkeypatch.setenv("PUBLIC_URL", "https://relais.example.com/")
+    assert load_settings().base_url == "https://relais.example.com"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("sqlite:///data/relais.db", "sqlite+aiosqlite:///data/relais.db"),
+        ("sqlite:////var/lib/relais.db", "sqlite+aiosqlite:////var/lib/relais.db"),
+        ("postgres://u:p@db:5432/relais", "postgresql+asyncpg://u:p@db:5432/relais"),
+        ("postgresql://u:p@db/relais", "postgresql+asyncpg://u:p@db/relais"),
+        ("postgresql+asyncpg://u:p@db/relais", "postgresql+asyncpg://u:p@db/relais"),
+        ("postgres://u:p@db/relais?sslmode=require", "postgresql+asyncpg://u:p@db/relais?ssl=require"),
+    ],
+)
+def test_database_urls_map_to_async_drivers(
+    monkeypatch: pytest.MonkeyPatch, given: str, expected: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", given)
+    assert load_settings().database_url == expected
+
+
+def test_dotenv_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PORT=4567\nRELAIS_ADMINS= U1 , U2,,U3\nRELAIS_CHANNEL=C0123\n")
+    settings = load_settings()
+    assert settings.port == 4567
+    assert settings.relais_admins == frozenset({"U1", "U2", "U3"})
+    assert settings.relais_channel == "C0123"
+
+
+def test_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("PORT=4567\n")
+    monkeypatch.setenv("PORT", "5000")
+    assert load_settings().port == 5000
+
+
+def test_secrets_never_show_in_repr_or_dump(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "signing-very-secret")
+    monkeypatch.setenv("ENCRYPTION_KEY", key)
+    settings = load_settings()
+    shown = repr(settings) + str(settings) + settings.model_dump_json()
+    for secret in ("xoxb-very-secret", "signing-very-secret", key):
+        assert secret not in shown
+    assert settings.slack_configured
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PORT", "abc"),
+        ("PORT", "70000"),
+        ("DATABASE_URL", "mysql://localhost/relais"),
+        ("DATABASE_URL", "not a url"),
+        ("PUBLIC_URL", "relais.example.com"),
+        ("SLACK_BOT_TOKEN", "xoxp-user-token"),
+        ("SLACK_APP_TOKEN", "xoxb-not-an-app-token"),
+        ("ENCRYPTION_KEY", "too-short"),
+        ("LOG_LEVEL", "LOUD"),
+    ],
+)
+def test_malformed_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(f"{variable} is invalid")
+    assert "\n" not in message
+    assert "set it in the environment or in .env" in message
+    if variable in {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "ENCRYPTION_KEY"}:
+        assert value not in message  # never echo a secret back
+
+
+def test_slack_needs_token_and_signing_secret_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    settings = load_settings()
+    assert settings.slack_configured
+    with pytest.raises(ConfigError, match=r"^SLACK_SIGNING_SECRET is not set"):
+        settings.require_slack()
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
+    with pytest.raises(ConfigError, match=r"^SLACK_BOT_TOKEN is not set"):
+        load_settings().require_slack()
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    load_settings().require_slack()
+
+
+def test_blank_secret_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "  ")
+    assert load_settings().slack_bot_token is None
+
+
+def test_encryption_key_rotation_decrypts_with_old_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    monkeypatch.setenv("ENCRYPTION_KEY", old)
+    ciphertext = load_settings().fernet.encrypt(b"token")
+    monkeypatch.setenv("ENCRYPTION_KEY", f"{new},{old}")
+    rotated = load_settings().fernet
+    assert rotated.decrypt(ciphertext) == b"token"
+    assert Fernet(new.encode()).decrypt(rotated.encrypt(b"t2")) == b"t2"
+
+
+def test_missing_encryption_key_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"^ENCRYPTION_KEY is not set.*Fernet"):
+        _ = load_settings().fernet
