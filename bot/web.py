@@ -84,11 +84,11 @@ async def handle_slack_not_configured(request: web.Request) -> web.Response:
 async def _socket_mode(app: web.Application) -> AsyncIterator[None]:
     handler = build_socket_mode_handler(app[SLACK_APP_KEY], app[SETTINGS_KEY])
     if handler is not None:
-        await handler.connect_async()
+        await handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
         logger.info("Slack Socket Mode connected")
     yield
     if handler is not None:
-        await handler.close_async()
+        await handler.close_async()  # type: ignore[no-untyped-call]
 
 
 async def _dispose_engine(app: web.Application) -> None:

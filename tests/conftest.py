@@ -134,7 +134,7 @@ def make_settings(database_url: str, fake_slack: FakeSlack) -> Callable[..., Set
             "public_url": "https://relais.example.test",
         }
         values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     return make
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -46,7 +47,7 @@ def test_upgrade_from_empty_matches_models_and_downgrades(empty_database_url: st
     assert revision == migrate.head_revision()
 
     run_in_thread(lambda: migrate.upgrade(empty_database_url))  # idempotent
-    run_in_thread(lambda: migrate.command.downgrade(migrate.alembic_config(empty_database_url), "base"))
+    run_in_thread(lambda: command.downgrade(migrate.alembic_config(empty_database_url), "base"))
     tables, _, revision = _inspect_database(empty_database_url)
     assert tables == {"alembic_version"}
     assert revision is None

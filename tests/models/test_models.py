@@ -128,7 +128,7 @@ async def test_invalid_enum_value_is_refused(sessions: async_sessionmaker[AsyncS
     async with sessions() as session:
         workspace, member, post = await _seed(session)
         share = Share(workspace_id=workspace.id, member_id=member.id, post_id=post.id, network=Network.X,
-                      status="shared-maybe")  # type: ignore[arg-type]  # fmt: skip
+                      status="shared-maybe")  # fmt: skip
         session.add(share)
         with pytest.raises(StatementError):
             await session.flush()
