@@ -118,6 +118,7 @@ def _migrate(settings: Settings) -> int:
     from bot import migrate
 
     try:
+        before = asyncio.run(_revision(settings.database_url))
         migrate.upgrade(settings.database_url)
     except Exception as exc:
         logger.debug("migration failed", exc_info=True)
@@ -126,8 +127,20 @@ def _migrate(settings: Settings) -> int:
             f"relais: error: migrating {_describe(settings.database_url)} failed: {reason}", file=sys.stderr
         )
         return EXIT_FAILURE
-    print(f"relais: database {_describe(settings.database_url)} is at revision {migrate.head_revision()}")
+    head = migrate.head_revision()
+    done = "was already" if before == head else f"migrated from revision {before or 'none'} to"
+    print(f"relais: database {_describe(settings.database_url)} {done} revision {head}")
     return 0
+
+
+async def _revision(database_url: str) -> str | None:
+    from bot import migrate
+
+    engine = db.create_engine(database_url)
+    try:
+        return await migrate.current_revision(engine)
+    finally:
+        await engine.dispose()
 
 
 async def _check_schema(settings: Settings) -> None:

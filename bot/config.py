@@ -206,5 +206,5 @@ def configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if settings.log_level != "DEBUG":
-        # Alembic narrates its plugin set-up at INFO; keep its "Running upgrade" lines only.
-        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+        # Alembic narrates its set-up at INFO; `relais migrate` prints its own summary.
+        logging.getLogger("alembic").setLevel(logging.WARNING)

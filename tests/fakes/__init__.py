@@ -1,0 +1,1 @@
+"""Local fakes of remote services, speaking their wire protocols."""

@@ -1,0 +1,1600 @@
+"""A local fake of Slack: the Web API, `response_url` endpoints and Socket Mode.
+
+`FakeSlack` is an aiohttp server on 127.0.0.1 (random port) that the real `slack_sdk` clients talk to:
+point `AsyncWebClient(base_url=fake.api_url)` at it, post to `fake.response_url()` with `AsyncWebhookClient`,
+and connect slack_sdk's aiohttp `SocketModeClient` (its `apps.connections.open` call returns a `ws://` URL on
+the fake). It speaks Slack's wire protocol:
+
+* Web API methods accept form-encoded, multipart, query-string and JSON bodies, the token in an
+  `Authorization: Bearer` header (or, as Slack still allows, a `token` parameter), and answer HTTP 200 with
+  `{"ok": true, ...}` or `{"ok": false, "error": "..."}`; rate limits are HTTP 429 with `Retry-After` and
+  `{"ok": false, "error": "ratelimited"}`; edge failures (5xx) are HTML pages, not JSON.
+* Responses carry `X-Slack-Req-Id` and, for the bot token, `X-OAuth-Scopes` (Bolt reads it after auth.test).
+* Like Slack, `users.list` also returns the bot user and Slackbot (`USLACKBOT`, which is *not* `is_bot`),
+  unless `builtin_users=False`; a bot that is not in a private channel gets `channel_not_found` for it.
+* Block Kit payloads are checked against Slack's documented limits (50 blocks a message, 100 a view, 3000
+  characters in a section's text, 150 in a header, 24 in a modal's title, 75 in a button's text, unique
+  block_ids...), with Slack's error shapes (`invalid_blocks` + `errors`, `invalid_arguments` +
+  `response_metadata.messages`).
+* A `trigger_id` can be used once (`exchanged_trigger_id` the second time); the trigger id "expired" answers
+  `expired_trigger_id`.
+
+Everything the fake receives is recorded (`calls`, `responses`, `socket_received`) and its state is plain data
+(`messages`, `ephemerals`, `views`, `home_views`, `users`, `channels`) that tests read and may adjust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import copy
+import json
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+__all__ = ["FakeChannel", "FakeSlack", "FakeUser", "SlackCall"]
+
+# Timestamps ("ts") start here: 2025-11-26T23:33:20Z, then grow by 100 µs per message.
+TS_BASE = 1764200000
+
+# Form fields that Slack expects JSON-encoded (slack_sdk sends them as JSON values in JSON bodies).
+JSON_ENCODED_FIELDS = ("attachments", "blocks", "metadata", "profile", "unfurls", "user_auth_blocks", "view")
+
+DEFAULT_SCOPES = (
+    "app_mentions:read",
+    "channels:history",
+    "channels:join",
+    "channels:read",
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "groups:read",
+    "im:history",
+    "im:write",
+    "mpim:write",
+    "reactions:write",
+    "users:read",
+    "users:read.email",
+)
+
+MESSAGE_MAX_BLOCKS = 50
+VIEW_MAX_BLOCKS = 100
+MESSAGE_MAX_TEXT = 40000
+
+KNOWN_BLOCK_TYPES = frozenset(
+    {
+        "actions",
+        "context",
+        "divider",
+        "file",
+        "header",
+        "image",
+        "input",
+        "markdown",
+        "rich_text",
+        "section",
+        "table",
+        "video",
+    }
+)
+OPTION_ELEMENTS = {  # element type -> maximum number of options
+    "checkboxes": 10,
+    "multi_static_select": 100,
+    "overflow": 5,
+    "radio_buttons": 10,
+    "static_select": 100,
+}
+
+TZ_LABELS = {
+    "America/Chicago": "Central Standard Time",
+    "America/Los_Angeles": "Pacific Standard Time",
+    "America/New_York": "Eastern Standard Time",
+    "Asia/Tokyo": "Japan Standard Time",
+    "Europe/Berlin": "Central European Time",
+    "Europe/Brussels": "Central European Time",
+    "Europe/London": "Greenwich Mean Time",
+    "Europe/Madrid": "Central European Time",
+    "Europe/Paris": "Central European Time",
+    "UTC": "Coordinated Universal Time",
+}
+
+# The pseudo-method name `fail_next` and `delay` use for POSTs to response URLs.
+RESPONSE_URL = "response_url"
+
+
+@dataclass
+class SlackCall:
+    """One HTTP request to the Web API, as the fake received it."""
+
+    method: str  # e.g. "chat.postMessage"
+    params: dict[str, Any]  # query + body; JSON-encoded form fields (blocks, view...) decoded
+    token: str | None  # the bearer token (or `token` parameter) used
+    headers: dict[str, str]
+    http_method: str = "POST"
+    content_type: str = ""  # "application/json", "application/x-www-form-urlencoded", "" (no body)...
+
+
+@dataclass
+class FakeUser:
+    id: str
+    name: str
+    real_name: str
+    display_name: str
+    email: str | None = None
+    locale: str = "en-US"
+    tz: str = "Europe/Paris"
+    tz_label: str = "Central European Time"
+    tz_offset: int = 3600
+    is_admin: bool = False
+    is_owner: bool = False
+    is_primary_owner: bool = False
+    deleted: bool = False
+    is_bot: bool = False
+    bot_id: str | None = None
+
+
+@dataclass
+class FakeChannel:
+    id: str
+    name: str
+    is_archived: bool = False
+    is_member: bool = True  # whether the bot is in it
+    is_private: bool = False
+    members: list[str] = field(default_factory=list)  # human members (the bot is listed when is_member)
+    is_im: bool = False
+    is_mpim: bool = False
+    user: str | None = None  # the other party of an IM
+    topic: str = ""
+    purpose: str = ""
+    created: int = TS_BASE - 86400 * 30
+
+
+@dataclass
+class _Failure:
+    status: int
+    retry_after: int | None
+    error: str | None
+
+
+@dataclass
+class _ResponseTarget:
+    channel: str | None
+    message_ts: str | None
+    user: str | None
+
+
+class _SlackError(Exception):
+    """An `{"ok": false, "error": ...}` answer, with Slack's extra fields."""
+
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+def _invalid_arguments(messages: list[str]) -> _SlackError:
+    return _SlackError(
+        "invalid_arguments", response_metadata={"messages": [f"[ERROR] {m}" for m in messages]}
+    )
+
+
+def _flag(value: Any) -> bool:
+    """Slack's reading of a boolean parameter: true, "true", "1", 1."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes")
+    return False
+
+
+def _edge_error_page(status: int) -> str:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    title = f"{status} {phrase}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n"
+        f"<body>\r\n<center><h1>{title}</h1></center>\r\n</body>\r\n</html>\r\n"
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Block Kit checks (a subset of Slack's schema: the limits real code trips over)
+
+
+def _text_errors(obj: Any, pointer: str, *, max_length: int, plain_only: bool = False) -> list[str]:
+    if not isinstance(obj, dict) or obj.get("type") not in ("plain_text", "mrkdwn"):
+        return [f"must provide an object [json-pointer:{pointer}]"]
+    if plain_only and obj["type"] != "plain_text":
+        return [f"must be a valid enum value [json-pointer:{pointer}/type]"]
+    text = obj.get("text")
+    if not isinstance(text, str):
+        return [f"missing required field: text [json-pointer:{pointer}]"]
+    if len(text) == 0:
+        return [f"must be more than 0 characters [json-pointer:{pointer}/text]"]
+    if len(text) > max_length:
+        return [f"must be less than {max_length + 1} characters [json-pointer:{pointer}/text]"]
+    return []
+
+
+def _length_errors(value: Any, pointer: str, max_length: int) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [f"must be a string [json-pointer:{pointer}]"]
+    if len(value) > max_length:
+        return [f"must be less than {max_length + 1} characters [json-pointer:{pointer}]"]
+    return []
+
+
+def _element_errors(element: Any, pointer: str) -> list[str]:
+    if not isinstance(element, dict) or not isinstance(element.get("type"), str):
+        return [f"must provide an object [json-pointer:{pointer}]"]
+    errors = _length_errors(element.get("action_id"), f"{pointer}/action_id", 255)
+    kind = element["type"]
+    if kind == "button":
+        errors += _text_errors(element.get("text"), f"{pointer}/text", max_length=75, plain_only=True)
+        errors += _length_errors(element.get("value"), f"{pointer}/value", 2000)
+        errors += _length_errors(element.get("url"), f"{pointer}/url", 3000)
+    elif kind in OPTION_ELEMENTS:
+        options = element.get("options")
+        if options is not None:
+            if not isinstance(options, list):
+                errors.append(f"must be an array [json-pointer:{pointer}/options]")
+            else:
+                if len(options) > OPTION_ELEMENTS[kind]:
+                    maximum = OPTION_ELEMENTS[kind] + 1
+                    errors.append(f"must be less than {maximum} items [json-pointer:{pointer}/options]")
+                for index, option in enumerate(options):
+                    where = f"{pointer}/options/{index}"
+                    if not isinstance(option, dict):
+                        errors.append(f"must provide an object [json-pointer:{where}]")
+                        continue
+                    errors += _text_errors(option.get("text"), f"{where}/text", max_length=75)
+                    errors += _length_errors(option.get("value"), f"{where}/value", 150)
+    return errors
+
+
+def _block_errors(blocks: Any, pointer: str, max_blocks: int) -> list[str]:
+    if not isinstance(blocks, list):
+        return [f"must be an array [json-pointer:{pointer}]"]
+    errors: list[str] = []
+    if len(blocks) > max_blocks:
+        errors.append(f"must be less than {max_blocks + 1} items [json-pointer:{pointer}]")
+    block_ids: set[str] = set()
+    for index, block in enumerate(blocks):
+        where = f"{pointer}/{index}"
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            errors.append(f"must provide an object [json-pointer:{where}]")
+            continue
+        kind = block["type"]
+        if kind not in KNOWN_BLOCK_TYPES:
+            errors.append(f"unsupported type: {kind} [json-pointer:{where}/type]")
+            continue
+        block_id = block.get("block_id")
+        errors += _length_errors(block_id, f"{where}/block_id", 255)
+        if isinstance(block_id, str):
+            if block_id in block_ids:
+                errors.append(f"duplicate block_id: {block_id} [json-pointer:{where}/block_id]")
+            block_ids.add(block_id)
+        if kind == "section":
+            text, fields = block.get("text"), block.get("fields")
+            if text is None and not fields:
+                errors.append(f"must provide either text or fields [json-pointer:{where}]")
+            if text is not None:
+                errors += _text_errors(text, f"{where}/text", max_length=3000)
+            if fields is not None:
+                if not isinstance(fields, list):
+                    errors.append(f"must be an array [json-pointer:{where}/fields]")
+                else:
+                    if len(fields) > 10:
+                        errors.append(f"must be less than 11 items [json-pointer:{where}/fields]")
+                    for number, item in enumerate(fields):
+                        errors += _text_errors(item, f"{where}/fields/{number}", max_length=2000)
+            if block.get("accessory") is not None:
+                errors += _element_errors(block["accessory"], f"{where}/accessory")
+        elif kind == "header":
+            errors += _text_errors(block.get("text"), f"{where}/text", max_length=150, plain_only=True)
+        elif kind in ("actions", "context"):
+            elements = block.get("elements")
+            maximum = 25 if kind == "actions" else 10
+            if not isinstance(elements, list) or not elements:
+                errors.append(f"must provide a non-empty array [json-pointer:{where}/elements]")
+            else:
+                if len(elements) > maximum:
+                    errors.append(f"must be less than {maximum + 1} items [json-pointer:{where}/elements]")
+                if kind == "actions":
+                    for number, element in enumerate(elements):
+                        errors += _element_errors(element, f"{where}/elements/{number}")
+        elif kind == "input":
+            errors += _text_errors(block.get("label"), f"{where}/label", max_length=2000, plain_only=True)
+            if block.get("hint") is not None:
+                errors += _text_errors(block["hint"], f"{where}/hint", max_length=2000, plain_only=True)
+            if block.get("element") is None:
+                errors.append(f"missing required field: element [json-pointer:{where}]")
+            else:
+                errors += _element_errors(block["element"], f"{where}/element")
+        elif kind == "image":
+            if block.get("image_url") is None and block.get("slack_file") is None:
+                errors.append(f"missing required field: image_url [json-pointer:{where}]")
+            if block.get("alt_text") is None:
+                errors.append(f"missing required field: alt_text [json-pointer:{where}]")
+            errors += _length_errors(block.get("alt_text"), f"{where}/alt_text", 2000)
+    return errors
+
+
+def _view_errors(view: Any, allowed_types: Sequence[str]) -> list[str]:
+    if view is None:
+        return ["missing required field: view"]
+    if not isinstance(view, dict):
+        return ["must provide an object [json-pointer:/view]"]
+    errors: list[str] = []
+    kind = view.get("type")
+    if kind not in allowed_types:
+        return [f"must be a valid enum value ({', '.join(allowed_types)}) [json-pointer:/view/type]"]
+    if kind == "modal":
+        if view.get("title") is None:
+            errors.append("missing required field: title [json-pointer:/view]")
+        else:
+            errors += _text_errors(view["title"], "/view/title", max_length=24, plain_only=True)
+        for name in ("submit", "close"):
+            if view.get(name) is not None:
+                errors += _text_errors(view[name], f"/view/{name}", max_length=24, plain_only=True)
+    if "blocks" not in view:
+        errors.append("missing required field: blocks [json-pointer:/view]")
+    else:
+        blocks = view["blocks"]
+        errors += _block_errors(blocks, "/view/blocks", VIEW_MAX_BLOCKS)
+        has_input = isinstance(blocks, list) and any(
+            isinstance(block, dict) and block.get("type") == "input" for block in blocks
+        )
+        if kind == "modal" and has_input and view.get("submit") is None:
+            errors.append("missing required field: submit [json-pointer:/view]")
+    errors += _length_errors(view.get("private_metadata"), "/view/private_metadata", 3000)
+    errors += _length_errors(view.get("callback_id"), "/view/callback_id", 255)
+    errors += _length_errors(view.get("external_id"), "/view/external_id", 255)
+    return errors
+
+
+# ------------------------------------------------------------------------------------------------------------
+
+
+class FakeSlack:
+    """A fake Slack workspace served over HTTP and WebSocket on 127.0.0.1."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str = "xoxb-test-token",  # noqa: S107
+        team_id: str = "T0001",
+        team_name: str = "Acme",
+        bot_user_id: str = "UBOT",
+        app_token: str = "xapp-test-token",  # noqa: S107
+        bot_name: str = "relais",
+        bot_id: str = "B0001",
+        app_id: str = "A0001",
+        scopes: Sequence[str] = DEFAULT_SCOPES,
+        builtin_users: bool = True,
+    ) -> None:
+        self.bot_token = bot_token
+        self.team_id = team_id
+        self.team_name = team_name
+        self.bot_user_id = bot_user_id
+        self.app_token = app_token
+        self.bot_name = bot_name
+        self.bot_id = bot_id
+        self.app_id = app_id
+        self.scopes = list(scopes)
+        self.domain = re.sub(r"[^a-z0-9-]", "", team_name.lower()) or "workspace"
+
+        self.users: dict[str, FakeUser] = {}
+        self.channels: dict[str, FakeChannel] = {}
+
+        self.calls: list[SlackCall] = []
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.ephemerals: list[dict[str, Any]] = []
+        self.views: dict[str, dict[str, Any]] = {}
+        self.home_views: dict[str, dict[str, Any]] = {}
+        self.responses: list[dict[str, Any]] = []
+
+        self.socket_connected_event = asyncio.Event()
+        self.socket_sent: list[dict[str, Any]] = []  # every envelope/message the fake sent
+        self.socket_received: list[dict[str, Any]] = []  # every JSON message the client sent
+        self.socket_acks: dict[str, dict[str, Any]] = {}  # envelope id -> the client's ack
+        self.socket_connections = 0  # how many WebSocket connections were accepted in all
+
+        self._sockets: list[web.WebSocketResponse] = []
+        self._tickets: set[str] = set()
+        self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._failures: dict[str, list[_Failure]] = {}
+        self._delays: dict[str, float] = {}
+        self._used_triggers: set[str] = set()
+        self._response_targets: dict[str, _ResponseTarget] = {}
+        self._ts_counter = 0
+        self._id_counter = 0
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+        self._handlers: dict[str, Callable[[SlackCall], dict[str, Any]]] = {
+            "api.test": self._api_test,
+            "apps.connections.open": self._apps_connections_open,
+            "auth.test": self._auth_test,
+            "chat.delete": self._chat_delete,
+            "chat.getPermalink": self._chat_get_permalink,
+            "chat.postEphemeral": self._chat_post_ephemeral,
+            "chat.postMessage": self._chat_post_message,
+            "chat.update": self._chat_update,
+            "conversations.info": self._conversations_info,
+            "conversations.join": self._conversations_join,
+            "conversations.list": self._conversations_list,
+            "conversations.members": self._conversations_members,
+            "conversations.open": self._conversations_open,
+            "reactions.add": self._reactions_add,
+            "users.info": self._users_info,
+            "users.list": self._users_list,
+            "users.lookupByEmail": self._users_lookup_by_email,
+            "views.open": self._views_open,
+            "views.publish": self._views_publish,
+            "views.push": self._views_push,
+            "views.update": self._views_update,
+        }
+
+        if builtin_users:
+            self.add_user(bot_user_id, name=bot_name, real_name=bot_name.capitalize(), is_bot=True)
+            self.users[bot_user_id].bot_id = bot_id
+            self.add_user("USLACKBOT", name="slackbot", real_name="Slackbot", tz="America/Los_Angeles")
+
+    # --------------------------------------------------------------------------------------------------------
+    # lifecycle
+
+    async def start(self) -> None:
+        """Serve on 127.0.0.1, on a port the system picks."""
+        if self._runner is not None:
+            raise RuntimeError("FakeSlack is already started")
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._handle_api)
+        app.router.add_post("/response/{url_id}", self._handle_response_url)
+        app.router.add_get("/socket", self._handle_socket)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Close the WebSocket connections and the server."""
+        for ws in list(self._sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        for waiter in self._ack_waiters.values():
+            waiter.cancel()
+        self._ack_waiters.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._runner = None
+        self._port = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeSlack is not started")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        """The Web API base URL, for `AsyncWebClient(base_url=...)`."""
+        return f"{self.base_url}/api/"
+
+    @property
+    def workspace_url(self) -> str:
+        return f"https://{self.domain}.slack.com/"
+
+    # --------------------------------------------------------------------------------------------------------
+    # workspace set-up
+
+    def add_user(
+        self,
+        user_id: str,
+        *,
+        name: str | None = None,
+        real_name: str | None = None,
+        display_name: str | None = None,
+        email: str | None = None,
+        locale: str = "en-US",
+        tz: str = "Europe/Paris",
+        tz_offset: int | None = None,
+        tz_label: str | None = None,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_primary_owner: bool = False,
+        deleted: bool = False,
+        is_bot: bool = False,
+    ) -> FakeUser:
+        """Add (or replace) a member. `name` defaults to the id in lower case, `real_name` and `display_name`
+        to `name`; `tz_offset` defaults to the zone's offset at TS_BASE (winter: Europe/Paris is 3600)."""
+        name = name if name is not None else user_id.lower()
+        if tz_offset is None:
+            try:
+                offset = datetime.fromtimestamp(TS_BASE, tz=UTC).astimezone(ZoneInfo(tz)).utcoffset()
+            except ZoneInfoNotFoundError:
+                offset = None
+            tz_offset = int(offset.total_seconds()) if offset is not None else 0
+        user = FakeUser(
+            id=user_id,
+            name=name,
+            real_name=real_name if real_name is not None else name,
+            display_name=display_name if display_name is not None else name,
+            email=email,
+            locale=locale,
+            tz=tz,
+            tz_label=tz_label if tz_label is not None else TZ_LABELS.get(tz, tz),
+            tz_offset=tz_offset,
+            is_admin=is_admin,
+            is_owner=is_owner,
+            is_primary_owner=is_primary_owner,
+            deleted=deleted,
+            is_bot=is_bot,
+        )
+        self.users[user_id] = user
+        return user
+
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        is_archived: bool = False,
+        is_member: bool = True,
+        is_private: bool = False,
+        members: Sequence[str] = (),
+        topic: str = "",
+        purpose: str = "",
+    ) -> FakeChannel:
+        """Add (or replace) a channel. `is_member` is whether the bot is in it; `members` its human members
+        (when given, chat.postEphemeral to someone else answers `user_not_in_channel`)."""
+        channel = FakeChannel(
+            id=channel_id,
+            name=name,
+            is_archived=is_archived,
+            is_member=is_member,
+            is_private=is_private,
+            members=list(members),
+            topic=topic,
+            purpose=purpose,
+        )
+        self.channels[channel_id] = channel
+        self.messages.setdefault(channel_id, [])
+        return channel
+
+    def add_message(
+        self, channel_id: str, text: str, *, user: str, blocks: list[dict[str, Any]] | None = None
+    ) -> str:
+        """Put a message by someone else (a member) in a channel; returns its ts."""
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "team": self.team_id,
+            "text": text,
+            "ts": self._next_ts(),
+        }
+        if blocks is not None:
+            message["blocks"] = blocks
+        self.messages.setdefault(channel_id, []).append(message)
+        return str(message["ts"])
+
+    def dm_channel_id(self, user_id: str) -> str:
+        """The id of the bot's IM with `user_id` (opening it if needed), e.g. "D001" for "U001"."""
+        for channel in self.channels.values():
+            if channel.is_im and channel.user == user_id:
+                return channel.id
+        channel_id = "D" + (user_id[1:] if user_id[:1] in ("U", "W") else user_id)
+        self.channels[channel_id] = FakeChannel(
+            id=channel_id, name=channel_id, is_private=True, is_im=True, user=user_id, members=[user_id]
+        )
+        self.messages.setdefault(channel_id, [])
+        return channel_id
+
+    def find_message(self, channel_id: str, ts: str) -> dict[str, Any] | None:
+        for message in self.messages.get(channel_id, []):
+            if message.get("ts") == ts:
+                return message
+        return None
+
+    # --------------------------------------------------------------------------------------------------------
+    # recordings and injected behaviour
+
+    def calls_to(self, method: str) -> list[SlackCall]:
+        return [call for call in self.calls if call.method == method]
+
+    async def wait_for_calls(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> list[SlackCall]:
+        """Wait until `method` was called at least `count` times; returns those calls."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(calls := self.calls_to(method)) < count:
+            if loop.time() >= deadline:
+                raise TimeoutError(f"{method} was called {len(calls)} times within {timeout}s, not {count}")
+            await asyncio.sleep(0.01)
+        return calls
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        retry_after: int | None = 1,
+        error: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next `times` calls of `method` (or "response_url") fail: 429 with `Retry-After` and
+        `ratelimited`; 5xx with an HTML page like Slack's edge; 200 with `{"ok": false, "error": error}`;
+        another status with a JSON error body."""
+        if status == 200 and error is None:
+            raise ValueError("fail_next(status=200) needs an error")
+        self._failures.setdefault(method, []).extend(
+            _Failure(status=status, retry_after=retry_after, error=error) for _ in range(times)
+        )
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer `method` (or "response_url") only after `seconds`, until `reset()`; 0 removes the delay."""
+        if seconds <= 0:
+            self._delays.pop(method, None)
+        else:
+            self._delays[method] = seconds
+
+    def reset(self) -> None:
+        """Forget recordings (calls, responses, ephemerals, socket messages) and injected failures and delays;
+        keep the workspace (users, channels, messages, views)."""
+        self.calls.clear()
+        self.responses.clear()
+        self.ephemerals.clear()
+        self.socket_sent.clear()
+        self.socket_received.clear()
+        self.socket_acks.clear()
+        self._failures.clear()
+        self._delays.clear()
+
+    def response_url(
+        self,
+        name: str | None = None,
+        *,
+        channel: str | None = None,
+        message_ts: str | None = None,
+        user: str | None = None,
+    ) -> str:
+        """A response_url on the fake. POSTs to it are recorded in `responses` (with `"url_id": name`);
+        when `channel` is given they also act on it as Slack does: `delete_original` / `replace_original`
+        (the message `message_ts`), `response_type: in_channel` posts a message, otherwise an ephemeral
+        for `user`."""
+        if name is None:
+            self._id_counter += 1
+            name = f"R{self._id_counter:06d}"
+        self._response_targets[name] = _ResponseTarget(channel=channel, message_ts=message_ts, user=user)
+        return f"{self.base_url}/response/{name}"
+
+    def responses_to(self, name: str) -> list[dict[str, Any]]:
+        return [response for response in self.responses if response["url_id"] == name]
+
+    # --------------------------------------------------------------------------------------------------------
+    # Socket Mode
+
+    @property
+    def socket_connected(self) -> bool:
+        return any(not ws.closed for ws in self._sockets)
+
+    async def socket_wait_connected(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109
+        await asyncio.wait_for(self.socket_connected_event.wait(), timeout)
+
+    async def socket_send(
+        self, envelope_type: str, payload: dict[str, Any], *, accepts_response_payload: bool = True
+    ) -> str:
+        """Send an envelope ("events_api", "slash_commands", "interactive") to the connected client; returns
+        its envelope id."""
+        envelope_id = str(uuid.uuid4())
+        await self._socket_send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": envelope_type,
+                "payload": payload,
+                "accepts_response_payload": accepts_response_payload,
+                "retry_attempt": 0,
+                "retry_reason": "",
+            }
+        )
+        return envelope_id
+
+    async def socket_wait_ack(self, envelope_id: str, timeout: float = 5.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """The client's acknowledgement `{"envelope_id": ..., "payload": ...?}` of an envelope."""
+        if envelope_id in self.socket_acks:
+            return self.socket_acks[envelope_id]
+        waiter = self._ack_waiters.get(envelope_id)
+        if waiter is None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._ack_waiters[envelope_id] = waiter
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no ack for envelope {envelope_id} within {timeout}s") from None
+
+    async def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Send Slack's `disconnect` message: the client should fetch a new URL and reconnect."""
+        await self._socket_send_json(
+            {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake-1"}}
+        )
+
+    async def socket_close(self) -> None:
+        """Drop every WebSocket connection from the server side."""
+        for ws in list(self._sockets):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"bye")
+
+    async def _socket_send_json(self, message: dict[str, Any]) -> None:
+        open_sockets = [ws for ws in self._sockets if not ws.closed]
+        if not open_sockets:
+            raise RuntimeError("no Socket Mode client is connected")
+        await open_sockets[-1].send_str(json.dumps(message))
+        self.socket_sent.append(message)
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket")
+        if ticket is None or ticket not in self._tickets:
+            return web.Response(status=401, text="invalid_ticket")
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self.socket_connections += 1
+        hello = {
+            "type": "hello",
+            "num_connections": len([s for s in self._sockets if not s.closed]),
+            "debug_info": {
+                "host": "applink-fake-1",
+                "build_number": 1,
+                "approximate_connection_time": 18060,
+            },
+            "connection_info": {"app_id": self.app_id},
+        }
+        await ws.send_str(json.dumps(hello))
+        self.socket_sent.append(hello)
+        self.socket_connected_event.set()
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    continue
+                if not isinstance(data, dict):
+                    continue
+                self.socket_received.append(data)
+                envelope_id = data.get("envelope_id")
+                if isinstance(envelope_id, str):
+                    self.socket_acks[envelope_id] = data
+                    waiter = self._ack_waiters.pop(envelope_id, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(data)
+        finally:
+            self._sockets.remove(ws)
+            if not self.socket_connected:
+                self.socket_connected_event.clear()
+        return ws
+
+    # --------------------------------------------------------------------------------------------------------
+    # HTTP plumbing
+
+    def _json(self, body: dict[str, Any], *, status: int = 200, token: str | None = None) -> web.Response:
+        headers = {"X-Slack-Req-Id": uuid.uuid4().hex}
+        if token is not None and token == self.bot_token:
+            headers["X-OAuth-Scopes"] = ",".join(self.scopes)
+        return web.json_response(body, status=status, headers=headers)
+
+    def _failure_response(self, failure: _Failure) -> web.Response:
+        if failure.status == 429:
+            response = self._json({"ok": False, "error": failure.error or "ratelimited"}, status=429)
+            if failure.retry_after is not None:
+                response.headers["Retry-After"] = str(failure.retry_after)
+            return response
+        if failure.status >= 500:
+            return web.Response(
+                status=failure.status, text=_edge_error_page(failure.status), content_type="text/html"
+            )
+        return self._json({"ok": False, "error": failure.error or "request_failed"}, status=failure.status)
+
+    async def _injected(self, method: str) -> web.Response | None:
+        seconds = self._delays.get(method)
+        if seconds:
+            await asyncio.sleep(seconds)
+        queue = self._failures.get(method)
+        if queue:
+            return self._failure_response(queue.pop(0))
+        return None
+
+    @staticmethod
+    async def _read_params(request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        if request.body_exists:
+            content_type = request.content_type
+            if content_type == "application/json":
+                raw = await request.text()
+                try:
+                    body = json.loads(raw) if raw.strip() else {}
+                except ValueError:
+                    raise _SlackError("invalid_json") from None
+                if not isinstance(body, dict):
+                    raise _SlackError("invalid_json")
+                params.update(body)
+            elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+                form = await request.post()
+                for key, value in form.items():
+                    if isinstance(value, str):
+                        params[key] = value
+                    elif isinstance(value, bytes | bytearray):
+                        params[key] = bytes(value).decode("utf-8", "replace")
+                    else:
+                        params[key] = {
+                            "filename": value.filename,
+                            "content_type": value.content_type,
+                            "content": value.file.read(),
+                        }
+        for key in JSON_ENCODED_FIELDS:
+            encoded = params.get(key)
+            if isinstance(encoded, str):
+                # Undecodable JSON stays a string: the method answers e.g. invalid_blocks_format.
+                with contextlib.suppress(ValueError):
+                    params[key] = json.loads(encoded)
+        return params
+
+    async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        headers = dict(request.headers)
+        token: str | None = None
+        authorization = request.headers.get("Authorization", "")
+        if authorization.lower().startswith("bearer "):
+            token = authorization[7:].strip() or None
+        parse_error: _SlackError | None = None
+        try:
+            params = await self._read_params(request)
+        except _SlackError as error:
+            params, parse_error = {}, error
+        body_token = params.pop("token", None)
+        if token is None and isinstance(body_token, str) and body_token:
+            token = body_token
+        call = SlackCall(
+            method=method,
+            params=params,
+            token=token,
+            headers=headers,
+            http_method=request.method,
+            content_type=request.content_type if request.body_exists else "",
+        )
+        self.calls.append(call)
+
+        injected = await self._injected(method)
+        if injected is not None:
+            return injected
+        try:
+            if parse_error is not None:
+                raise parse_error
+            handler = self._handlers.get(method)
+            if handler is None:
+                raise _SlackError("unknown_method", req_method=method)
+            self._authenticate(method, token)
+            payload = handler(call)
+        except _SlackError as error:
+            return self._json({"ok": False, "error": error.error, **error.extra}, token=token)
+        return self._json({"ok": True, **payload}, token=token)
+
+    def _authenticate(self, method: str, token: str | None) -> None:
+        if method == "api.test":
+            return
+        if not token:
+            raise _SlackError("not_authed")
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if token == expected:
+            return
+        if token in (self.app_token, self.bot_token):
+            raise _SlackError("not_allowed_token_type")
+        raise _SlackError("invalid_auth")
+
+    async def _handle_response_url(self, request: web.Request) -> web.StreamResponse:
+        url_id = request.match_info["url_id"]
+        raw = await request.text()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return web.Response(status=400, text="invalid_payload")
+        self.responses.append({"url_id": url_id, **body})
+        injected = await self._injected(RESPONSE_URL)
+        if injected is not None:
+            return injected
+        target = self._response_targets.get(url_id)
+        if target is not None and target.channel is not None:
+            self._apply_response(target, body)
+        return self._json({"ok": True})
+
+    def _apply_response(self, target: _ResponseTarget, body: dict[str, Any]) -> None:
+        channel_id = target.channel
+        assert channel_id is not None
+        original = self.find_message(channel_id, target.message_ts) if target.message_ts else None
+        if _flag(body.get("delete_original")):
+            if original is not None:
+                self.messages[channel_id].remove(original)
+        elif _flag(body.get("replace_original")) and original is not None:
+            original["text"] = body.get("text", "")
+            original["blocks"] = body.get("blocks", [])
+            if body.get("attachments") is not None:
+                original["attachments"] = body["attachments"]
+            original["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+        elif body.get("response_type") == "in_channel":
+            message = self._bot_message(body.get("text") or "", body.get("blocks"), body.get("attachments"))
+            if body.get("thread_ts"):
+                message["thread_ts"] = body["thread_ts"]
+            self.messages.setdefault(channel_id, []).append(message)
+        else:
+            self.ephemerals.append(
+                {
+                    "channel": channel_id,
+                    "user": target.user,
+                    "text": body.get("text", ""),
+                    "blocks": body.get("blocks"),
+                    "attachments": body.get("attachments"),
+                    "thread_ts": body.get("thread_ts"),
+                    "ts": self._next_ts(),
+                    "source": RESPONSE_URL,
+                }
+            )
+
+    # --------------------------------------------------------------------------------------------------------
+    # helpers for the methods
+
+    def _next_ts(self) -> str:
+        self._ts_counter += 1
+        micros = self._ts_counter * 100
+        return f"{TS_BASE + micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def _next_id(self, prefix: str) -> str:
+        self._id_counter += 1
+        return f"{prefix}{self._id_counter:08d}"
+
+    @staticmethod
+    def _param(call: SlackCall, name: str) -> str | None:
+        value = call.params.get(name)
+        if value is None or value == "":
+            return None
+        return str(value)
+
+    @staticmethod
+    def _encode_cursor(kind: str, item_id: str) -> str:
+        return base64.b64encode(f"{kind}:{item_id}".encode()).decode()
+
+    def _page(self, call: SlackCall, ids: list[str], kind: str, default_limit: int) -> tuple[list[str], str]:
+        """Cursor pagination as Slack does it: the cursor is base64("<kind>:<id of the next item>")."""
+        raw_limit = call.params.get("limit")
+        try:
+            limit = int(raw_limit) if raw_limit not in (None, "") else default_limit
+        except (TypeError, ValueError):
+            raise _SlackError("invalid_limit") from None
+        if limit <= 0:
+            limit = default_limit  # 0: everything (users.list without a limit)
+        start = 0
+        cursor = self._param(call, "cursor")
+        if cursor is not None:
+            try:
+                decoded = base64.b64decode(cursor.encode(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise _SlackError("invalid_cursor") from None
+            prefix, _, item_id = decoded.partition(":")
+            if prefix != kind or item_id not in ids:
+                raise _SlackError("invalid_cursor")
+            start = ids.index(item_id)
+        page = ids[start : start + min(limit, 1000)] if limit > 0 else ids[start:]
+        following = start + len(page)
+        next_cursor = self._encode_cursor(kind, ids[following]) if following < len(ids) else ""
+        return page, next_cursor
+
+    def _user_object(self, user: FakeUser, *, include_locale: bool) -> dict[str, Any]:
+        first, _, last = user.real_name.partition(" ")
+        images = {
+            f"image_{size}": f"https://avatars.slack-edge.com/fake/{user.id}_{size}.png"
+            for size in (24, 32, 48, 72, 192, 512)
+        }
+        profile: dict[str, Any] = {
+            "title": "",
+            "phone": "",
+            "skype": "",
+            "real_name": user.real_name,
+            "real_name_normalized": user.real_name,
+            "display_name": user.display_name,
+            "display_name_normalized": user.display_name,
+            "fields": None,
+            "status_text": "",
+            "status_emoji": "",
+            "status_expiration": 0,
+            "avatar_hash": f"g{user.id.lower()}",
+            "first_name": first,
+            "last_name": last,
+            **images,
+            "team": self.team_id,
+        }
+        if user.email is not None:
+            profile["email"] = user.email
+        if user.bot_id is not None:
+            profile["bot_id"] = user.bot_id
+            profile["api_app_id"] = self.app_id
+            profile["always_active"] = False
+        obj: dict[str, Any] = {
+            "id": user.id,
+            "team_id": self.team_id,
+            "name": user.name,
+            "deleted": user.deleted,
+            "color": "9f69e7",
+            "real_name": user.real_name,
+            "tz": user.tz,
+            "tz_label": user.tz_label,
+            "tz_offset": user.tz_offset,
+            "profile": profile,
+            "is_admin": user.is_admin,
+            "is_owner": user.is_owner,
+            "is_primary_owner": user.is_primary_owner,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": user.is_bot,
+            "is_app_user": False,
+            "updated": TS_BASE - 86400,
+            "is_email_confirmed": True,
+            "who_can_share_contact_card": "EVERYONE",
+        }
+        if include_locale:
+            obj["locale"] = user.locale
+        return obj
+
+    def _channel_object(self, channel: FakeChannel, *, include_num_members: bool = False) -> dict[str, Any]:
+        if channel.is_im:
+            user = self.users.get(channel.user or "")
+            return {
+                "id": channel.id,
+                "created": channel.created,
+                "is_archived": False,
+                "is_im": True,
+                "is_org_shared": False,
+                "context_team_id": self.team_id,
+                "updated": channel.created * 1000,
+                "user": channel.user,
+                "is_user_deleted": bool(user and user.deleted),
+                "priority": 0,
+            }
+        obj: dict[str, Any] = {
+            "id": channel.id,
+            "name": channel.name,
+            "is_channel": not channel.is_private and not channel.is_mpim,
+            "is_group": channel.is_private and not channel.is_mpim,
+            "is_im": False,
+            "is_mpim": channel.is_mpim,
+            "is_private": channel.is_private,
+            "created": channel.created,
+            "is_archived": channel.is_archived,
+            "is_general": channel.name == "general",
+            "unlinked": 0,
+            "name_normalized": channel.name,
+            "is_shared": False,
+            "is_org_shared": False,
+            "is_pending_ext_shared": False,
+            "pending_shared": [],
+            "context_team_id": self.team_id,
+            "updated": channel.created * 1000,
+            "parent_conversation": None,
+            "creator": self.bot_user_id,
+            "is_ext_shared": False,
+            "shared_team_ids": [self.team_id],
+            "pending_connected_team_ids": [],
+            "is_member": channel.is_member,
+            "topic": {"value": channel.topic, "creator": "", "last_set": 0},
+            "purpose": {"value": channel.purpose, "creator": "", "last_set": 0},
+            "previous_names": [],
+        }
+        if include_num_members:
+            obj["num_members"] = len(self._member_ids(channel))
+        return obj
+
+    def _member_ids(self, channel: FakeChannel) -> list[str]:
+        if channel.is_im:
+            return [m for m in (channel.user, self.bot_user_id) if m is not None]
+        members = list(channel.members)
+        if channel.is_member and self.bot_user_id not in members:
+            members.append(self.bot_user_id)
+        return members
+
+    def _visible_channel(self, channel_id: str | None) -> FakeChannel:
+        """A conversation by id, as the bot may see it (private ones only when a member)."""
+        channel = self.channels.get(channel_id or "")
+        if channel is None or (channel.is_private and not channel.is_member and not channel.is_im):
+            raise _SlackError("channel_not_found")
+        return channel
+
+    def _channel_for_post(self, call: SlackCall, *, allow_user: bool) -> FakeChannel:
+        """The conversation a chat.* call targets: an id, "#name" (or a bare name), or a user id (its IM)."""
+        value = self._param(call, "channel")
+        if value is None:
+            raise _SlackError("channel_not_found")
+        channel: FakeChannel | None = None
+        if value.startswith("#"):
+            channel = next((c for c in self.channels.values() if c.name == value[1:] and not c.is_im), None)
+        elif value in self.channels:
+            channel = self.channels[value]
+        elif allow_user and value in self.users:
+            user = self.users[value]
+            if user.deleted:
+                raise _SlackError("user_not_found")
+            channel = self.channels[self.dm_channel_id(value)]
+        else:
+            channel = next((c for c in self.channels.values() if c.name == value and not c.is_im), None)
+        if channel is None or (channel.is_private and not channel.is_member and not channel.is_im):
+            raise _SlackError("channel_not_found")
+        if channel.is_archived:
+            raise _SlackError("is_archived")
+        if not channel.is_member and not channel.is_im:
+            raise _SlackError("not_in_channel")
+        return channel
+
+    @staticmethod
+    def _content(call: SlackCall, *, required: bool) -> tuple[str | None, list[Any] | None, list[Any] | None]:
+        raw_text = call.params.get("text")
+        text = None if raw_text is None else str(raw_text)
+        blocks = call.params.get("blocks")
+        attachments = call.params.get("attachments")
+        if blocks is not None:
+            if isinstance(blocks, str):
+                raise _SlackError("invalid_blocks_format")
+            errors = _block_errors(blocks, "/blocks", MESSAGE_MAX_BLOCKS)
+            if errors:
+                raise _SlackError(
+                    "invalid_blocks",
+                    errors=errors,
+                    response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
+                )
+        if attachments is not None and not isinstance(attachments, list):
+            raise _SlackError("invalid_attachments")
+        if required and not text and not blocks and not attachments:
+            raise _SlackError("no_text")
+        if text is not None and len(text) > MESSAGE_MAX_TEXT:
+            raise _SlackError("msg_too_long")
+        return text, blocks, attachments
+
+    def _bot_message(
+        self, text: str, blocks: list[Any] | None, attachments: list[Any] | None
+    ) -> dict[str, Any]:
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "app_id": self.app_id,
+            "team": self.team_id,
+            "text": text,
+            "ts": self._next_ts(),
+        }
+        if blocks:
+            message["blocks"] = blocks
+        if attachments:
+            message["attachments"] = attachments
+        return message
+
+    def _message(self, call: SlackCall, channel_id: str, name: str = "ts") -> dict[str, Any]:
+        ts = self._param(call, name)
+        if ts is None:
+            raise _SlackError("message_not_found")
+        message = self.find_message(channel_id, ts)
+        if message is None:
+            raise _SlackError("message_not_found")
+        return message
+
+    # --------------------------------------------------------------------------------------------------------
+    # Web API methods
+
+    def _api_test(self, call: SlackCall) -> dict[str, Any]:
+        args = dict(call.params)
+        if "error" in args:
+            raise _SlackError(str(args["error"]), args=args)
+        return {"args": args}
+
+    def _auth_test(self, call: SlackCall) -> dict[str, Any]:
+        return {
+            "url": self.workspace_url,
+            "team": self.team_name,
+            "user": self.bot_name,
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _apps_connections_open(self, call: SlackCall) -> dict[str, Any]:
+        ticket = str(uuid.uuid4())
+        self._tickets.add(ticket)
+        return {"url": f"ws://127.0.0.1:{self._port}/socket?ticket={ticket}&app_id={self.app_id}"}
+
+    def _users_info(self, call: SlackCall) -> dict[str, Any]:
+        user = self.users.get(self._param(call, "user") or "")
+        if user is None:
+            raise _SlackError("user_not_found")
+        return {"user": self._user_object(user, include_locale=_flag(call.params.get("include_locale")))}
+
+    def _users_list(self, call: SlackCall) -> dict[str, Any]:
+        page, next_cursor = self._page(call, list(self.users), "user", default_limit=0)
+        include_locale = _flag(call.params.get("include_locale"))
+        return {
+            "members": [self._user_object(self.users[i], include_locale=include_locale) for i in page],
+            "cache_ts": TS_BASE,
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
+    def _users_lookup_by_email(self, call: SlackCall) -> dict[str, Any]:
+        email = (self._param(call, "email") or "").lower()
+        for user in self.users.values():
+            if user.email is not None and user.email.lower() == email:
+                return {"user": self._user_object(user, include_locale=False)}
+        raise _SlackError("users_not_found")
+
+    def _conversations_info(self, call: SlackCall) -> dict[str, Any]:
+        channel = self._visible_channel(self._param(call, "channel"))
+        obj = self._channel_object(channel, include_num_members=_flag(call.params.get("include_num_members")))
+        if _flag(call.params.get("include_locale")):
+            obj["locale"] = "en-US"
+        return {"channel": obj}
+
+    def _conversations_list(self, call: SlackCall) -> dict[str, Any]:
+        types = {t.strip() for t in (self._param(call, "types") or "public_channel").split(",") if t.strip()}
+        unknown = types - {"public_channel", "private_channel", "im", "mpim"}
+        if unknown:
+            raise _SlackError("invalid_types")
+        exclude_archived = _flag(call.params.get("exclude_archived"))
+
+        def listed(channel: FakeChannel) -> bool:
+            if exclude_archived and channel.is_archived:
+                return False
+            if channel.is_im:
+                return "im" in types
+            if channel.is_mpim:
+                return "mpim" in types and channel.is_member
+            if channel.is_private:
+                return "private_channel" in types and channel.is_member
+            return "public_channel" in types
+
+        ids = [c.id for c in self.channels.values() if listed(c)]
+        page, next_cursor = self._page(call, ids, "channel", default_limit=100)
+        return {
+            "channels": [self._channel_object(self.channels[i]) for i in page],
+            "response_metadata": {"next_cursor": next_cursor},
+        }
+
+    def _conversations_members(self, call: SlackCall) -> dict[str, Any]:
+        channel = self._visible_channel(self._param(call, "channel"))
+        page, next_cursor = self._page(call, self._member_ids(channel), "user", default_limit=100)
+        return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
+
+    def _conversations_join(self, call: SlackCall) -> dict[str, Any]:
+        channel = self._visible_channel(self._param(call, "channel"))
+        if channel.is_im or channel.is_mpim or channel.is_private:
+            raise _SlackError("method_not_supported_for_channel_type")
+        if channel.is_archived:
+            raise _SlackError("is_archived")
+        if channel.is_member:
+            return {
+                "channel": self._channel_object(channel),
+                "warning": "already_in_channel",
+                "response_metadata": {"warnings": ["already_in_channel"]},
+            }
+        channel.is_member = True
+        return {"channel": self._channel_object(channel)}
+
+    def _conversations_open(self, call: SlackCall) -> dict[str, Any]:
+        return_im = _flag(call.params.get("return_im"))
+        existing = self._param(call, "channel")
+        raw_users = call.params.get("users")
+        if existing is not None:
+            channel = self._visible_channel(existing)
+            return {"no_op": True, "already_open": True, "channel": self._channel_object(channel)}
+        if isinstance(raw_users, list):
+            user_ids = [str(u) for u in raw_users]
+        else:
+            user_ids = [u.strip() for u in str(raw_users or "").split(",") if u.strip()]
+        if not user_ids:
+            raise _SlackError("users_list_not_supplied")
+        if len(user_ids) > 8:
+            raise _SlackError("too_many_users")
+        for user_id in user_ids:
+            user = self.users.get(user_id)
+            if user is None:
+                raise _SlackError("user_not_found")
+            if user.deleted:
+                raise _SlackError("user_disabled")
+            if user_id == self.bot_user_id:
+                raise _SlackError("cannot_dm_bot")
+        if len(user_ids) == 1:
+            already_open = any(c.is_im and c.user == user_ids[0] for c in self.channels.values())
+            channel = self.channels[self.dm_channel_id(user_ids[0])]
+        else:
+            wanted = set(user_ids)
+            found = next((c for c in self.channels.values() if c.is_mpim and set(c.members) == wanted), None)
+            already_open = found is not None
+            if found is None:
+                channel_id = self._next_id("G")
+                name = "mpdm-" + "--".join(self.users[u].name for u in user_ids) + "-1"
+                found = FakeChannel(id=channel_id, name=name, is_private=True, is_mpim=True, members=user_ids)
+                self.channels[channel_id] = found
+                self.messages.setdefault(channel_id, [])
+            channel = found
+        result: dict[str, Any] = {}
+        if already_open:
+            result.update(no_op=True, already_open=True)
+        result["channel"] = (
+            self._channel_object(channel) if return_im or channel.is_mpim else {"id": channel.id}
+        )
+        return result
+
+    def _chat_post_message(self, call: SlackCall) -> dict[str, Any]:
+        channel = self._channel_for_post(call, allow_user=True)
+        text, blocks, attachments = self._content(call, required=True)
+        message = self._bot_message(text or "", blocks, attachments)
+        for optional in ("username", "icon_emoji", "icon_url", "metadata"):
+            if call.params.get(optional) is not None:
+                message[optional] = call.params[optional]
+        thread_ts = self._param(call, "thread_ts")
+        if thread_ts is not None:
+            message["thread_ts"] = thread_ts
+            parent = self.find_message(channel.id, thread_ts)
+            if parent is not None:
+                message["parent_user_id"] = parent.get("user")
+                parent["thread_ts"] = thread_ts
+                parent["reply_count"] = int(parent.get("reply_count", 0)) + 1
+                parent["latest_reply"] = message["ts"]
+        self.messages.setdefault(channel.id, []).append(message)
+        return {"channel": channel.id, "ts": message["ts"], "message": copy.deepcopy(message)}
+
+    def _chat_post_ephemeral(self, call: SlackCall) -> dict[str, Any]:
+        channel = self._channel_for_post(call, allow_user=False)
+        user_id = self._param(call, "user")
+        user = self.users.get(user_id or "")
+        if user is None or user.deleted:
+            raise _SlackError("user_not_found")
+        if channel.is_im and channel.user != user_id:
+            raise _SlackError("user_not_in_channel")
+        if not channel.is_im and channel.members and user_id not in channel.members:
+            raise _SlackError("user_not_in_channel")
+        text, blocks, attachments = self._content(call, required=True)
+        ts = self._next_ts()
+        self.ephemerals.append(
+            {
+                "channel": channel.id,
+                "user": user_id,
+                "text": text or "",
+                "blocks": blocks,
+                "attachments": attachments,
+                "thread_ts": self._param(call, "thread_ts"),
+                "ts": ts,
+                "source": "chat.postEphemeral",
+            }
+        )
+        return {"message_ts": ts}
+
+    def _chat_update(self, call: SlackCall) -> dict[str, Any]:
+        channel = self._visible_channel(self._param(call, "channel"))
+        message = self._message(call, channel.id)
+        if message.get("user") != self.bot_user_id:
+            raise _SlackError("cant_update_message")
+        if channel.is_archived:
+            raise _SlackError("is_archived")
+        text, blocks, attachments = self._content(call, required=False)
+        if text is None and blocks is None and attachments is None:
+            raise _SlackError("no_text")
+        if text is not None:
+            message["text"] = text
+        if blocks is not None:  # an empty list removes the blocks; leaving them out keeps them
+            if blocks:
+                message["blocks"] = blocks
+            else:
+                message.pop("blocks", None)
+        if attachments is not None:
+            if attachments:
+                message["attachments"] = attachments
+            else:
+                message.pop("attachments", None)
+        if call.params.get("metadata") is not None:
+            message["metadata"] = call.params["metadata"]
+        message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+        return {
+            "channel": channel.id,
+            "ts": message["ts"],
+            "text": message["text"],
+            "message": copy.deepcopy(message),
+        }
+
+    def _chat_delete(self, call: SlackCall) -> dict[str, Any]:
+        channel = self._visible_channel(self._param(call, "channel"))
+        message = self._message(call, channel.id)
+        if message.get("user") != self.bot_user_id:
+            raise _SlackError("cant_delete_message")
+        self.messages[channel.id].remove(message)
+        return {"channel": channel.id, "ts": message["ts"]}
+
+    def _chat_get_permalink(self, call: SlackCall) -> dict[str, Any]:
+        channel = self._visible_channel(self._param(call, "channel"))
+        message = self._message(call, channel.id, "message_ts")
+        ts = str(message["ts"])
+        permalink = f"https://{self.domain}.slack.com/archives/{channel.id}/p{ts.replace('.', '')}"
+        thread_ts = message.get("thread_ts")
+        if thread_ts is not None and thread_ts != ts:
+            permalink += f"?thread_ts={thread_ts}&cid={channel.id}"
+        return {"channel": channel.id, "permalink": permalink}
+
+    def _reactions_add(self, call: SlackCall) -> dict[str, Any]:
+        name = (self._param(call, "name") or "").strip(":")
+        if not name:
+            raise _SlackError("invalid_name")
+        channel = self._visible_channel(self._param(call, "channel"))
+        if self._param(call, "timestamp") is None:
+            raise _SlackError("no_item_specified")
+        message = self._message(call, channel.id, "timestamp")
+        reactions: list[dict[str, Any]] = message.setdefault("reactions", [])
+        reaction = next((r for r in reactions if r["name"] == name), None)
+        if reaction is None:
+            reaction = {"name": name, "users": [], "count": 0}
+            reactions.append(reaction)
+        if self.bot_user_id in reaction["users"]:
+            raise _SlackError("already_reacted")
+        reaction["users"].append(self.bot_user_id)
+        reaction["count"] += 1
+        return {}
+
+    # views
+
+    def _use_trigger(self, call: SlackCall) -> None:
+        trigger_id = self._param(call, "trigger_id") or self._param(call, "interactivity_pointer")
+        if trigger_id is None:
+            raise _invalid_arguments(["missing required field: trigger_id"])
+        if trigger_id == "expired":
+            raise _SlackError("expired_trigger_id")
+        if trigger_id in self._used_triggers:
+            raise _SlackError("exchanged_trigger_id")
+        self._used_triggers.add(trigger_id)
+
+    def _checked_view(self, call: SlackCall, allowed_types: Sequence[str]) -> dict[str, Any]:
+        view = call.params.get("view")
+        if isinstance(view, str):
+            raise _SlackError("invalid_arguments", response_metadata={"messages": ["[ERROR] invalid json"]})
+        errors = _view_errors(view, allowed_types)
+        if errors:
+            raise _invalid_arguments(errors)
+        assert isinstance(view, dict)
+        return view
+
+    def _next_hash(self) -> str:
+        self._id_counter += 1
+        return f"{TS_BASE + self._id_counter}.{self._id_counter:08x}"
+
+    def _make_view(
+        self, view: dict[str, Any], view_id: str, *, root_view_id: str, previous_view_id: str | None
+    ) -> dict[str, Any]:
+        stored: dict[str, Any] = {
+            "id": view_id,
+            "team_id": self.team_id,
+            "type": view["type"],
+            "blocks": copy.deepcopy(view.get("blocks", [])),
+            "private_metadata": view.get("private_metadata", ""),
+            "callback_id": view.get("callback_id", ""),
+            "state": {"values": {}},
+            "hash": self._next_hash(),
+            "title": copy.deepcopy(view.get("title")),
+            "clear_on_close": _flag(view.get("clear_on_close", False)),
+            "notify_on_close": _flag(view.get("notify_on_close", False)),
+            "close": copy.deepcopy(view.get("close")),
+            "submit": copy.deepcopy(view.get("submit")),
+            "previous_view_id": previous_view_id,
+            "root_view_id": root_view_id,
+            "app_id": self.app_id,
+            "external_id": view.get("external_id", ""),
+            "app_installed_team_id": self.team_id,
+            "bot_id": self.bot_id,
+        }
+        for key, value in view.items():  # keep anything else the app sent (submit_disabled, ...)
+            stored.setdefault(key, copy.deepcopy(value))
+        self.views[view_id] = stored
+        return stored
+
+    def _check_external_id(self, view: dict[str, Any], *, except_view: str | None = None) -> None:
+        external_id = view.get("external_id")
+        if external_id and any(
+            v.get("external_id") == external_id and v["id"] != except_view for v in self.views.values()
+        ):
+            raise _SlackError("duplicate_external_id")
+
+    def _views_open(self, call: SlackCall) -> dict[str, Any]:
+        self._use_trigger(call)
+        view = self._checked_view(call, ("modal",))
+        self._check_external_id(view)
+        view_id = self._next_id("V")
+        return {
+            "view": copy.deepcopy(self._make_view(view, view_id, root_view_id=view_id, previous_view_id=None))
+        }
+
+    def _views_push(self, call: SlackCall) -> dict[str, Any]:
+        self._use_trigger(call)
+        view = self._checked_view(call, ("modal",))
+        self._check_external_id(view)
+        view_id = self._next_id("V")
+        return {
+            "view": copy.deepcopy(self._make_view(view, view_id, root_view_id=view_id, previous_view_id=None))
+        }
+
+    def _views_update(self, call: SlackCall) -> dict[str, Any]:
+        view_id = self._param(call, "view_id")
+        external_id = self._param(call, "external_id")
+        if view_id is None and external_id is None:
+            raise _invalid_arguments(["missing required field: view_id"])
+        current = self.views.get(view_id or "")
+        if current is None and view_id is None:
+            current = next((v for v in self.views.values() if v.get("external_id") == external_id), None)
+        if current is None:
+            raise _SlackError("not_found")
+        view = self._checked_view(call, ("modal", "home"))
+        expected_hash = self._param(call, "hash")
+        if expected_hash is not None and expected_hash != current["hash"]:
+            raise _SlackError("hash_conflict")
+        self._check_external_id(view, except_view=current["id"])
+        if not view.get("external_id") and current.get("external_id"):
+            view = {**view, "external_id": current["external_id"]}
+        stored = self._make_view(
+            view,
+            current["id"],
+            root_view_id=current["root_view_id"],
+            previous_view_id=current["previous_view_id"],
+        )
+        for user_id, home in self.home_views.items():
+            if home["id"] == stored["id"]:
+                self.home_views[user_id] = stored
+        return {"view": copy.deepcopy(stored)}
+
+    def _views_publish(self, call: SlackCall) -> dict[str, Any]:
+        user_id = self._param(call, "user_id")
+        user = self.users.get(user_id or "")
+        if user_id is None or user is None or user.deleted:
+            raise _SlackError("user_not_found")
+        view = self._checked_view(call, ("home",))
+        current = self.home_views.get(user_id)
+        expected_hash = self._param(call, "hash")
+        if current is not None and expected_hash is not None and expected_hash != current["hash"]:
+            raise _SlackError("hash_conflict")
+        view_id = current["id"] if current is not None else self._next_id("V")
+        stored = self._make_view(view, view_id, root_view_id=view_id, previous_view_id=None)
+        self.home_views[user_id] = stored
+        return {"view": copy.deepcopy(stored)}
