@@ -1,1 +1,1 @@
-"""The clock: scheduled publishing, nudges and leaderboards run from here, in one process (scheduler issue)."""
+"""The clock: scheduled publishing, nudges and leaderboards run from here, in one process."""
