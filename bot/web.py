@@ -1,15 +1,18 @@
-"""The aiohttp web application: Slack's one request URL, the health check (and later tracked links,
-OAuth callbacks and Teams).
+"""The aiohttp web application: Slack's one request URL, tracked links and the health check.
 
-`create_app` only wires routes; what runs on startup and shutdown (Socket Mode, engine disposal) is
-registered on the application's cleanup context so that tests and `relais serve` share it.
+`create_app` wires routes and the shared services (sessions, clock, the share writer, the preview
+fetcher); what starts and stops with the server (the share writer, Socket Mode, the engine) is
+registered on the application's cleanup context, so tests and `relais serve` run the same code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import html
 import logging
 from collections.abc import AsyncIterator
+from ipaddress import IPv4Network, IPv6Network
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -17,8 +20,13 @@ from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import db
+from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.services import links
+from bot.services.preview import PreviewFetcher
+from bot.services.shares import ShareWriter
 from handlers.slack import build_slack_app, build_socket_mode_handler
+from handlers.slack.deps import Relais
 
 logger = logging.getLogger(__name__)
 
@@ -26,24 +34,40 @@ HEALTH_TIMEOUT_SECONDS = 3.0
 
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 SETTINGS_KEY = web.AppKey("settings", Settings)
+DEPS_KEY = web.AppKey("deps", Relais)
 SLACK_APP_KEY = web.AppKey("slack_app", AsyncApp)
 
 
-def create_app(settings: Settings, *, engine: AsyncEngine | None = None) -> web.Application:
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    clock: Clock | None = None,
+    fetch_allowed_networks: tuple[IPv4Network | IPv6Network, ...] = (),
+) -> web.Application:
     """Build the web application. Raises `ConfigError` if Slack is configured incompletely.
 
     When `engine` is given the caller owns it; otherwise the app creates one and disposes of it on
-    shutdown.
+    shutdown. `fetch_allowed_networks` exempts addresses from the link-preview SSRF rule (tests only).
     """
     app = web.Application()
     app[SETTINGS_KEY] = settings
     owns_engine = engine is None
     app[ENGINE_KEY] = engine if engine is not None else db.create_engine(settings.database_url)
+    sessions = db.session_factory(app[ENGINE_KEY])
+    app[DEPS_KEY] = Relais(
+        settings=settings,
+        sessions=sessions,
+        clock=clock or SystemClock(),
+        shares=ShareWriter(sessions),
+        fetcher=PreviewFetcher(allowed_networks=fetch_allowed_networks),
+    )
+    app.cleanup_ctx.append(_services)
 
     app.router.add_get("/healthz", handle_healthz)
+    app.router.add_get("/r/{code}", handle_tracked_link)
     if settings.slack_configured:
-        slack_app = build_slack_app(settings)
-        app[SLACK_APP_KEY] = slack_app
+        app[SLACK_APP_KEY] = build_slack_app(settings, app[DEPS_KEY])
         app.router.add_post("/slack/events", handle_slack_events)
         app.cleanup_ctx.append(_socket_mode)
     else:
@@ -79,6 +103,57 @@ async def handle_slack_not_configured(request: web.Request) -> web.Response:
         {"error": "Slack is not configured on this server (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)"},
         status=404,
     )
+
+
+NOT_FOUND_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Link not found</title>
+<body style="font-family:sans-serif;max-width:32em;margin:4em auto">
+<h1>Link not found</h1><p>This link does not exist or is no longer valid.</p>
+<p lang="fr">Ce lien n'existe pas ou n'est plus valide.</p></body></html>"""
+
+
+async def handle_tracked_link(request: web.Request) -> web.Response:
+    """`/r/<code>`: count the click (not crawlers, not repeats within an hour) and redirect (302)."""
+    deps = request.app[DEPS_KEY]
+    code = request.match_info["code"]
+    if len(code) > 64:
+        return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")
+    user_agent = request.headers.get("User-Agent")
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+    visitor = links.visitor_key(
+        _visitor_secret(deps.settings), address=forwarded or request.remote, user_agent=user_agent
+    )
+    async with deps.sessions() as session:
+        visit = await links.record_visit(
+            session, code=code, now=deps.clock.now(), user_agent=user_agent, visitor=visitor
+        )
+    if visit is None:
+        return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")
+    return web.Response(
+        status=302,
+        headers={
+            "Location": visit.location,
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer-when-downgrade",
+        },
+        text=f'<a href="{html.escape(visit.location)}">{html.escape(visit.location)}</a>',
+        content_type="text/html",
+    )
+
+
+def _visitor_secret(settings: Settings) -> bytes:
+    """Key of the visitor hash: a secret of this install, so the hash cannot be reversed from outside."""
+    for secret in (settings.encryption_key, settings.slack_signing_secret):
+        if secret is not None:
+            return hashlib.sha256(b"relais-visitor:" + secret.get_secret_value().encode()).digest()
+    return hashlib.sha256(b"relais-visitor:" + settings.database_url.encode()).digest()
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    deps = app[DEPS_KEY]
+    deps.shares.start()
+    yield
+    await deps.shares.stop()
+    await deps.fetcher.aclose()
 
 
 async def _socket_mode(app: web.Application) -> AsyncIterator[None]:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from aiohttp import web
-from sqlalchemy import delete, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -84,8 +84,8 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         if TEST_DATABASE_URL is None:
             await connection.run_sync(Base.metadata.create_all)
         else:
-            for table in reversed(Base.metadata.sorted_tables):
-                await connection.execute(delete(table))
+            names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     yield engine
     await engine.dispose()
 

@@ -17,6 +17,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from handlers.slack.deps import Relais
+from handlers.slack.listeners import register
 
 logger = logging.getLogger(__name__)
 
@@ -38,17 +40,19 @@ def build_web_client(settings: Settings) -> AsyncWebClient:
     )
 
 
-def build_slack_app(settings: Settings) -> AsyncApp:
+def build_slack_app(settings: Settings, deps: Relais) -> AsyncApp:
     """Raises `ConfigError` (via `require_slack`) when the Slack credentials are incomplete."""
     settings.require_slack()
     assert settings.slack_signing_secret is not None
-    return AsyncApp(
+    app = AsyncApp(
         client=build_web_client(settings),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         # Ack first, then work: listeners may run after the HTTP response (Slack's 3-second rule).
         process_before_response=False,
         logger=logging.getLogger("relais.slack"),
     )
+    register(app, deps)
+    return app
 
 
 def build_socket_mode_handler(app: AsyncApp, settings: Settings) -> AsyncSocketModeHandler | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -503,10 +503,21 @@ async def test_response_url_failure(fake: FakeSlack) -> None:
 # Socket Mode
 
 
+MessageListener = Callable[[AsyncBaseSocketModeClient, dict[str, Any], str | None], Awaitable[None]]
+RequestListener = Callable[[AsyncBaseSocketModeClient, SocketModeRequest], Awaitable[None]]
+
+
 @asynccontextmanager
-async def socket_mode_client(fake: FakeSlack) -> AsyncIterator[SocketModeClient]:
+async def socket_mode_client(
+    fake: FakeSlack,
+    *,
+    message_listeners: Sequence[MessageListener] = (),
+    request_listeners: Sequence[RequestListener] = (),
+) -> AsyncIterator[SocketModeClient]:
     """slack_sdk's aiohttp Socket Mode client, connected to the fake (its connect/close are untyped)."""
     socket_client = SocketModeClient(app_token=APP_TOKEN, web_client=AsyncWebClient(base_url=fake.api_url))
+    socket_client.message_listeners.extend(message_listeners)
+    socket_client.socket_mode_request_listeners.extend(request_listeners)
     try:
         await socket_client.connect()  # type: ignore[no-untyped-call]
         await fake.socket_wait_connected()
@@ -528,44 +539,19 @@ async def test_socket_mode_client_connects_receives_and_acks(fake: FakeSlack) ->
         requests.append(request)
         await socket_client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
 
-    async with socket_mode_client(fake) as socket_client:
-        socket_client.message_listeners.append(on_message)
-        socket_client.socket_mode_request_listeners.append(on_request)
+    async with socket_mode_client(fake, message_listeners=[on_message], request_listeners=[on_request]):
         assert fake.socket_connected
         payload = {"type": "event_callback", "event": {"type": "app_mention", "text": "<@UBOT> hi"}}
         envelope_id = await fake.socket_send("events_api", payload)
         ack = await fake.socket_wait_ack(envelope_id)
 
     assert ack == {"envelope_id": envelope_id}
-    assert fake.socket_sent[0]["type"] == "hello"
-    assert fake.socket_sent[0]["connection_info"] == {"app_id": "A0001"}
-    assert [m["type"] for m in received] == ["events_api"]
+    assert [m["type"] for m in received] == ["hello", "events_api"]
+    assert received[0]["num_connections"] == 1
+    assert received[0]["connection_info"] == {"app_id": "A0001"}
     assert [(r.type, r.envelope_id, r.payload) for r in requests] == [("events_api", envelope_id, payload)]
     [connections_open] = fake.calls_to("apps.connections.open")
     assert connections_open.token == APP_TOKEN
-
-
-async def test_socket_mode_client_sees_hello(fake: FakeSlack) -> None:
-    received: list[dict[str, Any]] = []
-
-    async def on_message(
-        _client: AsyncBaseSocketModeClient, message: dict[str, Any], _raw: str | None
-    ) -> None:
-        received.append(message)
-
-    socket_client = SocketModeClient(app_token=APP_TOKEN, web_client=AsyncWebClient(base_url=fake.api_url))
-    socket_client.message_listeners.append(on_message)
-    try:
-        await socket_client.connect()  # type: ignore[no-untyped-call]
-        for _ in range(100):
-            if received:
-                break
-            await asyncio.sleep(0.01)
-    finally:
-        await socket_client.close()  # type: ignore[no-untyped-call]
-
-    assert received[0]["type"] == "hello"
-    assert received[0]["num_connections"] == 1
 
 
 async def test_socket_wait_ack_times_out_without_an_ack(fake: FakeSlack) -> None:

@@ -1,0 +1,49 @@
+"""Message catalogues: every user-facing text exists in English and French.
+
+`t(lang, key, **params)` formats a message with `str.format`. The member's language is their own
+choice (`/relais lang`) when set, else their chat locale (`fr-FR` → French), else English.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+from bot.i18n import en, fr
+
+Language = Literal["en", "fr"]
+LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
+DEFAULT_LANGUAGE: Final[Language] = "en"
+
+CATALOGUES: Final[dict[Language, dict[str, str]]] = {"en": en.MESSAGES, "fr": fr.MESSAGES}
+
+
+def language_for(*, chosen: str | None = None, locale: str | None = None) -> Language:
+    for candidate in (chosen, locale):
+        if candidate:
+            prefix = candidate.replace("_", "-").split("-", 1)[0].lower()
+            for language in LANGUAGES:
+                if prefix == language:
+                    return language
+    return DEFAULT_LANGUAGE
+
+
+def parse_language(text: str) -> Language | None:
+    """`fr`, `FR`, `français`, `english`… → a supported language, or None."""
+    word = text.strip().lower()
+    aliases = {
+        "en": "en",
+        "english": "en",
+        "anglais": "en",
+        "fr": "fr",
+        "french": "fr",
+        "français": "fr",
+        "francais": "fr",
+    }
+    found = aliases.get(word)
+    return "fr" if found == "fr" else "en" if found == "en" else None
+
+
+def t(lang: str, key: str, /, **params: object) -> str:
+    """The message `key` in `lang` (English if `lang` is not supported), formatted with `params`."""
+    catalogue = CATALOGUES["fr"] if lang == "fr" else CATALOGUES[DEFAULT_LANGUAGE]
+    return catalogue[key].format(**params)

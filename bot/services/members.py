@@ -1,0 +1,94 @@
+"""Workspaces and members: who is talking to Relais, in which language and time zone, and whether
+they are an admin. The chat platform's directory is consulted through the `Directory` port and cached
+on the member row for `PROFILE_TTL`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import insert_ignoring_conflicts
+from bot.i18n import Language, language_for
+from models import Member, Platform, Workspace
+
+logger = logging.getLogger(__name__)
+
+PROFILE_TTL: Final = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the chat platform says about a person."""
+
+    display_name: str | None
+    locale: str | None
+    timezone: str | None
+    is_admin: bool
+    active: bool = True
+
+
+class Directory(Protocol):
+    """The chat platform's user directory (Slack: users.info with include_locale)."""
+
+    async def profile(self, user_id: str) -> Profile | None: ...
+
+
+async def ensure_workspace(session: AsyncSession, *, platform: Platform, external_id: str) -> Workspace:
+    """The workspace row for a team/tenant id, created on first contact (concurrent requests agree)."""
+    query = select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
+    workspace = await session.scalar(query)
+    if workspace is None:
+        row = {"platform": platform, "external_id": external_id, "timezone": "UTC", "settings": {}}
+        await session.execute(insert_ignoring_conflicts(session, Workspace.__table__, [row]))
+        workspace = (await session.scalars(query)).one()
+    return workspace
+
+
+async def ensure_member(session: AsyncSession, *, workspace: Workspace, external_id: str) -> Member:
+    """The member row for a platform user id in `workspace`, created on first contact."""
+    query = select(Member).where(Member.workspace_id == workspace.id, Member.external_id == external_id)
+    member = await session.scalar(query)
+    if member is None:
+        row = {"workspace_id": workspace.id, "external_id": external_id}
+        await session.execute(insert_ignoring_conflicts(session, Member.__table__, [row]))
+        member = (await session.scalars(query)).one()
+    return member
+
+
+async def refresh_profile(
+    session: AsyncSession, member: Member, *, directory: Directory, now: datetime, force: bool = False
+) -> Member:
+    """Refresh name, locale, time zone and the admin flag from the directory when the cache is stale.
+    A directory failure keeps the cached values (and is logged): nobody is locked out by a Slack hiccup."""
+    fresh = member.admin_checked_at is not None and now - member.admin_checked_at < PROFILE_TTL
+    if fresh and not force:
+        return member
+    try:
+        profile = await directory.profile(member.external_id)
+    except Exception:
+        logger.exception("directory lookup failed for member %s", member.id)
+        return member
+    if profile is None:
+        member.active = False
+    else:
+        member.display_name = profile.display_name or member.display_name
+        member.locale = profile.locale or member.locale
+        member.timezone = profile.timezone or member.timezone
+        member.is_admin = profile.is_admin
+        member.active = profile.active
+    member.admin_checked_at = now
+    return member
+
+
+def is_admin(member: Member, *, admins: frozenset[str]) -> bool:
+    """Workspace admins and owners (cached from the directory) and the ids in RELAIS_ADMINS."""
+    return member.external_id in admins or member.is_admin
+
+
+def language_of(member: Member) -> Language:
+    return language_for(chosen=member.language, locale=member.locale)

@@ -1,0 +1,142 @@
+"""The outbox: every outbound chat message is a row first, then sent by a drainer.
+
+A crash between deciding to send and sending loses nothing (the row is still pending), and a
+message is never enqueued twice (`dedupe_key`). `drain` claims due rows, sends them through the
+platform's `Notifier`, and records the outcome; a `after_send` hook lets the domain react (a channel
+push becomes a `Delivery`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import insert_ignoring_conflicts
+from bot.notifier import Delivered, Notifier
+from models import OutboxMessage, OutboxState
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS: Final = 5
+BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
+
+AfterSend = Callable[[AsyncSession, OutboxMessage, Delivered], Awaitable[None]]
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    kind: str,
+    destination: str,
+    payload: dict[str, Any],
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> None:
+    """Add a message to send (nothing happens if `dedupe_key` was already used in this workspace)."""
+    row = {
+        "workspace_id": workspace_id,
+        "kind": kind,
+        "destination": destination,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "state": OutboxState.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await session.execute(insert_ignoring_conflicts(session, OutboxMessage.__table__, [row]))
+
+
+async def cancel_pending(session: AsyncSession, *, workspace_id: int, dedupe_prefix: str) -> None:
+    await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.workspace_id == workspace_id,
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.dedupe_key.startswith(dedupe_prefix, autoescape=True),
+        )
+        .values(state=OutboxState.CANCELLED)
+    )
+
+
+async def drain(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    notifier: Notifier,
+    now: Callable[[], datetime],
+    after_send: AfterSend | None = None,
+    limit: int = 200,
+) -> int:
+    """Send every due pending message (up to `limit`); returns how many were sent.
+
+    Each row is claimed (pending → sending) in its own short transaction before the network call, so
+    two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`.
+    """
+    sent = 0
+    for _ in range(limit):
+        message = await _claim_next(sessions, now())
+        if message is None:
+            break
+        try:
+            outcome = await notifier.send(
+                kind=message.kind, destination=message.destination, payload=message.payload
+            )
+        except Exception as exc:
+            logger.exception("sending outbox message %s failed", message.id)
+            outcome = Delivered(ok=False, error=type(exc).__name__)
+        async with sessions() as session:
+            row = await session.get_one(OutboxMessage, message.id)
+            _record(row, outcome, now())
+            if after_send is not None:
+                await after_send(session, row, outcome)
+            await session.commit()
+        sent += outcome.ok
+    return sent
+
+
+async def _claim_next(sessions: async_sessionmaker[AsyncSession], now: datetime) -> OutboxMessage | None:
+    async with sessions() as session:
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(1)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        message = await session.scalar(query)
+        if message is None:
+            return None
+        claimed = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message.id, OutboxMessage.state == OutboxState.PENDING)
+            .values(state=OutboxState.SENDING, attempts=OutboxMessage.attempts + 1, updated_at=now)
+        )
+        await session.commit()
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return None  # another drainer took it first
+        return message
+
+
+def _record(row: OutboxMessage, outcome: Delivered, now: datetime) -> None:
+    row.updated_at = now
+    if outcome.ok:
+        row.state = OutboxState.SENT
+        row.sent_at = now
+        row.result = {"message_id": outcome.message_id}
+        row.last_error = None
+        return
+    row.last_error = outcome.error
+    if outcome.permanent or row.attempts >= MAX_ATTEMPTS:
+        row.state = OutboxState.FAILED
+        return
+    delay = outcome.retry_after or BACKOFF_SECONDS[min(row.attempts, len(BACKOFF_SECONDS)) - 1]
+    row.state = OutboxState.PENDING
+    row.next_attempt_at = now + timedelta(seconds=delay)

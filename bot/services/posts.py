@@ -1,0 +1,293 @@
+"""Posts: queueing a link, publishing it into channels (through the outbox), listing and cancelling.
+
+Handlers pass plain inputs; what comes back is plain data (`PostCard`) that the Slack and Teams
+builders render, never an ORM row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.notifier import Delivered
+from bot.services import outbox
+from bot.services.preview import Preview
+from models import Delivery, Member, Network, OutboxMessage, Post, PostState, Share, Workspace
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+POST_KIND: Final = "post"
+POST_UPDATE_KIND: Final = "post_update"
+MAX_CAPTIONS: Final = 3
+LINKEDIN_MAX: Final = 3000
+X_MAX: Final = 280
+X_URL_LENGTH: Final = 23  # X counts every link as 23 characters
+
+
+class PostError(ValueError):
+    """A refusal the user can fix; `code` names the i18n message, `params` fill it."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class PostCard:
+    """What a channel message or a card shows about a post."""
+
+    id: int
+    url: str
+    title: str | None
+    description: str | None
+    image_url: str | None
+    caption: str | None
+    networks: tuple[str, ...]
+    state: str
+
+    def to_payload(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "url": self.url,
+            "title": self.title,
+            "description": self.description,
+            "image_url": self.image_url,
+            "caption": self.caption,
+            "networks": list(self.networks),
+            "state": self.state,
+        }
+
+    @classmethod
+    def from_payload(cls, data: dict[str, object]) -> PostCard:
+        networks = data.get("networks") or []
+        assert isinstance(networks, list)
+        return cls(
+            id=int(str(data["id"])),
+            url=str(data["url"]),
+            title=_opt(data.get("title")),
+            description=_opt(data.get("description")),
+            image_url=_opt(data.get("image_url")),
+            caption=_opt(data.get("caption")),
+            networks=tuple(str(n) for n in networks),
+            state=str(data.get("state", PostState.PUBLISHED.value)),
+        )
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def card_of(post: Post, *, caption: str | None = None) -> PostCard:
+    return PostCard(
+        id=post.id,
+        url=post.url,
+        title=post.title,
+        description=post.description,
+        image_url=post.image_url,
+        caption=caption if caption is not None else (post.captions[0] if post.captions else None),
+        networks=tuple(post.networks),
+        state=post.state.value,
+    )
+
+
+def caption_for(post: Post, *, member_id: int) -> str | None:
+    """The caption variant this member gets: rotated across colleagues (consecutive member ids get
+    consecutive variants) so they do not all post the same words; stable for one member."""
+    if not post.captions:
+        return None
+    return post.captions[(member_id + post.id) % len(post.captions)]
+
+
+def x_length(text: str) -> int:
+    """Length as X counts it for a post made of `text` followed by a link."""
+    return len(text) + 1 + X_URL_LENGTH
+
+
+def check_captions(captions: list[str], networks: list[str]) -> None:
+    """Refuse captions a targeted network would refuse, naming the limit."""
+    if len(captions) > MAX_CAPTIONS:
+        raise PostError("too_many_captions", limit=MAX_CAPTIONS)
+    for caption in captions:
+        if Network.X.value in networks and x_length(caption) > X_MAX:
+            raise PostError("caption_too_long_x", limit=X_MAX - 1 - X_URL_LENGTH, length=len(caption))
+        if Network.LINKEDIN.value in networks and len(caption) > LINKEDIN_MAX:
+            raise PostError("caption_too_long_linkedin", limit=LINKEDIN_MAX, length=len(caption))
+
+
+async def queue_post(
+    session: AsyncSession,
+    *,
+    workspace: Workspace,
+    author: Member,
+    preview: Preview,
+    captions: list[str],
+    channels: list[str],
+    networks: list[str],
+    publish_at: datetime | None,
+    expires_at: datetime | None,
+    now: datetime,
+    lang: str,
+) -> Post:
+    """Create a post; publish it now (outbox rows, one per channel) or schedule it for `publish_at`."""
+    captions = [c.strip() for c in captions if c and c.strip()]
+    networks = [n for n in (Network.LINKEDIN.value, Network.X.value) if n in networks]
+    if not networks:
+        raise PostError("no_network")
+    if not channels:
+        raise PostError("no_channel")
+    check_captions(captions, networks)
+    if expires_at is not None and expires_at <= (publish_at or now):
+        raise PostError("expiry_before_publish")
+    post = Post(
+        workspace_id=workspace.id,
+        url=preview.url,
+        title=preview.title,
+        description=preview.description,
+        image_url=preview.image_url,
+        captions=captions,
+        networks=networks,
+        channels=list(dict.fromkeys(channels)),
+        state=PostState.SCHEDULED if publish_at is not None and publish_at > now else PostState.DRAFT,
+        publish_at=publish_at or now,
+        expires_at=expires_at,
+        created_by_id=author.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(post)
+    await session.flush()
+    if post.state is PostState.DRAFT:
+        await publish(session, post=post, now=now, lang=lang)
+    return post
+
+
+async def publish(session: AsyncSession, *, post: Post, now: datetime, lang: str) -> None:
+    """Mark the post published and enqueue one channel message per target channel (sent by the outbox)."""
+    post.state = PostState.PUBLISHED
+    post.published_at = now
+    card = card_of(post)
+    for channel in post.channels:
+        await outbox.enqueue(
+            session,
+            workspace_id=post.workspace_id,
+            kind=POST_KIND,
+            destination=channel,
+            payload={"post": card.to_payload(), "lang": lang},
+            dedupe_key=f"post:{post.id}:{channel}",
+            now=now,
+        )
+
+
+async def get_post(session: AsyncSession, *, workspace_id: int, post_id: int) -> Post | None:
+    return await session.scalar(select(Post).where(Post.workspace_id == workspace_id, Post.id == post_id))
+
+
+async def cancel_post(
+    session: AsyncSession, *, workspace_id: int, post_id: int, now: datetime, lang: str
+) -> Post:
+    """Cancel a post: its buttons stop working and every channel message is updated to say so."""
+    post = await get_post(session, workspace_id=workspace_id, post_id=post_id)
+    if post is None:
+        raise PostError("unknown_post", id=post_id)
+    if post.state is PostState.CANCELLED:
+        raise PostError("already_cancelled", id=post_id)
+    post.state = PostState.CANCELLED
+    post.updated_at = now
+    card = card_of(post)
+    deliveries = await session.scalars(
+        select(Delivery).where(Delivery.workspace_id == workspace_id, Delivery.post_id == post_id)
+    )
+    for delivery in deliveries:
+        if delivery.message_id is None:
+            continue
+        await outbox.enqueue(
+            session,
+            workspace_id=workspace_id,
+            kind=POST_UPDATE_KIND,
+            destination=delivery.destination,
+            payload={"post": card.to_payload(), "lang": lang, "message_id": delivery.message_id},
+            dedupe_key=f"cancel:{post.id}:{delivery.destination}",
+            now=now,
+        )
+    # Messages not yet sent are not sent at all.
+    await outbox.cancel_pending(session, workspace_id=workspace_id, dedupe_prefix=f"post:{post.id}:")
+    return post
+
+
+@dataclass(frozen=True)
+class PostLine:
+    id: int
+    url: str
+    title: str | None
+    state: str
+    publish_at: datetime | None
+    shares: int
+
+
+async def list_posts(session: AsyncSession, *, workspace_id: int, limit: int = 15) -> list[PostLine]:
+    """Upcoming posts first (soonest first), then the most recent ones, with their share counts."""
+    shares = (
+        select(Share.post_id, func.count().label("n"))
+        .where(Share.workspace_id == workspace_id)
+        .group_by(Share.post_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Post, func.coalesce(shares.c.n, 0))
+        .outerjoin(shares, shares.c.post_id == Post.id)
+        .where(Post.workspace_id == workspace_id)
+        .order_by(Post.id.desc())
+        .limit(limit)
+    )
+    lines = [
+        PostLine(
+            id=p.id, url=p.url, title=p.title, state=p.state.value, publish_at=p.publish_at, shares=int(n)
+        )
+        for p, n in rows
+    ]
+    upcoming = sorted(
+        (x for x in lines if x.state == PostState.SCHEDULED.value),
+        key=lambda x: (x.publish_at is None, x.publish_at or _EPOCH),
+    )
+    return upcoming + [x for x in lines if x.state != PostState.SCHEDULED.value]
+
+
+async def record_delivery(
+    session: AsyncSession, *, workspace_id: int, post_id: int, destination: str, message_id: str
+) -> None:
+    existing = await session.scalar(
+        select(Delivery).where(
+            Delivery.workspace_id == workspace_id,
+            Delivery.post_id == post_id,
+            Delivery.destination == destination,
+        )
+    )
+    if existing is None:
+        session.add(
+            Delivery(
+                workspace_id=workspace_id, post_id=post_id, destination=destination, message_id=message_id
+            )
+        )
+    else:
+        existing.message_id = message_id
+
+
+async def default_channel(session: AsyncSession, *, workspace: Workspace, fallback: str | None) -> str | None:
+    return workspace.default_channel or fallback
+
+
+async def after_send(session: AsyncSession, message: OutboxMessage, outcome: Delivered) -> None:
+    """Outbox hook: a channel push that went out becomes a `Delivery` (its message can be updated)."""
+    if message.kind == POST_KIND and outcome.ok and outcome.message_id:
+        post_id = int(message.payload["post"]["id"])
+        await record_delivery(
+            session,
+            workspace_id=message.workspace_id,
+            post_id=post_id,
+            destination=message.destination,
+            message_id=outcome.message_id,
+        )

@@ -1,0 +1,44 @@
+"""The ephemeral answer to a share click: the member's personal share link."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from bot.i18n import t
+from handlers.slack.blocks import Blocks, button, escape, section
+
+OPEN_ACTIONS = {"linkedin": "open_share_linkedin", "x": "open_share_x"}
+
+
+def share_intent_url(network: str, *, link: str, caption: str | None) -> str:
+    """LinkedIn's share-offsite page takes only the URL; X's intent takes the text and the URL."""
+    if network == "linkedin":
+        return "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": link})
+    query = {"text": caption, "url": link} if caption else {"url": link}
+    return "https://x.com/intent/tweet?" + urlencode(query)
+
+
+def build_share_link(
+    *, network: str, post_id: int, link: str, caption: str | None, lang: str
+) -> tuple[str, Blocks]:
+    name = t(lang, f"network_{network}")
+    intro = t(lang, "share_link_intro" if caption else "share_link_no_caption", network=name)
+    body = intro + (f"\n>{escape(caption)}" if caption else "")
+    url = share_intent_url(network, link=link, caption=caption)
+    blocks: Blocks = [
+        section(body),
+        {
+            "type": "actions",
+            "block_id": f"share:{post_id}:{network}",
+            "elements": [
+                button(
+                    t(lang, "open_network", network=name),
+                    OPEN_ACTIONS[network],
+                    value=f"{post_id}:{network}",
+                    url=url,
+                    style="primary",
+                ),
+            ],
+        },
+    ]
+    return t(lang, "share_link_fallback", network=name, link=link), blocks

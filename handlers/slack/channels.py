@@ -1,0 +1,53 @@
+"""Channel references in slash-command text: `<#C123|name>` (escaped by Slack), `<#C123>`, or `#name`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+CHANNEL_TOKEN: Final = re.compile(
+    r"^(?:<#(?P<id>[CG][A-Z0-9]+)(?:\|(?P<label>[^>]*))?>|#(?P<name>[\w.-]{1,80}))$"
+)
+
+
+def is_channel_token(word: str) -> bool:
+    return CHANNEL_TOKEN.match(word) is not None
+
+
+class UnknownChannel(LookupError):
+    def __init__(self, reference: str) -> None:
+        super().__init__(reference)
+        self.reference = reference
+
+
+async def resolve_channel(client: AsyncWebClient, word: str) -> str:
+    """The channel id a token stands for, checked with Slack; raises UnknownChannel."""
+    match = CHANNEL_TOKEN.match(word)
+    if match is None:
+        raise UnknownChannel(word)
+    if match["id"]:
+        try:
+            await client.conversations_info(channel=match["id"])
+        except SlackApiError as exc:
+            raise UnknownChannel(f"#{match['label'] or match['id']}") from exc
+        return match["id"]
+    name = match["name"].lower()
+    cursor: str | None = None
+    while True:
+        page = await client.conversations_list(
+            types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
+        )
+        channels: list[dict[str, Any]] = page.get("channels", [])
+        for channel in channels:
+            if channel.get("name") == name:
+                return str(channel["id"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            raise UnknownChannel(f"#{name}")
+
+
+def mention(channel_id: str) -> str:
+    return f"<#{channel_id}>"

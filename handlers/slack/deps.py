@@ -1,0 +1,31 @@
+"""What every Slack listener needs, injected into Bolt's context by one middleware."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.context.async_context import AsyncBoltContext
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.services.preview import PreviewFetcher
+from bot.services.shares import ShareWriter
+
+CONTEXT_KEY = "relais"
+
+
+@dataclass
+class Relais:
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    shares: ShareWriter
+    fetcher: PreviewFetcher
+
+
+def relais(context: AsyncBoltContext | dict[str, Any]) -> Relais:
+    deps = context[CONTEXT_KEY]
+    assert isinstance(deps, Relais)
+    return deps

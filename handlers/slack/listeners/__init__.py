@@ -1,0 +1,27 @@
+"""Every Slack listener is registered here, so each command, action and event id is listed in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+
+from handlers.slack.deps import CONTEXT_KEY, Relais
+from handlers.slack.listeners.actions import handle_open_share, handle_share
+from handlers.slack.listeners.commands import handle_relais_command
+
+
+def register(app: AsyncApp, deps: Relais) -> None:
+    async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> None:
+        context[CONTEXT_KEY] = deps
+        await next()
+
+    app.middleware(inject)
+
+    app.command("/relais")(handle_relais_command)
+    app.action("share_linkedin")(handle_share)
+    app.action("share_x")(handle_share)
+    app.action("open_share_linkedin")(handle_open_share)
+    app.action("open_share_x")(handle_open_share)

@@ -1,0 +1,139 @@
+"""Button clicks on a post: Share on LinkedIn / X, opening the personal share link, Not for me."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import t
+from bot.services import links
+from bot.services import members as member_service
+from bot.services import posts as post_service
+from bot.services.shares import ShareRecord
+from handlers.slack.blocks.share import build_share_link
+from handlers.slack.deps import Relais, relais
+from handlers.slack.directory import SlackDirectory
+from models import Member, Network, Platform, Post, PostState, ShareStatus, Workspace
+
+logger = logging.getLogger(__name__)
+
+NETWORK_OF_ACTION = {
+    "share_linkedin": Network.LINKEDIN,
+    "share_x": Network.X,
+    "open_share_linkedin": Network.LINKEDIN,
+    "open_share_x": Network.X,
+}
+
+
+def _ids(body: dict[str, Any]) -> tuple[str, str]:
+    user = body["user"]
+    team = (body.get("team") or {}).get("id") or user.get("team_id")
+    return str(team), str(user["id"])
+
+
+async def _member(deps: Relais, session: AsyncSession, body: dict[str, Any]) -> tuple[Workspace, Member]:
+    team_id, user_id = _ids(body)
+    workspace = await member_service.ensure_workspace(session, platform=Platform.SLACK, external_id=team_id)
+    member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
+    return workspace, member
+
+
+def _shareable(post: Post | None, network: Network) -> bool:
+    return post is not None and post.state is PostState.PUBLISHED and network.value in post.networks
+
+
+async def handle_share(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    """Share click: answer with the member's personal share link (their own tracked link inside)."""
+    await ack()
+    deps = relais(context)
+    network = NETWORK_OF_ACTION[action["action_id"]]
+    async with deps.sessions() as session:
+        workspace, member = await _member(deps, session, body)
+        await member_service.refresh_profile(
+            session, member, directory=SlackDirectory(client), now=deps.clock.now()
+        )
+        lang = member_service.language_of(member)
+        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=_post_id(action))
+        if post is None or not _shareable(post, network):
+            await session.commit()
+            await respond(
+                text=t(lang, "no_longer_available"), response_type="ephemeral", replace_original=False
+            )
+            return
+        link = await links.link_for(
+            session, workspace_id=workspace.id, post_id=post.id, member_id=member.id, network=network
+        )
+        caption = post_service.caption_for(post, member_id=member.id)
+        await session.commit()
+    text, blocks = build_share_link(
+        network=network.value,
+        post_id=post.id,
+        link=links.tracked_url(deps.settings.base_url, link.code),
+        caption=caption,
+        lang=lang,
+    )
+    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+
+
+async def handle_open_share(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    """The member opened their personal share link: record the share (`intent`) before acking, once."""
+    deps = relais(context)
+    network = NETWORK_OF_ACTION[action["action_id"]]
+    post_id = int(str(action["value"]).split(":", 1)[0])
+    async with deps.sessions() as session:
+        workspace, member = await _member(deps, session, body)
+        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
+        caption = post_service.caption_for(post, member_id=member.id) if post is not None else None
+        await session.commit()
+    created = False
+    if _shareable(post, network):
+        created = await deps.shares.record(
+            ShareRecord(
+                workspace_id=workspace.id,
+                member_id=member.id,
+                post_id=post_id,
+                network=network,
+                status=ShareStatus.INTENT,
+                at=deps.clock.now(),
+                caption=caption,
+            )
+        )
+    await ack()
+    async with deps.sessions() as session:
+        member = await session.merge(member)
+        await member_service.refresh_profile(
+            session, member, directory=SlackDirectory(client), now=deps.clock.now()
+        )
+        lang = member_service.language_of(member)
+        await session.commit()
+    name = t(lang, f"network_{network.value}")
+    if not _shareable(post, network):
+        await respond(text=t(lang, "no_longer_available"), response_type="ephemeral", replace_original=False)
+    elif created:
+        await respond(
+            text=t(lang, "share_recorded", network=name), response_type="ephemeral", replace_original=False
+        )
+
+
+def _post_id(action: dict[str, Any]) -> int:
+    return int(str(action["value"]).split(":", 1)[0])

@@ -1,0 +1,318 @@
+"""`/relais …`: ack at once, then work out who is asking, run the subcommand, answer ephemerally."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import parse_language, t
+from bot.services import members as member_service
+from bot.services import posts as post_service
+from bot.services.posts import PostError
+from bot.services.preview import UnsafeURL, validate_url
+from bot.services.when import WhenError, parse_when, split_trailing_when
+from handlers.slack.blocks import Blocks, section
+from handlers.slack.blocks.help import build_help
+from handlers.slack.channels import UnknownChannel, is_channel_token, mention, resolve_channel
+from handlers.slack.deps import Relais, relais
+from handlers.slack.directory import SlackDirectory
+from handlers.slack.outbox import drain_outbox
+from models import Member, Platform, Workspace
+
+logger = logging.getLogger(__name__)
+
+ADMIN_COMMANDS = frozenset({"queue", "list", "cancel", "stats", "channel"})
+MAX_PAUSE_WEEKS = 52
+
+
+class Refusal(Exception):
+    """A message key (and its parameters) to show the caller instead of doing anything."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass
+class Caller:
+    workspace: Workspace
+    member: Member
+    lang: str
+    admin: bool
+    channel_id: str | None
+
+    @property
+    def timezone(self) -> str:
+        return self.member.timezone or self.workspace.timezone or "UTC"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    blocks: Blocks | None = None
+
+
+Subcommand = Callable[[Relais, AsyncSession, AsyncWebClient, Caller, list[str]], Awaitable[Reply]]
+
+
+async def handle_relais_command(
+    ack: AsyncAck,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    await ack()
+    deps = relais(context)
+    words = (command.get("text") or "").split()
+    name = words[0].lower() if words else "help"
+    lang = "en"
+    try:
+        async with deps.sessions() as session:
+            caller = await _caller(deps, session, client, command)
+            lang = caller.lang
+            handler = SUBCOMMANDS.get(name)
+            if handler is None:
+                reply = _help(caller, lead=t(lang, "unknown_command", command=name) if words else None)
+            elif name in ADMIN_COMMANDS and not caller.admin:
+                reply = Reply(t(lang, "not_admin", command=name))
+            else:
+                reply = await handler(deps, session, client, caller, words[1:])
+            await session.commit()
+    except (Refusal, PostError) as refusal:
+        key = refusal.key if isinstance(refusal, Refusal) else refusal.code
+        reply = Reply(t(lang, key, **refusal.params))
+    except Exception:
+        logger.exception("/relais %s failed", name)
+        reply = Reply(t(lang, "something_went_wrong"))
+    await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
+    await drain_outbox(deps, client)
+
+
+async def _caller(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, command: dict[str, Any]
+) -> Caller:
+    workspace = await member_service.ensure_workspace(
+        session, platform=Platform.SLACK, external_id=command["team_id"]
+    )
+    member = await member_service.ensure_member(session, workspace=workspace, external_id=command["user_id"])
+    await member_service.refresh_profile(
+        session, member, directory=SlackDirectory(client), now=deps.clock.now()
+    )
+    return Caller(
+        workspace=workspace,
+        member=member,
+        lang=member_service.language_of(member),
+        admin=member_service.is_admin(member, admins=deps.settings.relais_admins),
+        channel_id=command.get("channel_id"),
+    )
+
+
+def _help(caller: Caller, *, lead: str | None = None) -> Reply:
+    text, blocks = build_help(caller.lang, admin=caller.admin, lead=lead)
+    return Reply(text, blocks)
+
+
+def _local(at: datetime, tz: str) -> str:
+    try:
+        zone = ZoneInfo(tz)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+# -- subcommands ------------------------------------------------------------------------------------
+
+
+async def _cmd_help(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    return _help(caller)
+
+
+async def _cmd_queue(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    if not args:
+        raise Refusal("missing_url", command="queue")
+    try:
+        url = validate_url(args[0])
+    except UnsafeURL as exc:
+        raise Refusal("invalid_url", reason=str(exc)) from None
+    channel_words = [word for word in args[1:] if is_channel_token(word)]
+    words, when_text = split_trailing_when([word for word in args[1:] if not is_channel_token(word)])
+    publish_at = None
+    now = deps.clock.now()
+    if when_text is not None:
+        try:
+            publish_at = parse_when(when_text, now=now, tz=caller.timezone)
+        except WhenError as exc:
+            raise Refusal(f"when_{exc.code}", text=when_text) from None
+    channels: list[str] = []
+    for word in channel_words:
+        try:
+            channels.append(await resolve_channel(client, word))
+        except UnknownChannel as exc:
+            raise Refusal("unknown_channel", channel=exc.reference) from None
+    caption_words = words
+    if not channels:
+        default = caller.workspace.default_channel or deps.settings.relais_channel
+        if default is None:
+            raise Refusal("no_channel")
+        channels = [default]
+    preview = await deps.fetcher.fetch(url)
+    if preview.error == "private_address":
+        raise Refusal("private_url")
+    post = await post_service.queue_post(
+        session,
+        workspace=caller.workspace,
+        author=caller.member,
+        preview=preview,
+        captions=[" ".join(caption_words)] if caption_words else [],
+        channels=channels,
+        networks=["linkedin", "x"],
+        publish_at=publish_at,
+        expires_at=None,
+        now=now,
+        lang=caller.lang,
+    )
+    where = ", ".join(mention(channel) for channel in post.channels)
+    if publish_at is not None and post.publish_at is not None and post.publish_at > now:
+        text = t(
+            caller.lang,
+            "queued_later",
+            id=post.id,
+            channels=where,
+            when=_local(post.publish_at, caller.timezone),
+        )
+    else:
+        text = t(caller.lang, "queued_now", id=post.id, channels=where)
+    if preview.error is not None:
+        text += "\n" + t(caller.lang, "preview_missing")
+    return Reply(text)
+
+
+async def _cmd_list(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    lines = await post_service.list_posts(session, workspace_id=caller.workspace.id)
+    if not lines:
+        return Reply(t(caller.lang, "list_empty"))
+    rendered = [t(caller.lang, "list_header")]
+    for line in lines:
+        when = _local(line.publish_at, caller.timezone) if line.publish_at else ""
+        state = (
+            t(caller.lang, f"state_{line.state}", when=when)
+            if line.state == "scheduled"
+            else t(caller.lang, f"state_{line.state}")
+        )
+        rendered.append(
+            t(
+                caller.lang,
+                "list_line",
+                id=line.id,
+                state=state,
+                title=line.title or line.url,
+                shares=line.shares,
+            )
+        )
+    text = "\n".join(rendered)
+    return Reply(text, [section(text)])
+
+
+def _post_id(args: list[str], command: str) -> int:
+    if not args:
+        raise Refusal("missing_post_id", command=command)
+    try:
+        return int(args[0].lstrip("#"))
+    except ValueError:
+        raise Refusal("unknown_post", id=args[0]) from None
+
+
+async def _cmd_cancel(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    post_id = _post_id(args, "cancel")
+    await post_service.cancel_post(
+        session, workspace_id=caller.workspace.id, post_id=post_id, now=deps.clock.now(), lang=caller.lang
+    )
+    return Reply(t(caller.lang, "cancelled", id=post_id))
+
+
+async def _cmd_channel(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    if not args:
+        raise Refusal("no_channel")
+    try:
+        channel = await resolve_channel(client, args[0])
+    except UnknownChannel as exc:
+        raise Refusal("unknown_channel", channel=exc.reference) from None
+    caller.workspace.default_channel = channel
+    return Reply(t(caller.lang, "channel_set", channel=mention(channel)))
+
+
+async def _cmd_pause(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    weeks = 1
+    if args:
+        try:
+            weeks = int(args[0])
+        except ValueError:
+            raise Refusal("bad_weeks") from None
+        if not 1 <= weeks <= MAX_PAUSE_WEEKS:
+            raise Refusal("bad_weeks")
+    until = deps.clock.now() + timedelta(weeks=weeks)
+    caller.member.paused_until = until
+    return Reply(t(caller.lang, "paused_until", date=_local(until, caller.timezone)[:10]))
+
+
+async def _cmd_resume(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    caller.member.paused_until = None
+    caller.member.opted_out = False
+    return Reply(t(caller.lang, "resumed"))
+
+
+async def _cmd_optout(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    caller.member.opted_out = True
+    return Reply(t(caller.lang, "opted_out"))
+
+
+async def _cmd_lang(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    language = parse_language(args[0]) if args else None
+    if language is None:
+        raise Refusal("lang_unknown")
+    caller.member.language = language
+    return Reply(t(language, "lang_set"))
+
+
+SUBCOMMANDS: dict[str, Subcommand] = {
+    "help": _cmd_help,
+    "aide": _cmd_help,
+    "queue": _cmd_queue,
+    "list": _cmd_list,
+    "cancel": _cmd_cancel,
+    "channel": _cmd_channel,
+    "pause": _cmd_pause,
+    "resume": _cmd_resume,
+    "optout": _cmd_optout,
+    "lang": _cmd_lang,
+}

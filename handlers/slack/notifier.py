@@ -1,0 +1,64 @@
+"""Sends outbox messages to Slack: renders each kind with the block builders and reports the outcome."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.notifier import Delivered
+from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
+from handlers.slack.blocks.post import build_post_message
+
+logger = logging.getLogger(__name__)
+
+# Errors that no retry will fix: the message is recorded as failed with the reason.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "user_not_found",
+        "account_inactive",
+        "invalid_blocks",
+        "msg_too_long",
+        "no_text",
+        "message_not_found",
+        "cant_update_message",
+        "restricted_action",
+        "not_authed",
+        "invalid_auth",
+    }
+)
+
+
+class SlackNotifier:
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def send(self, *, kind: str, destination: str, payload: dict[str, Any]) -> Delivered:
+        lang = str(payload.get("lang", "en"))
+        try:
+            if kind == POST_KIND:
+                text, blocks = build_post_message(PostCard.from_payload(payload["post"]), lang)
+                response = await self._client.chat_postMessage(
+                    channel=destination, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+                )
+                return Delivered(ok=True, message_id=response.get("ts"))
+            if kind == POST_UPDATE_KIND:
+                text, blocks = build_post_message(PostCard.from_payload(payload["post"]), lang)
+                response = await self._client.chat_update(
+                    channel=destination, ts=str(payload["message_id"]), text=text, blocks=blocks
+                )
+                return Delivered(ok=True, message_id=response.get("ts"))
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "unknown_error")
+            if exc.response.status_code == 429:
+                retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+                return Delivered(ok=False, error="ratelimited", retry_after=retry_after)
+            logger.warning("Slack refused a %s message to %s: %s", kind, destination, error)
+            return Delivered(ok=False, error=error, permanent=error in PERMANENT_ERRORS)
+        logger.error("no renderer for outbox kind %r", kind)
+        return Delivered(ok=False, error=f"unknown kind {kind}", permanent=True)

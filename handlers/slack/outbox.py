@@ -1,0 +1,23 @@
+"""Drains the outbox through Slack right after a request enqueued something (the clock drains too)."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import outbox
+from bot.services.posts import after_send
+from handlers.slack.deps import Relais
+from handlers.slack.notifier import SlackNotifier
+
+logger = logging.getLogger(__name__)
+
+
+async def drain_outbox(deps: Relais, client: AsyncWebClient) -> None:
+    try:
+        await outbox.drain(
+            deps.sessions, notifier=SlackNotifier(client), now=deps.clock.now, after_send=after_send
+        )
+    except Exception:
+        logger.exception("draining the outbox failed; the clock will retry")

@@ -1,0 +1,40 @@
+"""Both catalogues say the same things: same keys, same placeholders."""
+
+from __future__ import annotations
+
+from string import Formatter
+
+import pytest
+
+from bot.i18n import CATALOGUES, language_for, parse_language, t
+
+
+def _placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in Formatter().parse(text) if name}
+
+
+def test_catalogues_have_the_same_keys_and_placeholders() -> None:
+    english, french = CATALOGUES["en"], CATALOGUES["fr"]
+    assert set(english) == set(french)
+    for key in english:
+        assert _placeholders(english[key]) == _placeholders(french[key]), key
+        assert english[key] != french[key] or key.startswith("network_"), f"{key} is not translated"
+
+
+@pytest.mark.parametrize(
+    ("chosen", "locale", "expected"),
+    [(None, "fr-FR", "fr"), (None, "fr_CA", "fr"), (None, "en-GB", "en"), (None, "de-DE", "en"),
+     ("en", "fr-FR", "en"), ("fr", None, "fr"), (None, None, "en")],
+)  # fmt: skip
+def test_language_comes_from_the_choice_then_the_locale(
+    chosen: str | None, locale: str | None, expected: str
+) -> None:
+    assert language_for(chosen=chosen, locale=locale) == expected
+
+
+def test_parse_language_and_unknown_language_falls_back_to_english() -> None:
+    assert parse_language("FR") == "fr"
+    assert parse_language("français") == "fr"
+    assert parse_language("klingon") is None
+    assert t("de", "resumed") == t("en", "resumed")
+    assert t("fr", "queued_now", id=3, channels="#news") == "La publication n°3 est publiée dans #news."

@@ -1,0 +1,174 @@
+"""Drives the running app as Slack does: signed slash commands and button clicks, and waits for what
+the app sends back to the fake Slack (response_url posts, Web API calls)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from ipaddress import ip_network
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.web import create_app
+from tests.conftest import SIGNING_SECRET, running
+from tests.fakes.slack import FakeSlack
+from tests.slack_signing import command_body, signed_headers
+
+TEAM = "T0001"
+# A Wednesday morning in Paris.
+START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@dataclass
+class Sent:
+    """A request sent to the app, and the response_url Slack gave it."""
+
+    status: int
+    url_id: str
+
+
+class SlackDriver:
+    def __init__(self, client: httpx.AsyncClient, fake: FakeSlack) -> None:
+        self.client = client
+        self.fake = fake
+
+    async def post(self, body: bytes, content_type: str, **headers: str) -> httpx.Response:
+        signed = signed_headers(SIGNING_SECRET, body, content_type=content_type)
+        return await self.client.post("/slack/events", content=body, headers={**signed, **headers})
+
+    async def command(self, user: str, text: str, *, channel: str = "C0GENERAL") -> dict[str, Any]:
+        """Run `/relais <text>` as `user` and return the ephemeral reply the app posted."""
+        sent = await self.send_command(user, text, channel=channel)
+        assert sent.status == 200
+        return (await self.responses(sent.url_id))[0]
+
+    async def send_command(self, user: str, text: str, *, channel: str = "C0GENERAL") -> Sent:
+        url = self.fake.response_url(channel=channel, user=user)
+        url_id = url.rsplit("/", 1)[1]
+        form = dict(
+            _form(command_body(text, user_id=user, team_id=TEAM)), channel_id=channel, response_url=url
+        )
+        response = await self.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
+        return Sent(response.status_code, url_id)
+
+    async def click(
+        self,
+        user: str,
+        action_id: str,
+        value: str,
+        *,
+        channel: str = "C0NEWS",
+        message_ts: str | None = None,
+        url: str | None = None,
+        ephemeral: bool = False,
+        retry: int | None = None,
+    ) -> Sent:
+        """Click a button (a `block_actions` payload, form-encoded as Slack sends it)."""
+        response_url = self.fake.response_url(channel=channel, message_ts=message_ts, user=user)
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": "b",
+            "text": {"type": "plain_text", "text": "button"},
+            "value": value,
+            "type": "button",
+            "action_ts": "1764200000.000001",
+        }
+        if url is not None:
+            action["url"] = url
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+            "api_app_id": "A0001",
+            "token": "legacy",
+            "container": {"type": "message", "message_ts": message_ts or "1.1", "channel_id": channel,
+                          "is_ephemeral": ephemeral},
+            "trigger_id": "1111.2222.trigger",
+            "team": {"id": TEAM, "domain": "acme"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": "news"},
+            "response_url": response_url,
+            "actions": [action],
+        }  # fmt: skip
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
+        response = await self.post(body, "application/x-www-form-urlencoded", **extra)
+        return Sent(response.status_code, response_url.rsplit("/", 1)[1])
+
+    async def responses(self, url_id: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(found := self.fake.responses_to(url_id)) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{len(found)} responses to {url_id}, expected {count}")
+            await asyncio.sleep(0.01)
+        return found
+
+    async def settle(self, seconds: float = 0.2) -> None:
+        """Let background work after an ack finish (used before asserting that something did NOT happen)."""
+        await asyncio.sleep(seconds)
+
+
+def _form(body: bytes) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    return dict(parse_qsl(body.decode()))
+
+
+ARTICLE = """<!doctype html><html><head><title>Fallback title</title>
+<meta property="og:title" content="Acme raises &amp; grows">
+<meta property="og:description" content="Acme announces its new round.">
+<meta property="og:image" content="/images/cover.png">
+</head><body>Hello</body></html>"""
+
+
+@asynccontextmanager
+async def article_server() -> AsyncIterator[str]:
+    """A public-looking page on 127.0.0.2 (loopback; the fetcher is told to allow that one address)."""
+    app = web.Application()
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=ARTICLE, content_type="text/html")
+
+    app.router.add_get("/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.2", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.2:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def relais_app(
+    settings: Settings, engine: AsyncEngine, clock: FrozenClock, fake: FakeSlack
+) -> AsyncIterator[SlackDriver]:
+    app = create_app(
+        settings, engine=engine, clock=clock, fetch_allowed_networks=(ip_network("127.0.0.2/32"),)
+    )
+    async with running(app) as client:
+        yield SlackDriver(client, fake)
+
+
+def setup_workspace(fake: FakeSlack) -> None:
+    fake.add_user("UADMIN", real_name="Ada Admin", is_admin=True, tz="Europe/Paris")
+    fake.add_user("UEMP1", real_name="Élodie", locale="fr-FR", tz="Europe/Paris")
+    fake.add_user("UEMP2", real_name="Bob", locale="en-GB", tz="Europe/London")
+    fake.add_user("UEMP3", real_name="Carla", locale="en-US", tz="America/New_York")
+    fake.add_channel("C0NEWS", "news")
+    fake.add_channel("C0GENERAL", "general")
+
+
+SettingsFactory = Callable[..., Settings]

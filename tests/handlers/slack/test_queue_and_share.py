@@ -1,0 +1,361 @@
+"""End to end through POST /slack/events: an admin queues a link, it is pushed with share buttons,
+employees share through their personal links, clicks are counted, and bad input changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import FrozenClock
+from models import Click, Delivery, Member, OutboxMessage, OutboxState, Post, PostState, Share, TrackedLink
+from tests.fakes.slack import FakeSlack
+from tests.handlers.slack.driver import (
+    START,
+    SettingsFactory,
+    SlackDriver,
+    article_server,
+    relais_app,
+    setup_workspace,
+)
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def article() -> AsyncIterator[str]:
+    async with article_server() as base:
+        yield base
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+async def slack(
+    make_settings: SettingsFactory, engine: AsyncEngine, fake_slack: FakeSlack, clock: FrozenClock
+) -> AsyncIterator[SlackDriver]:
+    setup_workspace(fake_slack)
+    async with relais_app(make_settings(), engine, clock, fake_slack) as driver:
+        yield driver
+
+
+async def _count(sessions: Sessions, model: Any, *where: Any) -> int:
+    async with sessions() as session:
+        return int(
+            (await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+        )
+
+
+def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for block in message["blocks"] if block["type"] == "actions" for e in block["elements"]]
+
+
+async def _queue(slack: SlackDriver, article: str, text: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Queue `article` into #news as the admin; return the admin's reply and the channel message."""
+    reply = await slack.command("UADMIN", f"queue <{article}/launch?ref=blog> {text} <#C0NEWS|news>".strip())
+    await slack.fake.wait_for_calls("chat.postMessage")
+    return reply, slack.fake.messages["C0NEWS"][-1]
+
+
+async def test_admin_queues_a_link_and_it_is_pushed_with_share_buttons(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    reply, message = await _queue(slack, article, "We are growing!")
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"] == "Post #1 is published in <#C0NEWS>."
+
+    assert "Acme raises & grows" in message["text"]  # fallback text always set
+    preview = message["blocks"][0]
+    assert "Acme raises &amp; grows" in preview["text"]["text"]
+    assert "Acme announces its new round." in preview["text"]["text"]
+    assert preview["accessory"]["image_url"] == f"{article}/images/cover.png"
+    assert "We are growing!" in message["blocks"][1]["elements"][0]["text"]
+    assert [b["action_id"] for b in _buttons(message)] == [
+        "share_linkedin",
+        "share_x",
+        "edit_share",
+        "not_for_me",
+    ]
+    assert {b["value"] for b in _buttons(message)} == {"1"}
+
+    async with sessions() as session:
+        post = (await session.scalars(select(Post))).one()
+        assert post.state is PostState.PUBLISHED
+        assert post.title == "Acme raises & grows"
+        assert post.captions == ["We are growing!"]
+        assert post.channels == ["C0NEWS"]
+        delivery = (await session.scalars(select(Delivery))).one()
+        assert (delivery.destination, delivery.message_id) == ("C0NEWS", message["ts"])
+        outbox = (await session.scalars(select(OutboxMessage))).one()
+        assert outbox.state is OutboxState.SENT
+
+
+async def test_unreachable_page_still_works_with_the_url_alone(slack: SlackDriver) -> None:
+    reply = await slack.command("UADMIN", "queue https://unreachable.invalid/news <#C0NEWS|news>")
+    assert reply["text"].startswith("Post #1 is published")
+    assert "couldn't read the page" in reply["text"]
+    await slack.fake.wait_for_calls("chat.postMessage")
+    message = slack.fake.messages["C0NEWS"][-1]
+    assert "https://unreachable.invalid/news" in message["text"]
+
+
+async def test_queue_uses_the_default_channel(
+    slack: SlackDriver, article: str, make_settings: SettingsFactory
+) -> None:
+    reply = await slack.command("UADMIN", f"queue {article}/a")
+    assert "#news" in reply["text"] or "Where should this go?" in reply["text"]
+    reply = await slack.command("UADMIN", "channel <#C0NEWS|news>")
+    assert reply["text"] == "New posts will go to <#C0NEWS> by default."
+    reply = await slack.command("UADMIN", f"queue {article}/a")
+    assert reply["text"] == "Post #1 is published in <#C0NEWS>."
+
+
+async def test_a_non_admin_is_refused_and_nothing_changes(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    for text in (f"queue {article}/x <#C0NEWS|news>", "cancel 1", "list", "channel <#C0NEWS|news>"):
+        reply = await slack.command("UEMP2", text)
+        assert reply["text"].startswith("Only Relais admins can use `/relais"), text
+    await slack.settle()
+    assert await _count(sessions, Post) == 0
+    assert slack.fake.calls_to("chat.postMessage") == []
+
+
+async def test_relais_admins_setting_makes_an_admin(
+    make_settings: SettingsFactory,
+    engine: AsyncEngine,
+    fake_slack: FakeSlack,
+    clock: FrozenClock,
+    article: str,
+) -> None:
+    setup_workspace(fake_slack)
+    async with relais_app(make_settings(relais_admins="UEMP2"), engine, clock, fake_slack) as slack:
+        reply = await slack.command("UEMP2", f"queue {article}/x <#C0NEWS|news>")
+    assert reply["text"] == "Post #1 is published in <#C0NEWS>."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("queue", "Give me a link"),
+        ("queue javascript:alert(1)", "doesn't look like a link"),
+        ("queue not-a-url", "doesn't look like a link"),
+        ("queue https://example.com/a <#C0NOPE|nope>", "I can't find the channel #nope"),
+        ("queue https://example.com/a #nowhere", "I can't find the channel #nowhere"),
+        ("queue https://example.com/a <#C0NEWS|news> at 2020-01-01 09:00", "is in the past"),
+        ("queue https://example.com/a <#C0NEWS|news> at tomorrow 25:00", "not a valid time"),
+        ("queue http://127.0.0.1:9/admin <#C0NEWS|news>", "private or local network"),
+        ("queue http://169.254.169.254/latest/meta-data/ <#C0NEWS|news>", "private or local network"),
+        ("queue http://localhost/ <#C0NEWS|news>", "private or local network"),
+        ("cancel", "Which post?"),
+        ("cancel 42", "There is no post #42"),
+        ("cancel abc", "There is no post #abc"),
+        ("frobnicate", "I don't know `frobnicate`"),
+    ],
+)
+async def test_bad_input_gets_a_clear_message_and_creates_nothing(
+    slack: SlackDriver, sessions: Sessions, text: str, expected: str
+) -> None:
+    sent = await slack.send_command("UADMIN", text)
+    assert sent.status == 200
+    reply = (await slack.responses(sent.url_id))[0]
+    assert expected in reply["text"]
+    assert reply["response_type"] == "ephemeral"
+    await slack.settle(0.05)
+    assert await _count(sessions, Post) == 0
+    assert slack.fake.calls_to("chat.postMessage") == []
+
+
+async def test_a_redirect_to_a_private_address_is_refused(slack: SlackDriver, sessions: Sessions) -> None:
+    from aiohttp import web
+
+    app = web.Application()
+
+    async def bounce(request: web.Request) -> web.Response:
+        raise web.HTTPFound("http://127.0.0.1:9/internal")
+
+    app.router.add_get("/", bounce)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.2", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        reply = await slack.command("UADMIN", f"queue http://127.0.0.2:{port}/ <#C0NEWS|news>")
+    finally:
+        await runner.cleanup()
+    assert "private or local network" in reply["text"]
+    assert await _count(sessions, Post) == 0
+
+
+async def test_help_lists_what_the_caller_may_do(slack: SlackDriver) -> None:
+    employee = await slack.command("UEMP2", "help")
+    admin = await slack.command("UADMIN", "help")
+    assert "/relais me" in employee["text"]
+    assert "/relais queue" not in employee["text"]
+    assert "/relais queue" in admin["text"]
+
+
+async def test_employee_gets_a_personal_link_and_opening_it_records_one_share(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    _, message = await _queue(slack, article, "Big news")
+    clicked = await slack.click("UEMP2", "share_linkedin", "1", message_ts=message["ts"])
+    assert clicked.status == 200
+    answer = (await slack.responses(clicked.url_id))[0]
+    assert answer["response_type"] == "ephemeral"
+    assert answer["replace_original"] is False
+    assert "Big news" in answer["blocks"][0]["text"]["text"]
+    open_button = answer["blocks"][1]["elements"][0]
+    assert open_button["action_id"] == "open_share_linkedin"
+    shared_url = parse_qs(urlsplit(open_button["url"]).query)["url"][0]
+    assert open_button["url"].startswith("https://www.linkedin.com/sharing/share-offsite/?url=")
+    assert shared_url.startswith("https://relais.example.test/r/")
+    code = shared_url.rsplit("/", 1)[1]
+    assert len(code) >= 16  # 96 random bits, url-safe
+
+    async with sessions() as session:
+        link = (await session.scalars(select(TrackedLink))).one()
+        assert link.code == code
+    assert await _count(sessions, Share) == 0  # only opening the link counts as a share
+
+    opened = await slack.click(
+        "UEMP2", "open_share_linkedin", "1:linkedin", url=open_button["url"], ephemeral=True
+    )
+    assert opened.status == 200
+    thanks = (await slack.responses(opened.url_id))[0]
+    assert thanks["text"] == "Thanks! Your share on LinkedIn is counted."
+    async with sessions() as session:
+        share = (await session.scalars(select(Share))).one()
+        assert (share.network.value, share.status.value, share.caption) == ("linkedin", "intent", "Big news")
+
+
+async def test_double_parallel_and_retried_clicks_record_one_share(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    await _queue(slack, article)
+    first = await slack.click("UEMP1", "open_share_x", "1:x", ephemeral=True)
+    again = await slack.click("UEMP1", "open_share_x", "1:x", ephemeral=True)
+    parallel = await asyncio.gather(
+        *(slack.click("UEMP1", "open_share_x", "1:x", ephemeral=True) for _ in range(20))
+    )
+    retried = await slack.click("UEMP1", "open_share_x", "1:x", ephemeral=True, retry=1)
+    assert all(sent.status == 200 for sent in [first, again, *parallel, retried])
+    await slack.settle()
+    assert await _count(sessions, Share) == 1
+    thanks = [r for r in slack.fake.responses if r.get("text", "").startswith("Merci")]
+    assert len(thanks) == 1  # the member is thanked once, in French (fr-FR locale)
+
+
+async def test_tracked_link_redirects_with_utm_and_counts_humans_once(
+    slack: SlackDriver, article: str, sessions: Sessions, clock: FrozenClock
+) -> None:
+    await _queue(slack, article)
+    clicked = await slack.click("UEMP2", "share_x", "1")
+    answer = (await slack.responses(clicked.url_id))[0]
+    intent = answer["blocks"][1]["elements"][0]["url"]
+    assert intent.startswith("https://x.com/intent/tweet?")
+    link = parse_qs(urlsplit(intent).query)["url"][0]
+    path = urlsplit(link).path
+
+    browser = {"User-Agent": "Mozilla/5.0 (Macintosh) Safari/605.1.15", "X-Forwarded-For": "203.0.113.7"}
+    response = await slack.client.get(path, headers=browser)
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == f"{article}/launch"
+    query = parse_qs(location.query)
+    assert query == {"ref": ["blog"], "utm_source": ["x"], "utm_medium": ["employee_advocacy"],
+                     "utm_campaign": ["relais-1"]}  # fmt: skip
+
+    assert (await slack.client.get(path, headers=browser)).status_code == 302  # same visitor, same hour
+    bot = {
+        "User-Agent": "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)"
+    }
+    assert (await slack.client.get(path, headers=bot)).status_code == 302
+    other = {"User-Agent": "Mozilla/5.0 (Windows) Firefox/140.0", "X-Forwarded-For": "198.51.100.4"}
+    assert (await slack.client.get(path, headers=other)).status_code == 302
+    clock.advance(timedelta(hours=1, minutes=1))
+    assert (await slack.client.get(path, headers=browser)).status_code == 302
+
+    async with sessions() as session:
+        clicks = (await session.scalars(select(Click).order_by(Click.id))).all()
+    assert [(c.counted, c.reason) for c in clicks] == [
+        (True, None), (False, "repeat"), (False, "crawler"), (True, None), (True, None)
+    ]  # fmt: skip
+    assert all(c.visitor and "203.0.113.7" not in c.visitor for c in clicks)
+
+    missing = await slack.client.get("/r/doesnotexist0000")
+    assert missing.status_code == 404
+    assert "Link not found" in missing.text
+
+
+async def test_cancel_marks_the_channel_message_and_stops_the_buttons(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    _, message = await _queue(slack, article)
+    reply = await slack.command("UADMIN", "cancel 1")
+    assert reply["text"].startswith("Post #1 is cancelled")
+    await slack.fake.wait_for_calls("chat.update")
+    updated = slack.fake.find_message("C0NEWS", message["ts"])
+    assert updated is not None
+    assert _buttons(updated) == []
+    assert "withdrawn" in str(updated["blocks"])
+
+    clicked = await slack.click("UEMP2", "share_linkedin", "1", message_ts=message["ts"])
+    assert (await slack.responses(clicked.url_id))[0]["text"] == "This post is no longer available."
+    opened = await slack.click("UEMP2", "open_share_linkedin", "1:linkedin", ephemeral=True)
+    assert (await slack.responses(opened.url_id))[0]["text"] == "This post is no longer available."
+    assert await _count(sessions, Share) == 0
+    again = await slack.command("UADMIN", "cancel 1")
+    assert again["text"] == "Post #1 is already cancelled."
+
+
+async def test_scheduled_post_waits_for_its_time(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    reply = await slack.command("UADMIN", f"queue {article}/later Read this at tomorrow 9:00 <#C0NEWS|news>")
+    # Tomorrow 9:00 in Paris (the admin's Slack time zone) is 08:00 UTC.
+    assert reply["text"] == "Post #1 will be published in <#C0NEWS> on 2026-11-26 09:00."
+    await slack.settle()
+    assert slack.fake.calls_to("chat.postMessage") == []
+    async with sessions() as session:
+        post = (await session.scalars(select(Post))).one()
+        assert post.state is PostState.SCHEDULED
+        assert post.captions == ["Read this"]
+        assert post.publish_at is not None
+        assert post.publish_at.isoformat() == "2026-11-26T08:00:00+00:00"
+    listing = await slack.command("UADMIN", "list")
+    assert "`#1` scheduled 2026-11-26 09:00" in listing["text"]
+
+
+async def test_french_member_is_answered_in_french(slack: SlackDriver, article: str) -> None:
+    await _queue(slack, article)
+    clicked = await slack.click("UEMP1", "share_x", "1")
+    answer = (await slack.responses(clicked.url_id))[0]
+    assert answer["blocks"][1]["elements"][0]["text"]["text"] == "Ouvrir X"
+    reply = await slack.command("UEMP1", "help")
+    assert "vous aide à partager" in reply["text"]
+    assert (await slack.command("UEMP1", "lang en"))["text"] == "I'll speak English with you."
+    assert "helps you share" in (await slack.command("UEMP1", "help"))["text"]
+
+
+async def test_pause_resume_and_optout_are_remembered(slack: SlackDriver, sessions: Sessions) -> None:
+    assert (await slack.command("UEMP2", "pause 2"))["text"].startswith("Reminders paused until 2026-12-09")
+    assert (await slack.command("UEMP2", "pause 99"))["text"].startswith("Pause for 1 to 52 weeks")
+    async with sessions() as session:
+        member = (await session.scalars(select(Member).where(Member.external_id == "UEMP2"))).one()
+        assert member.paused_until is not None
+    assert (await slack.command("UEMP2", "optout"))["text"].startswith("You won't get reminders")
+    assert (await slack.command("UEMP2", "resume"))["text"] == "Reminders are back on."
+    async with sessions() as session:
+        member = (await session.scalars(select(Member).where(Member.external_id == "UEMP2"))).one()
+        assert (member.opted_out, member.paused_until) == (False, None)
