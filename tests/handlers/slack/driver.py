@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -116,6 +116,15 @@ class SlackDriver:
     async def settle(self, seconds: float = 0.2) -> None:
         """Let background work after an ack finish (used before asserting that something did NOT happen)."""
         await asyncio.sleep(seconds)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Wait until `check()` is true: for what the app does after it has answered (the ack comes first)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.01)
 
 
 def _form(body: bytes) -> dict[str, str]:

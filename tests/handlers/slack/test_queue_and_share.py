@@ -21,6 +21,7 @@ from tests.handlers.slack.driver import (
     SettingsFactory,
     SlackDriver,
     article_server,
+    eventually,
     relais_app,
     setup_workspace,
 )
@@ -59,17 +60,24 @@ def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for block in message["blocks"] if block["type"] == "actions" for e in block["elements"]]
 
 
-async def _queue(slack: SlackDriver, article: str, text: str = "") -> tuple[dict[str, Any], dict[str, Any]]:
-    """Queue `article` into #news as the admin; return the admin's reply and the channel message."""
+async def _queue(
+    slack: SlackDriver, sessions: Sessions, article: str, text: str = ""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Queue `article` into #news as the admin; return the admin's reply and the channel message, once
+    the push is recorded as delivered."""
     reply = await slack.command("UADMIN", f"queue <{article}/launch?ref=blog> {text} <#C0NEWS|news>".strip())
-    await slack.fake.wait_for_calls("chat.postMessage")
+
+    async def delivered() -> bool:
+        return await _count(sessions, Delivery) == 1
+
+    await eventually(delivered)
     return reply, slack.fake.messages["C0NEWS"][-1]
 
 
 async def test_admin_queues_a_link_and_it_is_pushed_with_share_buttons(
     slack: SlackDriver, article: str, sessions: Sessions
 ) -> None:
-    reply, message = await _queue(slack, article, "We are growing!")
+    reply, message = await _queue(slack, sessions, article, "We are growing!")
     assert reply["response_type"] == "ephemeral"
     assert reply["text"] == "Post #1 is published in <#C0NEWS>."
 
@@ -87,6 +95,10 @@ async def test_admin_queues_a_link_and_it_is_pushed_with_share_buttons(
     ]
     assert {b["value"] for b in _buttons(message)} == {"1"}
 
+    async def sent() -> bool:
+        return await _count(sessions, OutboxMessage, OutboxMessage.state == OutboxState.SENT) == 1
+
+    await eventually(sent)
     async with sessions() as session:
         post = (await session.scalars(select(Post))).one()
         assert post.state is PostState.PUBLISHED
@@ -108,11 +120,9 @@ async def test_unreachable_page_still_works_with_the_url_alone(slack: SlackDrive
     assert "https://unreachable.invalid/news" in message["text"]
 
 
-async def test_queue_uses_the_default_channel(
-    slack: SlackDriver, article: str, make_settings: SettingsFactory
-) -> None:
+async def test_queue_uses_the_default_channel(slack: SlackDriver, article: str) -> None:
     reply = await slack.command("UADMIN", f"queue {article}/a")
-    assert "#news" in reply["text"] or "Where should this go?" in reply["text"]
+    assert reply["text"].startswith("Where should this go?")
     reply = await slack.command("UADMIN", "channel <#C0NEWS|news>")
     assert reply["text"] == "New posts will go to <#C0NEWS> by default."
     reply = await slack.command("UADMIN", f"queue {article}/a")
@@ -128,6 +138,21 @@ async def test_a_non_admin_is_refused_and_nothing_changes(
     await slack.settle()
     assert await _count(sessions, Post) == 0
     assert slack.fake.calls_to("chat.postMessage") == []
+
+
+async def test_relais_channel_setting_is_the_fallback_channel(
+    make_settings: SettingsFactory,
+    engine: AsyncEngine,
+    fake_slack: FakeSlack,
+    clock: FrozenClock,
+    article: str,
+) -> None:
+    setup_workspace(fake_slack)
+    async with relais_app(make_settings(relais_channel="C0GENERAL"), engine, clock, fake_slack) as slack:
+        reply = await slack.command("UADMIN", f"queue {article}/x")
+        await slack.fake.wait_for_calls("chat.postMessage")
+    assert reply["text"] == "Post #1 is published in <#C0GENERAL>."
+    assert slack.fake.calls_to("chat.postMessage")[0].params["channel"] == "C0GENERAL"
 
 
 async def test_relais_admins_setting_makes_an_admin(
@@ -208,7 +233,7 @@ async def test_help_lists_what_the_caller_may_do(slack: SlackDriver) -> None:
 async def test_employee_gets_a_personal_link_and_opening_it_records_one_share(
     slack: SlackDriver, article: str, sessions: Sessions
 ) -> None:
-    _, message = await _queue(slack, article, "Big news")
+    _, message = await _queue(slack, sessions, article, "Big news")
     clicked = await slack.click("UEMP2", "share_linkedin", "1", message_ts=message["ts"])
     assert clicked.status == 200
     answer = (await slack.responses(clicked.url_id))[0]
@@ -242,7 +267,7 @@ async def test_employee_gets_a_personal_link_and_opening_it_records_one_share(
 async def test_double_parallel_and_retried_clicks_record_one_share(
     slack: SlackDriver, article: str, sessions: Sessions
 ) -> None:
-    await _queue(slack, article)
+    await _queue(slack, sessions, article)
     first = await slack.click("UEMP1", "open_share_x", "1:x", ephemeral=True)
     again = await slack.click("UEMP1", "open_share_x", "1:x", ephemeral=True)
     parallel = await asyncio.gather(
@@ -259,7 +284,7 @@ async def test_double_parallel_and_retried_clicks_record_one_share(
 async def test_tracked_link_redirects_with_utm_and_counts_humans_once(
     slack: SlackDriver, article: str, sessions: Sessions, clock: FrozenClock
 ) -> None:
-    await _queue(slack, article)
+    await _queue(slack, sessions, article)
     clicked = await slack.click("UEMP2", "share_x", "1")
     answer = (await slack.responses(clicked.url_id))[0]
     intent = answer["blocks"][1]["elements"][0]["url"]
@@ -301,7 +326,7 @@ async def test_tracked_link_redirects_with_utm_and_counts_humans_once(
 async def test_cancel_marks_the_channel_message_and_stops_the_buttons(
     slack: SlackDriver, article: str, sessions: Sessions
 ) -> None:
-    _, message = await _queue(slack, article)
+    _, message = await _queue(slack, sessions, article)
     reply = await slack.command("UADMIN", "cancel 1")
     assert reply["text"].startswith("Post #1 is cancelled")
     await slack.fake.wait_for_calls("chat.update")
@@ -337,8 +362,10 @@ async def test_scheduled_post_waits_for_its_time(
     assert "`#1` scheduled 2026-11-26 09:00" in listing["text"]
 
 
-async def test_french_member_is_answered_in_french(slack: SlackDriver, article: str) -> None:
-    await _queue(slack, article)
+async def test_french_member_is_answered_in_french(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    await _queue(slack, sessions, article)
     clicked = await slack.click("UEMP1", "share_x", "1")
     answer = (await slack.responses(clicked.url_id))[0]
     assert answer["blocks"][1]["elements"][0]["text"]["text"] == "Ouvrir X"
