@@ -1,6 +1,7 @@
 """The ORM models. Importing this package registers every table on `Base.metadata`."""
 
 from models.base import Base, UTCDateTime, utcnow
+from models.dismissal import Dismissal
 from models.enums import (
     JobRunState,
     Network,
@@ -23,6 +24,7 @@ __all__ = [
     "Base",
     "Click",
     "Delivery",
+    "Dismissal",
     "JobRun",
     "JobRunState",
     "Member",

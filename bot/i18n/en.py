@@ -74,6 +74,16 @@ MESSAGES: dict[str, str] = {
     "share_already_recorded": "Your share on {network} was already counted.",
     "network_linkedin": "LinkedIn",
     "network_x": "X",
+    "not_for_me_noted": "Noted: this one is not for you. It won't come back in your reminders.",
+    # Me and stats
+    "me_summary": "*Your sharing*\nThis week: {week} · All time: {total} · Clicks your links brought: {clicks}\nPoints: {points}",
+    "me_rank": "Rank: {rank} of {participants} participants",
+    "me_no_rank": "Share a post to appear in the ranking.",
+    "stats_post_title": "*Stats for post #{id}*",
+    "stats_period_title": "*Stats for the last {days} days*",
+    "stats_line": "Shares: {shares} (LinkedIn {linkedin}, X {x}) · Clicks: {clicks} · Not for me: {not_for_me}",
+    "stats_top": "Top sharers: {names}",
+    "stats_no_sharers": "Nobody has shared yet.",
     # Preferences
     "paused_until": "Reminders paused until {date}. `/relais resume` brings them back.",
     "resumed": "Reminders are back on.",

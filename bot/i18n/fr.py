@@ -74,6 +74,16 @@ MESSAGES: dict[str, str] = {
     "share_already_recorded": "Votre partage sur {network} était déjà compté.",
     "network_linkedin": "LinkedIn",
     "network_x": "X",
+    "not_for_me_noted": "C'est noté : ce contenu n'est pas pour vous. Il ne reviendra pas dans vos rappels.",
+    # Moi et statistiques
+    "me_summary": "*Vos partages*\nCette semaine : {week} · Au total : {total} · Clics apportés par vos liens : {clicks}\nPoints : {points}",
+    "me_rank": "Rang : {rank} sur {participants} participants",
+    "me_no_rank": "Partagez une publication pour apparaître dans le classement.",
+    "stats_post_title": "*Statistiques de la publication n°{id}*",
+    "stats_period_title": "*Statistiques des {days} derniers jours*",
+    "stats_line": "Partages : {shares} (LinkedIn {linkedin}, X {x}) · Clics : {clicks} · Pas pour moi : {not_for_me}",
+    "stats_top": "Meilleurs relais : {names}",
+    "stats_no_sharers": "Personne n'a encore partagé.",
     # Préférences
     "paused_until": "Rappels en pause jusqu'au {date}. `/relais resume` pour les réactiver.",
     "resumed": "Les rappels sont réactivés.",

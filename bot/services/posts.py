@@ -13,10 +13,11 @@ from typing import Final
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import insert_ignoring_conflicts
 from bot.notifier import Delivered
 from bot.services import outbox
 from bot.services.preview import Preview
-from models import Delivery, Member, Network, OutboxMessage, Post, PostState, Share, Workspace
+from models import Delivery, Dismissal, Member, Network, OutboxMessage, Post, PostState, Share, Workspace
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 POST_KIND: Final = "post"
@@ -291,3 +292,11 @@ async def after_send(session: AsyncSession, message: OutboxMessage, outcome: Del
             destination=message.destination,
             message_id=outcome.message_id,
         )
+
+
+async def dismiss(
+    session: AsyncSession, *, workspace_id: int, member_id: int, post_id: int, now: datetime
+) -> None:
+    """Record "Not for me" once: feedback for admins, and the post leaves this member's nudges."""
+    row = {"workspace_id": workspace_id, "member_id": member_id, "post_id": post_id, "created_at": now}
+    await session.execute(insert_ignoring_conflicts(session, Dismissal.__table__, [row]))

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from handlers.slack.deps import CONTEXT_KEY, Relais
-from handlers.slack.listeners.actions import handle_open_share, handle_share
+from handlers.slack.listeners.actions import handle_not_for_me, handle_open_share, handle_share
 from handlers.slack.listeners.commands import handle_relais_command
 
 
@@ -25,3 +25,4 @@ def register(app: AsyncApp, deps: Relais) -> None:
     app.action("share_x")(handle_share)
     app.action("open_share_linkedin")(handle_open_share)
     app.action("open_share_x")(handle_open_share)
+    app.action("not_for_me")(handle_not_for_me)

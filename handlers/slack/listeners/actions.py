@@ -137,3 +137,29 @@ async def handle_open_share(
 
 def _post_id(action: dict[str, Any]) -> int:
     return int(str(action["value"]).split(":", 1)[0])
+
+
+async def handle_not_for_me(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    await ack()
+    deps = relais(context)
+    async with deps.sessions() as session:
+        workspace, member = await _member(deps, session, body)
+        await member_service.refresh_profile(
+            session, member, directory=SlackDirectory(client), now=deps.clock.now()
+        )
+        lang = member_service.language_of(member)
+        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=_post_id(action))
+        if post is not None:
+            await post_service.dismiss(
+                session, workspace_id=workspace.id, member_id=member.id, post_id=post.id, now=deps.clock.now()
+            )
+        await session.commit()
+    key = "not_for_me_noted" if post is not None else "no_longer_available"
+    await respond(text=t(lang, key), response_type="ephemeral", replace_original=False)

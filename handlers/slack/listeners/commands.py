@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import parse_language, t
 from bot.services import members as member_service
 from bot.services import posts as post_service
+from bot.services import scores
 from bot.services.posts import PostError
 from bot.services.preview import UnsafeURL, validate_url
 from bot.services.when import WhenError, parse_when, split_trailing_when
@@ -304,6 +305,63 @@ async def _cmd_lang(
     return Reply(t(language, "lang_set"))
 
 
+async def _cmd_me(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    mine = await scores.member_stats(
+        session, workspace_id=caller.workspace.id, member_id=caller.member.id, now=deps.clock.now()
+    )
+    lines = [
+        t(
+            caller.lang,
+            "me_summary",
+            week=mine.shares_week,
+            total=mine.shares_total,
+            clicks=mine.clicks,
+            points=mine.points,
+        ),
+        t(caller.lang, "me_rank", rank=mine.rank, participants=mine.participants)
+        if mine.rank is not None
+        else t(caller.lang, "me_no_rank"),
+    ]
+    text = "\n".join(lines)
+    return Reply(text, [section(text)])
+
+
+STATS_DAYS = 30
+
+
+async def _cmd_stats(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    if args:
+        post_id = _post_id(args, "stats")
+        if await post_service.get_post(session, workspace_id=caller.workspace.id, post_id=post_id) is None:
+            raise Refusal("unknown_post", id=post_id)
+        found = await scores.stats(session, workspace_id=caller.workspace.id, post_id=post_id)
+        title = t(caller.lang, "stats_post_title", id=post_id)
+    else:
+        since = deps.clock.now() - timedelta(days=STATS_DAYS)
+        found = await scores.stats(session, workspace_id=caller.workspace.id, since=since)
+        title = t(caller.lang, "stats_period_title", days=STATS_DAYS)
+    line = t(
+        caller.lang,
+        "stats_line",
+        shares=found.shares,
+        linkedin=found.by_network.get("linkedin", 0),
+        x=found.by_network.get("x", 0),
+        clicks=found.clicks,
+        not_for_me=found.not_for_me,
+    )
+    if found.top:
+        names = ", ".join(f"<@{sharer.external_id}> ({sharer.shares})" for sharer in found.top)
+        top = t(caller.lang, "stats_top", names=names)
+    else:
+        top = t(caller.lang, "stats_no_sharers")
+    text = "\n".join([title, line, top])
+    return Reply(text, [section(text)])
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": _cmd_help,
     "aide": _cmd_help,
@@ -315,4 +373,6 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "resume": _cmd_resume,
     "optout": _cmd_optout,
     "lang": _cmd_lang,
+    "me": _cmd_me,
+    "stats": _cmd_stats,
 }

@@ -14,7 +14,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
-from models import Click, Delivery, Member, OutboxMessage, OutboxState, Post, PostState, Share, TrackedLink
+from models import (
+    Click,
+    Delivery,
+    Dismissal,
+    Member,
+    OutboxMessage,
+    OutboxState,
+    Post,
+    PostState,
+    Share,
+    TrackedLink,
+)
 from tests.fakes.slack import FakeSlack
 from tests.handlers.slack.driver import (
     START,
@@ -386,3 +397,52 @@ async def test_pause_resume_and_optout_are_remembered(slack: SlackDriver, sessio
     async with sessions() as session:
         member = (await session.scalars(select(Member).where(Member.external_id == "UEMP2"))).one()
         assert (member.opted_out, member.paused_until) == (False, None)
+
+
+async def test_not_for_me_is_recorded_once_and_shows_in_stats(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    _, message = await _queue(slack, sessions, article)
+    for _ in range(3):
+        sent = await slack.click("UEMP2", "not_for_me", "1", message_ts=message["ts"])
+        reply = (await slack.responses(sent.url_id))[0]
+        assert reply["text"].startswith("Noted: this one is not for you.")
+    async with sessions() as session:
+        assert await _count(sessions, Dismissal) == 1
+        dismissal = (await session.scalars(select(Dismissal))).one()
+        assert dismissal.post_id == 1
+    stats = await slack.command("UADMIN", "stats 1")
+    assert "Not for me: 1" in stats["text"]
+
+
+async def test_me_and_stats_count_shares_clicks_points_and_rank(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    await _queue(slack, sessions, article)
+    # Bob shares on both networks and his link brings two human clicks; Carla shares on X.
+    opens = [("UEMP2", "open_share_linkedin", "1:linkedin"), ("UEMP2", "open_share_x", "1:x")]
+    opens.append(("UEMP3", "open_share_x", "1:x"))
+    for user, action, value in opens:
+        await slack.responses((await slack.click(user, action, value, ephemeral=True)).url_id)
+    answer = (await slack.responses((await slack.click("UEMP2", "share_x", "1")).url_id))[0]
+    link = parse_qs(urlsplit(answer["blocks"][1]["elements"][0]["url"]).query)["url"][0]
+    for address in ("203.0.113.1", "203.0.113.2"):
+        headers = {"User-Agent": "Mozilla/5.0 Firefox/140.0", "X-Forwarded-For": address}
+        assert (await slack.client.get(urlsplit(link).path, headers=headers)).status_code == 302
+
+    bob = await slack.command("UEMP2", "me")
+    assert "This week: 2 · All time: 2 · Clicks your links brought: 2" in bob["text"]
+    assert "Points: 8" in bob["text"]  # 3 + 3 for two intent shares, 2 for two clicks
+    assert "Rank: 1 of 2 participants" in bob["text"]
+    carla = await slack.command("UEMP3", "me")
+    assert "Points: 3" in carla["text"]
+    assert "Rank: 2 of 2" in carla["text"]
+    newcomer = await slack.command("UEMP1", "me")
+    assert "Partagez une publication pour apparaître" in newcomer["text"]
+
+    stats = await slack.command("UADMIN", "stats")
+    assert "Stats for the last 30 days" in stats["text"]
+    assert "Shares: 3 (LinkedIn 1, X 2) · Clicks: 2" in stats["text"]
+    assert "<@UEMP2> (2), <@UEMP3> (1)" in stats["text"]
+    assert "There is no post #9" in (await slack.command("UADMIN", "stats 9"))["text"]
+    assert (await slack.command("UEMP2", "stats"))["text"].startswith("Only Relais admins")
