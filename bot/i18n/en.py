@@ -84,6 +84,18 @@ MESSAGES: dict[str, str] = {
     "stats_line": "Shares: {shares} (LinkedIn {linkedin}, X {x}) · Clicks: {clicks} · Not for me: {not_for_me}",
     "stats_top": "Top sharers: {names}",
     "stats_no_sharers": "Nobody has shared yet.",
+    # App Home
+    "home_title": "Relais",
+    "home_networks_title": "*Your networks*",
+    "home_network_link_only": "{network}: you share through your personal link.",
+    "home_preferences_title": "*Your preferences*",
+    "home_nudges_on": "Weekly reminders: on.",
+    "home_nudges_off": "Weekly reminders: off.",
+    "home_nudges_paused": "Weekly reminders: paused until {date}.",
+    "home_turn_nudges_off": "Turn reminders off",
+    "home_turn_nudges_on": "Turn reminders on",
+    "home_latest_title": "*Latest posts*",
+    "home_no_posts": "Nothing to share yet.",
     # Preferences
     "paused_until": "Reminders paused until {date}. `/relais resume` brings them back.",
     "resumed": "Reminders are back on.",

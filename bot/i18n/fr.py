@@ -84,6 +84,18 @@ MESSAGES: dict[str, str] = {
     "stats_line": "Partages : {shares} (LinkedIn {linkedin}, X {x}) · Clics : {clicks} · Pas pour moi : {not_for_me}",
     "stats_top": "Meilleurs relais : {names}",
     "stats_no_sharers": "Personne n'a encore partagé.",
+    # Accueil de l'app
+    "home_title": "Relais",
+    "home_networks_title": "*Vos réseaux*",
+    "home_network_link_only": "{network} : vous partagez avec votre lien personnel.",
+    "home_preferences_title": "*Vos préférences*",
+    "home_nudges_on": "Rappels hebdomadaires : activés.",
+    "home_nudges_off": "Rappels hebdomadaires : désactivés.",
+    "home_nudges_paused": "Rappels hebdomadaires : en pause jusqu'au {date}.",
+    "home_turn_nudges_off": "Désactiver les rappels",
+    "home_turn_nudges_on": "Activer les rappels",
+    "home_latest_title": "*Dernières publications*",
+    "home_no_posts": "Rien à partager pour l'instant.",
     # Préférences
     "paused_until": "Rappels en pause jusqu'au {date}. `/relais resume` pour les réactiver.",
     "resumed": "Les rappels sont réactivés.",

@@ -300,3 +300,16 @@ async def dismiss(
     """Record "Not for me" once: feedback for admins, and the post leaves this member's nudges."""
     row = {"workspace_id": workspace_id, "member_id": member_id, "post_id": post_id, "created_at": now}
     await session.execute(insert_ignoring_conflicts(session, Dismissal.__table__, [row]))
+
+
+async def latest_cards(
+    session: AsyncSession, *, workspace_id: int, member_id: int, limit: int = 5
+) -> list[PostCard]:
+    """The latest published posts, each with this member's caption variant."""
+    rows = await session.scalars(
+        select(Post)
+        .where(Post.workspace_id == workspace_id, Post.state == PostState.PUBLISHED)
+        .order_by(Post.published_at.desc(), Post.id.desc())
+        .limit(limit)
+    )
+    return [card_of(post, caption=caption_for(post, member_id=member_id)) for post in rows]

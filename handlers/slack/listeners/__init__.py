@@ -11,6 +11,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from handlers.slack.deps import CONTEXT_KEY, Relais
 from handlers.slack.listeners.actions import handle_not_for_me, handle_open_share, handle_share
 from handlers.slack.listeners.commands import handle_relais_command
+from handlers.slack.listeners.events import handle_app_home_opened, handle_home_preference
 
 
 def register(app: AsyncApp, deps: Relais) -> None:
@@ -26,3 +27,6 @@ def register(app: AsyncApp, deps: Relais) -> None:
     app.action("open_share_linkedin")(handle_open_share)
     app.action("open_share_x")(handle_open_share)
     app.action("not_for_me")(handle_not_for_me)
+    for preference in ("home_nudges_off", "home_nudges_on", "home_lang_en", "home_lang_fr"):
+        app.action(preference)(handle_home_preference)
+    app.event("app_home_opened")(handle_app_home_opened)

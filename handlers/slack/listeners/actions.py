@@ -44,6 +44,21 @@ async def _member(deps: Relais, session: AsyncSession, body: dict[str, Any]) -> 
     return workspace, member
 
 
+async def _tell(
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> None:
+    """Answer only the clicking member: ephemerally where the click came from a message, by DM where it
+    came from the App Home (which has no response_url)."""
+    if body.get("response_url"):
+        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    else:
+        await client.chat_postMessage(channel=str(body["user"]["id"]), text=text, blocks=blocks)
+
+
 def _shareable(post: Post | None, network: Network) -> bool:
     return post is not None and post.state is PostState.PUBLISHED and network.value in post.networks
 
@@ -69,9 +84,7 @@ async def handle_share(
         post = await post_service.get_post(session, workspace_id=workspace.id, post_id=_post_id(action))
         if post is None or not _shareable(post, network):
             await session.commit()
-            await respond(
-                text=t(lang, "no_longer_available"), response_type="ephemeral", replace_original=False
-            )
+            await _tell(body, respond, client, t(lang, "no_longer_available"))
             return
         link = await links.link_for(
             session, workspace_id=workspace.id, post_id=post.id, member_id=member.id, network=network
@@ -85,7 +98,7 @@ async def handle_share(
         caption=caption,
         lang=lang,
     )
-    await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
+    await _tell(body, respond, client, text, blocks)
 
 
 async def handle_open_share(
@@ -128,11 +141,9 @@ async def handle_open_share(
         await session.commit()
     name = t(lang, f"network_{network.value}")
     if not _shareable(post, network):
-        await respond(text=t(lang, "no_longer_available"), response_type="ephemeral", replace_original=False)
+        await _tell(body, respond, client, t(lang, "no_longer_available"))
     elif created:
-        await respond(
-            text=t(lang, "share_recorded", network=name), response_type="ephemeral", replace_original=False
-        )
+        await _tell(body, respond, client, t(lang, "share_recorded", network=name))
 
 
 def _post_id(action: dict[str, Any]) -> int:
@@ -162,4 +173,4 @@ async def handle_not_for_me(
             )
         await session.commit()
     key = "not_for_me_noted" if post is not None else "no_longer_available"
-    await respond(text=t(lang, key), response_type="ephemeral", replace_original=False)
+    await _tell(body, respond, client, t(lang, key))

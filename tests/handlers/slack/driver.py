@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.web import create_app
 from tests.conftest import SIGNING_SECRET, running
 from tests.fakes.slack import FakeSlack
-from tests.slack_signing import command_body, signed_headers
+from tests.slack_signing import command_body, event_body, signed_headers
 
 TEAM = "T0001"
 # A Wednesday morning in Paris.
@@ -72,6 +72,7 @@ class SlackDriver:
         url: str | None = None,
         ephemeral: bool = False,
         retry: int | None = None,
+        home: bool = False,
     ) -> Sent:
         """Click a button (a `block_actions` payload, form-encoded as Slack sends it)."""
         response_url = self.fake.response_url(channel=channel, message_ts=message_ts, user=user)
@@ -100,10 +101,22 @@ class SlackDriver:
             "response_url": response_url,
             "actions": [action],
         }  # fmt: skip
+        if home:  # a click in the App Home tab: a view container and no response_url
+            payload["container"] = {"type": "view", "view_id": "VHOME"}
+            payload["view"] = {"id": "VHOME", "type": "home"}
+            del payload["response_url"], payload["channel"]
         body = urlencode({"payload": json.dumps(payload)}).encode()
         extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
         response = await self.post(body, "application/x-www-form-urlencoded", **extra)
         return Sent(response.status_code, response_url.rsplit("/", 1)[1])
+
+    async def event(
+        self, event: dict[str, Any], *, event_id: str = "Ev0001", retry: int | None = None
+    ) -> int:
+        """Deliver an Events API event; returns the HTTP status the app answered."""
+        body = event_body(event, team_id=TEAM, event_id=event_id)
+        extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
+        return (await self.post(body, "application/json", **extra)).status_code
 
     async def responses(self, url_id: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
         deadline = asyncio.get_running_loop().time() + timeout

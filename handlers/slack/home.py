@@ -1,0 +1,37 @@
+"""Publishing a member's App Home (on app_home_opened, and after they change a preference there)."""
+
+from __future__ import annotations
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import members as member_service
+from bot.services import posts as post_service
+from bot.services import scores
+from handlers.slack.blocks.home import HomeData, build_home
+from handlers.slack.deps import Relais
+from handlers.slack.directory import SlackDirectory
+from models import Platform
+
+
+async def publish_home(deps: Relais, client: AsyncWebClient, *, team_id: str, user_id: str) -> None:
+    now = deps.clock.now()
+    async with deps.sessions() as session:
+        workspace = await member_service.ensure_workspace(
+            session, platform=Platform.SLACK, external_id=team_id
+        )
+        member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
+        await member_service.refresh_profile(session, member, directory=SlackDirectory(client), now=now)
+        lang = member_service.language_of(member)
+        stats = await scores.member_stats(session, workspace_id=workspace.id, member_id=member.id, now=now)
+        cards = await post_service.latest_cards(session, workspace_id=workspace.id, member_id=member.id)
+        paused = member.paused_until if member.paused_until and member.paused_until > now else None
+        data = HomeData(
+            lang=lang,
+            stats=stats,
+            nudges_on=not member.opted_out,
+            paused_until=paused.date().isoformat() if paused else None,
+            networks=("linkedin", "x"),
+            posts=tuple(cards),
+        )
+        await session.commit()
+    await client.views_publish(user_id=user_id, view=build_home(data))

@@ -1,0 +1,54 @@
+"""Events: the App Home tab opened, and the preference buttons on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.services import members as member_service
+from handlers.slack.deps import relais
+from handlers.slack.home import publish_home
+from models import Platform
+
+
+async def handle_app_home_opened(
+    event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+) -> None:
+    """Publish the member's Home. Slack may deliver the event again (retries): publishing twice is fine."""
+    if event.get("tab") != "home":
+        return
+    await publish_home(relais(context), client, team_id=str(context.team_id), user_id=str(event["user"]))
+
+
+async def handle_home_preference(
+    ack: AsyncAck,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    client: AsyncWebClient,
+    context: AsyncBoltContext,
+) -> None:
+    """Reminders on/off and language, from the Home tab; the tab is then published again."""
+    await ack()
+    deps = relais(context)
+    team_id, user_id = (
+        str(body["user"].get("team_id") or (body.get("team") or {})["id"]),
+        str(body["user"]["id"]),
+    )
+    async with deps.sessions() as session:
+        workspace = await member_service.ensure_workspace(
+            session, platform=Platform.SLACK, external_id=team_id
+        )
+        member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
+        match action["action_id"]:
+            case "home_nudges_off":
+                member.opted_out = True
+            case "home_nudges_on":
+                member.opted_out = False
+                member.paused_until = None
+            case "home_lang_en" | "home_lang_fr":
+                member.language = action["action_id"].removeprefix("home_lang_")
+        await session.commit()
+    await publish_home(deps, client, team_id=team_id, user_id=user_id)
