@@ -18,6 +18,7 @@ from models.outbox import OutboxMessage
 from models.post import Delivery, Post
 from models.share import Share
 from models.social import SocialAccount
+from models.suggestion import Suggestion, SuggestionState
 from models.workspace import Workspace
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "ShareStatus",
     "SocialAccount",
     "SocialAccountStatus",
+    "Suggestion",
+    "SuggestionState",
     "TrackedLink",
     "UTCDateTime",
     "Workspace",

@@ -8,10 +8,13 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from handlers.slack.blocks.modals import EDIT_CALLBACK, QUEUE_CALLBACK
 from handlers.slack.deps import CONTEXT_KEY, Relais
 from handlers.slack.listeners.actions import handle_not_for_me, handle_open_share, handle_share
 from handlers.slack.listeners.commands import handle_relais_command
 from handlers.slack.listeners.events import handle_app_home_opened, handle_home_preference
+from handlers.slack.listeners.suggestions import handle_suggestion_approve, handle_suggestion_reject
+from handlers.slack.listeners.views import handle_edit_share, handle_edit_submission, handle_queue_submission
 
 
 def register(app: AsyncApp, deps: Relais) -> None:
@@ -30,3 +33,8 @@ def register(app: AsyncApp, deps: Relais) -> None:
     for preference in ("home_nudges_off", "home_nudges_on", "home_lang_en", "home_lang_fr"):
         app.action(preference)(handle_home_preference)
     app.event("app_home_opened")(handle_app_home_opened)
+    app.action("edit_share")(handle_edit_share)
+    app.action("suggestion_approve")(handle_suggestion_approve)
+    app.action("suggestion_reject")(handle_suggestion_reject)
+    app.view(QUEUE_CALLBACK)(handle_queue_submission)
+    app.view(EDIT_CALLBACK)(handle_edit_submission)

@@ -18,16 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import parse_language, t
 from bot.services import members as member_service
 from bot.services import posts as post_service
-from bot.services import scores
+from bot.services import scores, suggestions
 from bot.services.posts import PostError
 from bot.services.preview import UnsafeURL, validate_url
 from bot.services.when import WhenError, parse_when, split_trailing_when
 from handlers.slack.blocks import Blocks, section
 from handlers.slack.blocks.help import build_help
+from handlers.slack.blocks.modals import QueueForm, build_queue_modal
 from handlers.slack.channels import UnknownChannel, is_channel_token, mention, resolve_channel
 from handlers.slack.deps import Relais, relais
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.outbox import drain_outbox
+from handlers.slack.suggestions import send_reviews
 from models import Member, Platform, Workspace
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,7 @@ class Caller:
     lang: str
     admin: bool
     channel_id: str | None
+    trigger_id: str | None
 
     @property
     def timezone(self) -> str:
@@ -60,7 +63,9 @@ class Caller:
 
 @dataclass(frozen=True)
 class Reply:
-    text: str
+    """What the caller sees; `text` None means the answer was a modal, nothing to post."""
+
+    text: str | None
     blocks: Blocks | None = None
 
 
@@ -97,7 +102,8 @@ async def handle_relais_command(
     except Exception:
         logger.exception("/relais %s failed", name)
         reply = Reply(t(lang, "something_went_wrong"))
-    await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
+    if reply.text is not None:
+        await respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral")
     await drain_outbox(deps, client)
 
 
@@ -117,6 +123,7 @@ async def _caller(
         lang=member_service.language_of(member),
         admin=member_service.is_admin(member, admins=deps.settings.relais_admins),
         channel_id=command.get("channel_id"),
+        trigger_id=command.get("trigger_id"),
     )
 
 
@@ -146,7 +153,10 @@ async def _cmd_queue(
     deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
 ) -> Reply:
     if not args:
-        raise Refusal("missing_url", command="queue")
+        default = caller.workspace.default_channel or deps.settings.relais_channel
+        form = QueueForm(channels=(default,) if default else ())
+        await client.views_open(trigger_id=caller.trigger_id, view=build_queue_modal(form, caller.lang))
+        return Reply(None)
     try:
         url = validate_url(args[0])
     except UnsafeURL as exc:
@@ -362,6 +372,34 @@ async def _cmd_stats(
     return Reply(text, [section(text)])
 
 
+async def _cmd_suggest(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    if not args:
+        raise Refusal("missing_url", command="suggest")
+    try:
+        url = validate_url(args[0])
+    except UnsafeURL as exc:
+        raise Refusal("invalid_url", reason=str(exc)) from None
+    admins = await suggestions.admin_ids(
+        session, workspace_id=caller.workspace.id, configured=deps.settings.relais_admins
+    )
+    if not admins:
+        raise Refusal("suggest_no_admins")
+    suggestion = await suggestions.suggest(
+        session,
+        workspace_id=caller.workspace.id,
+        member=caller.member,
+        url=url,
+        reason=" ".join(args[1:]),
+        now=deps.clock.now(),
+    )
+    await send_reviews(
+        session, client, suggestion=suggestion, author_id=caller.member.external_id, admins=admins
+    )
+    return Reply(t(caller.lang, "suggest_sent"))
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": _cmd_help,
     "aide": _cmd_help,
@@ -375,4 +413,5 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "lang": _cmd_lang,
     "me": _cmd_me,
     "stats": _cmd_stats,
+    "suggest": _cmd_suggest,
 }

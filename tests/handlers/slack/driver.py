@@ -110,6 +110,32 @@ class SlackDriver:
         response = await self.post(body, "application/x-www-form-urlencoded", **extra)
         return Sent(response.status_code, response_url.rsplit("/", 1)[1])
 
+    async def submit(
+        self, user: str, callback_id: str, values: dict[str, dict[str, Any]], *, private_metadata: str = ""
+    ) -> httpx.Response:
+        """Submit a modal (`view_submission`); `values` maps block ids to the element's state."""
+        payload = {
+            "type": "view_submission",
+            "team": {"id": TEAM, "domain": "acme"},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+            "api_app_id": "A0001",
+            "token": "legacy",
+            "trigger_id": "3333.4444.trigger",
+            "view": {
+                "id": "VMODAL",
+                "team_id": TEAM,
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": private_metadata,
+                "state": {"values": {block: {"value": state} for block, state in values.items()}},
+                "hash": "1.abc",
+            },
+            "response_urls": [],
+            "is_enterprise_install": False,
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, "application/x-www-form-urlencoded")
+
     async def event(
         self, event: dict[str, Any], *, event_id: str = "Ev0001", retry: int | None = None
     ) -> int:

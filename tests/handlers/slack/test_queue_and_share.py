@@ -182,7 +182,7 @@ async def test_relais_admins_setting_makes_an_admin(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("queue", "Give me a link"),
+        ("suggest", "Give me a link"),
         ("queue javascript:alert(1)", "doesn't look like a link"),
         ("queue not-a-url", "doesn't look like a link"),
         ("queue https://example.com/a <#C0NOPE|nope>", "I can't find the channel #nope"),
