@@ -65,6 +65,7 @@ MESSAGES: dict[str, str] = {
     "edit_and_share": "Edit & share",
     "not_for_me": "Not for me",
     "post_cancelled_note": ":no_entry_sign: This post was withdrawn.",
+    "post_expired_note": ":hourglass: This post has expired.",
     # Sharing through a personal link
     "share_link_intro": "Here is your personal link to share on {network}. Your caption:",
     "share_link_no_caption": "Here is your personal link to share on {network}. Add a personal line: it works better.",

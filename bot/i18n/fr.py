@@ -65,6 +65,7 @@ MESSAGES: dict[str, str] = {
     "edit_and_share": "Modifier et partager",
     "not_for_me": "Pas pour moi",
     "post_cancelled_note": ":no_entry_sign: Cette publication a été retirée.",
+    "post_expired_note": ":hourglass: Cette publication a expiré.",
     # Partager par un lien personnel
     "share_link_intro": "Voici votre lien personnel pour partager sur {network}. Votre légende :",
     "share_link_no_caption": "Voici votre lien personnel pour partager sur {network}. Ajoutez un mot personnel : ça marche mieux.",

@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import insert_ignoring_conflicts
+from bot.i18n import language_for
 from bot.notifier import Delivered
 from bot.services import outbox
 from bot.services.preview import Preview
@@ -198,22 +199,7 @@ async def cancel_post(
         raise PostError("already_cancelled", id=post_id)
     post.state = PostState.CANCELLED
     post.updated_at = now
-    card = card_of(post)
-    deliveries = await session.scalars(
-        select(Delivery).where(Delivery.workspace_id == workspace_id, Delivery.post_id == post_id)
-    )
-    for delivery in deliveries:
-        if delivery.message_id is None:
-            continue
-        await outbox.enqueue(
-            session,
-            workspace_id=workspace_id,
-            kind=POST_UPDATE_KIND,
-            destination=delivery.destination,
-            payload={"post": card.to_payload(), "lang": lang, "message_id": delivery.message_id},
-            dedupe_key=f"cancel:{post.id}:{delivery.destination}",
-            now=now,
-        )
+    await _update_deliveries(session, post=post, now=now, lang=lang, reason="cancel")
     # Messages not yet sent are not sent at all.
     await outbox.cancel_pending(session, workspace_id=workspace_id, dedupe_prefix=f"post:{post.id}:")
     return post
@@ -313,3 +299,64 @@ async def latest_cards(
         .limit(limit)
     )
     return [card_of(post, caption=caption_for(post, member_id=member_id)) for post in rows]
+
+
+async def publish_due(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Publish every scheduled post whose time has come (all workspaces); returns their ids. Each post
+    is claimed by a conditional update, so two clocks never publish one post twice."""
+    due = await session.execute(
+        select(Post.id, Post.workspace_id, Member.locale, Member.language)
+        .outerjoin(Member, Member.id == Post.created_by_id)
+        .where(Post.state == PostState.SCHEDULED, Post.publish_at <= now)
+        .order_by(Post.publish_at, Post.id)
+    )
+    published = []
+    for post_id, workspace_id, locale, language in due.all():
+        claimed = await session.execute(
+            update(Post)
+            .where(Post.id == post_id, Post.workspace_id == workspace_id, Post.state == PostState.SCHEDULED)
+            .values(state=PostState.DRAFT, updated_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        post = await session.get_one(Post, post_id)
+        await publish(session, post=post, now=now, lang=language_for(chosen=language, locale=locale))
+        published.append(post_id)
+    return published
+
+
+async def expire_due(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Posts past their expiry date leave circulation: their channel messages lose their buttons."""
+    due = await session.scalars(
+        select(Post).where(
+            Post.state == PostState.PUBLISHED, Post.expires_at.is_not(None), Post.expires_at <= now
+        )
+    )
+    expired = []
+    for post in due.all():
+        post.state = PostState.EXPIRED
+        post.updated_at = now
+        await _update_deliveries(session, post=post, now=now, lang="en", reason="expire")
+        expired.append(post.id)
+    return expired
+
+
+async def _update_deliveries(
+    session: AsyncSession, *, post: Post, now: datetime, lang: str, reason: str
+) -> None:
+    card = card_of(post)
+    deliveries = await session.scalars(
+        select(Delivery).where(Delivery.workspace_id == post.workspace_id, Delivery.post_id == post.id)
+    )
+    for delivery in deliveries:
+        if delivery.message_id is None:
+            continue
+        await outbox.enqueue(
+            session,
+            workspace_id=post.workspace_id,
+            kind=POST_UPDATE_KIND,
+            destination=delivery.destination,
+            payload={"post": card.to_payload(), "lang": lang, "message_id": delivery.message_id},
+            dedupe_key=f"{reason}:{post.id}:{delivery.destination}",
+            now=now,
+        )

@@ -27,8 +27,8 @@ def build_post_message(card: PostCard, lang: str) -> tuple[str, Blocks]:
     blocks: Blocks = [preview]
     if card.caption:
         blocks.append(context(t(lang, "suggested_caption", caption=escape(card.caption))))
-    if card.state == "cancelled":
-        blocks.append(context(t(lang, "post_cancelled_note")))
+    if card.state in ("cancelled", "expired"):
+        blocks.append(context(t(lang, f"post_{card.state}_note")))
         return text, blocks
     value = str(card.id)
     buttons = [

@@ -1,0 +1,106 @@
+"""Scheduled publishing and expiry: the `publish` job with a controlled clock, and `relais clock` for real."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import FrozenClock
+from handlers.slack.notifier import SlackNotifier
+from models import Delivery, Member, Platform, Post, PostState, Workspace
+from scheduler import jobs
+from tests.conftest import BOT_TOKEN
+from tests.fakes.slack import FakeSlack
+from tests.handlers.slack.driver import START
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def seed(sessions: Sessions) -> None:
+    async with sessions() as session:
+        workspace = Workspace(platform=Platform.SLACK, external_id="T0001")
+        session.add(workspace)
+        await session.flush()
+        admin = Member(workspace_id=workspace.id, external_id="UADMIN", locale="fr-FR")
+        session.add(admin)
+        await session.flush()
+        session.add_all(
+            [
+                Post(
+                    workspace_id=workspace.id,
+                    url="https://example.com/soon",
+                    title="Soon",
+                    captions=["Now!"],
+                    networks=["linkedin", "x"],
+                    channels=["C0NEWS"],
+                    state=PostState.SCHEDULED,
+                    publish_at=START + timedelta(minutes=30),
+                    created_by_id=admin.id,
+                ),
+                Post(
+                    workspace_id=workspace.id,
+                    url="https://example.com/old",
+                    title="Old",
+                    networks=["x"],
+                    channels=["C0NEWS"],
+                    state=PostState.PUBLISHED,
+                    publish_at=START - timedelta(days=9),
+                    expires_at=START + timedelta(minutes=10),
+                    created_by_id=admin.id,
+                ),
+            ]
+        )
+        await session.flush()
+        session.add(Delivery(workspace_id=workspace.id, post_id=2, destination="C0NEWS", message_id="1.0002"))
+        await session.commit()
+
+
+async def test_a_scheduled_post_publishes_at_its_minute_not_before_and_expiry_removes_buttons(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_channel("C0NEWS", "news")
+    fake_slack.messages["C0NEWS"].append({"type": "message", "ts": "1.0002", "text": "old", "blocks": []})
+    await seed(sessions)
+    clock = FrozenClock(START)
+    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+
+    assert await jobs.publish(sessions, notifier=notifier, now=clock.now) == ([], [])
+    clock.advance(timedelta(minutes=10))
+    assert await jobs.publish(sessions, notifier=notifier, now=clock.now) == ([], [2])
+    update = (await fake_slack.wait_for_calls("chat.update"))[0]
+    assert update.params["ts"] == "1.0002"
+    assert "expired" in str(update.params["blocks"])
+    assert fake_slack.calls_to("chat.postMessage") == []
+
+    clock.advance(timedelta(minutes=19, seconds=59))
+    assert await jobs.publish(sessions, notifier=notifier, now=clock.now) == ([], [])
+    clock.advance(timedelta(seconds=1))
+    assert await jobs.publish(sessions, notifier=notifier, now=clock.now) == ([1], [])
+    assert await jobs.publish(sessions, notifier=notifier, now=clock.now) == ([], [])  # never twice
+    pushed = await fake_slack.wait_for_calls("chat.postMessage")
+    assert len(pushed) == 1
+    assert "Partager sur LinkedIn" in str(pushed[0].params["blocks"])  # the admin's language
+    async with sessions() as session:
+        post = await session.get_one(Post, 1)
+        assert post.state is PostState.PUBLISHED
+        assert post.published_at == START + timedelta(minutes=30)
+        assert (
+            await session.scalars(select(Delivery).where(Delivery.post_id == 1))
+        ).one().destination == "C0NEWS"
+
+
+async def test_two_clocks_publishing_at_once_push_once(sessions: Sessions, fake_slack: FakeSlack) -> None:
+    fake_slack.add_channel("C0NEWS", "news")
+    await seed(sessions)
+    clock = FrozenClock(START + timedelta(hours=1))
+    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    results = await asyncio.gather(
+        *(jobs.publish(sessions, notifier=notifier, now=clock.now) for _ in range(2))
+    )
+    assert sorted(published for published, _ in results) == [[], [1]]
+    await asyncio.sleep(0.1)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
