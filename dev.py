@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The newcomer's two commands, needing nothing but Python 3.11+:
 
-    python3 dev.py run    set up .venv, migrate the embedded SQLite database and run Relais
+    python3 dev.py run    set up .venv, migrate the embedded SQLite database and run Relais (without
+                          Slack credentials: `relais demo`, a scenario against a local fake Slack)
     python3 dev.py test   set up .venv with the test tools and run the whole test suite
     python3 dev.py lint   ruff (lint + format check) and mypy --strict
 
@@ -49,6 +50,23 @@ def run(*command: str) -> int:
     return subprocess.run(command, cwd=ROOT, check=False).returncode
 
 
+# Exits 3 when no Slack credential is set, in the environment or .env (then `run` plays the demo).
+SLACK_CONFIGURED = """
+from bot.config import ConfigError, load_settings
+try:
+    configured = load_settings().slack_configured
+except ConfigError:
+    configured = True
+raise SystemExit(0 if configured else 3)
+"""
+NO_SLACK = 3
+
+CONNECT_SLACK = """
+dev.py: Slack is not configured, so this ran `relais demo`. To serve Relais to a real workspace, create
+dev.py: the Slack app (README.md, "Create the Slack app"), put SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET
+dev.py: in .env, and run `python3 dev.py run` again."""
+
+
 def main() -> int:
     task = sys.argv[1] if len(sys.argv) > 1 else "help"
     extra_args = sys.argv[2:]
@@ -57,7 +75,17 @@ def main() -> int:
         ensure_venv("[test]")
         if run(relais, "migrate") != 0:
             return 1
-        return run(relais, "serve", *extra_args)
+        if run(_python(), "-c", SLACK_CONFIGURED) == NO_SLACK:
+            status = run(relais, "demo")
+            print(CONNECT_SLACK, flush=True)
+            return status
+        # The clock (scheduled posts, the outbox) runs beside the web server, and stops with it.
+        clock = subprocess.Popen([str(BIN / "relais"), "clock"], cwd=ROOT)
+        try:
+            return run(relais, "serve", *extra_args)
+        finally:
+            clock.terminate()
+            clock.wait(timeout=30)
     if task == "test":
         ensure_venv("[test]")
         return run(_python(), "-m", "pytest", *extra_args)

@@ -1,4 +1,4 @@
-"""The `relais` command: migrate, serve, export.
+"""The `relais` command: migrate, serve, clock, export, demo.
 
 Every failure the operator can fix (a missing setting, a bad argument, an unmigrated database) is one
 line on stderr and exit code 2, never a traceback.
@@ -62,6 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
 
+    commands.add_parser(
+        "clock",
+        help="run the scheduler (one process per deployment)",
+        description=(
+            "Run the scheduled jobs: publish posts whose time has come and expire old ones, and send what "
+            "is waiting in the outbox, every minute (and once at start). SIGTERM stops it."
+        ),
+    )
+
     export = commands.add_parser(
         "export",
         help="export data as CSV or JSON to stdout",
@@ -82,6 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TEAM_ID",
         help="only this workspace (Slack team id or Teams tenant id); default: every workspace",
     )
+
+    commands.add_parser(
+        "demo",
+        help="play a short scenario against a local fake Slack: no credentials needed",
+        description=(
+            "Play a short scenario against a local fake Slack: no credentials needed. The real app, on a "
+            "temporary database, answers an admin queueing a post, two employees sharing it and a click on "
+            "a tracked link; what each person sees is printed. Needs a source checkout (tests/fakes). "
+            "Ignores every setting."
+        ),
+    )
     return parser
 
 
@@ -94,6 +114,8 @@ def _parse_date(value: str) -> date:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        return _demo()
     try:
         settings = load_settings()
         configure_logging(settings)
@@ -101,10 +123,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _migrate(settings)
         if args.command == "serve":
             return _serve(settings)
+        if args.command == "clock":
+            return _clock(settings)
         return asyncio.run(_export(settings, args.kind, args.format, args.since, args.workspace))
     except (ConfigError, UsageError) as exc:
         print(f"relais: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _demo() -> int:
+    """Needs no setting at all: the demo builds its own, so a fresh clone can run it."""
+    from bot.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(run_demo(sys.stdout))
     except KeyboardInterrupt:
         return 130
 
@@ -183,6 +218,15 @@ def _serve(settings: Settings) -> int:
         access_log=logging.getLogger("relais.access"),
     )
     logger.info("Relais stopped")
+    return 0
+
+
+def _clock(settings: Settings) -> int:
+    from scheduler.clock import run_clock
+
+    settings.require_slack()
+    asyncio.run(_check_schema(settings))
+    asyncio.run(run_clock(settings))
     return 0
 
 

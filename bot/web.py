@@ -13,6 +13,7 @@ import html
 import logging
 from collections.abc import AsyncIterator
 from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -148,12 +149,34 @@ def _visitor_secret(settings: Settings) -> bytes:
     return hashlib.sha256(b"relais-visitor:" + settings.database_url.encode()).digest()
 
 
+BACKGROUND_SHUTDOWN_SECONDS = 20.0
+
+
 async def _services(app: web.Application) -> AsyncIterator[None]:
     deps = app[DEPS_KEY]
+    before = asyncio.all_tasks()
     deps.shares.start()
     yield
+    await wait_for_background_work(
+        before | {t for t in asyncio.all_tasks() if t.get_name() == "relais-share-writer"}
+    )
     await deps.shares.stop()
     await deps.fetcher.aclose()
+
+
+async def wait_for_background_work(
+    before: set[asyncio.Task[Any]], seconds: float = BACKGROUND_SHUTDOWN_SECONDS
+) -> None:
+    """On shutdown, let the work Bolt runs after an ack finish (posting a reply, recording a result)
+    rather than cancel it halfway. Tasks that existed before the app started, and aiohttp's own
+    connection handlers (a keep-alive connection ends only with its server), are not waited for."""
+    started = {
+        task
+        for task in asyncio.all_tasks() - before - {asyncio.current_task()}
+        if getattr(task.get_coro(), "__qualname__", "") != "RequestHandler.start"
+    }
+    if started:
+        await asyncio.wait(started, timeout=seconds)
 
 
 async def _socket_mode(app: web.Application) -> AsyncIterator[None]:

@@ -8,9 +8,12 @@ minute: anything still waiting to be sent). Both run once at start, to catch up 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -24,30 +27,58 @@ from scheduler import jobs
 logger = logging.getLogger(__name__)
 
 JOB_SECONDS = 60
+SHUTDOWN_SECONDS = 25.0
+
+Job = Callable[..., Awaitable[Any]]
+
+
+class _InFlight:
+    """Tracks running jobs, so that a stop lets them finish: APScheduler's asyncio executor cancels
+    running coroutine jobs on shutdown, which could leave a message claimed but never recorded."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def wrap(self, job: Job) -> Job:
+        @functools.wraps(job)
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            task = asyncio.current_task()
+            assert task is not None
+            self.tasks.add(task)
+            try:
+                return await job(*args, **kwargs)
+            finally:
+                self.tasks.discard(task)
+
+        return run
+
+    async def wait(self, timeout: float) -> None:  # noqa: ASYNC109
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=timeout)
 
 
 async def run_clock(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT. Raises `ConfigError` if Slack is configured incompletely."""
+    """Run until SIGTERM/SIGINT, then let running jobs finish. Raises `ConfigError` if Slack is
+    configured incompletely."""
     settings.require_slack()
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)
     clock = SystemClock()
     notifier = SlackNotifier(build_web_client(settings))
     scheduler = AsyncIOScheduler(timezone=UTC)
-    common = {
+    in_flight = _InFlight()
+    every_minute = {
         "trigger": "interval",
         "seconds": JOB_SECONDS,
         "next_run_time": datetime.now(UTC),
         "max_instances": 1,
         "coalesce": True,
         "misfire_grace_time": JOB_SECONDS,
+        "args": [sessions],
+        "kwargs": {"notifier": notifier, "now": clock.now},
     }
-    scheduler.add_job(
-        jobs.publish, id="publish", args=[sessions], kwargs={"notifier": notifier, "now": clock.now}, **common
-    )
-    scheduler.add_job(
-        jobs.drain, id="outbox", args=[sessions], kwargs={"notifier": notifier, "now": clock.now}, **common
-    )
+    scheduler.add_job(in_flight.wrap(jobs.publish), id="publish", **every_minute)
+    scheduler.add_job(in_flight.wrap(jobs.drain), id="outbox", **every_minute)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -56,7 +87,9 @@ async def run_clock(settings: Settings) -> None:
     logger.info("Relais clock started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     try:
         await stop.wait()
+        scheduler.pause()
+        await in_flight.wait(SHUTDOWN_SECONDS)
     finally:
-        scheduler.shutdown(wait=True)
+        scheduler.shutdown(wait=False)
         await engine.dispose()
         logger.info("Relais clock stopped")

@@ -29,6 +29,7 @@ def test_procfile_runs_migrations_on_release_and_serves_the_web() -> None:
     lines = dict(line.split(": ", 1) for line in (REPO / "Procfile").read_text().splitlines() if line)
     assert lines["release"] == "relais migrate"
     assert lines["web"] == "relais serve"
+    assert lines["clock"] == "relais clock"
 
 
 def test_readme_documents_every_setting() -> None:

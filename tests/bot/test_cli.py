@@ -63,7 +63,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         assert fragment in lines[0]
 
 
-@pytest.mark.parametrize("command", [[], ["migrate"], ["serve"], ["export"]])
+@pytest.mark.parametrize("command", [[], ["migrate"], ["serve"], ["clock"], ["export"], ["demo"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = relais(*command, "--help")
     assert result.returncode == 0
@@ -281,7 +281,9 @@ async def test_serve_answers_and_sigterm_finishes_in_flight_requests(
             unsigned = await client.post("/slack/events", content=b"{}")
             assert unsigned.status_code == 401
 
-            # A signed request that is still running (its auth.test call is slow) when SIGTERM arrives.
+            # A signed request that is still running (its auth.test call is slow) when SIGTERM arrives;
+            # the work its listener does after the ack (publishing the Home tab) is finished, not cut.
+            fake_slack.add_user("U0001")
             fake_slack.delay("auth.test", 1.5)
             body = event_body({"type": "app_home_opened", "user": "U0001", "channel": "D1", "tab": "home"})
             in_flight = asyncio.create_task(
@@ -293,8 +295,9 @@ async def test_serve_answers_and_sigterm_finishes_in_flight_requests(
             response = await in_flight
             assert response.status_code < 500
         assert await asyncio.wait_for(process.wait(), timeout=20) == 0
+        assert [call.params["user_id"] for call in fake_slack.calls_to("views.publish")] == ["U0001"]
         _, stderr = await process.communicate()
-        assert b"Traceback" not in stderr
+        assert b"Traceback" not in stderr, stderr.decode()
         assert BOT_TOKEN.encode() not in stderr
         assert SIGNING_SECRET.encode() not in stderr
     finally:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from datetime import timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import db
 from bot.clock import FrozenClock
 from handlers.slack.notifier import SlackNotifier
 from models import Delivery, Member, Platform, Post, PostState, Workspace
@@ -104,3 +106,46 @@ async def test_two_clocks_publishing_at_once_push_once(sessions: Sessions, fake_
     assert sorted(published for published, _ in results) == [[], [1]]
     await asyncio.sleep(0.1)
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_relais_clock_publishes_what_is_due_and_stops_on_sigterm(
+    empty_database_url: str, fake_slack: FakeSlack
+) -> None:
+    from tests.bot.test_cli import RELAIS, _environment
+
+    fake_slack.add_channel("C0NEWS", "news")
+    environment = _environment(
+        DATABASE_URL=empty_database_url,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET="secret",
+        SLACK_API_URL=fake_slack.api_url,
+    )
+    migrated = await asyncio.create_subprocess_exec(RELAIS, "migrate", env=environment)
+    assert await migrated.wait() == 0
+    engine = db.create_engine(empty_database_url)
+    sessions = db.session_factory(engine)
+    await seed(sessions)
+    async with sessions() as session:  # the scheduled post is due now (the clock reads the real time)
+        post = await session.get_one(Post, 1)
+        post.publish_at = START - timedelta(days=365)
+        await session.commit()
+
+    clock = await asyncio.create_subprocess_exec(
+        RELAIS, "clock", env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        pushed = await fake_slack.wait_for_calls("chat.postMessage", timeout=20)
+        assert pushed[0].params["channel"] == "C0NEWS"
+        await fake_slack.wait_for_calls("chat.update", timeout=20)  # the expired post
+        clock.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(clock.wait(), timeout=20) == 0
+        _, stderr = await clock.communicate()
+        assert b"Traceback" not in stderr
+    finally:
+        if clock.returncode is None:
+            clock.kill()
+            await clock.wait()
+    async with sessions() as session:
+        assert (await session.get_one(Post, 1)).state is PostState.PUBLISHED
+        assert (await session.get_one(Post, 2)).state is PostState.EXPIRED
+    await engine.dispose()
