@@ -106,3 +106,44 @@ async def test_a_retried_home_event_is_answered_again(slack: SlackDriver) -> Non
     assert await slack.event({**event, "tab": "messages"}, event_id="EvMSG") == 200
     await slack.settle()
     assert len(slack.fake.calls_to("views.publish")) == 2
+
+
+async def test_socket_mode_drives_the_same_listeners(
+    make_settings: SettingsFactory, engine: AsyncEngine, fake_slack: FakeSlack
+) -> None:
+    from tests.conftest import APP_TOKEN
+
+    setup_workspace(fake_slack)
+    settings = make_settings(slack_app_token=APP_TOKEN)
+    async with relais_app(settings, engine, FrozenClock(START), fake_slack):
+        await fake_slack.socket_wait_connected()
+        url = fake_slack.response_url("socket-help", channel="C0GENERAL", user="UEMP2")
+        envelope = await fake_slack.socket_send(
+            "slash_commands",
+            {
+                "token": "legacy",
+                "team_id": "T0001",
+                "team_domain": "acme",
+                "channel_id": "C0GENERAL",
+                "channel_name": "general",
+                "user_id": "UEMP2",
+                "user_name": "uemp2",
+                "command": "/relais",
+                "text": "help",
+                "api_app_id": "A0001",
+                "response_url": url,
+                "trigger_id": "5555.6666.trigger",
+            },
+        )
+        ack = await fake_slack.socket_wait_ack(envelope)
+        assert ack["envelope_id"] == envelope
+        reply = await slack_reply(fake_slack, "socket-help")
+    assert "/relais me" in reply["text"]
+
+
+async def slack_reply(fake: FakeSlack, url_id: str) -> dict[str, Any]:
+    async def answered() -> bool:
+        return bool(fake.responses_to(url_id))
+
+    await eventually(answered)
+    return fake.responses_to(url_id)[0]
