@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
+import ipaddress
 import logging
 from collections.abc import AsyncIterator
 from ipaddress import IPv4Network, IPv6Network
@@ -119,10 +120,8 @@ async def handle_tracked_link(request: web.Request) -> web.Response:
     if len(code) > 64:
         return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")
     user_agent = request.headers.get("User-Agent")
-    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-    visitor = links.visitor_key(
-        _visitor_secret(deps.settings), address=forwarded or request.remote, user_agent=user_agent
-    )
+    address = client_address(request.remote, request.headers.get("X-Forwarded-For"))
+    visitor = links.visitor_key(_visitor_secret(deps.settings), address=address, user_agent=user_agent)
     async with deps.sessions() as session:
         visit = await links.record_visit(
             session, code=code, now=deps.clock.now(), user_agent=user_agent, visitor=visitor
@@ -139,6 +138,21 @@ async def handle_tracked_link(request: web.Request) -> web.Response:
         text=f'<a href="{html.escape(visit.location)}">{html.escape(visit.location)}</a>',
         content_type="text/html",
     )
+
+
+def client_address(remote: str | None, forwarded_for: str | None) -> str | None:
+    """The visitor's address. `X-Forwarded-For` is believed only when the peer is a proxy on a private
+    or loopback address (a load balancer in front of Relais), and then only its last hop, the one that
+    proxy added: anyone can write the earlier ones."""
+    if not forwarded_for or remote is None:
+        return remote
+    try:
+        peer = ipaddress.ip_address(remote)
+    except ValueError:
+        return remote
+    if not (peer.is_private or peer.is_loopback):
+        return remote
+    return forwarded_for.split(",")[-1].strip() or remote
 
 
 def _visitor_secret(settings: Settings) -> bytes:

@@ -47,3 +47,11 @@ def t(lang: str, key: str, /, **params: object) -> str:
     """The message `key` in `lang` (English if `lang` is not supported), formatted with `params`."""
     catalogue = CATALOGUES["fr"] if lang == "fr" else CATALOGUES[DEFAULT_LANGUAGE]
     return catalogue[key].format(**params)
+
+
+def url_reason(lang: str, *, code: str, detail: str) -> str:
+    """Why a link was refused: the validator's precise English wording, or a translated summary."""
+    if lang == DEFAULT_LANGUAGE:
+        return detail
+    key = f"url_reason_{code}"
+    return t(lang, key if key in CATALOGUES[DEFAULT_LANGUAGE] else "url_reason_invalid_url")

@@ -40,6 +40,8 @@ MESSAGES: dict[str, str] = {
     "caption_too_long_x": "A caption for X can be at most {limit} characters with the link (this one has {length}).",
     "caption_too_long_linkedin": "A caption for LinkedIn can be at most {limit} characters (this one has {length}).",
     "expiry_before_publish": "The expiry date must come after the publication time.",
+    "url_reason_bad_scheme": "only http:// and https:// links",
+    "url_reason_invalid_url": "not a complete web address",
     "private_url": "That link leads to a private or local network address; Relais only shares public pages.",
     "no_longer_available": "This post is no longer available.",
     "something_went_wrong": "Something went wrong on my side; nothing was changed. Please try again.",

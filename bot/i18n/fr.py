@@ -40,6 +40,8 @@ MESSAGES: dict[str, str] = {
     "caption_too_long_x": "Une légende pour X fait au plus {limit} caractères avec le lien (celle-ci en a {length}).",
     "caption_too_long_linkedin": "Une légende pour LinkedIn fait au plus {limit} caractères (celle-ci en a {length}).",
     "expiry_before_publish": "La date d'expiration doit suivre l'heure de publication.",
+    "url_reason_bad_scheme": "seuls les liens http:// et https:// sont acceptés",
+    "url_reason_invalid_url": "ce n'est pas une adresse web complète",
     "private_url": "Ce lien mène à une adresse d'un réseau privé ou local ; Relais ne partage que des pages publiques.",
     "no_longer_available": "Cette publication n'est plus disponible.",
     "something_went_wrong": "Un problème de mon côté ; rien n'a été modifié. Réessayez, s'il vous plaît.",

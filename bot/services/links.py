@@ -49,7 +49,8 @@ def tracked_url(base_url: str, code: str) -> str:
 def destination_url(post_url: str, *, network: str, post_id: int) -> str:
     """The post's URL with utm_source/medium/campaign set; the rest of its query is kept."""
     parts = urlsplit(post_url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not k.startswith("utm_")]
+    ours = {"utm_source", "utm_medium", "utm_campaign"}
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in ours]
     query += [("utm_source", network), ("utm_medium", UTM_MEDIUM), ("utm_campaign", f"relais-{post_id}")]
     return urlunsplit(parts._replace(query=urlencode(query)))
 

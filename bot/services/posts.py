@@ -104,9 +104,19 @@ def caption_for(post: Post, *, member_id: int) -> str | None:
     return post.captions[(member_id + post.id) % len(post.captions)]
 
 
+# X weighs characters (twitter-text v3): these code point ranges count 1, everything else 2
+# (CJK, emoji…); a link counts 23 whatever its length.
+_X_LIGHT_RANGES: Final = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
+
+
+def _x_weight(character: str) -> int:
+    point = ord(character)
+    return 1 if any(low <= point <= high for low, high in _X_LIGHT_RANGES) else 2
+
+
 def x_length(text: str) -> int:
-    """Length as X counts it for a post made of `text` followed by a link."""
-    return len(text) + 1 + X_URL_LENGTH
+    """Length as X counts it for a post made of `text`, a space and a link."""
+    return sum(_x_weight(character) for character in text) + 1 + X_URL_LENGTH
 
 
 def check_captions(captions: list[str], networks: list[str]) -> None:
@@ -115,7 +125,11 @@ def check_captions(captions: list[str], networks: list[str]) -> None:
         raise PostError("too_many_captions", limit=MAX_CAPTIONS)
     for caption in captions:
         if Network.X.value in networks and x_length(caption) > X_MAX:
-            raise PostError("caption_too_long_x", limit=X_MAX - 1 - X_URL_LENGTH, length=len(caption))
+            raise PostError(
+                "caption_too_long_x",
+                limit=X_MAX - 1 - X_URL_LENGTH,
+                length=x_length(caption) - 1 - X_URL_LENGTH,
+            )
         if Network.LINKEDIN.value in networks and len(caption) > LINKEDIN_MAX:
             raise PostError("caption_too_long_linkedin", limit=LINKEDIN_MAX, length=len(caption))
 
@@ -199,7 +213,9 @@ async def cancel_post(
         raise PostError("already_cancelled", id=post_id)
     post.state = PostState.CANCELLED
     post.updated_at = now
-    await _update_deliveries(session, post=post, now=now, lang=lang, reason="cancel")
+    await _update_deliveries(
+        session, post=post, now=now, lang=await _post_language(session, post), reason="cancel"
+    )
     # Messages not yet sent are not sent at all.
     await outbox.cancel_pending(session, workspace_id=workspace_id, dedupe_prefix=f"post:{post.id}:")
     return post
@@ -336,9 +352,16 @@ async def expire_due(session: AsyncSession, *, now: datetime) -> list[int]:
     for post in due.all():
         post.state = PostState.EXPIRED
         post.updated_at = now
-        await _update_deliveries(session, post=post, now=now, lang="en", reason="expire")
+        lang = await _post_language(session, post)
+        await _update_deliveries(session, post=post, now=now, lang=lang, reason="expire")
         expired.append(post.id)
     return expired
+
+
+async def _post_language(session: AsyncSession, post: Post) -> str:
+    """A post's channel messages speak the language of the admin who queued it, from first to last."""
+    author = await session.get(Member, post.created_by_id) if post.created_by_id is not None else None
+    return language_for(chosen=author.language, locale=author.locale) if author is not None else "en"
 
 
 async def _update_deliveries(

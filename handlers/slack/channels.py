@@ -51,3 +51,21 @@ async def resolve_channel(client: AsyncWebClient, word: str) -> str:
 
 def mention(channel_id: str) -> str:
     return f"<#{channel_id}>"
+
+
+_MARKUP = re.compile(r"<(?P<kind>[@#!]?)(?P<target>[^|>]*)(?:\|(?P<label>[^>]*))?>")
+
+
+def plain_text(text: str) -> str:
+    """Slack's escaped command text as a person wrote it, fit for a post on another network: user and
+    channel mentions become `@name` / `#name`, links their address, and `&amp; &lt; &gt;` characters."""
+
+    def replace(match: re.Match[str]) -> str:
+        kind, target, label = match["kind"], match["target"], match["label"]
+        if kind in ("@", "#"):
+            return kind + (label or target)
+        if kind == "!":
+            return label or ""
+        return target
+
+    return _MARKUP.sub(replace, text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -75,7 +75,7 @@ async def test_a_scheduled_post_publishes_at_its_minute_not_before_and_expiry_re
     assert await jobs.publish(sessions, notifier=notifier, now=clock.now) == ([], [2])
     update = (await fake_slack.wait_for_calls("chat.update"))[0]
     assert update.params["ts"] == "1.0002"
-    assert "expired" in str(update.params["blocks"])
+    assert "Cette publication a expiré." in str(update.params["blocks"])  # the author's language
     assert fake_slack.calls_to("chat.postMessage") == []
 
     clock.advance(timedelta(minutes=19, seconds=59))

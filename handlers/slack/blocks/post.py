@@ -17,11 +17,11 @@ def post_block_id(post_id: int) -> str:
 
 def build_post_message(card: PostCard, lang: str) -> tuple[str, Blocks]:
     title = card.title or card.url
-    text = t(lang, "post_fallback", title=title, url=card.url)
+    text = t(lang, "post_fallback", title=escape(clip(title, 200)), url=card.url)
     body = f"*<{card.url}|{escape(clip(title, 200))}>*"
     if card.description:
         body += "\n" + escape(clip(card.description, 500))
-    preview: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": body}}
+    preview: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": clip(body, 3000)}}
     if card.image_url:
         preview["accessory"] = {"type": "image", "image_url": card.image_url, "alt_text": clip(title, 1000)}
     blocks: Blocks = [preview]

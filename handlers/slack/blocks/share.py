@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from bot.i18n import t
 from handlers.slack.blocks import Blocks, button, escape, section
 
+MAX_BUTTON_URL = 3000
 OPEN_ACTIONS = {"linkedin": "open_share_linkedin", "x": "open_share_x"}
 
 
@@ -14,8 +15,13 @@ def share_intent_url(network: str, *, link: str, caption: str | None) -> str:
     """LinkedIn's share-offsite page takes only the URL; X's intent takes the text and the URL."""
     if network == "linkedin":
         return "https://www.linkedin.com/sharing/share-offsite/?" + urlencode({"url": link})
-    query = {"text": caption, "url": link} if caption else {"url": link}
-    return "https://x.com/intent/tweet?" + urlencode(query)
+    with_text = "https://x.com/intent/tweet?" + urlencode(
+        {"text": caption, "url": link} if caption else {"url": link}
+    )
+    if len(with_text) <= MAX_BUTTON_URL:
+        return with_text
+    # Slack refuses a button URL over 3,000 characters: the caption stays in the message, to copy.
+    return "https://x.com/intent/tweet?" + urlencode({"url": link})
 
 
 def build_share_link(

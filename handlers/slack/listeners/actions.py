@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.services.shares import ShareRecord
 from handlers.slack.blocks.share import build_share_link
 from handlers.slack.deps import Relais, relais
 from handlers.slack.directory import SlackDirectory
+from handlers.slack.identity import team_and_user
 from models import Member, Network, Platform, Post, PostState, ShareStatus, Workspace
 
 logger = logging.getLogger(__name__)
@@ -31,14 +33,8 @@ NETWORK_OF_ACTION = {
 }
 
 
-def _ids(body: dict[str, Any]) -> tuple[str, str]:
-    user = body["user"]
-    team = (body.get("team") or {}).get("id") or user.get("team_id")
-    return str(team), str(user["id"])
-
-
 async def _member(deps: Relais, session: AsyncSession, body: dict[str, Any]) -> tuple[Workspace, Member]:
-    team_id, user_id = _ids(body)
+    team_id, user_id = team_and_user(body)
     workspace = await member_service.ensure_workspace(session, platform=Platform.SLACK, external_id=team_id)
     member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
     return workspace, member
@@ -81,7 +77,10 @@ async def handle_share(
             session, member, directory=SlackDirectory(client), now=deps.clock.now()
         )
         lang = member_service.language_of(member)
-        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=_post_id(action))
+        post_id = _post_id(action)
+        post = None
+        if post_id is not None:
+            post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
         if post is None or not _shareable(post, network):
             await session.commit()
             await _tell(body, respond, client, t(lang, "no_longer_available"))
@@ -112,25 +111,19 @@ async def handle_open_share(
     """The member opened their personal share link: record the share (`intent`) before acking, once."""
     deps = relais(context)
     network = NETWORK_OF_ACTION[action["action_id"]]
-    post_id = int(str(action["value"]).split(":", 1)[0])
-    async with deps.sessions() as session:
-        workspace, member = await _member(deps, session, body)
-        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
-        caption = post_service.caption_for(post, member_id=member.id) if post is not None else None
-        await session.commit()
-    created = False
-    if _shareable(post, network):
-        created = await deps.shares.record(
-            ShareRecord(
-                workspace_id=workspace.id,
-                member_id=member.id,
-                post_id=post_id,
-                network=network,
-                status=ShareStatus.INTENT,
-                at=deps.clock.now(),
-                caption=caption,
-            )
-        )
+    post_id = _post_id(action)
+    if post_id is None:
+        await ack()
+        return
+    try:
+        # Slack waits 3 seconds for the ack; the share must be on disk before it, and within it.
+        async with asyncio.timeout(RECORD_BEFORE_ACK_SECONDS):
+            post, member, created = await _record_intent(deps, body, post_id, network)
+    except Exception:
+        logger.exception("recording a share of post %s failed", post_id)
+        await ack()
+        await _tell(body, respond, client, t("en", "something_went_wrong"))
+        return
     await ack()
     async with deps.sessions() as session:
         member = await session.merge(member)
@@ -146,8 +139,37 @@ async def handle_open_share(
         await _tell(body, respond, client, t(lang, "share_recorded", network=name))
 
 
-def _post_id(action: dict[str, Any]) -> int:
-    return int(str(action["value"]).split(":", 1)[0])
+RECORD_BEFORE_ACK_SECONDS = 2.5
+
+
+async def _record_intent(
+    deps: Relais, body: dict[str, Any], post_id: int, network: Network
+) -> tuple[Post | None, Member, bool]:
+    async with deps.sessions() as session:
+        workspace, member = await _member(deps, session, body)
+        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
+        caption = post_service.caption_for(post, member_id=member.id) if post is not None else None
+        await session.commit()
+    if not _shareable(post, network):
+        return post, member, False
+    created = await deps.shares.record(
+        ShareRecord(
+            workspace_id=workspace.id,
+            member_id=member.id,
+            post_id=post_id,
+            network=network,
+            status=ShareStatus.INTENT,
+            at=deps.clock.now(),
+            caption=caption,
+        )
+    )
+    return post, member, created
+
+
+def _post_id(action: dict[str, Any]) -> int | None:
+    """The post id a button carries ("12" or "12:x"); None for anything else (a forged or stale value)."""
+    head = str(action.get("value") or "").split(":", 1)[0]
+    return int(head) if head.isdigit() and len(head) < 19 else None
 
 
 async def handle_not_for_me(
@@ -166,7 +188,12 @@ async def handle_not_for_me(
             session, member, directory=SlackDirectory(client), now=deps.clock.now()
         )
         lang = member_service.language_of(member)
-        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=_post_id(action))
+        post_id = _post_id(action)
+        post = None
+        if post_id is not None:
+            post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
+        if post is not None and post.state is not PostState.PUBLISHED:
+            post = None  # withdrawn or expired: nothing to give feedback on
         if post is not None:
             await post_service.dismiss(
                 session, workspace_id=workspace.id, member_id=member.id, post_id=post.id, now=deps.clock.now()

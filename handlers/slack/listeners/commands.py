@@ -15,7 +15,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import parse_language, t
+from bot.i18n import parse_language, t, url_reason
 from bot.services import members as member_service
 from bot.services import posts as post_service
 from bot.services import scores, suggestions
@@ -25,7 +25,7 @@ from bot.services.when import WhenError, parse_when, split_trailing_when
 from handlers.slack.blocks import Blocks, section
 from handlers.slack.blocks.help import build_help
 from handlers.slack.blocks.modals import QueueForm, build_queue_modal
-from handlers.slack.channels import UnknownChannel, is_channel_token, mention, resolve_channel
+from handlers.slack.channels import UnknownChannel, is_channel_token, mention, plain_text, resolve_channel
 from handlers.slack.deps import Relais, relais
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.outbox import drain_outbox
@@ -160,7 +160,7 @@ async def _cmd_queue(
     try:
         url = validate_url(args[0])
     except UnsafeURL as exc:
-        raise Refusal("invalid_url", reason=str(exc)) from None
+        raise Refusal("invalid_url", reason=url_reason(caller.lang, code=exc.code, detail=str(exc))) from None
     channel_words = [word for word in args[1:] if is_channel_token(word)]
     words, when_text = split_trailing_when([word for word in args[1:] if not is_channel_token(word)])
     publish_at = None
@@ -190,7 +190,7 @@ async def _cmd_queue(
         workspace=caller.workspace,
         author=caller.member,
         preview=preview,
-        captions=[" ".join(caption_words)] if caption_words else [],
+        captions=[plain_text(" ".join(caption_words))] if caption_words else [],
         channels=channels,
         networks=["linkedin", "x"],
         publish_at=publish_at,
@@ -380,7 +380,7 @@ async def _cmd_suggest(
     try:
         url = validate_url(args[0])
     except UnsafeURL as exc:
-        raise Refusal("invalid_url", reason=str(exc)) from None
+        raise Refusal("invalid_url", reason=url_reason(caller.lang, code=exc.code, detail=str(exc))) from None
     admins = await suggestions.admin_ids(
         session, workspace_id=caller.workspace.id, configured=deps.settings.relais_admins
     )
@@ -391,7 +391,7 @@ async def _cmd_suggest(
         workspace_id=caller.workspace.id,
         member=caller.member,
         url=url,
-        reason=" ".join(args[1:]),
+        reason=plain_text(" ".join(args[1:])),
         now=deps.clock.now(),
     )
     await send_reviews(

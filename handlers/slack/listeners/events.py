@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.services import members as member_service
 from handlers.slack.deps import relais
 from handlers.slack.home import publish_home
+from handlers.slack.identity import team_and_user
 from models import Platform
 
 
@@ -33,10 +34,7 @@ async def handle_home_preference(
     """Reminders on/off and language, from the Home tab; the tab is then published again."""
     await ack()
     deps = relais(context)
-    team_id, user_id = (
-        str(body["user"].get("team_id") or (body.get("team") or {})["id"]),
-        str(body["user"]["id"]),
-    )
+    team_id, user_id = team_and_user(body)
     async with deps.sessions() as session:
         workspace = await member_service.ensure_workspace(
             session, platform=Platform.SLACK, external_id=team_id

@@ -14,7 +14,7 @@ from bot.services.members import language_of
 from bot.services.posts import PostError
 from handlers.slack.blocks.modals import QueueForm, build_queue_modal
 from handlers.slack.deps import relais
-from handlers.slack.listeners.views import identify
+from handlers.slack.identity import identify
 from handlers.slack.suggestions import close_reviews
 from models import Member, SuggestionState
 
@@ -32,9 +32,7 @@ async def handle_suggestion_approve(
     deps = relais(context)
     workspace, member, lang, admin = await identify(deps, client, body)
     if not admin:
-        await client.chat_postMessage(
-            channel=member.external_id, text=t(lang, "not_admin", command="suggest")
-        )
+        await client.chat_postMessage(channel=member.external_id, text=t(lang, "not_admin", command="queue"))
         return
     async with deps.sessions() as session:
         try:
@@ -65,9 +63,7 @@ async def handle_suggestion_reject(
     deps = relais(context)
     workspace, member, lang, admin = await identify(deps, client, body)
     if not admin:
-        await client.chat_postMessage(
-            channel=member.external_id, text=t(lang, "not_admin", command="suggest")
-        )
+        await client.chat_postMessage(channel=member.external_id, text=t(lang, "not_admin", command="queue"))
         return
     async with deps.sessions() as session:
         try:

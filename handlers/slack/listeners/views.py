@@ -16,7 +16,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.i18n import t
+from bot.i18n import t, url_reason
 from bot.services import links, suggestions
 from bot.services import members as member_service
 from bot.services import posts as post_service
@@ -24,31 +24,13 @@ from bot.services.posts import MAX_CAPTIONS, PostError, check_captions
 from bot.services.preview import UnsafeURL, validate_url
 from handlers.slack.blocks.modals import build_edit_modal, submitted
 from handlers.slack.blocks.share import build_share_link
-from handlers.slack.deps import Relais, relais
-from handlers.slack.directory import SlackDirectory
+from handlers.slack.deps import relais
+from handlers.slack.identity import identify
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.suggestions import close_reviews
-from models import Member, Network, Platform, PostState, Workspace
+from models import Member, Network, PostState, Workspace
 
 logger = logging.getLogger(__name__)
-
-
-async def identify(
-    deps: Relais, client: AsyncWebClient, body: dict[str, Any]
-) -> tuple[Workspace, Member, str, bool]:
-    user = body["user"]
-    team_id = str(user.get("team_id") or (body.get("team") or {})["id"])
-    async with deps.sessions() as session:
-        workspace = await member_service.ensure_workspace(
-            session, platform=Platform.SLACK, external_id=team_id
-        )
-        member = await member_service.ensure_member(session, workspace=workspace, external_id=str(user["id"]))
-        await member_service.refresh_profile(
-            session, member, directory=SlackDirectory(client), now=deps.clock.now()
-        )
-        await session.commit()
-    admin = member_service.is_admin(member, admins=deps.settings.relais_admins)
-    return workspace, member, member_service.language_of(member), admin
 
 
 def _zone(member: Member, workspace: Workspace) -> ZoneInfo:
@@ -70,7 +52,12 @@ async def handle_queue_submission(
     context: AsyncBoltContext,
 ) -> None:
     deps = relais(context)
-    workspace, member, lang, admin = await identify(deps, client, body)
+    try:
+        workspace, member, lang, admin = await identify(deps, client, body, refresh=False)
+    except Exception:
+        logger.exception("queue modal: identifying the submitter failed")
+        await ack(response_action="errors", errors={"url": t("en", "something_went_wrong")})
+        return
     if not admin:
         await ack(response_action="errors", errors={"url": t(lang, "not_admin", command="queue")})
         return
@@ -80,7 +67,7 @@ async def handle_queue_submission(
     try:
         url = validate_url(str(submitted(view, "url").get("value") or ""))
     except UnsafeURL as exc:
-        errors["url"] = t(lang, "invalid_url", reason=str(exc))
+        errors["url"] = t(lang, "invalid_url", reason=url_reason(lang, code=exc.code, detail=str(exc)))
     captions = [
         str(submitted(view, f"caption_{i}").get("value") or "").strip() for i in range(1, MAX_CAPTIONS + 1)
     ]
@@ -210,7 +197,12 @@ async def handle_edit_submission(
     context: AsyncBoltContext,
 ) -> None:
     deps = relais(context)
-    workspace, member, lang, _ = await identify(deps, client, body)
+    try:
+        workspace, member, lang, _ = await identify(deps, client, body, refresh=False)
+    except Exception:
+        logger.exception("edit modal: identifying the submitter failed")
+        await ack(response_action="errors", errors={"caption": t("en", "something_went_wrong")})
+        return
     caption = str(submitted(view, "caption").get("value") or "").strip()
     network = str((submitted(view, "network").get("selected_option") or {}).get("value") or "linkedin")
     try:

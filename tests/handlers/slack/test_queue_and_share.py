@@ -92,7 +92,7 @@ async def test_admin_queues_a_link_and_it_is_pushed_with_share_buttons(
     assert reply["response_type"] == "ephemeral"
     assert reply["text"] == "Post #1 is published in <#C0NEWS>."
 
-    assert "Acme raises & grows" in message["text"]  # fallback text always set
+    assert "Acme raises &amp; grows" in message["text"]  # fallback text always set, escaped as Slack wants
     preview = message["blocks"][0]
     assert "Acme raises &amp; grows" in preview["text"]["text"]
     assert "Acme announces its new round." in preview["text"]["text"]
@@ -446,3 +446,61 @@ async def test_me_and_stats_count_shares_clicks_points_and_rank(
     assert "<@UEMP2> (2), <@UEMP3> (1)" in stats["text"]
     assert "There is no post #9" in (await slack.command("UADMIN", "stats 9"))["text"]
     assert (await slack.command("UEMP2", "stats"))["text"].startswith("Only Relais admins")
+
+
+async def test_command_captions_are_unescaped_into_plain_text(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    caption = "R&amp;D &lt;3 with <@UEMP2|bob>, see <https://example.com/x|the docs>"
+    text = f"queue {article}/r {caption} <#C0NEWS|news>"
+    reply = await slack.command("UADMIN", text)
+    assert reply["text"] == "Post #1 is published in <#C0NEWS>."
+    async with sessions() as session:
+        post = (await session.scalars(select(Post))).one()
+    assert post.captions == ["R&D <3 with @bob, see https://example.com/x"]
+
+
+@pytest.mark.parametrize("value", ["abc:x", "", "1" * 30, "-1:x"])
+async def test_forged_button_values_change_nothing(
+    slack: SlackDriver, sessions: Sessions, value: str
+) -> None:
+    for action in ("open_share_x", "share_x", "not_for_me"):
+        sent = await slack.click("UEMP2", action, value)
+        assert sent.status == 200
+    await slack.settle()
+    assert await _count(sessions, Share) == 0
+    assert await _count(sessions, Dismissal) == 0
+
+
+async def test_modal_submission_acks_in_time_when_slack_is_slow(
+    slack: SlackDriver, article: str, sessions: Sessions, clock: FrozenClock
+) -> None:
+    await slack.command("UADMIN", "help")  # Ada's profile is cached
+    clock.advance(timedelta(minutes=30))  # … and now stale
+    slack.fake.delay("users.info", 4)
+    values: dict[str, dict[str, Any]] = {
+        "url": {"type": "url_text_input", "value": f"{article}/slow"},
+        "networks": {"type": "checkboxes", "selected_options": [{"value": "x"}]},
+        "channels": {"type": "multi_conversations_select", "selected_conversations": ["C0NEWS"]},
+    }
+    started = asyncio.get_running_loop().time()
+    response = await slack.submit("UADMIN", "queue_modal", values)
+    elapsed = asyncio.get_running_loop().time() - started
+    assert response.status_code == 200
+    assert response.text == ""
+    assert elapsed < 3.0  # Slack's limit; a correctness bound, not a speed target
+
+    async def queued() -> bool:
+        return await _count(sessions, Post) == 1
+
+    await eventually(queued)
+
+
+async def test_a_bad_link_is_explained_in_french_too(slack: SlackDriver, sessions: Sessions) -> None:
+    await slack.command("UADMIN", "lang fr")
+    reply = await slack.command("UADMIN", "queue ftp://example.com/file <#C0NEWS|news>")
+    assert reply["text"] == (
+        "Ce n'est pas un lien que je peux partager (seuls les liens http:// et https:// sont acceptés). "
+        "Utilisez une adresse `https://…` complète."
+    )
+    assert await _count(sessions, Post) == 0

@@ -1,0 +1,48 @@
+"""Small pure helpers of the web layer and the services: visitor address, X's weighted length."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.services.links import destination_url
+from bot.services.posts import PostError, check_captions, x_length
+from bot.web import client_address
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "expected"),
+    [
+        ("81.2.69.160", None, "81.2.69.160"),
+        (
+            "81.2.69.160",
+            "198.51.100.1",
+            "81.2.69.160",
+        ),  # a client on the internet cannot claim another address
+        ("10.0.0.5", "198.51.100.1", "198.51.100.1"),  # behind our load balancer
+        ("127.0.0.1", "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # only the hop the proxy added
+        ("10.0.0.5", "", "10.0.0.5"),
+    ],
+)
+def test_client_address_trusts_only_the_proxy_hop(remote: str, forwarded: str | None, expected: str) -> None:
+    assert client_address(remote, forwarded) == expected
+
+
+def test_x_counts_emoji_and_cjk_as_two() -> None:
+    assert x_length("hello") == 5 + 1 + 23
+    assert x_length("日本") == 4 + 1 + 23
+    assert x_length("🎉") == 2 + 1 + 23
+    check_captions(["a" * 256], ["x"])
+    with pytest.raises(PostError) as refused:
+        check_captions(["🎉" * 130], ["x"])
+    assert refused.value.params == {"limit": 256, "length": 260}
+    check_captions(["🎉" * 130], ["linkedin"])
+
+
+def test_destination_keeps_the_existing_query_and_other_utm_tags() -> None:
+    url = destination_url(
+        "https://example.com/a?ref=blog&utm_content=hero&utm_source=old", network="x", post_id=7
+    )
+    assert url == (
+        "https://example.com/a?ref=blog&utm_content=hero&utm_source=x&utm_medium=employee_advocacy"
+        "&utm_campaign=relais-7"
+    )
