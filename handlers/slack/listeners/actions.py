@@ -116,14 +116,26 @@ async def handle_open_share(
         await ack()
         return
     try:
-        # Slack waits 3 seconds for the ack; the share must be on disk before it, and within it.
-        async with asyncio.timeout(RECORD_BEFORE_ACK_SECONDS):
-            post, member, created = await _record_intent(deps, body, post_id, network)
+        # Slack waits 3 seconds for the ack: the reads before the share is queued are bounded, and a
+        # failure there has recorded nothing (so the member may be told so).
+        async with asyncio.timeout(LOOKUP_BEFORE_ACK_SECONDS):
+            post, member, record = await _lookup_intent(deps, body, post_id, network)
     except Exception:
-        logger.exception("recording a share of post %s failed", post_id)
+        logger.exception("looking up a share of post %s failed", post_id)
         await ack()
         await _tell(body, respond, client, t("en", "something_went_wrong"))
         return
+    created = False
+    if record is not None:
+        try:
+            # Once queued, the share will be written even if this wait is cut short: never tell the
+            # member "nothing changed" from here.
+            async with asyncio.timeout(RECORD_BEFORE_ACK_SECONDS):
+                created = await deps.shares.record(record)
+        except TimeoutError:
+            logger.warning("share of post %s queued but not confirmed before the ack", post_id)
+            await ack()
+            return
     await ack()
     async with deps.sessions() as session:
         member = await session.merge(member)
@@ -139,31 +151,31 @@ async def handle_open_share(
         await _tell(body, respond, client, t(lang, "share_recorded", network=name))
 
 
-RECORD_BEFORE_ACK_SECONDS = 2.5
+LOOKUP_BEFORE_ACK_SECONDS = 1.5
+RECORD_BEFORE_ACK_SECONDS = 1.2
 
 
-async def _record_intent(
+async def _lookup_intent(
     deps: Relais, body: dict[str, Any], post_id: int, network: Network
-) -> tuple[Post | None, Member, bool]:
+) -> tuple[Post | None, Member, ShareRecord | None]:
+    """The member, the post, and the share to record (None when the post cannot be shared)."""
     async with deps.sessions() as session:
         workspace, member = await _member(deps, session, body)
         post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
         caption = post_service.caption_for(post, member_id=member.id) if post is not None else None
         await session.commit()
     if not _shareable(post, network):
-        return post, member, False
-    created = await deps.shares.record(
-        ShareRecord(
-            workspace_id=workspace.id,
-            member_id=member.id,
-            post_id=post_id,
-            network=network,
-            status=ShareStatus.INTENT,
-            at=deps.clock.now(),
-            caption=caption,
-        )
+        return post, member, None
+    record = ShareRecord(
+        workspace_id=workspace.id,
+        member_id=member.id,
+        post_id=post_id,
+        network=network,
+        status=ShareStatus.INTENT,
+        at=deps.clock.now(),
+        caption=caption,
     )
-    return post, member, created
+    return post, member, record
 
 
 def _post_id(action: dict[str, Any]) -> int | None:
