@@ -6,6 +6,7 @@ builders render, never an ORM row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -99,9 +100,11 @@ def card_of(post: Post, *, caption: str | None = None) -> PostCard:
 def caption_for(post: Post, *, member_id: int) -> str | None:
     """The caption variant this member gets: rotated across colleagues (consecutive member ids get
     consecutive variants) so they do not all post the same words; stable for one member."""
-    if not post.captions:
-        return None
-    return post.captions[(member_id + post.id) % len(post.captions)]
+    return rotate_caption(post.captions, post_id=post.id, member_id=member_id)
+
+
+def rotate_caption(captions: Sequence[str], *, post_id: int, member_id: int) -> str | None:
+    return captions[(member_id + post_id) % len(captions)] if captions else None
 
 
 # X weighs characters (twitter-text v3): these code point ranges count 1, everything else 2

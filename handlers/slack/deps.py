@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.services.hotpath import HotCache
 from bot.services.preview import PreviewFetcher
 from bot.services.shares import ShareWriter
 
@@ -23,6 +24,7 @@ class Relais:
     clock: Clock
     shares: ShareWriter
     fetcher: PreviewFetcher
+    cache: HotCache = field(default_factory=HotCache)
 
 
 def relais(context: AsyncBoltContext | dict[str, Any]) -> Relais:

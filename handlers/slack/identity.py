@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import members as member_service
+from bot.services.hotpath import MemberRef
 from handlers.slack.deps import Relais
 from handlers.slack.directory import SlackDirectory
 from models import Member, Platform, Workspace
@@ -46,5 +47,17 @@ async def identify(
                         session, member, directory=directory, now=deps.clock.now()
                     )
         await session.commit()
+    remember(deps, team_id, user_id, member)
     admin = member_service.is_admin(member, admins=deps.settings.relais_admins)
     return workspace, member, member_service.language_of(member), admin
+
+
+def remember(deps: Relais, team_id: str, user_id: str, member: Member) -> None:
+    """Keep the hot path's picture of this member current after their profile or language changed."""
+    deps.cache.remember_member(
+        team_id,
+        user_id,
+        MemberRef(
+            member.workspace_id, member.id, member_service.language_of(member), member.admin_checked_at
+        ),
+    )

@@ -16,6 +16,7 @@ from bot.i18n import t
 from bot.services import links
 from bot.services import members as member_service
 from bot.services import posts as post_service
+from bot.services.hotpath import MemberRef, PostRef
 from bot.services.shares import ShareRecord
 from handlers.slack.blocks.share import build_share_link
 from handlers.slack.deps import Relais, relais
@@ -108,25 +109,38 @@ async def handle_open_share(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    """The member opened their personal share link: record the share (`intent`) before acking, once."""
+    """The member opened their personal share link: record the share (`intent`) before acking, once.
+    This is the hot path: what it needs is usually in memory (`HotCache`), so only the share's group
+    commit touches the database before the ack."""
     deps = relais(context)
     network = NETWORK_OF_ACTION[action["action_id"]]
     post_id = _post_id(action)
     if post_id is None:
         await ack()
         return
+    team_id, user_id = team_and_user(body)
     try:
         # Slack waits 3 seconds for the ack: the reads before the share is queued are bounded, and a
         # failure there has recorded nothing (so the member may be told so).
         async with asyncio.timeout(LOOKUP_BEFORE_ACK_SECONDS):
-            post, member, record = await _lookup_intent(deps, body, post_id, network)
+            who, post = await _lookup(deps, team_id, user_id, post_id)
     except Exception:
         logger.exception("looking up a share of post %s failed", post_id)
         await ack()
         await _tell(body, respond, client, t("en", "something_went_wrong"))
         return
+    shareable = post is not None and post.state is PostState.PUBLISHED and network.value in post.networks
     created = False
-    if record is not None:
+    if shareable and post is not None:
+        record = ShareRecord(
+            workspace_id=who.workspace_id,
+            member_id=who.member_id,
+            post_id=post_id,
+            network=network,
+            status=ShareStatus.INTENT,
+            at=deps.clock.now(),
+            caption=post_service.rotate_caption(post.captions, post_id=post_id, member_id=who.member_id),
+        )
         try:
             # Once queued, the share will be written even if this wait is cut short: never tell the
             # member "nothing changed" from here.
@@ -137,45 +151,57 @@ async def handle_open_share(
             await ack()
             return
     await ack()
-    async with deps.sessions() as session:
-        member = await session.merge(member)
-        await member_service.refresh_profile(
-            session, member, directory=SlackDirectory(client), now=deps.clock.now()
-        )
-        lang = member_service.language_of(member)
-        await session.commit()
-    name = t(lang, f"network_{network.value}")
-    if not _shareable(post, network):
-        await _tell(body, respond, client, t(lang, "no_longer_available"))
-    elif created:
-        await _tell(body, respond, client, t(lang, "share_recorded", network=name))
+    if not shareable or created:
+        lang = await _fresh_language(deps, client, team_id, user_id, who)
+        name = t(lang, f"network_{network.value}")
+        text = t(lang, "share_recorded", network=name) if shareable else t(lang, "no_longer_available")
+        await _tell(body, respond, client, text)
 
 
 LOOKUP_BEFORE_ACK_SECONDS = 1.5
 RECORD_BEFORE_ACK_SECONDS = 1.2
 
 
-async def _lookup_intent(
-    deps: Relais, body: dict[str, Any], post_id: int, network: Network
-) -> tuple[Post | None, Member, ShareRecord | None]:
-    """The member, the post, and the share to record (None when the post cannot be shared)."""
+async def _lookup(deps: Relais, team_id: str, user_id: str, post_id: int) -> tuple[MemberRef, PostRef | None]:
+    """Who is clicking and what the post is, from memory when possible, else in one session."""
+    who = deps.cache.member(team_id, user_id)
+    post = deps.cache.post(who.workspace_id, post_id) if who is not None else None
+    if who is not None and post is not None:
+        return who, post
     async with deps.sessions() as session:
-        workspace, member = await _member(deps, session, body)
-        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
-        caption = post_service.caption_for(post, member_id=member.id) if post is not None else None
+        if who is None:
+            workspace = await member_service.ensure_workspace(
+                session, platform=Platform.SLACK, external_id=team_id
+            )
+            member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
+            who = MemberRef(
+                workspace.id, member.id, member_service.language_of(member), member.admin_checked_at
+            )
+            deps.cache.remember_member(team_id, user_id, who)
+        row = await post_service.get_post(session, workspace_id=who.workspace_id, post_id=post_id)
         await session.commit()
-    if not _shareable(post, network):
-        return post, member, None
-    record = ShareRecord(
-        workspace_id=workspace.id,
-        member_id=member.id,
-        post_id=post_id,
-        network=network,
-        status=ShareStatus.INTENT,
-        at=deps.clock.now(),
-        caption=caption,
+    if row is not None:
+        post = PostRef.of(row)
+        deps.cache.remember_post(post)
+    return who, post
+
+
+async def _fresh_language(
+    deps: Relais, client: AsyncWebClient, team_id: str, user_id: str, who: MemberRef
+) -> str:
+    """The member's language, refreshing their profile from Slack only when the cached one is stale."""
+    now = deps.clock.now()
+    if who.checked_at is not None and now - who.checked_at < member_service.PROFILE_TTL:
+        return who.lang
+    async with deps.sessions() as session:
+        member = await session.get_one(Member, who.member_id)
+        await member_service.refresh_profile(session, member, directory=SlackDirectory(client), now=now)
+        await session.commit()
+    lang = member_service.language_of(member)
+    deps.cache.remember_member(
+        team_id, user_id, MemberRef(who.workspace_id, who.member_id, lang, member.admin_checked_at)
     )
-    return post, member, record
+    return lang
 
 
 def _post_id(action: dict[str, Any]) -> int | None:

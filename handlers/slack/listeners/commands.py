@@ -28,6 +28,7 @@ from handlers.slack.blocks.modals import QueueForm, build_queue_modal
 from handlers.slack.channels import UnknownChannel, is_channel_token, mention, plain_text, resolve_channel
 from handlers.slack.deps import Relais, relais
 from handlers.slack.directory import SlackDirectory
+from handlers.slack.identity import remember
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.suggestions import send_reviews
 from models import Member, Platform, Workspace
@@ -117,6 +118,7 @@ async def _caller(
     await member_service.refresh_profile(
         session, member, directory=SlackDirectory(client), now=deps.clock.now()
     )
+    remember(deps, command["team_id"], command["user_id"], member)
     return Caller(
         workspace=workspace,
         member=member,
@@ -258,6 +260,7 @@ async def _cmd_cancel(
     await post_service.cancel_post(
         session, workspace_id=caller.workspace.id, post_id=post_id, now=deps.clock.now(), lang=caller.lang
     )
+    deps.cache.forget_post(caller.workspace.id, post_id)
     return Reply(t(caller.lang, "cancelled", id=post_id))
 
 
@@ -312,6 +315,7 @@ async def _cmd_lang(
     if language is None:
         raise Refusal("lang_unknown")
     caller.member.language = language
+    deps.cache.forget_member(caller.workspace.external_id, caller.member.external_id)
     return Reply(t(language, "lang_set"))
 
 

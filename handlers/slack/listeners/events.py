@@ -49,4 +49,5 @@ async def handle_home_preference(
             case "home_lang_en" | "home_lang_fr":
                 member.language = action["action_id"].removeprefix("home_lang_")
         await session.commit()
+    deps.cache.forget_member(team_id, user_id)
     await publish_home(deps, client, team_id=team_id, user_id=user_id)

@@ -1,0 +1,80 @@
+"""Per-process memory for the share click's hot path, which must reach the database as little as
+possible before the ack (docs/benchmarks.md).
+
+Ids never change, so who a Slack user is (workspace id, member id) is kept until evicted; the member's
+language and when their profile was last checked are refreshed whenever the profile is. A post's
+shareability (state, networks, captions) is kept for `POST_TTL` only: another process (the clock
+expiring it, an admin on another web process cancelling it) may change it, and the TTL bounds how long
+this process can be behind. A cancel in this process forgets the post at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from models import Post, PostState
+
+POST_TTL_SECONDS: Final = 1.0
+MAX_MEMBERS: Final = 100_000
+MAX_POSTS: Final = 10_000
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    workspace_id: int
+    member_id: int
+    lang: str
+    checked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class PostRef:
+    id: int
+    workspace_id: int
+    state: PostState
+    networks: tuple[str, ...]
+    captions: tuple[str, ...]
+
+    @classmethod
+    def of(cls, post: Post) -> PostRef:
+        return cls(post.id, post.workspace_id, post.state, tuple(post.networks), tuple(post.captions))
+
+
+class HotCache:
+    def __init__(self) -> None:
+        self._members: OrderedDict[tuple[str, str], MemberRef] = OrderedDict()
+        self._posts: OrderedDict[tuple[int, int], tuple[float, PostRef]] = OrderedDict()
+
+    def member(self, team_id: str, user_id: str) -> MemberRef | None:
+        found = self._members.get((team_id, user_id))
+        if found is not None:
+            self._members.move_to_end((team_id, user_id))
+        return found
+
+    def remember_member(self, team_id: str, user_id: str, ref: MemberRef) -> None:
+        self._members[(team_id, user_id)] = ref
+        self._members.move_to_end((team_id, user_id))
+        while len(self._members) > MAX_MEMBERS:
+            self._members.popitem(last=False)
+
+    def forget_member(self, team_id: str, user_id: str) -> None:
+        self._members.pop((team_id, user_id), None)
+
+    def post(self, workspace_id: int, post_id: int) -> PostRef | None:
+        found = self._posts.get((workspace_id, post_id))
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def remember_post(self, ref: PostRef) -> None:
+        self._posts[(ref.workspace_id, ref.id)] = (time.monotonic() + POST_TTL_SECONDS, ref)
+        self._posts.move_to_end((ref.workspace_id, ref.id))
+        while len(self._posts) > MAX_POSTS:
+            self._posts.popitem(last=False)
+
+    def forget_post(self, workspace_id: int, post_id: int) -> None:
+        self._posts.pop((workspace_id, post_id), None)
