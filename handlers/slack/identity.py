@@ -25,6 +25,12 @@ def team_and_user(body: dict[str, Any]) -> tuple[str, str]:
     return str(team), str(user["id"])
 
 
+def button_id(action: dict[str, Any]) -> int | None:
+    """The id a button carries ("12" or "12:x"): a post or a suggestion; None for a forged or stale value."""
+    head = str(action.get("value") or "").split(":", 1)[0]
+    return int(head) if head.isdigit() and len(head) < 19 else None
+
+
 async def identify(
     deps: Relais, client: AsyncWebClient, body: dict[str, Any], *, refresh: bool = True
 ) -> tuple[Workspace, Member, str, bool]:

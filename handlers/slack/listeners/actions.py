@@ -10,7 +10,6 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import t
 from bot.services import links
@@ -21,8 +20,8 @@ from bot.services.shares import ShareRecord
 from handlers.slack.blocks.share import build_share_link
 from handlers.slack.deps import Relais, relais
 from handlers.slack.directory import SlackDirectory
-from handlers.slack.identity import team_and_user
-from models import Member, Network, Platform, Post, PostState, ShareStatus, Workspace
+from handlers.slack.identity import button_id, identify, remember, team_and_user
+from models import Member, Network, Platform, Post, PostState, ShareStatus
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +31,6 @@ NETWORK_OF_ACTION = {
     "open_share_linkedin": Network.LINKEDIN,
     "open_share_x": Network.X,
 }
-
-
-async def _member(deps: Relais, session: AsyncSession, body: dict[str, Any]) -> tuple[Workspace, Member]:
-    team_id, user_id = team_and_user(body)
-    workspace = await member_service.ensure_workspace(session, platform=Platform.SLACK, external_id=team_id)
-    member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
-    return workspace, member
 
 
 async def _tell(
@@ -56,7 +48,7 @@ async def _tell(
         await client.chat_postMessage(channel=str(body["user"]["id"]), text=text, blocks=blocks)
 
 
-def _shareable(post: Post | None, network: Network) -> bool:
+def _shareable(post: Post | PostRef | None, network: Network) -> bool:
     return post is not None and post.state is PostState.PUBLISHED and network.value in post.networks
 
 
@@ -72,13 +64,9 @@ async def handle_share(
     await ack()
     deps = relais(context)
     network = NETWORK_OF_ACTION[action["action_id"]]
+    workspace, member, lang, _ = await identify(deps, client, body)
     async with deps.sessions() as session:
-        workspace, member = await _member(deps, session, body)
-        await member_service.refresh_profile(
-            session, member, directory=SlackDirectory(client), now=deps.clock.now()
-        )
-        lang = member_service.language_of(member)
-        post_id = _post_id(action)
+        post_id = button_id(action)
         post = None
         if post_id is not None:
             post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
@@ -114,7 +102,7 @@ async def handle_open_share(
     commit touches the database before the ack."""
     deps = relais(context)
     network = NETWORK_OF_ACTION[action["action_id"]]
-    post_id = _post_id(action)
+    post_id = button_id(action)
     if post_id is None:
         await ack()
         return
@@ -129,7 +117,7 @@ async def handle_open_share(
         await ack()
         await _tell(body, respond, client, t("en", "something_went_wrong"))
         return
-    shareable = post is not None and post.state is PostState.PUBLISHED and network.value in post.networks
+    shareable = _shareable(post, network)
     created = False
     if shareable and post is not None:
         record = ShareRecord(
@@ -197,17 +185,8 @@ async def _fresh_language(
         member = await session.get_one(Member, who.member_id)
         await member_service.refresh_profile(session, member, directory=SlackDirectory(client), now=now)
         await session.commit()
-    lang = member_service.language_of(member)
-    deps.cache.remember_member(
-        team_id, user_id, MemberRef(who.workspace_id, who.member_id, lang, member.admin_checked_at)
-    )
-    return lang
-
-
-def _post_id(action: dict[str, Any]) -> int | None:
-    """The post id a button carries ("12" or "12:x"); None for anything else (a forged or stale value)."""
-    head = str(action.get("value") or "").split(":", 1)[0]
-    return int(head) if head.isdigit() and len(head) < 19 else None
+    remember(deps, team_id, user_id, member)
+    return member_service.language_of(member)
 
 
 async def handle_not_for_me(
@@ -220,13 +199,9 @@ async def handle_not_for_me(
 ) -> None:
     await ack()
     deps = relais(context)
+    workspace, member, lang, _ = await identify(deps, client, body)
     async with deps.sessions() as session:
-        workspace, member = await _member(deps, session, body)
-        await member_service.refresh_profile(
-            session, member, directory=SlackDirectory(client), now=deps.clock.now()
-        )
-        lang = member_service.language_of(member)
-        post_id = _post_id(action)
+        post_id = button_id(action)
         post = None
         if post_id is not None:
             post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)

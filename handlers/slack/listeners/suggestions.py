@@ -14,7 +14,7 @@ from bot.services.members import language_of
 from bot.services.posts import PostError
 from handlers.slack.blocks.modals import QueueForm, build_queue_modal
 from handlers.slack.deps import relais
-from handlers.slack.identity import identify
+from handlers.slack.identity import button_id, identify
 from handlers.slack.suggestions import close_reviews
 from models import Member, SuggestionState
 
@@ -30,6 +30,9 @@ async def handle_suggestion_approve(
     when the admin submits it (closing the modal leaves it pending)."""
     await ack()
     deps = relais(context)
+    suggestion_id = button_id(action)
+    if suggestion_id is None:
+        return
     workspace, member, lang, admin = await identify(deps, client, body)
     if not admin:
         await client.chat_postMessage(channel=member.external_id, text=t(lang, "not_admin", command="queue"))
@@ -37,7 +40,7 @@ async def handle_suggestion_approve(
     async with deps.sessions() as session:
         try:
             suggestion = await suggestions.get(
-                session, workspace_id=workspace.id, suggestion_id=int(action["value"])
+                session, workspace_id=workspace.id, suggestion_id=suggestion_id
             )
         except PostError as error:
             await client.chat_postMessage(
@@ -61,6 +64,9 @@ async def handle_suggestion_reject(
 ) -> None:
     await ack()
     deps = relais(context)
+    suggestion_id = button_id(action)
+    if suggestion_id is None:
+        return
     workspace, member, lang, admin = await identify(deps, client, body)
     if not admin:
         await client.chat_postMessage(channel=member.external_id, text=t(lang, "not_admin", command="queue"))
@@ -70,7 +76,7 @@ async def handle_suggestion_reject(
             suggestion = await suggestions.reject(
                 session,
                 workspace_id=workspace.id,
-                suggestion_id=int(action["value"]),
+                suggestion_id=suggestion_id,
                 admin=member,
                 now=deps.clock.now(),
             )

@@ -25,7 +25,7 @@ from bot.services.preview import UnsafeURL, validate_url
 from handlers.slack.blocks.modals import build_edit_modal, submitted
 from handlers.slack.blocks.share import build_share_link
 from handlers.slack.deps import relais
-from handlers.slack.identity import identify
+from handlers.slack.identity import button_id, identify
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.suggestions import close_reviews
 from models import Member, Network, PostState, Workspace
@@ -174,8 +174,11 @@ async def handle_edit_share(
     await ack()
     deps = relais(context)
     workspace, member, lang, _ = await identify(deps, client, body)
-    async with deps.sessions() as session:
-        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=int(action["value"]))
+    post_id = button_id(action)
+    post = None
+    if post_id is not None:
+        async with deps.sessions() as session:
+            post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
     if post is None or post.state is not PostState.PUBLISHED:
         await client.chat_postMessage(channel=member.external_id, text=t(lang, "no_longer_available"))
         return
