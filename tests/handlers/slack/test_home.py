@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,15 +21,6 @@ from tests.handlers.slack.driver import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def slack(
-    make_settings: SettingsFactory, engine: AsyncEngine, fake_slack: FakeSlack
-) -> AsyncIterator[SlackDriver]:
-    setup_workspace(fake_slack)
-    async with relais_app(make_settings(), engine, FrozenClock(START), fake_slack) as driver:
-        yield driver
 
 
 def _text(view: dict[str, Any]) -> str:

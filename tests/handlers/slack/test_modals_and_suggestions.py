@@ -3,44 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.clock import FrozenClock
 from models import Post, PostState, Suggestion, SuggestionState
-from tests.fakes.slack import FakeSlack
 from tests.handlers.slack.driver import (
     START,
-    SettingsFactory,
     SlackDriver,
-    article_server,
     eventually,
-    relais_app,
-    setup_workspace,
 )
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def article() -> AsyncIterator[str]:
-    async with article_server() as base:
-        yield base
-
-
-@pytest.fixture
-async def slack(
-    make_settings: SettingsFactory, engine: AsyncEngine, fake_slack: FakeSlack
-) -> AsyncIterator[SlackDriver]:
-    setup_workspace(fake_slack)
-    async with relais_app(make_settings(), engine, FrozenClock(START), fake_slack) as driver:
-        yield driver
 
 
 async def _posts(sessions: Sessions) -> int:

@@ -4,7 +4,6 @@ employees share through their personal links, clicks are counted, and bad input 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -28,36 +27,14 @@ from models import (
 )
 from tests.fakes.slack import FakeSlack
 from tests.handlers.slack.driver import (
-    START,
     SettingsFactory,
     SlackDriver,
-    article_server,
     eventually,
     relais_app,
     setup_workspace,
 )
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-async def article() -> AsyncIterator[str]:
-    async with article_server() as base:
-        yield base
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-@pytest.fixture
-async def slack(
-    make_settings: SettingsFactory, engine: AsyncEngine, fake_slack: FakeSlack, clock: FrozenClock
-) -> AsyncIterator[SlackDriver]:
-    setup_workspace(fake_slack)
-    async with relais_app(make_settings(), engine, clock, fake_slack) as driver:
-        yield driver
 
 
 async def _count(sessions: Sessions, model: Any, *where: Any) -> int:
