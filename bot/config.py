@@ -9,11 +9,12 @@ CLI prints that line and exits with code 2.
 from __future__ import annotations
 
 import logging
+import re
 from functools import cached_property
 from typing import Annotated, Any
 
 from cryptography.fernet import Fernet, MultiFernet
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.db import normalize_database_url
@@ -36,6 +37,15 @@ _HOW_TO_SET: dict[str, str] = {
         "print(Fernet.generate_key().decode())' (several keys comma-separated rotate them, newest first)"
     ),
     "log_level": "one of " + ", ".join(LOG_LEVELS),
+    "linkedin_client_id": "the Client ID from your LinkedIn app's 'Auth' tab (developer.linkedin.com)",
+    "linkedin_client_secret": "the Primary Client Secret from your LinkedIn app's 'Auth' tab",
+    "linkedin_auth_url": "e.g. LINKEDIN_AUTH_URL=https://www.linkedin.com/oauth/v2",
+    "linkedin_api_url": "e.g. LINKEDIN_API_URL=https://api.linkedin.com",
+    "linkedin_version": "a LinkedIn API version YYYYMM from the last 12 months, e.g. LINKEDIN_VERSION=202610",
+    "x_client_id": "the OAuth 2.0 Client ID from your X app's 'Keys and tokens' page (developer.x.com)",
+    "x_client_secret": "the OAuth 2.0 Client Secret from your X app's 'Keys and tokens' page",
+    "x_auth_url": "e.g. X_AUTH_URL=https://x.com/i/oauth2/authorize",
+    "x_api_url": "e.g. X_API_URL=https://api.x.com",
 }
 
 
@@ -64,6 +74,15 @@ class Settings(BaseSettings):
     relais_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     encryption_key: SecretStr | None = None
     log_level: str = "INFO"
+    linkedin_client_id: str | None = None
+    linkedin_client_secret: SecretStr | None = None
+    linkedin_auth_url: str = "https://www.linkedin.com/oauth/v2"
+    linkedin_api_url: str = "https://api.linkedin.com"
+    linkedin_version: str | None = None
+    x_client_id: str | None = None
+    x_client_secret: SecretStr | None = None
+    x_auth_url: str = "https://x.com/i/oauth2/authorize"
+    x_api_url: str = "https://api.x.com"
 
     @field_validator("database_url")
     @classmethod
@@ -79,6 +98,32 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
+    @field_validator("linkedin_auth_url", "linkedin_api_url", "x_auth_url", "x_api_url", mode="before")
+    @classmethod
+    def _social_url(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return cls.model_fields[info.field_name or ""].default
+        if isinstance(value, str):
+            value = value.strip().rstrip("/")
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("linkedin_client_id", "x_client_id")
+    @classmethod
+    def _client_id(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("linkedin_version")
+    @classmethod
+    def _linkedin_version(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not re.fullmatch(r"20\d{2}(0[1-9]|1[0-2])", value):
+            raise ValueError("must be a month written YYYYMM")
+        return value
+
     @field_validator("slack_api_url")
     @classmethod
     def _slack_api_url(cls, value: str | None) -> str:
@@ -86,7 +131,14 @@ class Settings(BaseSettings):
             return "https://slack.com/api/"
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "encryption_key")
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "encryption_key",
+        "linkedin_client_secret",
+        "x_client_secret",
+    )
     @classmethod
     def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None or not value.get_secret_value().strip():
@@ -146,6 +198,17 @@ class Settings(BaseSettings):
         self.public_url = self.public_url.rstrip("/")
         return self
 
+    @model_validator(mode="after")
+    def _social_credentials_come_in_pairs(self) -> Settings:
+        for network in ("linkedin", "x"):
+            has_id = getattr(self, f"{network}_client_id") is not None
+            has_secret = getattr(self, f"{network}_client_secret") is not None
+            if has_id and not has_secret:
+                raise _missing(f"{network}_client_secret", because=f"{network.upper()}_CLIENT_ID is set")
+            if has_secret and not has_id:
+                raise _missing(f"{network}_client_id", because=f"{network.upper()}_CLIENT_SECRET is set")
+        return self
+
     # -- what a command needs -------------------------------------------------------------------
 
     @property
@@ -170,6 +233,16 @@ class Settings(BaseSettings):
         if self.encryption_key is None:
             raise _missing("encryption_key")
 
+    @property
+    def social_networks(self) -> tuple[str, ...]:
+        """The networks members can connect (API posting); the others are offered by share link only."""
+        return tuple(n for n in ("linkedin", "x") if getattr(self, f"{n}_client_id") is not None)
+
+    def require_social(self) -> None:
+        """Raise `ConfigError` if a network is configured but its tokens could not be kept encrypted."""
+        if self.social_networks and self.encryption_key is None:
+            raise _missing("encryption_key", because=f"{self.social_networks[0].upper()}_CLIENT_ID is set")
+
     @cached_property
     def fernet(self) -> MultiFernet:
         """The cipher for tokens at rest; the first key encrypts, every key decrypts (key rotation)."""
@@ -179,9 +252,10 @@ class Settings(BaseSettings):
         return MultiFernet(keys)
 
 
-def _missing(field: str) -> ConfigError:
+def _missing(field: str, *, because: str | None = None) -> ConfigError:
+    reason = f" but {because}" if because else ""
     return ConfigError(
-        f"{field.upper()} is not set: set it in the environment or in .env ({_HOW_TO_SET[field]})."
+        f"{field.upper()} is not set{reason}: set it in the environment or in .env ({_HOW_TO_SET[field]})."
     )
 
 

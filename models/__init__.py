@@ -14,6 +14,7 @@ from models.enums import (
 from models.job import JobRun
 from models.link import Click, TrackedLink
 from models.member import Member
+from models.oauth import OAuthAttempt
 from models.outbox import OutboxMessage
 from models.post import Delivery, Post
 from models.share import Share
@@ -30,6 +31,7 @@ __all__ = [
     "JobRunState",
     "Member",
     "Network",
+    "OAuthAttempt",
     "OutboxMessage",
     "OutboxState",
     "Platform",

@@ -29,3 +29,5 @@ class SocialAccount(WorkspaceScoped, Timestamps, Base):
     status: Mapped[SocialAccountStatus] = mapped_column(
         str_enum(SocialAccountStatus, "social_account_status"), default=SocialAccountStatus.CONNECTED
     )
+    # When the member was told their (unrefreshable) connection is about to end; reset on reconnect.
+    expiry_warned_at: Mapped[datetime | None]
