@@ -16,28 +16,35 @@ from collections.abc import AsyncIterator
 from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
+import httpx
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import db
+from bot import db, oauth_pages
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.services import links
+from bot.services.posting import Poster
 from bot.services.preview import PreviewFetcher
 from bot.services.shares import ShareWriter
 from handlers.slack import build_slack_app, build_socket_mode_handler
 from handlers.slack.deps import Relais
+from handlers.slack.outbox import drain_outbox
+from handlers.social import build_social_clients, new_http_client
 
 logger = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_SECONDS = 3.0
+SOCIAL_TIMEOUT_SECONDS = 10.0
 
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 DEPS_KEY = web.AppKey("deps", Relais)
 SLACK_APP_KEY = web.AppKey("slack_app", AsyncApp)
+HTTP_KEY = web.AppKey("social_http", httpx.AsyncClient)
+TASKS_KEY = web.AppKey("tasks", set[asyncio.Task[None]])
 
 
 def create_app(
@@ -46,28 +53,42 @@ def create_app(
     engine: AsyncEngine | None = None,
     clock: Clock | None = None,
     fetch_allowed_networks: tuple[IPv4Network | IPv6Network, ...] = (),
+    social_timeout: float = SOCIAL_TIMEOUT_SECONDS,
 ) -> web.Application:
-    """Build the web application. Raises `ConfigError` if Slack is configured incompletely.
+    """Build the web application. Raises `ConfigError` if Slack is configured incompletely, or a social
+    network without `ENCRYPTION_KEY`.
 
     When `engine` is given the caller owns it; otherwise the app creates one and disposes of it on
-    shutdown. `fetch_allowed_networks` exempts addresses from the link-preview SSRF rule (tests only).
+    shutdown. `fetch_allowed_networks` exempts addresses from the link-preview SSRF rule (tests only);
+    `social_timeout` bounds each call to LinkedIn and X.
     """
+    settings.require_social()
     app = web.Application()
     app[SETTINGS_KEY] = settings
     owns_engine = engine is None
     app[ENGINE_KEY] = engine if engine is not None else db.create_engine(settings.database_url)
+    app[HTTP_KEY] = new_http_client(social_timeout)
+    app[TASKS_KEY] = set()
     sessions = db.session_factory(app[ENGINE_KEY])
+    social = build_social_clients(settings, app[HTTP_KEY])
+    cipher = settings.fernet if settings.encryption_key is not None else None
+    clock = clock or SystemClock()
     app[DEPS_KEY] = Relais(
         settings=settings,
         sessions=sessions,
-        clock=clock or SystemClock(),
+        clock=clock,
         shares=ShareWriter(sessions),
         fetcher=PreviewFetcher(allowed_networks=fetch_allowed_networks),
+        poster=Poster(sessions, clients=social, cipher=cipher, base_url=settings.base_url, now=clock.now),
+        social=social,
+        cipher=cipher,
     )
     app.cleanup_ctx.append(_services)
 
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/r/{code}", handle_tracked_link)
+    app.router.add_get("/oauth/{network}/start", handle_oauth_start)
+    app.router.add_get("/oauth/{network}/callback", handle_oauth_callback)
     if settings.slack_configured:
         app[SLACK_APP_KEY] = build_slack_app(settings, app[DEPS_KEY])
         app.router.add_post("/slack/events", handle_slack_events)
@@ -98,6 +119,20 @@ async def handle_slack_events(request: web.Request) -> web.Response:
     bolt_request = await to_bolt_request(request)
     bolt_response = await request.app[SLACK_APP_KEY].async_dispatch(bolt_request)
     return await to_aiohttp_response(bolt_response)
+
+
+async def handle_oauth_start(request: web.Request) -> web.Response:
+    return await oauth_pages.handle_start(request.app[DEPS_KEY], request)
+
+
+async def handle_oauth_callback(request: web.Request) -> web.Response:
+    """After a connection the member's confirmation is sent at once (the clock would send it too)."""
+    response, connected = await oauth_pages.handle_callback(request.app[DEPS_KEY], request)
+    if connected and SLACK_APP_KEY in request.app:
+        task = asyncio.create_task(drain_outbox(request.app[DEPS_KEY], request.app[SLACK_APP_KEY].client))
+        request.app[TASKS_KEY].add(task)
+        task.add_done_callback(request.app[TASKS_KEY].discard)
+    return response
 
 
 async def handle_slack_not_configured(request: web.Request) -> web.Response:
@@ -176,6 +211,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     )
     await deps.shares.stop()
     await deps.fetcher.aclose()
+    await app[HTTP_KEY].aclose()
 
 
 async def wait_for_background_work(

@@ -1,8 +1,9 @@
 """`relais clock`: the one process that schedules (Procfile `clock`). APScheduler 3's AsyncIOScheduler
 runs the jobs; each job is a thin call into `scheduler.jobs`.
 
-Jobs now: `publish` (every minute: scheduled posts whose time has come, expiry) and `outbox` (every
-minute: anything still waiting to be sent). Both run once at start, to catch up after a restart.
+Jobs now, every minute and once at start (to catch up after a restart): `publish` (scheduled posts
+whose time has come, expiry), `outbox` (chat messages still waiting) and `social` (API posts due again
+or interrupted, LinkedIn connections about to end).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot import db
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.services.posting import Poster
 from handlers.slack.app import build_web_client
 from handlers.slack.notifier import SlackNotifier
+from handlers.social import build_social_clients, new_http_client
 from scheduler import jobs
 
 logger = logging.getLogger(__name__)
@@ -61,10 +64,19 @@ async def run_clock(settings: Settings) -> None:
     """Run until SIGTERM/SIGINT, then let running jobs finish. Raises `ConfigError` if Slack is
     configured incompletely."""
     settings.require_slack()
+    settings.require_social()
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)
     clock = SystemClock()
     notifier = SlackNotifier(build_web_client(settings))
+    http = new_http_client()
+    poster = Poster(
+        sessions,
+        clients=build_social_clients(settings, http),
+        cipher=settings.fernet if settings.encryption_key is not None else None,
+        base_url=settings.base_url,
+        now=clock.now,
+    )
     scheduler = AsyncIOScheduler(timezone=UTC)
     in_flight = _InFlight()
     every_minute = {
@@ -79,6 +91,11 @@ async def run_clock(settings: Settings) -> None:
     }
     scheduler.add_job(in_flight.wrap(jobs.publish), id="publish", **every_minute)
     scheduler.add_job(in_flight.wrap(jobs.drain), id="outbox", **every_minute)
+    scheduler.add_job(
+        in_flight.wrap(jobs.social),
+        id="social",
+        **{**every_minute, "kwargs": {"notifier": notifier, "now": clock.now, "poster": poster}},
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -91,5 +108,6 @@ async def run_clock(settings: Settings) -> None:
         await in_flight.wait(SHUTDOWN_SECONDS)
     finally:
         scheduler.shutdown(wait=False)
+        await http.aclose()
         await engine.dispose()
         logger.info("Relais clock stopped")

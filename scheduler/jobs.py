@@ -9,8 +9,9 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.notifier import Notifier
-from bot.services import outbox
+from bot.services import connections, outbox, posting
 from bot.services import posts as post_service
+from bot.services.posting import Poster, ShareView
 
 logger = logging.getLogger(__name__)
 
@@ -32,4 +33,30 @@ async def publish(
 async def drain(
     sessions: async_sessionmaker[AsyncSession], *, notifier: Notifier, now: Callable[[], datetime]
 ) -> int:
-    return await outbox.drain(sessions, notifier=notifier, now=now, after_send=post_service.after_send)
+    """Send the chat messages waiting in the outbox (API posts are `social`'s work)."""
+    return await outbox.drain(
+        sessions,
+        notifier=notifier,
+        now=now,
+        after_send=post_service.after_send,
+        skip_kinds=(posting.SOCIAL_POST_KIND,),
+    )
+
+
+async def social(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    poster: Poster,
+    notifier: Notifier,
+    now: Callable[[], datetime],
+) -> list[ShareView]:
+    """API posts due again (429, 5xx) or interrupted, LinkedIn connections about to end; then tell the
+    members what came of it."""
+    views = await poster.run_due()
+    async with sessions() as session:
+        warned = await connections.warn_expiring(session, now=now())
+        await session.commit()
+    if views or warned:
+        logger.info("API shares run: %d; expiry warnings: %d", len(views), len(warned))
+    await drain(sessions, notifier=notifier, now=now)
+    return views

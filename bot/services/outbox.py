@@ -9,7 +9,7 @@ push becomes a `Delivery`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -73,15 +73,17 @@ async def drain(
     now: Callable[[], datetime],
     after_send: AfterSend | None = None,
     limit: int = 200,
+    skip_kinds: Collection[str] = (),
 ) -> int:
-    """Send every due pending message (up to `limit`); returns how many were sent.
+    """Send every due pending message (up to `limit`) except those of `skip_kinds` (work that is not a
+    chat message, done by its own drainer); returns how many were sent.
 
     Each row is claimed (pending → sending) in its own short transaction before the network call, so
     two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`.
     """
     sent = 0
     for _ in range(limit):
-        message = await _claim_next(sessions, now())
+        message = await claim_next(sessions, now(), skip_kinds=skip_kinds)
         if message is None:
             break
         try:
@@ -93,7 +95,7 @@ async def drain(
             outcome = Delivered(ok=False, error=type(exc).__name__)
         async with sessions() as session:
             row = await session.get_one(OutboxMessage, message.id)
-            _record(row, outcome, now())
+            record(row, outcome, now())
             if after_send is not None:
                 await after_send(session, row, outcome)
             await session.commit()
@@ -101,14 +103,28 @@ async def drain(
     return sent
 
 
-async def _claim_next(sessions: async_sessionmaker[AsyncSession], now: datetime) -> OutboxMessage | None:
+async def claim_next(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    *,
+    kinds: Collection[str] = (),
+    skip_kinds: Collection[str] = (),
+    message_id: int | None = None,
+) -> OutboxMessage | None:
+    """Claim the next due pending message (of `kinds` if given, not of `skip_kinds`; or exactly
+    `message_id`, due or not): it moves to `sending` and its attempts count up. None if there is none
+    or another drainer took it first."""
     async with sessions() as session:
-        query = (
-            select(OutboxMessage)
-            .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(1)
-        )
+        query = select(OutboxMessage).where(OutboxMessage.state == OutboxState.PENDING)
+        if message_id is not None:
+            query = query.where(OutboxMessage.id == message_id)
+        else:
+            query = query.where(OutboxMessage.next_attempt_at <= now)
+        if kinds:
+            query = query.where(OutboxMessage.kind.in_(kinds))
+        if skip_kinds:
+            query = query.where(OutboxMessage.kind.not_in(skip_kinds))
+        query = query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         message = await session.scalar(query)
@@ -125,7 +141,8 @@ async def _claim_next(sessions: async_sessionmaker[AsyncSession], now: datetime)
         return message
 
 
-def _record(row: OutboxMessage, outcome: Delivered, now: datetime) -> None:
+def record(row: OutboxMessage, outcome: Delivered, now: datetime) -> None:
+    """Write a send's outcome on its row: sent, failed for good, or pending again after a delay."""
     row.updated_at = now
     if outcome.ok:
         row.state = OutboxState.SENT

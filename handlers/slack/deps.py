@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.fernet import MultiFernet
 from slack_bolt.context.async_context import AsyncBoltContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.services.hotpath import HotCache
+from bot.services.posting import Poster
 from bot.services.preview import PreviewFetcher
 from bot.services.shares import ShareWriter
+from handlers.social.base import SocialClient
+from models import Network
 
 CONTEXT_KEY = "relais"
 
@@ -24,6 +29,10 @@ class Relais:
     clock: Clock
     shares: ShareWriter
     fetcher: PreviewFetcher
+    poster: Poster
+    # The networks members can connect (API posting), and the cipher of their tokens at rest.
+    social: Mapping[Network, SocialClient] = field(default_factory=dict)
+    cipher: MultiFernet | None = None
     cache: HotCache = field(default_factory=HotCache)
 
 

@@ -10,6 +10,7 @@ from bot.services import scores
 from handlers.slack.blocks.home import HomeData, build_home
 from handlers.slack.deps import Relais
 from handlers.slack.directory import SlackDirectory
+from handlers.slack.social import member_connections
 from models import Platform
 
 
@@ -30,7 +31,7 @@ async def publish_home(deps: Relais, client: AsyncWebClient, *, team_id: str, us
             stats=stats,
             nudges_on=not member.opted_out,
             paused_until=paused.date().isoformat() if paused else None,
-            networks=("linkedin", "x"),
+            connections=await member_connections(deps, member.id),
             posts=tuple(cards),
         )
         await session.commit()

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.notifier import Delivered
+from bot.services.connections import CONNECTED_KIND, EXPIRING_KIND
+from bot.services.posting import SHARE_RESULT_KIND, ShareView
 from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
+from handlers.slack.blocks import Blocks
 from handlers.slack.blocks.post import build_post_message
+from handlers.slack.blocks.social import build_connected, build_expiring, build_share_outcome
+from handlers.slack.social import local_date
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +40,18 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
+def _render_personal(kind: str, payload: dict[str, Any], lang: str) -> tuple[str, Blocks] | None:
+    """Direct messages to one member about their connected accounts and API shares."""
+    if kind == CONNECTED_KIND:
+        return build_connected(network=str(payload["network"]), lang=lang)
+    if kind == EXPIRING_KIND:
+        date = local_date(datetime.fromisoformat(str(payload["expires_at"])), payload.get("timezone"))
+        return build_expiring(network=str(payload["network"]), date=date, lang=lang)
+    if kind == SHARE_RESULT_KIND:
+        return build_share_outcome(ShareView.from_payload(payload["share"]), lang)
+    return None
+
+
 class SlackNotifier:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
@@ -46,6 +64,11 @@ class SlackNotifier:
                 response = await self._client.chat_postMessage(
                     channel=destination, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
                 )
+                return Delivered(ok=True, message_id=response.get("ts"))
+            personal = _render_personal(kind, payload, lang)
+            if personal is not None:
+                text, blocks = personal
+                response = await self._client.chat_postMessage(channel=destination, text=text, blocks=blocks)
                 return Delivered(ok=True, message_id=response.get("ts"))
             if kind == POST_UPDATE_KIND:
                 text, blocks = build_post_message(PostCard.from_payload(payload["post"]), lang)

@@ -7,6 +7,7 @@ import logging
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import outbox
+from bot.services.posting import SOCIAL_POST_KIND
 from bot.services.posts import after_send
 from handlers.slack.deps import Relais
 from handlers.slack.notifier import SlackNotifier
@@ -17,7 +18,11 @@ logger = logging.getLogger(__name__)
 async def drain_outbox(deps: Relais, client: AsyncWebClient) -> None:
     try:
         await outbox.drain(
-            deps.sessions, notifier=SlackNotifier(client), now=deps.clock.now, after_send=after_send
+            deps.sessions,
+            notifier=SlackNotifier(client),
+            now=deps.clock.now,
+            after_send=after_send,
+            skip_kinds=(SOCIAL_POST_KIND,),
         )
     except Exception:
         logger.exception("draining the outbox failed; the clock will retry")

@@ -9,6 +9,7 @@ from bot.services.posts import PostCard
 from bot.services.scores import MemberStats
 from handlers.slack.blocks import Blocks, button, context, section
 from handlers.slack.blocks.post import build_post_message
+from handlers.slack.blocks.social import Connection, connection_blocks
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class HomeData:
     stats: MemberStats
     nudges_on: bool
     paused_until: str | None
-    networks: tuple[str, ...]
+    connections: tuple[Connection, ...]
     posts: tuple[PostCard, ...]
 
 
@@ -43,8 +44,7 @@ def build_home(data: HomeData) -> dict[str, object]:
         {"type": "divider"},
         section(t(lang, "home_networks_title")),
     ]
-    for network in data.networks:
-        blocks.append(context(t(lang, "home_network_link_only", network=t(lang, f"network_{network}"))))
+    blocks += connection_blocks(data.connections, lang)
     if data.paused_until is not None:
         nudges = t(lang, "home_nudges_paused", date=data.paused_until)
     else:

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from bot.i18n import t
 from handlers.slack.blocks import Blocks, button, escape, section
+from handlers.slack.blocks.social import connect_button
 
 MAX_BUTTON_URL = 3000
 OPEN_ACTIONS = {"linkedin": "open_share_linkedin", "x": "open_share_x"}
@@ -25,8 +26,10 @@ def share_intent_url(network: str, *, link: str, caption: str | None) -> str:
 
 
 def build_share_link(
-    *, network: str, post_id: int, link: str, caption: str | None, lang: str
+    *, network: str, post_id: int, link: str, caption: str | None, lang: str, connectable: bool = False
 ) -> tuple[str, Blocks]:
+    """The personal share link; with `connectable` (the install can post to this network for the member)
+    a Connect button too, so next time one click is enough."""
     name = t(lang, f"network_{network}")
     intro = t(lang, "share_link_intro" if caption else "share_link_no_caption", network=name)
     body = intro + (f"\n>{escape(caption)}" if caption else "")
@@ -47,4 +50,12 @@ def build_share_link(
             ],
         },
     ]
+    if connectable:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": t(lang, "share_connect_hint", network=name)},
+                "accessory": connect_button(lang, network),
+            }
+        )
     return t(lang, "share_link_fallback", network=name, link=link), blocks

@@ -13,6 +13,13 @@ from handlers.slack.deps import CONTEXT_KEY, Relais
 from handlers.slack.listeners.actions import handle_not_for_me, handle_open_share, handle_share
 from handlers.slack.listeners.commands import handle_relais_command
 from handlers.slack.listeners.events import handle_app_home_opened, handle_home_preference
+from handlers.slack.listeners.social import (
+    handle_connect,
+    handle_disconnect,
+    handle_link_button,
+    handle_repost,
+    handle_undo,
+)
 from handlers.slack.listeners.suggestions import handle_suggestion_approve, handle_suggestion_reject
 from handlers.slack.listeners.views import handle_edit_share, handle_edit_submission, handle_queue_submission
 
@@ -30,6 +37,14 @@ def register(app: AsyncApp, deps: Relais) -> None:
     app.action("open_share_linkedin")(handle_open_share)
     app.action("open_share_x")(handle_open_share)
     app.action("not_for_me")(handle_not_for_me)
+    app.action("connect_linkedin")(handle_connect)
+    app.action("connect_x")(handle_connect)
+    app.action("disconnect_linkedin")(handle_disconnect)
+    app.action("disconnect_x")(handle_disconnect)
+    app.action("connect_open")(handle_link_button)
+    app.action("view_post")(handle_link_button)
+    app.action("share_undo")(handle_undo)
+    app.action("share_repost")(handle_repost)
     for preference in ("home_nudges_off", "home_nudges_on", "home_lang_en", "home_lang_fr"):
         app.action(preference)(handle_home_preference)
     app.event("app_home_opened")(handle_app_home_opened)

@@ -12,16 +12,18 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import t
-from bot.services import links
+from bot.services import connections, links, posting
 from bot.services import members as member_service
 from bot.services import posts as post_service
 from bot.services.hotpath import MemberRef, PostRef
+from bot.services.posting import Claim
 from bot.services.shares import ShareRecord
 from handlers.slack.blocks.share import build_share_link
 from handlers.slack.deps import Relais, relais
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.identity import button_id, identify, remember, team_and_user
-from models import Member, Network, Platform, Post, PostState, ShareStatus
+from handlers.slack.social import share_outcome, tell
+from models import Member, Network, Platform, Post, PostState, ShareStatus, SocialAccountStatus
 
 logger = logging.getLogger(__name__)
 
@@ -31,21 +33,6 @@ NETWORK_OF_ACTION = {
     "open_share_linkedin": Network.LINKEDIN,
     "open_share_x": Network.X,
 }
-
-
-async def _tell(
-    body: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    text: str,
-    blocks: list[dict[str, Any]] | None = None,
-) -> None:
-    """Answer only the clicking member: ephemerally where the click came from a message, by DM where it
-    came from the App Home (which has no response_url)."""
-    if body.get("response_url"):
-        await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
-    else:
-        await client.chat_postMessage(channel=str(body["user"]["id"]), text=text, blocks=blocks)
 
 
 def _shareable(post: Post | PostRef | None, network: Network) -> bool:
@@ -60,19 +47,40 @@ async def handle_share(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    """Share click: answer with the member's personal share link (their own tracked link inside)."""
-    await ack()
+    """Share click. A member who connected the network gets an API post in one click (claimed before
+    the ack, so the click cannot be lost); the others get their personal share link."""
     deps = relais(context)
     network = NETWORK_OF_ACTION[action["action_id"]]
+    post_id = button_id(action)
+    claim: Claim | None = None
+    who: MemberRef | None = None
+    if network in deps.social and post_id is not None:
+        team_id, user_id = team_and_user(body)
+        try:
+            async with asyncio.timeout(LOOKUP_BEFORE_ACK_SECONDS):
+                who, ref = await _lookup(deps, team_id, user_id, post_id)
+            if _shareable(ref, network) and ref is not None:
+                claim = await _claim_api_share(deps, who, ref, network)
+        except Exception:
+            logger.exception("starting an API share of post %s failed", post_id)
+            await ack()
+            await tell(body, respond, client, t(who.lang if who else "en", "something_went_wrong"))
+            return
+    await ack()
+    if claim is not None and who is not None:
+        async with deps.sessions() as session:
+            member = await session.get(Member, who.member_id)
+        text, blocks = await share_outcome(deps, claim, member, who.lang)
+        await tell(body, respond, client, text, blocks)
+        return
     workspace, member, lang, _ = await identify(deps, client, body)
     async with deps.sessions() as session:
-        post_id = button_id(action)
         post = None
         if post_id is not None:
             post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
         if post is None or not _shareable(post, network):
             await session.commit()
-            await _tell(body, respond, client, t(lang, "no_longer_available"))
+            await tell(body, respond, client, t(lang, "no_longer_available"))
             return
         link = await links.link_for(
             session, workspace_id=workspace.id, post_id=post.id, member_id=member.id, network=network
@@ -85,8 +93,28 @@ async def handle_share(
         link=links.tracked_url(deps.settings.base_url, link.code),
         caption=caption,
         lang=lang,
+        connectable=network in deps.social,
     )
-    await _tell(body, respond, client, text, blocks)
+    await tell(body, respond, client, text, blocks)
+
+
+async def _claim_api_share(deps: Relais, who: MemberRef, post: PostRef, network: Network) -> Claim | None:
+    """Claim the share for an API post if the member connected `network`; None if they did not."""
+    async with deps.sessions() as session:
+        account = await connections.account_of(session, member_id=who.member_id, network=network)
+        if account is None or account.status is not SocialAccountStatus.CONNECTED:
+            return None
+        claim = await posting.claim(
+            session,
+            workspace_id=who.workspace_id,
+            member_id=who.member_id,
+            post_id=post.id,
+            network=network,
+            caption=post_service.rotate_caption(post.captions, post_id=post.id, member_id=who.member_id),
+            now=deps.clock.now(),
+        )
+        await session.commit()
+    return claim
 
 
 async def handle_open_share(
@@ -115,7 +143,7 @@ async def handle_open_share(
     except Exception:
         logger.exception("looking up a share of post %s failed", post_id)
         await ack()
-        await _tell(body, respond, client, t("en", "something_went_wrong"))
+        await tell(body, respond, client, t("en", "something_went_wrong"))
         return
     shareable = _shareable(post, network)
     created = False
@@ -143,7 +171,7 @@ async def handle_open_share(
         lang = await _fresh_language(deps, client, team_id, user_id, who)
         name = t(lang, f"network_{network.value}")
         text = t(lang, "share_recorded", network=name) if shareable else t(lang, "no_longer_available")
-        await _tell(body, respond, client, text)
+        await tell(body, respond, client, text)
 
 
 LOOKUP_BEFORE_ACK_SECONDS = 1.5
@@ -213,4 +241,4 @@ async def handle_not_for_me(
             )
         await session.commit()
     key = "not_for_me_noted" if post is not None else "no_longer_available"
-    await _tell(body, respond, client, t(lang, key))
+    await tell(body, respond, client, t(lang, key))

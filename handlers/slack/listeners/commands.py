@@ -25,13 +25,15 @@ from bot.services.when import WhenError, parse_when, split_trailing_when
 from handlers.slack.blocks import Blocks, section
 from handlers.slack.blocks.help import build_help
 from handlers.slack.blocks.modals import QueueForm, build_queue_modal
+from handlers.slack.blocks.social import build_connections
 from handlers.slack.channels import UnknownChannel, is_channel_token, mention, plain_text, resolve_channel
 from handlers.slack.deps import Relais, relais
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.identity import remember
 from handlers.slack.outbox import drain_outbox
+from handlers.slack.social import connect_reply, disconnect_reply, member_connections
 from handlers.slack.suggestions import send_reviews
-from models import Member, Platform, Workspace
+from models import Member, Network, Platform, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -404,6 +406,32 @@ async def _cmd_suggest(
     return Reply(t(caller.lang, "suggest_sent"))
 
 
+NETWORK_WORDS = {"linkedin": Network.LINKEDIN, "x": Network.X, "twitter": Network.X}
+
+
+async def _cmd_connect(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    """`connect <network>`: a personal link; `connect` alone: where each network stands, with buttons."""
+    await session.commit()  # what identifying the caller wrote; the replies below use their own sessions
+    if not args:
+        return Reply(*build_connections(await member_connections(deps, caller.member.id), caller.lang))
+    network = NETWORK_WORDS.get(args[0].lower())
+    if network is None:
+        raise Refusal("unknown_network", command="connect")
+    return Reply(*await connect_reply(deps, caller.member, network, caller.lang))
+
+
+async def _cmd_disconnect(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    network = NETWORK_WORDS.get(args[0].lower()) if args else None
+    if network is None:
+        raise Refusal("unknown_network", command="disconnect")
+    await session.commit()  # what identifying the caller wrote; disconnecting uses its own sessions
+    return Reply(await disconnect_reply(deps, caller.member, network, caller.lang))
+
+
 SUBCOMMANDS: dict[str, Subcommand] = {
     "help": _cmd_help,
     "aide": _cmd_help,
@@ -418,4 +446,6 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "me": _cmd_me,
     "stats": _cmd_stats,
     "suggest": _cmd_suggest,
+    "connect": _cmd_connect,
+    "disconnect": _cmd_disconnect,
 }

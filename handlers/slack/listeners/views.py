@@ -17,7 +17,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import t, url_reason
-from bot.services import links, suggestions
+from bot.services import connections, links, posting, suggestions
 from bot.services import members as member_service
 from bot.services import posts as post_service
 from bot.services.posts import MAX_CAPTIONS, PostError, check_captions
@@ -27,8 +27,9 @@ from handlers.slack.blocks.share import build_share_link
 from handlers.slack.deps import relais
 from handlers.slack.identity import button_id, identify
 from handlers.slack.outbox import drain_outbox
+from handlers.slack.social import share_outcome
 from handlers.slack.suggestions import close_reviews
-from models import Member, Network, PostState, Workspace
+from models import Member, Network, PostState, SocialAccountStatus, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -213,15 +214,35 @@ async def handle_edit_submission(
     except PostError as error:
         await ack(response_action="errors", errors={"caption": _error_text(lang, error)})
         return
-    await ack()
     post_id = int(json.loads(view.get("private_metadata") or "{}")["post_id"])
+    claim = None
     async with deps.sessions() as session:
         post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
-        if post is None or post.state is not PostState.PUBLISHED or network not in post.networks:
-            await client.chat_postMessage(channel=member.external_id, text=t(lang, "no_longer_available"))
-            return
+        available = post is not None and post.state is PostState.PUBLISHED and network in post.networks
+        account = await connections.account_of(session, member_id=member.id, network=Network(network))
+        if available and account is not None and account.status is SocialAccountStatus.CONNECTED:
+            # A connected member's edited post goes out through the API; claimed before the ack.
+            claim = await posting.claim(
+                session,
+                workspace_id=workspace.id,
+                member_id=member.id,
+                post_id=post_id,
+                network=Network(network),
+                caption=caption or None,
+                now=deps.clock.now(),
+            )
+        await session.commit()
+    await ack()
+    if not available:
+        await client.chat_postMessage(channel=member.external_id, text=t(lang, "no_longer_available"))
+        return
+    if claim is not None:
+        text, blocks = await share_outcome(deps, claim, member, lang)
+        await client.chat_postMessage(channel=member.external_id, text=text, blocks=blocks)
+        return
+    async with deps.sessions() as session:
         link = await links.link_for(
-            session, workspace_id=workspace.id, post_id=post.id, member_id=member.id, network=Network(network)
+            session, workspace_id=workspace.id, post_id=post_id, member_id=member.id, network=Network(network)
         )
         await session.commit()
     text, blocks = build_share_link(
@@ -230,5 +251,6 @@ async def handle_edit_submission(
         link=links.tracked_url(deps.settings.base_url, link.code),
         caption=caption or None,
         lang=lang,
+        connectable=Network(network) in deps.social,
     )
     await client.chat_postMessage(channel=member.external_id, text=text, blocks=blocks)

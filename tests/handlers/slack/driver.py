@@ -201,10 +201,10 @@ async def article_server() -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def relais_app(
-    settings: Settings, engine: AsyncEngine, clock: FrozenClock, fake: FakeSlack
+    settings: Settings, engine: AsyncEngine, clock: FrozenClock, fake: FakeSlack, **options: Any
 ) -> AsyncIterator[SlackDriver]:
     app = create_app(
-        settings, engine=engine, clock=clock, fetch_allowed_networks=(ip_network("127.0.0.2/32"),)
+        settings, engine=engine, clock=clock, fetch_allowed_networks=(ip_network("127.0.0.2/32"),), **options
     )
     async with running(app) as client:
         yield SlackDriver(client, fake)

@@ -1,0 +1,116 @@
+"""`GET /oauth/<network>/start` and `/callback`: the browser side of connecting LinkedIn or X.
+
+The start link comes from chat (personal, single-use, 10 minutes); it redirects to the provider with a
+`state` that is also set in a cookie scoped to the callback, so the callback is accepted only in the
+browser that started it. The callback answers with a small page in the member's language.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from aiohttp import web
+
+from bot.i18n import t
+from bot.services import connections
+from bot.services.connections import ConnectFailure
+from handlers.slack.deps import Relais
+from models import Network
+
+logger = logging.getLogger(__name__)
+
+COOKIE_PREFIX = "relais_oauth_"
+COOKIE_MAX_AGE = int(connections.CALLBACK_TTL.total_seconds())
+
+
+def _network(request: web.Request) -> Network | None:
+    try:
+        return Network(request.match_info["network"])
+    except ValueError:
+        return None
+
+
+def page(lang: str, title: str, message: str, *, status: int = 200) -> web.Response:
+    body = f"""<!doctype html><html lang="{lang}"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Relais — {html.escape(title)}</title>
+<body style="font-family:sans-serif;max-width:32em;margin:4em auto;padding:0 1em">
+<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"""
+    return web.Response(
+        status=status,
+        text=body,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+    )
+
+
+def failure_page(failure: ConnectFailure, network: Network | str) -> web.Response:
+    name = t(failure.lang, f"network_{network}") if network in ("linkedin", "x") else str(network)
+    message = t(failure.lang, f"oauth_{failure.code}", network=name)
+    status = 502 if failure.code == "provider_error" else 400
+    return page(failure.lang, t(failure.lang, "oauth_failed_title"), message, status=status)
+
+
+async def handle_start(deps: Relais, request: web.Request) -> web.Response:
+    network = _network(request)
+    if network is None:
+        raise web.HTTPNotFound()
+    if deps.cipher is None:
+        return failure_page(ConnectFailure("not_configured"), network)
+    async with deps.sessions() as session:
+        try:
+            started = await connections.start(
+                session,
+                cipher=deps.cipher,
+                client=deps.social.get(network),
+                base_url=deps.settings.base_url,
+                network=network,
+                token=request.query.get("t", ""),
+                now=deps.clock.now(),
+            )
+        except ConnectFailure as failure:
+            return failure_page(failure, network)
+        await session.commit()
+    response = web.Response(
+        status=302, headers={"Location": started.redirect_to, "Cache-Control": "no-store"}
+    )
+    response.set_cookie(
+        COOKIE_PREFIX + network.value,
+        started.state,
+        max_age=COOKIE_MAX_AGE,
+        path=f"/oauth/{network.value}/",
+        httponly=True,
+        secure=deps.settings.base_url.startswith("https://"),
+        samesite="Lax",  # sent on the provider's top-level redirect back to us, not on cross-site posts
+    )
+    return response
+
+
+async def handle_callback(deps: Relais, request: web.Request) -> tuple[web.Response, bool]:
+    """The page, and whether an account was connected (a confirmation then waits in the outbox)."""
+    network = _network(request)
+    if network is None:
+        raise web.HTTPNotFound()
+    if deps.cipher is None:
+        return failure_page(ConnectFailure("not_configured"), network), False
+    try:
+        connected = await connections.finish(
+            deps.sessions,
+            cipher=deps.cipher,
+            client=deps.social.get(network),
+            base_url=deps.settings.base_url,
+            network=network,
+            query=dict(request.query),
+            browser_state=request.cookies.get(COOKIE_PREFIX + network.value),
+            now=deps.clock.now(),
+        )
+    except ConnectFailure as failure:
+        response, ok = failure_page(failure, network), False
+    else:
+        ok = True
+        lang = connected.lang
+        name = t(lang, f"network_{network.value}")
+        response = page(lang, t(lang, "oauth_connected_title"), t(lang, "oauth_connected", network=name))
+    response.del_cookie(COOKIE_PREFIX + network.value, path=f"/oauth/{network.value}/")
+    return response, ok

@@ -1,0 +1,426 @@
+"""Connecting a member's LinkedIn or X account: personal links, the OAuth round trip, tokens at rest.
+
+The chain of trust: Relais hands a member a personal link (`/oauth/<network>/start?t=…`) whose token is
+a Fernet ciphertext of an `OAuthAttempt` row's id and nonce — authentic (only this install can make one),
+bound to the member, valid 10 minutes and single-use (the row records its first use). Opening it sets
+the attempt's random `state` (echoed back by the provider, and also kept in a browser cookie) and, for
+X, a PKCE verifier; the callback is accepted once, for that state, within `CALLBACK_TTL`. Tokens are
+stored encrypted with `ENCRYPTION_KEY` and decrypted only to make a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from cryptography.fernet import InvalidToken, MultiFernet
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import Language
+from bot.services import members as member_service
+from bot.services import outbox
+from handlers.social.base import SocialClient, SocialError, TokenSet, Unauthorized
+from models import Member, Network, OAuthAttempt, SocialAccount, SocialAccountStatus
+
+logger = logging.getLogger(__name__)
+
+LINK_TTL: Final = timedelta(minutes=10)
+CALLBACK_TTL: Final = timedelta(minutes=15)
+REFRESH_MARGIN: Final = timedelta(minutes=5)
+EXPIRY_WARNING: Final = timedelta(days=7)
+
+CONNECTED_KIND: Final = "social_connected"
+EXPIRING_KIND: Final = "social_expiring"
+
+# What the provider says when the member refuses consent (LinkedIn, X / RFC 6749).
+DENIALS: Final = frozenset({"user_cancelled_login", "user_cancelled_authorize", "access_denied"})
+
+
+class ConnectFailure(Exception):
+    """Why a connection did not happen, as a code the page explains in the member's language:
+    `invalid_link`, `expired_link`, `used_link`, `other_browser`, `denied`, `provider_error`,
+    `not_configured`."""
+
+    def __init__(self, code: str, lang: Language = "en") -> None:
+        super().__init__(code)
+        self.code = code
+        self.lang = lang
+
+
+@dataclass(frozen=True)
+class Started:
+    """Where to send the browser (the provider's consent page) and the state to keep in a cookie."""
+
+    redirect_to: str
+    state: str
+    lang: Language
+
+
+@dataclass(frozen=True)
+class Connected:
+    workspace_id: int
+    member_id: int
+    member_external_id: str
+    network: Network
+    lang: Language
+
+
+def redirect_uri(base_url: str, network: Network) -> str:
+    """The callback registered with the provider (it must match exactly, at every step)."""
+    return f"{base_url}/oauth/{network.value}/callback"
+
+
+def pkce_challenge(verifier: str) -> str:
+    """RFC 7636 S256: base64url(sha256(verifier)) without padding."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+async def issue_link(
+    session: AsyncSession,
+    *,
+    cipher: MultiFernet,
+    base_url: str,
+    member: Member,
+    network: Network,
+    now: datetime,
+) -> str:
+    """A personal connect link for `member`, valid `LINK_TTL`, usable once."""
+    nonce = secrets.token_urlsafe(24)
+    attempt = OAuthAttempt(
+        workspace_id=member.workspace_id,
+        member_id=member.id,
+        network=network,
+        nonce=nonce,
+        expires_at=now + LINK_TTL,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(attempt)
+    await session.flush()
+    token = cipher.encrypt_at_time(f"{attempt.id}.{nonce}".encode(), int(now.timestamp())).decode()
+    return f"{base_url}/oauth/{network.value}/start?t={token}"
+
+
+async def start(
+    session: AsyncSession,
+    *,
+    cipher: MultiFernet,
+    client: SocialClient | None,
+    base_url: str,
+    network: Network,
+    token: str,
+    now: datetime,
+) -> Started:
+    """Use a connect link: check it, mark it used, and give the provider URL to redirect to."""
+    attempt = await _attempt_of_token(session, cipher, token, network)
+    member = await session.get_one(Member, attempt.member_id)
+    lang = member_service.language_of(member)
+    if client is None:
+        raise ConnectFailure("not_configured", lang)
+    if attempt.started_at is not None:
+        raise ConnectFailure("used_link", lang)
+    if now >= attempt.expires_at:
+        raise ConnectFailure("expired_link", lang)
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64) if client.uses_pkce else None
+    used = await session.execute(
+        update(OAuthAttempt)
+        .where(OAuthAttempt.id == attempt.id, OAuthAttempt.started_at.is_(None))
+        .values(
+            started_at=now,
+            updated_at=now,
+            state=state,
+            code_verifier_encrypted=cipher.encrypt(verifier.encode()).decode() if verifier else None,
+        )
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        raise ConnectFailure("used_link", lang)  # opened twice at the same moment: the other one won
+    url = client.authorization_url(
+        redirect_uri=redirect_uri(base_url, network),
+        state=state,
+        code_challenge=pkce_challenge(verifier) if verifier else None,
+    )
+    return Started(redirect_to=url, state=state, lang=lang)
+
+
+async def _attempt_of_token(
+    session: AsyncSession, cipher: MultiFernet, token: str, network: Network
+) -> OAuthAttempt:
+    try:
+        attempt_id, _, nonce = cipher.decrypt(token.encode()).decode().partition(".")
+    except (InvalidToken, UnicodeError, ValueError):
+        raise ConnectFailure("invalid_link") from None
+    attempt = await session.get(OAuthAttempt, int(attempt_id)) if attempt_id.isdigit() else None
+    if attempt is None or attempt.network != network or not secrets.compare_digest(attempt.nonce, nonce):
+        raise ConnectFailure("invalid_link")
+    return attempt
+
+
+async def finish(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    cipher: MultiFernet,
+    client: SocialClient | None,
+    base_url: str,
+    network: Network,
+    query: dict[str, str],
+    browser_state: str | None,
+    now: datetime,
+) -> Connected:
+    """The provider's callback: check the state, exchange the code, store the connection, tell the member.
+
+    The attempt is consumed (committed) before the code is exchanged, so a replayed callback fails
+    whatever happens next."""
+    async with sessions() as session:
+        state = query.get("state", "")
+        attempt = (
+            await session.scalar(
+                select(OAuthAttempt).where(OAuthAttempt.state == state, OAuthAttempt.network == network)
+            )
+            if state
+            else None
+        )
+        if attempt is None or attempt.started_at is None:
+            raise ConnectFailure("invalid_link")
+        member = await session.get_one(Member, attempt.member_id)
+        lang = member_service.language_of(member)
+        if attempt.finished_at is not None:
+            raise ConnectFailure("used_link", lang)
+        if now >= attempt.started_at + CALLBACK_TTL:
+            raise ConnectFailure("expired_link", lang)
+        if browser_state is None or not secrets.compare_digest(browser_state, state):
+            raise ConnectFailure("other_browser", lang)
+        if client is None:
+            raise ConnectFailure("not_configured", lang)
+        error = query.get("error")
+        outcome = (
+            "denied" if error in DENIALS else "provider_error" if error or not query.get("code") else None
+        )
+        consumed = await session.execute(
+            update(OAuthAttempt)
+            .where(OAuthAttempt.id == attempt.id, OAuthAttempt.finished_at.is_(None))
+            .values(finished_at=now, updated_at=now, outcome=outcome or "exchanging")
+        )
+        await session.commit()
+        if consumed.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConnectFailure("used_link", lang)
+        if outcome is not None:
+            if error not in DENIALS:
+                logger.warning("%s refused the authorization: %s", network.value, error or "no code")
+            raise ConnectFailure(outcome, lang)
+        verifier = (
+            cipher.decrypt(attempt.code_verifier_encrypted.encode()).decode()
+            if attempt.code_verifier_encrypted
+            else None
+        )
+        workspace_id, member_id, member_external_id = member.workspace_id, member.id, member.external_id
+        attempt_id = attempt.id
+
+    try:
+        tokens = await client.exchange_code(
+            code=query["code"], redirect_uri=redirect_uri(base_url, network), code_verifier=verifier, now=now
+        )
+        person_id = await client.person_id(tokens.access_token)
+    except SocialError as exc:
+        logger.warning("connecting %s for member %s failed: %s", network.value, member_id, exc.detail)
+        async with sessions() as session:
+            await _set_outcome(session, attempt_id, "provider_error", now)
+            await session.commit()
+        raise ConnectFailure("provider_error", lang) from None
+
+    async with sessions() as session:
+        await _store(
+            session,
+            cipher=cipher,
+            workspace_id=workspace_id,
+            member_id=member_id,
+            network=network,
+            person_id=person_id,
+            tokens=tokens,
+            now=now,
+        )
+        await _set_outcome(session, attempt_id, "connected", now)
+        await outbox.enqueue(
+            session,
+            workspace_id=workspace_id,
+            kind=CONNECTED_KIND,
+            destination=member_external_id,
+            payload={"network": network.value, "lang": lang},
+            now=now,
+            dedupe_key=f"connected:{attempt_id}",
+        )
+        await session.commit()
+    return Connected(workspace_id, member_id, member_external_id, network, lang)
+
+
+async def _set_outcome(session: AsyncSession, attempt_id: int, outcome: str, now: datetime) -> None:
+    await session.execute(
+        update(OAuthAttempt).where(OAuthAttempt.id == attempt_id).values(outcome=outcome, updated_at=now)
+    )
+
+
+async def _store(
+    session: AsyncSession,
+    *,
+    cipher: MultiFernet,
+    workspace_id: int,
+    member_id: int,
+    network: Network,
+    person_id: str,
+    tokens: TokenSet,
+    now: datetime,
+) -> SocialAccount:
+    account = await account_of(session, member_id=member_id, network=network)
+    if account is None:
+        account = SocialAccount(
+            workspace_id=workspace_id, member_id=member_id, network=network, created_at=now
+        )
+        session.add(account)
+    account.external_person_id = person_id
+    account.status = SocialAccountStatus.CONNECTED
+    account.expiry_warned_at = None
+    _put_tokens(account, cipher, tokens, now)
+    await session.flush()
+    return account
+
+
+def _put_tokens(account: SocialAccount, cipher: MultiFernet, tokens: TokenSet, now: datetime) -> None:
+    account.access_token_encrypted = cipher.encrypt(tokens.access_token.encode()).decode()
+    if tokens.refresh_token is not None:
+        account.refresh_token_encrypted = cipher.encrypt(tokens.refresh_token.encode()).decode()
+    account.expires_at = tokens.expires_at
+    account.scopes = tokens.scopes
+    account.updated_at = now
+
+
+async def account_of(session: AsyncSession, *, member_id: int, network: Network) -> SocialAccount | None:
+    return await session.scalar(
+        select(SocialAccount).where(SocialAccount.member_id == member_id, SocialAccount.network == network)
+    )
+
+
+async def connected_networks(session: AsyncSession, *, member_id: int) -> dict[Network, SocialAccount]:
+    accounts = await session.scalars(
+        select(SocialAccount).where(
+            SocialAccount.member_id == member_id, SocialAccount.status == SocialAccountStatus.CONNECTED
+        )
+    )
+    return {account.network: account for account in accounts}
+
+
+_refresh_locks: dict[int, asyncio.Lock] = {}
+
+
+async def access_token(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    cipher: MultiFernet,
+    client: SocialClient,
+    account_id: int,
+    now: datetime,
+    force_refresh: bool = False,
+) -> str:
+    """A usable access token for the account, refreshed first when it is about to expire (or when the
+    network just refused it: `force_refresh`). Raises `Unauthorized` when the member must reconnect.
+
+    X rotates refresh tokens: the new pair is committed before it is used, and refreshes of one account
+    are serialised in this process so two posts do not spend the same refresh token."""
+    lock = _refresh_locks.setdefault(account_id, asyncio.Lock())
+    async with lock, sessions() as session:
+        account = await session.get(SocialAccount, account_id)
+        if account is None or account.status is not SocialAccountStatus.CONNECTED:
+            raise Unauthorized("not connected")
+        fresh = account.expires_at is None or now + REFRESH_MARGIN < account.expires_at
+        if fresh and not force_refresh:
+            return cipher.decrypt(account.access_token_encrypted.encode()).decode()
+        if not client.can_refresh or account.refresh_token_encrypted is None:
+            if now < (account.expires_at or now) and not force_refresh:
+                return cipher.decrypt(account.access_token_encrypted.encode()).decode()
+            raise Unauthorized("the connection has expired")
+        refresh_token = cipher.decrypt(account.refresh_token_encrypted.encode()).decode()
+        tokens = await client.refresh(refresh_token, now=now)
+        _put_tokens(account, cipher, tokens, now)
+        await session.commit()
+        return tokens.access_token
+
+
+async def mark_disconnected(
+    sessions: async_sessionmaker[AsyncSession], *, account_id: int, now: datetime
+) -> None:
+    """The network refused the account's tokens for good: the member must reconnect."""
+    async with sessions() as session:
+        await session.execute(
+            update(SocialAccount)
+            .where(SocialAccount.id == account_id)
+            .values(status=SocialAccountStatus.DISCONNECTED, updated_at=now)
+        )
+        await session.commit()
+
+
+async def disconnect(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    cipher: MultiFernet,
+    client: SocialClient | None,
+    member_id: int,
+    network: Network,
+) -> bool:
+    """Forget the member's tokens for `network` (revoking them first where the network allows).
+    False if there was no connection."""
+    async with sessions() as session:
+        account = await account_of(session, member_id=member_id, network=network)
+        if account is None:
+            return False
+        encrypted = [account.access_token_encrypted, account.refresh_token_encrypted]
+        await session.execute(delete(SocialAccount).where(SocialAccount.id == account.id))
+        await session.commit()
+    if client is not None:
+        for value in encrypted:
+            if value:
+                try:
+                    await client.revoke(cipher.decrypt(value.encode()).decode())
+                except (SocialError, InvalidToken):
+                    logger.warning("revoking a %s token failed; it was forgotten anyway", network.value)
+    return True
+
+
+async def warn_expiring(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Tell each member whose LinkedIn connection ends within `EXPIRY_WARNING` (it cannot be refreshed),
+    once per connection, with a Reconnect button. Returns the accounts warned."""
+    accounts = (
+        await session.scalars(
+            select(SocialAccount).where(
+                SocialAccount.network == Network.LINKEDIN,
+                SocialAccount.status == SocialAccountStatus.CONNECTED,
+                SocialAccount.expiry_warned_at.is_(None),
+                SocialAccount.expires_at <= now + EXPIRY_WARNING,
+            )
+        )
+    ).all()
+    for account in accounts:
+        member = await session.get_one(Member, account.member_id)
+        account.expiry_warned_at = now
+        assert account.expires_at is not None
+        await outbox.enqueue(
+            session,
+            workspace_id=account.workspace_id,
+            kind=EXPIRING_KIND,
+            destination=member.external_id,
+            payload={
+                "network": account.network.value,
+                "expires_at": account.expires_at.isoformat(),
+                "timezone": member.timezone,
+                "lang": member_service.language_of(member),
+            },
+            now=now,
+            dedupe_key=f"expiring:{account.id}:{account.expires_at.date().isoformat()}",
+        )
+    return [account.id for account in accounts]

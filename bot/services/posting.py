@@ -1,0 +1,433 @@
+"""Posting a share through a network's API: claimed once, run through the outbox, every outcome definite.
+
+A share row (member × post × network) is the idempotency key. `claim` moves it to `pending` with a
+conditional write (only from `intent`, `failed` or `undone`), in the same transaction as an outbox row
+`social_post` naming it; so concurrent clicks cannot both post, and a crash before the call loses
+nothing (the clock runs what is still pending). Running that row calls the API once and ends in:
+
+* `posted` — the network answered with the post's id;
+* `failed` with a reason (`unauthorized`: the account is marked disconnected; `duplicate`, `too_long`,
+  `forbidden`, `invalid`; `unavailable`/`rate_limited` after `MAX_ATTEMPTS`; `not_connected`);
+* `retrying` — 429, 5xx or a connection that never reached the network: the row is due again after
+  `Retry-After` / `x-rate-limit-reset` or a backoff, and the member hears the final result later;
+* `unknown` — the request may have been acted on (timeout after sending, 504, or a crash mid-call
+  found by `recover_stale`): never posted again unless the member checks and asks (`repost`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from cryptography.fernet import MultiFernet
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import insert_ignoring_conflicts
+from bot.services import connections, links, outbox
+from bot.services import members as member_service
+from handlers.social.base import (
+    OutcomeUnknown,
+    Published,
+    RateLimited,
+    Rejected,
+    SocialClient,
+    SocialError,
+    Transient,
+    Unauthorized,
+)
+from models import Member, Network, OutboxMessage, OutboxState, Share, ShareStatus
+
+logger = logging.getLogger(__name__)
+
+SOCIAL_POST_KIND: Final = "social_post"
+SHARE_RESULT_KIND: Final = "share_result"
+MAX_ATTEMPTS: Final = 4
+BACKOFF_SECONDS: Final = (30, 120, 600)
+RATE_LIMIT_FALLBACK: Final = timedelta(minutes=15)
+STALE_SENDING: Final = timedelta(minutes=10)
+CLAIMABLE: Final = (ShareStatus.INTENT, ShareStatus.FAILED, ShareStatus.UNDONE)
+
+Clients = Mapping[Network, SocialClient]
+
+
+@dataclass(frozen=True)
+class ShareView:
+    """What the member is told about one share (platform-neutral; the chat adapters render it)."""
+
+    share_id: int
+    post_id: int
+    network: Network
+    status: ShareStatus
+    reason: str | None = None
+    external_url: str | None = None
+    retry_at: datetime | None = None
+
+    @classmethod
+    def of(cls, share: Share, retry_at: datetime | None = None) -> ShareView:
+        return cls(
+            share.id, share.post_id, share.network, share.status, share.error, share.external_url, retry_at
+        )
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "share_id": self.share_id,
+            "post_id": self.post_id,
+            "network": self.network.value,
+            "status": self.status.value,
+            "reason": self.reason,
+            "external_url": self.external_url,
+            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
+        }
+
+    @classmethod
+    def from_payload(cls, data: Mapping[str, Any]) -> ShareView:
+        retry_at = data.get("retry_at")
+        return cls(
+            share_id=int(data["share_id"]),
+            post_id=int(data["post_id"]),
+            network=Network(data["network"]),
+            status=ShareStatus(data["status"]),
+            reason=data.get("reason"),
+            external_url=data.get("external_url"),
+            retry_at=datetime.fromisoformat(retry_at) if retry_at else None,
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """`job_id` is the outbox row to run now when this call claimed the share; otherwise `share` says
+    where the existing share stands (already posted, on its way, unknown…)."""
+
+    share: ShareView
+    job_id: int | None
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    member_id: int,
+    post_id: int,
+    network: Network,
+    caption: str | None,
+    now: datetime,
+    allowed: tuple[ShareStatus, ...] = CLAIMABLE,
+) -> Claim:
+    """Take the share for an API post, or say why not. The caller commits."""
+    key = (Share.member_id == member_id) & (Share.post_id == post_id) & (Share.network == network)
+    fields = {"status": ShareStatus.PENDING, "caption": caption, "updated_at": now}
+    row = {
+        **fields,
+        "workspace_id": workspace_id,
+        "member_id": member_id,
+        "post_id": post_id,
+        "network": network,
+        "attempts": 0,
+        "created_at": now,
+    }
+    share_id = await session.scalar(
+        insert_ignoring_conflicts(session, Share.__table__, [row]).returning(Share.id)
+    )
+    if share_id is None:
+        share_id = await session.scalar(
+            update(Share)
+            .where(key, Share.workspace_id == workspace_id, Share.status.in_(allowed))
+            .values(**fields, error=None, external_id=None, external_url=None, posted_at=None)
+            .returning(Share.id)
+        )
+    share = await session.scalar(select(Share).where(key, Share.workspace_id == workspace_id))
+    assert share is not None
+    await session.refresh(share)
+    if share_id is None:
+        return Claim(ShareView.of(share), None)
+    job = OutboxMessage(
+        workspace_id=workspace_id,
+        kind=SOCIAL_POST_KIND,
+        destination=str(share_id),
+        payload={"share_id": share_id},
+        state=OutboxState.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(job)
+    await session.flush()
+    return Claim(ShareView.of(share), job.id)
+
+
+async def repost(
+    session: AsyncSession, *, workspace_id: int, member_id: int, share_id: int, now: datetime
+) -> Claim | None:
+    """The member checked that an `unknown` share is not on their profile and asks to post it again."""
+    share = await session.scalar(
+        select(Share).where(
+            Share.id == share_id, Share.workspace_id == workspace_id, Share.member_id == member_id
+        )
+    )
+    if share is None:
+        return None
+    return await claim(
+        session,
+        workspace_id=workspace_id,
+        member_id=member_id,
+        post_id=share.post_id,
+        network=share.network,
+        caption=share.caption,
+        now=now,
+        allowed=(ShareStatus.UNKNOWN, *CLAIMABLE),
+    )
+
+
+def compose(caption: str | None, link: str, network: Network) -> str:
+    """The post's text: the member's caption and their tracked link (on its own line on LinkedIn)."""
+    if not caption:
+        return link
+    return f"{caption}\n\n{link}" if network is Network.LINKEDIN else f"{caption} {link}"
+
+
+class Poster:
+    """Runs `social_post` outbox rows: one API call each, the outcome recorded on the share."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        clients: Clients,
+        cipher: MultiFernet | None,
+        base_url: str,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._clients = clients
+        self._cipher = cipher
+        self._base_url = base_url
+        self._now = now
+
+    async def run_now(self, job_id: int) -> ShareView | None:
+        """Run the row a click just created (the clicking member is answered by the caller). None if
+        another drainer took it first (that one tells the member)."""
+        job = await outbox.claim_next(
+            self._sessions, self._now(), kinds=(SOCIAL_POST_KIND,), message_id=job_id
+        )
+        return await self._run(job, notify=False) if job is not None else None
+
+    async def run_due(self, limit: int = 100) -> list[ShareView]:
+        """The clock's pass: what crashed mid-call becomes `unknown`, then every due row runs; the member
+        is told each final outcome by direct message."""
+        views = await self.recover_stale()
+        for _ in range(limit):
+            job = await outbox.claim_next(self._sessions, self._now(), kinds=(SOCIAL_POST_KIND,))
+            if job is None:
+                break
+            views.append(await self._run(job, notify=True))
+        return views
+
+    async def recover_stale(self) -> list[ShareView]:
+        """A row left `sending` (the process died during the call) may or may not have posted: the share
+        becomes `unknown` and the member is asked to check, never posted again blindly."""
+        now = self._now()
+        views: list[ShareView] = []
+        async with self._sessions() as session:
+            stale = (
+                await session.scalars(
+                    select(OutboxMessage).where(
+                        OutboxMessage.kind == SOCIAL_POST_KIND,
+                        OutboxMessage.state == OutboxState.SENDING,
+                        OutboxMessage.updated_at < now - STALE_SENDING,
+                    )
+                )
+            ).all()
+            for job in stale:
+                job.state, job.last_error, job.updated_at = OutboxState.FAILED, "interrupted", now
+                share = await session.get(Share, int(job.destination))
+                if share is not None and share.status in (ShareStatus.PENDING, ShareStatus.RETRYING):
+                    share.status, share.error, share.updated_at = ShareStatus.UNKNOWN, "interrupted", now
+                    views.append(ShareView.of(share))
+                    await self._notify(session, share, views[-1], now)
+            await session.commit()
+        return views
+
+    async def _run(self, job: OutboxMessage, *, notify: bool) -> ShareView:
+        now = self._now()
+        async with self._sessions() as session:
+            share = await session.get(Share, int(job.destination))
+            if share is None or share.status not in (ShareStatus.PENDING, ShareStatus.RETRYING):
+                await self._close(session, job.id, OutboxState.CANCELLED, now)
+                await session.commit()
+                if share is None:
+                    raise LookupError(f"share {job.destination} is gone")
+                return ShareView.of(share)
+            account = await connections.account_of(session, member_id=share.member_id, network=share.network)
+            link = await links.link_for(
+                session,
+                workspace_id=share.workspace_id,
+                post_id=share.post_id,
+                member_id=share.member_id,
+                network=share.network,
+            )
+            text = compose(share.caption, links.tracked_url(self._base_url, link.code), share.network)
+            share.attempts += 1
+            attempts, share_id = share.attempts, share.id
+            account_id = account.id if account is not None else None
+            person_id = account.external_person_id if account is not None else ""
+            await session.commit()
+
+        published: Published | None = None
+        retry_at: datetime | None = None
+        status: ShareStatus = ShareStatus.FAILED
+        reason: str | None = "not_connected"
+        client = self._clients.get(share.network)
+        if client is not None and account_id is not None and self._cipher is not None:
+            try:
+                published = await self._publish(client, account_id, person_id, text, now)
+                status, reason = ShareStatus.POSTED, None
+            except Unauthorized:
+                await connections.mark_disconnected(self._sessions, account_id=account_id, now=now)
+                reason = "unauthorized"
+            except OutcomeUnknown as exc:
+                logger.warning("share %s: outcome unknown (%s)", share_id, exc.detail)
+                status, reason = ShareStatus.UNKNOWN, "unknown"
+            except (RateLimited, Transient) as exc:
+                logger.warning("share %s: attempt %d failed (%s)", share_id, attempts, exc.detail)
+                reason = exc.reason
+                if attempts < MAX_ATTEMPTS:
+                    status = ShareStatus.RETRYING
+                    retry_at = self._retry_at(exc, attempts, now)
+            except Rejected as exc:
+                logger.info("share %s refused by %s: %s", share_id, share.network.value, exc.detail)
+                reason = exc.reason
+            except SocialError as exc:
+                logger.warning("share %s failed: %s", share_id, exc.detail)
+                reason = exc.reason
+
+        async with self._sessions() as session:
+            share = await session.get_one(Share, share_id)
+            share.status, share.error, share.updated_at = status, reason, now
+            if published is not None:
+                share.external_id, share.external_url, share.posted_at = (
+                    published.external_id,
+                    published.url,
+                    now,
+                )
+            view = ShareView.of(share, retry_at)
+            if status is ShareStatus.RETRYING:
+                assert retry_at is not None
+                row = await session.get_one(OutboxMessage, job.id)
+                row.state, row.next_attempt_at, row.last_error, row.updated_at = (
+                    OutboxState.PENDING,
+                    retry_at,
+                    reason,
+                    now,
+                )
+            else:
+                state = OutboxState.SENT if status is ShareStatus.POSTED else OutboxState.FAILED
+                await self._close(session, job.id, state, now, error=reason)
+                if notify:
+                    await self._notify(session, share, view, now)
+            await session.commit()
+        return view
+
+    async def _publish(
+        self, client: SocialClient, account_id: int, person_id: str, text: str, now: datetime
+    ) -> Published:
+        """One post; on a 401 a refreshable token is refreshed and the post tried once more (a 401 means
+        nothing was posted)."""
+        assert self._cipher is not None
+        token = await connections.access_token(
+            self._sessions, cipher=self._cipher, client=client, account_id=account_id, now=now
+        )
+        try:
+            return await client.publish(token, person_id=person_id, text=text, now=now)
+        except Unauthorized:
+            if not client.can_refresh:
+                raise
+        token = await connections.access_token(
+            self._sessions,
+            cipher=self._cipher,
+            client=client,
+            account_id=account_id,
+            now=now,
+            force_refresh=True,
+        )
+        return await client.publish(token, person_id=person_id, text=text, now=now)
+
+    @staticmethod
+    def _retry_at(exc: SocialError, attempts: int, now: datetime) -> datetime:
+        if isinstance(exc, RateLimited):
+            return max(exc.retry_at, now) if exc.retry_at is not None else now + RATE_LIMIT_FALLBACK
+        return now + timedelta(seconds=BACKOFF_SECONDS[min(attempts, len(BACKOFF_SECONDS)) - 1])
+
+    @staticmethod
+    async def _close(
+        session: AsyncSession, job_id: int, state: OutboxState, now: datetime, error: str | None = None
+    ) -> None:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == job_id)
+            .values(
+                state=state,
+                last_error=error,
+                updated_at=now,
+                sent_at=now if state is OutboxState.SENT else None,
+            )
+        )
+
+    @staticmethod
+    async def _notify(session: AsyncSession, share: Share, view: ShareView, now: datetime) -> None:
+        member = await session.get_one(Member, share.member_id)
+        await outbox.enqueue(
+            session,
+            workspace_id=share.workspace_id,
+            kind=SHARE_RESULT_KIND,
+            destination=member.external_id,
+            payload={"share": view.to_payload(), "lang": member_service.language_of(member)},
+            now=now,
+        )
+
+    async def undo(self, *, workspace_id: int, member_id: int, share_id: int) -> ShareView | None:
+        """Delete the member's post from the network; the share becomes `undone`. A failure leaves it
+        `posted`, with the reason in the returned view. None if the share is not the member's."""
+        now = self._now()
+        async with self._sessions() as session:
+            share = await session.scalar(
+                select(Share).where(
+                    Share.id == share_id, Share.workspace_id == workspace_id, Share.member_id == member_id
+                )
+            )
+            if share is None:
+                return None
+            if share.status is not ShareStatus.POSTED or share.external_id is None:
+                return ShareView.of(share)
+            account = await connections.account_of(session, member_id=member_id, network=share.network)
+            external_id, network = share.external_id, share.network
+        client = self._clients.get(network)
+        reason: str | None = "not_connected"
+        if client is not None and account is not None and self._cipher is not None:
+            try:
+                token = await connections.access_token(
+                    self._sessions, cipher=self._cipher, client=client, account_id=account.id, now=now
+                )
+                await client.delete(token, external_id=external_id, now=now)
+                reason = None
+            except Unauthorized:
+                await connections.mark_disconnected(self._sessions, account_id=account.id, now=now)
+                reason = "unauthorized"
+            except SocialError as exc:
+                logger.warning("undoing share %s failed: %s", share_id, exc.detail)
+                reason = "undo_failed"
+        async with self._sessions() as session:
+            share = await session.get_one(Share, share_id)
+            if reason is None:
+                share.status, share.error, share.updated_at = ShareStatus.UNDONE, None, now
+                view = ShareView.of(share)
+            else:
+                view = ShareView(
+                    share.id, share.post_id, share.network, share.status, reason, share.external_url
+                )
+            await session.commit()
+        return view

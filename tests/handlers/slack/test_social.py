@@ -1,0 +1,720 @@
+"""End to end: connecting LinkedIn and X from Slack (OAuth against local fakes), one-click API shares,
+Undo, and every failure path (401, 429, 5xx, timeout, duplicate, too long, expiry, refresh)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import FrozenClock
+from bot.services.posting import Poster
+from handlers.slack.notifier import SlackNotifier
+from handlers.social import build_social_clients, new_http_client
+from models import Member, OAuthAttempt, OutboxMessage, OutboxState, Share, ShareStatus, SocialAccount
+from scheduler import jobs
+from tests.conftest import BOT_TOKEN
+from tests.fakes.slack import FakeSlack
+from tests.fakes.social import FakeLinkedIn, FakeX
+from tests.handlers.slack.driver import SettingsFactory, SlackDriver, eventually, relais_app, setup_workspace
+
+Sessions = async_sessionmaker[AsyncSession]
+KEY = Fernet.generate_key().decode()
+PUBLIC = "https://relais.example.test"
+
+
+@dataclass
+class World:
+    slack: SlackDriver
+    linkedin: FakeLinkedIn
+    x: FakeX
+    clock: FrozenClock
+    sessions: Sessions
+    settings: Any
+    article: str
+
+
+@pytest.fixture
+async def linkedin() -> AsyncIterator[FakeLinkedIn]:
+    async with FakeLinkedIn() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def x() -> AsyncIterator[FakeX]:
+    async with FakeX() as fake:
+        yield fake
+
+
+def _social_settings(make_settings: SettingsFactory, linkedin: FakeLinkedIn, x: FakeX, **extra: Any) -> Any:
+    return make_settings(
+        encryption_key=KEY,
+        linkedin_client_id=linkedin.client_id,
+        linkedin_client_secret=linkedin.client_secret,
+        linkedin_auth_url=linkedin.auth_url,
+        linkedin_api_url=linkedin.api_url,
+        x_client_id=x.client_id,
+        x_client_secret=x.client_secret,
+        x_auth_url=x.auth_url,
+        x_api_url=x.api_url,
+        **extra,
+    )
+
+
+@pytest.fixture
+async def world(
+    make_settings: SettingsFactory,
+    engine: AsyncEngine,
+    fake_slack: FakeSlack,
+    clock: FrozenClock,
+    sessions: Sessions,
+    linkedin: FakeLinkedIn,
+    x: FakeX,
+    article: str,
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[World]:
+    setup_workspace(fake_slack)
+    settings = _social_settings(make_settings, linkedin, x)
+    timeout = getattr(request, "param", 10.0)
+    async with relais_app(settings, engine, clock, fake_slack, social_timeout=timeout) as driver:
+        yield World(driver, linkedin, x, clock, sessions, settings, article)
+
+
+def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in message.get("blocks") or []
+        for element in (
+            block.get("elements", []) if block["type"] == "actions" else [block.get("accessory") or {}]
+        )
+        if element.get("type") == "button"
+    ]
+
+
+def _button(message: dict[str, Any], action_id: str) -> dict[str, Any]:
+    found = [b for b in _buttons(message) if b["action_id"] == action_id]
+    assert found, f"no {action_id} button in {message}"
+    return found[0]
+
+
+async def _publish(w: World, caption: str = "Big news from Acme") -> dict[str, Any]:
+    """Queue the article into #news as the admin and return the channel message."""
+    await w.slack.command("UADMIN", f"queue <{w.article}/launch> {caption} <#C0NEWS|news>")
+    await eventually(lambda: _has_message(w.slack.fake, "C0NEWS"))
+    return w.slack.fake.messages["C0NEWS"][-1]
+
+
+async def _has_message(fake: FakeSlack, channel: str) -> bool:
+    return bool(fake.messages.get(channel))
+
+
+async def _dms(w: World, user: str, count: int = 1) -> list[dict[str, Any]]:
+    channel = w.slack.fake.dm_channel_id(user)
+
+    async def arrived() -> bool:
+        return len(w.slack.fake.messages.get(channel, [])) >= count
+
+    await eventually(arrived)
+    return w.slack.fake.messages[channel]
+
+
+async def _browse(w: World, url: str, cookie: str | None = None) -> httpx.Response:
+    """Open a Relais URL (PUBLIC_URL/...) in the test's 'browser' (the running app)."""
+    assert url.startswith(PUBLIC), url
+    parts = urlsplit(url)
+    headers = {"Cookie": cookie} if cookie else {}
+    return await w.slack.client.get(parts.path + ("?" + parts.query if parts.query else ""), headers=headers)
+
+
+async def _connect_link(w: World, user: str, network: str) -> str:
+    reply = await w.slack.command(user, f"connect {network}")
+    return str(_button(reply, "connect_open")["url"])
+
+
+async def _dance(w: World, link: str, *, network: str = "linkedin") -> httpx.Response:
+    """The browser's part: start link → provider consent → callback, carrying the state cookie."""
+    start = await _browse(w, link)
+    assert start.status_code == 302, start.text
+    cookie = start.headers["Set-Cookie"].split(";", 1)[0]
+    async with httpx.AsyncClient() as browser:
+        consent = await browser.get(start.headers["Location"])
+    assert consent.status_code == 302
+    return await _browse(w, consent.headers["Location"], cookie)
+
+
+async def _connect(w: World, user: str, network: str) -> None:
+    page = await _dance(w, await _connect_link(w, user, network), network=network)
+    assert page.status_code == 200, page.text
+
+
+async def _account(w: World, network: str) -> SocialAccount | None:
+    async with w.sessions() as session:
+        return await session.scalar(select(SocialAccount).where(SocialAccount.network == network))
+
+
+async def _share(w: World) -> Share:
+    async with w.sessions() as session:
+        return (await session.scalars(select(Share))).one()
+
+
+async def _click_share(w: World, user: str, network: str, message: dict[str, Any]) -> dict[str, Any]:
+    clicked = await w.slack.click(user, f"share_{network}", "1", message_ts=message["ts"])
+    assert clicked.status == 200
+    return (await w.slack.responses(clicked.url_id))[0]
+
+
+async def _clock_pass(w: World) -> None:
+    """What `relais clock` does every minute for API shares, through a real Slack notifier."""
+    http = new_http_client()
+    try:
+        poster = Poster(
+            w.sessions,
+            clients=build_social_clients(w.settings, http),
+            cipher=w.settings.fernet,
+            base_url=w.settings.base_url,
+            now=w.clock.now,
+        )
+        notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=w.slack.fake.api_url))
+        await jobs.social(w.sessions, poster=poster, notifier=notifier, now=w.clock.now)
+    finally:
+        await http.aclose()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Connecting
+
+
+async def test_connecting_linkedin_from_the_share_button_stores_encrypted_tokens(
+    world: World, engine: AsyncEngine
+) -> None:
+    w = world
+    message = await _publish(w)
+    answer = await _click_share(w, "UEMP2", "linkedin", message)
+    # Not connected yet: the personal share link, and a Connect button.
+    assert _button(answer, "open_share_linkedin")
+    clicked = await w.slack.click("UEMP2", "connect_linkedin", "linkedin", ephemeral=True)
+    link_message = (await w.slack.responses(clicked.url_id))[0]
+    link = _button(link_message, "connect_open")["url"]
+    assert link.startswith(f"{PUBLIC}/oauth/linkedin/start?t=")
+
+    page = await _dance(w, link)
+    assert page.status_code == 200
+    assert "Your LinkedIn account is connected" in page.text
+    request = w.linkedin.authorization_requests[-1]
+    assert request["scope"] == "openid profile w_member_social"
+    assert request["redirect_uri"] == f"{PUBLIC}/oauth/linkedin/callback"
+
+    account = await _account(w, "linkedin")
+    assert account is not None
+    assert account.external_person_id == "782bbtaQ"
+    [token] = w.linkedin.tokens
+    assert w.settings.fernet.decrypt(account.access_token_encrypted.encode()).decode() == token
+    assert account.refresh_token_encrypted is None
+    assert account.expires_at == w.clock.now() + timedelta(days=60)
+
+    dm = (await _dms(w, "UEMP2"))[-1]
+    assert "Your LinkedIn account is connected" in dm["text"]
+    await _assert_no_plaintext(engine, [token])
+
+
+async def test_connecting_x_uses_pkce_and_keeps_the_refresh_token_encrypted(
+    world: World, engine: AsyncEngine
+) -> None:
+    w = world
+    await _connect(w, "UEMP1", "x")
+    request = w.x.authorization_requests[-1]
+    assert request["code_challenge_method"] == "S256"
+    assert len(request["code_challenge"]) == 43
+    assert request["scope"] == "tweet.read tweet.write users.read offline.access"
+    token_call = w.x.calls_to("token")[-1]
+    assert token_call.form is not None
+    assert len(token_call.form["code_verifier"]) >= 43
+    account = await _account(w, "x")
+    assert account is not None
+    assert account.external_person_id == "1500000000000000001"
+    [refresh] = w.x.refresh_tokens
+    assert account.refresh_token_encrypted is not None
+    assert w.settings.fernet.decrypt(account.refresh_token_encrypted.encode()).decode() == refresh
+    dm = (await _dms(w, "UEMP1"))[-1]
+    assert "Votre compte X est connecté" in dm["text"]
+    await _assert_no_plaintext(engine, [*w.x.tokens, refresh, token_call.form["code_verifier"]])
+
+
+async def _assert_no_plaintext(engine: AsyncEngine, secrets: list[str]) -> None:
+    """No secret appears anywhere in the database: the SQLite files on disk, or every row on PostgreSQL."""
+    assert secrets
+    if engine.dialect.name == "sqlite":
+        path = engine.url.database
+        assert path
+        async with engine.connect() as connection:
+            await connection.execute(text("PRAGMA wal_checkpoint(FULL)"))
+        files = [Path(path + suffix) for suffix in ("", "-wal")]
+        dump = b"".join(file.read_bytes() for file in files if file.exists())
+        assert b"social_account" in dump  # the file really is the database
+        for secret in secrets:
+            assert secret.encode() not in dump
+        return
+    async with engine.connect() as connection:
+        query = text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        tables = (await connection.execute(query)).scalars().all()
+        rows: list[str] = []
+        for table in tables:  # names from the catalogue, not from input
+            statement = text(f'SELECT t::text FROM "{table}" t')  # noqa: S608
+            rows += (await connection.execute(statement)).scalars().all()
+    dump_text = "\n".join(rows)
+    assert "782bbtaQ" in dump_text or "1500000000000000001" in dump_text
+    for secret in secrets:
+        assert secret not in dump_text
+
+
+async def test_connect_links_are_single_use_expire_and_cannot_be_forged(world: World) -> None:
+    w = world
+    link = await _connect_link(w, "UEMP1", "linkedin")
+    assert (await _browse(w, link)).status_code == 302
+    again = await _browse(w, link)
+    assert again.status_code == 400
+    assert "Ce lien a déjà servi" in again.text  # in the member's language
+
+    late = await _connect_link(w, "UEMP2", "linkedin")
+    w.clock.advance(timedelta(minutes=11))
+    expired = await _browse(w, late)
+    assert expired.status_code == 400
+    assert "This link has expired" in expired.text
+
+    forged = await _browse(w, late[:-6] + "AAAAAA")
+    assert forged.status_code == 400
+    assert "This link is not valid" in forged.text
+    tampered = await _browse(w, f"{PUBLIC}/oauth/x/start?t=" + late.split("t=", 1)[1])
+    assert tampered.status_code == 400
+    assert "not valid" in tampered.text
+    assert (await _browse(w, f"{PUBLIC}/oauth/myspace/start?t=x")).status_code == 404
+    assert await _account(w, "linkedin") is None
+
+
+async def test_callbacks_are_checked_state_browser_replay_and_denial(world: World) -> None:
+    w = world
+    link = await _connect_link(w, "UEMP2", "linkedin")
+    start = await _browse(w, link)
+    cookie = start.headers["Set-Cookie"].split(";", 1)[0]
+    assert "HttpOnly" in start.headers["Set-Cookie"]
+    assert "SameSite=Lax" in start.headers["Set-Cookie"]
+    async with httpx.AsyncClient() as browser:
+        consent = await browser.get(start.headers["Location"])
+    callback = consent.headers["Location"]
+
+    # Another browser (no cookie, or someone else's state) is refused, and the flow stays usable.
+    other = await _browse(w, callback)
+    assert other.status_code == 400
+    assert "another browser" in other.text
+    forged_state = await _browse(w, callback.replace("state=", "state=x"), cookie)
+    assert forged_state.status_code == 400
+    assert w.linkedin.calls_to("access_token") == []
+
+    done = await _browse(w, callback, cookie)
+    assert done.status_code == 200
+    replay = await _browse(w, callback, cookie)
+    assert replay.status_code == 400
+    assert "already used" in replay.text
+    assert len(w.linkedin.calls_to("access_token")) == 1
+
+    # Denied consent: a clear page, nothing stored.
+    w.x.deny_next()
+    denied = await _dance(w, await _connect_link(w, "UEMP2", "x"), network="x")
+    assert denied.status_code == 400
+    assert "You did not give Relais access to X" in denied.text
+    assert await _account(w, "x") is None
+
+
+async def test_provider_error_during_the_exchange_is_explained(world: World) -> None:
+    w = world
+    w.x.fail_next("token", status=503)
+    page = await _dance(w, await _connect_link(w, "UEMP1", "x"), network="x")
+    assert page.status_code == 502
+    assert "X a répondu par une erreur" in page.text
+    assert await _account(w, "x") is None
+    async with w.sessions() as session:
+        attempt = (await session.scalars(select(OAuthAttempt))).one()
+        assert attempt.outcome == "provider_error"
+
+
+async def test_disconnect_revokes_and_forgets_the_tokens(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    [access] = w.x.tokens
+    reply = await w.slack.command("UEMP2", "disconnect x")
+    assert reply["text"] == "Your X account is disconnected; its tokens are deleted."
+    assert access in w.x.revoked
+    assert await _account(w, "x") is None
+    again = await w.slack.command("UEMP2", "disconnect x")
+    assert again["text"] == "Your X account was not connected."
+    unknown = await w.slack.command("UEMP2", "disconnect myspace")
+    assert "/relais disconnect linkedin" in unknown["text"]
+
+
+async def test_connect_overview_and_unconfigured_network(
+    make_settings: SettingsFactory,
+    engine: AsyncEngine,
+    fake_slack: FakeSlack,
+    clock: FrozenClock,
+    linkedin: FakeLinkedIn,
+) -> None:
+    setup_workspace(fake_slack)
+    settings = make_settings(
+        encryption_key=KEY,
+        linkedin_client_id=linkedin.client_id,
+        linkedin_client_secret=linkedin.client_secret,
+        linkedin_auth_url=linkedin.auth_url,
+        linkedin_api_url=linkedin.api_url,
+    )
+    async with relais_app(settings, engine, clock, fake_slack) as slack:
+        overview = await slack.command("UEMP2", "connect")
+        assert [b["action_id"] for b in _buttons(overview)] == ["connect_linkedin"]
+        assert "X: you share through your personal link." in str(overview["blocks"])
+        refused = await slack.command("UEMP2", "connect x")
+        assert "not set up on this Relais" in refused["text"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Posting
+
+
+async def test_one_click_linkedin_share_then_undo(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    message = await _publish(w, "Proud of the team")
+    answer = await _click_share(w, "UEMP2", "linkedin", message)
+    assert answer["text"] == "Posted on LinkedIn. Thank you!"
+    [(urn, post)] = w.linkedin.posts.items()
+    assert post["author"] == "urn:li:person:782bbtaQ"
+    assert post["commentary"].startswith("Proud of the team\n\nhttps://relais.example.test/r/")
+    assert post["body"]["visibility"] == "PUBLIC"
+    assert post["body"]["lifecycleState"] == "PUBLISHED"
+    call = w.linkedin.calls_to("create_post")[0]
+    assert call.headers["X-Restli-Protocol-Version"] == "2.0.0"
+    assert len(call.headers["LinkedIn-Version"]) == 6
+    share = await _share(w)
+    assert (share.status, share.external_id) == (ShareStatus.POSTED, urn)
+    assert _button(answer, "view_post")["url"] == f"https://www.linkedin.com/feed/update/{urn}/"
+
+    # A second click does not post again.
+    again = await _click_share(w, "UEMP2", "linkedin", message)
+    assert again["text"] == "You already shared this on LinkedIn."
+    assert len(w.linkedin.calls_to("create_post")) == 1
+
+    undo = await w.slack.click("UEMP2", "share_undo", _button(answer, "share_undo")["value"], ephemeral=True)
+    assert (await w.slack.responses(undo.url_id))[0]["text"] == "Removed from LinkedIn."
+    assert urn in w.linkedin.deleted_posts
+    assert not w.linkedin.posts
+    assert (await _share(w)).status is ShareStatus.UNDONE
+    # Nobody else can undo someone's share.
+    forged = await w.slack.click("UEMP3", "share_undo", str(share.id), ephemeral=True)
+    assert (await w.slack.responses(forged.url_id))[0]["text"] == "This post is no longer available."
+
+
+async def test_one_click_x_share_parallel_clicks_post_once(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP1", "x")
+    message = await _publish(w, "Nouvelle levée")
+    clicks = await asyncio.gather(
+        *(w.slack.click("UEMP1", "share_x", "1", message_ts=message["ts"]) for _ in range(6))
+    )
+    assert all(c.status == 200 for c in clicks)
+    answers = [(await w.slack.responses(c.url_id))[0]["text"] for c in clicks]
+    assert answers.count("Publié sur X. Merci !") == 1
+    assert len(w.x.tweets) == 1
+    [tweet] = w.x.tweets.values()
+    assert tweet["text"].startswith("Nouvelle levée https://relais.example.test/r/")
+    share = await _share(w)
+    assert share.status is ShareStatus.POSTED
+    assert share.external_id == tweet["id"]
+    assert share.external_url == f"https://x.com/i/web/status/{tweet['id']}"
+
+
+async def test_401_marks_the_account_disconnected_and_offers_reconnect(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    message = await _publish(w)
+    w.linkedin.fail_next("create_post", status=401, json={"message": "Invalid access token", "status": 401})
+    answer = await _click_share(w, "UEMP2", "linkedin", message)
+    assert "refused your connection" in answer["text"]
+    assert _button(answer, "connect_linkedin")["text"]["text"] == "Reconnect LinkedIn"
+    share = await _share(w)
+    assert (share.status, share.error) == (ShareStatus.FAILED, "unauthorized")
+    account = await _account(w, "linkedin")
+    assert account is not None
+    assert account.status.value == "disconnected"
+    # Reconnecting makes the next click post.
+    await _connect(w, "UEMP2", "linkedin")
+    retried = await _click_share(w, "UEMP2", "linkedin", message)
+    assert retried["text"] == "Posted on LinkedIn. Thank you!"
+
+
+async def test_429_waits_for_the_reset_then_posts_and_tells_the_member(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w)
+    reset = int((w.clock.now() + timedelta(minutes=12)).timestamp())
+    w.x.fail_next("create_tweet", status=429, headers={"x-rate-limit-reset": str(reset)})
+    answer = await _click_share(w, "UEMP2", "x", message)
+    assert answer["text"] == "X is busy right now. I will try again at 09:12 and tell you how it went."
+    share = await _share(w)
+    assert share.status is ShareStatus.RETRYING
+    async with w.sessions() as session:
+        job = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "social_post"))).one()
+        assert job.state is OutboxState.PENDING
+        assert int(job.next_attempt_at.timestamp()) == reset
+
+    w.clock.advance(timedelta(minutes=5))
+    await _clock_pass(w)
+    assert len(w.x.calls_to("create_tweet")) == 1  # not before the reset
+    w.clock.advance(timedelta(minutes=8))
+    await _clock_pass(w)
+    assert len(w.x.tweets) == 1
+    assert (await _share(w)).status is ShareStatus.POSTED
+    dm = (await _dms(w, "UEMP2"))[-1]
+    assert dm["text"] == "Posted on X. Thank you!"
+
+
+async def test_500_then_success_is_retried_with_backoff(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    message = await _publish(w)
+    w.linkedin.fail_next("create_post", status=500)
+    answer = await _click_share(w, "UEMP2", "linkedin", message)
+    assert "I will try again at 09:00" in answer["text"]  # 30 s later, same minute in London (UTC)
+    w.clock.advance(timedelta(seconds=31))
+    await _clock_pass(w)
+    share = await _share(w)
+    assert share.status is ShareStatus.POSTED
+    assert share.attempts == 2
+    assert len(w.linkedin.posts) == 1
+
+
+async def test_persistent_5xx_gives_up_after_bounded_attempts(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    message = await _publish(w)
+    w.linkedin.fail_next("create_post", status=503, times=10)
+    await _click_share(w, "UEMP2", "linkedin", message)
+    for _ in range(5):
+        w.clock.advance(timedelta(minutes=11))
+        await _clock_pass(w)
+    share = await _share(w)
+    assert (share.status, share.error, share.attempts) == (ShareStatus.FAILED, "unavailable", 4)
+    assert len(w.linkedin.calls_to("create_post")) == 4
+    dm = (await _dms(w, "UEMP2"))[-1]
+    assert "stayed unavailable after several tries" in dm["text"]
+
+
+@pytest.mark.parametrize("world", [0.3], indirect=True)
+async def test_timeout_after_sending_is_unknown_and_never_posted_again(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w)
+    w.x.delay("create_tweet", 1.0)
+    answer = await _click_share(w, "UEMP2", "x", message)
+    assert "cannot tell whether your post went out" in answer["text"]
+    await asyncio.sleep(1.0)
+    assert len(w.x.tweets) == 1  # the fake did post it
+    share = await _share(w)
+    assert share.status is ShareStatus.UNKNOWN
+    w.x.delay("create_tweet", 0)
+    w.clock.advance(timedelta(hours=1))
+    await _clock_pass(w)
+    again = await _click_share(w, "UEMP2", "x", message)
+    assert "cannot tell whether" in again["text"]
+    assert len(w.x.calls_to("create_tweet")) == 1
+    # The member checked and asks to post it: the network itself then says it is a duplicate.
+    repost = await w.slack.click("UEMP2", "share_repost", str(share.id), ephemeral=True)
+    reply = (await w.slack.responses(repost.url_id))[0]
+    assert "looks like one you already published" in reply["text"]
+    assert len(w.x.tweets) == 1
+
+
+async def test_duplicate_and_too_long_are_explained_with_edit_and_share(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w, "Same words")
+    w.x.fail_next(
+        "create_tweet",
+        status=400,
+        json={
+            "errors": [
+                {"message": "Your Tweet text is too long: 301 weighted characters, the limit is 280."}
+            ],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "https://api.twitter.com/2/problems/invalid-request",
+        },
+    )
+    w.linkedin.fail_next(
+        "create_post", status=422, json={"message": "Content is a duplicate of urn:li:share:1", "status": 422}
+    )
+    duplicate = await _click_share(w, "UEMP2", "linkedin", message)
+    assert "looks like one you already published" in duplicate["text"]
+    assert _button(duplicate, "edit_share")["value"] == "1"
+    too_long = await _click_share(w, "UEMP2", "x", message)
+    assert "too long for X" in too_long["text"]
+    async with w.sessions() as session:
+        errors = {s.network.value: (s.status, s.error) for s in (await session.scalars(select(Share))).all()}
+    assert errors == {
+        "linkedin": (ShareStatus.FAILED, "duplicate"),
+        "x": (ShareStatus.FAILED, "too_long"),
+    }
+    # Edit & share with a shorter text posts it.
+    submitted = await w.slack.submit(
+        "UEMP2",
+        "edit_share_modal",
+        {"caption": {"type": "plain_text_input", "value": "Short and mine"},
+         "network": {"type": "static_select", "selected_option": {"value": "x"}}},
+        private_metadata='{"post_id": 1}',
+    )  # fmt: skip
+    assert submitted.status_code == 200, submitted.text
+    await eventually(lambda: _tweeted(w))
+    dm = (await _dms(w, "UEMP2", 3))[-1]  # after the two "connected" messages
+    assert dm["text"] == "Posted on X. Thank you!"
+
+
+async def _tweeted(w: World) -> bool:
+    return len(w.x.tweets) == 1
+
+
+async def test_expired_linkedin_token_asks_to_reconnect_and_is_warned_a_week_before(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    message = await _publish(w)
+    w.clock.advance(timedelta(days=52))
+    await _clock_pass(w)
+    assert len(w.slack.fake.messages[w.slack.fake.dm_channel_id("UEMP2")]) == 1  # only "connected"
+    w.clock.advance(timedelta(days=2))  # 6 days left
+    await _clock_pass(w)
+    warning = (await _dms(w, "UEMP2", 2))[-1]
+    assert "Your LinkedIn connection ends on 2027-01-24" in warning["text"]
+    assert _button(warning, "connect_linkedin")
+    await _clock_pass(w)
+    assert len(w.slack.fake.messages[w.slack.fake.dm_channel_id("UEMP2")]) == 2  # told once
+
+    w.clock.advance(timedelta(days=7))
+    answer = await _click_share(w, "UEMP2", "linkedin", message)
+    assert "refused your connection" in answer["text"]
+    assert w.linkedin.calls_to("create_post") == []
+    assert (await _share(w)).error == "unauthorized"
+
+
+async def test_x_token_is_refreshed_before_expiry_and_once_on_a_401(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w, "One")
+    [first_refresh] = w.x.refresh_tokens
+    w.clock.advance(timedelta(hours=2))  # the 2-hour token is about to expire
+    answer = await _click_share(w, "UEMP2", "x", message)
+    assert answer["text"] == "Posted on X. Thank you!"
+    refreshes = [c for c in w.x.calls_to("token") if (c.form or {}).get("grant_type") == "refresh_token"]
+    assert len(refreshes) == 1
+    assert first_refresh not in w.x.refresh_tokens  # rotated; the new one is stored
+    account = await _account(w, "x")
+    assert account is not None
+    assert account.refresh_token_encrypted is not None
+    [second_refresh] = w.x.refresh_tokens
+    assert w.settings.fernet.decrypt(account.refresh_token_encrypted.encode()).decode() == second_refresh
+
+    # X revokes the access token early: one refresh, one retry, posted.
+    for token in list(w.x.tokens):
+        w.x.expire_token(token)
+    await w.slack.command("UADMIN", f"queue <{w.article}/second> Two <#C0NEWS|news>")
+    await eventually(lambda: _messages(w, 2))
+    second = w.slack.fake.messages["C0NEWS"][-1]
+    clicked = await w.slack.click("UEMP2", "share_x", "2", message_ts=second["ts"])
+    assert (await w.slack.responses(clicked.url_id))[0]["text"] == "Posted on X. Thank you!"
+    refreshes = [c for c in w.x.calls_to("token") if (c.form or {}).get("grant_type") == "refresh_token"]
+    assert len(refreshes) == 2
+    assert [c.status for c in w.x.calls_to("create_tweet")] == [201, 401, 201]
+
+
+async def _messages(w: World, count: int) -> bool:
+    return len(w.slack.fake.messages.get("C0NEWS", [])) >= count
+
+
+async def test_a_post_interrupted_by_a_crash_becomes_unknown(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    await _publish(w)
+    async with w.sessions() as session:
+        member = (await session.scalars(select(Member).where(Member.external_id == "UEMP2"))).one()
+        session.add(
+            Share(workspace_id=member.workspace_id, member_id=member.id, post_id=1, network="linkedin",
+                  status=ShareStatus.PENDING, attempts=1)
+        )  # fmt: skip
+        await session.flush()
+        session.add(
+            OutboxMessage(workspace_id=member.workspace_id, kind="social_post", destination="1",
+                          payload={"share_id": 1}, state=OutboxState.SENDING, attempts=1,
+                          next_attempt_at=w.clock.now(), updated_at=w.clock.now(), created_at=w.clock.now())
+        )  # fmt: skip
+        await session.commit()
+    w.clock.advance(timedelta(minutes=11))
+    await _clock_pass(w)
+    assert (await _share(w)).status is ShareStatus.UNKNOWN
+    assert w.linkedin.calls_to("create_post") == []
+    dm = (await _dms(w, "UEMP2", 2))[-1]
+    assert "cannot tell whether your post went out" in dm["text"]
+
+
+async def test_home_shows_connections_with_their_buttons(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    assert await w.slack.event({"type": "app_home_opened", "user": "UEMP2", "tab": "home"}) == 200
+    await w.slack.fake.wait_for_calls("views.publish")
+    view = w.slack.fake.calls_to("views.publish")[-1].params["view"]
+    actions = [
+        b["accessory"]["action_id"] for b in view["blocks"] if (b.get("accessory") or {}).get("action_id")
+    ]
+    assert "disconnect_linkedin" in actions
+    assert "connect_x" in actions
+    clicked = await w.slack.click("UEMP2", "disconnect_linkedin", "linkedin", home=True)
+    assert clicked.status == 200
+    await eventually(lambda: _gone(w))
+
+
+async def _gone(w: World) -> bool:
+    return await _account(w, "linkedin") is None
+
+
+async def test_tokens_never_reach_the_logs(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    w = world
+    caplog.set_level("DEBUG")
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w)
+    w.x.fail_next("create_tweet", status=500)
+    await _click_share(w, "UEMP2", "x", message)
+    secrets = [*w.x.tokens, *w.x.refresh_tokens]
+    assert secrets
+    for secret in secrets:
+        assert secret not in caplog.text
+
+
+async def test_stale_attempts_cannot_be_used_after_the_callback_window(world: World) -> None:
+    w = world
+    link = await _connect_link(w, "UEMP2", "linkedin")
+    start = await _browse(w, link)
+    cookie = start.headers["Set-Cookie"].split(";", 1)[0]
+    async with httpx.AsyncClient() as browser:
+        consent = await browser.get(start.headers["Location"])
+    w.clock.advance(timedelta(minutes=16))
+    late = await _browse(w, consent.headers["Location"], cookie)
+    assert late.status_code == 400
+    assert "expired" in late.text
+    assert await _account(w, "linkedin") is None
+    assert w.linkedin.calls_to("access_token") == []
