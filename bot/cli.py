@@ -199,7 +199,7 @@ async def _check_schema(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> int:
-    from bot.web import create_app
+    from bot.web import AccessLogger, create_app
 
     asyncio.run(_check_schema(settings))
     app = create_app(settings)
@@ -216,6 +216,7 @@ def _serve(settings: Settings) -> int:
         shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
         print=None,
         access_log=logging.getLogger("relais.access"),
+        access_log_class=AccessLogger,
     )
     logger.info("Relais stopped")
     return 0

@@ -171,6 +171,7 @@ MESSAGES: dict[str, str] = {
     "share_failed_invalid": "{network} refused the post as invalid, so nothing was posted. An admin can find the reason in the logs.",
     "share_failed_unavailable": "{network} stayed unavailable after several tries, so nothing was posted. Please share again later.",
     "share_failed_rate_limited": "{network} says your account has posted a lot recently, so nothing was posted. Please share again later.",
+    "share_failed_withdrawn": "The post was withdrawn before {network} could take it, so nothing was posted.",
     "share_failed_error": "The share on {network} failed, so nothing was posted. Please try again later.",
     # OAuth pages (in the browser)
     "oauth_connected_title": "Connected",

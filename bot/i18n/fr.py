@@ -171,6 +171,7 @@ MESSAGES: dict[str, str] = {
     "share_failed_invalid": "{network} a refusé la publication comme invalide : rien n'a été publié. Un admin trouvera la raison dans les journaux.",
     "share_failed_unavailable": "{network} est resté indisponible après plusieurs essais : rien n'a été publié. Partagez à nouveau plus tard.",
     "share_failed_rate_limited": "{network} indique que votre compte a beaucoup publié récemment : rien n'a été publié. Partagez à nouveau plus tard.",
+    "share_failed_withdrawn": "La publication a été retirée avant que {network} ne la prenne : rien n'a été publié.",
     "share_failed_error": "Le partage sur {network} a échoué : rien n'a été publié. Réessayez plus tard.",
     # Pages OAuth (dans le navigateur)
     "oauth_connected_title": "Connecté",

@@ -316,9 +316,6 @@ async def connected_networks(session: AsyncSession, *, member_id: int) -> dict[N
     return {account.network: account for account in accounts}
 
 
-_refresh_locks: dict[int, asyncio.Lock] = {}
-
-
 async def access_token(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -326,14 +323,14 @@ async def access_token(
     client: SocialClient,
     account_id: int,
     now: datetime,
+    lock: asyncio.Lock,
     force_refresh: bool = False,
 ) -> str:
     """A usable access token for the account, refreshed first when it is about to expire (or when the
     network just refused it: `force_refresh`). Raises `Unauthorized` when the member must reconnect.
 
-    X rotates refresh tokens: the new pair is committed before it is used, and refreshes of one account
-    are serialised in this process so two posts do not spend the same refresh token."""
-    lock = _refresh_locks.setdefault(account_id, asyncio.Lock())
+    X rotates refresh tokens: the new pair is committed before it is used, and `lock` (one per account)
+    serialises refreshes so two posts do not spend the same refresh token."""
     async with lock, sessions() as session:
         account = await session.get(SocialAccount, account_id)
         if account is None or account.status is not SocialAccountStatus.CONNECTED:

@@ -7,7 +7,8 @@ nothing (the clock runs what is still pending). Running that row calls the API o
 
 * `posted` — the network answered with the post's id;
 * `failed` with a reason (`unauthorized`: the account is marked disconnected; `duplicate`, `too_long`,
-  `forbidden`, `invalid`; `unavailable`/`rate_limited` after `MAX_ATTEMPTS`; `not_connected`);
+  `forbidden`, `invalid`; `unavailable`/`rate_limited` after `MAX_ATTEMPTS`; `not_connected`;
+  `withdrawn`: the post was cancelled or expired before a retry);
 * `retrying` — 429, 5xx or a connection that never reached the network: the row is due again after
   `Retry-After` / `x-rate-limit-reset` or a backoff, and the member hears the final result later;
 * `unknown` — the request may have been acted on (timeout after sending, 504, or a crash mid-call
@@ -16,11 +17,12 @@ nothing (the clock runs what is still pending). Running that row calls the API o
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from cryptography.fernet import MultiFernet
 from sqlalchemy import select, update
@@ -39,7 +41,7 @@ from handlers.social.base import (
     Transient,
     Unauthorized,
 )
-from models import Member, Network, OutboxMessage, OutboxState, Share, ShareStatus
+from models import Member, Network, OutboxMessage, OutboxState, Post, PostState, Share, ShareStatus
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ STALE_SENDING: Final = timedelta(minutes=10)
 CLAIMABLE: Final = (ShareStatus.INTENT, ShareStatus.FAILED, ShareStatus.UNDONE)
 
 Clients = Mapping[Network, SocialClient]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,7 @@ class Poster:
         self._cipher = cipher
         self._base_url = base_url
         self._now = now
+        self._token_locks: dict[int, asyncio.Lock] = {}
 
     async def run_now(self, job_id: int) -> ShareView | None:
         """Run the row a click just created (the clicking member is answered by the caller). None if
@@ -262,6 +266,15 @@ class Poster:
                 if share is None:
                     raise LookupError(f"share {job.destination} is gone")
                 return ShareView.of(share)
+            post = await session.get_one(Post, share.post_id)
+            if post.state is not PostState.PUBLISHED:  # withdrawn or expired while waiting for a retry
+                share.status, share.error, share.updated_at = ShareStatus.FAILED, "withdrawn", now
+                view = ShareView.of(share)
+                await self._close(session, job.id, OutboxState.CANCELLED, now, error="withdrawn")
+                if notify:
+                    await self._notify(session, share, view, now)
+                await session.commit()
+                return view
             account = await connections.account_of(session, member_id=share.member_id, network=share.network)
             link = await links.link_for(
                 session,
@@ -284,7 +297,11 @@ class Poster:
         client = self._clients.get(share.network)
         if client is not None and account_id is not None and self._cipher is not None:
             try:
-                published = await self._publish(client, account_id, person_id, text, now)
+                published = await self._with_token(
+                    client,
+                    account_id,
+                    lambda token: client.publish(token, person_id=person_id, text=text, now=now),
+                )
                 status, reason = ShareStatus.POSTED, None
             except Unauthorized:
                 await connections.mark_disconnected(self._sessions, account_id=account_id, now=now)
@@ -332,17 +349,19 @@ class Poster:
             await session.commit()
         return view
 
-    async def _publish(
-        self, client: SocialClient, account_id: int, person_id: str, text: str, now: datetime
-    ) -> Published:
-        """One post; on a 401 a refreshable token is refreshed and the post tried once more (a 401 means
-        nothing was posted)."""
+    async def _with_token(
+        self, client: SocialClient, account_id: int, call: Callable[[str], Awaitable[T]]
+    ) -> T:
+        """Make `call` with a fresh access token; on a 401 a refreshable token is refreshed and the call
+        made once more (a 401 means the network did nothing)."""
         assert self._cipher is not None
+        lock = self._token_locks.setdefault(account_id, asyncio.Lock())
+        now = self._now()
         token = await connections.access_token(
-            self._sessions, cipher=self._cipher, client=client, account_id=account_id, now=now
+            self._sessions, cipher=self._cipher, client=client, account_id=account_id, now=now, lock=lock
         )
         try:
-            return await client.publish(token, person_id=person_id, text=text, now=now)
+            return await call(token)
         except Unauthorized:
             if not client.can_refresh:
                 raise
@@ -352,9 +371,10 @@ class Poster:
             client=client,
             account_id=account_id,
             now=now,
+            lock=lock,
             force_refresh=True,
         )
-        return await client.publish(token, person_id=person_id, text=text, now=now)
+        return await call(token)
 
     @staticmethod
     def _retry_at(exc: SocialError, attempts: int, now: datetime) -> datetime:
@@ -409,10 +429,9 @@ class Poster:
         reason: str | None = "not_connected"
         if client is not None and account is not None and self._cipher is not None:
             try:
-                token = await connections.access_token(
-                    self._sessions, cipher=self._cipher, client=client, account_id=account.id, now=now
+                await self._with_token(
+                    client, account.id, lambda token: client.delete(token, external_id=external_id, now=now)
                 )
-                await client.delete(token, external_id=external_id, now=now)
                 reason = None
             except Unauthorized:
                 await connections.mark_disconnected(self._sessions, account_id=account.id, now=now)

@@ -236,6 +236,17 @@ def test_serve_with_a_bot_token_but_no_signing_secret_is_one_line_exit_2(empty_d
     assert_one_line_error(result, "SLACK_SIGNING_SECRET is not set", "Basic Information")
 
 
+def test_a_social_network_without_encryption_key_is_one_line_exit_2(empty_database_url: str) -> None:
+    assert relais("migrate", DATABASE_URL=empty_database_url).returncode == 0
+    linkedin = {"LINKEDIN_CLIENT_ID": "id", "LINKEDIN_CLIENT_SECRET": "secret"}
+    for command in ("serve", "clock"):
+        result = relais(command, DATABASE_URL=empty_database_url, SLACK_BOT_TOKEN=BOT_TOKEN,
+                        SLACK_SIGNING_SECRET="s", **linkedin)  # fmt: skip
+        assert_one_line_error(result, "ENCRYPTION_KEY is not set but LINKEDIN_CLIENT_ID is set", "Fernet")
+    half = relais("serve", DATABASE_URL=empty_database_url, X_CLIENT_ID="id")
+    assert_one_line_error(half, "X_CLIENT_SECRET is not set but X_CLIENT_ID is set")
+
+
 def test_serve_refuses_an_unmigrated_database(empty_database_url: str) -> None:
     assert_one_line_error(relais("serve", DATABASE_URL=empty_database_url), "run `relais migrate`")
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
 
 from bot.services.links import destination_url
 from bot.services.posts import PostError, check_captions, x_length
-from bot.web import client_address
+from bot.web import AccessLogger, client_address
 
 
 @pytest.mark.parametrize(
@@ -46,3 +50,12 @@ def test_destination_keeps_the_existing_query_and_other_utm_tags() -> None:
         "https://example.com/a?ref=blog&utm_content=hero&utm_source=x&utm_medium=employee_advocacy"
         "&utm_campaign=relais-7"
     )
+
+
+def test_access_log_leaves_out_query_strings(caplog: pytest.LogCaptureFixture) -> None:
+    """Connect tokens, OAuth codes and states travel in query strings: they never reach the log."""
+    caplog.set_level(logging.INFO, logger="relais.access")
+    request = make_mocked_request("GET", "/oauth/x/callback?state=S3CRET-STATE&code=S3CRET-CODE")
+    AccessLogger(logging.getLogger("relais.access"), "").log(request, web.Response(status=200), 0.012)
+    assert "GET /oauth/x/callback 200" in caplog.text
+    assert "S3CRET" not in caplog.text

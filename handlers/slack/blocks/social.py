@@ -143,6 +143,7 @@ _FAILURE_KEYS = frozenset(
         "invalid",
         "unavailable",
         "rate_limited",
+        "withdrawn",
         "error",
     )
 )

@@ -647,6 +647,23 @@ async def _messages(w: World, count: int) -> bool:
     return len(w.slack.fake.messages.get("C0NEWS", [])) >= count
 
 
+async def test_a_retry_of_a_withdrawn_post_does_not_post(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w)
+    w.x.fail_next("create_tweet", status=503)
+    await _click_share(w, "UEMP2", "x", message)
+    assert (await _share(w)).status is ShareStatus.RETRYING
+    await w.slack.command("UADMIN", "cancel 1")
+    w.clock.advance(timedelta(minutes=1))
+    await _clock_pass(w)
+    share = await _share(w)
+    assert (share.status, share.error) == (ShareStatus.FAILED, "withdrawn")
+    assert len(w.x.calls_to("create_tweet")) == 1
+    dm = (await _dms(w, "UEMP2", 2))[-1]
+    assert dm["text"] == "The post was withdrawn before X could take it, so nothing was posted."
+
+
 async def test_a_post_interrupted_by_a_crash_becomes_unknown(world: World) -> None:
     w = world
     await _connect(w, "UEMP2", "linkedin")
