@@ -24,6 +24,7 @@ from bot import db
 from bot.config import Settings
 from models import Base
 from tests.fakes.slack import FakeSlack
+from tests.fakes.social import FakeLinkedIn, FakeX
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 SIGNING_SECRET = "test-signing-secret"
@@ -118,6 +119,20 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 async def fake_slack() -> AsyncIterator[FakeSlack]:
     async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def linkedin() -> AsyncIterator[FakeLinkedIn]:
+    """A fake LinkedIn (OAuth, userinfo, Posts API) on 127.0.0.1."""
+    async with FakeLinkedIn() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def x() -> AsyncIterator[FakeX]:
+    """A fake X (OAuth 2 with PKCE, users/me, tweets) on 127.0.0.1."""
+    async with FakeX() as fake:
         yield fake
 
 

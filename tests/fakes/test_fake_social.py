@@ -20,18 +20,6 @@ LI_HEADERS = {"X-Restli-Protocol-Version": "2.0.0"}
 
 
 @pytest.fixture
-async def linkedin() -> AsyncIterator[FakeLinkedIn]:
-    async with FakeLinkedIn() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def x() -> AsyncIterator[FakeX]:
-    async with FakeX() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(timeout=5.0) as client:
         yield client

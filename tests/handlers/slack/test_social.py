@@ -45,18 +45,6 @@ class World:
     article: str
 
 
-@pytest.fixture
-async def linkedin() -> AsyncIterator[FakeLinkedIn]:
-    async with FakeLinkedIn() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def x() -> AsyncIterator[FakeX]:
-    async with FakeX() as fake:
-        yield fake
-
-
 def _social_settings(make_settings: SettingsFactory, linkedin: FakeLinkedIn, x: FakeX, **extra: Any) -> Any:
     return make_settings(
         encryption_key=KEY,

@@ -41,18 +41,6 @@ SHORT, DELAY = 0.1, 0.4
 
 
 @pytest.fixture
-async def linkedin() -> AsyncIterator[FakeLinkedIn]:
-    async with FakeLinkedIn() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def x() -> AsyncIterator[FakeX]:
-    async with FakeX() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with new_http_client(timeout=5.0) as client:
         yield client
