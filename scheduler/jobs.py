@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.notifier import Notifier
-from bot.services import connections, outbox, posting
+from bot.services import connections, outbox
 from bot.services import posts as post_service
 from bot.services.posting import Poster, ShareView
 
@@ -39,7 +39,6 @@ async def drain(
         notifier=notifier,
         now=now,
         after_send=post_service.after_send,
-        skip_kinds=(posting.SOCIAL_POST_KIND,),
     )
 
 

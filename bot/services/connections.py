@@ -3,8 +3,9 @@
 The chain of trust: Relais hands a member a personal link (`/oauth/<network>/start?t=…`) whose token is
 a Fernet ciphertext of an `OAuthAttempt` row's id and nonce — authentic (only this install can make one),
 bound to the member, valid 10 minutes and single-use (the row records its first use). Opening it sets
-the attempt's random `state` (echoed back by the provider, and also kept in a browser cookie) and, for
-X, a PKCE verifier; the callback is accepted once, for that state, within `CALLBACK_TTL`. Tokens are
+the attempt's random `state` (echoed back by the provider, and also kept in a browser cookie: a browser
+holding another flow's state is refused) and, for X, a PKCE verifier; the callback is accepted once,
+for that state, within `CALLBACK_TTL`. Tokens are
 stored encrypted with `ENCRYPTION_KEY` and decrypted only to make a call.
 """
 
@@ -196,7 +197,10 @@ async def finish(
             raise ConnectFailure("used_link", lang)
         if now >= attempt.started_at + CALLBACK_TTL:
             raise ConnectFailure("expired_link", lang)
-        if browser_state is None or not secrets.compare_digest(browser_state, state):
+        if browser_state is not None and not secrets.compare_digest(browser_state, state):
+            # This browser started a different connection: a callback forced into it (login CSRF) is
+            # refused. No cookie at all is accepted: on phones the provider's app often hands the
+            # callback to another browser than the one that opened the link.
             raise ConnectFailure("other_browser", lang)
         if client is None:
             raise ConnectFailure("not_configured", lang)
@@ -329,24 +333,74 @@ async def access_token(
     """A usable access token for the account, refreshed first when it is about to expire (or when the
     network just refused it: `force_refresh`). Raises `Unauthorized` when the member must reconnect.
 
-    X rotates refresh tokens: the new pair is committed before it is used, and `lock` (one per account)
-    serialises refreshes so two posts do not spend the same refresh token."""
-    async with lock, sessions() as session:
-        account = await session.get(SocialAccount, account_id)
-        if account is None or account.status is not SocialAccountStatus.CONNECTED:
-            raise Unauthorized("not connected")
-        fresh = account.expires_at is None or now + REFRESH_MARGIN < account.expires_at
+    X rotates refresh tokens: the new pair is committed before it is used; `lock` (one per account)
+    serialises refreshes in this process, and when another process spent the refresh token first (the
+    network refuses ours) the pair it stored is used instead. No transaction stays open during a call."""
+    async with lock:
+        async with sessions() as session:
+            account = await session.get(SocialAccount, account_id)
+            if account is None or account.status is not SocialAccountStatus.CONNECTED:
+                raise Unauthorized("not connected")
+            access, stored_refresh, expires_at = (
+                account.access_token_encrypted,
+                account.refresh_token_encrypted,
+                account.expires_at,
+            )
+        fresh = expires_at is None or now + REFRESH_MARGIN < expires_at
         if fresh and not force_refresh:
-            return cipher.decrypt(account.access_token_encrypted.encode()).decode()
-        if not client.can_refresh or account.refresh_token_encrypted is None:
-            if now < (account.expires_at or now) and not force_refresh:
-                return cipher.decrypt(account.access_token_encrypted.encode()).decode()
+            return _decrypt(cipher, access)
+        if not client.can_refresh or stored_refresh is None:
+            if expires_at is not None and now < expires_at and not force_refresh:
+                return _decrypt(cipher, access)
             raise Unauthorized("the connection has expired")
-        refresh_token = cipher.decrypt(account.refresh_token_encrypted.encode()).decode()
-        tokens = await client.refresh(refresh_token, now=now)
-        _put_tokens(account, cipher, tokens, now)
-        await session.commit()
+        try:
+            tokens = await client.refresh(_decrypt(cipher, stored_refresh), now=now)
+        except Unauthorized:
+            rotated = await _refreshed_elsewhere(sessions, cipher, account_id, stored_refresh, now)
+            if rotated is None:
+                raise
+            return rotated
+        async with sessions() as session:
+            account = await session.get_one(SocialAccount, account_id)
+            _put_tokens(account, cipher, tokens, now)
+            await session.commit()
         return tokens.access_token
+
+
+REFRESH_RACE_SECONDS: Final = 3.0
+
+
+async def _refreshed_elsewhere(
+    sessions: async_sessionmaker[AsyncSession],
+    cipher: MultiFernet,
+    account_id: int,
+    spent: str,
+    now: datetime,
+) -> str | None:
+    """After the network refused our refresh token: the access token another process stored when it
+    refreshed first (it commits right after its answer, so wait a moment for it), or None."""
+    deadline = asyncio.get_running_loop().time() + REFRESH_RACE_SECONDS
+    while True:
+        async with sessions() as session:
+            account = await session.get(SocialAccount, account_id)
+            if account is None or account.status is not SocialAccountStatus.CONNECTED:
+                return None
+            if account.refresh_token_encrypted != spent and (
+                account.expires_at is None or now < account.expires_at
+            ):
+                return _decrypt(cipher, account.access_token_encrypted)
+        if asyncio.get_running_loop().time() >= deadline:
+            return None
+        await asyncio.sleep(0.1)
+
+
+def _decrypt(cipher: MultiFernet, value: str) -> str:
+    """A stored token in clear; one that no current key decrypts (`ENCRYPTION_KEY` replaced without
+    keeping the old key) is as good as none: the member must reconnect."""
+    try:
+        return cipher.decrypt(value.encode()).decode()
+    except InvalidToken:
+        raise Unauthorized("the stored token cannot be decrypted with ENCRYPTION_KEY") from None
 
 
 async def mark_disconnected(

@@ -22,6 +22,11 @@ from models import OutboxMessage, OutboxState
 
 logger = logging.getLogger(__name__)
 
+# Rows that are work rather than chat messages (an API post naming its share), run by their own
+# drainer (`bot.services.posting.Poster`); the chat drain never takes them.
+SOCIAL_POST_KIND: Final = "social_post"
+NOT_CHAT_KINDS: Final = frozenset({SOCIAL_POST_KIND})
+
 MAX_ATTEMPTS: Final = 5
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
 
@@ -73,10 +78,10 @@ async def drain(
     now: Callable[[], datetime],
     after_send: AfterSend | None = None,
     limit: int = 200,
-    skip_kinds: Collection[str] = (),
+    skip_kinds: Collection[str] = NOT_CHAT_KINDS,
 ) -> int:
-    """Send every due pending message (up to `limit`) except those of `skip_kinds` (work that is not a
-    chat message, done by its own drainer); returns how many were sent.
+    """Send every due pending chat message (up to `limit`): every kind but `skip_kinds` (by default the
+    work rows that are not chat messages); returns how many were sent.
 
     Each row is claimed (pending → sending) in its own short transaction before the network call, so
     two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`.

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import insert_ignoring_conflicts
 from bot.services import connections, links, outbox
 from bot.services import members as member_service
+from bot.services.outbox import SOCIAL_POST_KIND
 from handlers.social.base import (
     OutcomeUnknown,
     Published,
@@ -45,7 +46,6 @@ from models import Member, Network, OutboxMessage, OutboxState, Post, PostState,
 
 logger = logging.getLogger(__name__)
 
-SOCIAL_POST_KIND: Final = "social_post"
 SHARE_RESULT_KIND: Final = "share_result"
 MAX_ATTEMPTS: Final = 4
 BACKOFF_SECONDS: Final = (30, 120, 600)
@@ -139,7 +139,7 @@ async def claim(
         share_id = await session.scalar(
             update(Share)
             .where(key, Share.workspace_id == workspace_id, Share.status.in_(allowed))
-            .values(**fields, error=None, external_id=None, external_url=None, posted_at=None)
+            .values(**fields, attempts=0, error=None, external_id=None, external_url=None, posted_at=None)
             .returning(Share.id)
         )
     share = await session.scalar(select(Share).where(key, Share.workspace_id == workspace_id))
@@ -321,6 +321,10 @@ class Poster:
             except SocialError as exc:
                 logger.warning("share %s failed: %s", share_id, exc.detail)
                 reason = exc.reason
+            except Exception:
+                # Not one of the network's answers: whether the post went out cannot be known.
+                logger.exception("share %s: unexpected failure during the API call", share_id)
+                status, reason = ShareStatus.UNKNOWN, "unknown"
 
         async with self._sessions() as session:
             share = await session.get_one(Share, share_id)

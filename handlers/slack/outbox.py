@@ -7,7 +7,6 @@ import logging
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import outbox
-from bot.services.posting import SOCIAL_POST_KIND
 from bot.services.posts import after_send
 from handlers.slack.deps import Relais
 from handlers.slack.notifier import SlackNotifier
@@ -22,7 +21,6 @@ async def drain_outbox(deps: Relais, client: AsyncWebClient) -> None:
             notifier=SlackNotifier(client),
             now=deps.clock.now,
             after_send=after_send,
-            skip_kinds=(SOCIAL_POST_KIND,),
         )
     except Exception:
         logger.exception("draining the outbox failed; the clock will retry")

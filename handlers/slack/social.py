@@ -3,6 +3,7 @@ running a claimed API share and telling the member its outcome."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +18,8 @@ from handlers.slack.blocks import Blocks
 from handlers.slack.blocks.social import Connection, build_connect_link, build_share_outcome
 from handlers.slack.deps import Relais
 from models import Member, Network, SocialAccountStatus
+
+logger = logging.getLogger(__name__)
 
 
 async def tell(
@@ -106,8 +109,14 @@ async def share_outcome(deps: Relais, claim: Claim, member: Member | None, lang:
     """Run the API post a click claimed and describe the outcome; or describe the share the click found."""
     if claim.job_id is None:
         return build_share_outcome(claim.share, lang, fresh=False)
-    view = await deps.poster.run_now(claim.job_id)
-    if view is None:  # the clock took it first; it will tell the member
+    try:
+        view = await deps.poster.run_now(claim.job_id)
+    except Exception:
+        # The claim is committed: the clock runs the post (or, if it was under way, asks the member to
+        # check) and tells the member by direct message.
+        logger.exception("running API share %s failed", claim.share.share_id)
+        view = None
+    if view is None:  # the clock takes it (or took it first) and tells the member
         view = claim.share
     timezone = member.timezone if member is not None else None
     retry_time = local_time(view.retry_at, timezone, now=deps.clock.now()) if view.retry_at else None

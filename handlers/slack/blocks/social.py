@@ -101,7 +101,10 @@ def build_share_outcome(
     post_value = str(share.post_id)
     buttons: list[dict[str, object]] = []
     status = share.status.value
-    if status == "posted":
+    if status == "posted" and share.reason in ("unauthorized", "not_connected"):  # an Undo that could not run
+        text = t(lang, "undo_needs_reconnect", network=name)
+        buttons.append(connect_button(lang, share.network.value, again=True))
+    elif status == "posted":
         text = t(lang, "share_posted" if fresh else "share_already_posted", network=name)
         if share.reason == "undo_failed":
             text = t(lang, "undo_failed", network=name)

@@ -59,12 +59,21 @@ async def handle_share(
         try:
             async with asyncio.timeout(LOOKUP_BEFORE_ACK_SECONDS):
                 who, ref = await _lookup(deps, team_id, user_id, post_id)
-            if _shareable(ref, network) and ref is not None:
-                claim = await _claim_api_share(deps, who, ref, network)
         except Exception:
-            logger.exception("starting an API share of post %s failed", post_id)
+            logger.exception("looking up an API share of post %s failed", post_id)
             await ack()
-            await tell(body, respond, client, t(who.lang if who else "en", "something_went_wrong"))
+            await tell(body, respond, client, t("en", "something_went_wrong"))
+            return
+        try:
+            if _shareable(ref, network) and ref is not None:
+                async with asyncio.timeout(RECORD_BEFORE_ACK_SECONDS):
+                    claim = await _claim_api_share(deps, who, ref, network)
+        except Exception:
+            # The claim may have been committed (then the clock posts it and tells the member).
+            logger.exception("claiming an API share of post %s failed", post_id)
+            await ack()
+            name = t(who.lang, f"network_{network.value}")
+            await tell(body, respond, client, t(who.lang, "share_unsure", network=name))
             return
     await ack()
     if claim is not None and who is not None:

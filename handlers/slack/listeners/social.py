@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -17,6 +19,10 @@ from handlers.slack.home import publish_home
 from handlers.slack.identity import button_id, identify
 from handlers.slack.social import connect_reply, disconnect_reply, share_outcome, tell
 from models import Network
+
+logger = logging.getLogger(__name__)
+
+BEFORE_ACK_SECONDS = 2.0
 
 NETWORK_OF_ACTION = {
     "connect_linkedin": Network.LINKEDIN,
@@ -99,19 +105,27 @@ async def handle_repost(
 ) -> None:
     """The member checked: a share whose outcome was unknown is not on their profile; post it."""
     deps = relais(context)
-    workspace, member, lang, _ = await identify(deps, client, body, refresh=False)
     share_id = button_id(action)
     claim = None
-    if share_id is not None:
-        async with deps.sessions() as session:
-            claim = await posting.repost(
-                session,
-                workspace_id=workspace.id,
-                member_id=member.id,
-                share_id=share_id,
-                now=deps.clock.now(),
-            )
-            await session.commit()
+    try:
+        # Claimed before the ack (a click is never resent), within what Slack waits for.
+        async with asyncio.timeout(BEFORE_ACK_SECONDS):
+            workspace, member, lang, _ = await identify(deps, client, body, refresh=False)
+            if share_id is not None:
+                async with deps.sessions() as session:
+                    claim = await posting.repost(
+                        session,
+                        workspace_id=workspace.id,
+                        member_id=member.id,
+                        share_id=share_id,
+                        now=deps.clock.now(),
+                    )
+                    await session.commit()
+    except Exception:
+        logger.exception("reposting share %s failed", share_id)
+        await ack()
+        await tell(body, respond, client, t("en", "something_went_wrong"))
+        return
     await ack()
     if claim is None:
         await tell(body, respond, client, t(lang, "no_longer_available"))

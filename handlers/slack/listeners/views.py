@@ -6,6 +6,7 @@ them under the field and nothing is created; slow work (fetching the page, publi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,11 +21,12 @@ from bot.i18n import t, url_reason
 from bot.services import connections, links, posting, suggestions
 from bot.services import members as member_service
 from bot.services import posts as post_service
+from bot.services.posting import Claim
 from bot.services.posts import MAX_CAPTIONS, PostError, check_captions
 from bot.services.preview import UnsafeURL, validate_url
 from handlers.slack.blocks.modals import build_edit_modal, submitted
 from handlers.slack.blocks.share import build_share_link
-from handlers.slack.deps import relais
+from handlers.slack.deps import Relais, relais
 from handlers.slack.identity import button_id, identify
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.social import share_outcome
@@ -193,6 +195,33 @@ async def handle_edit_share(
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
+CLAIM_BEFORE_ACK_SECONDS = 1.5
+
+
+async def _claim_edited(
+    deps: Relais, workspace: Workspace, member: Member, post_id: int, network: Network, caption: str
+) -> tuple[bool, Claim | None]:
+    """Whether the post can still be shared there, and for a connected member the claimed API share
+    (claimed before the ack: a submission is never resent)."""
+    async with deps.sessions() as session:
+        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
+        available = post is not None and post.state is PostState.PUBLISHED and network.value in post.networks
+        account = await connections.account_of(session, member_id=member.id, network=network)
+        claim = None
+        if available and account is not None and account.status is SocialAccountStatus.CONNECTED:
+            claim = await posting.claim(
+                session,
+                workspace_id=workspace.id,
+                member_id=member.id,
+                post_id=post_id,
+                network=network,
+                caption=caption or None,
+                now=deps.clock.now(),
+            )
+        await session.commit()
+    return available, claim
+
+
 async def handle_edit_submission(
     ack: AsyncAck,
     body: dict[str, Any],
@@ -215,23 +244,15 @@ async def handle_edit_submission(
         await ack(response_action="errors", errors={"caption": _error_text(lang, error)})
         return
     post_id = int(json.loads(view.get("private_metadata") or "{}")["post_id"])
-    claim = None
-    async with deps.sessions() as session:
-        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
-        available = post is not None and post.state is PostState.PUBLISHED and network in post.networks
-        account = await connections.account_of(session, member_id=member.id, network=Network(network))
-        if available and account is not None and account.status is SocialAccountStatus.CONNECTED:
-            # A connected member's edited post goes out through the API; claimed before the ack.
-            claim = await posting.claim(
-                session,
-                workspace_id=workspace.id,
-                member_id=member.id,
-                post_id=post_id,
-                network=Network(network),
-                caption=caption or None,
-                now=deps.clock.now(),
+    try:
+        async with asyncio.timeout(CLAIM_BEFORE_ACK_SECONDS):
+            available, claim = await _claim_edited(
+                deps, workspace, member, post_id, Network(network), caption
             )
-        await session.commit()
+    except Exception:
+        logger.exception("edit modal: starting the share of post %s failed", post_id)
+        await ack(response_action="errors", errors={"caption": t(lang, "something_went_wrong")})
+        return
     await ack()
     if not available:
         await client.chat_postMessage(channel=member.external_id, text=t(lang, "no_longer_available"))

@@ -19,10 +19,20 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
+from bot.services import connections
 from bot.services.posting import Poster
 from handlers.slack.notifier import SlackNotifier
 from handlers.social import build_social_clients, new_http_client
-from models import Member, OAuthAttempt, OutboxMessage, OutboxState, Share, ShareStatus, SocialAccount
+from models import (
+    Member,
+    Network,
+    OAuthAttempt,
+    OutboxMessage,
+    OutboxState,
+    Share,
+    ShareStatus,
+    SocialAccount,
+)
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN
 from tests.fakes.slack import FakeSlack
@@ -301,10 +311,13 @@ async def test_callbacks_are_checked_state_browser_replay_and_denial(world: Worl
         consent = await browser.get(start.headers["Location"])
     callback = consent.headers["Location"]
 
-    # Another browser (no cookie, or someone else's state) is refused, and the flow stays usable.
-    other = await _browse(w, callback)
-    assert other.status_code == 400
-    assert "another browser" in other.text
+    # A browser that holds another connection's state is refused (a callback forced into it), and the
+    # flow stays usable; a forged state is refused.
+    other_flow = await _browse(w, await _connect_link(w, "UEMP3", "linkedin"))
+    other_cookie = other_flow.headers["Set-Cookie"].split(";", 1)[0]
+    forced = await _browse(w, callback, other_cookie)
+    assert forced.status_code == 400
+    assert "This browser started another connection" in forced.text
     forged_state = await _browse(w, callback.replace("state=", "state=x"), cookie)
     assert forged_state.status_code == 400
     assert w.linkedin.calls_to("access_token") == []
@@ -322,6 +335,19 @@ async def test_callbacks_are_checked_state_browser_replay_and_denial(world: Worl
     assert denied.status_code == 400
     assert "You did not give Relais access to X" in denied.text
     assert await _account(w, "x") is None
+
+
+async def test_a_callback_in_a_browser_without_the_cookie_is_accepted(world: World) -> None:
+    """On phones the provider's app often hands the callback to another browser than the one that
+    opened the link: the state (bound to the member, single use) is then enough."""
+    w = world
+    start = await _browse(w, await _connect_link(w, "UEMP2", "x"))
+    async with httpx.AsyncClient() as browser:
+        consent = await browser.get(start.headers["Location"])
+    page = await _browse(w, consent.headers["Location"])
+    assert page.status_code == 200
+    account = await _account(w, "x")
+    assert account is not None
 
 
 async def test_provider_error_during_the_exchange_is_explained(world: World) -> None:
@@ -601,12 +627,14 @@ async def test_expired_linkedin_token_asks_to_reconnect_and_is_warned_a_week_bef
     assert (await _share(w)).error == "unauthorized"
 
 
-async def test_x_token_is_refreshed_before_expiry_and_once_on_a_401(world: World) -> None:
+async def test_x_token_is_refreshed_before_expiry_and_once_on_a_401(
+    world: World, engine: AsyncEngine
+) -> None:
     w = world
     await _connect(w, "UEMP2", "x")
     message = await _publish(w, "One")
     [first_refresh] = w.x.refresh_tokens
-    w.clock.advance(timedelta(hours=2))  # the 2-hour token is about to expire
+    w.clock.advance(timedelta(hours=1, minutes=56))  # 4 minutes left: refreshed before use
     answer = await _click_share(w, "UEMP2", "x", message)
     assert answer["text"] == "Posted on X. Thank you!"
     refreshes = [c for c in w.x.calls_to("token") if (c.form or {}).get("grant_type") == "refresh_token"]
@@ -629,6 +657,7 @@ async def test_x_token_is_refreshed_before_expiry_and_once_on_a_401(world: World
     refreshes = [c for c in w.x.calls_to("token") if (c.form or {}).get("grant_type") == "refresh_token"]
     assert len(refreshes) == 2
     assert [c.status for c in w.x.calls_to("create_tweet")] == [201, 401, 201]
+    await _assert_no_plaintext(engine, [*w.x.tokens, *w.x.refresh_tokens, first_refresh])
 
 
 async def _messages(w: World, count: int) -> bool:
@@ -723,3 +752,112 @@ async def test_stale_attempts_cannot_be_used_after_the_callback_window(world: Wo
     assert "expired" in late.text
     assert await _account(w, "linkedin") is None
     assert w.linkedin.calls_to("access_token") == []
+
+
+async def test_two_processes_refreshing_one_x_account_both_get_a_token(world: World) -> None:
+    """The web process and the clock (each with its own lock) refresh at once: X accepts the refresh
+    token once; the loser uses the pair the winner stored rather than disconnecting the member."""
+    w = world
+    await _connect(w, "UEMP2", "x")
+    account = await _account(w, "x")
+    assert account is not None
+    w.clock.advance(timedelta(hours=2))
+    http = new_http_client()
+    try:
+        client = build_social_clients(w.settings, http)[Network.X]
+        tokens = await asyncio.gather(
+            *(
+                connections.access_token(
+                    w.sessions,
+                    cipher=w.settings.fernet,
+                    client=client,
+                    account_id=account.id,
+                    now=w.clock.now(),
+                    lock=asyncio.Lock(),
+                )
+                for _ in range(2)
+            )
+        )
+    finally:
+        await http.aclose()
+    refreshes = [c for c in w.x.calls_to("token") if (c.form or {}).get("grant_type") == "refresh_token"]
+    assert sorted(c.status for c in refreshes) == [200, 400]
+    assert tokens[0] == tokens[1]
+    assert tokens[0] in w.x.tokens
+    account = await _account(w, "x")
+    assert account is not None
+    assert account.status.value == "connected"
+
+
+async def test_a_refused_x_refresh_asks_to_reconnect(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w)
+    w.x.refresh_tokens.clear()  # revoked on X's side
+    w.clock.advance(timedelta(hours=2))
+    answer = await _click_share(w, "UEMP2", "x", message)
+    assert "refused your connection" in answer["text"]
+    assert _button(answer, "connect_x")
+    assert w.x.calls_to("create_tweet") == []
+    account = await _account(w, "x")
+    assert account is not None
+    assert account.status.value == "disconnected"
+
+
+async def test_undo_on_x_and_an_undo_that_cannot_run(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    await _connect(w, "UEMP2", "linkedin")
+    message = await _publish(w)
+    posted_x = await _click_share(w, "UEMP2", "x", message)
+    posted_li = await _click_share(w, "UEMP2", "linkedin", message)
+    undo_x = await w.slack.click(
+        "UEMP2", "share_undo", _button(posted_x, "share_undo")["value"], ephemeral=True
+    )
+    assert (await w.slack.responses(undo_x.url_id))[0]["text"] == "Removed from X."
+    assert not w.x.tweets
+    assert len(w.x.deleted_tweets) == 1
+    # LinkedIn refuses the token: the post stays, and the member is told why, with Reconnect.
+    w.linkedin.fail_next("delete_post", status=401, json={"message": "Invalid access token", "status": 401})
+    undo_li = await w.slack.click(
+        "UEMP2", "share_undo", _button(posted_li, "share_undo")["value"], ephemeral=True
+    )
+    reply = (await w.slack.responses(undo_li.url_id))[0]
+    assert "the post is still there" in reply["text"]
+    assert _button(reply, "connect_linkedin")
+    assert len(w.linkedin.posts) == 1
+    async with w.sessions() as session:
+        statuses = {s.network.value: s.status for s in (await session.scalars(select(Share))).all()}
+    assert statuses == {"x": ShareStatus.UNDONE, "linkedin": ShareStatus.POSTED}
+
+
+async def test_sharing_again_after_a_failure_gets_its_retries_again(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    message = await _publish(w)
+    w.linkedin.fail_next("create_post", status=503, times=4)
+    await _click_share(w, "UEMP2", "linkedin", message)
+    for _ in range(4):
+        w.clock.advance(timedelta(minutes=11))
+        await _clock_pass(w)
+    assert (await _share(w)).status is ShareStatus.FAILED
+    w.linkedin.fail_next("create_post", status=503)
+    again = await _click_share(w, "UEMP2", "linkedin", message)
+    assert "I will try again" in again["text"]
+    w.clock.advance(timedelta(minutes=1))
+    await _clock_pass(w)
+    share = await _share(w)
+    assert (share.status, share.attempts) == (ShareStatus.POSTED, 2)
+
+
+async def test_nobody_else_can_repost_a_share(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w)
+    w.x.fail_next("create_tweet", status=504)
+    answer = await _click_share(w, "UEMP2", "x", message)
+    share_id = _button(answer, "share_repost")["value"]
+    forged = await w.slack.click("UEMP3", "share_repost", share_id, ephemeral=True)
+    assert (await w.slack.responses(forged.url_id))[0]["text"] == "This post is no longer available."
+    assert (await _share(w)).status is ShareStatus.UNKNOWN
+    assert len(w.x.calls_to("create_tweet")) == 1
