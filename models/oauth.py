@@ -12,9 +12,9 @@ from models.enums import Network
 
 
 class OAuthAttempt(WorkspaceScoped, Timestamps, Base):
-    """Issued with the link (`nonce`, `expires_at`); `started_at` marks the link used (single use) and sets
-    `state` (the CSRF value the provider echoes back) and, for PKCE, the encrypted `code_verifier`;
-    `finished_at` marks the callback consumed, so a replayed callback does nothing."""
+    """Issued with the link (`nonce`, `expires_at`); `started_at` marks the link used (single use) and
+    sets `state` (the SHA-256 of the CSRF value the provider echoes back) and, for PKCE, the encrypted
+    `code_verifier`; `finished_at` marks the callback consumed, so a replayed callback does nothing."""
 
     __tablename__ = "oauth_attempt"
 

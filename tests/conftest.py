@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import db
 from bot.config import Settings
+from bot.web import AccessLogger
 from models import Base
 from tests.fakes.slack import FakeSlack
 from tests.fakes.social import FakeLinkedIn, FakeX
@@ -156,8 +157,9 @@ def make_settings(database_url: str, fake_slack: FakeSlack) -> Callable[..., Set
 
 @asynccontextmanager
 async def running(app: web.Application) -> AsyncIterator[httpx.AsyncClient]:
-    """Serve `app` on 127.0.0.1 (random port) and yield an HTTP client pointed at it."""
-    runner = web.AppRunner(app)
+    """Serve `app` on 127.0.0.1 (random port), logging requests as `relais serve` does, and yield an
+    HTTP client pointed at it."""
+    runner = web.AppRunner(app, access_log_class=AccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

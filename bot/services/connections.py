@@ -22,6 +22,7 @@ from typing import Final
 
 from cryptography.fernet import InvalidToken, MultiFernet
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import Language
@@ -76,6 +77,11 @@ class Connected:
 def redirect_uri(base_url: str, network: Network) -> str:
     """The callback registered with the provider (it must match exactly, at every step)."""
     return f"{base_url}/oauth/{network.value}/callback"
+
+
+def state_digest(state: str) -> str:
+    """What is stored of a state: its SHA-256, so the database never holds a live one."""
+    return hashlib.sha256(state.encode()).hexdigest()
 
 
 def pkce_challenge(verifier: str) -> str:
@@ -138,7 +144,7 @@ async def start(
         .values(
             started_at=now,
             updated_at=now,
-            state=state,
+            state=state_digest(state),
             code_verifier_encrypted=cipher.encrypt(verifier.encode()).decode() if verifier else None,
         )
     )
@@ -184,7 +190,9 @@ async def finish(
         state = query.get("state", "")
         attempt = (
             await session.scalar(
-                select(OAuthAttempt).where(OAuthAttempt.state == state, OAuthAttempt.network == network)
+                select(OAuthAttempt).where(
+                    OAuthAttempt.state == state_digest(state), OAuthAttempt.network == network
+                )
             )
             if state
             else None
@@ -240,28 +248,36 @@ async def finish(
             await session.commit()
         raise ConnectFailure("provider_error", lang) from None
 
-    async with sessions() as session:
-        await _store(
-            session,
-            cipher=cipher,
-            workspace_id=workspace_id,
-            member_id=member_id,
-            network=network,
-            person_id=person_id,
-            tokens=tokens,
-            now=now,
-        )
-        await _set_outcome(session, attempt_id, "connected", now)
-        await outbox.enqueue(
-            session,
-            workspace_id=workspace_id,
-            kind=CONNECTED_KIND,
-            destination=member_external_id,
-            payload={"network": network.value, "lang": lang},
-            now=now,
-            dedupe_key=f"connected:{attempt_id}",
-        )
-        await session.commit()
+    for attempt_number in range(2):
+        try:
+            async with sessions() as session:
+                await _store(
+                    session,
+                    cipher=cipher,
+                    workspace_id=workspace_id,
+                    member_id=member_id,
+                    network=network,
+                    person_id=person_id,
+                    tokens=tokens,
+                    now=now,
+                )
+                await _set_outcome(session, attempt_id, "connected", now)
+                await outbox.enqueue(
+                    session,
+                    workspace_id=workspace_id,
+                    kind=CONNECTED_KIND,
+                    destination=member_external_id,
+                    payload={"network": network.value, "lang": lang},
+                    now=now,
+                    dedupe_key=f"connected:{attempt_id}",
+                )
+                await session.commit()
+            break
+        except IntegrityError:
+            # Two of the member's connections finished at once and both inserted the account: the
+            # second pass updates the row the first one created.
+            if attempt_number:
+                raise
     return Connected(workspace_id, member_id, member_external_id, network, lang)
 
 
