@@ -49,11 +49,12 @@ async def social(
     notifier: Notifier,
     now: Callable[[], datetime],
 ) -> list[ShareView]:
-    """API posts due again (429, 5xx) or interrupted, LinkedIn connections about to end; then tell the
-    members what came of it."""
+    """API posts due again (429, 5xx) or interrupted, LinkedIn connections about to end, old connect
+    attempts forgotten; then tell the members what came of it."""
     views = await poster.run_due()
     async with sessions() as session:
         warned = await connections.warn_expiring(session, now=now())
+        await connections.purge_attempts(session, now=now())
         await session.commit()
     if views or warned:
         logger.info("API shares run: %d; expiry warnings: %d", len(views), len(warned))

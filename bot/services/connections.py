@@ -459,6 +459,17 @@ async def disconnect(
     return True
 
 
+ATTEMPT_RETENTION: Final = timedelta(days=1)
+
+
+async def purge_attempts(session: AsyncSession, *, now: datetime) -> int:
+    """Forget connect attempts older than a day: their links and states are long dead."""
+    result = await session.execute(
+        delete(OAuthAttempt).where(OAuthAttempt.created_at < now - ATTEMPT_RETENTION)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def warn_expiring(session: AsyncSession, *, now: datetime) -> list[int]:
     """Tell each member whose LinkedIn connection ends within `EXPIRY_WARNING` (it cannot be refreshed),
     once per connection, with a Reconnect button. Returns the accounts warned."""

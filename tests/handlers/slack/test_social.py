@@ -790,6 +790,11 @@ async def test_stale_attempts_cannot_be_used_after_the_callback_window(world: Wo
     assert "expired" in late.text
     assert await _account(w, "linkedin") is None
     assert w.linkedin.calls_to("access_token") == []
+    # A day later the clock forgets the attempt altogether.
+    w.clock.advance(timedelta(days=1))
+    await _clock_pass(w)
+    async with w.sessions() as session:
+        assert (await session.scalars(select(OAuthAttempt))).all() == []
 
 
 async def test_two_processes_refreshing_one_x_account_both_get_a_token(world: World) -> None:
