@@ -805,6 +805,7 @@ async def test_two_processes_refreshing_one_x_account_both_get_a_token(world: Wo
     account = await _account(w, "x")
     assert account is not None
     w.clock.advance(timedelta(hours=2))
+    w.x.delay("token", 0.3)  # both have read the spent refresh token before either answer comes back
     http = new_http_client()
     try:
         client = build_social_clients(w.settings, http)[Network.X]
