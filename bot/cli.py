@@ -11,8 +11,8 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date
-from typing import NoReturn
+from datetime import UTC, date, datetime
+from typing import Any, NoReturn
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -66,10 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
         "clock",
         help="run the scheduler (one process per deployment)",
         description=(
-            "Run the scheduled jobs: publish posts whose time has come and expire old ones, and send what "
-            "is waiting in the outbox, every minute (and once at start). SIGTERM stops it."
+            "Run the scheduled jobs (see `relais jobs list`) at their intervals and once at start. A second "
+            "clock waits and takes over if the first one dies. SIGTERM lets running jobs finish."
         ),
     )
+
+    jobs = commands.add_parser(
+        "jobs",
+        help="list the clock's jobs, or run one now",
+        description="List the clock's jobs with their last and next runs, or run one now.",
+    )
+    job_commands = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", parser_class=_Parser)
+    job_commands.required = True
+    job_commands.add_parser("list", help="each job, its schedule, its last and next run")
+    run = job_commands.add_parser(
+        "run",
+        help="run one job now (then send what it enqueued)",
+        description=(
+            "Run one job now, as if the clock read --at (default: now), then send what it enqueued. A weekly "
+            "job still runs at most once per period: a period already done is not done again."
+        ),
+    )
+    run.add_argument("job", choices=list(JOB_NAMES), help="the job")
+    run.add_argument("--at", type=_parse_time, metavar="ISO_TIME", help="e.g. 2026-12-04T16:00:00+01:00")
 
     export = commands.add_parser(
         "export",
@@ -105,6 +124,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+JOB_NAMES = ("publish", "nudges", "leaderboard", "connection-warnings", "outbox")
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a time like 2026-12-04T16:00:00+01:00") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _parse_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -125,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings)
         if args.command == "clock":
             return _clock(settings)
+        if args.command == "jobs":
+            job, at = getattr(args, "job", None), getattr(args, "at", None)
+            return asyncio.run(_jobs(settings, args.jobs_command, job, at))
         return asyncio.run(_export(settings, args.kind, args.format, args.since, args.workspace))
     except (ConfigError, UsageError) as exc:
         print(f"relais: error: {exc}", file=sys.stderr)
@@ -220,6 +253,45 @@ def _serve(settings: Settings) -> int:
     )
     logger.info("Relais stopped")
     return 0
+
+
+async def _jobs(settings: Settings, action: str, name: str | None, at: datetime | None) -> int:
+    from bot.clock import FrozenClock
+    from scheduler import jobs
+    from scheduler.clock import build_context
+
+    await _check_schema(settings)
+    if action == "list":
+        engine = db.create_engine(settings.database_url)
+        try:
+            _print_jobs(await jobs.clock_jobs(db.session_factory(engine)), jobs.JOBS)
+        finally:
+            await engine.dispose()
+        return 0
+    settings.require_slack()
+    settings.require_social()
+    ctx, _, close = build_context(settings, now=FrozenClock(at).now if at is not None else None)
+    try:
+        assert name is not None
+        summary = await jobs.run_job(ctx, name)
+        print(f"relais: job {name} done: {summary}")
+        return 0
+    finally:
+        await close()
+
+
+def _print_jobs(runs: dict[str, Any], table: dict[str, Any]) -> None:
+    def when(moment: datetime | None) -> str:
+        return moment.isoformat(timespec="seconds") if moment is not None else "-"
+
+    print(f"{'job':<20} {'last run':<26} {'next run':<26} schedule")
+    for name, job in table.items():
+        run = runs.get(name)
+        last = when(run.last_started_at) if run is not None else "-"
+        if run is not None and run.last_error:
+            last += f" ({run.last_error})"
+        following = when(run.next_run_at) if run is not None else "-"
+        print(f"{name:<20} {last:<26} {following:<26} {job.schedule}")
 
 
 def _clock(settings: Settings) -> int:

@@ -11,7 +11,7 @@ from models.enums import (
     ShareStatus,
     SocialAccountStatus,
 )
-from models.job import JobRun
+from models.job import ClockJob, JobRun
 from models.link import Click, TrackedLink
 from models.member import Member
 from models.oauth import OAuthAttempt
@@ -25,6 +25,7 @@ from models.workspace import Workspace
 __all__ = [
     "Base",
     "Click",
+    "ClockJob",
     "Delivery",
     "Dismissal",
     "JobRun",

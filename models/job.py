@@ -26,3 +26,16 @@ class JobRun(WorkspaceScoped, Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ClockJob(Base):
+    """What `relais jobs list` shows of each clock job: its last run (by the clock or `relais jobs run`)
+    and, while a clock runs, its next one. One row per job of the deployment."""
+
+    __tablename__ = "clock_job"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_run_at: Mapped[datetime | None]

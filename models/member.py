@@ -29,5 +29,8 @@ class Member(WorkspaceScoped, Timestamps, Base):
     # Nudge preferences: opted out is for good (until resumed); paused is until a date.
     opted_out: Mapped[bool] = mapped_column(default=False)
     paused_until: Mapped[datetime | None]
+    # Nudge back-off: nudges sent since the member last shared, and when the last one was sent.
+    nudges_unanswered: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_nudged_at: Mapped[datetime | None]
     # False once the platform says the person left (user_not_found, account_inactive).
     active: Mapped[bool] = mapped_column(default=True)

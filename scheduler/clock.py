@@ -1,9 +1,10 @@
 """`relais clock`: the one process that schedules (Procfile `clock`). APScheduler 3's AsyncIOScheduler
-runs the jobs; each job is a thin call into `scheduler.jobs`.
+runs the jobs of `scheduler.jobs.JOBS` (publish, nudges, leaderboard, connection-warnings, outbox), each
+at its interval and once at start (to catch up after a restart).
 
-Jobs now, every minute and once at start (to catch up after a restart): `publish` (scheduled posts
-whose time has come, expiry), `outbox` (chat messages still waiting) and `social` (API posts due again
-or interrupted, LinkedIn connections about to end).
+Only the leader runs jobs (`scheduler.leader`): a second clock waits and takes over within
+`leader.RETRY_SECONDS` of the first one's death. Even two leaders would send nothing twice: weekly
+rounds claim their period, posts are claimed by conditional updates, outbox rows by their state.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import db
 from bot.clock import SystemClock
@@ -26,10 +29,10 @@ from handlers.slack.app import build_web_client
 from handlers.slack.notifier import SlackNotifier
 from handlers.social import build_social_clients, new_http_client
 from scheduler import jobs
+from scheduler.leader import leadership
 
 logger = logging.getLogger(__name__)
 
-JOB_SECONDS = 60
 SHUTDOWN_SECONDS = 25.0
 
 Job = Callable[..., Awaitable[Any]]
@@ -60,46 +63,90 @@ class _InFlight:
             await asyncio.wait(set(self.tasks), timeout=timeout)
 
 
-async def run_clock(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT, then let running jobs finish. Raises `ConfigError` if Slack is
-    configured incompletely."""
-    settings.require_slack()
-    settings.require_social()
+def build_context(
+    settings: Settings, *, now: Callable[[], datetime] | None = None
+) -> tuple[jobs.Context, AsyncEngine, Callable[[], Awaitable[None]]]:
+    """What the jobs need, from the settings (reading the time from `now`, the system clock by default),
+    its engine, and how to close it all."""
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)
-    clock = SystemClock()
-    notifier = SlackNotifier(build_web_client(settings))
+    now = now or SystemClock().now
     http = new_http_client()
     poster = Poster(
         sessions,
         clients=build_social_clients(settings, http),
         cipher=settings.fernet if settings.encryption_key is not None else None,
         base_url=settings.base_url,
-        now=clock.now,
+        now=now,
     )
-    scheduler = AsyncIOScheduler(timezone=UTC)
-    in_flight = _InFlight()
-    every_minute = {
-        "trigger": "interval",
-        "seconds": JOB_SECONDS,
-        "next_run_time": datetime.now(UTC),
-        "max_instances": 1,
-        "coalesce": True,
-        "misfire_grace_time": JOB_SECONDS,
-        "args": [sessions],
-        "kwargs": {"notifier": notifier, "now": clock.now},
-    }
-    scheduler.add_job(in_flight.wrap(jobs.publish), id="publish", **every_minute)
-    scheduler.add_job(in_flight.wrap(jobs.drain), id="outbox", **every_minute)
-    scheduler.add_job(
-        in_flight.wrap(jobs.social),
-        id="social",
-        **{**every_minute, "kwargs": {"notifier": notifier, "now": clock.now, "poster": poster}},
+    ctx = jobs.Context(
+        sessions=sessions,
+        notifier=SlackNotifier(build_web_client(settings)),
+        now=now,
+        poster=poster,
+        fallback_channel=settings.relais_channel,
     )
+
+    async def close() -> None:
+        await http.aclose()
+        await engine.dispose()
+
+    return ctx, engine, close
+
+
+async def _run_logged(ctx: jobs.Context, name: str) -> None:
+    try:
+        await jobs.run_job(ctx, name)
+    except Exception:
+        logger.exception("job %s failed; it runs again at its next time", name)
+
+
+async def run_clock(settings: Settings, *, retry: float | None = None) -> None:
+    """Run until SIGTERM/SIGINT, then let running jobs finish. Raises `ConfigError` if Slack is
+    configured incompletely or a social network has no `ENCRYPTION_KEY`."""
+    settings.require_slack()
+    settings.require_social()
+    ctx, engine, close = build_context(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    try:
+        options = {} if retry is None else {"retry": retry}
+        async with leadership(engine, stop, **options) as leading:
+            if leading:
+                await _lead(ctx, stop)
+    finally:
+        await close()
+        logger.info("Relais clock stopped")
+
+
+async def _lead(ctx: jobs.Context, stop: asyncio.Event) -> None:
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    in_flight = _InFlight()
+    for job in jobs.JOBS.values():
+        scheduler.add_job(
+            in_flight.wrap(_run_logged),
+            "interval",
+            seconds=job.every_seconds,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=job.every_seconds,
+            args=[ctx, job.name],
+            id=job.name,
+        )
+
+    def remember_next_run(event: JobExecutionEvent) -> None:
+        scheduled = scheduler.get_job(event.job_id)
+        if scheduled is not None:
+            task = asyncio.ensure_future(
+                jobs.record_next_run(ctx.sessions, event.job_id, scheduled.next_run_time)
+            )
+            in_flight.tasks.add(task)
+            task.add_done_callback(in_flight.tasks.discard)
+
+    scheduler.add_listener(remember_next_run, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED)
     scheduler.start()
     logger.info("Relais clock started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     try:
@@ -108,6 +155,3 @@ async def run_clock(settings: Settings) -> None:
         await in_flight.wait(SHUTDOWN_SECONDS)
     finally:
         scheduler.shutdown(wait=False)
-        await http.aclose()
-        await engine.dispose()
-        logger.info("Relais clock stopped")

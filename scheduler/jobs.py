@@ -1,62 +1,168 @@
-"""The clock's jobs. Each is thin: open a session, call services, drain the outbox."""
+"""The clock's jobs. Each is thin: open a session, call services, then send what they enqueued.
+
+`JOBS` lists them with how often the clock runs them; `relais clock` and `relais jobs run` both call
+them through `run_job`, which records the run for `relais jobs list`. Every job takes the current time
+from `now`, so `relais jobs run <job> --at <time>` runs one as if the clock read that time.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db import insert_ignoring_conflicts
 from bot.notifier import Notifier
-from bot.services import connections, outbox
+from bot.services import connections, outbox, weekly
 from bot.services import posts as post_service
-from bot.services.posting import Poster, ShareView
+from bot.services.posting import Poster
+from models import ClockJob, Workspace
 
 logger = logging.getLogger(__name__)
 
-
-async def publish(
-    sessions: async_sessionmaker[AsyncSession], *, notifier: Notifier, now: Callable[[], datetime]
-) -> tuple[list[int], list[int]]:
-    """Publish scheduled posts whose time has come, expire old ones, then send what that enqueued."""
-    async with sessions() as session:
-        published = await post_service.publish_due(session, now=now())
-        expired = await post_service.expire_due(session, now=now())
-        await session.commit()
-    if published or expired:
-        logger.info("published posts %s, expired posts %s", published, expired)
-    await drain(sessions, notifier=notifier, now=now)
-    return published, expired
+Sessions = async_sessionmaker[AsyncSession]
 
 
-async def drain(
-    sessions: async_sessionmaker[AsyncSession], *, notifier: Notifier, now: Callable[[], datetime]
-) -> int:
-    """Send the chat messages waiting in the outbox (API posts are `social`'s work)."""
+@dataclass(frozen=True)
+class Context:
+    """What every job gets: the database, where chat messages go, the time, the API poster."""
+
+    sessions: Sessions
+    notifier: Notifier
+    now: Callable[[], datetime]
+    poster: Poster | None = None  # None: no API shares to retry (no network configured)
+    fallback_channel: str | None = None
+
+
+async def drain(ctx: Context) -> int:
+    """Send the chat messages waiting in the outbox (nudges to people who opted out since are dropped)."""
     return await outbox.drain(
-        sessions,
-        notifier=notifier,
-        now=now,
+        ctx.sessions,
+        notifier=ctx.notifier,
+        now=ctx.now,
         after_send=post_service.after_send,
+        before_send=weekly.still_wanted,
     )
 
 
-async def social(
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    poster: Poster,
-    notifier: Notifier,
-    now: Callable[[], datetime],
-) -> list[ShareView]:
-    """API posts due again (429, 5xx) or interrupted, LinkedIn connections about to end, old connect
-    attempts forgotten; then tell the members what came of it."""
-    views = await poster.run_due()
-    async with sessions() as session:
-        warned = await connections.warn_expiring(session, now=now())
-        await connections.purge_attempts(session, now=now())
+async def publish(ctx: Context) -> tuple[list[int], list[int]]:
+    """Publish scheduled posts whose time has come, expire old ones; (published ids, expired ids)."""
+    async with ctx.sessions() as session:
+        published = await post_service.publish_due(session, now=ctx.now())
+        expired = await post_service.expire_due(session, now=ctx.now())
         await session.commit()
-    if views or warned:
-        logger.info("API shares run: %d; expiry warnings: %d", len(views), len(warned))
-    await drain(sessions, notifier=notifier, now=now)
-    return views
+    await drain(ctx)
+    return published, expired
+
+
+async def _per_workspace(
+    ctx: Context, work: Callable[[AsyncSession, Workspace], Awaitable[int | None]]
+) -> int:
+    """Run `work` for each workspace in its own transaction (its claim and its messages together)."""
+    async with ctx.sessions() as session:
+        ids = (await session.scalars(select(Workspace.id).order_by(Workspace.id))).all()
+    total = 0
+    for workspace_id in ids:
+        async with ctx.sessions() as session:
+            workspace = await session.get_one(Workspace, workspace_id)
+            total += await work(session, workspace) or 0
+            await session.commit()
+    return total
+
+
+async def nudges(ctx: Context) -> str:
+    """This week's reminders, for each time zone whose moment has come (in working hours)."""
+    count = await _per_workspace(ctx, lambda s, w: weekly.nudge_round(s, workspace=w, now=ctx.now()))
+    await drain(ctx)
+    return f"{count} reminders"
+
+
+async def leaderboard(ctx: Context) -> str:
+    """This week's leaderboard and private ranks, for each workspace whose moment has come."""
+    count = await _per_workspace(
+        ctx,
+        lambda s, w: weekly.leaderboard_round(
+            s, workspace=w, now=ctx.now(), fallback_channel=ctx.fallback_channel
+        ),
+    )
+    await drain(ctx)
+    return f"{count} leaderboard messages"
+
+
+async def connection_warnings(ctx: Context) -> str:
+    """LinkedIn connections ending within a week (told once); old connect attempts forgotten."""
+    async with ctx.sessions() as session:
+        warned = await connections.warn_expiring(session, now=ctx.now())
+        await connections.purge_attempts(session, now=ctx.now())
+        await session.commit()
+    await drain(ctx)
+    return f"{len(warned)} warnings"
+
+
+async def send(ctx: Context) -> str:
+    """API shares due again (429, 5xx) or interrupted, then every chat message waiting."""
+    views = await ctx.poster.run_due() if ctx.poster is not None else []
+    sent = await drain(ctx)
+    return f"{len(views)} API shares, {sent} messages"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[Context], Awaitable[object]]  # returns a summary for the log and `relais jobs run`
+    every_seconds: int
+    schedule: str
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job("publish", publish, 60, "every minute: scheduled posts whose time has come, expiry"),
+        Job("nudges", nudges, 300, "every 5 minutes: the weekly reminders once their moment has come"),
+        Job(
+            "leaderboard",
+            leaderboard,
+            300,
+            "every 5 minutes: the weekly leaderboard once its moment has come",
+        ),
+        Job("connection-warnings", connection_warnings, 3600, "every hour: LinkedIn connections ending soon"),
+        Job("outbox", send, 60, "every minute: API share retries and every waiting chat message"),
+    )
+}
+
+
+async def run_job(ctx: Context, name: str) -> object:
+    """Run one job now and record the run (`relais jobs list`); errors are recorded, then raised."""
+    job = JOBS[name]
+    started = ctx.now()
+    await _record(ctx.sessions, name, last_started_at=started)
+    try:
+        summary = await job.run(ctx)
+    except Exception as exc:
+        await _record(ctx.sessions, name, last_finished_at=ctx.now(), last_error=type(exc).__name__)
+        raise
+    await _record(ctx.sessions, name, last_finished_at=ctx.now(), last_error=None)
+    logger.info("job %s: %s", name, summary)
+    return summary
+
+
+async def record_next_run(sessions: Sessions, name: str, at: datetime | None) -> None:
+    await _record(sessions, name, next_run_at=at)
+
+
+async def _record(sessions: Sessions, name: str, **values: object) -> None:
+    async with sessions() as session:
+        await session.execute(insert_ignoring_conflicts(session, ClockJob.__table__, [{"name": name}]))
+        row = await session.get_one(ClockJob, name)
+        for key, value in values.items():
+            setattr(row, key, value)
+        await session.commit()
+
+
+async def clock_jobs(sessions: Sessions) -> dict[str, ClockJob]:
+    async with sessions() as session:
+        return {row.name: row for row in (await session.scalars(select(ClockJob))).all()}

@@ -4,7 +4,7 @@ MESSAGES: dict[str, str] = {
     # Help
     "help_title": "*Relais* helps you share company news on your own LinkedIn and X.",
     "help_employee": (
-        "• `/relais me` — your shares, clicks and rank\n"
+        "• `/relais me` — your shares, clicks and rank (`/relais help points`: how points work)\n"
         "• `/relais suggest <url> [why]` — suggest something to share\n"
         "• `/relais pause [weeks]`, `/relais resume`, `/relais optout` — reminders\n"
         "• `/relais connect linkedin|x`, `/relais disconnect linkedin|x` — share in one click\n"
@@ -18,7 +18,8 @@ MESSAGES: dict[str, str] = {
         "• `/relais list` — upcoming and recent posts\n"
         "• `/relais cancel <id>` — withdraw a post\n"
         "• `/relais stats [id]` — shares, clicks and top sharers\n"
-        "• `/relais channel #name` — the default channel"
+        "• `/relais channel #name` — the default channel\n"
+        "• `/relais schedule [nudges|leaderboard <day> <HH:MM> [#channel]]` — the weekly reminders and leaderboard"
     ),
     # Refusals
     "not_admin": "Only Relais admins can use `/relais {command}`. Ask a workspace admin if you need it.",
@@ -186,4 +187,40 @@ MESSAGES: dict[str, str] = {
     "oauth_denied": "You did not give Relais access to {network}, so nothing was connected. You can try again from your chat whenever you like.",
     "oauth_provider_error": "{network} answered with an error, so nothing was connected. Please try again from your chat in a few minutes.",
     "oauth_not_configured": "{network} is not set up on this Relais.",
+    # Weekly leaderboard and ranks
+    "board_title": "🏆 Sharing leaderboard — week {week}",
+    "board_points": "{points} points",
+    "board_climber": "{name} (+{places})",
+    "board_climbers": "📈 Biggest climbers: {names}",
+    "board_totals": "This week: {shares} shares, {clicks} clicks, {people} people took part.",
+    "board_top_post": "Most shared: {post} ({shares} shares)",
+    "board_footer": "Everyone who took part gets their own rank privately. Points: `/relais help points`.",
+    "rank_new": "your first week on the board",
+    "rank_up": "up {places} since last week",
+    "rank_down": "down {places} since last week",
+    "rank_same": "same as last week",
+    "rank_message": "This week you are *#{rank}* of {participants} with *{points} points* ({shares} shares, {clicks} clicks) — {change}. Thank you for sharing!",
+    "rank_streak": "🔥 {weeks} weeks in a row: your streak adds bonus points.",
+    # Weekly nudge
+    "nudge_intro": "Hi! {count} recent post(s) you might like to share. One click is enough:",
+    "nudge_footer": "At most one reminder a week. `/relais pause` or `/relais optout` if you'd rather not.",
+    "tip_1": "💡 Tip: add one line about why it matters to you; personal posts get more attention than copied ones.",
+    "tip_2": "💡 Tip: mention a colleague or a customer who made it happen (ask them first).",
+    "tip_3": '💡 Tip: a question at the end ("what do you think?") invites comments.',
+    "tip_4": "💡 Tip: share in the morning on weekdays, when your network is reading.",
+    "tip_5": "💡 Tip: keep it short; three lines and the link are plenty.",
+    "tip_6": "💡 Tip: say what you learned or what surprised you, in your own words.",
+    # Schedules
+    "schedule_show": "*Schedules*\n• Reminders: {nudges_day} at {nudges_time}, in each member's time zone (working hours only)\n• Leaderboard: {board_day} at {board_time} ({timezone}) in {channel}",
+    "schedule_no_channel": "the default channel",
+    "schedule_set": "Done: {what} on {day} at {time}.",
+    "schedule_what_nudges": "reminders",
+    "schedule_what_leaderboard": "the leaderboard",
+    "schedule_usage": "Use `/relais schedule nudges <day> <HH:MM>` or `/relais schedule leaderboard <day> <HH:MM> [#channel]` (days: mon … sun).",
+    "schedule_bad_day": "I don't know that day: use mon, tue, wed, thu, fri, sat or sun.",
+    "schedule_bad_time": "I don't understand that time: use HH:MM, e.g. 10:00.",
+    "schedule_bad_timezone": "This workspace's time zone is unknown to me; set it in Slack.",
+    "schedule_weekend": "Reminders never go out at weekends: choose a day from mon to fri.",
+    "schedule_outside_hours": "Reminders go out in working hours only: choose a time from 09:00 to 17:59.",
+    "help_points": "*Points*\n• a share posted through the network's API: 10\n• a share through your personal link: 3\n• each click your links bring: 1 (at most 20 per link per week)\n• a streak bonus of 5 for each of up to 4 weeks in a row before this one in which you shared\nTies go to more shares, then to whoever shared first.",
 }

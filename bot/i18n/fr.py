@@ -4,7 +4,7 @@ MESSAGES: dict[str, str] = {
     # Aide
     "help_title": "*Relais* vous aide à partager les nouvelles de l'entreprise sur votre LinkedIn et votre X.",
     "help_employee": (
-        "• `/relais me` — vos partages, clics et rang\n"
+        "• `/relais me` — vos partages, clics et rang (`/relais help points` : le calcul des points)\n"
         "• `/relais suggest <url> [pourquoi]` — suggérer un contenu à partager\n"
         "• `/relais pause [semaines]`, `/relais resume`, `/relais optout` — les rappels\n"
         "• `/relais connect linkedin|x`, `/relais disconnect linkedin|x` — partager en un clic\n"
@@ -18,7 +18,8 @@ MESSAGES: dict[str, str] = {
         "• `/relais list` — publications à venir et récentes\n"
         "• `/relais cancel <id>` — retirer une publication\n"
         "• `/relais stats [id]` — partages, clics et meilleurs relais\n"
-        "• `/relais channel #nom` — le canal par défaut"
+        "• `/relais channel #nom` — le canal par défaut\n"
+        "• `/relais schedule [nudges|leaderboard <jour> <HH:MM> [#canal]]` — les rappels et le classement de la semaine"
     ),
     # Refus
     "not_admin": "Seuls les admins Relais peuvent utiliser `/relais {command}`. Demandez à un admin de l'espace.",
@@ -186,4 +187,40 @@ MESSAGES: dict[str, str] = {
     "oauth_denied": "Vous n'avez pas donné accès à {network}, donc rien n'a été connecté. Vous pouvez réessayer depuis votre messagerie quand vous voulez.",
     "oauth_provider_error": "{network} a répondu par une erreur, donc rien n'a été connecté. Réessayez depuis votre messagerie dans quelques minutes.",
     "oauth_not_configured": "{network} n'est pas configuré sur ce Relais.",
+    # Classement hebdomadaire et rangs
+    "board_title": "🏆 Classement des partages — semaine {week}",
+    "board_points": "{points} pts",
+    "board_climber": "{name} (+{places} places)",
+    "board_climbers": "📈 Plus belles progressions : {names}",
+    "board_totals": "Cette semaine : {shares} partages, {clicks} clics, {people} participants.",
+    "board_top_post": "Le plus partagé : {post} ({shares} partages)",
+    "board_footer": "Chaque participant reçoit son propre rang en privé. Les points : `/relais help points`.",
+    "rank_new": "votre première semaine au classement",
+    "rank_up": "{places} place(s) de gagnée(s) depuis la semaine dernière",
+    "rank_down": "{places} place(s) de perdue(s) depuis la semaine dernière",
+    "rank_same": "comme la semaine dernière",
+    "rank_message": "Cette semaine vous êtes *n° {rank}* sur {participants} avec *{points} points* ({shares} partages, {clicks} clics) — {change}. Merci de partager !",
+    "rank_streak": "🔥 {weeks} semaines d'affilée : votre régularité rapporte des points bonus.",
+    # Rappel hebdomadaire
+    "nudge_intro": "Bonjour ! {count} publication(s) récente(s) que vous aimeriez peut-être partager. Un clic suffit :",
+    "nudge_footer": "Au plus un rappel par semaine. `/relais pause` ou `/relais optout` si vous préférez.",
+    "tip_1": "💡 Astuce : ajoutez une ligne sur ce que cela représente pour vous ; un message personnel touche plus qu'un texte copié.",
+    "tip_2": "💡 Astuce : citez un collègue ou un client qui y a contribué (demandez-lui d'abord).",
+    "tip_3": "💡 Astuce : une question à la fin (« qu'en pensez-vous ? ») invite aux commentaires.",
+    "tip_4": "💡 Astuce : partagez le matin en semaine, quand votre réseau lit.",
+    "tip_5": "💡 Astuce : faites court ; trois lignes et le lien suffisent.",
+    "tip_6": "💡 Astuce : dites ce que vous avez appris ou ce qui vous a surpris, avec vos mots.",
+    # Programmation
+    "schedule_show": "*Programmation*\n• Rappels : {nudges_day} à {nudges_time}, dans le fuseau de chacun (heures ouvrées seulement)\n• Classement : {board_day} à {board_time} ({timezone}) dans {channel}",
+    "schedule_no_channel": "le canal par défaut",
+    "schedule_set": "C'est fait : {what} le {day} à {time}.",
+    "schedule_what_nudges": "les rappels",
+    "schedule_what_leaderboard": "le classement",
+    "schedule_usage": "Utilisez `/relais schedule nudges <jour> <HH:MM>` ou `/relais schedule leaderboard <jour> <HH:MM> [#canal]` (jours : lun … dim).",
+    "schedule_bad_day": "Je ne connais pas ce jour : utilisez lun, mar, mer, jeu, ven, sam ou dim.",
+    "schedule_bad_time": "Je ne comprends pas cette heure : utilisez HH:MM, par exemple 10:00.",
+    "schedule_bad_timezone": "Je ne connais pas le fuseau horaire de cet espace ; réglez-le dans Slack.",
+    "schedule_weekend": "Les rappels ne partent jamais le week-end : choisissez un jour du lundi au vendredi.",
+    "schedule_outside_hours": "Les rappels partent aux heures ouvrées seulement : choisissez une heure entre 09:00 et 17:59.",
+    "help_points": "*Points*\n• un partage publié par l'API du réseau : 10\n• un partage par votre lien personnel : 3\n• chaque clic apporté par vos liens : 1 (au plus 20 par lien et par semaine)\n• un bonus de régularité de 5 pour chacune des 4 semaines d'affilée au plus, avant celle-ci, où vous avez partagé\nÀ égalité, l'avantage va au plus grand nombre de partages, puis au premier à avoir partagé.",
 }

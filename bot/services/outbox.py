@@ -31,6 +31,8 @@ MAX_ATTEMPTS: Final = 5
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
 
 AfterSend = Callable[[AsyncSession, OutboxMessage, Delivered], Awaitable[None]]
+# Asked just before sending: False drops the message (e.g. a nudge to someone who opted out since).
+BeforeSend = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[bool]]
 
 
 async def enqueue(
@@ -77,6 +79,7 @@ async def drain(
     notifier: Notifier,
     now: Callable[[], datetime],
     after_send: AfterSend | None = None,
+    before_send: BeforeSend | None = None,
     limit: int = 200,
     skip_kinds: Collection[str] = NOT_CHAT_KINDS,
 ) -> int:
@@ -91,6 +94,8 @@ async def drain(
         message = await claim_next(sessions, now(), skip_kinds=skip_kinds)
         if message is None:
             break
+        if before_send is not None and not await _still_wanted(sessions, message, before_send, now()):
+            continue
         try:
             outcome = await notifier.send(
                 kind=message.kind, destination=message.destination, payload=message.payload
@@ -106,6 +111,18 @@ async def drain(
             await session.commit()
         sent += outcome.ok
     return sent
+
+
+async def _still_wanted(
+    sessions: async_sessionmaker[AsyncSession], message: OutboxMessage, before_send: BeforeSend, now: datetime
+) -> bool:
+    async with sessions() as session:
+        if await before_send(session, message, now):
+            return True
+        row = await session.get_one(OutboxMessage, message.id)
+        row.state, row.last_error, row.updated_at = OutboxState.CANCELLED, "no longer wanted", now
+        await session.commit()
+        return False
 
 
 async def claim_next(

@@ -13,7 +13,10 @@ from bot.notifier import Delivered
 from bot.services.connections import CONNECTED_KIND, EXPIRING_KIND
 from bot.services.posting import SHARE_RESULT_KIND, ShareView
 from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
+from bot.services.weekly import LEADERBOARD_KIND, NUDGE_KIND, RANK_KIND
 from handlers.slack.blocks import Blocks
+from handlers.slack.blocks.leaderboard import build_leaderboard, build_rank
+from handlers.slack.blocks.nudge import build_nudge
 from handlers.slack.blocks.post import build_post_message
 from handlers.slack.blocks.social import build_connected, build_expiring, build_share_outcome
 from handlers.slack.social import local_date
@@ -41,7 +44,8 @@ PERMANENT_ERRORS = frozenset(
 
 
 def _render_personal(kind: str, payload: dict[str, Any], lang: str) -> tuple[str, Blocks] | None:
-    """Direct messages to one member about their connected accounts and API shares."""
+    """Messages built from their payload alone: to one member (connections, API shares, nudges, ranks)
+    or to a channel (the leaderboard)."""
     if kind == CONNECTED_KIND:
         return build_connected(network=str(payload["network"]), lang=lang)
     if kind == EXPIRING_KIND:
@@ -49,6 +53,12 @@ def _render_personal(kind: str, payload: dict[str, Any], lang: str) -> tuple[str
         return build_expiring(network=str(payload["network"]), date=date, lang=lang)
     if kind == SHARE_RESULT_KIND:
         return build_share_outcome(ShareView.from_payload(payload["share"]), lang)
+    if kind == LEADERBOARD_KIND:
+        return build_leaderboard(payload)
+    if kind == RANK_KIND:
+        return build_rank(payload)
+    if kind == NUDGE_KIND:
+        return build_nudge(payload)
     return None
 
 

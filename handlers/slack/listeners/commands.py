@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.i18n import parse_language, t, url_reason
 from bot.services import members as member_service
 from bot.services import posts as post_service
-from bot.services import scores, suggestions
+from bot.services import schedules, scores, suggestions, weekly
 from bot.services.posts import PostError
 from bot.services.preview import UnsafeURL, validate_url
 from bot.services.when import WhenError, parse_when, split_trailing_when
@@ -37,7 +37,7 @@ from models import Member, Network, Platform, Workspace
 
 logger = logging.getLogger(__name__)
 
-ADMIN_COMMANDS = frozenset({"queue", "list", "cancel", "stats", "channel"})
+ADMIN_COMMANDS = frozenset({"queue", "list", "cancel", "stats", "channel", "schedule"})
 MAX_PAUSE_WEEKS = 52
 
 
@@ -150,6 +150,9 @@ def _local(at: datetime, tz: str) -> str:
 async def _cmd_help(
     deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
 ) -> Reply:
+    if args and args[0].lower() == "points":
+        text = t(caller.lang, "help_points")
+        return Reply(text, [section(text)])
     return _help(caller)
 
 
@@ -406,6 +409,53 @@ async def _cmd_suggest(
     return Reply(t(caller.lang, "suggest_sent"))
 
 
+async def _cmd_schedule(
+    deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
+) -> Reply:
+    """`schedule`: show; `schedule nudges <day> <HH:MM>`; `schedule leaderboard <day> <HH:MM> [#channel]`.
+    Setting one also makes the admin's Slack time zone the workspace's (the leaderboard's clock)."""
+    workspace, lang = caller.workspace, caller.lang
+    if not args:
+        nudges = schedules.schedule_of(workspace, schedules.NUDGES)
+        board = schedules.schedule_of(workspace, schedules.LEADERBOARD)
+        channel = board.channel or workspace.default_channel or deps.settings.relais_channel
+        text = t(
+            lang,
+            "schedule_show",
+            nudges_day=nudges.day_name,
+            nudges_time=nudges.time_text,
+            board_day=board.day_name,
+            board_time=board.time_text,
+            timezone=workspace.timezone,
+            channel=mention(channel) if channel else t(lang, "schedule_no_channel"),
+        )
+        return Reply(text, [section(text)])
+    job = args[0].lower()
+    if job not in schedules.SCHEDULED_JOBS or len(args) < 3:
+        raise Refusal("schedule_usage")
+    try:
+        day, at = schedules.parse_day(args[1]), schedules.parse_time(args[2])
+        timezone = caller.member.timezone or workspace.timezone
+        schedules.zone(timezone)
+    except schedules.ScheduleError as error:
+        raise Refusal(f"schedule_{error.code}") from None
+    channel = None
+    if job == schedules.NUDGES:
+        if day >= 5:
+            raise Refusal("schedule_weekend")
+        if not weekly.WORK_START <= at < weekly.WORK_END:
+            raise Refusal("schedule_outside_hours")
+    elif len(args) > 3:
+        try:
+            channel = await resolve_channel(client, args[3])
+        except UnknownChannel as exc:
+            raise Refusal("unknown_channel", channel=exc.reference) from None
+    workspace.timezone = timezone
+    schedules.set_schedule(workspace, schedules.Schedule(job, day, at, channel), lang=lang)
+    what = t(lang, f"schedule_what_{job}")
+    return Reply(t(lang, "schedule_set", what=what, day=schedules.DAYS[day], time=at.strftime("%H:%M")))
+
+
 NETWORK_WORDS = {"linkedin": Network.LINKEDIN, "x": Network.X, "twitter": Network.X}
 
 
@@ -446,6 +496,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "me": _cmd_me,
     "stats": _cmd_stats,
     "suggest": _cmd_suggest,
+    "schedule": _cmd_schedule,
     "connect": _cmd_connect,
     "disconnect": _cmd_disconnect,
 }

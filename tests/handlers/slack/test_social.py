@@ -210,7 +210,9 @@ async def _clock_pass(w: World) -> None:
             now=w.clock.now,
         )
         notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=w.slack.fake.api_url))
-        await jobs.social(w.sessions, poster=poster, notifier=notifier, now=w.clock.now)
+        ctx = jobs.Context(w.sessions, notifier, w.clock.now, poster)
+        for name in ("connection-warnings", "outbox"):
+            await jobs.run_job(ctx, name)
     finally:
         await http.aclose()
 
