@@ -28,6 +28,7 @@ SOCIAL_POST_KIND: Final = "social_post"
 NOT_CHAT_KINDS: Final = frozenset({SOCIAL_POST_KIND})
 
 MAX_ATTEMPTS: Final = 5
+STALE_SENDING: Final = timedelta(minutes=5)
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
 
 AfterSend = Callable[[AsyncSession, OutboxMessage, Delivered], Awaitable[None]]
@@ -89,6 +90,7 @@ async def drain(
     Each row is claimed (pending → sending) in its own short transaction before the network call, so
     two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`.
     """
+    await recover_stale(sessions, now(), skip_kinds=skip_kinds)
     sent = 0
     for _ in range(limit):
         message = await claim_next(sessions, now(), skip_kinds=skip_kinds)
@@ -111,6 +113,30 @@ async def drain(
             await session.commit()
         sent += outcome.ok
     return sent
+
+
+async def recover_stale(
+    sessions: async_sessionmaker[AsyncSession], now: datetime, *, skip_kinds: Collection[str] = NOT_CHAT_KINDS
+) -> int:
+    """Chat messages left `sending` by a drainer that died are sent again. A send takes seconds, so a
+    row still `sending` after `STALE_SENDING` was interrupted — almost always before Slack received it
+    (the call is the last step; a death in the instant between Slack's answer and our record is the
+    one case that can repeat a message)."""
+    async with sessions() as session:
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.state == OutboxState.SENDING,
+                OutboxMessage.updated_at < now - STALE_SENDING,
+                OutboxMessage.kind.not_in(skip_kinds),
+            )
+            .values(state=OutboxState.PENDING, next_attempt_at=now, updated_at=now, last_error="interrupted")
+        )
+        await session.commit()
+    recovered = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if recovered:
+        logger.warning("%d outbox messages were interrupted while sending; sending them again", recovered)
+    return recovered
 
 
 async def _still_wanted(

@@ -47,6 +47,7 @@ NUDGE_KIND: Final = "nudge"
 WORK_START: Final = time(9, 0)
 WORK_END: Final = time(18, 0)
 QUIET_DAYS: Final = timedelta(days=7)
+MIN_INTERVAL: Final = timedelta(days=6)
 BACKOFF_AFTER: Final = 4
 BACKOFF_INTERVAL: Final = timedelta(days=28)
 NUDGE_POSTS: Final = 3
@@ -209,15 +210,12 @@ async def _nudge(
     last_share = await session.scalar(select(func.max(Share.created_at)).where(Share.member_id == member.id))
     if last_share is not None and last_share > now - QUIET_DAYS:
         return False
-    answered = member.last_nudged_at is None or (
-        last_share is not None and last_share > member.last_nudged_at
-    )
+    last_nudge = member.last_nudged_at
+    if last_nudge is not None and now - last_nudge < MIN_INTERVAL:
+        return False  # at most one a week, even right after the schedule was moved
+    answered = last_nudge is None or (last_share is not None and last_share > last_nudge)
     unanswered = 0 if answered else member.nudges_unanswered
-    if (
-        unanswered >= BACKOFF_AFTER
-        and member.last_nudged_at is not None
-        and now - member.last_nudged_at < BACKOFF_INTERVAL
-    ):
+    if unanswered >= BACKOFF_AFTER and last_nudge is not None and now - last_nudge < BACKOFF_INTERVAL:
         return False
     posts = (
         await session.scalars(

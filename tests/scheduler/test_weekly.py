@@ -1,0 +1,459 @@
+"""The weekly rounds with a clock the tests control: the leaderboard (channel + private ranks) and the
+nudges, each exactly once per period, to every eligible member and nobody else, surviving a crash and a
+second clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import FrozenClock
+from bot.notifier import Delivered
+from bot.services import weekly
+from bot.services.leaderboard import weekly_board
+from handlers.slack.notifier import SlackNotifier
+from models import (
+    Click,
+    Dismissal,
+    JobRun,
+    Member,
+    OutboxMessage,
+    OutboxState,
+    Platform,
+    Post,
+    PostState,
+    Share,
+    ShareStatus,
+    TrackedLink,
+    Workspace,
+)
+from scheduler import jobs
+from tests.conftest import BOT_TOKEN
+from tests.fakes.slack import FakeSlack
+
+Sessions = async_sessionmaker[AsyncSession]
+
+# Friday 27 November 2026, 16:00 in Paris is 15:00 UTC: the default leaderboard moment.
+BOARD_TIME = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
+# Tuesday 1 December 2026, 10:00 in Paris is 09:00 UTC: the default nudge moment.
+NUDGE_TIME = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def _ctx(sessions: Sessions, fake: FakeSlack, clock: FrozenClock, notifier: Any = None) -> jobs.Context:
+    notifier = notifier or SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url))
+    return jobs.Context(sessions, notifier, clock.now)
+
+
+async def _workspace(session: AsyncSession) -> Workspace:
+    workspace = Workspace(
+        platform=Platform.SLACK, external_id="T0001", timezone="Europe/Paris", default_channel="C0NEWS"
+    )
+    session.add(workspace)
+    await session.flush()
+    return workspace
+
+
+def _member(workspace: Workspace, external_id: str, **fields: Any) -> Member:
+    values: dict[str, Any] = {"timezone": "Europe/Paris", "display_name": external_id.title(), **fields}
+    return Member(workspace_id=workspace.id, external_id=external_id, **values)
+
+
+def _post(workspace: Workspace, admin: Member, title: str, published_at: datetime) -> Post:
+    return Post(
+        workspace_id=workspace.id,
+        url=f"https://example.com/{title.lower()}",
+        title=title,
+        captions=[f"{title}!"],
+        networks=["linkedin", "x"],
+        channels=["C0NEWS"],
+        state=PostState.PUBLISHED,
+        publish_at=published_at,
+        published_at=published_at,
+        created_by_id=admin.id,
+    )
+
+
+def _share(member: Member, post: Post, at: datetime, status: ShareStatus, network: str = "linkedin") -> Share:
+    return Share(
+        workspace_id=member.workspace_id,
+        member_id=member.id,
+        post_id=post.id,
+        network=network,
+        status=status,
+        created_at=at,
+        updated_at=at,
+    )
+
+
+async def _dms(fake: FakeSlack) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for call in fake.calls_to("chat.postMessage"):
+        channel = str(call.params["channel"])
+        if channel.startswith("U"):
+            found.setdefault(channel, []).append(str(call.params["text"]))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# Leaderboard
+
+
+async def _seed_board(sessions: Sessions) -> None:
+    """This week (the 7 days before Friday 16:00 Paris): Ana posts twice (20), Ben opens his link once
+    (3) and brings 5 clicks (5) and shared last week too (streak +5), Cleo opens hers once (3) and had a
+    big last week (streak +5); Dan did a lot last week and nothing this week; Eve never did anything."""
+    async with sessions() as session:
+        workspace = await _workspace(session)
+        ana, ben, cleo, dan, eve = (
+            _member(workspace, name) for name in ("UANA", "UBEN", "UCLEO", "UDAN", "UEVE")
+        )
+        ben.locale = "fr-FR"
+        session.add_all([ana, ben, cleo, dan, eve])
+        await session.flush()
+        posts = [_post(workspace, ana, f"Post{i}", BOARD_TIME - timedelta(days=12 - i)) for i in range(4)]
+        session.add_all(posts)
+        await session.flush()
+        this_week, last_week = BOARD_TIME - timedelta(days=2), BOARD_TIME - timedelta(days=9)
+        session.add_all(
+            [
+                _share(ana, posts[0], this_week, ShareStatus.POSTED),
+                _share(ana, posts[1], this_week + timedelta(hours=1), ShareStatus.POSTED),
+                _share(ben, posts[2], this_week, ShareStatus.INTENT),
+                _share(cleo, posts[3], this_week - timedelta(hours=1), ShareStatus.INTENT),
+                _share(ben, posts[0], last_week, ShareStatus.INTENT),
+                _share(cleo, posts[0], last_week, ShareStatus.POSTED),
+                _share(cleo, posts[1], last_week, ShareStatus.POSTED),
+                _share(cleo, posts[2], last_week, ShareStatus.POSTED),
+                _share(dan, posts[1], last_week, ShareStatus.POSTED),
+                _share(eve, posts[3], this_week, ShareStatus.FAILED),  # not a share
+            ]
+        )
+        link = TrackedLink(
+            workspace_id=workspace.id,
+            post_id=posts[2].id,
+            member_id=ben.id,
+            network="linkedin",
+            code="benlink",
+        )
+        session.add(link)
+        await session.flush()
+        session.add_all(
+            Click(
+                workspace_id=workspace.id, link_id=link.id, at=this_week + timedelta(minutes=i), counted=True
+            )
+            for i in range(5)
+        )
+        await session.commit()
+
+
+async def test_leaderboard_ranks_everyone_who_took_part_and_names_nobody_else(sessions: Sessions) -> None:
+    await _seed_board(sessions)
+    async with sessions() as session:
+        board = await weekly_board(session, workspace_id=1, end=BOARD_TIME)
+    assert [(e.external_id, e.points, e.rank, e.previous_rank, e.streak) for e in board.entries] == [
+        ("UANA", 20, 1, None, 0),
+        ("UBEN", 13, 2, 3, 1),
+        ("UCLEO", 8, 3, 1, 1),
+    ]
+    assert [e.external_id for e in board.climbers] == ["UBEN"]
+    assert (board.shares, board.clicks, board.top_post_title) == (4, 5, "Post0")
+
+
+async def test_ties_are_broken_by_shares_then_by_who_shared_first(sessions: Sessions) -> None:
+    async with sessions() as session:
+        workspace = await _workspace(session)
+        late, early = _member(workspace, "ULATE"), _member(workspace, "UEARLY")
+        session.add_all([late, early])
+        await session.flush()
+        post = _post(workspace, late, "P", BOARD_TIME - timedelta(days=3))
+        session.add(post)
+        await session.flush()
+        session.add_all(
+            [
+                _share(late, post, BOARD_TIME - timedelta(hours=2), ShareStatus.INTENT),
+                _share(early, post, BOARD_TIME - timedelta(hours=5), ShareStatus.INTENT),
+            ]
+        )
+        await session.commit()
+    for _ in range(3):
+        async with sessions() as session:
+            board = await weekly_board(session, workspace_id=1, end=BOARD_TIME)
+        assert [(e.external_id, e.rank) for e in board.entries] == [("UEARLY", 1), ("ULATE", 2)]
+
+
+async def test_leaderboard_job_posts_once_at_its_moment_with_private_ranks(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_channel("C0NEWS", "news")
+    for user in ("UANA", "UBEN", "UCLEO", "UDAN", "UEVE"):
+        fake_slack.add_user(user, real_name=user.title())
+    await _seed_board(sessions)
+    clock = FrozenClock(BOARD_TIME - timedelta(minutes=1))
+    ctx = _ctx(sessions, fake_slack, clock)
+    await jobs.run_job(ctx, "leaderboard")
+    assert fake_slack.calls_to("chat.postMessage") == []  # 15:59 in Paris: not yet
+
+    clock.advance(timedelta(minutes=1))
+    await jobs.run_job(ctx, "leaderboard")
+    channel = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0NEWS"]
+    assert len(channel) == 1
+    text = str(channel[0].params["blocks"])
+    assert "week 2026-W48" in channel[0].params["text"]
+    for name in ("Uana", "Uben", "Ucleo"):
+        assert name in text
+    assert "Udan" not in text
+    assert "Ueve" not in text
+    assert "Biggest climbers: Uben (+1)" in text
+    assert "4 shares, 5 clicks, 3 people took part" in text
+
+    dms = await _dms(fake_slack)
+    assert sorted(dms) == ["UANA", "UBEN", "UCLEO"]
+    assert dms["UANA"] == [
+        "This week you are *#1* of 3 with *20 points* (2 shares, 0 clicks) — your first week on the board. "
+        "Thank you for sharing!"
+    ]
+    assert dms["UBEN"][0].startswith("Cette semaine vous êtes *n° 2* sur 3 avec *13 points*")
+    assert "1 place(s) de gagnée(s)" in dms["UBEN"][0]
+
+    # Later runs the same week, or a second clock, send nothing more.
+    clock.advance(timedelta(hours=3))
+    await asyncio.gather(
+        jobs.run_job(ctx, "leaderboard"), jobs.run_job(_ctx(sessions, fake_slack, clock), "leaderboard")
+    )
+    assert len(fake_slack.calls_to("chat.postMessage")) == 4
+    async with sessions() as session:
+        runs = (await session.scalars(select(JobRun))).all()
+        assert [(r.job, r.period_key) for r in runs] == [("leaderboard", "2026-W48")]
+
+
+async def test_two_clocks_at_the_same_moment_send_the_leaderboard_once(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_channel("C0NEWS", "news")
+    await _seed_board(sessions)
+    clocks = [FrozenClock(BOARD_TIME + timedelta(minutes=2)) for _ in range(2)]
+    await asyncio.gather(*(jobs.run_job(_ctx(sessions, fake_slack, c), "leaderboard") for c in clocks))
+    recipients = [str(c.params["channel"]) for c in fake_slack.calls_to("chat.postMessage")]
+    assert sorted(recipients) == ["C0NEWS", "UANA", "UBEN", "UCLEO"]
+
+
+class _Crashing:
+    """A notifier that sends `before` messages, then hangs like a process about to be killed."""
+
+    def __init__(self, real: SlackNotifier, before: int) -> None:
+        self.real, self.before, self.sent = real, before, 0
+
+    async def send(self, *, kind: str, destination: str, payload: dict[str, Any]) -> Delivered:
+        if self.sent >= self.before:
+            await asyncio.Event().wait()
+        self.sent += 1
+        return await self.real.send(kind=kind, destination=destination, payload=payload)
+
+
+async def test_a_crash_mid_round_is_completed_after_restart_without_duplicates(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_channel("C0NEWS", "news")
+    for i in range(30):
+        fake_slack.add_user(f"U{i:03d}", real_name=f"Person {i}")
+    async with sessions() as session:
+        workspace = await _workspace(session)
+        members = [_member(workspace, f"U{i:03d}") for i in range(30)]
+        session.add_all(members)
+        await session.flush()
+        post = _post(workspace, members[0], "Big", BOARD_TIME - timedelta(days=3))
+        session.add(post)
+        await session.flush()
+        session.add_all(
+            _share(m, post, BOARD_TIME - timedelta(days=1, minutes=i), ShareStatus.INTENT)
+            for i, m in enumerate(members)
+        )
+        await session.commit()
+    clock = FrozenClock(BOARD_TIME)
+    real = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    run = asyncio.create_task(
+        jobs.run_job(_ctx(sessions, fake_slack, clock, _Crashing(real, 10)), "leaderboard")
+    )
+
+    async def ten_sent() -> bool:
+        return len(fake_slack.calls_to("chat.postMessage")) >= 10
+
+    for _ in range(500):
+        if await ten_sent():
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
+    run.cancel()  # the process dies with one message claimed and 20 waiting
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    assert len(fake_slack.calls_to("chat.postMessage")) == 10
+
+    clock.advance(timedelta(minutes=6))  # the restarted clock's next outbox pass
+    await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
+    await jobs.run_job(_ctx(sessions, fake_slack, clock), "leaderboard")  # the period stays done
+    recipients = [str(c.params["channel"]) for c in fake_slack.calls_to("chat.postMessage")]
+    assert len(recipients) == 31
+    assert len(set(recipients)) == 31  # the channel and 30 people, once each
+    async with sessions() as session:
+        states = (await session.scalars(select(OutboxMessage.state))).all()
+        assert set(states) == {OutboxState.SENT}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Nudges
+
+
+async def _seed_nudges(sessions: Sessions) -> None:
+    now = NUDGE_TIME
+    async with sessions() as session:
+        workspace = await _workspace(session)
+        admin = _member(workspace, "UADMIN", last_nudged_at=now - timedelta(days=1), nudges_unanswered=0)
+        people = [
+            _member(workspace, "UPARIS"),  # eligible
+            _member(workspace, "UOPTOUT", opted_out=True),
+            _member(workspace, "UPAUSED", paused_until=now + timedelta(days=7)),
+            _member(workspace, "USHARED"),  # shared 3 days ago
+            _member(workspace, "UNY", timezone="America/New_York"),  # eligible later, at 10:00 in New York
+            _member(workspace, "UGONE", active=False),
+            _member(workspace, "UQUIET", nudges_unanswered=4, last_nudged_at=now - timedelta(days=7)),
+            _member(workspace, "UMONTH", nudges_unanswered=4, last_nudged_at=now - timedelta(days=29)),
+            _member(workspace, "UFR", locale="fr-FR"),
+        ]
+        session.add(admin)
+        session.add_all(people)
+        await session.flush()
+        posts = [_post(workspace, admin, f"Post{i}", now - timedelta(days=5 - i)) for i in range(5)]
+        old = _post(workspace, admin, "Old", now - timedelta(days=60))
+        session.add_all([*posts, old])
+        await session.flush()
+        by_id = {m.external_id: m for m in people}
+        session.add(_share(by_id["USHARED"], posts[0], now - timedelta(days=3), ShareStatus.INTENT))
+        session.add(_share(by_id["UPARIS"], posts[4], now - timedelta(days=9), ShareStatus.INTENT))
+        session.add(Dismissal(workspace_id=workspace.id, member_id=by_id["UPARIS"].id, post_id=posts[3].id))
+        await session.commit()
+
+
+async def test_nudges_reach_every_eligible_member_once_in_their_working_hours(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    await _seed_nudges(sessions)
+    clock = FrozenClock(NUDGE_TIME - timedelta(minutes=1))
+    ctx = _ctx(sessions, fake_slack, clock)
+    await jobs.run_job(ctx, "nudges")
+    assert await _dms(fake_slack) == {}  # 09:59 in Paris
+
+    clock.advance(timedelta(minutes=1))
+    await jobs.run_job(ctx, "nudges")
+    dms = await _dms(fake_slack)
+    assert sorted(dms) == ["UFR", "UMONTH", "UPARIS"]
+    paris = fake_slack.calls_to("chat.postMessage")[0]
+    blocks = str(paris.params["blocks"])
+    # Three recent posts not shared and not dismissed (Post4 shared, Post3 dismissed), newest first.
+    assert blocks.index("Post2") < blocks.index("Post1") < blocks.index("Post0")
+    assert "Post3" not in blocks
+    assert "Post4" not in blocks
+    assert "Old" not in blocks
+    assert "share_linkedin" in blocks
+    assert "💡" in blocks
+    assert (
+        next(c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "UFR")
+        .params["text"]
+        .startswith("Bonjour")
+    )
+
+    # New York's 10:00 comes six hours later; Paris is not nudged twice.
+    clock.advance(timedelta(hours=6))
+    await jobs.run_job(ctx, "nudges")
+    await jobs.run_job(ctx, "nudges")
+    dms = await _dms(fake_slack)
+    assert sorted(dms) == ["UFR", "UMONTH", "UNY", "UPARIS"]
+    assert all(len(texts) == 1 for texts in dms.values())
+    async with sessions() as session:
+        paris_member = (await session.scalars(select(Member).where(Member.external_id == "UPARIS"))).one()
+        assert (paris_member.nudges_unanswered, paris_member.last_nudged_at) == (1, NUDGE_TIME)
+
+
+async def test_no_nudge_outside_working_hours_or_at_weekends(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    await _seed_nudges(sessions)
+    # The clock was down from Tuesday 08:00 to Tuesday 19:00 Paris: nothing in the evening…
+    clock = FrozenClock(NUDGE_TIME + timedelta(hours=9))
+    ctx = _ctx(sessions, fake_slack, clock)
+    await jobs.run_job(ctx, "nudges")
+    assert "UPARIS" not in await _dms(fake_slack)
+    # …the round goes out the next working morning, the same week.
+    clock.advance(timedelta(hours=14))  # Wednesday 09:00 Paris
+    await jobs.run_job(ctx, "nudges")
+    assert "UPARIS" in await _dms(fake_slack)
+
+    # A week whose moment is missed until the weekend is skipped.
+    async with sessions() as session:
+        workspace = await session.get_one(Workspace, 1)
+        workspace.settings = {"nudges": {"day": 4, "time": "17:30"}}
+        await session.commit()
+    clock.advance(timedelta(days=3, hours=3))  # Saturday 12:00 Paris
+    before = len(fake_slack.calls_to("chat.postMessage"))
+    await jobs.run_job(ctx, "nudges")
+    clock.advance(timedelta(days=1))  # Sunday
+    await jobs.run_job(ctx, "nudges")
+    assert len(fake_slack.calls_to("chat.postMessage")) == before
+
+
+async def test_opting_out_after_the_round_is_made_is_obeyed_at_send_time(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    await _seed_nudges(sessions)
+    async with sessions() as session:
+        workspace = await session.get_one(Workspace, 1)
+        assert await weekly.nudge_round(session, workspace=workspace, now=NUDGE_TIME) == 3
+        await session.commit()
+    async with sessions() as session:
+        member = (await session.scalars(select(Member).where(Member.external_id == "UPARIS"))).one()
+        member.opted_out = True
+        await session.commit()
+    await jobs.run_job(_ctx(sessions, fake_slack, FrozenClock(NUDGE_TIME)), "outbox")
+    assert sorted(await _dms(fake_slack)) == ["UFR", "UMONTH"]
+    async with sessions() as session:
+        cancelled = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.destination == "UPARIS"))
+        ).one()
+        assert cancelled.state is OutboxState.CANCELLED
+
+
+async def test_backoff_turns_weekly_into_monthly_until_a_share(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    await _seed_nudges(sessions)
+    clock = FrozenClock(NUDGE_TIME)
+    ctx = _ctx(sessions, fake_slack, clock)
+
+    async def week(number: int, *, share: bool = False) -> bool:
+        """Run week `number`'s round (a fresh post each week); True if UPARIS was nudged."""
+        clock.set(NUDGE_TIME + timedelta(days=7 * number))
+        async with sessions() as session:
+            workspace = await session.get_one(Workspace, 1)
+            admin = (await session.scalars(select(Member).where(Member.external_id == "UADMIN"))).one()
+            post = _post(workspace, admin, f"Week{number}", clock.now() - timedelta(hours=1))
+            session.add(post)
+            await session.flush()
+            if share:
+                member = (await session.scalars(select(Member).where(Member.external_id == "UPARIS"))).one()
+                session.add(_share(member, post, clock.now() - timedelta(days=8), ShareStatus.INTENT))
+            await session.commit()
+        before = len((await _dms(fake_slack)).get("UPARIS", []))
+        await jobs.run_job(ctx, "nudges")
+        return len((await _dms(fake_slack)).get("UPARIS", [])) > before
+
+    nudged = [n for n in range(8) if await week(n)]
+    # Four unanswered weekly nudges, then one a month: week 3 + 28 days is week 7.
+    assert nudged == [0, 1, 2, 3, 7]
+    # A share (more than 7 days ago, so the member is quiet again) brings them back to weekly.
+    assert await week(9, share=True)
+    assert await week(10)
