@@ -63,7 +63,9 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
         assert fragment in lines[0]
 
 
-@pytest.mark.parametrize("command", [[], ["migrate"], ["serve"], ["clock"], ["export"], ["demo"]])
+@pytest.mark.parametrize(
+    "command", [[], ["migrate"], ["serve"], ["clock"], ["jobs"], ["jobs", "run"], ["export"], ["demo"]]
+)
 def test_every_command_has_help(command: list[str]) -> None:
     result = relais(*command, "--help")
     assert result.returncode == 0

@@ -1,0 +1,109 @@
+"""`relais jobs list` and `relais jobs run <job> [--at]`, as operators run them, and clock leadership."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot import db
+from scheduler.leader import leadership
+from tests.bot.test_cli import RELAIS, _environment, assert_one_line_error, relais
+from tests.conftest import BOT_TOKEN
+from tests.fakes.slack import FakeSlack
+from tests.scheduler.test_weekly import BOARD_TIME, _seed_board
+
+
+async def _relais(*args: str, **variables: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        RELAIS,
+        *args,
+        env=_environment(**variables),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_jobs_run_sends_the_leaderboard_once_and_jobs_list_shows_it(
+    empty_database_url: str, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_channel("C0NEWS", "news")
+    env = {
+        "DATABASE_URL": empty_database_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": "secret",
+        "SLACK_API_URL": fake_slack.api_url,
+    }
+    assert (await _relais("migrate", **env))[0] == 0
+    code, out, _ = await _relais("jobs", "list", **env)
+    assert code == 0
+    for job in ("publish", "nudges", "leaderboard", "connection-warnings", "outbox"):
+        assert job in out
+    engine = db.create_engine(empty_database_url)
+    try:
+        await _seed_board(db.session_factory(engine))
+    finally:
+        await engine.dispose()
+
+    early = (BOARD_TIME - timedelta(hours=1)).isoformat()
+    code, out, err = await _relais("jobs", "run", "leaderboard", "--at", early, **env)
+    assert code == 0, err
+    assert "0 leaderboard messages" in out  # not its moment yet
+    on_time = BOARD_TIME.isoformat()
+    code, out, err = await _relais("jobs", "run", "leaderboard", "--at", on_time, **env)
+    assert code == 0, err
+    assert "4 leaderboard messages" in out
+    recipients = sorted(str(c.params["channel"]) for c in fake_slack.calls_to("chat.postMessage"))
+    assert recipients == ["C0NEWS", "UANA", "UBEN", "UCLEO"]
+    code, out, _ = await _relais("jobs", "run", "leaderboard", "--at", on_time, **env)
+    assert "0 leaderboard messages" in out  # the period is done
+    assert len(fake_slack.calls_to("chat.postMessage")) == 4
+
+    code, out, _ = await _relais("jobs", "list", **env)
+    line = next(line for line in out.splitlines() if line.startswith("leaderboard"))
+    assert BOARD_TIME.isoformat(timespec="seconds") in line
+
+
+def test_jobs_run_refuses_an_unknown_job() -> None:
+    result = relais("jobs", "run", "coffee")
+    assert result.returncode == 2
+    assert "invalid choice: 'coffee'" in result.stderr
+    assert_one_line_error(relais("jobs", "run", "nudges", "--at", "next tuesday"), "not a time")
+
+
+async def test_one_clock_leads_and_another_takes_over_when_it_stops(engine: AsyncEngine) -> None:
+    stop_first, stop_second = asyncio.Event(), asyncio.Event()
+    led: list[str] = []
+
+    async def clock(name: str, stop: asyncio.Event, hold: asyncio.Event) -> None:
+        async with leadership(engine, stop, retry=0.05) as leading:
+            if leading:
+                led.append(name)
+                await hold.wait()
+
+    release_first = asyncio.Event()
+    first = asyncio.create_task(clock("first", stop_first, release_first))
+    await asyncio.sleep(0.2)
+    second = asyncio.create_task(clock("second", stop_second, asyncio.Event()))
+    await asyncio.sleep(0.3)
+    assert led == ["first"]  # the second one stands by
+    release_first.set()  # the leader stops (or dies): its lock goes with it
+    await first
+    for _ in range(100):
+        if led == ["first", "second"]:
+            break
+        await asyncio.sleep(0.02)
+    assert led == ["first", "second"]
+    second.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await second
+    # A clock asked to stop while standing by never leads.
+    stopped = asyncio.Event()
+    stopped.set()
+    async with leadership(engine, stopped, retry=0.05) as leading:
+        assert leading is False
