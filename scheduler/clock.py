@@ -85,6 +85,7 @@ def build_context(
         now=now,
         poster=poster,
         fallback_channel=settings.relais_channel,
+        admins=settings.relais_admins,
     )
 
     async def close() -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
 from bot.notifier import Notifier
-from bot.services import connections, outbox, weekly
+from bot.services import connections, outbox, recipients, weekly
 from bot.services import posts as post_service
 from bot.services.posting import Poster
 from models import ClockJob, Workspace
@@ -36,6 +36,7 @@ class Context:
     now: Callable[[], datetime]
     poster: Poster | None = None  # None: no API shares to retry (no network configured)
     fallback_channel: str | None = None
+    admins: frozenset[str] = frozenset()  # RELAIS_ADMINS, told when a channel cannot be posted in
 
 
 async def drain(ctx: Context) -> int:
@@ -44,7 +45,7 @@ async def drain(ctx: Context) -> int:
         ctx.sessions,
         notifier=ctx.notifier,
         now=ctx.now,
-        after_send=post_service.after_send,
+        after_send=recipients.after_send(admins=ctx.admins),
         before_send=weekly.still_wanted,
     )
 

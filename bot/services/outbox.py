@@ -29,6 +29,7 @@ NOT_CHAT_KINDS: Final = frozenset({SOCIAL_POST_KIND})
 
 MAX_ATTEMPTS: Final = 5
 STALE_SENDING: Final = timedelta(minutes=5)
+PER_DESTINATION: Final = timedelta(seconds=1)
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
 
 AfterSend = Callable[[AsyncSession, OutboxMessage, Delivered], Awaitable[None]]
@@ -92,12 +93,19 @@ async def drain(
     """
     await recover_stale(sessions, now(), skip_kinds=skip_kinds)
     sent = 0
+    last_sent: dict[str, datetime] = {}
     for _ in range(limit):
         message = await claim_next(sessions, now(), skip_kinds=skip_kinds)
         if message is None:
             break
+        previous = last_sent.get(message.destination)
+        if previous is not None and now() < previous + PER_DESTINATION:
+            # Slack takes about one message a second per channel: this one waits for its turn.
+            await _defer(sessions, message, previous + PER_DESTINATION, now())
+            continue
         if before_send is not None and not await _still_wanted(sessions, message, before_send, now()):
             continue
+        last_sent[message.destination] = now()
         try:
             outcome = await notifier.send(
                 kind=message.kind, destination=message.destination, payload=message.payload
@@ -137,6 +145,17 @@ async def recover_stale(
     if recovered:
         logger.warning("%d outbox messages were interrupted while sending; sending them again", recovered)
     return recovered
+
+
+async def _defer(
+    sessions: async_sessionmaker[AsyncSession], message: OutboxMessage, until: datetime, now: datetime
+) -> None:
+    """Give a claimed message back, due at `until` (its attempt is not counted)."""
+    async with sessions() as session:
+        row = await session.get_one(OutboxMessage, message.id)
+        row.state, row.next_attempt_at, row.updated_at = OutboxState.PENDING, until, now
+        row.attempts = max(row.attempts - 1, 0)
+        await session.commit()
 
 
 async def _still_wanted(

@@ -125,6 +125,8 @@ async def leaderboard_round(
         )
     languages = await _languages(session, [e.member_id for e in board.entries])
     for entry in board.entries:
+        if entry.member_id not in languages:
+            continue  # left the workspace: ranked, but nobody to tell
         await outbox.enqueue(
             session,
             workspace_id=workspace.id,
@@ -142,7 +144,8 @@ async def leaderboard_round(
 async def _languages(session: AsyncSession, member_ids: list[int]) -> dict[int, Language]:
     if not member_ids:
         return {}
-    members = await session.scalars(select(Member).where(Member.id.in_(member_ids)))
+    """The language of each of these members who is still active."""
+    members = await session.scalars(select(Member).where(Member.id.in_(member_ids), Member.active.is_(True)))
     return {member.id: member_service.language_of(member) for member in members}
 
 

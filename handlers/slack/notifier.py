@@ -9,12 +9,14 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.i18n import t
 from bot.notifier import Delivered
 from bot.services.connections import CONNECTED_KIND, EXPIRING_KIND
 from bot.services.posting import SHARE_RESULT_KIND, ShareView
 from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
+from bot.services.recipients import ADMIN_ALERT_KIND, RECIPIENT_GONE
 from bot.services.weekly import LEADERBOARD_KIND, NUDGE_KIND, RANK_KIND
-from handlers.slack.blocks import Blocks
+from handlers.slack.blocks import Blocks, section
 from handlers.slack.blocks.leaderboard import build_leaderboard, build_rank
 from handlers.slack.blocks.nudge import build_nudge
 from handlers.slack.blocks.post import build_post_message
@@ -59,6 +61,9 @@ def _render_personal(kind: str, payload: dict[str, Any], lang: str) -> tuple[str
         return build_rank(payload)
     if kind == NUDGE_KIND:
         return build_nudge(payload)
+    if kind == ADMIN_ALERT_KIND:
+        text = t(lang, f"channel_problem_{payload['error']}", channel=f"<#{payload['channel']}>")
+        return text, [section(text)]
     return None
 
 
@@ -92,6 +97,10 @@ class SlackNotifier:
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                 return Delivered(ok=False, error="ratelimited", retry_after=retry_after)
             logger.warning("Slack refused a %s message to %s: %s", kind, destination, error)
-            return Delivered(ok=False, error=error, permanent=error in PERMANENT_ERRORS)
+            if error in ("user_not_found", "account_inactive") or (
+                error == "channel_not_found" and destination[:1] in ("U", "W")
+            ):
+                error = RECIPIENT_GONE  # the person left: the domain marks them inactive
+            return Delivered(ok=False, error=error, permanent=error in PERMANENT_ERRORS | {RECIPIENT_GONE})
         logger.error("no renderer for outbox kind %r", kind)
         return Delivered(ok=False, error=f"unknown kind {kind}", permanent=True)

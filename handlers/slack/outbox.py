@@ -6,8 +6,7 @@ import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import outbox
-from bot.services.posts import after_send
+from bot.services import outbox, recipients, weekly
 from handlers.slack.deps import Relais
 from handlers.slack.notifier import SlackNotifier
 
@@ -20,7 +19,8 @@ async def drain_outbox(deps: Relais, client: AsyncWebClient) -> None:
             deps.sessions,
             notifier=SlackNotifier(client),
             now=deps.clock.now,
-            after_send=after_send,
+            after_send=recipients.after_send(admins=deps.settings.relais_admins),
+            before_send=weekly.still_wanted,
         )
     except Exception:
         logger.exception("draining the outbox failed; the clock will retry")

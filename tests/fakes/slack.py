@@ -32,6 +32,7 @@ import contextlib
 import copy
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -421,6 +422,9 @@ class FakeSlack:
         self._tickets: set[str] = set()
         self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._failures: dict[str, list[_Failure]] = {}
+        self._channel_limit: tuple[int, float] | None = None
+        self._channel_buckets: dict[str, tuple[float, float]] = {}
+        self.limited = 0
         self._delays: dict[str, float] = {}
         self._used_triggers: set[str] = set()
         self._response_targets: dict[str, _ResponseTarget] = {}
@@ -665,6 +669,27 @@ class FakeSlack:
             _Failure(status=status, retry_after=retry_after, error=error) for _ in range(times)
         )
 
+    def limit_channel_rate(self, *, burst: int = 3, per_second: float = 1.0) -> None:
+        """Enforce Slack's chat.postMessage limit: about `per_second` messages a second per channel, with
+        bursts of `burst` (a token bucket per channel, on the real clock); beyond it, 429 with
+        `Retry-After: 1`. `limited` counts the refusals."""
+        self._channel_limit = (burst, per_second)
+
+    def _rate_limited(self, method: str, params: dict[str, Any]) -> web.Response | None:
+        if self._channel_limit is None or method != "chat.postMessage":
+            return None
+        burst, rate = self._channel_limit
+        channel = str(params.get("channel", ""))
+        now = time.monotonic()
+        tokens, at = self._channel_buckets.get(channel, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - at) * rate)
+        if tokens < 1:
+            self._channel_buckets[channel] = (tokens, now)
+            self.limited += 1
+            return self._failure_response(_Failure(status=429, retry_after=1, error=None))
+        self._channel_buckets[channel] = (tokens - 1, now)
+        return None
+
     def delay(self, method: str, seconds: float) -> None:
         """Answer `method` (or "response_url") only after `seconds`, until `reset()`; 0 removes the delay."""
         if seconds <= 0:
@@ -901,6 +926,9 @@ class FakeSlack:
         injected = await self._injected(method)
         if injected is not None:
             return injected
+        limited = self._rate_limited(method, params)
+        if limited is not None:
+            return limited
         try:
             if parse_error is not None:
                 raise parse_error

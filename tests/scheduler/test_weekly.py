@@ -309,7 +309,12 @@ async def test_a_crash_mid_round_is_completed_after_restart_without_duplicates(
 # Nudges
 
 
-async def _seed_nudges(sessions: Sessions) -> None:
+PEOPLE = ("UADMIN", "UPARIS", "UOPTOUT", "UPAUSED", "USHARED", "UNY", "UGONE", "UQUIET", "UMONTH", "UFR")
+
+
+async def _seed_nudges(sessions: Sessions, fake: FakeSlack) -> None:
+    for user in PEOPLE:
+        fake.add_user(user)
     now = NUDGE_TIME
     async with sessions() as session:
         workspace = await _workspace(session)
@@ -342,7 +347,7 @@ async def _seed_nudges(sessions: Sessions) -> None:
 async def test_nudges_reach_every_eligible_member_once_in_their_working_hours(
     sessions: Sessions, fake_slack: FakeSlack
 ) -> None:
-    await _seed_nudges(sessions)
+    await _seed_nudges(sessions, fake_slack)
     clock = FrozenClock(NUDGE_TIME - timedelta(minutes=1))
     ctx = _ctx(sessions, fake_slack, clock)
     await jobs.run_job(ctx, "nudges")
@@ -382,7 +387,7 @@ async def test_nudges_reach_every_eligible_member_once_in_their_working_hours(
 async def test_no_nudge_outside_working_hours_or_at_weekends(
     sessions: Sessions, fake_slack: FakeSlack
 ) -> None:
-    await _seed_nudges(sessions)
+    await _seed_nudges(sessions, fake_slack)
     # The clock was down from Tuesday 08:00 to Tuesday 19:00 Paris: nothing in the evening…
     clock = FrozenClock(NUDGE_TIME + timedelta(hours=9))
     ctx = _ctx(sessions, fake_slack, clock)
@@ -409,7 +414,7 @@ async def test_no_nudge_outside_working_hours_or_at_weekends(
 async def test_opting_out_after_the_round_is_made_is_obeyed_at_send_time(
     sessions: Sessions, fake_slack: FakeSlack
 ) -> None:
-    await _seed_nudges(sessions)
+    await _seed_nudges(sessions, fake_slack)
     async with sessions() as session:
         workspace = await session.get_one(Workspace, 1)
         assert await weekly.nudge_round(session, workspace=workspace, now=NUDGE_TIME) == 3
@@ -430,7 +435,7 @@ async def test_opting_out_after_the_round_is_made_is_obeyed_at_send_time(
 async def test_backoff_turns_weekly_into_monthly_until_a_share(
     sessions: Sessions, fake_slack: FakeSlack
 ) -> None:
-    await _seed_nudges(sessions)
+    await _seed_nudges(sessions, fake_slack)
     clock = FrozenClock(NUDGE_TIME)
     ctx = _ctx(sessions, fake_slack, clock)
 
