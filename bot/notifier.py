@@ -17,6 +17,7 @@ class Delivered:
 
     ok: bool
     message_id: str | None = None
+    channel: str | None = None  # the conversation it landed in (a DM's id differs from the user's)
     error: str | None = None
     retry_after: float | None = None
     permanent: bool = False

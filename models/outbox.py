@@ -21,6 +21,7 @@ class OutboxMessage(WorkspaceScoped, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "dedupe_key"),
         Index(None, "state", "next_attempt_at"),
+        Index(None, "workspace_id", "round_key", "state"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -28,6 +29,8 @@ class OutboxMessage(WorkspaceScoped, Timestamps, Base):
     destination: Mapped[str] = mapped_column(String(255))
     dedupe_key: Mapped[str | None] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The round a message belongs to (e.g. `nudges:2026-W49@Europe/Paris`), for its progress message.
+    round_key: Mapped[str | None] = mapped_column(String(128))
     state: Mapped[OutboxState] = mapped_column(
         str_enum(OutboxState, "outbox_state"), default=OutboxState.PENDING
     )

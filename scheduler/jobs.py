@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
 from bot.notifier import Notifier
-from bot.services import connections, outbox, recipients, weekly
+from bot.services import connections, outbox, progress, recipients, weekly
 from bot.services import posts as post_service
 from bot.services.posting import Poster
 from models import ClockJob, Workspace
@@ -40,14 +40,17 @@ class Context:
 
 
 async def drain(ctx: Context) -> int:
-    """Send the chat messages waiting in the outbox (nudges to people who opted out since are dropped)."""
-    return await outbox.drain(
+    """Send the chat messages waiting in the outbox (nudges to people who opted out since are dropped),
+    then bring the big rounds' progress messages up to date."""
+    sent = await outbox.drain(
         ctx.sessions,
         notifier=ctx.notifier,
         now=ctx.now,
         after_send=recipients.after_send(admins=ctx.admins),
         before_send=weekly.still_wanted,
     )
+    await progress.refresh(ctx.sessions, notifier=ctx.notifier, now=ctx.now())
+    return sent
 
 
 async def publish(ctx: Context) -> tuple[list[int], list[int]]:
@@ -77,7 +80,9 @@ async def _per_workspace(
 
 async def nudges(ctx: Context) -> str:
     """This week's reminders, for each time zone whose moment has come (in working hours)."""
-    count = await _per_workspace(ctx, lambda s, w: weekly.nudge_round(s, workspace=w, now=ctx.now()))
+    count = await _per_workspace(
+        ctx, lambda s, w: weekly.nudge_round(s, workspace=w, now=ctx.now(), admins=ctx.admins)
+    )
     await drain(ctx)
     return f"{count} reminders"
 

@@ -226,4 +226,8 @@ MESSAGES: dict[str, str] = {
     "channel_problem_channel_not_found": "I could not post in {channel}: the channel no longer exists. Choose another one with `/relais channel` or in the next post.",
     "channel_problem_is_archived": "I could not post in {channel}: the channel is archived. Choose another one with `/relais channel` or in the next post.",
     "channel_problem_not_in_channel": "I could not post in {channel}: I am not a member. Invite me there (`/invite @Relais`), or choose another channel.",
+    "progress_line": "{what}: delivered to {done} / {total}…",
+    "progress_done": "{what}: done, {done} / {total}.",
+    "progress_nudges": "This week's reminders",
+    "progress_post": "Your post",
 }

@@ -46,14 +46,17 @@ async def enqueue(
     payload: dict[str, Any],
     now: datetime,
     dedupe_key: str | None = None,
+    round_key: str | None = None,
 ) -> None:
-    """Add a message to send (nothing happens if `dedupe_key` was already used in this workspace)."""
+    """Add a message to send (nothing happens if `dedupe_key` was already used in this workspace);
+    `round_key` names the round it belongs to (`bot.services.progress`)."""
     row = {
         "workspace_id": workspace_id,
         "kind": kind,
         "destination": destination,
         "payload": payload,
         "dedupe_key": dedupe_key,
+        "round_key": round_key,
         "state": OutboxState.PENDING,
         "attempts": 0,
         "next_attempt_at": now,
@@ -214,7 +217,7 @@ def record(row: OutboxMessage, outcome: Delivered, now: datetime) -> None:
     if outcome.ok:
         row.state = OutboxState.SENT
         row.sent_at = now
-        row.result = {"message_id": outcome.message_id}
+        row.result = {"message_id": outcome.message_id, "channel": outcome.channel}
         row.last_error = None
         return
     row.last_error = outcome.error

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import insert_ignoring_conflicts
 from bot.i18n import language_for
 from bot.notifier import Delivered
-from bot.services import outbox
+from bot.services import outbox, progress
 from bot.services.preview import Preview
 from models import Delivery, Dismissal, Member, Network, OutboxMessage, Post, PostState, Share, Workspace
 
@@ -189,6 +189,17 @@ async def publish(session: AsyncSession, *, post: Post, now: datetime, lang: str
     post.state = PostState.PUBLISHED
     post.published_at = now
     card = card_of(post)
+    round_key = f"post:{post.id}"
+    author = await session.get(Member, post.created_by_id) if post.created_by_id is not None else None
+    await progress.announce(
+        session,
+        workspace_id=post.workspace_id,
+        round_key=round_key,
+        what="post",
+        total=len(post.channels),
+        recipients=[author.external_id] if author is not None else [],
+        now=now,
+    )
     for channel in post.channels:
         await outbox.enqueue(
             session,
@@ -198,6 +209,7 @@ async def publish(session: AsyncSession, *, post: Post, now: datetime, lang: str
             payload={"post": card.to_payload(), "lang": lang},
             dedupe_key=f"post:{post.id}:{channel}",
             now=now,
+            round_key=round_key,
         )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Language
 from bot.services import members as member_service
-from bot.services import outbox
+from bot.services import outbox, progress, suggestions
 from bot.services import posts as post_service
 from bot.services.leaderboard import Board, Entry, weekly_board
 from bot.services.schedules import (
@@ -163,9 +163,12 @@ def nudge_due(schedule: Schedule, local_now: datetime) -> bool:
     return local_now >= slot_in_week(schedule, local_now) and in_working_hours(local_now)
 
 
-async def nudge_round(session: AsyncSession, *, workspace: Workspace, now: datetime) -> int:
+async def nudge_round(
+    session: AsyncSession, *, workspace: Workspace, now: datetime, admins: frozenset[str] = frozenset()
+) -> int:
     """Enqueue this week's nudges for every time zone of the workspace whose moment has come; returns
-    how many were enqueued. Each time zone's round is claimed once per week."""
+    how many were enqueued. Each time zone's round is claimed once per week; a big round's progress is
+    shown to the admins (`admins`: the configured ones, besides those Relais knows)."""
     schedule = schedule_of(workspace, NUDGES)
     zones = (
         await session.scalars(
@@ -194,9 +197,39 @@ async def nudge_round(session: AsyncSession, *, workspace: Workspace, now: datet
                 )
             )
         ).all()
+        week = week_key(local_now)
+        planned = []
         for member in members:
-            if await _nudge(session, workspace=workspace, member=member, week=week_key(local_now), now=now):
-                count += 1
+            nudge = await _plan_nudge(session, workspace=workspace, member=member, week=week, now=now)
+            if nudge is not None:
+                planned.append((member, *nudge))
+        round_key = f"{NUDGES}:{period}"
+        await progress.announce(
+            session,
+            workspace_id=workspace.id,
+            round_key=round_key,
+            what=NUDGES,
+            total=len(planned),
+            recipients=await suggestions.admin_ids(session, workspace_id=workspace.id, configured=admins),
+            now=now,
+        )
+        for member, payload, unanswered in planned:
+            await outbox.enqueue(
+                session,
+                workspace_id=workspace.id,
+                kind=NUDGE_KIND,
+                destination=member.external_id,
+                payload=payload,
+                now=now,
+                dedupe_key=f"nudge:{week}:{member.id}",
+                round_key=round_key,
+            )
+            await session.execute(
+                update(Member)
+                .where(Member.id == member.id)
+                .values(last_nudged_at=now, nudges_unanswered=unanswered + 1, updated_at=now)
+            )
+        count += len(planned)
     return count
 
 
@@ -205,21 +238,22 @@ def nudgeable(member: Member, now: datetime) -> bool:
     return member.active and not member.opted_out and not (member.paused_until and member.paused_until > now)
 
 
-async def _nudge(
+async def _plan_nudge(
     session: AsyncSession, *, workspace: Workspace, member: Member, week: str, now: datetime
-) -> bool:
+) -> tuple[dict[str, Any], int] | None:
+    """The member's nudge payload and their unanswered-nudge count before it, or None (no nudge)."""
     if not nudgeable(member, now):
-        return False
+        return None
     last_share = await session.scalar(select(func.max(Share.created_at)).where(Share.member_id == member.id))
     if last_share is not None and last_share > now - QUIET_DAYS:
-        return False
+        return None
     last_nudge = member.last_nudged_at
     if last_nudge is not None and now - last_nudge < MIN_INTERVAL:
-        return False  # at most one a week, even right after the schedule was moved
+        return None  # at most one a week, even right after the schedule was moved
     answered = last_nudge is None or (last_share is not None and last_share > last_nudge)
     unanswered = 0 if answered else member.nudges_unanswered
     if unanswered >= BACKOFF_AFTER and last_nudge is not None and now - last_nudge < BACKOFF_INTERVAL:
-        return False
+        return None
     posts = (
         await session.scalars(
             select(Post)
@@ -235,32 +269,14 @@ async def _nudge(
         )
     ).all()
     if not posts:
-        return False
+        return None
     cards = [
         post_service.card_of(post, caption=post_service.caption_for(post, member_id=member.id)).to_payload()
         for post in posts
     ]
     tip = (int(week.rsplit("W", 1)[1]) + member.id) % TIPS + 1
-    await outbox.enqueue(
-        session,
-        workspace_id=workspace.id,
-        kind=NUDGE_KIND,
-        destination=member.external_id,
-        payload={
-            "lang": member_service.language_of(member),
-            "posts": cards,
-            "tip": tip,
-            "member_id": member.id,
-        },
-        now=now,
-        dedupe_key=f"nudge:{week}:{member.id}",
-    )
-    await session.execute(
-        update(Member)
-        .where(Member.id == member.id)
-        .values(last_nudged_at=now, nudges_unanswered=unanswered + 1, updated_at=now)
-    )
-    return True
+    payload = {"lang": member_service.language_of(member), "posts": cards, "tip": tip, "member_id": member.id}
+    return payload, unanswered
 
 
 async def still_wanted(session: AsyncSession, message: OutboxMessage, now: datetime) -> bool:

@@ -14,6 +14,7 @@ from bot.notifier import Delivered
 from bot.services.connections import CONNECTED_KIND, EXPIRING_KIND
 from bot.services.posting import SHARE_RESULT_KIND, ShareView
 from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
+from bot.services.progress import PROGRESS_KIND, PROGRESS_UPDATE_KIND
 from bot.services.recipients import ADMIN_ALERT_KIND, RECIPIENT_GONE
 from bot.services.weekly import LEADERBOARD_KIND, NUDGE_KIND, RANK_KIND
 from handlers.slack.blocks import Blocks, section
@@ -45,6 +46,20 @@ PERMANENT_ERRORS = frozenset(
 )
 
 
+def _number(n: int, lang: str) -> str:
+    """1,200 in English, 1 200 in French (a narrow no-break space)."""
+    return f"{n:,}".replace(",", "\u202f") if lang == "fr" else f"{n:,}"
+
+
+def build_progress(payload: dict[str, Any]) -> tuple[str, Blocks]:
+    lang = str(payload.get("lang", "en"))
+    done, total = int(payload.get("done", 0)), int(payload["total"])
+    what = t(lang, f"progress_{payload['what']}")
+    key = "progress_done" if done >= total else "progress_line"
+    text = t(lang, key, what=what, done=_number(done, lang), total=_number(total, lang))
+    return text, [section(text)]
+
+
 def _render_personal(kind: str, payload: dict[str, Any], lang: str) -> tuple[str, Blocks] | None:
     """Messages built from their payload alone: to one member (connections, API shares, nudges, ranks)
     or to a channel (the leaderboard)."""
@@ -61,6 +76,8 @@ def _render_personal(kind: str, payload: dict[str, Any], lang: str) -> tuple[str
         return build_rank(payload)
     if kind == NUDGE_KIND:
         return build_nudge(payload)
+    if kind == PROGRESS_KIND:
+        return build_progress(payload)
     if kind == ADMIN_ALERT_KIND:
         text = t(lang, f"channel_problem_{payload['error']}", channel=f"<#{payload['channel']}>")
         return text, [section(text)]
@@ -79,12 +96,18 @@ class SlackNotifier:
                 response = await self._client.chat_postMessage(
                     channel=destination, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
                 )
-                return Delivered(ok=True, message_id=response.get("ts"))
+                return Delivered(ok=True, message_id=response.get("ts"), channel=response.get("channel"))
             personal = _render_personal(kind, payload, lang)
             if personal is not None:
                 text, blocks = personal
                 response = await self._client.chat_postMessage(channel=destination, text=text, blocks=blocks)
-                return Delivered(ok=True, message_id=response.get("ts"))
+                return Delivered(ok=True, message_id=response.get("ts"), channel=response.get("channel"))
+            if kind == PROGRESS_UPDATE_KIND:
+                text, blocks = build_progress(payload)
+                response = await self._client.chat_update(
+                    channel=destination, ts=str(payload["message_id"]), text=text, blocks=blocks
+                )
+                return Delivered(ok=True, message_id=response.get("ts"), channel=destination)
             if kind == POST_UPDATE_KIND:
                 text, blocks = build_post_message(PostCard.from_payload(payload["post"]), lang)
                 response = await self._client.chat_update(

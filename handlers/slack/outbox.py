@@ -6,7 +6,7 @@ import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import outbox, recipients, weekly
+from bot.services import outbox, progress, recipients, weekly
 from handlers.slack.deps import Relais
 from handlers.slack.notifier import SlackNotifier
 
@@ -22,5 +22,6 @@ async def drain_outbox(deps: Relais, client: AsyncWebClient) -> None:
             after_send=recipients.after_send(admins=deps.settings.relais_admins),
             before_send=weekly.still_wanted,
         )
+        await progress.refresh(deps.sessions, notifier=SlackNotifier(client), now=deps.clock.now())
     except Exception:
         logger.exception("draining the outbox failed; the clock will retry")

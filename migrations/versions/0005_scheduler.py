@@ -1,8 +1,8 @@
-"""Scheduler: clock job runs (for `relais jobs list`) and the nudge back-off per member.
+"""Scheduler: clock job runs (for `relais jobs list`), the nudge back-off per member, outbox rounds.
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-27 04:16:46.358775
+Create Date: 2026-11-27 04:33:40.115230
 """
 
 from collections.abc import Sequence
@@ -30,8 +30,20 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("nudges_unanswered", sa.Integer(), server_default="0", nullable=False))
         batch_op.add_column(sa.Column("last_nudged_at", sa.DateTime(timezone=True), nullable=True))
 
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("round_key", sa.String(length=128), nullable=True))
+        batch_op.create_index(
+            batch_op.f("ix_outbox_workspace_id_round_key_state"),
+            ["workspace_id", "round_key", "state"],
+            unique=False,
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_workspace_id_round_key_state"))
+        batch_op.drop_column("round_key")
+
     with op.batch_alter_table("member", schema=None) as batch_op:
         batch_op.drop_column("last_nudged_at")
         batch_op.drop_column("nudges_unanswered")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from bot.notifier import Delivered
-from bot.services import weekly
+from bot.services import outbox, progress, weekly
 from bot.services.leaderboard import weekly_board
 from handlers.slack.notifier import SlackNotifier
 from models import (
@@ -462,3 +462,39 @@ async def test_backoff_turns_weekly_into_monthly_until_a_share(
     # A share (more than 7 days ago, so the member is quiet again) brings them back to weekly.
     assert await week(9, share=True)
     assert await week(10)
+
+
+async def test_a_big_round_shows_its_progress_to_the_admins(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_user("UBOSS", is_admin=True, locale="fr-FR")
+    async with sessions() as session:
+        workspace = await _workspace(session)
+        boss = _member(workspace, "UBOSS", is_admin=True, locale="fr-FR", last_nudged_at=NUDGE_TIME)
+        people = [_member(workspace, f"UP{i:03d}") for i in range(30)]
+        session.add_all([boss, *people])
+        await session.flush()
+        session.add(_post(workspace, boss, "News", NUDGE_TIME - timedelta(days=1)))
+        await session.commit()
+    for person in people:
+        fake_slack.add_user(person.external_id)
+    async with sessions() as session:
+        workspace = await session.get_one(Workspace, 1)
+        assert await weekly.nudge_round(session, workspace=workspace, now=NUDGE_TIME) == 30
+        await session.commit()
+    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    clock = FrozenClock(NUDGE_TIME)
+    for _ in range(4):
+        await outbox.drain(sessions, notifier=notifier, now=clock.now, limit=10)
+        await progress.refresh(sessions, notifier=notifier, now=clock.now())
+    first = fake_slack.calls_to("chat.postMessage")[0]
+    assert first.params["channel"] == "UBOSS"
+    assert first.params["text"] == "Les rappels de la semaine : remis à 0 / 30…"
+    edits = [str(c.params["text"]) for c in fake_slack.calls_to("chat.update")]
+    assert edits == [
+        "Les rappels de la semaine : remis à 9 / 30…",
+        "Les rappels de la semaine : remis à 19 / 30…",
+        "Les rappels de la semaine : remis à 29 / 30…",
+        "Les rappels de la semaine : terminé, 30 / 30.",
+    ]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 31
