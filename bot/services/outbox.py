@@ -29,7 +29,9 @@ NOT_CHAT_KINDS: Final = frozenset({SOCIAL_POST_KIND})
 
 MAX_ATTEMPTS: Final = 5
 STALE_SENDING: Final = timedelta(minutes=5)
+# At most BURST messages to one destination in any BURST seconds: one a second, in short bursts.
 PER_DESTINATION: Final = timedelta(seconds=1)
+BURST: Final = 3
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
 
 AfterSend = Callable[[AsyncSession, OutboxMessage, Delivered], Awaitable[None]]
@@ -96,19 +98,19 @@ async def drain(
     """
     await recover_stale(sessions, now(), skip_kinds=skip_kinds)
     sent = 0
-    last_sent: dict[str, datetime] = {}
+    recent: dict[str, list[datetime]] = {}
     for _ in range(limit):
         message = await claim_next(sessions, now(), skip_kinds=skip_kinds)
         if message is None:
             break
-        previous = last_sent.get(message.destination)
-        if previous is not None and now() < previous + PER_DESTINATION:
-            # Slack takes about one message a second per channel: this one waits for its turn.
-            await _defer(sessions, message, previous + PER_DESTINATION, now())
+        window = [t for t in recent.get(message.destination, []) if t > now() - BURST * PER_DESTINATION]
+        if len(window) >= BURST:
+            # Slack takes about one message a second per channel, in short bursts: this one waits.
+            await _defer(sessions, message, window[0] + BURST * PER_DESTINATION, now())
             continue
         if before_send is not None and not await _still_wanted(sessions, message, before_send, now()):
             continue
-        last_sent[message.destination] = now()
+        recent[message.destination] = [*window, now()]
         try:
             outcome = await notifier.send(
                 kind=message.kind, destination=message.destination, payload=message.payload

@@ -4,6 +4,7 @@ the admins once; every recipient gets each message once."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -53,33 +54,35 @@ def _ctx(sessions: Sessions, fake: FakeSlack, clock: FrozenClock) -> jobs.Contex
     return jobs.Context(sessions, SlackNotifier(client), clock.now)
 
 
-async def test_one_message_a_second_per_channel_and_no_one_waits_for_others(
+async def test_one_message_a_second_per_channel_in_short_bursts_and_no_one_waits_for_others(
     sessions: Sessions, fake_slack: FakeSlack
 ) -> None:
     fake_slack.add_channel("C0NEWS", "news")
+    fake_slack.limit_channel_rate(burst=3, per_second=1.0)
     for user in ("UA", "UB", "UC"):
         fake_slack.add_user(user)
     clock = FrozenClock(BOARD_TIME)
     await _enqueue(
         sessions,
         clock,
-        [("admin_alert", "C0NEWS")] * 3 + [("social_connected", u) for u in ("UA", "UB", "UC")],
+        [("admin_alert", "C0NEWS")] * 5 + [("social_connected", u) for u in ("UA", "UB", "UC")],
     )
     await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
     sent = [str(c.params["channel"]) for c in fake_slack.calls_to("chat.postMessage")]
-    assert sorted(sent) == ["C0NEWS", "UA", "UB", "UC"]  # the channel's next two wait their turn
+    assert sorted(sent) == ["C0NEWS"] * 3 + ["UA", "UB", "UC"]  # a burst of 3; the channel's next two wait
     async with sessions() as session:
         waiting = (
             await session.scalars(select(OutboxMessage).where(OutboxMessage.state == OutboxState.PENDING))
         ).all()
-        assert sorted(m.next_attempt_at - clock.now() for m in waiting) == [timedelta(seconds=1)] * 2
+        assert [m.next_attempt_at - clock.now() for m in waiting] == [timedelta(seconds=3)] * 2
         assert {m.attempts for m in waiting} == {0}
-    for _ in range(2):
-        clock.advance(timedelta(seconds=1))
-        await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
+    clock.advance(timedelta(seconds=3))
+    await asyncio.sleep(2)  # the fake Slack counts on the real clock
+    await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
     sent = [str(c.params["channel"]) for c in fake_slack.calls_to("chat.postMessage")]
-    assert sent.count("C0NEWS") == 3
-    assert len(sent) == 6
+    assert sent.count("C0NEWS") == 5
+    assert len(sent) == 8
+    assert fake_slack.limited == 0  # never over Slack's limit
 
 
 async def test_429_and_5xx_are_retried_later_and_each_message_is_sent_once(
