@@ -274,6 +274,7 @@ async def _jobs(settings: Settings, action: str, name: str | None, at: datetime 
     try:
         assert name is not None
         summary = await jobs.run_job(ctx, name)
+        await jobs.drain_all(ctx)  # everything it enqueued goes out before the command exits
         print(f"relais: job {name} done: {summary}")
         return 0
     finally:

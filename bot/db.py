@@ -6,7 +6,8 @@ reached through SQLAlchemy's asyncio extension (aiosqlite, asyncpg).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
@@ -90,3 +91,13 @@ def insert_ignoring_conflicts(session: AsyncSession, table: Any, rows: list[dict
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table).values(rows).on_conflict_do_nothing()
+
+
+T = TypeVar("T")
+IN_LIST_MAX = 10_000  # asyncpg takes at most 32,767 parameters in one statement
+
+
+def chunks(values: Sequence[T], size: int = IN_LIST_MAX) -> Iterator[Sequence[T]]:
+    """`values` in slices small enough for one `IN (…)` list on every database."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

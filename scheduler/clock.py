@@ -66,23 +66,24 @@ class _InFlight:
 def build_context(
     settings: Settings, *, now: Callable[[], datetime] | None = None
 ) -> tuple[jobs.Context, AsyncEngine, Callable[[], Awaitable[None]]]:
-    """What the jobs need, from the settings (reading the time from `now`, the system clock by default),
-    its engine, and how to close it all."""
+    """What the jobs need, from the settings (acting at `now`, the system clock by default; the outbox
+    always keeps real time), its engine, and how to close it all."""
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)
-    now = now or SystemClock().now
+    real = SystemClock().now
     http = new_http_client()
     poster = Poster(
         sessions,
         clients=build_social_clients(settings, http),
         cipher=settings.fernet if settings.encryption_key is not None else None,
         base_url=settings.base_url,
-        now=now,
+        now=real,
     )
     ctx = jobs.Context(
         sessions=sessions,
         notifier=SlackNotifier(build_web_client(settings)),
-        now=now,
+        now=now or real,
+        send_now=real,
         poster=poster,
         fallback_channel=settings.relais_channel,
         admins=settings.relais_admins,

@@ -29,7 +29,11 @@ Sessions = async_sessionmaker[AsyncSession]
 
 @dataclass(frozen=True)
 class Context:
-    """What every job gets: the database, where chat messages go, the time, the API poster."""
+    """What every job gets: the database, where chat messages go, the time, the API poster.
+
+    `now` is the time the job acts at (what is due, which week it is); `send_now`, the real time, is
+    what the outbox keeps its books by. They differ only for `relais jobs run --at`, so that a job run
+    as if at another time still sends at once and never confuses a running clock's drainer."""
 
     sessions: Sessions
     notifier: Notifier
@@ -37,6 +41,10 @@ class Context:
     poster: Poster | None = None  # None: no API shares to retry (no network configured)
     fallback_channel: str | None = None
     admins: frozenset[str] = frozenset()  # RELAIS_ADMINS, told when a channel cannot be posted in
+    send_now: Callable[[], datetime] | None = None
+
+    def sending_now(self) -> datetime:
+        return (self.send_now or self.now)()
 
 
 async def drain(ctx: Context) -> int:
@@ -45,12 +53,23 @@ async def drain(ctx: Context) -> int:
     sent = await outbox.drain(
         ctx.sessions,
         notifier=ctx.notifier,
-        now=ctx.now,
+        now=ctx.sending_now,
         after_send=recipients.after_send(admins=ctx.admins),
         before_send=weekly.still_wanted,
     )
-    await progress.refresh(ctx.sessions, notifier=ctx.notifier, now=ctx.now())
+    await progress.refresh(ctx.sessions, notifier=ctx.notifier, now=ctx.sending_now())
     return sent
+
+
+async def drain_all(ctx: Context, passes: int = 100) -> int:
+    """Drain until a pass sends nothing (for `relais jobs run`, which exits afterwards)."""
+    total = 0
+    for _ in range(passes):
+        sent = await drain(ctx)
+        total += sent
+        if not sent:
+            break
+    return total
 
 
 async def publish(ctx: Context) -> tuple[list[int], list[int]]:
@@ -81,7 +100,10 @@ async def _per_workspace(
 async def nudges(ctx: Context) -> str:
     """This week's reminders, for each time zone whose moment has come (in working hours)."""
     count = await _per_workspace(
-        ctx, lambda s, w: weekly.nudge_round(s, workspace=w, now=ctx.now(), admins=ctx.admins)
+        ctx,
+        lambda s, w: weekly.nudge_round(
+            s, workspace=w, now=ctx.now(), admins=ctx.admins, queued_at=ctx.sending_now()
+        ),
     )
     await drain(ctx)
     return f"{count} reminders"
@@ -92,7 +114,7 @@ async def leaderboard(ctx: Context) -> str:
     count = await _per_workspace(
         ctx,
         lambda s, w: weekly.leaderboard_round(
-            s, workspace=w, now=ctx.now(), fallback_channel=ctx.fallback_channel
+            s, workspace=w, now=ctx.now(), fallback_channel=ctx.fallback_channel, queued_at=ctx.sending_now()
         ),
     )
     await drain(ctx)
@@ -144,14 +166,13 @@ JOBS: dict[str, Job] = {
 async def run_job(ctx: Context, name: str) -> object:
     """Run one job now and record the run (`relais jobs list`); errors are recorded, then raised."""
     job = JOBS[name]
-    started = ctx.now()
-    await _record(ctx.sessions, name, last_started_at=started)
+    await _record(ctx.sessions, name, last_started_at=ctx.sending_now())
     try:
         summary = await job.run(ctx)
     except Exception as exc:
-        await _record(ctx.sessions, name, last_finished_at=ctx.now(), last_error=type(exc).__name__)
+        await _record(ctx.sessions, name, last_finished_at=ctx.sending_now(), last_error=type(exc).__name__)
         raise
-    await _record(ctx.sessions, name, last_finished_at=ctx.now(), last_error=None)
+    await _record(ctx.sessions, name, last_finished_at=ctx.sending_now(), last_error=None)
     logger.info("job %s: %s", name, summary)
     return summary
 

@@ -16,8 +16,9 @@ from typing import Any, Final
 from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import chunks
 from bot.services.scores import CLICK_CAP, COUNTED_STATUSES, INTENT_POINTS, POSTED_POINTS
-from models import Click, Member, Post, Share, ShareStatus, TrackedLink
+from models import Click, Member, Post, Share, ShareStatus, TrackedLink, UTCDateTime
 
 STREAK_POINTS: Final = 5
 STREAK_WEEKS: Final = 4
@@ -62,7 +63,7 @@ class _Row:
     points: int
     shares: int
     clicks: int
-    first_at: datetime
+    first_at: datetime | None  # of the first share in the week (None: clicks only)
     streak: int
 
 
@@ -85,7 +86,7 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
         Share.created_at < end,
     )
     per_link = (
-        select(Click.link_id, func.count().label("n"), func.min(Click.at).label("at"))
+        select(Click.link_id, func.count().label("n"))
         .where(Click.workspace_id == workspace_id, Click.counted.is_(True), Click.at >= start, Click.at < end)
         .group_by(Click.link_id)
         .subquery()
@@ -95,7 +96,7 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
         case((per_link.c.n > CLICK_CAP, CLICK_CAP), else_=per_link.c.n).label("points"),
         literal(0).label("shares"),
         per_link.c.n.label("clicks"),
-        per_link.c.at.label("at"),
+        literal(None, type_=UTCDateTime()).label("at"),  # ties go by who *shared* first
     ).join(per_link, per_link.c.link_id == TrackedLink.id)
     both = union_all(shares, clicks).subquery()
     # Weeks before this one, in a row, with a counted share (one column per week back).
@@ -149,24 +150,22 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
     return [row for row in rows if row.points > 0]
 
 
-def _ranked(rows: list[_Row]) -> list[_Row]:
-    return sorted(rows, key=lambda r: (-r.points, -r.shares, r.first_at, r.member_id))
+def _ranked(rows: list[_Row], end: datetime) -> list[_Row]:
+    return sorted(rows, key=lambda r: (-r.points, -r.shares, r.first_at or end, r.member_id))
 
 
 async def weekly_board(session: AsyncSession, *, workspace_id: int, end: datetime) -> Board:
     """The board of the 7 days before `end`, with each participant's rank of the 7 days before that."""
     start = end - WEEK
-    this_week = _ranked(await _week_rows(session, workspace_id, start, end))
-    last_week = _ranked(await _week_rows(session, workspace_id, start - WEEK, start))
+    this_week = _ranked(await _week_rows(session, workspace_id, start, end), end)
+    last_week = _ranked(await _week_rows(session, workspace_id, start - WEEK, start), start)
     previous = {row.member_id: rank for rank, row in enumerate(last_week, 1)}
     members: dict[int, Any] = {}
-    if this_week:
+    for ids in chunks([row.member_id for row in this_week]):
         found = await session.execute(
-            select(Member.id, Member.external_id, Member.display_name).where(
-                Member.id.in_([row.member_id for row in this_week])
-            )
+            select(Member.id, Member.external_id, Member.display_name).where(Member.id.in_(ids))
         )
-        members = {member_id: (external_id, name) for member_id, external_id, name in found}
+        members.update({member_id: (external_id, name) for member_id, external_id, name in found})
     entries = tuple(
         Entry(
             member_id=row.member_id,

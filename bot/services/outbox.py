@@ -35,8 +35,9 @@ BURST: Final = 3
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
 
 AfterSend = Callable[[AsyncSession, OutboxMessage, Delivered], Awaitable[None]]
-# Asked just before sending: False drops the message (e.g. a nudge to someone who opted out since).
-BeforeSend = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[bool]]
+# Asked just before sending: True sends, False drops the message (a nudge to someone who opted out
+# since), a time puts it back until then (a nudge that would arrive in the evening).
+BeforeSend = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[bool | datetime]]
 
 
 async def enqueue(
@@ -167,10 +168,15 @@ async def _still_wanted(
     sessions: async_sessionmaker[AsyncSession], message: OutboxMessage, before_send: BeforeSend, now: datetime
 ) -> bool:
     async with sessions() as session:
-        if await before_send(session, message, now):
+        verdict = await before_send(session, message, now)
+        if verdict is True:
             return True
         row = await session.get_one(OutboxMessage, message.id)
-        row.state, row.last_error, row.updated_at = OutboxState.CANCELLED, "no longer wanted", now
+        if verdict is False:
+            row.state, row.last_error, row.updated_at = OutboxState.CANCELLED, "no longer wanted", now
+        else:
+            row.state, row.next_attempt_at, row.updated_at = OutboxState.PENDING, verdict, now
+            row.attempts = max(row.attempts - 1, 0)
         await session.commit()
         return False
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notifier import Delivered
 from bot.services import members as member_service
-from bot.services import outbox, suggestions
+from bot.services import outbox, suggestions, weekly
 from bot.services import posts as post_service
 from bot.services.outbox import AfterSend
 from models import Member, OutboxMessage, OutboxState
@@ -28,6 +28,8 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
 
     async def hook(session: AsyncSession, message: OutboxMessage, outcome: Delivered) -> None:
         await post_service.after_send(session, message, outcome)
+        if outcome.ok and message.kind == weekly.NUDGE_KIND:
+            await weekly.nudge_delivered(session, message, message.updated_at)
         if outcome.ok or message.state is not OutboxState.FAILED:
             return
         if outcome.error == RECIPIENT_GONE:

@@ -15,12 +15,14 @@ month (`BACKOFF_INTERVAL`) until they share again. Opt-out and pause are checked
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any, Final
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import chunks
 from bot.i18n import Language
 from bot.services import members as member_service
 from bot.services import outbox, progress, suggestions
@@ -92,10 +94,16 @@ def board_payload(board: Board, *, week: str, lang: str) -> dict[str, Any]:
 
 
 async def leaderboard_round(
-    session: AsyncSession, *, workspace: Workspace, now: datetime, fallback_channel: str | None
+    session: AsyncSession,
+    *,
+    workspace: Workspace,
+    now: datetime,
+    fallback_channel: str | None,
+    queued_at: datetime | None = None,
 ) -> int | None:
     """If this week's leaderboard is due and unclaimed, claim it and enqueue the channel message and
-    every participant's private rank; returns how many messages were enqueued (None if not due)."""
+    every participant's private rank; returns how many messages were enqueued (None if not due).
+    `queued_at` (default `now`) is when the messages are due to be sent."""
     schedule = schedule_of(workspace, LEADERBOARD)
     local_now = now.astimezone(zone(workspace.timezone))
     slot = slot_in_week(schedule, local_now)
@@ -115,7 +123,7 @@ async def leaderboard_round(
             kind=LEADERBOARD_KIND,
             destination=channel,
             payload=board_payload(board, week=week, lang=lang),
-            now=now,
+            now=queued_at or now,
             dedupe_key=f"leaderboard:{week}:{channel}",
         )
         count += 1
@@ -134,7 +142,7 @@ async def leaderboard_round(
             destination=entry.external_id,
             payload={**_entry_payload(entry), "participants": len(board.entries), "week": week,
                      "lang": languages.get(entry.member_id, "en"), "member_id": entry.member_id},
-            now=now,
+            now=queued_at or now,
             dedupe_key=f"rank:{week}:{entry.member_id}",
         )  # fmt: skip
         count += 1
@@ -142,11 +150,12 @@ async def leaderboard_round(
 
 
 async def _languages(session: AsyncSession, member_ids: list[int]) -> dict[int, Language]:
-    if not member_ids:
-        return {}
     """The language of each of these members who is still active."""
-    members = await session.scalars(select(Member).where(Member.id.in_(member_ids), Member.active.is_(True)))
-    return {member.id: member_service.language_of(member) for member in members}
+    languages: dict[int, Language] = {}
+    for ids in chunks(member_ids):
+        members = await session.scalars(select(Member).where(Member.id.in_(ids), Member.active.is_(True)))
+        languages.update({member.id: member_service.language_of(member) for member in members})
+    return languages
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -164,11 +173,20 @@ def nudge_due(schedule: Schedule, local_now: datetime) -> bool:
 
 
 async def nudge_round(
-    session: AsyncSession, *, workspace: Workspace, now: datetime, admins: frozenset[str] = frozenset()
+    session: AsyncSession,
+    *,
+    workspace: Workspace,
+    now: datetime,
+    admins: frozenset[str] = frozenset(),
+    queued_at: datetime | None = None,
 ) -> int:
     """Enqueue this week's nudges for every time zone of the workspace whose moment has come; returns
     how many were enqueued. Each time zone's round is claimed once per week; a big round's progress is
-    shown to the admins (`admins`: the configured ones, besides those Relais knows)."""
+    shown to the admins (`admins`: the configured ones, besides those Relais knows). `now` decides what
+    is due; `queued_at` (default `now`) is when the messages are due to be sent.
+
+    The round is planned with a few grouped reads (no query per member) before anything is written, so
+    the write transaction — claim and messages — is short even for tens of thousands of members."""
     schedule = schedule_of(workspace, NUDGES)
     zones = (
         await session.scalars(
@@ -177,33 +195,37 @@ async def nudge_round(
             .distinct()
         )
     ).all()
-    count = 0
+    due = []
     for name in zones:
         try:
-            tz = zone(name)
+            local_now = now.astimezone(zone(name))
         except ValueError:
-            tz = zone(workspace.timezone)
-        local_now = now.astimezone(tz)
-        if not nudge_due(schedule, local_now):
-            continue
-        period = f"{week_key(local_now)}@{name}"
-        if not await claim_period(session, workspace_id=workspace.id, job=NUDGES, period=period, now=now):
-            continue
+            continue  # an unknown zone name: those members have no local time to respect
+        if nudge_due(schedule, local_now):
+            due.append((name, week_key(local_now)))
+    if not due:
+        return 0
+    candidates = await _recent_posts(session, workspace_id=workspace.id, now=now)
+    count = 0
+    for name, week in due:
         members = (
             await session.scalars(
                 select(Member).where(
                     Member.workspace_id == workspace.id,
                     func.coalesce(Member.timezone, workspace.timezone) == name,
+                    Member.active.is_(True),
+                    Member.opted_out.is_(False),
                 )
             )
         ).all()
-        week = week_key(local_now)
-        planned = []
-        for member in members:
-            nudge = await _plan_nudge(session, workspace=workspace, member=member, week=week, now=now)
-            if nudge is not None:
-                planned.append((member, *nudge))
+        planned = await _plan(
+            session, workspace_id=workspace.id, members=members, posts=candidates, week=week, now=now
+        )
+        period = f"{week}@{name}"
+        if not await claim_period(session, workspace_id=workspace.id, job=NUDGES, period=period, now=now):
+            continue
         round_key = f"{NUDGES}:{period}"
+        at = queued_at or now
         await progress.announce(
             session,
             workspace_id=workspace.id,
@@ -211,23 +233,18 @@ async def nudge_round(
             what=NUDGES,
             total=len(planned),
             recipients=await suggestions.admin_ids(session, workspace_id=workspace.id, configured=admins),
-            now=now,
+            now=at,
         )
-        for member, payload, unanswered in planned:
+        for member, payload in planned:
             await outbox.enqueue(
                 session,
                 workspace_id=workspace.id,
                 kind=NUDGE_KIND,
                 destination=member.external_id,
                 payload=payload,
-                now=now,
+                now=at,
                 dedupe_key=f"nudge:{week}:{member.id}",
                 round_key=round_key,
-            )
-            await session.execute(
-                update(Member)
-                .where(Member.id == member.id)
-                .values(last_nudged_at=now, nudges_unanswered=unanswered + 1, updated_at=now)
             )
         count += len(planned)
     return count
@@ -238,13 +255,85 @@ def nudgeable(member: Member, now: datetime) -> bool:
     return member.active and not member.opted_out and not (member.paused_until and member.paused_until > now)
 
 
-async def _plan_nudge(
-    session: AsyncSession, *, workspace: Workspace, member: Member, week: str, now: datetime
-) -> tuple[dict[str, Any], int] | None:
-    """The member's nudge payload and their unanswered-nudge count before it, or None (no nudge)."""
+async def _recent_posts(session: AsyncSession, *, workspace_id: int, now: datetime) -> list[Post]:
+    return list(
+        (
+            await session.scalars(
+                select(Post)
+                .where(
+                    Post.workspace_id == workspace_id,
+                    Post.state == PostState.PUBLISHED,
+                    or_(Post.published_at.is_(None), Post.published_at >= now - RECENT_POSTS),
+                )
+                .order_by(Post.published_at.desc(), Post.id.desc())
+            )
+        ).all()
+    )
+
+
+async def _plan(
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    members: Sequence[Member],
+    posts: list[Post],
+    week: str,
+    now: datetime,
+) -> list[tuple[Member, dict[str, Any]]]:
+    """Who gets a nudge and with what, from three grouped reads: each member's last share, and which of
+    the recent posts each member already shared or dismissed."""
+    if not members or not posts:
+        return []
+    last_share = dict(
+        (
+            await session.execute(
+                select(Share.member_id, func.max(Share.created_at))
+                .where(Share.workspace_id == workspace_id)
+                .group_by(Share.member_id)
+            )
+        ).all()
+    )
+    post_ids = [post.id for post in posts]
+    seen: set[tuple[int, int]] = set()
+    for model in (Share, Dismissal):
+        rows = await session.execute(
+            select(model.member_id, model.post_id).where(
+                model.workspace_id == workspace_id, model.post_id.in_(post_ids)
+            )
+        )
+        seen.update((member_id, post_id) for member_id, post_id in rows)
+    planned = []
+    for member in members:
+        unanswered = _unanswered_if_due(member, last_share.get(member.id), now)
+        if unanswered is None:
+            continue
+        chosen = [post for post in posts if (member.id, post.id) not in seen][:NUDGE_POSTS]
+        if not chosen:
+            continue
+        cards = [
+            post_service.card_of(post, caption=post_service.caption_for(post, member_id=member.id))
+            for post in chosen
+        ]
+        tip = (int(week.rsplit("W", 1)[1]) + member.id) % TIPS + 1
+        planned.append(
+            (
+                member,
+                {
+                    "lang": member_service.language_of(member),
+                    "posts": [card.to_payload() for card in cards],
+                    "tip": tip,
+                    "member_id": member.id,
+                    "unanswered": unanswered,
+                },
+            )
+        )
+    return planned
+
+
+def _unanswered_if_due(member: Member, last_share: datetime | None, now: datetime) -> int | None:
+    """The member's count of unanswered nudges if they are due one now, else None."""
     if not nudgeable(member, now):
         return None
-    last_share = await session.scalar(select(func.max(Share.created_at)).where(Share.member_id == member.id))
     if last_share is not None and last_share > now - QUIET_DAYS:
         return None
     last_nudge = member.last_nudged_at
@@ -254,34 +343,46 @@ async def _plan_nudge(
     unanswered = 0 if answered else member.nudges_unanswered
     if unanswered >= BACKOFF_AFTER and last_nudge is not None and now - last_nudge < BACKOFF_INTERVAL:
         return None
-    posts = (
-        await session.scalars(
-            select(Post)
-            .where(
-                Post.workspace_id == workspace.id,
-                Post.state == PostState.PUBLISHED,
-                or_(Post.published_at.is_(None), Post.published_at >= now - RECENT_POSTS),
-                ~exists().where(Share.post_id == Post.id, Share.member_id == member.id),
-                ~exists().where(Dismissal.post_id == Post.id, Dismissal.member_id == member.id),
-            )
-            .order_by(Post.published_at.desc(), Post.id.desc())
-            .limit(NUDGE_POSTS)
-        )
-    ).all()
-    if not posts:
-        return None
-    cards = [
-        post_service.card_of(post, caption=post_service.caption_for(post, member_id=member.id)).to_payload()
-        for post in posts
-    ]
-    tip = (int(week.rsplit("W", 1)[1]) + member.id) % TIPS + 1
-    payload = {"lang": member_service.language_of(member), "posts": cards, "tip": tip, "member_id": member.id}
-    return payload, unanswered
+    return unanswered
 
 
-async def still_wanted(session: AsyncSession, message: OutboxMessage, now: datetime) -> bool:
-    """Outbox hook before sending: a nudge to someone who opted out, paused or left since is dropped."""
+async def still_wanted(session: AsyncSession, message: OutboxMessage, now: datetime) -> bool | datetime:
+    """Outbox hook just before sending. A nudge is dropped if its member opted out, paused, left or
+    shared since it was made; outside their working hours it waits for the next working morning of the
+    same week (later than that it is dropped: next week's round takes over)."""
     if message.kind != NUDGE_KIND:
         return True
     member = await session.get(Member, int(message.payload.get("member_id", 0)))
-    return member is not None and nudgeable(member, now)
+    if member is None or not nudgeable(member, now):
+        return False
+    shared = await session.scalar(
+        select(func.max(Share.created_at)).where(
+            Share.member_id == member.id, Share.created_at > message.created_at
+        )
+    )
+    if shared is not None:
+        return False
+    workspace = await session.get_one(Workspace, member.workspace_id)
+    try:
+        local = now.astimezone(zone(member.timezone or workspace.timezone))
+    except ValueError:
+        return True
+    if in_working_hours(local):
+        return True
+    day = local.date() if local.time() < WORK_START else local.date() + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    morning = datetime.combine(day, WORK_START, tzinfo=local.tzinfo)
+    if week_key(morning) != week_key(local):
+        return False
+    return morning.astimezone(now.tzinfo)
+
+
+async def nudge_delivered(session: AsyncSession, message: OutboxMessage, now: datetime) -> None:
+    """A nudge reached its member: the back-off counts it (only delivered nudges count)."""
+    unanswered = int(message.payload.get("unanswered", 0))
+    await session.execute(
+        update(Member)
+        .where(Member.id == int(message.payload.get("member_id", 0)))
+        .values(last_nudged_at=now, nudges_unanswered=unanswered + 1)
+    )

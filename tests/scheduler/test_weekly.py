@@ -165,6 +165,32 @@ async def test_leaderboard_ranks_everyone_who_took_part_and_names_nobody_else(se
     assert (board.shares, board.clicks, board.top_post_title) == (4, 5, "Post0")
 
 
+async def test_clicks_count_at_most_twenty_per_link_in_a_week(sessions: Sessions) -> None:
+    async with sessions() as session:
+        workspace = await _workspace(session)
+        star = _member(workspace, "USTAR")
+        session.add(star)
+        await session.flush()
+        post = _post(workspace, star, "Viral", BOARD_TIME - timedelta(days=3))
+        session.add(post)
+        await session.flush()
+        link = TrackedLink(workspace_id=1, post_id=post.id, member_id=star.id, network="x", code="viral")
+        session.add(link)
+        await session.flush()
+        session.add_all(
+            Click(
+                workspace_id=1, link_id=link.id, at=BOARD_TIME - timedelta(hours=1, minutes=i), counted=True
+            )
+            for i in range(25)
+        )
+        session.add(Click(workspace_id=1, link_id=link.id, at=BOARD_TIME - timedelta(hours=3), counted=False))
+        await session.commit()
+    async with sessions() as session:
+        board = await weekly_board(session, workspace_id=1, end=BOARD_TIME)
+    [entry] = board.entries
+    assert (entry.points, entry.clicks, entry.shares) == (20, 25, 0)
+
+
 async def test_ties_are_broken_by_shares_then_by_who_shared_first(sessions: Sessions) -> None:
     async with sessions() as session:
         workspace = await _workspace(session)
@@ -398,17 +424,20 @@ async def test_no_nudge_outside_working_hours_or_at_weekends(
     await jobs.run_job(ctx, "nudges")
     assert "UPARIS" in await _dms(fake_slack)
 
-    # A week whose moment is missed until the weekend is skipped.
+    # The next week, the moment (Friday 17:30) is missed until Saturday: at 10:00 on Saturday and
+    # Sunday — inside the working hours of a weekday — nothing goes out, and Monday starts a new week.
     async with sessions() as session:
         workspace = await session.get_one(Workspace, 1)
         workspace.settings = {"nudges": {"day": 4, "time": "17:30"}}
         await session.commit()
-    clock.advance(timedelta(days=3, hours=3))  # Saturday 12:00 Paris
     before = len(fake_slack.calls_to("chat.postMessage"))
-    await jobs.run_job(ctx, "nudges")
-    clock.advance(timedelta(days=1))  # Sunday
-    await jobs.run_job(ctx, "nudges")
+    for day in (12, 13, 14):  # Saturday, Sunday, Monday 10:00 in Paris (09:00 UTC)
+        clock.set(datetime(2026, 12, day, 9, 0, tzinfo=UTC))
+        await jobs.run_job(ctx, "nudges")
     assert len(fake_slack.calls_to("chat.postMessage")) == before
+    async with sessions() as session:
+        periods = (await session.scalars(select(JobRun.period_key))).all()
+        assert "2026-W50@Europe/Paris" not in periods  # skipped, not claimed
 
 
 async def test_opting_out_after_the_round_is_made_is_obeyed_at_send_time(
@@ -430,6 +459,27 @@ async def test_opting_out_after_the_round_is_made_is_obeyed_at_send_time(
             await session.scalars(select(OutboxMessage).where(OutboxMessage.destination == "UPARIS"))
         ).one()
         assert cancelled.state is OutboxState.CANCELLED
+
+
+async def test_a_nudge_held_up_until_the_evening_waits_for_the_next_morning(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    await _seed_nudges(sessions, fake_slack)
+    async with sessions() as session:
+        workspace = await session.get_one(Workspace, 1)
+        assert await weekly.nudge_round(session, workspace=workspace, now=NUDGE_TIME) == 3
+        await session.commit()
+    # Slack was down all day: the outbox only gets to them at 19:00 in Paris.
+    clock = FrozenClock(NUDGE_TIME + timedelta(hours=9))
+    await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
+    assert await _dms(fake_slack) == {}
+    async with sessions() as session:
+        waiting = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))).all()
+        morning = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # Wednesday 09:00 in Paris
+        assert {(m.state, m.next_attempt_at) for m in waiting} == {(OutboxState.PENDING, morning)}
+    clock.set(morning)
+    await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
+    assert sorted(await _dms(fake_slack)) == ["UFR", "UMONTH", "UPARIS"]
 
 
 async def test_backoff_turns_weekly_into_monthly_until_a_share(

@@ -413,7 +413,7 @@ async def _cmd_schedule(
     deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
 ) -> Reply:
     """`schedule`: show; `schedule nudges <day> <HH:MM>`; `schedule leaderboard <day> <HH:MM> [#channel]`.
-    Setting one also makes the admin's Slack time zone the workspace's (the leaderboard's clock)."""
+    Setting the leaderboard's also makes the admin's Slack time zone the workspace's (its clock)."""
     workspace, lang = caller.workspace, caller.lang
     if not args:
         nudges = schedules.schedule_of(workspace, schedules.NUDGES)
@@ -450,7 +450,8 @@ async def _cmd_schedule(
             channel = await resolve_channel(client, args[3])
         except UnknownChannel as exc:
             raise Refusal("unknown_channel", channel=exc.reference) from None
-    workspace.timezone = timezone
+    if job == schedules.LEADERBOARD:
+        workspace.timezone = timezone  # the leaderboard's clock is the workspace's
     schedules.set_schedule(workspace, schedules.Schedule(job, day, at, channel), lang=lang)
     what = t(lang, f"schedule_what_{job}")
     return Reply(t(lang, "schedule_set", what=what, day=schedules.DAYS[day], time=at.strftime("%H:%M")))

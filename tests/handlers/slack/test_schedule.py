@@ -42,7 +42,7 @@ async def test_bad_schedules_are_refused_and_change_nothing(slack: SlackDriver, 
         "schedule nudges tue 20:00": "working hours only",
         "schedule coffee tue 10:00": "/relais schedule nudges <day> <HH:MM>",
         "schedule nudges tue": "/relais schedule nudges <day> <HH:MM>",
-        "schedule leaderboard fri 16:00 #nowhere": "nowhere",
+        "schedule leaderboard fri 16:00 #nowhere": "I can't find the channel #nowhere",
     }
     for command, fragment in cases.items():
         reply = await slack.command("UADMIN", command)
