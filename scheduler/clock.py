@@ -157,3 +157,5 @@ async def _lead(ctx: jobs.Context, stop: asyncio.Event) -> None:
         await in_flight.wait(SHUTDOWN_SECONDS)
     finally:
         scheduler.shutdown(wait=False)
+        # The last jobs' "next run" records were started as they finished: let them end too.
+        await in_flight.wait(SHUTDOWN_SECONDS)

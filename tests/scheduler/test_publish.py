@@ -140,7 +140,7 @@ async def test_relais_clock_publishes_what_is_due_and_stops_on_sigterm(
         clock.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(clock.wait(), timeout=20) == 0
         _, stderr = await clock.communicate()
-        assert b"Traceback" not in stderr
+        assert b"Traceback" not in stderr, stderr.decode()
     finally:
         if clock.returncode is None:
             clock.kill()
