@@ -548,3 +548,13 @@ async def test_a_big_round_shows_its_progress_to_the_admins(
         "Les rappels de la semaine : terminé, 30 / 30.",
     ]
     assert len(fake_slack.calls_to("chat.postMessage")) == 31
+
+
+async def test_two_clocks_at_once_send_each_reminder_once(sessions: Sessions, fake_slack: FakeSlack) -> None:
+    await _seed_nudges(sessions, fake_slack)
+    clocks = [FrozenClock(NUDGE_TIME + timedelta(minutes=1)) for _ in range(2)]
+    await asyncio.gather(*(jobs.run_job(_ctx(sessions, fake_slack, c), "nudges") for c in clocks))
+    await asyncio.gather(*(jobs.run_job(_ctx(sessions, fake_slack, c), "outbox") for c in clocks))
+    dms = await _dms(fake_slack)
+    assert sorted(dms) == ["UFR", "UMONTH", "UPARIS"]
+    assert all(len(texts) == 1 for texts in dms.values())
