@@ -440,14 +440,19 @@ async def test_no_nudge_outside_working_hours_or_at_weekends(
         assert "2026-W50@Europe/Paris" not in periods  # skipped, not claimed
 
 
-async def test_opting_out_after_the_round_is_made_is_obeyed_at_send_time(
-    sessions: Sessions, fake_slack: FakeSlack
-) -> None:
-    await _seed_nudges(sessions, fake_slack)
+async def _make_round(sessions: Sessions) -> None:
+    """This week's reminders planned and queued (UPARIS, UMONTH, UFR), not sent yet."""
     async with sessions() as session:
         workspace = await session.get_one(Workspace, 1)
         assert await weekly.nudge_round(session, workspace=workspace, now=NUDGE_TIME) == 3
         await session.commit()
+
+
+async def test_opting_out_after_the_round_is_made_is_obeyed_at_send_time(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    await _seed_nudges(sessions, fake_slack)
+    await _make_round(sessions)
     async with sessions() as session:
         member = (await session.scalars(select(Member).where(Member.external_id == "UPARIS"))).one()
         member.opted_out = True
@@ -465,10 +470,7 @@ async def test_a_nudge_held_up_until_the_evening_waits_for_the_next_morning(
     sessions: Sessions, fake_slack: FakeSlack
 ) -> None:
     await _seed_nudges(sessions, fake_slack)
-    async with sessions() as session:
-        workspace = await session.get_one(Workspace, 1)
-        assert await weekly.nudge_round(session, workspace=workspace, now=NUDGE_TIME) == 3
-        await session.commit()
+    await _make_round(sessions)
     # Slack was down all day: the outbox only gets to them at 19:00 in Paris.
     clock = FrozenClock(NUDGE_TIME + timedelta(hours=9))
     await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
