@@ -126,11 +126,6 @@ def slot_in_week(schedule: Schedule, local_now: datetime) -> datetime:
     return datetime.combine(day, schedule.at, tzinfo=local_now.tzinfo)
 
 
-def is_due(schedule: Schedule, local_now: datetime) -> bool:
-    """The schedule's moment of this week has come (a clock that was down catches up later that week)."""
-    return local_now >= slot_in_week(schedule, local_now)
-
-
 async def claim_period(
     session: AsyncSession, *, workspace_id: int, job: str, period: str, now: datetime
 ) -> bool:

@@ -55,15 +55,10 @@ async def handle_share(
     claim: Claim | None = None
     who: MemberRef | None = None
     if network in deps.social and post_id is not None:
-        team_id, user_id = team_and_user(body)
-        try:
-            async with asyncio.timeout(LOOKUP_BEFORE_ACK_SECONDS):
-                who, ref = await _lookup(deps, team_id, user_id, post_id)
-        except Exception:
-            logger.exception("looking up an API share of post %s failed", post_id)
-            await ack()
-            await tell(body, respond, client, t("en", "something_went_wrong"))
+        found = await _lookup_before_ack(deps, body, post_id, ack, respond, client)
+        if found is None:
             return
+        who, ref = found
         try:
             if _shareable(ref, network) and ref is not None:
                 async with asyncio.timeout(RECORD_BEFORE_ACK_SECONDS):
@@ -143,17 +138,11 @@ async def handle_open_share(
     if post_id is None:
         await ack()
         return
-    team_id, user_id = team_and_user(body)
-    try:
-        # Slack waits 3 seconds for the ack: the reads before the share is queued are bounded, and a
-        # failure there has recorded nothing (so the member may be told so).
-        async with asyncio.timeout(LOOKUP_BEFORE_ACK_SECONDS):
-            who, post = await _lookup(deps, team_id, user_id, post_id)
-    except Exception:
-        logger.exception("looking up a share of post %s failed", post_id)
-        await ack()
-        await tell(body, respond, client, t("en", "something_went_wrong"))
+    found = await _lookup_before_ack(deps, body, post_id, ack, respond, client)
+    if found is None:
         return
+    who, post = found
+    team_id, user_id = team_and_user(body)
     shareable = _shareable(post, network)
     created = False
     if shareable and post is not None:
@@ -185,6 +174,27 @@ async def handle_open_share(
 
 LOOKUP_BEFORE_ACK_SECONDS = 1.5
 RECORD_BEFORE_ACK_SECONDS = 1.2
+
+
+async def _lookup_before_ack(
+    deps: Relais,
+    body: dict[str, Any],
+    post_id: int,
+    ack: AsyncAck,
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+) -> tuple[MemberRef, PostRef | None] | None:
+    """Who clicks and the post, within what Slack waits for the ack. On failure nothing was recorded:
+    the click is acked, the member told so, and None returned."""
+    team_id, user_id = team_and_user(body)
+    try:
+        async with asyncio.timeout(LOOKUP_BEFORE_ACK_SECONDS):
+            return await _lookup(deps, team_id, user_id, post_id)
+    except Exception:
+        logger.exception("looking up a share of post %s failed", post_id)
+        await ack()
+        await tell(body, respond, client, t("en", "something_went_wrong"))
+        return None
 
 
 async def _lookup(deps: Relais, team_id: str, user_id: str, post_id: int) -> tuple[MemberRef, PostRef | None]:
