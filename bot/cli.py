@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Play a short scenario against a local fake Slack: no credentials needed. The real app, on a "
             "temporary database, answers an admin queueing a post, two employees sharing it and a click on "
-            "a tracked link; what each person sees is printed. Needs a source checkout (tests/fakes). "
+            "a tracked link; what each person sees is printed. "
             "Ignores every setting."
         ),
     )

@@ -78,5 +78,8 @@ class WorkspaceScoped:
 
 
 class Timestamps:
+    """Creation and last-change times. No `onupdate` stamp: that would be the wall clock, while every
+    decision runs on the injected clock (`bot.clock`), so writers set `updated_at` themselves."""
+
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -22,14 +22,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import db
 from bot.config import Settings
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.workspace import BOT_TOKEN as BOT_TOKEN
+from bot.demo.workspace import SIGNING_SECRET as SIGNING_SECRET
 from bot.web import AccessLogger
 from models import Base
-from tests.fakes.slack import FakeSlack
 from tests.fakes.social import FakeLinkedIn, FakeX
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
-SIGNING_SECRET = "test-signing-secret"
-BOT_TOKEN = "xoxb-test-token"
+
+
 APP_TOKEN = "xapp-test-token"
 
 # Every variable Settings reads: tests start from none of them, whatever the developer's shell has.

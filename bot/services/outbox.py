@@ -34,7 +34,9 @@ PER_DESTINATION: Final = timedelta(seconds=1)
 BURST: Final = 3
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
 
-AfterSend = Callable[[AsyncSession, OutboxMessage, Delivered], Awaitable[None]]
+# Called in the transaction that records a send, with the time the drainer's clock read for it (never a
+# database stamp: every time a decision uses comes from the injected clock).
+AfterSend = Callable[[AsyncSession, OutboxMessage, Delivered, datetime], Awaitable[None]]
 # Asked just before sending: True sends, False drops the message (a nudge to someone who opted out
 # since), a time puts it back until then (a nudge that would arrive in the evening).
 BeforeSend = Callable[[AsyncSession, OutboxMessage, datetime], Awaitable[bool | datetime]]
@@ -121,9 +123,10 @@ async def drain(
             outcome = Delivered(ok=False, error=type(exc).__name__)
         async with sessions() as session:
             row = await session.get_one(OutboxMessage, message.id)
-            record(row, outcome, now())
+            recorded_at = now()
+            record(row, outcome, recorded_at)
             if after_send is not None:
-                await after_send(session, row, outcome)
+                await after_send(session, row, outcome, recorded_at)
             await session.commit()
         sent += outcome.ok
     return sent

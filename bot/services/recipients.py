@@ -4,6 +4,7 @@ instead of being retried forever."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Final
 
 from sqlalchemy import select, update
@@ -26,10 +27,10 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
     """The drain's hook: a channel push becomes a `Delivery`; failures are handled as above.
     `admins` are the configured ones (`RELAIS_ADMINS`), besides the workspace admins Relais knows."""
 
-    async def hook(session: AsyncSession, message: OutboxMessage, outcome: Delivered) -> None:
+    async def hook(session: AsyncSession, message: OutboxMessage, outcome: Delivered, now: datetime) -> None:
         await post_service.after_send(session, message, outcome)
         if outcome.ok and message.kind == weekly.NUDGE_KIND:
-            await weekly.nudge_delivered(session, message, message.updated_at)
+            await weekly.nudge_delivered(session, message, now)
         if outcome.ok or message.state is not OutboxState.FAILED:
             return
         if outcome.error == RECIPIENT_GONE:
@@ -54,7 +55,7 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
                     kind=ADMIN_ALERT_KIND,
                     destination=admin,
                     payload={"channel": message.destination, "error": outcome.error, "lang": lang},
-                    now=message.updated_at,
+                    now=now,
                     dedupe_key=f"channel-problem:{message.destination}:{outcome.error}:{admin}",
                 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -28,7 +29,8 @@ def team_and_user(body: dict[str, Any]) -> tuple[str, str]:
 def button_id(action: dict[str, Any]) -> int | None:
     """The id a button carries ("12" or "12:x"): a post or a suggestion; None for a forged or stale value."""
     head = str(action.get("value") or "").split(":", 1)[0]
-    return int(head) if head.isdigit() and len(head) < 19 else None
+    # ASCII digits only: str.isdigit() also accepts "１" or "١", which int() reads as 1.
+    return int(head) if re.fullmatch(r"[1-9][0-9]{0,17}", head) else None
 
 
 async def identify(

@@ -63,11 +63,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import db
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.signing import signed_headers
 from bot.i18n import t
 from bot.web import SLACK_APP_KEY, create_app, handle_slack_events, wait_for_background_work
 from models import Base, Member, Platform, Post, PostState, Share, Workspace
-from tests.fakes.slack import FakeSlack
-from tests.slack_signing import signed_headers
 
 SIGNING_SECRET: Final = "bench-signing-secret"
 BOT_TOKEN: Final = "xoxb-bench-token"

@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import db, migrate
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.signing import event_body, signed_headers
 from models import (
     Click,
     Member,
@@ -31,8 +33,6 @@ from models import (
     Workspace,
 )
 from tests.conftest import BOT_TOKEN, SETTINGS_VARIABLES, SIGNING_SECRET, free_port, run_in_thread
-from tests.fakes.slack import FakeSlack
-from tests.slack_signing import event_body, signed_headers
 
 RELAIS = str(Path(sys.executable).with_name("relais"))
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
+import subprocess
+import sys
 from pathlib import Path
 
-import pytest
-
-from bot import demo
 from tests.bot.test_cli import relais
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_demo_plays_the_scenario_and_prints_what_each_person_sees(tmp_path: Path) -> None:
@@ -62,9 +62,51 @@ def test_demo_has_help() -> None:
     assert "local fake Slack: no credentials needed" in result.stdout
 
 
-async def test_demo_outside_a_source_checkout_says_so(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(demo, "ROOT", tmp_path)  # an installed package: no tests/fakes next to it
-    assert await demo.run_demo(io.StringIO()) == 2
-    assert capsys.readouterr().err == "relais demo needs a source checkout of Relais (tests/fakes)\n"
+def test_demo_runs_from_a_plain_install_without_test_tools(tmp_path: Path) -> None:
+    """`pip install .` (not editable, no extras), run from another folder: no pytest, no `tests`
+    package and no source checkout on the path, and the demo still plays."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--disable-pip-version-check",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert (target / "bot" / "demo" / "fake_slack.py").is_file()
+    assert not (target / "tests").exists()
+    # The installed copy first; the venv's libraries after it, with the test tools made unimportable.
+    run = (
+        "import sys\n"
+        f"sys.path = [{str(target)!r}]"
+        " + [p for p in sys.path if p.startswith((sys.prefix, sys.base_prefix))]\n"
+        "sys.meta_path = [f for f in sys.meta_path if 'editable' not in repr(f)]\n"
+        "for name in ('pytest', '_pytest', 'tests', 'hypothesis'):\n"
+        "    sys.modules[name] = None\n"
+        "import bot\n"
+        f"assert bot.__file__.startswith({str(target)!r}), bot.__file__\n"
+        "from bot.cli import main\n"
+        "sys.exit(main(['demo']))\n"
+    )
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", run],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Thanks! Your share on LinkedIn is counted." in result.stdout
+    assert "Shares: 2 (LinkedIn 1, X 1) · Clicks: 1" in result.stdout

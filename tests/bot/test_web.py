@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import ConfigError, Settings
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.signing import command_body, event_body, signed_headers
 from bot.web import create_app
 from models import Base
 from tests.conftest import APP_TOKEN, SIGNING_SECRET, free_port, running
-from tests.fakes.slack import FakeSlack
-from tests.slack_signing import command_body, event_body, signed_headers
 
 SettingsFactory = Callable[..., Settings]
 

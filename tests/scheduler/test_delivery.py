@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
+from bot.demo.fake_slack import FakeSlack
 from bot.services import outbox
 from handlers.slack.app import build_web_client
 from handlers.slack.notifier import SlackNotifier
 from models import Member, OutboxMessage, OutboxState
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN
-from tests.fakes.slack import FakeSlack
 from tests.scheduler.test_weekly import BOARD_TIME, _member, _workspace
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import db
+from bot.demo.fake_slack import FakeSlack
 from scheduler.leader import leadership
 from tests.bot.test_cli import RELAIS, _environment, assert_one_line_error, relais
 from tests.conftest import BOT_TOKEN
-from tests.fakes.slack import FakeSlack
 from tests.scheduler.test_weekly import BOARD_TIME, _seed_board
 
 

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import db
 from bot.clock import FrozenClock
+from bot.demo.fake_slack import FakeSlack
 from handlers.slack.notifier import SlackNotifier
 from models import Delivery, Member, Platform, Post, PostState, Workspace
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN
-from tests.fakes.slack import FakeSlack
 from tests.handlers.slack.driver import START
 
 Sessions = async_sessionmaker[AsyncSession]

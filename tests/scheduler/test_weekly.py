@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
+from bot.demo.fake_slack import FakeSlack
 from bot.notifier import Delivered
 from bot.services import outbox, progress, weekly
 from bot.services.leaderboard import weekly_board
@@ -35,7 +36,6 @@ from models import (
 )
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN
-from tests.fakes.slack import FakeSlack
 
 Sessions = async_sessionmaker[AsyncSession]
 

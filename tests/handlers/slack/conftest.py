@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FrozenClock
-from tests.fakes.slack import FakeSlack
+from bot.demo.fake_slack import FakeSlack
 from tests.handlers.slack.driver import (
     START,
     SettingsFactory,

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
+from bot.demo.fake_slack import FakeSlack
 from models import Member, Share
-from tests.fakes.slack import FakeSlack
 from tests.handlers.slack.driver import (
     START,
     SettingsFactory,

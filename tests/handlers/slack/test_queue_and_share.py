@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
+from bot.demo.fake_slack import FakeSlack
 from models import (
     Click,
     Delivery,
@@ -25,7 +26,6 @@ from models import (
     Share,
     TrackedLink,
 )
-from tests.fakes.slack import FakeSlack
 from tests.handlers.slack.driver import (
     SettingsFactory,
     SlackDriver,
@@ -441,10 +441,14 @@ async def test_command_captions_are_unescaped_into_plain_text(
     assert post.captions == ["R&D <3 with @bob, see https://example.com/x"]
 
 
-@pytest.mark.parametrize("value", ["abc:x", "", "1" * 30, "-1:x"])
+@pytest.mark.parametrize(
+    "value", ["abc:x", "", "1" * 30, "-1:x", "1.0:x", " 1:x", "01x", "1e0:x", "\uff11:x", "\u0661:x"]
+)
 async def test_forged_button_values_change_nothing(
-    slack: SlackDriver, sessions: Sessions, value: str
+    slack: SlackDriver, sessions: Sessions, article: str, value: str
 ) -> None:
+    # Post #1 exists, so a value misread as 1 would record a share or a dismissal.
+    await _queue(slack, sessions, article)
     for action in ("open_share_x", "share_x", "not_for_me"):
         sent = await slack.click("UEMP2", action, value)
         assert sent.status == 200

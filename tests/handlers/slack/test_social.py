@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
+from bot.demo.fake_slack import FakeSlack
 from bot.services import connections
 from bot.services.posting import Poster
 from handlers.slack.notifier import SlackNotifier
@@ -37,7 +38,6 @@ from models import (
 )
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN
-from tests.fakes.slack import FakeSlack
 from tests.fakes.social import FakeLinkedIn, FakeX
 from tests.handlers.slack.driver import SettingsFactory, SlackDriver, eventually, relais_app, setup_workspace
 

@@ -2,9 +2,9 @@
 
 Nothing is mocked inside Relais: the web app, a temporary SQLite database migrated by Alembic, Bolt's
 signature checks and the Web API client all run as in production. Only Slack is local — the fake in
-`tests/fakes/slack.py`, which the real `slack_sdk` talks to — and the requests Slack would send (slash
-commands, button clicks) are signed with the demo's secret by the test suite's `SlackDriver`. The fake
-and the driver live in the source checkout, not in an installed package, so the demo needs a clone.
+`bot/demo/fake_slack.py`, which the real `slack_sdk` talks to — and the requests Slack would send (slash
+commands, button clicks) are signed with the demo's secret by `bot.demo.workspace.SlackDriver`. Both
+ship in the package (the test suite uses them too), so the demo runs after a plain `pip install .`.
 """
 
 from __future__ import annotations
@@ -18,26 +18,21 @@ import tempfile
 from contextlib import AsyncExitStack
 from ipaddress import ip_network
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
-import bot
 from bot import migrate
 from bot.config import Settings
 from bot.db import normalize_database_url
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.workspace import BOT_TOKEN, SIGNING_SECRET, SlackDriver, eventually, setup_workspace
 from bot.web import wait_for_background_work
-
-if TYPE_CHECKING:
-    from tests.fakes.slack import FakeSlack
-    from tests.handlers.slack.driver import SlackDriver
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(bot.__file__).resolve().parents[1]
-EXIT_NO_CHECKOUT = 2
 EXIT_FAILURE = 1
 SHUTDOWN_TIMEOUT_SECONDS = 5.0
 
@@ -72,20 +67,8 @@ class _DemoSettings(Settings):
         return (init_settings,)
 
 
-def _source_checkout() -> bool:
-    """Put the repository root on sys.path so `tests.*` imports, if this is a checkout with the fakes."""
-    if not (ROOT / "tests" / "fakes" / "slack.py").is_file():
-        return False
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    return True
-
-
 async def run_demo(out: TextIO) -> int:
     """Play the scenario, printing what each person sees to `out`; 0 on success, a one-line error else."""
-    if not _source_checkout():
-        print("relais demo needs a source checkout of Relais (tests/fakes)", file=sys.stderr)
-        return EXIT_NO_CHECKOUT
     try:
         async with AsyncExitStack() as stack:
             demo = await _start(stack, out)
@@ -104,9 +87,6 @@ async def _start(stack: AsyncExitStack, out: TextIO) -> _Demo:
     import httpx
 
     from bot.web import create_app
-    from tests.conftest import BOT_TOKEN, SIGNING_SECRET
-    from tests.fakes.slack import FakeSlack
-    from tests.handlers.slack.driver import SlackDriver, setup_workspace
 
     fake = await stack.enter_async_context(FakeSlack(bot_token=BOT_TOKEN))
     setup_workspace(fake)
@@ -197,8 +177,6 @@ class _Demo:
 
     async def queue(self) -> str:
         """Ada queues the article into #news; returns the channel message's ts."""
-        from tests.handlers.slack.driver import eventually
-
         await self.command(ADMIN, f"queue <{self.article}/launch> {CAPTION} <#{NEWS}|news>")
 
         async def posted() -> bool:  # the push to the channel comes after the reply

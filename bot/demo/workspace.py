@@ -1,0 +1,175 @@
+"""The demo's Slack workspace (Acme: Ada the admin, Élodie who uses Slack in French, Bob, Carla; #news
+and #general) and a driver that acts in it as Slack does: signed slash commands, button clicks, form
+submissions and events sent to the running app, and what the app sent back read from the fake Slack.
+
+It ships in the package so that `relais demo` runs after a plain `pip install .`; the test suite drives
+the app through the same driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+
+from bot.demo.fake_slack import FakeSlack
+from bot.demo.signing import command_body, event_body, signed_headers
+
+TEAM = "T0001"
+SIGNING_SECRET = "test-signing-secret"  # noqa: S105  # the fake workspace's, never a real one
+BOT_TOKEN = "xoxb-test-token"  # noqa: S105
+
+
+@dataclass
+class Sent:
+    """A request sent to the app, and the response_url Slack gave it."""
+
+    status: int
+    url_id: str
+
+
+class SlackDriver:
+    def __init__(self, client: httpx.AsyncClient, fake: FakeSlack) -> None:
+        self.client = client
+        self.fake = fake
+
+    async def post(self, body: bytes, content_type: str, **headers: str) -> httpx.Response:
+        signed = signed_headers(SIGNING_SECRET, body, content_type=content_type)
+        return await self.client.post("/slack/events", content=body, headers={**signed, **headers})
+
+    async def command(self, user: str, text: str, *, channel: str = "C0GENERAL") -> dict[str, Any]:
+        """Run `/relais <text>` as `user` and return the ephemeral reply the app posted."""
+        sent = await self.send_command(user, text, channel=channel)
+        assert sent.status == 200
+        return (await self.responses(sent.url_id))[0]
+
+    async def send_command(self, user: str, text: str, *, channel: str = "C0GENERAL") -> Sent:
+        url = self.fake.response_url(channel=channel, user=user)
+        url_id = url.rsplit("/", 1)[1]
+        form = dict(
+            _form(command_body(text, user_id=user, team_id=TEAM)), channel_id=channel, response_url=url
+        )
+        response = await self.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
+        return Sent(response.status_code, url_id)
+
+    async def click(
+        self,
+        user: str,
+        action_id: str,
+        value: str,
+        *,
+        channel: str = "C0NEWS",
+        message_ts: str | None = None,
+        url: str | None = None,
+        ephemeral: bool = False,
+        retry: int | None = None,
+        home: bool = False,
+    ) -> Sent:
+        """Click a button (a `block_actions` payload, form-encoded as Slack sends it)."""
+        response_url = self.fake.response_url(channel=channel, message_ts=message_ts, user=user)
+        action: dict[str, Any] = {
+            "action_id": action_id,
+            "block_id": "b",
+            "text": {"type": "plain_text", "text": "button"},
+            "value": value,
+            "type": "button",
+            "action_ts": "1764200000.000001",
+        }
+        if url is not None:
+            action["url"] = url
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+            "api_app_id": "A0001",
+            "token": "legacy",
+            "container": {"type": "message", "message_ts": message_ts or "1.1", "channel_id": channel,
+                          "is_ephemeral": ephemeral},
+            "trigger_id": "1111.2222.trigger",
+            "team": {"id": TEAM, "domain": "acme"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": "news"},
+            "response_url": response_url,
+            "actions": [action],
+        }  # fmt: skip
+        if home:  # a click in the App Home tab: a view container and no response_url
+            payload["container"] = {"type": "view", "view_id": "VHOME"}
+            payload["view"] = {"id": "VHOME", "type": "home"}
+            del payload["response_url"], payload["channel"]
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
+        response = await self.post(body, "application/x-www-form-urlencoded", **extra)
+        return Sent(response.status_code, response_url.rsplit("/", 1)[1])
+
+    async def submit(
+        self, user: str, callback_id: str, values: dict[str, dict[str, Any]], *, private_metadata: str = ""
+    ) -> httpx.Response:
+        """Submit a modal (`view_submission`); `values` maps block ids to the element's state."""
+        payload = {
+            "type": "view_submission",
+            "team": {"id": TEAM, "domain": "acme"},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+            "api_app_id": "A0001",
+            "token": "legacy",
+            "trigger_id": "3333.4444.trigger",
+            "view": {
+                "id": "VMODAL",
+                "team_id": TEAM,
+                "type": "modal",
+                "callback_id": callback_id,
+                "private_metadata": private_metadata,
+                "state": {"values": {block: {"value": state} for block, state in values.items()}},
+                "hash": "1.abc",
+            },
+            "response_urls": [],
+            "is_enterprise_install": False,
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return await self.post(body, "application/x-www-form-urlencoded")
+
+    async def event(
+        self, event: dict[str, Any], *, event_id: str = "Ev0001", retry: int | None = None
+    ) -> int:
+        """Deliver an Events API event; returns the HTTP status the app answered."""
+        body = event_body(event, team_id=TEAM, event_id=event_id)
+        extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
+        return (await self.post(body, "application/json", **extra)).status_code
+
+    async def responses(self, url_id: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(found := self.fake.responses_to(url_id)) < count:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{len(found)} responses to {url_id}, expected {count}")
+            await asyncio.sleep(0.01)
+        return found
+
+    async def settle(self, seconds: float = 0.2) -> None:
+        """Let background work after an ack finish (used before asserting that something did NOT happen)."""
+        await asyncio.sleep(seconds)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> None:  # noqa: ASYNC109
+    """Wait until `check()` is true: for what the app does after it has answered (the ack comes first)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def _form(body: bytes) -> dict[str, str]:
+    return dict(parse_qsl(body.decode()))
+
+
+def setup_workspace(fake: FakeSlack) -> None:
+    fake.add_user("UADMIN", real_name="Ada Admin", is_admin=True, tz="Europe/Paris")
+    fake.add_user("UEMP1", real_name="Élodie", locale="fr-FR", tz="Europe/Paris")
+    fake.add_user("UEMP2", real_name="Bob", locale="en-GB", tz="Europe/London")
+    fake.add_user("UEMP3", real_name="Carla", locale="en-US", tz="America/New_York")
+    fake.add_channel("C0NEWS", "news")
+    fake.add_channel("C0GENERAL", "general")
