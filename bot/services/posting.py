@@ -52,6 +52,10 @@ BACKOFF_SECONDS: Final = (30, 120, 600)
 RATE_LIMIT_FALLBACK: Final = timedelta(minutes=15)
 STALE_SENDING: Final = timedelta(minutes=10)
 CLAIMABLE: Final = (ShareStatus.INTENT, ShareStatus.FAILED, ShareStatus.UNDONE)
+# Why an API post's outcome is unknown; an `intent` share keeps one of these in `error` after such a post.
+UNKNOWN_REASONS: Final = ("unknown", "interrupted")
+# In a `social_post` job's payload: the counted status the share had before the claim (`intent`).
+RESTORE_KEY: Final = "restore"
 
 Clients = Mapping[Network, SocialClient]
 T = TypeVar("T")
@@ -71,9 +75,12 @@ class ShareView:
 
     @classmethod
     def of(cls, share: Share, retry_at: datetime | None = None) -> ShareView:
-        return cls(
-            share.id, share.post_id, share.network, share.status, share.error, share.external_url, retry_at
-        )
+        """An `intent` share with an `error` is a counted intent whose later API post did not go through:
+        the member is told about that post (failed, or unknown if it may have gone out)."""
+        status = share.status
+        if status is ShareStatus.INTENT and share.error is not None:
+            status = ShareStatus.UNKNOWN if share.error in UNKNOWN_REASONS else ShareStatus.FAILED
+        return cls(share.id, share.post_id, share.network, status, share.error, share.external_url, retry_at)
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -132,26 +139,36 @@ async def claim(
         "attempts": 0,
         "created_at": now,
     }
+    mine = key & (Share.workspace_id == workspace_id)
     share_id = await session.scalar(
         insert_ignoring_conflicts(session, Share.__table__, [row]).returning(Share.id)
     )
+    keeps_intent = False
+    if share_id is None and ShareStatus.INTENT in allowed:
+        # A counted `intent` is taken by its own conditional write, so the job knows atomically what the
+        # share was and restores it if the API post does not go through. An intent whose API post had
+        # an unknown outcome is taken only by `repost` (the member checked their profile).
+        intent = Share.status == ShareStatus.INTENT
+        if ShareStatus.UNKNOWN not in allowed:
+            intent &= Share.error.is_(None) | Share.error.not_in(UNKNOWN_REASONS)
+        share_id = await _take(session, mine & intent, fields)
+        keeps_intent = share_id is not None
     if share_id is None:
-        share_id = await session.scalar(
-            update(Share)
-            .where(key, Share.workspace_id == workspace_id, Share.status.in_(allowed))
-            .values(**fields, attempts=0, error=None, external_id=None, external_url=None, posted_at=None)
-            .returning(Share.id)
-        )
-    share = await session.scalar(select(Share).where(key, Share.workspace_id == workspace_id))
+        others = [status for status in allowed if status is not ShareStatus.INTENT]
+        share_id = await _take(session, mine & Share.status.in_(others), fields)
+    share = await session.scalar(select(Share).where(mine))
     assert share is not None
     await session.refresh(share)
     if share_id is None:
         return Claim(ShareView.of(share), None)
+    payload: dict[str, Any] = {"share_id": share_id}
+    if keeps_intent:
+        payload[RESTORE_KEY] = ShareStatus.INTENT.value
     job = OutboxMessage(
         workspace_id=workspace_id,
         kind=SOCIAL_POST_KIND,
         destination=str(share_id),
-        payload={"share_id": share_id},
+        payload=payload,
         state=OutboxState.PENDING,
         attempts=0,
         next_attempt_at=now,
@@ -161,6 +178,16 @@ async def claim(
     session.add(job)
     await session.flush()
     return Claim(ShareView.of(share), job.id)
+
+
+async def _take(session: AsyncSession, condition: Any, fields: Mapping[str, Any]) -> int | None:
+    """Move the share matching `condition` to `pending` for a fresh API attempt; its id, or None."""
+    return await session.scalar(
+        update(Share)
+        .where(condition)
+        .values(**fields, attempts=0, error=None, external_id=None, external_url=None, posted_at=None)
+        .returning(Share.id)
+    )
 
 
 async def repost(
@@ -191,6 +218,15 @@ def compose(caption: str | None, link: str, network: Network) -> str:
     if not caption:
         return link
     return f"{caption}\n\n{link}" if network is Network.LINKEDIN else f"{caption} {link}"
+
+
+def _settled(job: OutboxMessage, status: ShareStatus) -> ShareStatus:
+    """The status to store for an API post's outcome: a share that counted as an `intent` before the claim
+    stays counted when the post fails or its outcome is unknown (the error says what happened)."""
+    restore = job.payload.get(RESTORE_KEY) if isinstance(job.payload, dict) else None
+    if restore == ShareStatus.INTENT.value and status in (ShareStatus.FAILED, ShareStatus.UNKNOWN):
+        return ShareStatus.INTENT
+    return status
 
 
 class Poster:
@@ -250,7 +286,8 @@ class Poster:
                 job.state, job.last_error, job.updated_at = OutboxState.FAILED, "interrupted", now
                 share = await session.get(Share, int(job.destination))
                 if share is not None and share.status in (ShareStatus.PENDING, ShareStatus.RETRYING):
-                    share.status, share.error, share.updated_at = ShareStatus.UNKNOWN, "interrupted", now
+                    share.status = _settled(job, ShareStatus.UNKNOWN)
+                    share.error, share.updated_at = "interrupted", now
                     views.append(ShareView.of(share))
                     await self._notify(session, share, views[-1], now)
             await session.commit()
@@ -268,7 +305,8 @@ class Poster:
                 return ShareView.of(share)
             post = await session.get_one(Post, share.post_id)
             if post.state is not PostState.PUBLISHED:  # withdrawn or expired while waiting for a retry
-                share.status, share.error, share.updated_at = ShareStatus.FAILED, "withdrawn", now
+                share.status = _settled(job, ShareStatus.FAILED)
+                share.error, share.updated_at = "withdrawn", now
                 view = ShareView.of(share)
                 await self._close(session, job.id, OutboxState.CANCELLED, now, error="withdrawn")
                 if notify:
@@ -328,7 +366,7 @@ class Poster:
 
         async with self._sessions() as session:
             share = await session.get_one(Share, share_id)
-            share.status, share.error, share.updated_at = status, reason, now
+            share.status, share.error, share.updated_at = _settled(job, status), reason, now
             if published is not None:
                 share.external_id, share.external_url, share.posted_at = (
                     published.external_id,

@@ -907,3 +907,77 @@ async def test_nobody_else_can_repost_a_share(world: World) -> None:
     assert (await w.slack.responses(forged.url_id))[0]["text"] == "This post is no longer available."
     assert (await _share(w)).status is ShareStatus.UNKNOWN
     assert len(w.x.calls_to("create_tweet")) == 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# A counted share stays counted
+
+
+async def _open_personal_link(w: World, user: str, network: str) -> dict[str, Any]:
+    clicked = await w.slack.click(user, f"open_share_{network}", f"1:{network}", ephemeral=True)
+    return (await w.slack.responses(clicked.url_id))[0]
+
+
+async def test_a_refused_api_post_keeps_the_earlier_intent_share_counted(world: World) -> None:
+    """Told "counted" after opening the personal link, the member connects LinkedIn and presses Share;
+    LinkedIn refuses a duplicate (they had posted by hand): the share still counts."""
+    w = world
+    message = await _publish(w)
+    opened = await _open_personal_link(w, "UEMP2", "linkedin")
+    assert "counted" in opened["text"]
+    assert "All time: 1" in (await w.slack.command("UEMP2", "me"))["text"]
+
+    await _connect(w, "UEMP2", "linkedin")
+    w.linkedin.fail_next(
+        "create_post", status=422, json={"message": "Content is a duplicate of urn:li:share:9", "status": 422}
+    )
+    answer = await _click_share(w, "UEMP2", "linkedin", message)
+    assert "looks like one you already published" in answer["text"]
+    share = await _share(w)
+    assert (share.status, share.error) == (ShareStatus.INTENT, "duplicate")
+    assert "All time: 1" in (await w.slack.command("UEMP2", "me"))["text"]
+    assert "Shares: 1 (LinkedIn 1, X 0)" in (await w.slack.command("UADMIN", "stats"))["text"]
+
+    # Share again: LinkedIn is asked once more (a failed post was definitely not posted) and posts it.
+    again = await _click_share(w, "UEMP2", "linkedin", message)
+    assert again["text"] == "Posted on LinkedIn. Thank you!"
+    assert (await _share(w)).status is ShareStatus.POSTED
+
+
+async def test_an_unknown_api_post_keeps_the_intent_counted_and_is_never_reposted_blindly(
+    world: World,
+) -> None:
+    w = world
+    message = await _publish(w)
+    await _open_personal_link(w, "UEMP2", "x")
+    await _connect(w, "UEMP2", "x")
+    w.x.fail_next("create_tweet", status=504)
+    answer = await _click_share(w, "UEMP2", "x", message)
+    assert "cannot tell whether your post went out" in answer["text"]
+    share = await _share(w)
+    assert (share.status, share.error) == (ShareStatus.INTENT, "unknown")
+    assert "All time: 1" in (await w.slack.command("UEMP2", "me"))["text"]
+    # Share again does not post blindly: the member is asked to check, and Repost is theirs to press.
+    again = await _click_share(w, "UEMP2", "x", message)
+    assert "cannot tell whether your post went out" in again["text"]
+    assert len(w.x.calls_to("create_tweet")) == 1
+    repost = await w.slack.click(
+        "UEMP2", "share_repost", _button(again, "share_repost")["value"], ephemeral=True
+    )
+    assert (await w.slack.responses(repost.url_id))[0]["text"] == "Posted on X. Thank you!"
+    assert (await _share(w)).status is ShareStatus.POSTED
+
+
+async def test_a_retried_api_post_that_finally_fails_restores_the_intent(world: World) -> None:
+    w = world
+    message = await _publish(w)
+    await _open_personal_link(w, "UEMP2", "linkedin")
+    await _connect(w, "UEMP2", "linkedin")
+    w.linkedin.fail_next("create_post", status=503, times=4)
+    await _click_share(w, "UEMP2", "linkedin", message)
+    for _ in range(4):
+        w.clock.advance(timedelta(minutes=11))
+        await _clock_pass(w)
+    share = await _share(w)
+    assert (share.status, share.error) == (ShareStatus.INTENT, "unavailable")
+    assert "All time: 1" in (await w.slack.command("UEMP2", "me"))["text"]
