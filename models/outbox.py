@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Id, Timestamps, WorkspaceScoped, str_enum, utcnow
@@ -39,3 +39,18 @@ class OutboxMessage(WorkspaceScoped, Timestamps, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sent_at: Mapped[datetime | None]
+
+
+class OutboxPacing(Base):
+    """When the next message to one destination may go, shared by every drainer of every process (the
+    web processes and the clock), so that together they stay within the platform's per-channel limit.
+
+    `next_slot_ms` is the generic cell rate algorithm's "theoretical arrival time", in milliseconds
+    since the epoch: an integer, so that a drainer takes a slot by a compare-and-set update that works
+    alike on SQLite and PostgreSQL."""
+
+    __tablename__ = "outbox_pacing"
+
+    workspace_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    destination: Mapped[str] = mapped_column(String(255), primary_key=True)
+    next_slot_ms: Mapped[int] = mapped_column(BigInteger)

@@ -423,6 +423,7 @@ class FakeSlack:
         self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._channel_limit: tuple[int, float] | None = None
+        self._limit_clock: Callable[[], float] = time.monotonic
         self._channel_buckets: dict[str, tuple[float, float]] = {}
         self.limited = 0
         self._delays: dict[str, float] = {}
@@ -669,18 +670,21 @@ class FakeSlack:
             _Failure(status=status, retry_after=retry_after, error=error) for _ in range(times)
         )
 
-    def limit_channel_rate(self, *, burst: int = 3, per_second: float = 1.0) -> None:
+    def limit_channel_rate(
+        self, *, burst: int = 3, per_second: float = 1.0, clock: Callable[[], float] | None = None
+    ) -> None:
         """Enforce Slack's chat.postMessage limit: about `per_second` messages a second per channel, with
-        bursts of `burst` (a token bucket per channel, on the real clock); beyond it, 429 with
-        `Retry-After: 1`. `limited` counts the refusals."""
+        bursts of `burst` (a token bucket per channel, on the real clock, or on `clock`: seconds, e.g.
+        a test's injected clock); beyond it, 429 with `Retry-After: 1`. `limited` counts the refusals."""
         self._channel_limit = (burst, per_second)
+        self._limit_clock = clock or time.monotonic
 
     def _rate_limited(self, method: str, params: dict[str, Any]) -> web.Response | None:
         if self._channel_limit is None or method != "chat.postMessage":
             return None
         burst, rate = self._channel_limit
         channel = str(params.get("channel", ""))
-        now = time.monotonic()
+        now = self._limit_clock()
         tokens, at = self._channel_buckets.get(channel, (float(burst), now))
         tokens = min(float(burst), tokens + (now - at) * rate)
         if tokens < 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Collection
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import select, update
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import insert_ignoring_conflicts
 from bot.notifier import Delivered, Notifier
 from models import OutboxMessage, OutboxState
+from models.outbox import OutboxPacing
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +30,12 @@ NOT_CHAT_KINDS: Final = frozenset({SOCIAL_POST_KIND})
 
 MAX_ATTEMPTS: Final = 5
 STALE_SENDING: Final = timedelta(minutes=5)
-# At most BURST messages to one destination in any BURST seconds: one a second, in short bursts.
+# About one message a second to one destination, in bursts of up to BURST (a token bucket, as Slack's
+# per-channel limit is), counted across every drainer (`take_slot`).
 PER_DESTINATION: Final = timedelta(seconds=1)
 BURST: Final = 3
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
+SLOT_ATTEMPTS: Final = 5
 
 # Called in the transaction that records a send, with the time the drainer's clock read for it (never a
 # database stamp: every time a decision uses comes from the injected clock).
@@ -97,23 +100,25 @@ async def drain(
     work rows that are not chat messages); returns how many were sent.
 
     Each row is claimed (pending → sending) in its own short transaction before the network call, so
-    two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`.
+    two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`. Each
+    send then takes a slot for its destination (`take_slot`), shared through the database with every
+    other drainer; a message with no free slot is given back, due when one frees up.
     """
     await recover_stale(sessions, now(), skip_kinds=skip_kinds)
     sent = 0
-    recent: dict[str, list[datetime]] = {}
     for _ in range(limit):
         message = await claim_next(sessions, now(), skip_kinds=skip_kinds)
         if message is None:
             break
-        window = [t for t in recent.get(message.destination, []) if t > now() - BURST * PER_DESTINATION]
-        if len(window) >= BURST:
-            # Slack takes about one message a second per channel, in short bursts: this one waits.
-            await _defer(sessions, message, window[0] + BURST * PER_DESTINATION, now())
-            continue
         if before_send is not None and not await _still_wanted(sessions, message, before_send, now()):
             continue
-        recent[message.destination] = [*window, now()]
+        wait_until = await take_slot(
+            sessions, workspace_id=message.workspace_id, destination=message.destination, now=now()
+        )
+        if wait_until is not None:
+            # Slack takes about one message a second per channel, in short bursts: this one waits.
+            await _defer(sessions, message, wait_until, now())
+            continue
         try:
             outcome = await notifier.send(
                 kind=message.kind, destination=message.destination, payload=message.payload
@@ -130,6 +135,49 @@ async def drain(
             await session.commit()
         sent += outcome.ok
     return sent
+
+
+async def take_slot(
+    sessions: async_sessionmaker[AsyncSession], *, workspace_id: int, destination: str, now: datetime
+) -> datetime | None:
+    """Take a sending slot for `destination` at `now`: None if taken (send now), else the time one
+    frees up. At most `BURST` messages to one destination in any `BURST` seconds, one a second after a
+    burst, counted across every drainer of every process.
+
+    The generic cell rate algorithm (a token bucket kept as one timestamp): each send moves the
+    destination's `next_slot_ms` one interval past max(itself, now); a send is allowed while that stays
+    within `BURST - 1` intervals of now. The row is updated by compare-and-set, so two drainers never
+    take the same slot, on SQLite and PostgreSQL alike; each attempt is one short transaction."""
+    interval = int(PER_DESTINATION / timedelta(milliseconds=1))
+    tolerance = (BURST - 1) * interval
+    at = int(now.timestamp() * 1000)
+    key = (OutboxPacing.workspace_id == workspace_id) & (OutboxPacing.destination == destination)
+    for _ in range(SLOT_ATTEMPTS):
+        async with sessions() as session:
+            current = await session.scalar(select(OutboxPacing.next_slot_ms).where(key))
+            if current is None:
+                row = {
+                    "workspace_id": workspace_id,
+                    "destination": destination,
+                    "next_slot_ms": at + interval,
+                }
+                taken = await session.execute(
+                    insert_ignoring_conflicts(session, OutboxPacing.__table__, [row])
+                )
+            else:
+                start = max(current, at)
+                if start - at > tolerance:
+                    return datetime.fromtimestamp((start - tolerance) / 1000, tz=UTC)
+                taken = await session.execute(
+                    update(OutboxPacing)
+                    .where(key, OutboxPacing.next_slot_ms == current)
+                    .values(next_slot_ms=start + interval)
+                )
+            await session.commit()
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return None
+    # Many drainers racing for one destination: this one tries again in a moment.
+    return now + PER_DESTINATION
 
 
 async def recover_stale(
