@@ -83,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run one job now (then send what it enqueued)",
         description=(
-            "Run one job now, as if the clock read --at (default: now), then send what it enqueued. A weekly "
+            "Run one job now, deciding what is due as if the clock read --at (default: now); what it decided "
+            "is sent before the command exits (a post due at --at is published now). Reminders are the "
+            "exception: they keep to each member's working hours in their round's own week, so a round made "
+            "ahead of time waits for its moment (the command says how many wait, and until when). A weekly "
             "job still runs at most once per period: a period already done is not done again."
         ),
     )

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
@@ -20,7 +20,7 @@ from bot.notifier import Notifier
 from bot.services import connections, outbox, progress, recipients, weekly
 from bot.services import posts as post_service
 from bot.services.posting import Poster
-from models import ClockJob, Workspace
+from models import ClockJob, OutboxMessage, OutboxState, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +75,8 @@ async def drain_all(ctx: Context, passes: int = 100) -> int:
 async def publish(ctx: Context) -> tuple[list[int], list[int]]:
     """Publish scheduled posts whose time has come, expire old ones; (published ids, expired ids)."""
     async with ctx.sessions() as session:
-        published = await post_service.publish_due(session, now=ctx.now())
-        expired = await post_service.expire_due(session, now=ctx.now())
+        published = await post_service.publish_due(session, now=ctx.now(), queued_at=ctx.sending_now())
+        expired = await post_service.expire_due(session, now=ctx.now(), queued_at=ctx.sending_now())
         await session.commit()
     await drain(ctx)
     return published, expired
@@ -98,15 +98,38 @@ async def _per_workspace(
 
 
 async def nudges(ctx: Context) -> str:
-    """This week's reminders, for each time zone whose moment has come (in working hours)."""
+    """This week's reminders, for each time zone whose moment has come (in working hours).
+
+    Made ahead of time (`relais jobs run nudges --at` a later moment), they wait for that moment: a
+    reminder never reaches anyone before its round's time, nor outside their working hours of the
+    round's week. The summary says how many wait, and until when."""
+    queued_at = max(ctx.now(), ctx.sending_now())
     count = await _per_workspace(
         ctx,
         lambda s, w: weekly.nudge_round(
-            s, workspace=w, now=ctx.now(), admins=ctx.admins, queued_at=ctx.sending_now()
+            s, workspace=w, now=ctx.now(), admins=ctx.admins, queued_at=queued_at
         ),
     )
     await drain(ctx)
-    return f"{count} reminders"
+    waiting, until = await _waiting(ctx, weekly.NUDGE_KIND)
+    if not waiting:
+        return f"{count} reminders"
+    return f"{count} reminders; {waiting} waiting until {until:%Y-%m-%d %H:%M} UTC"
+
+
+async def _waiting(ctx: Context, kind: str) -> tuple[int, datetime | None]:
+    """How many messages of `kind` wait for a later time, and the latest time they wait for."""
+    async with ctx.sessions() as session:
+        count, until = (
+            await session.execute(
+                select(func.count(), func.max(OutboxMessage.next_attempt_at)).where(
+                    OutboxMessage.kind == kind,
+                    OutboxMessage.state == OutboxState.PENDING,
+                    OutboxMessage.next_attempt_at > ctx.sending_now(),
+                )
+            )
+        ).one()
+    return int(count), until
 
 
 async def leaderboard(ctx: Context) -> str:

@@ -332,9 +332,15 @@ async def latest_cards(
     return [card_of(post, caption=caption_for(post, member_id=member_id)) for post in rows]
 
 
-async def publish_due(session: AsyncSession, *, now: datetime) -> list[int]:
-    """Publish every scheduled post whose time has come (all workspaces); returns their ids. Each post
-    is claimed by a conditional update, so two clocks never publish one post twice."""
+async def publish_due(
+    session: AsyncSession, *, now: datetime, queued_at: datetime | None = None
+) -> list[int]:
+    """Publish every scheduled post whose time has come at `now` (all workspaces); returns their ids.
+    Each post is claimed by a conditional update, so two clocks never publish one post twice. It is
+    published, and its channel messages are due, at `queued_at` (default `now`): `relais jobs run
+    publish --at` a later time publishes what is due then, at once, never a post dated in the future
+    whose messages wait."""
+    at = queued_at or now
     due = await session.execute(
         select(Post.id, Post.workspace_id, Member.locale, Member.language)
         .outerjoin(Member, Member.id == Post.created_by_id)
@@ -346,18 +352,20 @@ async def publish_due(session: AsyncSession, *, now: datetime) -> list[int]:
         claimed = await session.execute(
             update(Post)
             .where(Post.id == post_id, Post.workspace_id == workspace_id, Post.state == PostState.SCHEDULED)
-            .values(state=PostState.DRAFT, updated_at=now)
+            .values(state=PostState.DRAFT, updated_at=at)
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             continue
         post = await session.get_one(Post, post_id)
-        await publish(session, post=post, now=now, lang=language_for(chosen=language, locale=locale))
+        await publish(session, post=post, now=at, lang=language_for(chosen=language, locale=locale))
         published.append(post_id)
     return published
 
 
-async def expire_due(session: AsyncSession, *, now: datetime) -> list[int]:
-    """Posts past their expiry date leave circulation: their channel messages lose their buttons."""
+async def expire_due(session: AsyncSession, *, now: datetime, queued_at: datetime | None = None) -> list[int]:
+    """Posts past their expiry date at `now` leave circulation: their channel messages lose their
+    buttons, updated at `queued_at` (default `now`; see `publish_due`)."""
+    at = queued_at or now
     due = await session.scalars(
         select(Post).where(
             Post.state == PostState.PUBLISHED, Post.expires_at.is_not(None), Post.expires_at <= now
@@ -366,9 +374,9 @@ async def expire_due(session: AsyncSession, *, now: datetime) -> list[int]:
     expired = []
     for post in due.all():
         post.state = PostState.EXPIRED
-        post.updated_at = now
+        post.updated_at = at
         lang = await _post_language(session, post)
-        await _update_deliveries(session, post=post, now=now, lang=lang, reason="expire")
+        await _update_deliveries(session, post=post, now=at, lang=lang, reason="expire")
         expired.append(post.id)
     return expired
 

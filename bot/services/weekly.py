@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Final
 
 from sqlalchemy import func, or_, select, update
@@ -324,6 +324,7 @@ async def _plan(
                     "tip": tip,
                     "member_id": member.id,
                     "unanswered": unanswered,
+                    "week": week,
                 },
             )
         )
@@ -348,8 +349,10 @@ def _unanswered_if_due(member: Member, last_share: datetime | None, now: datetim
 
 async def still_wanted(session: AsyncSession, message: OutboxMessage, now: datetime) -> bool | datetime:
     """Outbox hook just before sending. A nudge is dropped if its member opted out, paused, left or
-    shared since it was made; outside their working hours it waits for the next working morning of the
-    same week (later than that it is dropped: next week's round takes over)."""
+    shared since it was made. It goes out in its member's working hours of its round's own week: before
+    that week it waits for the week's first working morning (a round made ahead of time by `relais jobs
+    run nudges --at`); outside working hours, for the next working morning of that week; once the week
+    is over it is dropped (next week's round takes over)."""
     if message.kind != NUDGE_KIND:
         return True
     member = await session.get(Member, int(message.payload.get("member_id", 0)))
@@ -367,13 +370,19 @@ async def still_wanted(session: AsyncSession, message: OutboxMessage, now: datet
         local = now.astimezone(zone(member.timezone or workspace.timezone))
     except ValueError:
         return True
-    if in_working_hours(local):
+    week = str(message.payload.get("week") or week_key(local))  # older rows: the week they are sent in
+    if week_key(local) > week:
+        return False
+    if week_key(local) < week:
+        year, number = (int(part) for part in week.split("-W"))
+        local = datetime.combine(date.fromisocalendar(year, number, 1), time(0), tzinfo=local.tzinfo)
+    elif in_working_hours(local):
         return True
     day = local.date() if local.time() < WORK_START else local.date() + timedelta(days=1)
     while day.weekday() >= 5:
         day += timedelta(days=1)
     morning = datetime.combine(day, WORK_START, tzinfo=local.tzinfo)
-    if week_key(morning) != week_key(local):
+    if week_key(morning) != week:
         return False
     return morning.astimezone(now.tzinfo)
 

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import db
+from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
+from handlers.slack.notifier import SlackNotifier
+from models import Delivery, Post, PostState
+from scheduler import jobs
 from scheduler.leader import leadership
 from tests.bot.test_cli import RELAIS, _environment, assert_one_line_error, relais
 from tests.conftest import BOT_TOKEN
-from tests.scheduler.test_weekly import BOARD_TIME, _seed_board
+from tests.scheduler.test_publish import seed
+from tests.scheduler.test_weekly import BOARD_TIME, _member, _post, _seed_board, _workspace
 
 
 async def _relais(*args: str, **variables: str) -> tuple[int, str, str]:
@@ -68,6 +76,89 @@ async def test_jobs_run_sends_the_leaderboard_once_and_jobs_list_shows_it(
     line = next(line for line in out.splitlines() if line.startswith("leaderboard"))
     assert line.split()[1] != "-"  # its last run (the real time it ran, not the --at time)
     assert BOARD_TIME.isoformat(timespec="seconds") not in line
+
+
+def _env(database_url: str, fake_slack: FakeSlack) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": "secret",
+        "SLACK_API_URL": fake_slack.api_url,
+    }
+
+
+async def test_jobs_run_publish_at_a_later_time_pushes_what_is_due_then_before_exiting(
+    empty_database_url: str, fake_slack: FakeSlack
+) -> None:
+    """The command runs on the real clock: the post is scheduled two days after it, and --at three."""
+    fake_slack.add_channel("C0NEWS", "news")
+    env = _env(empty_database_url, fake_slack)
+    assert (await _relais("migrate", **env))[0] == 0
+    engine = db.create_engine(empty_database_url)
+    sessions = db.session_factory(engine)
+    try:
+        await seed(sessions)
+        real = datetime.now(UTC)
+        async with sessions() as session:
+            post = await session.get_one(Post, 1)
+            post.publish_at = real + timedelta(days=2)
+            await session.commit()
+        code, out, err = await _relais(
+            "jobs", "run", "publish", "--at", (real + timedelta(days=1)).isoformat(), **env
+        )
+        assert code == 0, err
+        assert fake_slack.calls_to("chat.postMessage") == []  # not due yet at --at
+        code, out, err = await _relais(
+            "jobs", "run", "publish", "--at", (real + timedelta(days=3)).isoformat(), **env
+        )
+        assert code == 0, err
+        assert "([1], [])" in out
+        pushed = fake_slack.calls_to("chat.postMessage")  # sent before the command exited
+        assert [c.params["channel"] for c in pushed] == ["C0NEWS"]
+        async with sessions() as session:
+            post = await session.get_one(Post, 1)
+            assert post.state is PostState.PUBLISHED
+            assert post.published_at is not None
+            assert post.published_at <= datetime.now(UTC)  # published when it went out, not dated ahead
+            delivery = (await session.scalars(select(Delivery).where(Delivery.post_id == 1))).one()
+            assert delivery.destination == "C0NEWS"
+    finally:
+        await engine.dispose()
+
+
+async def test_jobs_run_nudges_ahead_of_time_says_they_wait_and_they_go_out_at_the_round_s_time(
+    empty_database_url: str, fake_slack: FakeSlack
+) -> None:
+    """Run now (on the real clock) for next week's Tuesday, 10:00 in Paris: nothing goes out now, the
+    command says how many wait and until when, and the clock's outbox sends them at that moment."""
+    env = _env(empty_database_url, fake_slack)
+    assert (await _relais("migrate", **env))[0] == 0
+    paris = ZoneInfo("Europe/Paris")
+    today = datetime.now(paris).date()
+    tuesday = today + timedelta(days=7 - today.weekday() + 1)
+    at = datetime.combine(tuesday, time(10, 0), tzinfo=paris)
+    fake_slack.add_user("UPARIS")
+    engine = db.create_engine(empty_database_url)
+    sessions = db.session_factory(engine)
+    try:
+        async with sessions() as session:
+            workspace = await _workspace(session)
+            member = _member(workspace, "UPARIS")
+            session.add(member)
+            await session.flush()
+            session.add(_post(workspace, member, "Fresh", at - timedelta(days=1)))
+            await session.commit()
+        code, out, err = await _relais("jobs", "run", "nudges", "--at", at.isoformat(), **env)
+        assert code == 0, err
+        until = at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        assert f"1 reminders; 1 waiting until {until} UTC" in out
+        assert fake_slack.calls_to("chat.postMessage") == []
+        notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+        for moment in (at - timedelta(minutes=1), at):
+            await jobs.run_job(jobs.Context(sessions, notifier, FrozenClock(moment).now), "outbox")
+        assert [c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")] == ["UPARIS"]
+    finally:
+        await engine.dispose()
 
 
 def test_jobs_run_refuses_an_unknown_job() -> None:

@@ -560,3 +560,38 @@ async def test_two_clocks_at_once_send_each_reminder_once(sessions: Sessions, fa
     dms = await _dms(fake_slack)
     assert sorted(dms) == ["UFR", "UMONTH", "UPARIS"]
     assert all(len(texts) == 1 for texts in dms.values())
+
+
+async def test_a_round_made_ahead_of_time_waits_for_its_own_week_and_never_goes_out_before(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    """`relais jobs run nudges --at` Tuesday, run on the Sunday before: the round is made as on Tuesday
+    and its reminders wait for Tuesday (they used to be cancelled as outside working hours)."""
+    await _seed_nudges(sessions, fake_slack)
+    sunday = FrozenClock(NUDGE_TIME - timedelta(days=2))  # Sunday 29 November, 10:00 in Paris
+    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    ahead = jobs.Context(sessions, notifier, FrozenClock(NUDGE_TIME).now, send_now=sunday.now)
+    summary = await jobs.run_job(ahead, "nudges")
+    assert summary == "3 reminders; 3 waiting until 2026-12-01 09:00 UTC"
+    assert await _dms(fake_slack) == {}
+    for moment in (sunday.now(), NUDGE_TIME - timedelta(hours=10), NUDGE_TIME - timedelta(seconds=1)):
+        await jobs.run_job(jobs.Context(sessions, notifier, FrozenClock(moment).now), "outbox")
+        assert await _dms(fake_slack) == {}  # not on Sunday, not on Monday, not before Tuesday 10:00
+    async with sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))).all()
+        assert {(m.state, m.next_attempt_at) for m in rows} == {(OutboxState.PENDING, NUDGE_TIME)}
+    await jobs.run_job(jobs.Context(sessions, notifier, FrozenClock(NUDGE_TIME).now), "outbox")
+    assert sorted(await _dms(fake_slack)) == ["UFR", "UMONTH", "UPARIS"]
+
+
+async def test_a_reminder_still_waiting_when_its_week_is_over_is_dropped(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    await _seed_nudges(sessions, fake_slack)
+    await _make_round(sessions)
+    next_monday = FrozenClock(NUDGE_TIME + timedelta(days=6))  # Monday 7 December, 10:00 in Paris
+    await jobs.run_job(_ctx(sessions, fake_slack, next_monday), "outbox")
+    assert await _dms(fake_slack) == {}
+    async with sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))).all()
+        assert {m.state for m in rows} == {OutboxState.CANCELLED}
