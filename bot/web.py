@@ -46,6 +46,7 @@ DEPS_KEY = web.AppKey("deps", Relais)
 SLACK_APP_KEY = web.AppKey("slack_app", AsyncApp)
 HTTP_KEY = web.AppKey("social_http", httpx.AsyncClient)
 TASKS_KEY = web.AppKey("tasks", set[asyncio.Task[None]])
+VISITS_KEY = web.AppKey("visits", links.VisitCounter)
 
 
 def create_app(
@@ -85,6 +86,7 @@ def create_app(
         cipher=cipher,
     )
     app.cleanup_ctx.append(_services)
+    app[VISITS_KEY] = links.VisitCounter(sessions, secret=_visitor_secret(settings), now=clock.now)
 
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/r/{code}", handle_tracked_link)
@@ -159,21 +161,32 @@ NOT_FOUND_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>
 <p lang="fr">Ce lien n'existe pas ou n'est plus valide.</p></body></html>"""
 
 
+TOO_MANY_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Too many requests</title>
+<body style="font-family:sans-serif;max-width:32em;margin:4em auto">
+<h1>Too many requests</h1><p>Please try this link again in a moment.</p>
+<p lang="fr">Trop de demandes : réessayez ce lien dans un instant.</p></body></html>"""
+
+
 async def handle_tracked_link(request: web.Request) -> web.Response:
-    """`/r/<code>`: count the click (not crawlers, not repeats within an hour) and redirect (302)."""
-    deps = request.app[DEPS_KEY]
+    """`/r/<code>`: redirect (302) to the article, counting the click once per visitor, link and hour
+    (`links.VisitCounter`: not robots, not repeats, not beyond the rate limits)."""
     code = request.match_info["code"]
     if len(code) > 64:
         return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")
-    user_agent = request.headers.get("User-Agent")
-    address = client_address(request.remote, request.headers.get("X-Forwarded-For"))
-    visitor = links.visitor_key(_visitor_secret(deps.settings), address=address, user_agent=user_agent)
-    async with deps.sessions() as session:
-        visit = await links.record_visit(
-            session, code=code, now=deps.clock.now(), user_agent=user_agent, visitor=visitor
-        )
+    visit = await request.app[VISITS_KEY].visit(
+        code=code,
+        address=client_address(request.remote, request.headers.get("X-Forwarded-For")),
+        user_agent=request.headers.get("User-Agent"),
+    )
     if visit is None:
         return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")
+    if isinstance(visit, links.Refused):
+        return web.Response(
+            status=429,
+            headers={"Retry-After": str(visit.retry_after), "Cache-Control": "no-store"},
+            text=TOO_MANY_PAGE,
+            content_type="text/html",
+        )
     return web.Response(
         status=302,
         headers={

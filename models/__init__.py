@@ -12,7 +12,7 @@ from models.enums import (
     SocialAccountStatus,
 )
 from models.job import ClockJob, JobRun
-from models.link import Click, TrackedLink
+from models.link import Click, TrackedLink, VisitTally
 from models.member import Member
 from models.oauth import OAuthAttempt
 from models.outbox import OutboxMessage
@@ -46,6 +46,7 @@ __all__ = [
     "SuggestionState",
     "TrackedLink",
     "UTCDateTime",
+    "VisitTally",
     "Workspace",
     "utcnow",
 ]

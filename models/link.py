@@ -1,10 +1,11 @@
-"""Tracked links (`PUBLIC_URL/r/<code>`) and the clicks they bring."""
+"""Tracked links (`PUBLIC_URL/r/<code>`), the clicks they bring, and tallies of the visits that did not
+count."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Id, WorkspaceScoped, str_enum, utcnow
@@ -26,18 +27,38 @@ class TrackedLink(WorkspaceScoped, Base):
 
 
 class Click(WorkspaceScoped, Base):
-    """One visit of a tracked link. Crawlers and repeats are kept (for audit) but not `counted`;
-    `reason` says why. `visitor` is a keyed hash of the visitor, never the raw address."""
+    """One counted click: one visitor (a keyed hash of the address, never the address) on one link in
+    one UTC hour — the unique key makes concurrent visits agree. Robots and repeats are not rows here
+    but counters in `VisitTally`. Rows written before revision 0006 have no `hour` and may be
+    uncounted (`counted` false, `reason` saying why)."""
 
     __tablename__ = "click"
     __table_args__ = (
         Index(None, "link_id", "at"),
         Index(None, "workspace_id", "at"),
+        UniqueConstraint("link_id", "visitor", "hour"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     link_id: Mapped[int] = mapped_column(Id, ForeignKey("tracked_link.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    hour: Mapped[datetime | None] = mapped_column()  # start of the UTC hour the click counts in
     counted: Mapped[bool] = mapped_column(default=True)
     reason: Mapped[str | None] = mapped_column(String(32))
     visitor: Mapped[str | None] = mapped_column(String(64))
+
+
+class VisitTally(WorkspaceScoped, Base):
+    """Visits of one link in one UTC hour that did not count, as counters (one upserted row, not one
+    row per visit): link-preview robots, repeats of a visitor already counted that hour, and visits of
+    a withdrawn post."""
+
+    __tablename__ = "visit_tally"
+    __table_args__ = (UniqueConstraint("link_id", "hour"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    link_id: Mapped[int] = mapped_column(Id, ForeignKey("tracked_link.id", ondelete="CASCADE"))
+    hour: Mapped[datetime] = mapped_column()
+    robots: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    repeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    withdrawn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -1,30 +1,61 @@
 """Tracked links (`PUBLIC_URL/r/<code>`): one per member × post × network, and the clicks they bring.
 
 Clicks can only be counted through our own redirect (LinkedIn reports clicks for organisation posts
-only). Link-preview crawlers fetch a link as soon as it is posted, and people click twice: neither
-counts. Every visit is still stored, with the reason it was not counted.
+only), and a click is a point on the leaderboard, so counting must resist whoever wants points:
+- a visitor is an address (an IPv6 /64), never the User-Agent, which the client chooses; it counts
+  once per link per UTC hour, enforced by a unique key so concurrent visits agree;
+- link-preview robots, repeats and visits of a withdrawn post are not rows but counters per link and
+  hour (`VisitTally`), so they cannot grow the database one row per request;
+- `VisitCounter` rate-limits per address and per link in process memory (`bot.ratelimit`): beyond the
+  limits a visit is neither counted nor stored — the visitor is still sent to the article, from memory
+  when this process already knows the link — and only a flood of unknown links gets 429.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import logging
+import math
 import re
 import secrets
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import datetime
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
-from models import Click, Network, Post, PostState, TrackedLink
+from bot.ratelimit import TokenBuckets
+from models import Click, Network, Post, PostState, TrackedLink, VisitTally
+
+logger = logging.getLogger(__name__)
 
 CODE_BYTES: Final = 12  # 96 random bits, url-safe base64: 16 characters
-REPEAT_WINDOW: Final = timedelta(hours=1)
 UTM_MEDIUM: Final = "employee_advocacy"
+
+# Rate limits of `/r/<code>` (capacity, tokens per second), per web process. A person opens a link a
+# few times; 20 visits at once then one every 3 s per address is far above that and still lets a shared
+# office address through. Per link, 30 then one every 2 s: more counted clicks than `CLICK_CAP` gives
+# points for in a week, within a minute. Looking up unknown links without counting is cheaper (one
+# read), so an address may do that more often before it is told to wait (429).
+COUNT_PER_ADDRESS: Final = (20.0, 1 / 3)
+COUNT_PER_LINK: Final = (30.0, 1 / 2)
+LOOKUP_PER_ADDRESS: Final = (120.0, 2.0)
+KNOWN_LINKS: Final = 10_000  # code → destination kept in memory to answer limited visits
+LIMIT_LOG_SECONDS: Final = 60.0
+
+ROBOT: Final = "robot"
+REPEAT: Final = "repeat"
+WITHDRAWN: Final = "withdrawn"
+LIMITED: Final = "limited"
+_TALLY_COLUMN: Final = {ROBOT: "robots", REPEAT: "repeats", WITHDRAWN: "withdrawn"}
 
 # Link-preview and indexing robots, by User-Agent. Matching is deliberately broad: a missed human click
 # costs one point, a counted robot makes every leaderboard a lie.
@@ -84,73 +115,213 @@ def is_crawler(user_agent: str | None) -> bool:
     return not user_agent or CRAWLERS.search(user_agent) is not None
 
 
-def visitor_key(secret: bytes, *, address: str | None, user_agent: str | None) -> str:
-    """A keyed hash standing for one visitor (address + browser); the address itself is never stored."""
-    material = f"{address or '-'}|{user_agent or '-'}".encode()
-    return hmac.new(secret, material, hashlib.sha256).hexdigest()[:32]
+def visitor_address(address: str | None) -> str:
+    """The part of an address that stands for one visitor: the IPv4 address, or the IPv6 /64 (a home
+    or a phone gets a whole /64, so single IPv6 addresses would let one visitor count 2^64 times)."""
+    if not address:
+        return "-"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip.exploded}/64", strict=False))
+    return str(ip)
+
+
+def visitor_key(secret: bytes, *, address: str | None) -> str:
+    """A keyed hash standing for one visitor (their address, see `visitor_address`); the address itself
+    is never stored. Whoever calls this chooses the key: a key rotated every UTC day fits as it is,
+    since clicks are deduplicated within UTC hours, which never straddle midnight."""
+    return hmac.new(secret, visitor_address(address).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def hour_of(at: datetime) -> datetime:
+    """The start of the UTC hour `at` falls in: the window in which a visitor counts once."""
+    return at.replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
 class Visit:
-    """What `/r/<code>` does: where to send the visitor, and whether the click counted."""
+    """What `/r/<code>` does: where to send the visitor, whether the click counted, and if not, why
+    (`ROBOT`, `REPEAT`, `WITHDRAWN`, `LIMITED`)."""
 
     location: str
     counted: bool
     reason: str | None
 
 
-async def record_visit(
-    session: AsyncSession,
-    *,
-    code: str,
-    now: datetime,
-    user_agent: str | None,
-    visitor: str,
-) -> Visit | None:
-    """Record a visit of `code` and say where to redirect; None for an unknown code. A cancelled or
-    deleted post still redirects (the link is already out in the world) but no longer counts."""
+@dataclass(frozen=True)
+class Refused:
+    """Too many look-ups of unknown links from one address: answer 429 with `retry_after` seconds."""
+
+    retry_after: int
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    link_id: int
+    workspace_id: int
+    location: str
+    withdrawn: bool
+
+
+async def _target(session: AsyncSession, code: str) -> LinkTarget | None:
+    """The link behind `code` and where it leads. A cancelled or deleted post still redirects (the link
+    is already out in the world) but no longer counts."""
     found = (
         await session.execute(
-            select(TrackedLink, Post.url, Post.state)
+            select(
+                TrackedLink.id,
+                TrackedLink.workspace_id,
+                TrackedLink.post_id,
+                TrackedLink.network,
+                Post.url,
+                Post.state,
+            )
             .join(Post, Post.id == TrackedLink.post_id)
             .where(TrackedLink.code == code)
         )
     ).first()
     if found is None:
         return None
-    link, url, state = found
-    reason: str | None = None
+    link_id, workspace_id, post_id, network, url, state = found
+    location = destination_url(url, network=network.value, post_id=post_id)
+    return LinkTarget(link_id, workspace_id, location, withdrawn=state is PostState.CANCELLED)
+
+
+async def record_visit(
+    session: AsyncSession, *, target: LinkTarget, now: datetime, user_agent: str | None, visitor: str
+) -> str | None:
+    """Count the click, or add the visit to its hour's tally; returns None when counted, else why not.
+    One statement either way (plus one for a repeat); the caller commits."""
+    hour = hour_of(now)
+    reason: str | None
     if is_crawler(user_agent):
-        reason = "crawler"
-    elif state is PostState.CANCELLED:
-        reason = "cancelled"
+        reason = ROBOT
+    elif target.withdrawn:
+        reason = WITHDRAWN
     else:
-        repeat = await session.scalar(
-            select(Click.id)
-            .where(
-                Click.workspace_id == link.workspace_id,
-                Click.link_id == link.id,
-                Click.visitor == visitor,
-                Click.counted.is_(True),
-                Click.at > now - REPEAT_WINDOW,
+        click = {
+            "workspace_id": target.workspace_id,
+            "link_id": target.link_id,
+            "at": now,
+            "hour": hour,
+            "counted": True,
+            "reason": None,
+            "visitor": visitor,
+        }
+        inserted = await session.scalar(
+            insert_ignoring_conflicts(session, Click.__table__, [click]).returning(Click.id)
+        )
+        if inserted is not None:
+            return None
+        reason = REPEAT
+    await session.execute(_add_to_tally(session, target=target, hour=hour, column=_TALLY_COLUMN[reason]))
+    return reason
+
+
+def _add_to_tally(session: AsyncSession, *, target: LinkTarget, hour: datetime, column: str) -> Any:
+    """`INSERT … ON CONFLICT (link_id, hour) DO UPDATE SET <column> = <column> + 1` in either dialect."""
+    table: Table = VisitTally.__table__  # type: ignore[assignment]
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    row = {"workspace_id": target.workspace_id, "link_id": target.link_id, "hour": hour, column: 1}
+    return (
+        insert(table)
+        .values(row)
+        .on_conflict_do_update(index_elements=["link_id", "hour"], set_={column: table.c[column] + 1})
+    )
+
+
+class VisitCounter:
+    """Everything `/r/<code>` decides, with its in-process rate limits (see the module docstring).
+
+    Within the limits a visit costs one short transaction (look up the link, insert or tally). Beyond
+    them it costs no database write: the visitor is redirected from memory when this process has seen
+    the link, after one read otherwise, and gets `Refused` only when the address also exceeds the
+    look-up limit — so a flood inflates nobody's score and leaves the database to the share clicks.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        secret: bytes,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._secret = secret
+        self._now = now
+        self._count_by_address = TokenBuckets(capacity=COUNT_PER_ADDRESS[0], per_second=COUNT_PER_ADDRESS[1])
+        self._count_by_link = TokenBuckets(capacity=COUNT_PER_LINK[0], per_second=COUNT_PER_LINK[1])
+        self._lookups_by_address = TokenBuckets(
+            capacity=LOOKUP_PER_ADDRESS[0], per_second=LOOKUP_PER_ADDRESS[1]
+        )
+        self._known: OrderedDict[str, str] = OrderedDict()
+        self._limited_since_log = 0
+        self._last_log: float | None = None
+
+    async def visit(
+        self, *, code: str, address: str | None, user_agent: str | None
+    ) -> Visit | Refused | None:
+        """Count (or not) a visit of `code` from `address`; None for an unknown code."""
+        now = self._now()
+        seconds = now.timestamp()
+        visitor = visitor_key(self._secret, address=address)
+        known = self._known.get(code)
+        if self._count_by_address.take(visitor, seconds) > 0.0:
+            return await self._limited(code, known, visitor, seconds)
+        if known is not None and self._count_by_link.take(code, seconds) > 0.0:
+            return self._limited_visit(known, seconds)
+        async with self._sessions() as session:
+            target = await _target(session, code)
+            if target is None:
+                return None
+            self._remember(code, target.location)
+            if known is None and self._count_by_link.take(code, seconds) > 0.0:
+                return self._limited_visit(target.location, seconds)
+            reason = await record_visit(
+                session, target=target, now=now, user_agent=user_agent, visitor=visitor
             )
-            .limit(1)
-        )
-        if repeat is not None:
-            reason = "repeat"
-    session.add(
-        Click(
-            workspace_id=link.workspace_id,
-            link_id=link.id,
-            at=now,
-            counted=reason is None,
-            reason=reason,
-            visitor=visitor,
-        )
-    )
-    await session.commit()
-    return Visit(
-        location=destination_url(url, network=link.network.value, post_id=link.post_id),
-        counted=reason is None,
-        reason=reason,
-    )
+            await session.commit()
+        return Visit(target.location, counted=reason is None, reason=reason)
+
+    async def _limited(
+        self, code: str, known: str | None, visitor: str, seconds: float
+    ) -> Visit | Refused | None:
+        """A visit over its address's limit: redirected without counting, from memory if this process
+        knows the link, after one read if the address may still look links up, else refused."""
+        if known is None:
+            wait = self._lookups_by_address.take(visitor, seconds)
+            if wait > 0.0:
+                return Refused(retry_after=max(1, math.ceil(wait)))
+            async with self._sessions() as session:
+                target = await _target(session, code)
+            if target is None:
+                return None
+            known = target.location
+            self._remember(code, known)
+        return self._limited_visit(known, seconds)
+
+    def _limited_visit(self, location: str, seconds: float) -> Visit:
+        self._note_limited(seconds)
+        return Visit(location, counted=False, reason=LIMITED)
+
+    def _remember(self, code: str, location: str) -> None:
+        self._known[code] = location
+        self._known.move_to_end(code)
+        if len(self._known) > KNOWN_LINKS:
+            self._known.popitem(last=False)
+
+    def _note_limited(self, seconds: float) -> None:
+        """Tell the operator about floods, at most once a minute (no address in the log)."""
+        self._limited_since_log += 1
+        if self._last_log is None or seconds - self._last_log >= LIMIT_LOG_SECONDS:
+            logger.warning(
+                "tracked links: %d visit(s) over the rate limit, redirected without counting",
+                self._limited_since_log,
+            )
+            self._limited_since_log = 0
+            self._last_log = seconds

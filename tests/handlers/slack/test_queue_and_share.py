@@ -25,8 +25,10 @@ from models import (
     PostState,
     Share,
     TrackedLink,
+    VisitTally,
 )
 from tests.handlers.slack.driver import (
+    START,
     SettingsFactory,
     SlackDriver,
     eventually,
@@ -301,9 +303,14 @@ async def test_tracked_link_redirects_with_utm_and_counts_humans_once(
 
     async with sessions() as session:
         clicks = (await session.scalars(select(Click).order_by(Click.id))).all()
-    assert [(c.counted, c.reason) for c in clicks] == [
-        (True, None), (False, "repeat"), (False, "crawler"), (True, None), (True, None)
-    ]  # fmt: skip
+        tallies = (await session.scalars(select(VisitTally))).all()
+    # The repeat and the robot are counters, not rows.
+    assert [(c.counted, c.hour) for c in clicks] == [
+        (True, START.replace(minute=0)),
+        (True, START.replace(minute=0)),
+        (True, START.replace(hour=10)),
+    ]
+    assert [(t.hour, t.repeats, t.robots) for t in tallies] == [(START.replace(minute=0), 1, 1)]
     assert all(c.visitor and "203.0.113.7" not in c.visitor for c in clicks)
 
     missing = await slack.client.get("/r/doesnotexist0000")
