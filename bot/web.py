@@ -75,13 +75,21 @@ def create_app(
     social = build_social_clients(settings, app[HTTP_KEY])
     cipher = settings.fernet if settings.encryption_key is not None else None
     clock = clock or SystemClock()
+    fetcher = PreviewFetcher(allowed_networks=fetch_allowed_networks)
     app[DEPS_KEY] = Relais(
         settings=settings,
         sessions=sessions,
         clock=clock,
         shares=ShareWriter(sessions),
-        fetcher=PreviewFetcher(allowed_networks=fetch_allowed_networks),
-        poster=Poster(sessions, clients=social, cipher=cipher, base_url=settings.base_url, now=clock.now),
+        fetcher=fetcher,
+        poster=Poster(
+            sessions,
+            clients=social,
+            cipher=cipher,
+            base_url=settings.base_url,
+            now=clock.now,
+            images=fetcher.fetch_image,
+        ),
         social=social,
         cipher=cipher,
     )

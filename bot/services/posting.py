@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
@@ -33,6 +33,8 @@ from bot.services import connections, links, outbox
 from bot.services import members as member_service
 from bot.services.outbox import SOCIAL_POST_KIND
 from handlers.social.base import (
+    Article,
+    Image,
     OutcomeUnknown,
     Published,
     RateLimited,
@@ -42,6 +44,7 @@ from handlers.social.base import (
     Transient,
     Unauthorized,
 )
+from handlers.social.linkedin import MAX_COMMENTARY, commentary_length
 from models import Member, Network, OutboxMessage, OutboxState, Post, PostState, Share, ShareStatus
 
 logger = logging.getLogger(__name__)
@@ -58,6 +61,8 @@ UNKNOWN_REASONS: Final = ("unknown", "interrupted")
 RESTORE_KEY: Final = "restore"
 
 Clients = Mapping[Network, SocialClient]
+# Fetches an image for a card's thumbnail: (bytes, content type), or None.
+ImageSource = Callable[[str], Awaitable[tuple[bytes, str] | None]]
 T = TypeVar("T")
 
 
@@ -213,11 +218,32 @@ async def repost(
     )
 
 
-def compose(caption: str | None, link: str, network: Network) -> str:
-    """The post's text: the member's caption and their tracked link (on its own line on LinkedIn)."""
-    if not caption:
-        return link
-    return f"{caption}\n\n{link}" if network is Network.LINKEDIN else f"{caption} {link}"
+def compose(caption: str | None, link: str, network: Network, *, title: str | None = None) -> str:
+    """The post's text. On LinkedIn, the member's caption alone (or the article's title): the tracked link
+    is the source of the article card under it (LinkedIn shows no card for a link in the text). On X, the
+    caption and the tracked link, from which X draws its own card."""
+    if network is Network.LINKEDIN:
+        return caption or title or link
+    return f"{caption} {link}" if caption else link
+
+
+def linkedin_length(caption: str) -> int:
+    """How long LinkedIn finds the commentary of an API post with this caption (escaped, hashtags as
+    elements)."""
+    return commentary_length(compose(caption, "", Network.LINKEDIN))
+
+
+def caption_fits(caption: str) -> bool:
+    """Whether an API post with this caption stays within LinkedIn's commentary limit once composed and
+    escaped (X's limit is checked apart, link included). Checked when a post is queued, so a queued
+    caption is never refused at share time for its length."""
+    return linkedin_length(caption) <= MAX_COMMENTARY
+
+
+def article_of(post: Post, link: str) -> Article:
+    """The card of an API post: the member's tracked link, titled and described from the page's preview
+    (LinkedIn requires a title: the page's address stands in for a missing one)."""
+    return Article(source=link, title=post.title or post.url, description=post.description)
 
 
 def _settled(job: OutboxMessage, status: ShareStatus) -> ShareStatus:
@@ -240,8 +266,12 @@ class Poster:
         cipher: MultiFernet | None,
         base_url: str,
         now: Callable[[], datetime],
+        images: ImageSource | None = None,
     ) -> None:
+        """`images` fetches a card's thumbnail (`PreviewFetcher.fetch_image`); without it, or when it gives
+        nothing, LinkedIn cards have no image."""
         self._sessions = sessions
+        self._images = images
         self._clients = clients
         self._cipher = cipher
         self._base_url = base_url
@@ -321,7 +351,10 @@ class Poster:
                 member_id=share.member_id,
                 network=share.network,
             )
-            text = compose(share.caption, links.tracked_url(self._base_url, link.code), share.network)
+            tracked = links.tracked_url(self._base_url, link.code)
+            text = compose(share.caption, tracked, share.network, title=post.title)
+            article = article_of(post, tracked) if share.network is Network.LINKEDIN else None
+            image_url = post.image_url
             share.attempts += 1
             attempts, share_id = share.attempts, share.id
             account_id = account.id if account is not None else None
@@ -334,11 +367,15 @@ class Poster:
         reason: str | None = "not_connected"
         client = self._clients.get(share.network)
         if client is not None and account_id is not None and self._cipher is not None:
+            if article is not None and image_url:
+                article = await self._with_thumbnail(article, image_url)
             try:
                 published = await self._with_token(
                     client,
                     account_id,
-                    lambda token: client.publish(token, person_id=person_id, text=text, now=now),
+                    lambda token: client.publish(
+                        token, person_id=person_id, text=text, now=now, article=article
+                    ),
                 )
                 status, reason = ShareStatus.POSTED, None
             except Unauthorized:
@@ -390,6 +427,19 @@ class Poster:
                     await self._notify(session, share, view, now)
             await session.commit()
         return view
+
+    async def _with_thumbnail(self, article: Article, image_url: str) -> Article:
+        """The article with the preview's image as its thumbnail, if it can be fetched (never raises)."""
+        if self._images is None:
+            return article
+        try:
+            fetched = await self._images(image_url)
+        except Exception:
+            logger.exception("fetching a thumbnail failed; the card goes without it")
+            return article
+        if fetched is None:
+            return article
+        return replace(article, thumbnail=Image(data=fetched[0], content_type=fetched[1]))
 
     async def _with_token(
         self, client: SocialClient, account_id: int, call: Callable[[str], Awaitable[T]]

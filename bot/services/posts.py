@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import insert_ignoring_conflicts
 from bot.i18n import language_for
 from bot.notifier import Delivered
-from bot.services import outbox, progress
+from bot.services import outbox, posting, progress
 from bot.services.preview import Preview
 from models import Delivery, Dismissal, Member, Network, OutboxMessage, Post, PostState, Share, Workspace
 
@@ -133,8 +133,9 @@ def check_captions(captions: list[str], networks: list[str]) -> None:
                 limit=X_MAX - 1 - X_URL_LENGTH,
                 length=x_length(caption) - 1 - X_URL_LENGTH,
             )
-        if Network.LINKEDIN.value in networks and len(caption) > LINKEDIN_MAX:
-            raise PostError("caption_too_long_linkedin", limit=LINKEDIN_MAX, length=len(caption))
+        if Network.LINKEDIN.value in networks and not posting.caption_fits(caption):
+            length = posting.linkedin_length(caption)  # as LinkedIn counts: escapes included
+            raise PostError("caption_too_long_linkedin", limit=LINKEDIN_MAX, length=length)
 
 
 async def queue_post(

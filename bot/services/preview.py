@@ -41,7 +41,13 @@ _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 # NAT64's well-known prefix carries an IPv4 address in its last 32 bits: judge that address instead.
 _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 _SLACK_LINK: Final = re.compile(r"<([^<>|]*)(?:\|[^<>]*)?>")
+# A host name (IDNA-encoded) or an IP address: letters, digits, dots, hyphens, underscores, IPv6 colons.
+_HOST: Final = re.compile(rb"[A-Za-z0-9._:-]+")
+_MAX_PORT: Final = 65535
 _META_CHARSET: Final = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
+# What LinkedIn takes as a thumbnail.
+_IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png", "image/gif"})
+IMAGE_MAX_BYTES: Final = 5_000_000
 _IMAGE_KEYS: Final = ("og:image", "og:image:secure_url", "og:image:url", "twitter:image", "twitter:image:src")
 
 
@@ -93,7 +99,8 @@ def validate_url(raw: str) -> str:
         raise UnsafeURL("this is not a link (it contains spaces or control characters)")
     try:
         url = httpx.URL(text)
-    except httpx.InvalidURL as exc:
+        url.host  # noqa: B018  # decoded on first use: a malformed xn-- name raises idna's ValueError here
+    except (httpx.InvalidURL, ValueError) as exc:
         raise UnsafeURL("this is not a valid link") from exc
     if url.scheme not in _DEFAULT_PORTS:
         reason = (
@@ -102,6 +109,8 @@ def validate_url(raw: str) -> str:
         raise UnsafeURL(f"{reason}, only http:// and https://", code="bad_scheme")
     if not url.host:
         raise UnsafeURL("the link has no host name")
+    if _HOST.fullmatch(url.raw_host) is None or (url.port is not None and url.port > _MAX_PORT):
+        raise UnsafeURL("this is not a valid link")
     parts = urlsplit(text)
     if "@" in parts.netloc:
         raise UnsafeURL("links with a user name or password are not allowed")
@@ -109,7 +118,9 @@ def validate_url(raw: str) -> str:
         url = url.copy_with(port=None)
     if not parts.path:  # (httpx's URL.path says "/" for an empty path, so ask urlsplit)
         url = url.copy_with(path="/")
-    normalised = str(url)
+    # A `|` would end the address inside Slack's `<url|title>`; percent-encoded it means the same (the
+    # host cannot hold one), as `<`, `>` and quotes already are.
+    normalised = str(url).replace("|", "%7C")
     if len(normalised) > MAX_URL_LENGTH:
         raise UnsafeURL(f"the link is longer than {MAX_URL_LENGTH} characters")
     return normalised
@@ -585,4 +596,48 @@ class PreviewFetcher:
                 return validate_url(urljoin(page_url, value))
             except UnsafeURL:
                 continue
+        return None
+
+    async def fetch_image(self, url: str) -> tuple[bytes, str] | None:
+        """A preview's image as (bytes, content type), for a card's thumbnail: JPEG, PNG or GIF of at most
+        IMAGE_MAX_BYTES, fetched under the same address rules and time bound as a page. None (logged) on
+        any problem: a card is then shown without its image."""
+        try:
+            current = validate_url(url)
+            async with asyncio.timeout(self._timeout):
+                for _ in range(self._max_redirects + 1):
+                    address = _literal_address(current)
+                    if address is not None and not self._policy.allows(address):
+                        raise _RefusedAddress(f"{address} is not a public address")
+                    # Uncompressed only, so that the size bound holds for what is held in memory.
+                    headers = {"Accept": "image/*", "Accept-Encoding": "identity"}
+                    request = self._client.build_request("GET", current, headers=headers)
+                    response = await self._client.send(request, stream=True)
+                    try:
+                        if response.status_code in _REDIRECT_STATUSES:
+                            location = response.headers.get("Location", "").strip()
+                            current = validate_url(urljoin(current, location.replace(" ", "%20")))
+                            continue
+                        media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+                        if encoding not in ("", "identity"):
+                            media_type = f"{media_type} ({encoding})"
+                        if not response.is_success or media_type not in _IMAGE_TYPES:
+                            logger.info(
+                                "No image from %s: HTTP %s, %r", _host(url), response.status_code, media_type
+                            )
+                            return None
+                        body = bytearray()
+                        async for chunk in response.aiter_raw():
+                            body += chunk
+                            if len(body) > IMAGE_MAX_BYTES:
+                                logger.info("No image from %s: over %d bytes", _host(url), IMAGE_MAX_BYTES)
+                                return None
+                        return (bytes(body), media_type) if body else None
+                    finally:
+                        await response.aclose()
+        except (UnsafeURL, TimeoutError, httpx.HTTPError) as exc:
+            logger.info("No image from %s: %s", _host(url), type(exc).__name__)
+            return None
+        logger.info("No image from %s: too many redirects", _host(url))
         return None

@@ -35,6 +35,28 @@ class Published:
     url: str
 
 
+@dataclass(frozen=True)
+class Image:
+    """An image's bytes as fetched (JPEG, PNG or GIF), to upload as a card's thumbnail."""
+
+    data: bytes
+    content_type: str
+
+    def __repr__(self) -> str:
+        return f"Image({self.content_type}, {len(self.data)} bytes)"
+
+
+@dataclass(frozen=True)
+class Article:
+    """The link shown as a card under the post (LinkedIn's `content.article`). `source` is the member's
+    tracked link; `title` and `description` come from the page's preview."""
+
+    source: str
+    title: str
+    description: str | None = None
+    thumbnail: Image | None = None
+
+
 class SocialError(Exception):
     """A call did not do what was asked. `reason` is a short stable code (used in i18n keys and stored
     on the share), `status` the HTTP status if there was an answer, `detail` a safe human-readable text."""
@@ -103,7 +125,11 @@ class SocialClient(Protocol):
 
     async def person_id(self, access_token: str) -> str: ...
 
-    async def publish(self, access_token: str, *, person_id: str, text: str, now: datetime) -> Published: ...
+    async def publish(
+        self, access_token: str, *, person_id: str, text: str, now: datetime, article: Article | None = None
+    ) -> Published:
+        """Post `text`; `article`, where the network takes one (LinkedIn), is shown as a card."""
+        ...
 
     async def delete(self, access_token: str, *, external_id: str, now: datetime) -> bool: ...
 

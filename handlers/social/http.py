@@ -31,6 +31,7 @@ async def send(
     headers: Mapping[str, str] | None = None,
     data: Mapping[str, str] | None = None,
     json: Any = None,
+    content: bytes | None = None,
     auth: tuple[str, str] | None = None,
     ok: Collection[int] = (),
     refine: Refine | None = None,
@@ -49,7 +50,9 @@ async def send(
     if token is not None:
         all_headers["Authorization"] = f"Bearer {token}"
     try:
-        response = await http.request(method, url, headers=all_headers, data=data, json=json, auth=auth)
+        response = await http.request(
+            method, url, headers=all_headers, data=data, json=json, content=content, auth=auth
+        )
     except _NOT_SENT as exc:
         raise Transient(_exception_detail(exc, secrets)) from None
     except httpx.TransportError as exc:  # read/write timeout, connection lost: maybe acted on

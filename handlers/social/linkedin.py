@@ -2,37 +2,75 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
-from urllib.parse import quote, urlencode
+from typing import Any, Final
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
-from handlers.social.base import OutcomeUnknown, Published, Rejected, SocialError, TokenSet, Unauthorized
+from handlers.social.base import (
+    Article,
+    Image,
+    OutcomeUnknown,
+    Published,
+    Rejected,
+    SocialError,
+    TokenSet,
+    Unauthorized,
+)
 from handlers.social.http import Refine, answer, safe_text, send
 from models import Network
 
+log = logging.getLogger(__name__)
+
 SCOPES = "openid profile w_member_social"
+MAX_COMMENTARY: Final = 3000  # characters of `commentary`, counted after escaping
 # The characters of LinkedIn's "little" text format; `commentary` needs them backslash-escaped to show them
 # as typed (an unescaped one can silently cut the post short).
 _LITTLE_RESERVED = re.compile(r"([\\|{}@\[\]()<>#*_~])")
 
 
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
+# A link in the text: a `#` inside it is a fragment (`/docs/#install`), never a hashtag.
+_URL = re.compile(r"\bhttps?://\S+", re.IGNORECASE)
 
 
 def escape_commentary(text: str) -> str:
     """`text` as little-format commentary: reserved characters escaped (URLs too: the docs make no exception
-    for them, and escapes are undone when LinkedIn parses the text), and `#word` written as LinkedIn's
-    hashtag element so it stays a hashtag rather than turning into an escaped `#`."""
+    for them, and escapes are undone when LinkedIn parses the text), and `#word` outside links written as
+    LinkedIn's hashtag element so it stays a hashtag rather than turning into an escaped `#`."""
+    parts: list[str] = []
+    last = 0
+    for match in _URL.finditer(text):
+        parts.append(_escape_words(text[last : match.start()]))
+        parts.append(_escape(match.group()))
+        last = match.end()
+    parts.append(_escape_words(text[last:]))
+    return "".join(parts)
+
+
+def _escape(text: str) -> str:
+    return _LITTLE_RESERVED.sub(r"\\\1", text)
+
+
+def _escape_words(text: str) -> str:
+    """Escape text that holds no link, keeping its hashtags."""
     parts: list[str] = []
     last = 0
     for match in _HASHTAG.finditer(text):
-        parts.append(_LITTLE_RESERVED.sub(r"\\\1", text[last : match.start()]))
-        parts.append("{hashtag|\\#|" + _LITTLE_RESERVED.sub(r"\\\1", match.group(1)) + "}")
+        parts.append(_escape(text[last : match.start()]))
+        parts.append("{hashtag|\\#|" + _escape(match.group(1)) + "}")
         last = match.end()
-    parts.append(_LITTLE_RESERVED.sub(r"\\\1", text[last:]))
+    parts.append(_escape(text[last:]))
     return "".join(parts)
+
+
+def commentary_length(text: str) -> int:
+    """How long LinkedIn finds `text` as commentary (escapes and hashtag elements included): at most
+    MAX_COMMENTARY, which is checked when a post is queued."""
+    return len(escape_commentary(text))
 
 
 def default_version(now: datetime) -> str:
@@ -107,10 +145,15 @@ class LinkedInClient:
         response = await send(self._http, "GET", f"{self._api_url}/v2/userinfo", token=access_token)
         return str(answer(response, "sub"))
 
-    async def publish(self, access_token: str, *, person_id: str, text: str, now: datetime) -> Published:
+    async def publish(
+        self, access_token: str, *, person_id: str, text: str, now: datetime, article: Article | None = None
+    ) -> Published:
+        """Post `text` as commentary; the `article` (LinkedIn does not scrape links in commentary) becomes
+        the post's card, with its thumbnail uploaded first when there is one (without it if that fails)."""
         version = self._version or default_version(now)
-        body = {
-            "author": f"urn:li:person:{person_id}",
+        author = f"urn:li:person:{person_id}"
+        body: dict[str, Any] = {
+            "author": author,
             "commentary": escape_commentary(text),
             "visibility": "PUBLIC",
             "distribution": {
@@ -121,6 +164,15 @@ class LinkedInClient:
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
+        if article is not None:
+            card: dict[str, str] = {"source": article.source, "title": article.title}
+            if article.description:
+                card["description"] = article.description
+            if article.thumbnail is not None:
+                image = await self._upload_image(access_token, author, article.thumbnail, version, now)
+                if image is not None:
+                    card["thumbnail"] = image
+            body["content"] = {"article": card}
         response = await send(
             self._http,
             "POST",
@@ -136,6 +188,43 @@ class LinkedInClient:
         if not urn:
             raise OutcomeUnknown("no x-restli-id in LinkedIn's answer", status=response.status_code)
         return Published(external_id=urn, url=f"https://www.linkedin.com/feed/update/{urn}/")
+
+    async def _upload_image(
+        self, access_token: str, owner: str, image: Image, version: str, now: datetime
+    ) -> str | None:
+        """The Images API: initializeUpload, then PUT the bytes to the upload URL it gives. The image's URN,
+        or None (logged) if any step fails: the card is then posted without a thumbnail."""
+        try:
+            response = await send(
+                self._http,
+                "POST",
+                f"{self._api_url}/rest/images?action=initializeUpload",
+                token=access_token,
+                headers=_rest_headers(version),
+                json={"initializeUploadRequest": {"owner": owner}},
+                refine=_refine(version),
+                now=now,
+            )
+            upload_url, urn = answer(response, "value", "uploadUrl"), answer(response, "value", "image")
+            if not isinstance(upload_url, str) or not isinstance(urn, str):
+                raise Rejected("invalid", "initializeUpload answered no uploadUrl or image")
+            # The bearer token goes only to LinkedIn's own hosts (or the configured API's).
+            host = urlsplit(upload_url).hostname or ""
+            trusted = host == urlsplit(self._api_url).hostname or host.endswith(".linkedin.com")
+            await send(
+                self._http,
+                "PUT",
+                upload_url,
+                token=access_token if trusted else None,
+                headers={"Content-Type": image.content_type},
+                content=image.data,
+                now=now,
+            )
+        except (SocialError, httpx.HTTPError, ValueError) as exc:
+            detail = exc.detail if isinstance(exc, SocialError) else type(exc).__name__
+            log.warning("LinkedIn thumbnail upload failed, posting the card without it: %s", detail)
+            return None
+        return urn
 
     async def delete(self, access_token: str, *, external_id: str, now: datetime) -> bool:
         version = self._version or default_version(now)

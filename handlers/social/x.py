@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from handlers.social.base import Published, Rejected, SocialError, TokenSet, Unauthorized
+from handlers.social.base import Article, Published, Rejected, SocialError, TokenSet, Unauthorized
 from handlers.social.http import answer, send
 from models import Network
 
@@ -105,7 +105,10 @@ class XClient:
         )
         return str(answer(response, "data", "id"))
 
-    async def publish(self, access_token: str, *, person_id: str, text: str, now: datetime) -> Published:
+    async def publish(
+        self, access_token: str, *, person_id: str, text: str, now: datetime, article: Article | None = None
+    ) -> Published:
+        """Post `text`; X draws the card itself from the link in the text, so `article` is not sent."""
         response = await send(
             self._http,
             "POST",

@@ -17,7 +17,12 @@ app's settings at it (`LINKEDIN_AUTH_URL=fake.auth_url`, `LINKEDIN_API_URL=fake.
 * `POST /rest/posts` - needs `LinkedIn-Version: YYYYMM` (400 when missing or malformed, 426 when not one
   of the last 12 months) and `X-Restli-Protocol-Version: 2.0.0` (400), a token with `w_member_social`
   (403), `author` = `urn:li:person:<sub of the token>` (403); duplicate commentary of a live post by the
-  same author or commentary over 3000 characters -> 422. 201 with an empty body and `x-restli-id`.
+  same author (and the same content) or commentary over 3000 characters -> 422. `content.article` needs
+  `source` (a URL) and `title`; its `thumbnail` must be an uploaded image (422 otherwise). 201 with an empty
+  body and `x-restli-id`.
+* `POST /rest/images?action=initializeUpload` - `{"initializeUploadRequest": {"owner": "urn:li:person:…"}}`
+  (the token's member, else 403) -> `{"value": {"uploadUrl", "image", "uploadUrlExpiresAt"}}`; then
+  `PUT {uploadUrl}` with the bytes and the same token -> 201, and the image is available (`images`).
 * `DELETE /rest/posts/{urn}` (URL-encoded) - 204; unknown -> 404; somebody else's -> 403.
 
 `FakeX` speaks:
@@ -365,7 +370,8 @@ class _FakeServer:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         route = request.match_info.route.name or ""
-        raw = await request.text() if request.body_exists else ""
+        # Bytes as text for the record (an image upload is binary); handlers read the bytes themselves.
+        raw = (await request.read()).decode("utf-8", "replace") if request.body_exists else ""
         call = SocialCall(
             method=request.method,
             path=unquote(request.rel_url.raw_path),
@@ -429,7 +435,15 @@ class FakeLinkedIn(_FakeServer):
     `posts` maps a share URN to `{"urn", "author", "commentary", "body", "version"}`.
     """
 
-    ROUTES = ("authorization", "access_token", "userinfo", "create_post", "delete_post")
+    ROUTES = (
+        "authorization",
+        "access_token",
+        "userinfo",
+        "create_post",
+        "delete_post",
+        "initialize_image_upload",
+        "upload_image",
+    )
     _display_name = "FakeLinkedIn"
 
     def __init__(
@@ -446,6 +460,8 @@ class FakeLinkedIn(_FakeServer):
         self.members: dict[str, dict[str, Any]] = {}
         self.posts: dict[str, dict[str, Any]] = {}
         self.deleted_posts: dict[str, dict[str, Any]] = {}
+        # image URN -> {"urn", "owner", "status" (WAITING_UPLOAD / AVAILABLE), "data", "content_type"}
+        self.images: dict[str, dict[str, Any]] = {}
         now = datetime.now(UTC)
         current = now.year * 100 + now.month
         # LinkedIn keeps each monthly version for (at least) a year.
@@ -508,6 +524,8 @@ class FakeLinkedIn(_FakeServer):
         app.router.add_get("/v2/userinfo", self._userinfo, name="userinfo")
         app.router.add_post("/rest/posts", self._create_post, name="create_post")
         app.router.add_delete("/rest/posts/{urn}", self._delete_post, name="delete_post")
+        app.router.add_post("/rest/images", self._initialize_image_upload, name="initialize_image_upload")
+        app.router.add_put("/dms-uploads/{id}", self._upload_image, name="upload_image")
 
     def _failure_response(self, call: SocialCall, failure: _Failure) -> web.StreamResponse:
         if failure.json is not None:
@@ -692,6 +710,9 @@ class FakeLinkedIn(_FakeServer):
                 errorDetails={"inputErrors": [{"description": p} for p in problems]},
             )
         assert isinstance(commentary, str)
+        content_error = self._check_content(body.get("content"))
+        if content_error is not None:
+            return content_error
         if len(commentary) > LINKEDIN_MAX_COMMENTARY:
             return self._error(
                 422,
@@ -699,7 +720,8 @@ class FakeLinkedIn(_FakeServer):
                 f"{LINKEDIN_MAX_COMMENTARY}",
             )
         for urn, post in self.posts.items():
-            if post["author"] == author_urn and post["commentary"] == commentary:
+            same_content = post["body"].get("content") == body.get("content")
+            if post["author"] == author_urn and post["commentary"] == commentary and same_content:
                 return self._error(422, f"Content is a duplicate of {urn}")
         self._share_counter += 1
         urn = f"urn:li:share:{self._share_counter}"
@@ -711,6 +733,83 @@ class FakeLinkedIn(_FakeServer):
             "version": version,
         }
         return web.Response(status=201, headers={"x-restli-id": urn, "x-linkedin-id": urn})
+
+    def _check_content(self, content: Any) -> web.Response | None:
+        """`content.article`: `source` (an http(s) URL) and `title` required, `description` optional,
+        `thumbnail` an image URN uploaded through the Images API."""
+        if content is None:
+            return None
+        article = content.get("article") if isinstance(content, dict) else None
+        if not isinstance(article, dict):
+            return self._error(422, "ERROR :: /content :: unsupported content type")
+        problems: list[str] = []
+        source = article.get("source")
+        if not isinstance(source, str) or urlsplit(source).scheme not in ("http", "https"):
+            problems.append("/content/article/source :: field is required and must be a URL")
+        if not isinstance(article.get("title"), str) or not article["title"]:
+            problems.append("/content/article/title :: field is required")
+        if "description" in article and not isinstance(article["description"], str):
+            problems.append("/content/article/description :: must be a string")
+        thumbnail = article.get("thumbnail")
+        if thumbnail is not None:
+            image = self.images.get(thumbnail) if isinstance(thumbnail, str) else None
+            if image is None or image["status"] != "AVAILABLE":
+                problems.append(f"/content/article/thumbnail :: {thumbnail} is not an available image")
+        if problems:
+            return self._error(422, "ERROR :: " + "; ".join(problems))
+        return None
+
+    async def _initialize_image_upload(self, request: web.Request) -> web.StreamResponse:
+        """`POST /rest/images?action=initializeUpload` `{"initializeUploadRequest": {"owner"}}`: an upload
+        URL and the image's URN, waiting for its bytes."""
+        info, error = self._authenticate(request)
+        if error is not None or info is None:
+            return error or self._error(401, "Invalid access token", serviceErrorCode=65600)
+        header_error = self._check_rest_headers(request)
+        if header_error is not None:
+            return header_error
+        if request.query.get("action") != "initializeUpload":
+            return self._error(400, "Unsupported action", code="ILLEGAL_ARGUMENT")
+        body = _call(request).json
+        upload = body.get("initializeUploadRequest") if isinstance(body, dict) else None
+        owner = upload.get("owner") if isinstance(upload, dict) else None
+        if not isinstance(owner, str):
+            return self._error(422, "ERROR :: /initializeUploadRequest/owner :: field is required")
+        if owner != f"urn:li:person:{info.subject}" or "w_member_social" not in info.scope:
+            version = request.headers["LinkedIn-Version"]
+            return self._error(
+                403,
+                f"Not enough permissions to access: images.ACTION.{version}",
+                serviceErrorCode=100,
+                code="ACCESS_DENIED",
+            )
+        upload_id = secrets.token_urlsafe(12)
+        urn = f"urn:li:image:C4E{upload_id}"
+        self.images[urn] = {"urn": urn, "owner": owner, "status": "WAITING_UPLOAD", "upload_id": upload_id}
+        return _json(
+            {
+                "value": {
+                    "uploadUrlExpiresAt": int(time.time() * 1000) + 86_400_000,
+                    "uploadUrl": f"{self.base_url}/dms-uploads/{upload_id}",
+                    "image": urn,
+                }
+            }
+        )
+
+    async def _upload_image(self, request: web.Request) -> web.StreamResponse:
+        """`PUT` the image's bytes to its upload URL, with the owner's token: 201, the image is available."""
+        info, error = self._authenticate(request)
+        if error is not None or info is None:
+            return error or self._error(401, "Invalid access token", serviceErrorCode=65600)
+        upload_id = request.match_info["id"]
+        image = next((i for i in self.images.values() if i["upload_id"] == upload_id), None)
+        if image is None or image["owner"] != f"urn:li:person:{info.subject}":
+            return self._error(404, "Upload not found", code="NOT_FOUND")
+        data = await request.read()
+        if not data:
+            return self._error(400, "Empty upload", code="ILLEGAL_ARGUMENT")
+        image.update(status="AVAILABLE", data=data, content_type=request.content_type)
+        return web.Response(status=201)
 
     async def _delete_post(self, request: web.Request) -> web.StreamResponse:
         info, error = self._authenticate(request)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from aiohttp import web
 from cryptography.fernet import Fernet
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select, text
@@ -32,14 +33,23 @@ from models import (
     OAuthAttempt,
     OutboxMessage,
     OutboxState,
+    Post,
     Share,
     ShareStatus,
     SocialAccount,
+    TrackedLink,
 )
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN
 from tests.fakes.social import FakeLinkedIn, FakeX
-from tests.handlers.slack.driver import SettingsFactory, SlackDriver, eventually, relais_app, setup_workspace
+from tests.handlers.slack.driver import (
+    ARTICLE,
+    SettingsFactory,
+    SlackDriver,
+    eventually,
+    relais_app,
+    setup_workspace,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 KEY = Fernet.generate_key().decode()
@@ -70,6 +80,34 @@ def _social_settings(make_settings: SettingsFactory, linkedin: FakeLinkedIn, x: 
         x_api_url=x.api_url,
         **extra,
     )
+
+
+# The smallest valid PNG (1×1): the article's og:image, which LinkedIn gets as the card's thumbnail.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+@pytest.fixture
+async def article() -> AsyncIterator[str]:
+    """The article page on 127.0.0.2 (the fetcher's allowed address), with its og:image as a real PNG."""
+    app = web.Application()
+
+    async def page(request: web.Request) -> web.Response:
+        if request.path == "/images/cover.png":
+            return web.Response(body=PNG, content_type="image/png")
+        return web.Response(text=ARTICLE, content_type="text/html")
+
+    app.router.add_get("/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.2", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.2:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture
@@ -437,7 +475,8 @@ async def test_one_click_linkedin_share_then_undo(world: World) -> None:
     assert answer["text"] == "Posted on LinkedIn. Thank you!"
     [(urn, post)] = w.linkedin.posts.items()
     assert post["author"] == "urn:li:person:782bbtaQ"
-    assert post["commentary"].startswith("Proud of the team\n\nhttps://relais.example.test/r/")
+    assert post["commentary"] == "Proud of the team"
+    assert post["body"]["content"]["article"]["source"].startswith("https://relais.example.test/r/")
     assert post["body"]["visibility"] == "PUBLIC"
     assert post["body"]["lifecycleState"] == "PUBLISHED"
     call = w.linkedin.calls_to("create_post")[0]
@@ -981,3 +1020,68 @@ async def test_a_retried_api_post_that_finally_fails_restores_the_intent(world: 
     share = await _share(w)
     assert (share.status, share.error) == (ShareStatus.INTENT, "unavailable")
     assert "All time: 1" in (await w.slack.command("UEMP2", "me"))["text"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# The LinkedIn card
+
+
+async def test_a_linkedin_share_shows_the_article_as_a_card_with_its_thumbnail(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    message = await _publish(w, "Proud of the team #launch, setup: <https://example.com/docs/#install>")
+    answer = await _click_share(w, "UEMP2", "linkedin", message)
+    assert answer["text"] == "Posted on LinkedIn. Thank you!"
+    [post] = w.linkedin.posts.values()
+    # The link is the card's source, not text: a `#` inside a link is not a hashtag.
+    assert post["commentary"] == (
+        "Proud of the team {hashtag|\\#|launch}, setup: https://example.com/docs/\\#install"
+    )
+    card = post["body"]["content"]["article"]
+    async with w.sessions() as session:
+        code = (await session.scalars(select(TrackedLink.code))).one()
+    assert card["source"] == f"{PUBLIC}/r/{code}"
+    assert (card["title"], card["description"]) == ("Acme raises & grows", "Acme announces its new round.")
+    image = w.linkedin.images[card["thumbnail"]]
+    assert (image["status"], image["data"], image["owner"]) == ("AVAILABLE", PNG, "urn:li:person:782bbtaQ")
+    [init] = w.linkedin.calls_to("initialize_image_upload")
+    assert init.json == {"initializeUploadRequest": {"owner": "urn:li:person:782bbtaQ"}}
+    assert len(init.headers["LinkedIn-Version"]) == 6
+
+
+async def test_a_failed_thumbnail_upload_still_posts_the_card(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    message = await _publish(w, "Proud of the team")
+    w.linkedin.fail_next("initialize_image_upload", status=500)
+    answer = await _click_share(w, "UEMP2", "linkedin", message)
+    assert answer["text"] == "Posted on LinkedIn. Thank you!"
+    [post] = w.linkedin.posts.values()
+    card = post["body"]["content"]["article"]
+    assert card["title"] == "Acme raises & grows"
+    assert "thumbnail" not in card
+    assert len(w.linkedin.calls_to("create_post")) == 1
+
+
+async def test_a_caption_too_long_for_linkedin_once_escaped_is_refused_when_queued(world: World) -> None:
+    """2,000 characters, each escaped by LinkedIn (`*` → `\\*`): 4,000 characters of commentary."""
+    w = world
+    form: dict[str, dict[str, Any]] = {
+        "url": {"type": "url_text_input", "value": f"{w.article}/long"},
+        "networks": {"type": "checkboxes", "selected_options": [{"value": "linkedin"}]},
+        "channels": {"type": "multi_conversations_select", "selected_conversations": ["C0NEWS"]},
+        "caption_1": {"type": "plain_text_input", "value": "*" * 2000},
+    }
+    response = await w.slack.submit("UADMIN", "queue_modal", form)
+    assert response.status_code == 200
+    assert response.json() == {
+        "response_action": "errors",
+        "errors": {"caption_1": "A caption for LinkedIn can be at most 3000 characters (this one has 4000)."},
+    }
+    form["caption_1"]["value"] = "*" * 1500  # 3,000 once escaped: fits
+    accepted = await w.slack.submit("UADMIN", "queue_modal", form)
+    assert (accepted.status_code, accepted.text) == (200, "")
+    await eventually(lambda: _has_message(w.slack.fake, "C0NEWS"))
+    async with w.sessions() as session:
+        [post] = (await session.scalars(select(Post))).all()
+    assert post.captions == ["*" * 1500]

@@ -20,6 +20,8 @@ import pytest
 from bot.config import Settings
 from handlers.social import build_social_clients, new_http_client
 from handlers.social.base import (
+    Article,
+    Image,
     OutcomeUnknown,
     RateLimited,
     Rejected,
@@ -162,6 +164,79 @@ def test_linkedin_commentary_escapes_little_format() -> None:
     assert escape_commentary("a(b)") == "a\\(b\\)"
     assert escape_commentary("\\|{}@[]()<>#*_~") == "".join("\\" + c for c in "\\|{}@[]()<>#*_~")
     assert escape_commentary("https://x.example/a_b?c=(d)") == "https://x.example/a\\_b?c=\\(d\\)"
+
+
+def test_linkedin_hashtags_are_not_read_inside_links() -> None:
+    text = "Setup: https://example.com/docs/#install #news (see http://a.example/#x)"
+    assert escape_commentary(text) == (
+        "Setup: https://example.com/docs/\\#install {hashtag|\\#|news} \\(see http://a.example/\\#x\\)"
+    )
+
+
+async def test_linkedin_article_card_with_a_thumbnail_through_the_images_api(
+    linkedin: FakeLinkedIn, http: httpx.AsyncClient
+) -> None:
+    client = li_client(linkedin, http)
+    token = linkedin.issue_token("782bbtaQ")
+    image = Image(data=b"\x89PNG-bytes", content_type="image/png")
+    article = Article(
+        source="https://relais.example.com/r/abc", title="Acme", description="News", thumbnail=image
+    )
+    published = await client.publish(token, person_id="782bbtaQ", text="Mine", now=_now(), article=article)
+    body = linkedin.posts[published.external_id]["body"]
+    card = body["content"]["article"]
+    assert {k: v for k, v in card.items() if k != "thumbnail"} == {
+        "source": "https://relais.example.com/r/abc",
+        "title": "Acme",
+        "description": "News",
+    }
+    stored = linkedin.images[card["thumbnail"]]
+    assert (stored["status"], stored["data"], stored["content_type"]) == (
+        "AVAILABLE",
+        image.data,
+        "image/png",
+    )
+    upload = linkedin.calls_to("upload_image")[0]
+    assert upload.method == "PUT"
+    assert upload.headers["Authorization"] == f"Bearer {token}"
+
+
+@pytest.mark.parametrize("route", ["initialize_image_upload", "upload_image"])
+async def test_linkedin_a_failed_thumbnail_upload_posts_the_card_without_it(
+    linkedin: FakeLinkedIn, http: httpx.AsyncClient, route: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = li_client(linkedin, http)
+    token = linkedin.issue_token("782bbtaQ")
+    linkedin.fail_next(route, status=503)
+    image = Image(data=b"GIF89a", content_type="image/gif")
+    article = Article(source="https://relais.example.com/r/abc", title="Acme", thumbnail=image)
+    published = await client.publish(token, person_id="782bbtaQ", text="Mine", now=_now(), article=article)
+    assert linkedin.posts[published.external_id]["body"]["content"] == {
+        "article": {"source": "https://relais.example.com/r/abc", "title": "Acme"}
+    }
+    assert "thumbnail upload failed" in caplog.text
+    assert token not in caplog.text
+
+
+async def test_linkedin_the_token_goes_to_no_foreign_upload_host(
+    linkedin: FakeLinkedIn, http: httpx.AsyncClient
+) -> None:
+    client = li_client(linkedin, http)
+    token = linkedin.issue_token("782bbtaQ")
+    # An upload URL on another host (the fake under another name) gets the bytes, not the token.
+    foreign = linkedin.base_url.replace("127.0.0.1", "localhost") + "/dms-uploads/nope"
+    linkedin.fail_next(
+        "initialize_image_upload",
+        status=200,
+        json={"value": {"uploadUrl": foreign, "image": "urn:li:image:x"}},
+    )
+    article = Article(
+        source="https://relais.example.com/r/abc", title="Acme", thumbnail=Image(b"x", "image/png")
+    )
+    published = await client.publish(token, person_id="782bbtaQ", text="Mine", now=_now(), article=article)
+    assert "thumbnail" not in linkedin.posts[published.external_id]["body"]["content"]["article"]
+    [upload] = linkedin.calls_to("upload_image")
+    assert "Authorization" not in upload.headers
 
 
 def test_linkedin_default_version_is_two_months_back() -> None:
