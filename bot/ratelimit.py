@@ -11,6 +11,7 @@ from collections import OrderedDict
 from typing import Final
 
 MAX_KEYS: Final = 100_000
+EPSILON: Final = 1e-9  # float rounding: waiting exactly the announced time must be enough
 
 
 class TokenBuckets:
@@ -34,8 +35,8 @@ class TokenBuckets:
         tokens, at = self._buckets.pop(key, (self.capacity, now))
         tokens = min(self.capacity, tokens + max(0.0, now - at) * self.per_second)
         wait = 0.0
-        if tokens >= 1:
-            tokens -= 1
+        if tokens >= 1 - EPSILON:
+            tokens = max(0.0, tokens - 1)
         else:
             wait = (1 - tokens) / self.per_second
         self._buckets[key] = (tokens, now)

@@ -4,6 +4,7 @@ route is rate-limited per address and per link and a flood costs no database wri
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -94,6 +95,18 @@ async def test_a_flood_with_varying_user_agents_counts_one_click_and_no_one_clim
         board = await weekly_board(session, workspace_id=1, end=clock.now() + timedelta(hours=1))
     assert [(e.external_id, e.points, e.clicks) for e in board.entries] == [("UEMP3", 3, 0), ("UEMP2", 2, 2)]
     assert board.clicks == 2
+
+
+async def test_concurrent_visits_of_one_address_count_once(
+    slack: SlackDriver, article: str, sessions: Sessions
+) -> None:
+    path = await _link_of(slack, sessions, article)
+    answers = await asyncio.gather(
+        *(slack.client.get(path, headers=_browser("203.0.113.7", n)) for n in range(ADDRESS_BURST))
+    )
+    assert {r.status_code for r in answers} == {302}
+    assert await _count(sessions, Click) == 1
+    assert await _tallies(sessions) == [(HOUR, ADDRESS_BURST - 1, 0)]
 
 
 async def test_the_same_address_counts_again_the_next_hour_and_an_ipv6_slash_64_is_one_visitor(
