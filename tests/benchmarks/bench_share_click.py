@@ -27,6 +27,10 @@ went wrong, nothing was changed" may have a share; every answer must be a 200 an
 A failed check is printed and makes the exit code 1.
 
 `--profile DIR` writes a cProfile of each server's measured part (main thread, wall clock).
+
+`--flood N` keeps N more requests in flight during the measured clicks, from one client, on one tracked
+link (`/r/<code>`), each with a User-Agent of its own — the flood of issue 9 — and checks that they
+counted one click at most.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
@@ -57,7 +61,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import db
@@ -67,7 +71,7 @@ from bot.demo.fake_slack import FakeSlack
 from bot.demo.signing import signed_headers
 from bot.i18n import t
 from bot.web import SLACK_APP_KEY, create_app, handle_slack_events, wait_for_background_work
-from models import Base, Member, Platform, Post, PostState, Share, Workspace
+from models import Base, Click, Member, Network, Platform, Post, PostState, Share, TrackedLink, Workspace
 
 SIGNING_SECRET: Final = "bench-signing-secret"
 BOT_TOKEN: Final = "xoxb-bench-token"
@@ -78,6 +82,8 @@ VALUE: Final = "1:x"  # post 1 (the schema is fresh), network X
 TARGET_RATIO: Final = 0.7
 TARGET_P99_MS: Final = 100.0
 THANKS: Final = t("en", "share_recorded", network=t("en", "network_x"))  # the fake's members speak English
+
+FLOOD_CODE: Final = "floodfloodflood0"  # the tracked link the flood hits (its member: UFLOOD)
 
 Kind = Literal["bolt", "relais"]
 SCENARIOS: Final = ("new", "known", "double")
@@ -94,6 +100,7 @@ class ServerSpec:
     clicks: tuple[str, ...]  # the clicking user of each click, warm-up first: one response_url each
     known_members: tuple[str, ...] = ()  # members already in the database before the first click
     profile_path: str | None = None  # cProfile the server between "profile-on" and "profile-off"
+    flood: bool = False  # a tracked link to flood (relais only)
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,7 @@ async def _serve(spec: ServerSpec, connection: Connection) -> None:
         else:
             assert spec.database_url is not None
             engine = db.create_engine(spec.database_url)
-            await _prepare_database(engine, spec.known_members)
+            await _prepare_database(engine, spec.known_members, flood=spec.flood)
             settings = Settings(
                 _env_file=None,
                 database_url=spec.database_url,
@@ -216,8 +223,11 @@ def _bare_bolt_app(fake: FakeSlack) -> web.Application:
     return app
 
 
-async def _prepare_database(engine: AsyncEngine, known_members: Sequence[str]) -> None:
-    """A fresh schema, the workspace, one published post (id 1) on both networks, the known members."""
+async def _prepare_database(
+    engine: AsyncEngine, known_members: Sequence[str], *, flood: bool = False
+) -> None:
+    """A fresh schema, the workspace, one published post (id 1) on both networks, the known members,
+    and with `flood` a member UFLOOD's tracked link `FLOOD_CODE`."""
     now = datetime.now(UTC)
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.drop_all)
@@ -247,6 +257,12 @@ async def _prepare_database(engine: AsyncEngine, known_members: Sequence[str]) -
         if known_members:
             rows = [{"workspace_id": workspace_id, "external_id": user} for user in known_members]
             await connection.execute(insert(Member), rows)
+        if flood:
+            member_id = await connection.scalar(
+                insert(Member).values(workspace_id=workspace_id, external_id="UFLOOD").returning(Member.id)
+            )
+            link = {"post_id": post_id, "member_id": member_id, "network": Network.X, "code": FLOOD_CODE}
+            await connection.execute(insert(TrackedLink).values(workspace_id=workspace_id, **link))
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -396,6 +412,48 @@ async def load_client(kind: str, base_url: str, concurrency: int) -> AsyncIterat
         yield post_aiohttp
 
 
+@asynccontextmanager
+async def flooding(base_url: str, concurrency: int) -> AsyncIterator[Counter[int]]:
+    """`concurrency` GETs of `/r/FLOOD_CODE` in flight for as long as the block runs, each with its own
+    User-Agent, from one client address; yields the statuses, counted as they come."""
+    statuses: Counter[int] = Counter()
+    stop = asyncio.Event()
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=concurrency), timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
+
+        async def worker(n: int) -> None:
+            while not stop.is_set():
+                n += concurrency
+                headers = {"User-Agent": f"Mozilla/5.0 (flood {n}) Firefox/{n}.0"}
+                try:
+                    async with session.get(
+                        f"{base_url}/r/{FLOOD_CODE}", headers=headers, allow_redirects=False
+                    ) as response:
+                        await response.read()
+                        statuses[response.status] += 1
+                except (aiohttp.ClientError, TimeoutError):
+                    statuses[0] += 1
+
+        workers = [asyncio.create_task(worker(n)) for n in range(concurrency)]
+        try:
+            yield statuses
+        finally:
+            stop.set()
+            await asyncio.gather(*workers)
+
+
+async def flood_clicks(database_url: str) -> int:
+    """Clicks counted for the flooded link."""
+    engine = db.create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            query = select(func.count()).select_from(Click).join(TrackedLink, TrackedLink.id == Click.link_id)
+            return int(await connection.scalar(query.where(TrackedLink.code == FLOOD_CODE)) or 0)
+    finally:
+        await engine.dispose()
+
+
 async def run(
     name: str,
     spec: ServerSpec,
@@ -404,6 +462,7 @@ async def run(
     concurrency: int,
     client: str,
     database_url: str | None = None,
+    flood: int = 0,
 ) -> RunResult:
     server = Server(spec)
     try:
@@ -415,13 +474,22 @@ async def run(
             if spec.profile_path:
                 server.ask("profile-on")
             server_cpu, client_cpu = server.ask("cpu"), time.process_time()
-            latencies, wall, statuses = await fire(post, requests[warmup:], concurrency)
+            async with AsyncExitStack() as stack:
+                flooded = await stack.enter_async_context(flooding(server.info.url, flood)) if flood else None
+                latencies, wall, statuses = await fire(post, requests[warmup:], concurrency)
             server_cpu, client_cpu = server.ask("cpu") - server_cpu, time.process_time() - client_cpu
             if spec.profile_path:
                 server.ask("profile-off")
         if not latencies:
             raise RuntimeError(f"{name}: no click was answered ({dict(statuses)})")
         result = RunResult(name, latencies, wall, statuses, client_cpu, server_cpu)
+        if flooded is not None and database_url is not None:
+            counted = await flood_clicks(database_url)
+            result.checks.append(
+                f"flood of /r/: {sum(flooded.values())} requests {dict(flooded)}, {counted} counted"
+            )
+            if counted > 1 or set(flooded) - {302, 429}:
+                result.failures.append(f"the flood counted {counted} clicks, answers {dict(flooded)}")
         if sum(count for status, count in statuses.items() if status != 200):
             result.failures.append(f"answers other than 200: {dict(statuses)}")
         # Right after the last answer, before the server drains or stops: every click answered must be
@@ -535,6 +603,13 @@ def parse_arguments(arguments: Sequence[str] | None = None) -> argparse.Namespac
         "--client", choices=("aiohttp", "httpx"), default="aiohttp", help="load generator (default aiohttp)"
     )
     parser.add_argument(
+        "--flood",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N requests to one /r/<code> in flight meanwhile (0)",
+    )
+    parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="write a cProfile of each server's measured part to DIR"
     )
     options = parser.parse_args(arguments)
@@ -557,6 +632,11 @@ async def bench(options: argparse.Namespace, folder: Path) -> int:
     print(
         f"share click ({ACTION_ID}): {options.clicks} clicks after {options.warmup} warm-up, "
         f"{options.concurrency} in flight, {options.client} client; Relais on {database}"
+        + (
+            f"; a flood of {options.flood} requests in flight on one /r/<code> meanwhile"
+            if options.flood
+            else ""
+        )
     )
     print(
         f"target: >= {TARGET_RATIO}x the bare Bolt throughput and p99 <= {TARGET_P99_MS:.0f} ms; "
@@ -583,6 +663,7 @@ async def bench(options: argparse.Namespace, folder: Path) -> int:
             clicks=users,
             known_members=known,
             profile_path=profile(f"relais-{scenario}"),
+            flood=options.flood > 0,
         )
         result = await run(
             f"relais {scenario}",
@@ -591,6 +672,7 @@ async def bench(options: argparse.Namespace, folder: Path) -> int:
             concurrency=options.concurrency,
             client=options.client,
             database_url=url,
+            flood=options.flood,
         )
         results.append(result)
         print(report_line(result, baseline), flush=True)
