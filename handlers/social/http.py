@@ -138,7 +138,11 @@ def safe_text(text: str, secrets: Collection[str] = ()) -> str:
 
 
 def retry_at(headers: httpx.Headers, now: datetime) -> datetime | None:
-    """When to try again: `Retry-After` (seconds or an HTTP date), else X's `x-rate-limit-reset` (epoch)."""
+    """When to try again: the reset of a used-up X 24-hour usage cap, else `Retry-After` (seconds or an HTTP
+    date), else X's `x-rate-limit-reset` (epoch, the 15-minute window)."""
+    capped = usage_cap_reset(headers)
+    if capped is not None:
+        return capped
     value = headers.get("retry-after", "").strip()
     if value.isdigit():
         return now + timedelta(seconds=int(value))
@@ -153,6 +157,19 @@ def retry_at(headers: httpx.Headers, now: datetime) -> datetime | None:
     if reset.isdigit():
         return datetime.fromtimestamp(int(reset), UTC)
     return None
+
+
+def usage_cap_reset(headers: httpx.Headers) -> datetime | None:
+    """When X's used-up 24-hour usage caps (`x-app-limit-24hour-*` per app, `x-user-limit-24hour-*` per user,
+    `-remaining` 0) reset, the later if both are; None if neither is used up. A 429 then means the cap:
+    waiting for the 15-minute window would only spend attempts."""
+    resets = []
+    for who in ("app", "user"):
+        remaining = headers.get(f"x-{who}-limit-24hour-remaining", "").strip()
+        reset = headers.get(f"x-{who}-limit-24hour-reset", "").strip()
+        if remaining == "0" and reset.isdigit():
+            resets.append(int(reset))
+    return datetime.fromtimestamp(max(resets), UTC) if resets else None
 
 
 def _exception_detail(exc: httpx.TransportError, secrets: Collection[str]) -> str:

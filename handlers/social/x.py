@@ -132,7 +132,11 @@ class XClient:
             refine=_refine,
             now=now,
         )
-        return response.status_code != 404  # 404: already gone
+        if response.status_code == 404:  # already gone
+            return False
+        if answer(response, "data", "deleted") is not True:  # 200 with `"deleted": false`: still there
+            raise Rejected("not_deleted", "X answered deleted: false", status=response.status_code)
+        return True
 
     async def revoke(self, token: str) -> bool:
         """Best effort when a member disconnects: a failure is logged (never the token) and reported False."""

@@ -845,7 +845,10 @@ class FakeX(_FakeServer):
     `users` maps a user id to `{"id", "name", "username"}`; the user `consenting` (the first one by
     default) authorizes at the authorize URL (`consent_as(user_id)` changes it). `tweets` maps a post id
     to `{"id", "text", "author_id", "body"}`. `refresh_tokens` maps a live refresh token to its grant.
-    `rate_limits` maps a route name to the limit per user per 15-minute window.
+    `rate_limits` maps a route name to the limit per user per 15-minute window. `app_daily_limit` and
+    `user_daily_limit` are the 24-hour usage caps of `POST /2/tweets` (per app, per user; None: no cap),
+    reported in `x-app-limit-24hour-*` / `x-user-limit-24hour-*` headers, a used-up one answering 429 until
+    its reset. `undeletable` holds post ids whose deletion X answers 200 `{"data": {"deleted": false}}`.
     """
 
     ROUTES = ("authorize", "token", "revoke", "me", "create_tweet", "delete_tweet")
@@ -875,6 +878,10 @@ class FakeX(_FakeServer):
             "delete_tweet": 50,
         }
         self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self.app_daily_limit: int | None = 10_000
+        self.user_daily_limit: int | None = None
+        self._daily: dict[str, _Bucket] = {}  # "app" or a user id -> its 24-hour window
+        self.undeletable: set[str] = set()
         self._tweet_counter = 1_860_000_000_000_000_000
         self.add_user(user_id, name=user_name, username=username)
         self.consenting = user_id
@@ -945,7 +952,8 @@ class FakeX(_FakeServer):
         if limit is None or not call.path.startswith("/2/"):
             return
         bucket = self._bucket(call.route, self._who(request))
-        remaining = 0 if response.status == 429 else max(limit - bucket.used, 0)
+        capped = "0" in (response.headers.get(f"x-{who}-limit-24hour-remaining") for who in ("app", "user"))
+        remaining = 0 if response.status == 429 and not capped else max(limit - bucket.used, 0)
         response.headers.setdefault("x-rate-limit-limit", str(limit))
         response.headers.setdefault("x-rate-limit-remaining", str(remaining))
         response.headers.setdefault("x-rate-limit-reset", str(bucket.reset))
@@ -961,6 +969,30 @@ class FakeX(_FakeServer):
             return self._problem(429, "Too Many Requests", "Too Many Requests")
         bucket.used += 1
         return None
+
+    def _spend_daily(self, who: str) -> tuple[dict[str, str], bool]:
+        """Count a post against the 24-hour caps: the usage headers, and whether a cap was already used up."""
+        headers: dict[str, str] = {}
+        exceeded = False
+        now = int(time.time())
+        for scope, key, limit in (("app", "app", self.app_daily_limit), ("user", who, self.user_daily_limit)):
+            if limit is None:
+                continue
+            window = self._daily.get(key)
+            if window is None or window.reset <= now:
+                window = self._daily[key] = _Bucket(reset=now + 86_400)
+            if window.used >= limit:
+                exceeded = True
+            headers[f"x-{scope}-limit-24hour-limit"] = str(limit)
+            headers[f"x-{scope}-limit-24hour-reset"] = str(window.reset)
+        if not exceeded:
+            for scope, key in (("app", "app"), ("user", who)):
+                if f"x-{scope}-limit-24hour-limit" in headers:
+                    self._daily[key].used += 1
+        for scope, key, limit in (("app", "app", self.app_daily_limit), ("user", who, self.user_daily_limit)):
+            if limit is not None:
+                headers[f"x-{scope}-limit-24hour-remaining"] = str(max(limit - self._daily[key].used, 0))
+        return headers, exceeded
 
     # ---------------------------------------------------------------------------------------------------
     # errors
@@ -1178,10 +1210,16 @@ class FakeX(_FakeServer):
                     },
                     status=403,
                 )
+        usage, exceeded = self._spend_daily(info.subject)
+        if exceeded:
+            response = self._problem(429, "Too Many Requests", "Too Many Requests")
+            response.headers.update(usage)
+            return response
         self._tweet_counter += 1
         tweet_id = str(self._tweet_counter)
         self.tweets[tweet_id] = {"id": tweet_id, "text": text, "author_id": info.subject, "body": body}
-        return _json({"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}, 201)
+        data = {"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}
+        return _json(data, 201, headers=usage)
 
     async def _delete_tweet(self, request: web.Request) -> web.StreamResponse:
         info, error = self._authenticate(request, "tweet.write", "tweet.read", "users.read")
@@ -1210,5 +1248,7 @@ class FakeX(_FakeServer):
             )
         if tweet["author_id"] != info.subject:
             return self._problem(403, "Forbidden", "You are not allowed to delete this Tweet.")
+        if tweet_id in self.undeletable:
+            return _json({"data": {"deleted": False}})
         self.deleted_tweets[tweet_id] = self.tweets.pop(tweet_id)
         return _json({"data": {"deleted": True}})

@@ -232,6 +232,75 @@ async def test_linkedin_refusals(linkedin: FakeLinkedIn, http: httpx.AsyncClient
     assert len(linkedin.posts) == 3
 
 
+async def test_linkedin_article_content_and_the_images_api(
+    linkedin: FakeLinkedIn, http: httpx.AsyncClient
+) -> None:
+    sub = linkedin.consenting
+    token = linkedin.issue_token(sub)
+    headers = _li_headers(linkedin, token)
+    posts = f"{linkedin.api_url}/rest/posts"
+
+    def with_article(commentary: str, **article: str) -> dict[str, Any]:
+        return {**_li_post(sub, commentary), "content": {"article": article}}
+
+    untitled = await http.post(posts, json=with_article("a", source="https://e.example/a"), headers=headers)
+    assert untitled.status_code == 422
+    assert "/content/article/title" in untitled.json()["message"]
+    no_source = await http.post(posts, json=with_article("a", title="T"), headers=headers)
+    assert no_source.status_code == 422
+    unknown_image = await http.post(
+        posts, json=with_article("a", source="https://e.example/a", title="T", thumbnail="urn:li:image:no"),
+        headers=headers,
+    )  # fmt: skip
+    assert unknown_image.status_code == 422
+
+    images = f"{linkedin.api_url}/rest/images?action=initializeUpload"
+    someone_else = {"initializeUploadRequest": {"owner": "urn:li:person:other"}}
+    assert (await http.post(images, json=someone_else, headers=headers)).status_code == 403
+    mine = {"initializeUploadRequest": {"owner": f"urn:li:person:{sub}"}}
+    init = await http.post(images, json=mine, headers=headers)
+    assert init.status_code == 200
+    value = init.json()["value"]
+    waiting = await http.post(
+        posts, json=with_article("a", source="https://e.example/a", title="T", thumbnail=value["image"]),
+        headers=headers,
+    )  # fmt: skip
+    assert waiting.status_code == 422  # not uploaded yet
+    unsigned = await http.put(value["uploadUrl"], content=b"\x89PNG")
+    assert unsigned.status_code == 401
+    uploaded = await http.put(
+        value["uploadUrl"], content=b"\x89PNG", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert uploaded.status_code == 201
+    card = with_article("a", source="https://e.example/a", title="T", thumbnail=value["image"])
+    assert (await http.post(posts, json=card, headers=headers)).status_code == 201
+    # The same words with another article are not a duplicate; with the same article they are.
+    other = with_article("a", source="https://e.example/b", title="T")
+    assert (await http.post(posts, json=other, headers=headers)).status_code == 201
+    assert (await http.post(posts, json=other, headers=headers)).status_code == 422
+    assert linkedin.images[value["image"]]["data"] == b"\x89PNG"
+
+
+async def test_x_daily_usage_caps_and_refused_deletes(x: FakeX, http: httpx.AsyncClient) -> None:
+    token = x.issue_token(x.consenting)
+    auth = {"Authorization": f"Bearer {token}"}
+    x.app_daily_limit = 1
+    first = await http.post(f"{x.api_url}/2/tweets", json={"text": "one"}, headers=auth)
+    assert first.status_code == 201
+    assert first.headers["x-app-limit-24hour-remaining"] == "0"
+    capped = await http.post(f"{x.api_url}/2/tweets", json={"text": "two"}, headers=auth)
+    assert capped.status_code == 429
+    assert capped.headers["x-app-limit-24hour-remaining"] == "0"
+    reset = int(capped.headers["x-app-limit-24hour-reset"])
+    assert time.time() + 86_000 < reset <= time.time() + 86_401
+    assert capped.headers["x-rate-limit-remaining"] != "0"  # the 15-minute window is not the cause
+    tweet_id = first.json()["data"]["id"]
+    x.undeletable.add(tweet_id)
+    kept = await http.delete(f"{x.api_url}/2/tweets/{tweet_id}", headers=auth)
+    assert (kept.status_code, kept.json()) == (200, {"data": {"deleted": False}})
+    assert tweet_id in x.tweets
+
+
 async def test_linkedin_expired_and_bad_tokens(linkedin: FakeLinkedIn, http: httpx.AsyncClient) -> None:
     token = linkedin.issue_token(linkedin.consenting)
     linkedin.expire_token(token)

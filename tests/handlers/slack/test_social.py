@@ -1085,3 +1085,54 @@ async def test_a_caption_too_long_for_linkedin_once_escaped_is_refused_when_queu
     async with w.sessions() as session:
         [post] = (await session.scalars(select(Post))).all()
     assert post.captions == ["*" * 1500]
+
+
+# ---------------------------------------------------------------------------------------------------
+# X: undo and the 24-hour usage cap
+
+
+async def test_an_x_undo_answered_deleted_false_is_not_undone(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    posted = await _click_share(w, "UEMP2", "x", await _publish(w))
+    [tweet_id] = w.x.tweets
+    w.x.undeletable.add(tweet_id)
+    undo = await w.slack.click("UEMP2", "share_undo", _button(posted, "share_undo")["value"], ephemeral=True)
+    reply = (await w.slack.responses(undo.url_id))[0]
+    assert reply["text"] == "X did not let me remove the post just now; please try again in a moment."
+    assert _button(reply, "share_undo")
+    assert tweet_id in w.x.tweets
+    assert (await _share(w)).status is ShareStatus.POSTED
+
+
+async def test_an_x_usage_cap_waits_for_the_day_reset_and_the_member_is_told_when(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w)
+    window = int((w.clock.now() + timedelta(minutes=15)).timestamp())
+    day = int((w.clock.now() + timedelta(hours=20)).timestamp())
+    w.x.fail_next(
+        "create_tweet",
+        status=429,
+        headers={
+            "x-rate-limit-remaining": "99",
+            "x-rate-limit-reset": str(window),
+            "x-app-limit-24hour-limit": "10000",
+            "x-app-limit-24hour-remaining": "0",
+            "x-app-limit-24hour-reset": str(day),
+        },
+    )
+    answer = await _click_share(w, "UEMP2", "x", message)
+    assert answer["text"] == (
+        "X is busy right now. I will try again at 2026-11-26 05:00 and tell you how it went."
+    )
+    async with w.sessions() as session:
+        job = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "social_post"))).one()
+        assert int(job.next_attempt_at.timestamp()) == day
+    w.clock.advance(timedelta(minutes=16))
+    await _clock_pass(w)
+    assert len(w.x.calls_to("create_tweet")) == 1  # not after the 15-minute window
+    w.clock.advance(timedelta(hours=20))
+    await _clock_pass(w)
+    assert len(w.x.tweets) == 1
+    assert (await _share(w)).status is ShareStatus.POSTED

@@ -557,6 +557,63 @@ async def test_x_rate_limits(x: FakeX, http: httpx.AsyncClient) -> None:
     assert retry_after.value.retry_at == now + timedelta(seconds=60)
 
 
+@pytest.mark.parametrize("cap", ["app", "user"])
+async def test_x_a_used_up_24_hour_usage_cap_waits_for_its_reset(
+    x: FakeX, http: httpx.AsyncClient, cap: str
+) -> None:
+    client = x_client(x, http)
+    token = x.issue_token(X_USER)
+    now = _now()
+    x.app_daily_limit, x.user_daily_limit = (1, None) if cap == "app" else (None, 1)
+    await client.publish(token, person_id=X_USER, text="first", now=now)
+    with pytest.raises(RateLimited) as capped:
+        await client.publish(token, person_id=X_USER, text="second", now=now)
+    [_, refused] = x.calls_to("create_tweet")
+    assert refused.status == 429
+    assert capped.value.retry_at is not None
+    # The day's reset, not the 15-minute window's.
+    assert now + timedelta(hours=23) < capped.value.retry_at <= now + timedelta(hours=24, seconds=1)
+    assert len(x.tweets) == 1
+
+
+async def test_x_usage_cap_headers_win_over_the_15_minute_window(x: FakeX, http: httpx.AsyncClient) -> None:
+    client = x_client(x, http)
+    token = x.issue_token(X_USER)
+    now = _now()
+    headers = {
+        "x-rate-limit-reset": "2000000000",
+        "x-app-limit-24hour-remaining": "0",
+        "x-app-limit-24hour-reset": "2000050000",
+        "x-user-limit-24hour-remaining": "0",
+        "x-user-limit-24hour-reset": "2000080000",
+    }
+    x.fail_next("create_tweet", status=429, headers=headers)
+    with pytest.raises(RateLimited) as both:
+        await client.publish(token, person_id=X_USER, text="t", now=now)
+    assert both.value.retry_at == datetime.fromtimestamp(2_000_080_000, UTC)  # the later of the two caps
+    # A cap with posts left does not hold anything up: the window's reset says when.
+    x.fail_next("create_tweet", status=429, headers={**headers, "x-app-limit-24hour-remaining": "5",
+                                                     "x-user-limit-24hour-remaining": "3"})  # fmt: skip
+    with pytest.raises(RateLimited) as window:
+        await client.publish(token, person_id=X_USER, text="t", now=now)
+    assert window.value.retry_at == datetime.fromtimestamp(2_000_000_000, UTC)
+
+
+async def test_x_delete_answering_deleted_false_is_not_undone(x: FakeX, http: httpx.AsyncClient) -> None:
+    client = x_client(x, http)
+    token = x.issue_token(X_USER)
+    now = _now()
+    published = await client.publish(token, person_id=X_USER, text="kept", now=now)
+    x.undeletable.add(published.external_id)
+    with pytest.raises(Rejected) as refused:
+        await client.delete(token, external_id=published.external_id, now=now)
+    assert refused.value.reason == "not_deleted"
+    assert published.external_id in x.tweets
+    x.undeletable.clear()
+    assert await client.delete(token, external_id=published.external_id, now=now) is True
+    assert await client.delete(token, external_id=published.external_id, now=now) is False  # already gone
+
+
 async def test_x_timeouts(x: FakeX, slow_http: httpx.AsyncClient) -> None:
     client = x_client(x, slow_http)
     token = x.issue_token(X_USER)
