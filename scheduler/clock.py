@@ -3,7 +3,8 @@ runs the jobs of `scheduler.jobs.JOBS` (publish, nudges, leaderboard, connection
 at its interval and once at start (to catch up after a restart).
 
 Only the leader runs jobs (`scheduler.leader`): a second clock waits and takes over within
-`leader.RETRY_SECONDS` of the first one's death. Even two leaders would send nothing twice: weekly
+`leader.RETRY_SECONDS` of the first one's death; a leader whose lock's connection drops stops leading
+until it holds the lock again. Even two leaders would send nothing twice: weekly
 rounds claim their period, posts are claimed by conditional updates, outbox rows by their state.
 """
 
@@ -29,7 +30,7 @@ from handlers.slack.app import build_web_client
 from handlers.slack.notifier import SlackNotifier
 from handlers.social import build_social_clients, new_http_client
 from scheduler import jobs
-from scheduler.leader import leadership
+from scheduler.leader import lead
 
 logger = logging.getLogger(__name__)
 
@@ -115,15 +116,15 @@ async def run_clock(settings: Settings, *, retry: float | None = None) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         options = {} if retry is None else {"retry": retry}
-        async with leadership(engine, stop, **options) as leading:
-            if leading:
-                await _lead(ctx, stop)
+        await lead(engine, stop, lambda ended: _lead(ctx, ended), **options)
     finally:
         await close()
         logger.info("Relais clock stopped")
 
 
-async def _lead(ctx: jobs.Context, stop: asyncio.Event) -> None:
+async def _lead(ctx: jobs.Context, ended: asyncio.Event) -> None:
+    """Run the jobs until `ended` (a stop, or the leadership lost): then no job starts any more, and
+    those running are let finish (their claims keep anything from being done twice)."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     in_flight = _InFlight()
     for job in jobs.JOBS.values():
@@ -152,7 +153,7 @@ async def _lead(ctx: jobs.Context, stop: asyncio.Event) -> None:
     scheduler.start()
     logger.info("Relais clock started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     try:
-        await stop.wait()
+        await ended.wait()
         scheduler.pause()
         await in_flight.wait(SHUTDOWN_SECONDS)
     finally:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import db
@@ -17,9 +19,9 @@ from bot.demo.fake_slack import FakeSlack
 from handlers.slack.notifier import SlackNotifier
 from models import Delivery, Post, PostState
 from scheduler import jobs
-from scheduler.leader import leadership
+from scheduler.leader import LOCK_KEY, lead, leadership
 from tests.bot.test_cli import RELAIS, _environment, assert_one_line_error, relais
-from tests.conftest import BOT_TOKEN
+from tests.conftest import BOT_TOKEN, TEST_DATABASE_URL
 from tests.scheduler.test_publish import seed
 from tests.scheduler.test_weekly import BOARD_TIME, _member, _post, _seed_board, _workspace
 
@@ -173,7 +175,7 @@ async def test_one_clock_leads_and_another_takes_over_when_it_stops(engine: Asyn
     led: list[str] = []
 
     async def clock(name: str, stop: asyncio.Event, hold: asyncio.Event) -> None:
-        async with leadership(engine, stop, retry=0.05) as leading:
+        async with leadership(engine, stop, retry=0.05, heartbeat=0.05) as leading:
             if leading:
                 led.append(name)
                 await hold.wait()
@@ -198,4 +200,62 @@ async def test_one_clock_leads_and_another_takes_over_when_it_stops(engine: Asyn
     stopped = asyncio.Event()
     stopped.set()
     async with leadership(engine, stopped, retry=0.05) as leading:
-        assert leading is False
+        assert leading is None
+
+
+@pytest.mark.skipif(TEST_DATABASE_URL is None, reason="the advisory lock is PostgreSQL's")
+async def test_a_leader_whose_connection_drops_stops_leading_and_two_never_lead_at_once(
+    engine: AsyncEngine,
+) -> None:
+    """The leader's backend is killed (as a failover or a restarted server would): it stops leading,
+    and one of the two (the standby, or the first once it holds the lock again) leads; twice over. At
+    no moment do two clocks lead."""
+    stop = asyncio.Event()
+    leading: set[str] = set()
+    terms: list[str] = []
+    overlaps: list[set[str]] = []
+
+    def clock(name: str) -> Callable[[asyncio.Event], Awaitable[None]]:
+        async def work(ended: asyncio.Event) -> None:
+            if leading:
+                overlaps.append({*leading, name})
+            leading.add(name)
+            terms.append(name)
+            try:
+                await ended.wait()
+            finally:
+                leading.discard(name)
+
+        return work
+
+    async def kill_the_leader() -> None:
+        async with engine.connect() as connection:
+            killed = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND granted AND objid = :low"
+                ),
+                {"low": LOCK_KEY & 0xFFFFFFFF},
+            )
+            assert killed == 1
+
+    async def until(check: Callable[[], bool]) -> None:
+        for _ in range(500):
+            if check():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"not in time: leading {leading}, terms {terms}")
+
+    options = {"retry": 0.05, "heartbeat": 0.1}
+    first = asyncio.create_task(lead(engine, stop, clock("first"), **options))
+    await until(lambda: terms == ["first"])
+    second = asyncio.create_task(lead(engine, stop, clock("second"), **options))
+    await asyncio.sleep(0.5)
+    assert terms == ["first"]  # the second stands by
+    for term in (2, 3):
+        await kill_the_leader()
+        await until(functools.partial(lambda n: len(terms) == n and len(leading) == 1, term))
+    stop.set()
+    await asyncio.wait_for(asyncio.gather(first, second), 5)
+    assert overlaps == []
+    assert leading == set()

