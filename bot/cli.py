@@ -235,9 +235,10 @@ async def _check_schema(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> int:
-    from bot.web import AccessLogger, create_app
+    from bot.web import HEADER_TIMEOUT_SECONDS, LINGER_SECONDS, AccessLogger, create_app
 
     asyncio.run(_check_schema(settings))
+    _raise_open_files_limit()
     app = create_app(settings)
     if not settings.slack_configured:
         logger.warning(
@@ -253,9 +254,27 @@ def _serve(settings: Settings) -> int:
         print=None,
         access_log=logging.getLogger("relais.access"),
         access_log_class=AccessLogger,
+        keepalive_timeout=HEADER_TIMEOUT_SECONDS,
+        lingering_time=LINGER_SECONDS,
     )
     logger.info("Relais stopped")
     return 0
+
+
+def _raise_open_files_limit() -> None:
+    """Each open connection holds a file descriptor, and the usual soft limit (1,024) is soon reached by
+    slow or idle clients: then even /healthz is no longer accepted. Raise it to the hard limit, as Go's
+    runtime does for every program."""
+    import resource  # Unix only, as the server is
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = 1 << 20 if hard == resource.RLIM_INFINITY else hard  # Linux's own ceiling (nr_open)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as exc:
+        logger.warning("could not raise the open files limit from %d to %d (%s)", soft, target, exc)
 
 
 async def _jobs(settings: Settings, action: str, name: str | None, at: datetime | None) -> int:

@@ -6,15 +6,18 @@ reached through SQLAlchemy's asyncio extension (aiosqlite, asyncpg).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import Executable, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_DRIVER = "sqlite+aiosqlite"
+# Key, in each pooled SQLite connection's info, of the identity of the file it opened.
+SQLITE_FILE_KEY = "relais_sqlite_file"
 POSTGRES_DRIVER = "postgresql+asyncpg"
 
 
@@ -55,11 +58,14 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
+        path = make_url(url).database
+
         @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        def _sqlite_pragmas(dbapi_connection: Any, record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            if make_url(url).database not in (None, "", ":memory:"):
+            if path not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
+                record.info[SQLITE_FILE_KEY] = (path, _file_identity(path))
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
@@ -74,10 +80,29 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def ping(engine: AsyncEngine) -> None:
-    """Raise unless the database answers a trivial query."""
+class DatabaseFileGone(Exception):
+    """The SQLite file was deleted or replaced under the running process."""
+
+
+async def ping(engine: AsyncEngine, probe: Executable | None = None) -> None:
+    """Raise unless the database answers `probe` (a trivial query by default) and, on SQLite, the file
+    the connection opened is still the one at its path: a deleted file keeps answering through the
+    connections that have it open, and what they write is lost with it."""
     async with engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
+        await connection.execute(probe if probe is not None else text("SELECT 1"))
+        opened = connection.info.get(SQLITE_FILE_KEY)
+    if opened is not None:
+        path, identity = opened
+        if _file_identity(path) != identity:
+            raise DatabaseFileGone(path)
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def insert_ignoring_conflicts(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> Any:

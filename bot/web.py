@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import db, oauth_pages
@@ -32,18 +32,29 @@ from bot.services.preview import PreviewFetcher
 from bot.services.shares import ShareWriter
 from handlers.slack import build_slack_app, build_socket_mode_handler
 from handlers.slack.deps import Relais
+from handlers.slack.ingress import MAX_BODY_BYTES, SlackIngress
 from handlers.slack.outbox import drain_outbox
 from handlers.social import build_social_clients, new_http_client
+from models import Workspace
 
 logger = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_SECONDS = 3.0
+# The server's own read limits, which `relais serve` gives aiohttp. Its keep-alive timer runs from the
+# moment a connection opens, and again after each response, and closes a connection whose request head
+# has not fully arrived by then: HEADER_TIMEOUT_SECONDS is the header read timeout (Slack sends its
+# headers at once). The body's timeout and size are the Slack route's (`handlers.slack.ingress`). A
+# request refused before its body was read has that body drained for at most LINGER_SECONDS, so the
+# client reads the refusal rather than a reset, then the connection is closed.
+HEADER_TIMEOUT_SECONDS = 5.0
+LINGER_SECONDS = 1.0
 SOCIAL_TIMEOUT_SECONDS = 10.0
 
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 DEPS_KEY = web.AppKey("deps", Relais)
 SLACK_APP_KEY = web.AppKey("slack_app", AsyncApp)
+SLACK_INGRESS_KEY = web.AppKey("slack_ingress", SlackIngress)
 HTTP_KEY = web.AppKey("social_http", httpx.AsyncClient)
 TASKS_KEY = web.AppKey("tasks", set[asyncio.Task[None]])
 VISITS_KEY = web.AppKey("visits", links.VisitCounter)
@@ -65,7 +76,7 @@ def create_app(
     `social_timeout` bounds each call to LinkedIn and X.
     """
     settings.require_social()
-    app = web.Application()
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SETTINGS_KEY] = settings
     owns_engine = engine is None
     app[ENGINE_KEY] = engine if engine is not None else db.create_engine(settings.database_url)
@@ -102,6 +113,10 @@ def create_app(
     app.router.add_get("/oauth/{network}/callback", handle_oauth_callback)
     if settings.slack_configured:
         app[SLACK_APP_KEY] = build_slack_app(settings, app[DEPS_KEY])
+        assert settings.slack_signing_secret is not None  # build_slack_app refuses a missing one
+        app[SLACK_INGRESS_KEY] = SlackIngress(
+            app[SLACK_APP_KEY], settings.slack_signing_secret.get_secret_value()
+        )
         app.router.add_post("/slack/events", handle_slack_events)
         app.cleanup_ctx.append(_socket_mode)
     else:
@@ -123,11 +138,13 @@ class AccessLogger(AbstractAccessLogger):
 
 
 async def handle_healthz(request: web.Request) -> web.Response:
-    """200 when the database answers within a few seconds, 503 otherwise (load balancers read this)."""
+    """200 when the database answers within a few seconds with Relais's schema in it (and, on SQLite,
+    from the file at its path), 503 otherwise: load balancers read this. A server whose database file
+    was deleted still answers from the open connections, and loses all it writes."""
     engine = request.app[ENGINE_KEY]
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT_SECONDS):
-            await db.ping(engine)
+            await db.ping(engine, select(Workspace.id).limit(1))
     except Exception as exc:
         # The reason is logged for the operator, not shown: it may name hosts or users.
         logger.warning("health check: database unavailable (%s)", type(exc).__name__)
@@ -135,11 +152,10 @@ async def handle_healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
-async def handle_slack_events(request: web.Request) -> web.Response:
-    """Every Slack request (events, slash commands, interactivity) comes to this one URL."""
-    bolt_request = await to_bolt_request(request)
-    bolt_response = await request.app[SLACK_APP_KEY].async_dispatch(bolt_request)
-    return await to_aiohttp_response(bolt_response)
+async def handle_slack_events(request: web.Request) -> web.StreamResponse:
+    """Every Slack request (events, slash commands, interactivity) comes to this one URL; its signature
+    is verified on the raw body before anything parses it (`handlers.slack.ingress`)."""
+    return await request.app[SLACK_INGRESS_KEY].handle(request)
 
 
 async def handle_oauth_start(request: web.Request) -> web.Response:

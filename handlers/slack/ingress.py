@@ -1,0 +1,116 @@
+"""Slack's one request URL at the door: the signature is verified on the raw body before anything parses
+it, and nothing that cannot be parsed reaches Bolt.
+
+Bolt's aiohttp adapter parses the body while it builds its request, before its own middleware checks the
+signature, so random bytes sent without any signature raised there (HTTP 500 and a traceback). Here, in
+order: the `X-Slack-*` headers must be present, well-formed and fresh, and the announced body small,
+before a byte of the body is read (401, 413); the body must arrive within a few seconds (408); slack_sdk's
+`SignatureVerifier` must accept the raw bytes (401); only then is the body parsed, and a signed body
+that does not parse into a Slack payload gets 400. Bolt still verifies the signature again (cheap).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import Clock, SignatureVerifier
+
+logger = logging.getLogger(__name__)
+
+# Slack's payloads are a few kilobytes; the largest, a modal's submitted state, stays far below this.
+MAX_BODY_BYTES = 1024 * 1024
+# Slack gives up on a request after 3 seconds: a body still arriving after this is not Slack's.
+BODY_TIMEOUT_SECONDS = 5.0
+# SignatureVerifier's own window: a request signed longer ago (or ahead) than this is a replay.
+SIGNATURE_MAX_AGE_SECONDS = 5 * 60
+
+# ASCII only: int() and str.isdigit() also take other scripts' digits.
+_TIMESTAMP = re.compile(r"[0-9]{1,12}", re.ASCII)
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}", re.ASCII)
+
+
+class SlackIngress:
+    """Checks, reads, verifies and parses a request to `/slack/events`, then hands it to Bolt.
+
+    `clock` is slack_sdk's: the request's timestamp is Slack's real time, so its freshness is judged by
+    the real clock (as Bolt's own check does), not by Relais's injected clock, which tests and
+    `relais jobs run --at` move.
+    """
+
+    def __init__(self, app: AsyncApp, signing_secret: str, *, clock: Clock | None = None) -> None:
+        self._app = app
+        self._clock = clock or Clock()
+        self._verifier = SignatureVerifier(signing_secret, clock=self._clock)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        refusal = self._check_before_body(request)
+        if refusal is not None:
+            return refusal
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                raw = await request.read()
+        except TimeoutError:
+            return _refuse(408, "the request body was too slow")
+        except web.HTTPRequestEntityTooLarge:  # no Content-Length (chunked) and too long
+            return _refuse(413, "the request body is too large")
+        text = self._verified_text(raw, request)
+        if text is None:
+            return _refuse(401, "invalid request")
+        bolt_request = _parse(text, request)
+        if bolt_request is None:
+            return _refuse(400, "the request body is not a Slack payload")
+        return await to_aiohttp_response(await self._app.async_dispatch(bolt_request))
+
+    def _check_before_body(self, request: web.Request) -> web.Response | None:
+        """Refuse what can be refused from the headers alone, so a client that sends no valid Slack
+        headers, or announces a huge body, holds no connection while its body trickles in."""
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
+            return _refuse(401, "invalid request")
+        if abs(self._clock.now() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+            return _refuse(401, "invalid request")
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return _refuse(413, "the request body is too large")
+        return None
+
+    def _verified_text(self, raw: bytes, request: web.Request) -> str | None:
+        """The body as text when its signature is Slack's; None otherwise. Slack sends UTF-8, and
+        SignatureVerifier decodes before hashing (it raises on other bytes), so those are refused first."""
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        headers = request.headers
+        valid = self._verifier.is_valid(
+            text, headers["X-Slack-Request-Timestamp"], headers["X-Slack-Signature"]
+        )
+        return text if valid else None
+
+
+def _parse(text: str, request: web.Request) -> AsyncBoltRequest | None:
+    """Bolt's request for a verified body, or None when Bolt cannot read it: it parses JSON, or a form
+    whose `payload` is JSON, and assumes a JSON object (a list or a wrong type inside raises)."""
+    try:
+        bolt_request = AsyncBoltRequest(
+            body=text,
+            query=request.query_string,
+            headers=request.headers,  # type: ignore[arg-type]  # a mapping of str, as Bolt's adapter passes
+        )
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError) as exc:
+        # Signed, so from Slack or from someone holding the signing secret: worth a line, not a 500.
+        logger.warning("signed Slack request that Bolt cannot read (%s)", type(exc).__name__)
+        return None
+    return bolt_request if isinstance(bolt_request.body, dict) else None
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    body: dict[str, Any] = {"error": reason}
+    return web.json_response(body, status=status)
