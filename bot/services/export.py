@@ -178,8 +178,11 @@ async def write_json(rows: AsyncIterator[dict[str, Any]], out: IO[str]) -> int:
 
 
 async def write_csv(rows: AsyncIterator[dict[str, Any]], out: IO[str], kind: ExportKind) -> int:
-    """Write CSV with a header; lists become space-separated, booleans true/false."""
-    writer = csv.DictWriter(out, fieldnames=COLUMNS[kind], lineterminator="\n")
+    """Write CSV with a header; lists become space-separated, booleans true/false, and text a spreadsheet
+    would run as a formula is neutralised (see `_csv_cell`)."""
+    # RFC 4180's CRLF: with it the csv module also quotes a field holding a lone CR, which would otherwise
+    # end the row early in a spreadsheet (a display name can hold one).
+    writer = csv.DictWriter(out, fieldnames=COLUMNS[kind], lineterminator="\r\n")
     writer.writeheader()
     count = 0
     async for row in rows:
@@ -188,9 +191,18 @@ async def write_csv(rows: AsyncIterator[dict[str, Any]], out: IO[str], kind: Exp
     return count
 
 
+# A text cell starting with one of these is read as a formula by spreadsheets (OWASP: CSV injection).
+FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_cell(value: Any) -> Any:
+    """One CSV cell. Text comes from members and from the web (display names, page titles, URLs): one that
+    starts like a formula (`=HYPERLINK(...)`) is prefixed with a single quote, so a spreadsheet shows it as
+    text. Numbers and JSON exports are left as they are."""
     if isinstance(value, list):
-        return " ".join(str(item) for item in value)
+        value = " ".join(str(item) for item in value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
