@@ -10,13 +10,19 @@ this process can be behind. A cancel in this process forgets the post at once.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from models import Post, PostState
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 POST_TTL_SECONDS: Final = 1.0
 MAX_MEMBERS: Final = 100_000
@@ -78,3 +84,28 @@ class HotCache:
 
     def forget_post(self, workspace_id: int, post_id: int) -> None:
         self._posts.pop((workspace_id, post_id), None)
+
+
+_running: set[asyncio.Task[Any]] = set()
+
+
+async def started_within(work: Coroutine[Any, Any, T], seconds: float) -> tuple[asyncio.Task[T], bool]:
+    """Start `work` as a task and wait for it at most `seconds`: (the task, whether it finished).
+
+    Work before an ack must be bounded, and `asyncio.timeout` does not bound it: cancelling a database
+    call waits for the call to give up (SQLite waiting for another process's write lock waits its whole
+    busy timeout before the cancellation lands). So the work is never cancelled here: after `seconds`
+    the caller answers the person, and the task goes on; the caller may await it after the ack to tell
+    them how it ended. The task is kept referenced until it ends, and a failure nobody awaited is
+    logged."""
+    task = asyncio.ensure_future(work)
+    _running.add(task)
+    task.add_done_callback(_finished)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    return task, task in done
+
+
+def _finished(task: asyncio.Task[Any]) -> None:
+    _running.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("work started before an ack failed", exc_info=task.exception())

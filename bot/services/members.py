@@ -60,18 +60,32 @@ async def ensure_member(session: AsyncSession, *, workspace: Workspace, external
     return member
 
 
-async def refresh_profile(
-    session: AsyncSession, member: Member, *, directory: Directory, now: datetime, force: bool = False
-) -> Member:
-    """Refresh name, locale, time zone and the admin flag from the directory when the cache is stale.
-    A directory failure keeps the cached values (and is logged): nobody is locked out by a Slack hiccup."""
-    fresh = member.admin_checked_at is not None and now - member.admin_checked_at < PROFILE_TTL
-    if fresh and not force:
-        return member
+class LookupFailed:
+    """The directory could not answer (timeout, outage): keep what is cached."""
+
+
+LOOKUP_FAILED: Final = LookupFailed()
+
+
+def profile_is_fresh(member: Member, now: datetime) -> bool:
+    return member.admin_checked_at is not None and now - member.admin_checked_at < PROFILE_TTL
+
+
+async def look_up(directory: Directory, member: Member) -> Profile | LookupFailed | None:
+    """Ask the directory about `member`. Call it outside any transaction: it is a network call, and a
+    write transaction held open across it blocks every other writer (on SQLite, all of them).
+    None means the person is gone; a failure is logged and reported as `LOOKUP_FAILED`."""
     try:
-        profile = await directory.profile(member.external_id)
+        return await directory.profile(member.external_id)
     except Exception:
         logger.exception("directory lookup failed for member %s", member.id)
+        return LOOKUP_FAILED
+
+
+def apply_profile(member: Member, profile: Profile | LookupFailed | None, *, now: datetime) -> Member:
+    """Write what the directory said on the member row. A failed lookup keeps the cached values:
+    nobody is locked out by a Slack hiccup."""
+    if isinstance(profile, LookupFailed):
         return member
     if profile is None:
         member.active = False

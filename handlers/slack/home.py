@@ -9,19 +9,14 @@ from bot.services import posts as post_service
 from bot.services import scores
 from handlers.slack.blocks.home import HomeData, build_home
 from handlers.slack.deps import Relais
-from handlers.slack.directory import SlackDirectory
+from handlers.slack.identity import acting_member
 from handlers.slack.social import member_connections
-from models import Platform
 
 
 async def publish_home(deps: Relais, client: AsyncWebClient, *, team_id: str, user_id: str) -> None:
     now = deps.clock.now()
+    workspace, member = await acting_member(deps, client, team_id, user_id)
     async with deps.sessions() as session:
-        workspace = await member_service.ensure_workspace(
-            session, platform=Platform.SLACK, external_id=team_id
-        )
-        member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
-        await member_service.refresh_profile(session, member, directory=SlackDirectory(client), now=now)
         lang = member_service.language_of(member)
         stats = await scores.member_stats(session, workspace_id=workspace.id, member_id=member.id, now=now)
         cards = await post_service.latest_cards(session, workspace_id=workspace.id, member_id=member.id)

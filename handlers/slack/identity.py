@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import members as member_service
 from bot.services.hotpath import MemberRef
+from bot.services.members import LookupFailed, Profile
 from handlers.slack.deps import Relais
 from handlers.slack.directory import SlackDirectory
 from models import Member, Platform, Workspace
@@ -33,29 +34,48 @@ def button_id(action: dict[str, Any]) -> int | None:
     return int(head) if re.fullmatch(r"[1-9][0-9]{0,17}", head) else None
 
 
-async def identify(
-    deps: Relais, client: AsyncWebClient, body: dict[str, Any], *, refresh: bool = True
-) -> tuple[Workspace, Member, str, bool]:
-    """(workspace, member, language, is admin). With `refresh=False` (work before the ack, where a
-    directory call could take longer than Slack waits) cached data is used, and someone never looked
-    up is looked up within `QUICK_LOOKUP_SECONDS` at most."""
-    team_id, user_id = team_and_user(body)
+async def acting_member(
+    deps: Relais, client: AsyncWebClient, team_id: str, user_id: str, *, refresh: bool = True
+) -> tuple[Workspace, Member]:
+    """Who is acting: the workspace and member rows (created on first contact), with the profile
+    refreshed from Slack when stale. The one place this look-up is written.
+
+    No write transaction stays open across the `users.info` call: the rows are created and committed
+    first, Slack is asked outside any transaction, and the answer is written in a second short one.
+    With `refresh=False` (work before the ack) a stale profile is kept, and someone never looked up is
+    looked up within `QUICK_LOOKUP_SECONDS` at most."""
     async with deps.sessions() as session:
         workspace = await member_service.ensure_workspace(
             session, platform=Platform.SLACK, external_id=team_id
         )
         member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
+        await session.commit()
+    now = deps.clock.now()
+    if not member_service.profile_is_fresh(member, now) and (refresh or member.admin_checked_at is None):
+        profile: Profile | LookupFailed | None = member_service.LOOKUP_FAILED
         directory = SlackDirectory(client)
         if refresh:
-            await member_service.refresh_profile(session, member, directory=directory, now=deps.clock.now())
-        elif member.admin_checked_at is None:
+            profile = await member_service.look_up(directory, member)
+        else:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(QUICK_LOOKUP_SECONDS):
-                    await member_service.refresh_profile(
-                        session, member, directory=directory, now=deps.clock.now()
-                    )
-        await session.commit()
+                    profile = await member_service.look_up(directory, member)
+        if not isinstance(profile, LookupFailed):
+            async with deps.sessions() as session:
+                member = member_service.apply_profile(
+                    await session.get_one(Member, member.id), profile, now=now
+                )
+                await session.commit()
     remember(deps, team_id, user_id, member)
+    return workspace, member
+
+
+async def identify(
+    deps: Relais, client: AsyncWebClient, body: dict[str, Any], *, refresh: bool = True
+) -> tuple[Workspace, Member, str, bool]:
+    """(workspace, member, language, is admin) of whoever sent `body` (see `acting_member`)."""
+    team_id, user_id = team_and_user(body)
+    workspace, member = await acting_member(deps, client, team_id, user_id, refresh=refresh)
     admin = member_service.is_admin(member, admins=deps.settings.relais_admins)
     return workspace, member, member_service.language_of(member), admin
 

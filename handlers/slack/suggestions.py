@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from slack_sdk.errors import SlackApiError
@@ -32,10 +33,11 @@ async def send_reviews(
     author_id: str,
     admins: list[str],
 ) -> int:
-    """DM each admin the suggestion with Approve / Reject; remembers where, to update them later."""
-    sent = []
-    for admin in admins:
-        lang = await _language(session, suggestion.workspace_id, admin)
+    """DM each admin the suggestion with Approve / Reject, all at once (the suggester waits for the
+    slowest, not the sum); remembers where, to update them later."""
+    languages = [await _language(session, suggestion.workspace_id, admin) for admin in admins]
+
+    async def send(admin: str, lang: str) -> dict[str, str] | None:
         text, blocks = build_suggestion_review(
             suggestion_id=suggestion.id,
             author_id=author_id,
@@ -49,8 +51,13 @@ async def send_reviews(
             logger.warning(
                 "could not send suggestion %s to %s: %s", suggestion.id, admin, exc.response.get("error")
             )
-            continue
-        sent.append({"channel": response["channel"], "ts": response["ts"], "admin": admin, "lang": lang})
+            return None
+        return {"channel": response["channel"], "ts": response["ts"], "admin": admin, "lang": lang}
+
+    results = await asyncio.gather(
+        *(send(admin, lang) for admin, lang in zip(admins, languages, strict=True))
+    )
+    sent = [result for result in results if result is not None]
     suggestion.review_messages = sent
     return len(sent)
 

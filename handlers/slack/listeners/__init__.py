@@ -9,7 +9,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
 from handlers.slack.blocks.modals import EDIT_CALLBACK, QUEUE_CALLBACK
+from handlers.slack.client import install_fitting_respond
 from handlers.slack.deps import CONTEXT_KEY, Relais
+from handlers.slack.errors import register_error_handlers
 from handlers.slack.listeners.actions import handle_not_for_me, handle_open_share, handle_share
 from handlers.slack.listeners.commands import handle_relais_command
 from handlers.slack.listeners.events import handle_app_home_opened, handle_home_preference
@@ -27,9 +29,11 @@ from handlers.slack.listeners.views import handle_edit_share, handle_edit_submis
 def register(app: AsyncApp, deps: Relais) -> None:
     async def inject(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> None:
         context[CONTEXT_KEY] = deps
+        install_fitting_respond(context)  # every respond() is fitted to Slack's limits
         await next()
 
     app.middleware(inject)
+    register_error_handlers(app)
 
     app.command("/relais")(handle_relais_command)
     app.action("share_linkedin")(handle_share)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -15,13 +14,12 @@ from bot.i18n import t
 from bot.services import connections, links, posting
 from bot.services import members as member_service
 from bot.services import posts as post_service
-from bot.services.hotpath import MemberRef, PostRef
+from bot.services.hotpath import MemberRef, PostRef, started_within
 from bot.services.posting import Claim
 from bot.services.shares import ShareRecord
 from handlers.slack.blocks.share import build_share_link
 from handlers.slack.deps import Relais, relais
-from handlers.slack.directory import SlackDirectory
-from handlers.slack.identity import button_id, identify, remember, team_and_user
+from handlers.slack.identity import acting_member, button_id, identify, team_and_user
 from handlers.slack.social import share_outcome, tell
 from models import Member, Network, Platform, Post, PostState, ShareStatus, SocialAccountStatus
 
@@ -59,17 +57,23 @@ async def handle_share(
         if found is None:
             return
         who, ref = found
-        try:
-            if _shareable(ref, network) and ref is not None:
-                async with asyncio.timeout(RECORD_BEFORE_ACK_SECONDS):
-                    claim = await _claim_api_share(deps, who, ref, network)
-        except Exception:
-            # The claim may have been committed (then the clock posts it and tells the member).
-            logger.exception("claiming an API share of post %s failed", post_id)
-            await ack()
-            name = t(who.lang, f"network_{network.value}")
-            await tell(body, respond, client, t(who.lang, "share_unsure", network=name))
-            return
+        if _shareable(ref, network) and ref is not None:
+            task, finished = await started_within(
+                _claim_api_share(deps, who, ref, network), RECORD_BEFORE_ACK_SECONDS
+            )
+            if not finished:
+                # Still being recorded: say so now, and how it ended once it has.
+                await ack()
+                name = t(who.lang, f"network_{network.value}")
+                await tell(body, respond, client, t(who.lang, "share_still_recording", network=name))
+            try:
+                claim = await task
+            except Exception:
+                # The claim's transaction did not commit: nothing was recorded.
+                logger.exception("claiming an API share of post %s failed", post_id)
+                await ack()
+                await tell(body, respond, client, t(who.lang, "something_went_wrong"))
+                return
     await ack()
     if claim is not None and who is not None:
         async with deps.sessions() as session:
@@ -155,14 +159,20 @@ async def handle_open_share(
             at=deps.clock.now(),
             caption=post_service.rotate_caption(post.captions, post_id=post_id, member_id=who.member_id),
         )
-        try:
-            # Once queued, the share will be written even if this wait is cut short: never tell the
-            # member "nothing changed" from here.
-            async with asyncio.timeout(RECORD_BEFORE_ACK_SECONDS):
-                created = await deps.shares.record(record)
-        except TimeoutError:
+        task, finished = await started_within(deps.shares.record(record), RECORD_BEFORE_ACK_SECONDS)
+        if not finished:
+            # The database is slow (another process holds SQLite's write lock): the share is queued
+            # and will be written; the member hears so now, and hears the result once it is.
             logger.warning("share of post %s queued but not confirmed before the ack", post_id)
             await ack()
+            name = t(who.lang, f"network_{network.value}")
+            await tell(body, respond, client, t(who.lang, "share_still_recording", network=name))
+        try:
+            created = await task or not finished
+        except Exception:
+            logger.exception("recording a share of post %s failed", post_id)
+            await ack()
+            await tell(body, respond, client, t(who.lang, "something_went_wrong"))
             return
     await ack()
     if not shareable or created:
@@ -187,14 +197,17 @@ async def _lookup_before_ack(
     """Who clicks and the post, within what Slack waits for the ack. On failure nothing was recorded:
     the click is acked, the member told so, and None returned."""
     team_id, user_id = team_and_user(body)
-    try:
-        async with asyncio.timeout(LOOKUP_BEFORE_ACK_SECONDS):
-            return await _lookup(deps, team_id, user_id, post_id)
-    except Exception:
-        logger.exception("looking up a share of post %s failed", post_id)
-        await ack()
-        await tell(body, respond, client, t("en", "something_went_wrong"))
-        return None
+    task, finished = await started_within(_lookup(deps, team_id, user_id, post_id), LOOKUP_BEFORE_ACK_SECONDS)
+    if finished and task.exception() is None:
+        return task.result()
+    if finished:
+        logger.error("looking up a share of post %s failed", post_id, exc_info=task.exception())
+    else:
+        logger.warning("looking up a share of post %s took too long; the member is asked to retry", post_id)
+    await ack()
+    known = deps.cache.member(team_id, user_id)
+    await tell(body, respond, client, t(known.lang if known else "en", "something_went_wrong"))
+    return None
 
 
 async def _lookup(deps: Relais, team_id: str, user_id: str, post_id: int) -> tuple[MemberRef, PostRef | None]:
@@ -228,11 +241,7 @@ async def _fresh_language(
     now = deps.clock.now()
     if who.checked_at is not None and now - who.checked_at < member_service.PROFILE_TTL:
         return who.lang
-    async with deps.sessions() as session:
-        member = await session.get_one(Member, who.member_id)
-        await member_service.refresh_profile(session, member, directory=SlackDirectory(client), now=now)
-        await session.commit()
-    remember(deps, team_id, user_id, member)
+    _, member = await acting_member(deps, client, team_id, user_id)
     return member_service.language_of(member)
 
 

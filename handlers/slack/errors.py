@@ -1,0 +1,80 @@
+"""The last line of defence: a listener or middleware that raises still gives the person a definite
+answer, never an HTTP 500 or Slack's "this app did not respond".
+
+Bolt calls these handlers with the request and, when the failure came before the ack, the response it
+is about to send (500 by default). Before the ack nothing was written by the request (writes before the
+ack are the share's group commit, which the listeners handle themselves), so the person is told
+"nothing was changed" and Slack gets a 200. After the ack, the listener may have done part of its work;
+the person is told it could not be finished and may try again (every action is idempotent).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.i18n import t
+from handlers.slack.deps import CONTEXT_KEY, Relais
+
+logger = logging.getLogger(__name__)
+
+
+def register_error_handlers(app: AsyncApp) -> None:
+    """One handler for listeners and middleware (Bolt gives a middleware failure the response too)."""
+
+    async def on_error(
+        error: Exception, request: AsyncBoltRequest, response: BoltResponse | None
+    ) -> BoltResponse | None:
+        return await _answer(app, error, request, before_ack=response is not None)
+
+    app.error(on_error)
+
+
+async def _answer(
+    app: AsyncApp, error: Exception, request: AsyncBoltRequest, *, before_ack: bool
+) -> BoltResponse | None:
+    body: dict[str, Any] = request.body if isinstance(request.body, dict) else {}
+    logger.error(
+        "a Slack %s failed %s the ack",
+        body.get("type") or ("command" if "command" in body else "request"),
+        "before" if before_ack else "after",
+        exc_info=error,
+    )
+    team_id, user_id = _team_and_user(body)
+    deps = request.context.get(CONTEXT_KEY)
+    lang = "en"
+    if isinstance(deps, Relais) and team_id and user_id:
+        known = deps.cache.member(team_id, user_id)
+        lang = known.lang if known is not None else "en"
+    text = t(lang, "something_went_wrong" if before_ack else "went_wrong_after")
+    try:
+        await _tell(app, body, user_id, text)
+    except Exception:
+        logger.exception("could not tell the person that their request failed")
+    if not before_ack:
+        return None
+    # An empty 200: the click or command is acknowledged (a form closes), and the message above says why.
+    return BoltResponse(status=200, body="")
+
+
+def _team_and_user(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    user = body.get("user")
+    if isinstance(user, dict):
+        team = (body.get("team") or {}).get("id") if isinstance(body.get("team"), dict) else None
+        return (str(team or user.get("team_id") or "") or None), (str(user.get("id") or "") or None)
+    return body.get("team_id"), body.get("user_id")
+
+
+async def _tell(app: AsyncApp, body: dict[str, Any], user_id: str | None, text: str) -> None:
+    response_url = body.get("response_url")
+    if isinstance(response_url, str) and response_url:
+        await AsyncWebhookClient(response_url).send(
+            text=text, response_type="ephemeral", replace_original=False
+        )
+    elif user_id:
+        await app.client.chat_postMessage(channel=user_id, text=text)

@@ -1,0 +1,182 @@
+"""Every click and command gets a definite answer within Slack's 3 seconds, whatever the database does:
+another process holding SQLite's write lock, Slack answering late while Relais writes, a database that
+refuses writes. Driven through signed requests into the running app."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.demo.fake_slack import FakeSlack
+from models import Delivery, Dismissal, Member, Share, Suggestion
+from tests.conftest import TEST_DATABASE_URL
+from tests.handlers.slack.driver import SettingsFactory, SlackDriver, eventually
+
+Sessions = async_sessionmaker[AsyncSession]
+SLACK_ACK_LIMIT = 3.0  # Slack's rule, a correctness bound (not a speed target)
+
+sqlite_only = pytest.mark.skipif(
+    TEST_DATABASE_URL is not None, reason="SQLite's single write lock; PostgreSQL takes concurrent writers"
+)
+
+
+async def _count(sessions: Sessions, model: Any, *where: Any) -> int:
+    async with sessions() as session:
+        return int(
+            (await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+        )
+
+
+async def _queue(slack: SlackDriver, sessions: Sessions, article: str) -> None:
+    await slack.command("UADMIN", f"queue <{article}/launch> <#C0NEWS|news>")
+
+    async def delivered() -> bool:
+        return await _count(sessions, Delivery) == 1
+
+    await eventually(delivered)
+
+
+async def _timed_click(slack: SlackDriver, user: str, action_id: str, value: str) -> tuple[int, float, str]:
+    started = asyncio.get_running_loop().time()
+    sent = await slack.click(user, action_id, value)
+    return sent.status, asyncio.get_running_loop().time() - started, sent.url_id
+
+
+def _texts(slack: SlackDriver, url_id: str) -> list[str]:
+    return [str(r.get("text")) for r in slack.fake.responses_to(url_id)]
+
+
+@contextmanager
+def _write_lock_held_by_another_process(database_url: str, seconds: float) -> Iterator[None]:
+    """Another process (an operator's sqlite3 shell, a migration, a second Relais) holds the database's
+    write lock for `seconds`."""
+    path = make_url(database_url).database
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE')\n"
+            "print('locked', flush=True)\n"
+            "time.sleep(float(sys.argv[2]))\n"
+            "c.execute('ROLLBACK')\n",
+            str(path),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.wait(timeout=seconds + 10)
+
+
+@sqlite_only
+async def test_every_click_is_answered_in_time_while_another_process_holds_the_write_lock(
+    slack: SlackDriver, article: str, sessions: Sessions, fake_slack: FakeSlack, database_url: str
+) -> None:
+    await _queue(slack, sessions, article)
+    fake_slack.add_user("UNEW", real_name="Nadia", tz="Europe/Paris")
+    await slack.click("UEMP2", "share_x", "1")  # Bob is known to this process
+    await slack.click("UEMP3", "share_x", "1")
+    await slack.settle()
+
+    with _write_lock_held_by_another_process(database_url, 8):
+        results = await asyncio.gather(
+            _timed_click(slack, "UEMP2", "open_share_x", "1:x"),  # known: his share waits for the lock
+            _timed_click(slack, "UNEW", "open_share_x", "1:x"),  # first contact: cannot even be created
+            _timed_click(slack, "UEMP3", "not_for_me", "1"),
+        )
+        for status, elapsed, _ in results:
+            assert status == 200
+            assert elapsed < SLACK_ACK_LIMIT
+        (_, _, bob), (_, _, nadia), (_, _, carla) = results
+        # Told at once, while the lock is still held.
+        assert [r["text"] for r in await slack.responses(bob, timeout=3)] == [
+            "I am still recording your share on X: the database is busy. "
+            "You will get a message here as soon as it is counted."
+        ]
+        assert [r["text"] for r in await slack.responses(nadia, timeout=3)] == [
+            "Something went wrong on my side; nothing was changed. Please try again."
+        ]
+    # Once the lock is gone, what was promised comes, and nothing else.
+    assert [r["text"] for r in await slack.responses(bob, count=2, timeout=20)][1] == (
+        "Thanks! Your share on X is counted."
+    )
+    assert (await slack.responses(carla, timeout=20))[0]["text"].startswith("Noted")
+    await slack.settle(0.5)
+    assert len(_texts(slack, nadia)) == 1
+    bob_id = await _member_id(sessions, "UEMP2")
+    assert await _count(sessions, Share, Share.member_id == bob_id) == 1
+    assert await _count(sessions, Share) == 1
+    assert await _count(sessions, Dismissal) == 1
+
+
+async def _member_id(sessions: Sessions, user: str) -> int:
+    async with sessions() as session:
+        return (await session.scalars(select(Member.id).where(Member.external_id == user))).one()
+
+
+async def test_a_suggestion_holds_no_write_transaction_while_the_admins_are_messaged(
+    slack: SlackDriver,
+    article: str,
+    sessions: Sessions,
+    fake_slack: FakeSlack,
+    engine: AsyncEngine,
+    make_settings: SettingsFactory,
+) -> None:
+    await _queue(slack, sessions, article)
+    for admin in ("UADM2", "UADM3", "UADM4"):
+        fake_slack.add_user(admin, real_name=admin, is_admin=True)
+        await slack.command(admin, "help")  # now known as admins: 4 reviewers in all
+    await slack.click("UEMP2", "share_x", "1")
+    await slack.settle()
+
+    # Every statement the app runs, and whether a write was pending on its connection then.
+    writes_open: list[bool] = []
+    pending: set[int] = set()
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            pending.add(id(conn.connection))
+
+    def ended(conn: Any) -> None:
+        pending.discard(id(conn.connection))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", before)
+    event.listen(engine.sync_engine, "commit", ended)
+    event.listen(engine.sync_engine, "rollback", ended)
+    fake_slack.delay("chat.postMessage", 2.5)  # Slack is slow today
+    earlier = len(fake_slack.calls_to("chat.postMessage"))
+    try:
+        suggesting = asyncio.ensure_future(slack.command("UEMP1", f"suggest <{article}/idea> Great read"))
+        await fake_slack.wait_for_calls("chat.postMessage", count=earlier + 1)
+        writes_open.append(bool(pending))  # while Slack holds the first review message
+        status, elapsed, bob = await _timed_click(slack, "UEMP2", "open_share_x", "1:x")
+        assert status == 200
+        assert elapsed < SLACK_ACK_LIMIT
+        assert (await slack.responses(bob, timeout=5))[0]["text"] == "Thanks! Your share on X is counted."
+        reply = await suggesting
+    finally:
+        fake_slack.delay("chat.postMessage", 0)
+        event.remove(engine.sync_engine, "before_cursor_execute", before)
+        event.remove(engine.sync_engine, "commit", ended)
+        event.remove(engine.sync_engine, "rollback", ended)
+    assert writes_open == [False]
+    assert reply["text"].startswith("Merci ! Votre suggestion est envoyée aux admins")  # Élodie: French
+    async with sessions() as session:
+        suggestion = (await session.scalars(select(Suggestion))).one()
+    assert len(suggestion.review_messages) == 4  # where each review went is still saved
