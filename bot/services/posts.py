@@ -18,7 +18,9 @@ from bot.db import insert_ignoring_conflicts
 from bot.i18n import language_for
 from bot.notifier import Delivered
 from bot.services import outbox, posting, progress
+from bot.services.inputs import has_control_characters
 from bot.services.preview import Preview
+from bot.services.when import EXPIRY_HORIZON, HORIZON
 from models import Delivery, Dismissal, Member, Network, OutboxMessage, Post, PostState, Share, Workspace
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -127,6 +129,8 @@ def check_captions(captions: list[str], networks: list[str]) -> None:
     if len(captions) > MAX_CAPTIONS:
         raise PostError("too_many_captions", limit=MAX_CAPTIONS)
     for caption in captions:
+        if has_control_characters(caption):
+            raise PostError("text_control_characters")
         if Network.X.value in networks and x_length(caption) > X_MAX:
             raise PostError(
                 "caption_too_long_x",
@@ -160,8 +164,12 @@ async def queue_post(
     if not channels:
         raise PostError("no_channel")
     check_captions(captions, networks)
+    if publish_at is not None and publish_at - now > HORIZON:
+        raise PostError("publish_at_too_far")
     if expires_at is not None and expires_at <= (publish_at or now):
         raise PostError("expiry_before_publish")
+    if expires_at is not None and expires_at - (publish_at or now) > EXPIRY_HORIZON:
+        raise PostError("expiry_too_far")
     post = Post(
         workspace_id=workspace.id,
         url=preview.url,

@@ -18,6 +18,8 @@ DEFAULT_TIME: Final = time(9, 0)
 GRACE: Final = timedelta(seconds=60)
 # Anything further is almost certainly a typo in the year.
 HORIZON: Final = timedelta(days=366)
+# An expiry date is a whole day in the admin's zone, at most about a year after the publication.
+EXPIRY_HORIZON: Final = HORIZON + timedelta(days=2)
 
 WEEKDAYS: Final[Mapping[str, int]] = {
     "monday": 0, "mon": 0, "lundi": 0, "lun": 0,
@@ -163,11 +165,32 @@ def parse_when(text: str, *, now: datetime, tz: str) -> datetime:
         result = _resolve(spec, now=now, zone=zone, text=text)
     except OverflowError as error:  # "in 999999 weeks" runs off the calendar
         raise WhenError("too_far", text) from error
-    if result < now - GRACE:
+    return within_horizon(result, now=now, text=text)
+
+
+def within_horizon(at: datetime, *, now: datetime, text: str) -> datetime:
+    """`at`, if a publication may be set then: not past (but for GRACE) and at most HORIZON ahead. The
+    one bound for a time typed after `at` and one picked in a form."""
+    if at < now - GRACE:
         raise WhenError("past", text)
-    if result - now > HORIZON:
+    if at - now > HORIZON:
         raise WhenError("too_far", text)
-    return result
+    return at
+
+
+def end_of_day(day: date, *, zone: ZoneInfo, after: datetime) -> datetime:
+    """When an expiry date ends: the midnight after `day` in `zone`, in UTC. It must come after `after`
+    (the publication: else "past") and within EXPIRY_HORIZON of it ("too_far"), which is checked on the
+    calendar first, so that 9999-12-31 is refused rather than overflowing."""
+    text = day.isoformat()
+    if day - after.astimezone(zone).date() > EXPIRY_HORIZON:
+        raise WhenError("too_far", text)
+    end = _utc(day + timedelta(days=1), time.min, zone=zone)
+    if end <= after:
+        raise WhenError("past", text)
+    if end - after > EXPIRY_HORIZON:
+        raise WhenError("too_far", text)
+    return end
 
 
 def parse_weekday(text: str) -> int:

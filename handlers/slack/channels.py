@@ -13,8 +13,16 @@ CHANNEL_TOKEN: Final = re.compile(
 )
 
 
+# A conversation id as a conversations select submits it: public (C…) or private (G…) channels.
+CHANNEL_ID: Final = re.compile(r"[CG][A-Z0-9]{2,30}", re.ASCII)
+
+
 def is_channel_token(word: str) -> bool:
     return CHANNEL_TOKEN.match(word) is not None
+
+
+def is_channel_id(value: str) -> bool:
+    return CHANNEL_ID.fullmatch(value) is not None
 
 
 class UnknownChannel(LookupError):

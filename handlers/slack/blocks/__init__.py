@@ -12,6 +12,30 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def unescape(text: str) -> str:
+    """Slack's escaped text (what a slash command carries) as the characters the person typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def shown(typed: str, limit: int = 100) -> str:
+    """What someone typed, echoed back in mrkdwn exactly as typed: `<!channel>` or `<@U1>` show as text,
+    never as a mention, and a long paste is clipped."""
+    return escape(clip(unescape(typed), limit))
+
+
+def link(url: str, label: str) -> str:
+    """`<url|label>`. Inside the brackets Slack reads `|` as the end of the address and `>` as the end
+    of the link, so those (and `<`) are percent-encoded, which keeps the address the same; `&` is
+    written `&amp;` as everywhere in mrkdwn."""
+    safe = url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+    return f"<{escape(safe)}|{escape(label)}>"
+
+
+def quote(text: str) -> str:
+    """Text as a mrkdwn block quote: every line quoted (a `>` on the first line only quotes that line)."""
+    return "\n".join(f">{escape(line)}" for line in text.splitlines() or [""])
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.i18n import t
-from handlers.slack.blocks import Blocks, context, escape, section
+from handlers.slack.blocks import Blocks, context, escape, link, section
 
 BAR_WIDTH = 10
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}
@@ -51,9 +51,9 @@ def build_leaderboard(payload: dict[str, Any]) -> tuple[str, Blocks]:
     )
     top_post = payload.get("top_post")
     if top_post:
-        label = escape(str(top_post.get("title") or top_post["url"]))
+        label = str(top_post.get("title") or top_post["url"])
         totals += "\n" + t(
-            lang, "board_top_post", post=f"<{top_post['url']}|{label}>", shares=top_post["shares"]
+            lang, "board_top_post", post=link(str(top_post["url"]), label), shares=top_post["shares"]
         )
     blocks.append(context(totals))
     blocks.append(context(t(lang, "board_footer")))

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.i18n import t
 from bot.services.posts import PostCard
-from handlers.slack.blocks import Blocks, button, clip, context, escape
+from handlers.slack.blocks import Blocks, button, clip, context, escape, link
 
 SHARE_ACTIONS = {"linkedin": "share_linkedin", "x": "share_x"}
 
@@ -17,8 +17,8 @@ def post_block_id(post_id: int) -> str:
 
 def build_post_message(card: PostCard, lang: str) -> tuple[str, Blocks]:
     title = card.title or card.url
-    text = t(lang, "post_fallback", title=escape(clip(title, 200)), url=card.url)
-    body = f"*<{card.url}|{escape(clip(title, 200))}>*"
+    text = t(lang, "post_fallback", title=escape(clip(title, 200)), url=escape(card.url))
+    body = f"*{link(card.url, clip(title, 200))}*"
     if card.description:
         body += "\n" + escape(clip(card.description, 500))
     preview: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": clip(body, 3000)}}

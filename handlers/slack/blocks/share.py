@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from bot.i18n import t
-from handlers.slack.blocks import Blocks, button, escape, section
+from handlers.slack.blocks import Blocks, button, quote, section
 from handlers.slack.blocks.social import connect_button
 
 MAX_BUTTON_URL = 3000
@@ -32,7 +32,7 @@ def build_share_link(
     a Connect button too, so next time one click is enough."""
     name = t(lang, f"network_{network}")
     intro = t(lang, "share_link_intro" if caption else "share_link_no_caption", network=name)
-    body = intro + (f"\n>{escape(caption)}" if caption else "")
+    body = intro + ("\n" + quote(caption) if caption else "")
     url = share_intent_url(network, link=link, caption=caption)
     blocks: Blocks = [
         section(body),

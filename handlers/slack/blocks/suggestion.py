@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from bot.i18n import t
-from handlers.slack.blocks import Blocks, button, context, escape, section
+from handlers.slack.blocks import Blocks, button, context, escape, quote, section
 
 
 def build_suggestion_review(
     *, suggestion_id: int, author_id: str, url: str, reason: str | None, lang: str, decided: str | None = None
 ) -> tuple[str, Blocks]:
-    text = t(lang, "suggestion_review", user=f"<@{author_id}>", url=url)
-    body = text + (f"\n>{escape(reason)}" if reason else "")
+    text = t(lang, "suggestion_review", user=f"<@{author_id}>", url=escape(url))
+    body = text + ("\n" + quote(reason) if reason else "")
     blocks: Blocks = [section(body)]
     if decided is not None:
         blocks.append(context(decided))

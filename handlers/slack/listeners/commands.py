@@ -16,29 +16,32 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import parse_language, t, url_reason
+from bot.services import inputs, schedules, scores, suggestions, weekly
 from bot.services import members as member_service
 from bot.services import posts as post_service
-from bot.services import schedules, scores, suggestions, weekly
+from bot.services.inputs import InputError
 from bot.services.posts import PostError
 from bot.services.preview import UnsafeURL, validate_url
 from bot.services.when import WhenError, parse_when, split_trailing_when
-from handlers.slack.blocks import Blocks, section
+from handlers.slack.blocks import Blocks, link, section, shown
 from handlers.slack.blocks.help import build_help
 from handlers.slack.blocks.modals import QueueForm, build_queue_modal
 from handlers.slack.blocks.social import build_connections
 from handlers.slack.channels import UnknownChannel, is_channel_token, mention, plain_text, resolve_channel
 from handlers.slack.deps import Relais, relais
-from handlers.slack.directory import SlackDirectory
-from handlers.slack.identity import remember
+from handlers.slack.identity import acting_member
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.social import connect_reply, disconnect_reply, member_connections
 from handlers.slack.suggestions import send_reviews
-from models import Member, Network, Platform, Workspace
+from models import Member, Network, Workspace
 
 logger = logging.getLogger(__name__)
 
 ADMIN_COMMANDS = frozenset({"queue", "list", "cancel", "stats", "channel", "schedule"})
 MAX_PAUSE_WEEKS = 52
+MAX_REASON = 1000  # characters of a suggestion's reason
+# The whole text of one command; Slack's own box holds far less, so only a forged request comes near.
+MAX_COMMAND_TEXT = 12_000
 
 
 class Refusal(Exception):
@@ -84,24 +87,26 @@ async def handle_relais_command(
 ) -> None:
     await ack()
     deps = relais(context)
-    words = (command.get("text") or "").split()
+    text = str(command.get("text") or "")
+    words = text.split()
     name = words[0].lower() if words else "help"
     lang = "en"
     try:
         async with deps.sessions() as session:
             caller = await _caller(deps, session, client, command)
             lang = caller.lang
+            inputs.check_text(text, limit=MAX_COMMAND_TEXT)
             handler = SUBCOMMANDS.get(name)
             if handler is None:
-                reply = _help(caller, lead=t(lang, "unknown_command", command=name) if words else None)
+                reply = _help(caller, lead=t(lang, "unknown_command", command=shown(name)) if words else None)
             elif name in ADMIN_COMMANDS and not caller.admin:
                 reply = Reply(t(lang, "not_admin", command=name))
             else:
                 reply = await handler(deps, session, client, caller, words[1:])
             await session.commit()
-    except (Refusal, PostError) as refusal:
+    except (Refusal, PostError, InputError) as refusal:
         key = refusal.key if isinstance(refusal, Refusal) else refusal.code
-        reply = Reply(t(lang, key, **refusal.params))
+        reply = Reply(t(lang, key, **_echoed(refusal.params)))
     except Exception:
         logger.exception("/relais %s failed", name)
         reply = Reply(t(lang, "something_went_wrong"))
@@ -113,14 +118,12 @@ async def handle_relais_command(
 async def _caller(
     deps: Relais, session: AsyncSession, client: AsyncWebClient, command: dict[str, Any]
 ) -> Caller:
-    workspace = await member_service.ensure_workspace(
-        session, platform=Platform.SLACK, external_id=command["team_id"]
-    )
-    member = await member_service.ensure_member(session, workspace=workspace, external_id=command["user_id"])
-    await member_service.refresh_profile(
-        session, member, directory=SlackDirectory(client), now=deps.clock.now()
-    )
-    remember(deps, command["team_id"], command["user_id"], member)
+    """The caller, identified before the command's own transaction (no write stays open across the
+    profile look-up), then loaded into the command's session so that what the command changes on them
+    is saved with it."""
+    known_workspace, known_member = await acting_member(deps, client, command["team_id"], command["user_id"])
+    workspace = await session.get_one(Workspace, known_workspace.id)
+    member = await session.get_one(Member, known_member.id)
     return Caller(
         workspace=workspace,
         member=member,
@@ -129,6 +132,12 @@ async def _caller(
         channel_id=command.get("channel_id"),
         trigger_id=command.get("trigger_id"),
     )
+
+
+def _echoed(params: dict[str, object]) -> dict[str, object]:
+    """A refusal's parameters as the caller sees them: typed text shown as typed (never as a mention or
+    a link) and clipped."""
+    return {name: shown(value) if isinstance(value, str) else value for name, value in params.items()}
 
 
 def _help(caller: Caller, *, lead: str | None = None) -> Reply:
@@ -241,7 +250,7 @@ async def _cmd_list(
                 "list_line",
                 id=line.id,
                 state=state,
-                title=line.title or line.url,
+                title=link(line.url, line.title or line.url),
                 shares=line.shares,
             )
         )
@@ -252,10 +261,10 @@ async def _cmd_list(
 def _post_id(args: list[str], command: str) -> int:
     if not args:
         raise Refusal("missing_post_id", command=command)
-    try:
-        return int(args[0].lstrip("#"))
-    except ValueError:
-        raise Refusal("unknown_post", id=args[0]) from None
+    post_id = inputs.parse_id(args[0])
+    if post_id is None:
+        raise Refusal("not_a_post_id", text=args[0], command=command)
+    return post_id
 
 
 async def _cmd_cancel(
@@ -285,14 +294,9 @@ async def _cmd_channel(
 async def _cmd_pause(
     deps: Relais, session: AsyncSession, client: AsyncWebClient, caller: Caller, args: list[str]
 ) -> Reply:
-    weeks = 1
-    if args:
-        try:
-            weeks = int(args[0])
-        except ValueError:
-            raise Refusal("bad_weeks") from None
-        if not 1 <= weeks <= MAX_PAUSE_WEEKS:
-            raise Refusal("bad_weeks")
+    weeks = inputs.parse_whole(args[0], low=1, high=MAX_PAUSE_WEEKS) if args else 1
+    if weeks is None:
+        raise Refusal("bad_weeks")
     until = deps.clock.now() + timedelta(weeks=weeks)
     caller.member.paused_until = until
     return Reply(t(caller.lang, "paused_until", date=_local(until, caller.timezone)[:10]))
@@ -377,7 +381,8 @@ async def _cmd_stats(
         top = t(caller.lang, "stats_top", names=names)
     else:
         top = t(caller.lang, "stats_no_sharers")
-    text = "\n".join([title, line, top])
+    not_delivered = undelivered_line(caller.lang, refused)
+    text = "\n".join([title, line, top] + ([not_delivered] if not_delivered else []))
     return Reply(text, [section(text)])
 
 
@@ -400,9 +405,12 @@ async def _cmd_suggest(
         workspace_id=caller.workspace.id,
         member=caller.member,
         url=url,
-        reason=plain_text(" ".join(args[1:])),
+        reason=inputs.check_text(plain_text(" ".join(args[1:])), limit=MAX_REASON),
         now=deps.clock.now(),
     )
+    # Saved before the admins are asked: no write transaction stays open across Slack calls (on SQLite
+    # every other writer would wait). Where each review went is saved with the command's commit.
+    await session.commit()
     await send_reviews(
         session, client, suggestion=suggestion, author_id=caller.member.external_id, admins=admins
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,11 +21,14 @@ from bot.i18n import t, url_reason
 from bot.services import connections, links, posting, suggestions
 from bot.services import members as member_service
 from bot.services import posts as post_service
+from bot.services.inputs import parse_date, parse_id, parse_stamp
 from bot.services.posting import Claim
 from bot.services.posts import MAX_CAPTIONS, PostError, check_captions
 from bot.services.preview import UnsafeURL, validate_url
+from bot.services.when import WhenError, end_of_day, within_horizon
 from handlers.slack.blocks.modals import build_edit_modal, submitted
 from handlers.slack.blocks.share import build_share_link
+from handlers.slack.channels import is_channel_id
 from handlers.slack.deps import Relais, relais
 from handlers.slack.identity import button_id, identify
 from handlers.slack.outbox import drain_outbox
@@ -45,6 +48,73 @@ def _zone(member: Member, workspace: Workspace) -> ZoneInfo:
 
 def _error_text(lang: str, error: PostError) -> str:
     return t(lang, error.code, **error.params)
+
+
+NETWORKS = frozenset(network.value for network in Network)
+
+
+def _string(value: object) -> str:
+    """A submitted text field: Slack sends a string or null; anything else is no text."""
+    return value if isinstance(value, str) else ""
+
+
+def _strings(values: object, key: str | None = None) -> list[str]:
+    """A submitted multi-select: ids, or `{key: id}` options."""
+    if not isinstance(values, list):
+        return []
+    if key is not None:
+        values = [value.get(key) for value in values if isinstance(value, dict)]
+    return [value if isinstance(value, str) else "" for value in values]
+
+
+def _metadata_id(view: dict[str, Any], key: str) -> tuple[bool, int | None]:
+    """(readable, the id stored under `key` in the modal's private_metadata, or None if there is none).
+    What Relais wrote there comes back as written; anything else means a form not to trust."""
+    raw = view.get("private_metadata") or "{}"
+    try:
+        metadata = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return False, None
+    if not isinstance(metadata, dict):
+        return False, None
+    value = metadata.get(key)
+    if value is None:
+        return True, None
+    found = parse_id(str(value)) if isinstance(value, int) and not isinstance(value, bool) else None
+    return found is not None, found
+
+
+def _publish_at(view: dict[str, Any], lang: str, now: datetime, errors: dict[str, str]) -> datetime | None:
+    stamp = submitted(view, "publish_at").get("selected_date_time")
+    if stamp is None or stamp == "":
+        return None
+    picked = parse_stamp(stamp)
+    try:
+        if picked is None:
+            raise WhenError("bad_date", str(stamp))
+        return within_horizon(picked, now=now, text=str(stamp))
+    except WhenError as error:
+        key = {"past": "publish_at_past", "too_far": "publish_at_too_far"}.get(error.code, "bad_date")
+        errors["publish_at"] = t(lang, key)
+        return None
+
+
+def _expires_at(
+    view: dict[str, Any], lang: str, zone: ZoneInfo, after: datetime, errors: dict[str, str]
+) -> datetime | None:
+    """The end of the picked expiry day in the admin's zone (a post expires after its last day)."""
+    picked = submitted(view, "expires_on").get("selected_date")
+    if picked is None or picked == "":
+        return None
+    day = parse_date(picked)
+    try:
+        if day is None:
+            raise WhenError("bad_date", str(picked))
+        return end_of_day(day, zone=zone, after=after)
+    except WhenError as error:
+        key = {"past": "expiry_before_publish", "too_far": "expiry_too_far"}.get(error.code, "bad_date")
+        errors["expires_on"] = t(lang, key)
+        return None
 
 
 async def handle_queue_submission(
@@ -68,34 +138,30 @@ async def handle_queue_submission(
     errors: dict[str, str] = {}
     url = ""
     try:
-        url = validate_url(str(submitted(view, "url").get("value") or ""))
+        url = validate_url(_string(submitted(view, "url").get("value")))
     except UnsafeURL as exc:
         errors["url"] = t(lang, "invalid_url", reason=url_reason(lang, code=exc.code, detail=str(exc)))
     captions = [
-        str(submitted(view, f"caption_{i}").get("value") or "").strip() for i in range(1, MAX_CAPTIONS + 1)
+        _string(submitted(view, f"caption_{i}").get("value")).strip() for i in range(1, MAX_CAPTIONS + 1)
     ]
-    networks = [str(option["value"]) for option in submitted(view, "networks").get("selected_options") or []]
-    if not networks:
+    networks = _strings(submitted(view, "networks").get("selected_options"), "value")
+    if not networks or not set(networks) <= NETWORKS:
         errors["networks"] = t(lang, "no_network")
     for index, caption in enumerate(captions, start=1):
         try:
             check_captions([caption] if caption else [], networks)
         except PostError as error:
             errors[f"caption_{index}"] = _error_text(lang, error)
-    channels = [str(c) for c in submitted(view, "channels").get("selected_conversations") or []]
+    channels = _strings(submitted(view, "channels").get("selected_conversations"))
     if not channels:
         errors["channels"] = t(lang, "no_channel")
-    stamp = submitted(view, "publish_at").get("selected_date_time")
-    publish_at = datetime.fromtimestamp(int(stamp), tz=UTC) if stamp else None
-    if publish_at is not None and publish_at < now - timedelta(minutes=1):
-        errors["publish_at"] = t(lang, "publish_at_past")
-    expires_on = submitted(view, "expires_on").get("selected_date")
-    expires_at = None
-    if expires_on:
-        local_midnight = datetime.combine(date.fromisoformat(str(expires_on)) + timedelta(days=1), time.min)
-        expires_at = local_midnight.replace(tzinfo=_zone(member, workspace)).astimezone(UTC)
-        if expires_at <= (publish_at or now):
-            errors["expires_on"] = t(lang, "expiry_before_publish")
+    elif unknown := [channel for channel in channels if not is_channel_id(channel)]:
+        errors["channels"] = t(lang, "unknown_channel", channel=unknown[0][:80])
+    publish_at = _publish_at(view, lang, now, errors)
+    expires_at = _expires_at(view, lang, _zone(member, workspace), publish_at or now, errors)
+    readable, suggestion_id = _metadata_id(view, "suggestion_id")
+    if not readable:
+        errors["url"] = t(lang, "form_outdated")
     if errors:
         await ack(response_action="errors", errors=errors)
         return
@@ -105,7 +171,6 @@ async def handle_queue_submission(
     if preview.error == "private_address":
         await client.chat_postMessage(channel=member.external_id, text=t(lang, "private_url"))
         return
-    metadata = json.loads(view.get("private_metadata") or "{}")
     async with deps.sessions() as session:
         workspace = await session.merge(workspace)
         author = await session.merge(member)
@@ -124,12 +189,12 @@ async def handle_queue_submission(
         )
         suggestion = None
         suggester: Member | None = None
-        if metadata.get("suggestion_id"):
+        if suggestion_id is not None:
             try:
                 suggestion = await suggestions.approve(
                     session,
                     workspace_id=workspace.id,
-                    suggestion_id=int(metadata["suggestion_id"]),
+                    suggestion_id=suggestion_id,
                     post_id=post.id,
                     admin=author,
                     now=now,
@@ -236,14 +301,21 @@ async def handle_edit_submission(
         logger.exception("edit modal: identifying the submitter failed")
         await ack(response_action="errors", errors={"caption": t("en", "something_went_wrong")})
         return
-    caption = str(submitted(view, "caption").get("value") or "").strip()
-    network = str((submitted(view, "network").get("selected_option") or {}).get("value") or "linkedin")
+    caption = _string(submitted(view, "caption").get("value")).strip()
+    option = submitted(view, "network").get("selected_option")
+    network = _string(option.get("value")) if isinstance(option, dict) else "" if option else "linkedin"
+    if network not in NETWORKS:
+        await ack(response_action="errors", errors={"network": t(lang, "no_network")})
+        return
     try:
         check_captions([caption] if caption else [], [network])
     except PostError as error:
         await ack(response_action="errors", errors={"caption": _error_text(lang, error)})
         return
-    post_id = int(json.loads(view.get("private_metadata") or "{}")["post_id"])
+    _, post_id = _metadata_id(view, "post_id")
+    if post_id is None:
+        await ack(response_action="errors", errors={"caption": t(lang, "form_outdated")})
+        return
     try:
         async with asyncio.timeout(CLAIM_BEFORE_ACK_SECONDS):
             available, claim = await _claim_edited(
