@@ -190,6 +190,11 @@ TOO_MANY_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>T
 <h1>Too many requests</h1><p>Please try this link again in a moment.</p>
 <p lang="fr">Trop de demandes : réessayez ce lien dans un instant.</p></body></html>"""
 
+UNAVAILABLE_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Try again shortly</title>
+<body style="font-family:sans-serif;max-width:32em;margin:4em auto">
+<h1>Try again shortly</h1><p>This link cannot be opened right now. Please try again in a minute.</p>
+<p lang="fr">Ce lien ne peut pas être ouvert pour l'instant : réessayez dans une minute.</p></body></html>"""
+
 
 async def handle_tracked_link(request: web.Request) -> web.Response:
     """`/r/<code>`: redirect (302) to the article, counting the click once per visitor, link and hour
@@ -206,9 +211,9 @@ async def handle_tracked_link(request: web.Request) -> web.Response:
         return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")
     if isinstance(visit, links.Refused):
         return web.Response(
-            status=429,
+            status=visit.status,
             headers={"Retry-After": str(visit.retry_after), "Cache-Control": "no-store"},
-            text=TOO_MANY_PAGE,
+            text=TOO_MANY_PAGE if visit.status == 429 else UNAVAILABLE_PAGE,
             content_type="text/html",
         )
     return web.Response(

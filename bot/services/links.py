@@ -8,11 +8,14 @@ only), and a click is a point on the leaderboard, so counting must resist whoeve
   hour (`VisitTally`), so they cannot grow the database one row per request;
 - `VisitCounter` rate-limits per address and per link in process memory (`bot.ratelimit`): beyond the
   limits a visit is neither counted nor stored — the visitor is still sent to the article, from memory
-  when this process already knows the link — and only a flood of unknown links gets 429.
+  when this process already knows the link — and only a flood of unknown links gets 429;
+- a slow or failing database delays nobody: the visitor is redirected after `DB_SECONDS` when the link
+  is known, and gets 503 otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import ipaddress
@@ -21,7 +24,7 @@ import math
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -50,11 +53,15 @@ COUNT_PER_LINK: Final = (30.0, 1 / 2)
 LOOKUP_PER_ADDRESS: Final = (120.0, 2.0)
 KNOWN_LINKS: Final = 10_000  # code → destination kept in memory to answer limited visits
 LIMIT_LOG_SECONDS: Final = 60.0
+DB_SECONDS: Final = 2.0  # a visitor waits at most this for the database before being redirected anyway
+MAX_PENDING: Final = 100  # database visits still running (slow database) beyond which none is started
+UNAVAILABLE_RETRY_SECONDS: Final = 30
 
 ROBOT: Final = "robot"
 REPEAT: Final = "repeat"
 WITHDRAWN: Final = "withdrawn"
 LIMITED: Final = "limited"
+UNCONFIRMED: Final = "unconfirmed"  # the database was slow or failed: may or may not be counted
 _TALLY_COLUMN: Final = {ROBOT: "robots", REPEAT: "repeats", WITHDRAWN: "withdrawn"}
 
 # Link-preview and indexing robots, by User-Agent. Matching is deliberately broad: a missed human click
@@ -146,7 +153,7 @@ def hour_of(at: datetime) -> datetime:
 @dataclass(frozen=True)
 class Visit:
     """What `/r/<code>` does: where to send the visitor, whether the click counted, and if not, why
-    (`ROBOT`, `REPEAT`, `WITHDRAWN`, `LIMITED`)."""
+    (`ROBOT`, `REPEAT`, `WITHDRAWN`, `LIMITED`, `UNCONFIRMED`)."""
 
     location: str
     counted: bool
@@ -155,8 +162,10 @@ class Visit:
 
 @dataclass(frozen=True)
 class Refused:
-    """Too many look-ups of unknown links from one address: answer 429 with `retry_after` seconds."""
+    """No redirect: 429 (too many look-ups of unknown links from one address) or 503 (the database did
+    not answer in time and this process does not know the link), with `retry_after` seconds."""
 
+    status: int
     retry_after: int
 
 
@@ -240,8 +249,12 @@ class VisitCounter:
 
     Within the limits a visit costs one short transaction (look up the link, insert or tally). Beyond
     them it costs no database write: the visitor is redirected from memory when this process has seen
-    the link, after one read otherwise, and gets `Refused` only when the address also exceeds the
+    the link, after one read otherwise, and is refused (429) only when the address also exceeds the
     look-up limit — so a flood inflates nobody's score and leaves the database to the share clicks.
+
+    Database work is bounded by `DB_SECONDS` but never cancelled (cancelling waits for SQLite's lock
+    anyway, and a click half-recorded is better finished): past the limit, or when the database fails,
+    a known link still redirects, uncounted as far as the visitor knows, and an unknown one gets 503.
     """
 
     def __init__(
@@ -260,6 +273,7 @@ class VisitCounter:
             capacity=LOOKUP_PER_ADDRESS[0], per_second=LOOKUP_PER_ADDRESS[1]
         )
         self._known: OrderedDict[str, str] = OrderedDict()
+        self._running: set[asyncio.Task[Visit | None]] = set()
         self._limited_since_log = 0
         self._last_log: float | None = None
 
@@ -272,9 +286,29 @@ class VisitCounter:
         visitor = visitor_key(self._secret, address=address)
         known = self._known.get(code)
         if self._count_by_address.take(visitor, seconds) > 0.0:
-            return await self._limited(code, known, visitor, seconds)
+            if known is not None:
+                return self._limited_visit(known, seconds)
+            wait = self._lookups_by_address.take(visitor, seconds)
+            if wait > 0.0:
+                return Refused(status=429, retry_after=max(1, math.ceil(wait)))
+            return await self._bounded(code, self._look_up(code, seconds))
         if known is not None and self._count_by_link.take(code, seconds) > 0.0:
             return self._limited_visit(known, seconds)
+        return await self._bounded(code, self._count(code, known, now, visitor, user_agent))
+
+    async def _look_up(self, code: str, seconds: float) -> Visit | None:
+        """Where `code` leads, without counting (one read)."""
+        async with self._sessions() as session:
+            target = await _target(session, code)
+        if target is None:
+            return None
+        self._remember(code, target.location)
+        return self._limited_visit(target.location, seconds)
+
+    async def _count(
+        self, code: str, known: str | None, now: datetime, visitor: str, user_agent: str | None
+    ) -> Visit | None:
+        seconds = now.timestamp()
         async with self._sessions() as session:
             target = await _target(session, code)
             if target is None:
@@ -288,22 +322,27 @@ class VisitCounter:
             await session.commit()
         return Visit(target.location, counted=reason is None, reason=reason)
 
-    async def _limited(
-        self, code: str, known: str | None, visitor: str, seconds: float
-    ) -> Visit | Refused | None:
-        """A visit over its address's limit: redirected without counting, from memory if this process
-        knows the link, after one read if the address may still look links up, else refused."""
-        if known is None:
-            wait = self._lookups_by_address.take(visitor, seconds)
-            if wait > 0.0:
-                return Refused(retry_after=max(1, math.ceil(wait)))
-            async with self._sessions() as session:
-                target = await _target(session, code)
-            if target is None:
-                return None
-            known = target.location
-            self._remember(code, known)
-        return self._limited_visit(known, seconds)
+    async def _bounded(self, code: str, work: Coroutine[Any, Any, Visit | None]) -> Visit | Refused | None:
+        """Run `work` for at most `DB_SECONDS` (see the class docstring), at most `MAX_PENDING` at once."""
+        if len(self._running) >= MAX_PENDING:
+            work.close()
+        else:
+            task = asyncio.ensure_future(work)
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+            done, _ = await asyncio.wait({task}, timeout=DB_SECONDS)
+            if task in done and task.exception() is None:
+                return task.result()
+        location = self._known.get(code)
+        if location is None:
+            return Refused(status=503, retry_after=UNAVAILABLE_RETRY_SECONDS)
+        return Visit(location, counted=False, reason=UNCONFIRMED)
+
+    def _finished(self, task: asyncio.Task[Visit | None]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # The type only: the message would carry the statement's parameters (link codes).
+            logger.warning("tracked links: the database failed (%s); visit not counted", type(error).__name__)
 
     def _limited_visit(self, location: str, seconds: float) -> Visit:
         self._note_limited(seconds)
