@@ -173,7 +173,7 @@ async def test_relais_admins_setting_makes_an_admin(
         ("queue http://localhost/ <#C0NEWS|news>", "private or local network"),
         ("cancel", "Which post?"),
         ("cancel 42", "There is no post #42"),
-        ("cancel abc", "There is no post #abc"),
+        ("cancel abc", "“abc” is not a post number"),
         ("frobnicate", "I don't know `frobnicate`"),
     ],
 )
