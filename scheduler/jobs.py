@@ -7,10 +7,12 @@ from `now`, so `relais jobs run <job> --at <time>` runs one as if the clock read
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Final
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,6 +25,9 @@ from bot.services.posting import Poster
 from models import ClockJob, OutboxMessage, OutboxState, Workspace
 
 logger = logging.getLogger(__name__)
+
+# What `relais jobs run` waits for before exiting: messages held back a moment by the pacing.
+SOON: Final = timedelta(seconds=5)
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -61,14 +66,28 @@ async def drain(ctx: Context) -> int:
     return sent
 
 
-async def drain_all(ctx: Context, passes: int = 100) -> int:
-    """Drain until a pass sends nothing (for `relais jobs run`, which exits afterwards)."""
+async def drain_all(ctx: Context, passes: int = 1000) -> int:
+    """Drain until nothing is due within `SOON` (for `relais jobs run`, which exits afterwards): a
+    message held back by the per-destination pacing is due a second or so later, so the command waits
+    for it rather than leave it behind. Later ones (reminders waiting for their moment, retries after a
+    failure) are left to the clock."""
     total = 0
     for _ in range(passes):
         sent = await drain(ctx)
         total += sent
-        if not sent:
+        async with ctx.sessions() as session:
+            next_due = await session.scalar(
+                select(func.min(OutboxMessage.next_attempt_at)).where(
+                    OutboxMessage.state == OutboxState.PENDING,
+                    OutboxMessage.kind.not_in(outbox.NOT_CHAT_KINDS),
+                )
+            )
+        if next_due is None:
             break
+        wait = (next_due - ctx.sending_now()).total_seconds()
+        if wait > SOON.total_seconds() or (wait <= 0 and not sent):
+            break  # later, or due and yet not sent (another drainer has it): nothing to wait for
+        await asyncio.sleep(max(wait, 0))
     return total
 
 

@@ -34,6 +34,10 @@ STALE_SENDING: Final = timedelta(minutes=5)
 # per-channel limit is), counted across every drainer (`take_slot`).
 PER_DESTINATION: Final = timedelta(seconds=1)
 BURST: Final = 3
+# Messages reach the platform a little after the drainer decided to send them, and not all equally late:
+# a message held back waits this much longer than the slot's exact time, so the platform's bucket has
+# refilled when it arrives.
+JITTER: Final = timedelta(milliseconds=100)
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
 SLOT_ATTEMPTS: Final = 5
 
@@ -167,7 +171,7 @@ async def take_slot(
             else:
                 start = max(current, at)
                 if start - at > tolerance:
-                    return datetime.fromtimestamp((start - tolerance) / 1000, tz=UTC)
+                    return datetime.fromtimestamp((start - tolerance) / 1000, tz=UTC) + JITTER
                 taken = await session.execute(
                     update(OutboxPacing)
                     .where(key, OutboxPacing.next_slot_ms == current)

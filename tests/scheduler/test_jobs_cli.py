@@ -128,6 +128,48 @@ async def test_jobs_run_publish_at_a_later_time_pushes_what_is_due_then_before_e
         await engine.dispose()
 
 
+async def test_jobs_run_waits_for_what_the_pacing_holds_back_before_exiting(
+    empty_database_url: str, fake_slack: FakeSlack
+) -> None:
+    """Five posts due at once into one channel: three go at once, the other two a second apart, all
+    before the command exits, and Slack (enforcing its limit on the real clock) refuses none."""
+    fake_slack.add_channel("C0NEWS", "news")
+    fake_slack.limit_channel_rate(burst=3, per_second=1.0)
+    env = _env(empty_database_url, fake_slack)
+    assert (await _relais("migrate", **env))[0] == 0
+    engine = db.create_engine(empty_database_url)
+    sessions = db.session_factory(engine)
+    try:
+        await seed(sessions)
+        real = datetime.now(UTC)
+        async with sessions() as session:
+            first = await session.get_one(Post, 1)
+            first.publish_at = real - timedelta(minutes=1)
+            for i in range(4):
+                session.add(
+                    Post(
+                        workspace_id=first.workspace_id,
+                        url=f"https://example.com/more-{i}",
+                        title=f"More {i}",
+                        networks=["x"],
+                        channels=["C0NEWS"],
+                        state=PostState.SCHEDULED,
+                        publish_at=real - timedelta(minutes=1),
+                        created_by_id=first.created_by_id,
+                    )
+                )
+            await session.commit()
+        code, _, err = await _relais("jobs", "run", "publish", **env)
+        assert code == 0, err
+        assert len(fake_slack.messages["C0NEWS"]) == 5
+        assert fake_slack.limited == 0
+        async with sessions() as session:
+            pushed = await session.scalars(select(Delivery.post_id).where(Delivery.post_id != 2))  # 2: seeded
+            assert sorted(pushed.all()) == [1, 3, 4, 5, 6]
+    finally:
+        await engine.dispose()
+
+
 async def test_jobs_run_nudges_ahead_of_time_says_they_wait_and_they_go_out_at_the_round_s_time(
     empty_database_url: str, fake_slack: FakeSlack
 ) -> None:
