@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bot import db
 from bot.config import ConfigError, Settings, configure_logging, load_settings
+from bot.logs import redact_secrets
 
 logger = logging.getLogger("relais")
 
@@ -152,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings)
+        redact_secrets()  # connect-link tokens, OAuth codes and states, whoever logs them (bot/logs.py)
         if args.command == "migrate":
             return _migrate(settings)
         if args.command == "serve":
