@@ -123,6 +123,8 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
 async def fake_slack() -> AsyncIterator[FakeSlack]:
     async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
         yield fake
+        # Slack accepts these but its guidelines forbid them (one primary button per actions block).
+        assert fake.violations == []
 
 
 @pytest.fixture

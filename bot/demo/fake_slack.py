@@ -16,6 +16,13 @@ the fake). It speaks Slack's wire protocol:
   characters in a section's text, 150 in a header, 24 in a modal's title, 75 in a button's text, unique
   block_ids...), with Slack's error shapes (`invalid_blocks` + `errors`, `invalid_arguments` +
   `response_metadata.messages`).
+* A message whose blocks hold more than 12,000 characters of text in all is refused `msg_blocks_too_long`
+  (Slack's undocumented total); a second `primary` button in one actions block is not refused (Slack only
+  advises against it) but recorded in `violations`, which tests assert empty.
+* An announcement-only channel (`add_channel(..., announcement_only=True)`: only workspace admins may
+  post) refuses the bot's chat.postMessage with `restricted_action`. `deactivate_token()` makes every
+  call with the bot token answer `account_inactive`, as Slack does once the app's bot user or workspace
+  is gone.
 * A `trigger_id` can be used once (`exchanged_trigger_id` the second time); the trigger id "expired" answers
   `expired_trigger_id`.
 
@@ -72,6 +79,7 @@ DEFAULT_SCOPES = (
 MESSAGE_MAX_BLOCKS = 50
 VIEW_MAX_BLOCKS = 100
 MESSAGE_MAX_TEXT = 40000
+MESSAGE_MAX_BLOCKS_TEXT = 12000  # characters of text in all of a message's blocks
 
 KNOWN_BLOCK_TYPES = frozenset(
     {
@@ -159,6 +167,7 @@ class FakeChannel:
     topic: str = ""
     purpose: str = ""
     created: int = TS_BASE - 86400 * 30
+    announcement_only: bool = False  # only workspace admins may post (the bot gets restricted_action)
 
 
 @dataclass
@@ -338,6 +347,40 @@ def _block_errors(blocks: Any, pointer: str, max_blocks: int) -> list[str]:
     return errors
 
 
+def _blocks_text_length(blocks: Any) -> int:
+    """The characters of every text object's `text` in `blocks` (what Slack's total limit counts)."""
+    total, stack = 0, [blocks]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("type") in ("mrkdwn", "plain_text") and isinstance(item.get("text"), str):
+                total += len(item["text"])
+            else:
+                stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return total
+
+
+def _guideline_violations(blocks: Any, pointer: str) -> list[str]:
+    """What Slack accepts but its guidelines forbid: more than one primary button in an actions block."""
+    if not isinstance(blocks, list):
+        return []
+    found = []
+    for index, block in enumerate(blocks):
+        if (
+            isinstance(block, dict)
+            and block.get("type") == "actions"
+            and isinstance(block.get("elements"), list)
+        ):
+            primaries = [e for e in block["elements"] if isinstance(e, dict) and e.get("style") == "primary"]
+            if len(primaries) > 1:
+                found.append(
+                    f"{len(primaries)} primary buttons in one actions block [json-pointer:{pointer}/{index}]"
+                )
+    return found
+
+
 def _view_errors(view: Any, allowed_types: Sequence[str]) -> list[str]:
     if view is None:
         return ["missing required field: view"]
@@ -426,6 +469,8 @@ class FakeSlack:
         self._limit_clock: Callable[[], float] = time.monotonic
         self._channel_buckets: dict[str, tuple[float, float]] = {}
         self.limited = 0
+        self.violations: list[str] = []  # guideline breaches Slack lets through (see _guideline_violations)
+        self.token_error: str | None = None  # set by deactivate_token()
         self._delays: dict[str, float] = {}
         self._used_triggers: set[str] = set()
         self._response_targets: dict[str, _ResponseTarget] = {}
@@ -580,9 +625,11 @@ class FakeSlack:
         members: Sequence[str] = (),
         topic: str = "",
         purpose: str = "",
+        announcement_only: bool = False,
     ) -> FakeChannel:
         """Add (or replace) a channel. `is_member` is whether the bot is in it; `members` its human members
-        (when given, chat.postEphemeral to someone else answers `user_not_in_channel`)."""
+        (when given, chat.postEphemeral to someone else answers `user_not_in_channel`); `announcement_only`
+        lets only workspace admins post (the bot's chat.postMessage answers `restricted_action`)."""
         channel = FakeChannel(
             id=channel_id,
             name=name,
@@ -592,6 +639,7 @@ class FakeSlack:
             members=list(members),
             topic=topic,
             purpose=purpose,
+            announcement_only=announcement_only,
         )
         self.channels[channel_id] = channel
         self.messages.setdefault(channel_id, [])
@@ -693,6 +741,11 @@ class FakeSlack:
             return self._failure_response(_Failure(status=429, retry_after=1, error=None))
         self._channel_buckets[channel] = (tokens - 1, now)
         return None
+
+    def deactivate_token(self, error: str = "account_inactive") -> None:
+        """From now on every call with the bot token answers `error`: the bot user or the workspace was
+        deleted (Slack says `account_inactive`; `token_revoked` after an uninstall)."""
+        self.token_error = error
 
     def delay(self, method: str, seconds: float) -> None:
         """Answer `method` (or "response_url") only after `seconds`, until `reset()`; 0 removes the delay."""
@@ -952,6 +1005,8 @@ class FakeSlack:
             raise _SlackError("not_authed")
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token == expected:
+            if token == self.bot_token and self.token_error is not None:
+                raise _SlackError(self.token_error)
             return
         if token in (self.app_token, self.bot_token):
             raise _SlackError("not_allowed_token_type")
@@ -970,6 +1025,10 @@ class FakeSlack:
         injected = await self._injected(RESPONSE_URL)
         if injected is not None:
             return injected
+        try:
+            self._check_blocks(body.get("blocks"))
+        except _SlackError as error:  # response URLs answer errors as plain text, like incoming webhooks
+            return web.Response(status=400, text=error.error)
         target = self._response_targets.get(url_id)
         if target is not None and target.channel is not None:
             self._apply_response(target, body)
@@ -1199,22 +1258,32 @@ class FakeSlack:
             raise _SlackError("not_in_channel")
         return channel
 
-    @staticmethod
-    def _content(call: SlackCall, *, required: bool) -> tuple[str | None, list[Any] | None, list[Any] | None]:
+    def _check_blocks(self, blocks: Any) -> None:
+        """A message's blocks as Slack checks them: the schema's limits, then the total size; guideline
+        breaches are recorded in `violations`."""
+        if blocks is None:
+            return
+        if isinstance(blocks, str):
+            raise _SlackError("invalid_blocks_format")
+        errors = _block_errors(blocks, "/blocks", MESSAGE_MAX_BLOCKS)
+        if errors:
+            raise _SlackError(
+                "invalid_blocks",
+                errors=errors,
+                response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
+            )
+        if _blocks_text_length(blocks) > MESSAGE_MAX_BLOCKS_TEXT:
+            raise _SlackError("msg_blocks_too_long")
+        self.violations += _guideline_violations(blocks, "/blocks")
+
+    def _content(
+        self, call: SlackCall, *, required: bool
+    ) -> tuple[str | None, list[Any] | None, list[Any] | None]:
         raw_text = call.params.get("text")
         text = None if raw_text is None else str(raw_text)
         blocks = call.params.get("blocks")
         attachments = call.params.get("attachments")
-        if blocks is not None:
-            if isinstance(blocks, str):
-                raise _SlackError("invalid_blocks_format")
-            errors = _block_errors(blocks, "/blocks", MESSAGE_MAX_BLOCKS)
-            if errors:
-                raise _SlackError(
-                    "invalid_blocks",
-                    errors=errors,
-                    response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
-                )
+        self._check_blocks(blocks)
         if attachments is not None and not isinstance(attachments, list):
             raise _SlackError("invalid_attachments")
         if required and not text and not blocks and not attachments:
@@ -1396,6 +1465,8 @@ class FakeSlack:
 
     def _chat_post_message(self, call: SlackCall) -> dict[str, Any]:
         channel = self._channel_for_post(call, allow_user=True)
+        if channel.announcement_only:
+            raise _SlackError("restricted_action")
         text, blocks, attachments = self._content(call, required=True)
         message = self._bot_message(text or "", blocks, attachments)
         for optional in ("username", "icon_emoji", "icon_url", "metadata"):
@@ -1528,6 +1599,7 @@ class FakeSlack:
         if errors:
             raise _invalid_arguments(errors)
         assert isinstance(view, dict)
+        self.violations += _guideline_violations(view.get("blocks"), "/view/blocks")
         return view
 
     def _next_hash(self) -> str:

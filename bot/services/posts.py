@@ -21,7 +21,18 @@ from bot.services import outbox, posting, progress
 from bot.services.inputs import has_control_characters
 from bot.services.preview import Preview
 from bot.services.when import EXPIRY_HORIZON, HORIZON
-from models import Delivery, Dismissal, Member, Network, OutboxMessage, Post, PostState, Share, Workspace
+from models import (
+    Delivery,
+    Dismissal,
+    Member,
+    Network,
+    OutboxMessage,
+    OutboxState,
+    Post,
+    PostState,
+    Share,
+    Workspace,
+)
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 POST_KIND: Final = "post"
@@ -246,6 +257,15 @@ async def cancel_post(
 
 
 @dataclass(frozen=True)
+class Undelivered:
+    """A post's channel message Slack refused for good (`error` is the platform's reason)."""
+
+    post_id: int
+    destination: str
+    error: str
+
+
+@dataclass(frozen=True)
 class PostLine:
     id: int
     url: str
@@ -253,6 +273,8 @@ class PostLine:
     state: str
     publish_at: datetime | None
     shares: int
+    not_delivered: tuple[Undelivered, ...] = ()
+    sending: tuple[str, ...] = ()  # channels whose message is still on its way
 
 
 async def list_posts(session: AsyncSession, *, workspace_id: int, limit: int = 15) -> list[PostLine]:
@@ -270,17 +292,79 @@ async def list_posts(session: AsyncSession, *, workspace_id: int, limit: int = 1
         .order_by(Post.id.desc())
         .limit(limit)
     )
+    posts = rows.all()
+    failed = await undelivered(session, workspace_id=workspace_id, post_ids=[p.id for p, _ in posts])
+    sending = await _sending(session, workspace_id=workspace_id, post_ids=[p.id for p, _ in posts])
     lines = [
         PostLine(
-            id=p.id, url=p.url, title=p.title, state=p.state.value, publish_at=p.publish_at, shares=int(n)
+            id=p.id,
+            url=p.url,
+            title=p.title,
+            state=p.state.value,
+            publish_at=p.publish_at,
+            shares=int(n),
+            not_delivered=tuple(x for x in failed if x.post_id == p.id),
+            sending=tuple(sending.get(p.id, ())),
         )
-        for p, n in rows
+        for p, n in posts
     ]
     upcoming = sorted(
         (x for x in lines if x.state == PostState.SCHEDULED.value),
         key=lambda x: (x.publish_at is None, x.publish_at or _EPOCH),
     )
     return upcoming + [x for x in lines if x.state != PostState.SCHEDULED.value]
+
+
+def _round_keys(post_ids: Sequence[int]) -> list[str]:
+    return [f"post:{post_id}" for post_id in post_ids]
+
+
+def _post_of(round_key: str | None) -> int:
+    return int(str(round_key).split(":", 1)[1])
+
+
+async def undelivered(
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    post_ids: Sequence[int] | None = None,
+    since: datetime | None = None,
+) -> list[Undelivered]:
+    """Channel messages of posts (`post_ids`, or those queued since `since`) that were refused for good:
+    the outbox row of each channel push says so and why."""
+    query = select(OutboxMessage.round_key, OutboxMessage.destination, OutboxMessage.last_error).where(
+        OutboxMessage.workspace_id == workspace_id,
+        OutboxMessage.kind == POST_KIND,
+        OutboxMessage.state == OutboxState.FAILED,
+    )
+    if post_ids is not None:
+        query = query.where(OutboxMessage.round_key.in_(_round_keys(post_ids)))
+    if since is not None:
+        query = query.where(OutboxMessage.created_at >= since)
+    rows = await session.execute(query.order_by(OutboxMessage.id))
+    return [
+        Undelivered(post_id=_post_of(key), destination=destination, error=error or "unknown_error")
+        for key, destination, error in rows
+    ]
+
+
+async def _sending(
+    session: AsyncSession, *, workspace_id: int, post_ids: Sequence[int]
+) -> dict[int, list[str]]:
+    rows = await session.execute(
+        select(OutboxMessage.round_key, OutboxMessage.destination)
+        .where(
+            OutboxMessage.workspace_id == workspace_id,
+            OutboxMessage.kind == POST_KIND,
+            OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.SENDING)),
+            OutboxMessage.round_key.in_(_round_keys(post_ids)),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    found: dict[int, list[str]] = {}
+    for key, destination in rows:
+        found.setdefault(_post_of(key), []).append(destination)
+    return found
 
 
 async def record_delivery(

@@ -1,10 +1,21 @@
-"""What a failed delivery says about its recipient: a person who left is marked inactive (and skipped
-from then on); a channel Relais cannot post in is reported to the admins, once per channel and reason,
-instead of being retried forever."""
+"""What a failed delivery says, and who must hear of it.
+
+- A person who left is marked inactive (and skipped from then on).
+- A channel Relais cannot post in is reported to the admins, once per channel and reason, instead of
+  being retried forever.
+- A post's channel message that Slack refused for good (an announcement-only channel, a message Slack
+  finds malformed or too long, …) is reported to the admin who queued it, in their language: the
+  confirmation they got said only that the post was being published.
+- A dead workspace token (`account_inactive`: the app's bot user or workspace is gone) is nobody's
+  departure: no member is marked inactive, the messages keep waiting (retried hourly, attempts not
+  counted, `last_error` saying why) and an error is logged once. The admins cannot be reached through
+  Slack with that token; the log and `relais jobs list` (the outbox's waiting messages) say it.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import Final
 
 from sqlalchemy import select, update
@@ -15,12 +26,25 @@ from bot.services import members as member_service
 from bot.services import outbox, suggestions, weekly
 from bot.services import posts as post_service
 from bot.services.outbox import AfterSend
-from models import Member, OutboxMessage, OutboxState
+from models import Member, OutboxMessage, OutboxState, Post
+
+logger = logging.getLogger(__name__)
 
 RECIPIENT_GONE: Final = "recipient_gone"  # what a notifier reports for a person who left
+# What a notifier reports, as `credentials_dead:<platform error>`, when the workspace's token no longer works.
+CREDENTIALS_DEAD: Final = "credentials_dead"
+CREDENTIALS_DEAD_NOTE: Final = (
+    "{error}: the chat platform refuses Relais's bot token (the app's bot user or the workspace was "
+    "deleted, or the app was uninstalled). Replace the token (SLACK_BOT_TOKEN); this message waits until "
+    "then."
+)
 # What a notifier reports for a channel that cannot be posted in (Slack's own error codes).
 CHANNEL_PROBLEMS: Final = frozenset({"channel_not_found", "is_archived", "not_in_channel"})
 ADMIN_ALERT_KIND: Final = "admin_alert"
+POST_REFUSED_KIND: Final = "post_refused"  # to the admin who queued a post a channel refused
+
+# Workspaces whose dead token was already logged by this process (logged again after a send succeeds).
+_dead_tokens: set[int] = set()
 
 
 def after_send(*, admins: frozenset[str]) -> AfterSend:
@@ -29,8 +53,13 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
 
     async def hook(session: AsyncSession, message: OutboxMessage, outcome: Delivered, now: datetime) -> None:
         await post_service.after_send(session, message, outcome)
+        if outcome.ok:
+            _dead_tokens.discard(message.workspace_id)
         if outcome.ok and message.kind == weekly.NUDGE_KIND:
             await weekly.nudge_delivered(session, message, now)
+        if not outcome.ok and (outcome.error or "").startswith(f"{CREDENTIALS_DEAD}:"):
+            _keep_waiting(message, outcome, now)
+            return
         if outcome.ok or message.state is not OutboxState.FAILED:
             return
         if outcome.error == RECIPIENT_GONE:
@@ -39,24 +68,88 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
                 .where(Member.workspace_id == message.workspace_id, Member.external_id == message.destination)
                 .values(active=False)
             )
-        elif outcome.error in CHANNEL_PROBLEMS and message.kind != ADMIN_ALERT_KIND:
+            return
+        told: set[str] = set()
+        if message.kind == post_service.POST_KIND:
+            told = await _tell_post_author(session, message, str(outcome.error), admins=admins, now=now)
+        if outcome.error in CHANNEL_PROBLEMS and message.kind not in (ADMIN_ALERT_KIND, POST_REFUSED_KIND):
             for admin in await suggestions.admin_ids(
                 session, workspace_id=message.workspace_id, configured=admins
             ):
-                known = await session.scalar(
-                    select(Member).where(
-                        Member.workspace_id == message.workspace_id, Member.external_id == admin
-                    )
-                )
-                lang = member_service.language_of(known) if known is not None else "en"
+                if admin in told:
+                    continue  # the post's author already heard about this channel
                 await outbox.enqueue(
                     session,
                     workspace_id=message.workspace_id,
                     kind=ADMIN_ALERT_KIND,
                     destination=admin,
-                    payload={"channel": message.destination, "error": outcome.error, "lang": lang},
+                    payload={
+                        "channel": message.destination,
+                        "error": outcome.error,
+                        "lang": await _language(session, message.workspace_id, admin),
+                    },
                     now=now,
                     dedupe_key=f"channel-problem:{message.destination}:{outcome.error}:{admin}",
                 )
 
     return hook
+
+
+def _keep_waiting(message: OutboxMessage, outcome: Delivered, now: datetime) -> None:
+    """A dead token is not the message's fault: it waits (its attempt not counted) with a clear error."""
+    error = (outcome.error or "").split(":", 1)[1] or "token"
+    if message.workspace_id not in _dead_tokens:
+        _dead_tokens.add(message.workspace_id)
+        logger.error(
+            "workspace %s: the chat platform answered %s: Relais's bot token no longer works; nothing is "
+            "delivered and no member is marked inactive until the token is replaced (SLACK_BOT_TOKEN)",
+            message.workspace_id,
+            error,
+        )
+    message.state = OutboxState.PENDING
+    message.attempts = max(message.attempts - 1, 0)
+    message.next_attempt_at = now + timedelta(seconds=outcome.retry_after or 3600)
+    message.last_error = CREDENTIALS_DEAD_NOTE.format(error=error)
+
+
+async def _tell_post_author(
+    session: AsyncSession, message: OutboxMessage, error: str, *, admins: frozenset[str], now: datetime
+) -> set[str]:
+    """Tell the admin who queued the post (or, if unknown, every admin) that this channel refused it;
+    returns who was told."""
+    post_id = int(message.payload["post"]["id"])
+    post = await session.get(Post, post_id)
+    author = (
+        await session.get(Member, post.created_by_id)
+        if post is not None and post.created_by_id is not None
+        else None
+    )
+    if author is not None and author.active:
+        recipients = [author.external_id]
+    else:
+        recipients = await suggestions.admin_ids(
+            session, workspace_id=message.workspace_id, configured=admins
+        )
+    for recipient in recipients:
+        await outbox.enqueue(
+            session,
+            workspace_id=message.workspace_id,
+            kind=POST_REFUSED_KIND,
+            destination=recipient,
+            payload={
+                "post_id": post_id,
+                "channel": message.destination,
+                "error": error,
+                "lang": await _language(session, message.workspace_id, recipient),
+            },
+            now=now,
+            dedupe_key=f"post-refused:{post_id}:{message.destination}:{recipient}",
+        )
+    return set(recipients)
+
+
+async def _language(session: AsyncSession, workspace_id: int, external_id: str) -> str:
+    known = await session.scalar(
+        select(Member).where(Member.workspace_id == workspace_id, Member.external_id == external_id)
+    )
+    return member_service.language_of(known) if known is not None else "en"

@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from handlers.slack.client import FittingWebClient
 from handlers.slack.deps import Relais
 from handlers.slack.listeners import register
 
@@ -27,9 +28,10 @@ WEB_API_TIMEOUT_SECONDS = 10
 
 def build_web_client(settings: Settings) -> AsyncWebClient:
     """The one Web API client: `SLACK_API_URL` as base, retries on connection errors and on 429
-    (waiting for `Retry-After` with asyncio.sleep, never a blocking sleep)."""
+    (waiting for `Retry-After` with asyncio.sleep, never a blocking sleep); every message and view it
+    sends is fitted to Slack's limits (`handlers.slack.client`)."""
     assert settings.slack_bot_token is not None
-    return AsyncWebClient(
+    return FittingWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=WEB_API_TIMEOUT_SECONDS,

@@ -7,7 +7,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services.members import Profile
 
-GONE_ERRORS = frozenset({"user_not_found", "account_inactive", "user_not_visible"})
+# The person is gone. Not `account_inactive`: that one means Relais's own bot token is dead (its bot user
+# or workspace was deleted); the lookup then fails and the cached profile is kept.
+GONE_ERRORS = frozenset({"user_not_found", "user_not_visible"})
 
 
 class SlackDirectory:

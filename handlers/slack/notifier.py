@@ -1,4 +1,5 @@
-"""Sends outbox messages to Slack: renders each kind with the block builders and reports the outcome."""
+"""Sends outbox messages to Slack: renders each kind with the block builders, fits it to Slack's limits,
+and reports the outcome in neutral terms (a person who left, a dead workspace token, a refusal)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from bot.services.connections import CONNECTED_KIND, EXPIRING_KIND
 from bot.services.posting import SHARE_RESULT_KIND, ShareView
 from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
 from bot.services.progress import PROGRESS_KIND, PROGRESS_UPDATE_KIND
-from bot.services.recipients import ADMIN_ALERT_KIND, RECIPIENT_GONE
+from bot.services.recipients import ADMIN_ALERT_KIND, CREDENTIALS_DEAD, POST_REFUSED_KIND, RECIPIENT_GONE
 from bot.services.weekly import LEADERBOARD_KIND, NUDGE_KIND, RANK_KIND
 from handlers.slack.blocks import Blocks, section
+from handlers.slack.blocks.delivery import build_post_refused
+from handlers.slack.blocks.fit import fit_message
 from handlers.slack.blocks.leaderboard import build_leaderboard, build_rank
 from handlers.slack.blocks.nudge import build_nudge
 from handlers.slack.blocks.post import build_post_message
@@ -33,17 +36,19 @@ PERMANENT_ERRORS = frozenset(
         "is_archived",
         "not_in_channel",
         "user_not_found",
-        "account_inactive",
         "invalid_blocks",
         "msg_too_long",
+        "msg_blocks_too_long",
         "no_text",
         "message_not_found",
         "cant_update_message",
         "restricted_action",
-        "not_authed",
-        "invalid_auth",
     }
 )
+# Errors that say the workspace's bot token no longer works (the app's bot user or the workspace was
+# deleted, the app uninstalled): nothing about the recipient. Messages wait for a working token.
+TOKEN_ERRORS = frozenset({"account_inactive", "invalid_auth", "not_authed", "token_revoked", "token_expired"})
+TOKEN_RETRY_SECONDS = 3600
 
 
 def _number(n: int, lang: str) -> str:
@@ -81,6 +86,8 @@ def _render_personal(kind: str, payload: dict[str, Any], lang: str) -> tuple[str
     if kind == ADMIN_ALERT_KIND:
         text = t(lang, f"channel_problem_{payload['error']}", channel=f"<#{payload['channel']}>")
         return text, [section(text)]
+    if kind == POST_REFUSED_KIND:
+        return build_post_refused(payload)
     return None
 
 
@@ -92,24 +99,24 @@ class SlackNotifier:
         lang = str(payload.get("lang", "en"))
         try:
             if kind == POST_KIND:
-                text, blocks = build_post_message(PostCard.from_payload(payload["post"]), lang)
+                text, blocks = _fitted(build_post_message(PostCard.from_payload(payload["post"]), lang))
                 response = await self._client.chat_postMessage(
                     channel=destination, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
                 )
                 return Delivered(ok=True, message_id=response.get("ts"), channel=response.get("channel"))
             personal = _render_personal(kind, payload, lang)
             if personal is not None:
-                text, blocks = personal
+                text, blocks = _fitted(personal)
                 response = await self._client.chat_postMessage(channel=destination, text=text, blocks=blocks)
                 return Delivered(ok=True, message_id=response.get("ts"), channel=response.get("channel"))
             if kind == PROGRESS_UPDATE_KIND:
-                text, blocks = build_progress(payload)
+                text, blocks = _fitted(build_progress(payload))
                 response = await self._client.chat_update(
                     channel=destination, ts=str(payload["message_id"]), text=text, blocks=blocks
                 )
                 return Delivered(ok=True, message_id=response.get("ts"), channel=destination)
             if kind == POST_UPDATE_KIND:
-                text, blocks = build_post_message(PostCard.from_payload(payload["post"]), lang)
+                text, blocks = _fitted(build_post_message(PostCard.from_payload(payload["post"]), lang))
                 response = await self._client.chat_update(
                     channel=destination, ts=str(payload["message_id"]), text=text, blocks=blocks
                 )
@@ -119,11 +126,20 @@ class SlackNotifier:
             if exc.response.status_code == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                 return Delivered(ok=False, error="ratelimited", retry_after=retry_after)
+            if error in TOKEN_ERRORS:
+                # Not the recipient's doing: the bot token is dead (`recipients` logs it and keeps waiting).
+                return Delivered(
+                    ok=False, error=f"{CREDENTIALS_DEAD}:{error}", retry_after=TOKEN_RETRY_SECONDS
+                )
             logger.warning("Slack refused a %s message to %s: %s", kind, destination, error)
-            if error in ("user_not_found", "account_inactive") or (
-                error == "channel_not_found" and destination[:1] in ("U", "W")
-            ):
+            if error == "user_not_found" or (error == "channel_not_found" and destination[:1] in ("U", "W")):
                 error = RECIPIENT_GONE  # the person left: the domain marks them inactive
             return Delivered(ok=False, error=error, permanent=error in PERMANENT_ERRORS | {RECIPIENT_GONE})
         logger.error("no renderer for outbox kind %r", kind)
         return Delivered(ok=False, error=f"unknown kind {kind}", permanent=True)
+
+
+def _fitted(message: tuple[str, Blocks]) -> tuple[str, Blocks]:
+    """Every message the notifier sends goes through the final fitting pass (`blocks.fit`)."""
+    text, blocks = fit_message(*message)
+    return text, blocks or []

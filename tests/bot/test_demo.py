@@ -23,7 +23,8 @@ def test_demo_plays_the_scenario_and_prints_what_each_person_sees(tmp_path: Path
     out = result.stdout
     expected_in_order = [
         "── Ada (admin) runs /relais queue http://127.0.0.",  # the article page, on loopback
-        "Post #1 is published in #news.",  # Ada's ephemeral confirmation
+        # Ada's ephemeral confirmation
+        "Post #1 is being published in #news. I'll tell you if a channel refuses it.",
         "Everyone in #news sees",
         "Suggested caption: Our new product is live!",
         "[Share on LinkedIn] [Share on X] [Edit & share] [Not for me]",

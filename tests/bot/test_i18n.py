@@ -37,4 +37,8 @@ def test_parse_language_and_unknown_language_falls_back_to_english() -> None:
     assert parse_language("français") == "fr"
     assert parse_language("klingon") is None
     assert t("de", "resumed") == t("en", "resumed")
-    assert t("fr", "queued_now", id=3, channels="#news") == "La publication n°3 est publiée dans #news."
+    assert (
+        t("fr", "queued_now", id=3, channels="#news")
+        == "La publication n°3 est en cours de publication dans #news. "
+        "Je vous préviendrai si un canal la refuse."
+    )

@@ -1,25 +1,39 @@
 """The outbox against a fake Slack that enforces rate limits and fails on purpose: one message a
 second per channel, 429s and 5xx retried later, people who left skipped, unusable channels reported to
-the admins once; every recipient gets each message once."""
+the admins once; every recipient gets each message once. A channel that refuses a post (announcement-only)
+is reported to the admin who queued it and shown in `/relais list` and `/relais stats`; a dead workspace
+token marks nobody inactive and loses nothing; every message fits Slack's size limits."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
 from bot.services import outbox
 from handlers.slack.app import build_web_client
 from handlers.slack.notifier import SlackNotifier
-from models import Member, OutboxMessage, OutboxState
+from models import Delivery, Member, OutboxMessage, OutboxState, Post, PostState
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN
-from tests.scheduler.test_weekly import BOARD_TIME, _member, _workspace
+from tests.handlers.slack.driver import (
+    START,
+    SettingsFactory,
+    SlackDriver,
+    article_server,
+    eventually,
+    relais_app,
+    setup_workspace,
+)
+from tests.scheduler.test_weekly import BOARD_TIME, NUDGE_TIME, _member, _workspace
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -74,7 +88,7 @@ async def test_one_message_a_second_per_channel_in_short_bursts_and_no_one_waits
         waiting = (
             await session.scalars(select(OutboxMessage).where(OutboxMessage.state == OutboxState.PENDING))
         ).all()
-        assert [m.next_attempt_at - clock.now() for m in waiting] == [timedelta(seconds=1.1)] * 2
+        assert [m.next_attempt_at - clock.now() for m in waiting] == [timedelta(seconds=1)] * 2
         assert {m.attempts for m in waiting} == {0}
     clock.advance(timedelta(seconds=3))
     await asyncio.sleep(2)  # the fake Slack counts on the real clock
@@ -162,3 +176,208 @@ async def test_people_who_left_are_skipped_and_archived_channels_reported_once(
     clock.advance(timedelta(hours=1))
     await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
     assert len(fake_slack.calls_to("chat.postMessage")) == calls
+
+
+# ---------------------------------------------------------------------------------------------------
+# A channel that refuses a post
+
+
+async def _dm_texts(fake: FakeSlack, user: str) -> list[str]:
+    return [str(c.params["text"]) for c in fake.calls_to("chat.postMessage") if c.params["channel"] == user]
+
+
+async def _refused_post(
+    slack: SlackDriver, sessions: Sessions, article: str, admin: str = "UADMIN"
+) -> dict[str, Any]:
+    """`admin` queues a link into #news and the announcement-only #announcements; returns their reply
+    once the refusal was reported to them."""
+    slack.fake.add_channel("C0ANN", "announcements", announcement_only=True)
+    reply = await slack.command(admin, f"queue <{article}/launch> <#C0NEWS|news> <#C0ANN|announcements>")
+
+    async def told() -> bool:
+        return bool(await _dm_texts(slack.fake, admin))
+
+    await eventually(told)
+    return reply
+
+
+async def test_a_channel_that_refuses_a_post_is_reported_to_its_admin_and_shown_not_delivered(
+    make_settings: SettingsFactory, engine: AsyncEngine, sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    setup_workspace(fake_slack)
+    async with (
+        article_server() as article,
+        relais_app(make_settings(), engine, FrozenClock(START), fake_slack) as slack,
+    ):
+        reply = await _refused_post(slack, sessions, article)
+        # Nothing said "published" before Slack accepted it.
+        assert reply["text"] == (
+            "Post #1 is being published in <#C0NEWS>, <#C0ANN>. I'll tell you if a channel refuses it."
+        )
+        assert await _dm_texts(fake_slack, "UADMIN") == [
+            "Post #1 was not published in <#C0ANN>: only workspace admins may post in this "
+            "announcement-only channel. Ask a workspace admin to let Relais post there, or queue the post "
+            "into another channel."
+        ]
+        assert [m["ts"] for m in fake_slack.messages["C0ANN"]] == []
+        async with sessions() as session:
+            deliveries = (await session.scalars(select(Delivery))).all()
+            assert [d.destination for d in deliveries] == ["C0NEWS"]
+            refused = (
+                await session.scalars(select(OutboxMessage).where(OutboxMessage.destination == "C0ANN"))
+            ).one()
+            assert (refused.state, refused.last_error) == (OutboxState.FAILED, "restricted_action")
+            post = (await session.scalars(select(Post))).one()
+            assert post.state is PostState.PUBLISHED  # it is, in #news
+
+        listed = await slack.command("UADMIN", "list")
+        assert "`#1` published" in listed["text"]
+        assert "not delivered to <#C0ANN> (restricted_action)" in listed["text"]
+        assert "<#C0NEWS>" not in listed["text"]  # delivered there: nothing to say
+        for command in ("stats 1", "stats"):
+            stats = await slack.command("UADMIN", command)
+            assert "Not delivered: #1 in <#C0ANN> (restricted_action)" in stats["text"]
+
+        # The admin is told once, even when the outbox is drained again.
+        await slack.command("UADMIN", "help")
+        await slack.settle()
+        assert len(await _dm_texts(fake_slack, "UADMIN")) == 1
+
+
+async def test_the_refusal_is_told_in_the_admins_language(
+    make_settings: SettingsFactory, engine: AsyncEngine, sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    setup_workspace(fake_slack)
+    settings = make_settings(relais_admins=frozenset({"UEMP1"}))  # Élodie uses Slack in French
+    async with (
+        article_server() as article,
+        relais_app(settings, engine, FrozenClock(START), fake_slack) as slack,
+    ):
+        reply = await _refused_post(slack, sessions, article, admin="UEMP1")
+        assert reply["text"].startswith("La publication n°1 est en cours de publication dans")
+        [told] = await _dm_texts(fake_slack, "UEMP1")
+        assert told.startswith(
+            "La publication n°1 n'a pas été publiée dans <#C0ANN> : seuls les admins de l'espace de travail"
+        )
+        assert await _dm_texts(fake_slack, "UADMIN") == []  # only the admin who queued it
+
+
+# ---------------------------------------------------------------------------------------------------
+# A dead workspace token
+
+
+async def test_a_dead_workspace_token_marks_nobody_inactive_and_loses_nothing(
+    sessions: Sessions, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    for user in ("UA", "UB"):
+        fake_slack.add_user(user)
+    clock = FrozenClock(BOARD_TIME)
+    async with sessions() as session:
+        workspace = await _workspace(session)
+        session.add_all([_member(workspace, "UA"), _member(workspace, "UB")])
+        await session.commit()
+    await _enqueue(sessions, clock, [("social_connected", "UA"), ("social_connected", "UB")])
+    fake_slack.deactivate_token()  # the app's bot user or the workspace was deleted
+    with caplog.at_level(logging.ERROR, logger="bot.services.recipients"):
+        for _ in range(outbox.MAX_ATTEMPTS + 2):  # more passes than a message has attempts
+            await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
+            clock.advance(timedelta(hours=1))
+    async with sessions() as session:
+        members = (await session.scalars(select(Member).where(Member.external_id.in_(["UA", "UB"])))).all()
+        assert [m.active for m in members] == [True, True]
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        assert [r.state for r in rows] == [OutboxState.PENDING, OutboxState.PENDING]
+        assert {r.attempts for r in rows} == {0}
+        assert all(str(r.last_error).startswith("account_inactive: ") for r in rows)
+    dead = [r for r in caplog.records if "bot token no longer works" in r.getMessage()]
+    assert len(dead) == 1  # logged once, not once per message and pass
+
+    fake_slack.token_error = None  # a working token again
+    await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
+    async with sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        assert [r.state for r in rows] == [OutboxState.SENT, OutboxState.SENT]
+
+
+async def test_a_dead_token_during_a_command_does_not_make_the_caller_inactive(
+    make_settings: SettingsFactory, engine: AsyncEngine, sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    setup_workspace(fake_slack)
+    clock = FrozenClock(START)
+    async with relais_app(make_settings(), engine, clock, fake_slack) as slack:
+        await slack.command("UEMP2", "me")
+        fake_slack.deactivate_token()
+        clock.advance(timedelta(hours=1))  # the cached profile is stale: Slack is asked again
+        reply = await slack.command("UEMP2", "me")  # answered through the response URL, no token needed
+        assert reply["text"].startswith("*Your sharing*")
+    async with sessions() as session:
+        bob = (await session.scalars(select(Member).where(Member.external_id == "UEMP2"))).one()
+        assert bob.active is True
+
+
+# ---------------------------------------------------------------------------------------------------
+# Message size
+
+
+async def test_a_nudge_with_three_long_captions_fits_slack_and_is_delivered(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_user("UPARIS")
+    async with sessions() as session:
+        workspace = await _workspace(session)
+        admin = _member(workspace, "UADMIN", opted_out=True)
+        member = _member(workspace, "UPARIS")
+        session.add_all([admin, member])
+        await session.flush()
+        for i in range(3):
+            published = NUDGE_TIME - timedelta(days=3 - i)
+            session.add(
+                Post(
+                    workspace_id=workspace.id,
+                    url=f"https://example.com/{i}/?" + "utm_campaign=autumn&" * 60,
+                    title=f"Post{i} " + "T" * 300,
+                    description="D & d " * 120,
+                    image_url=f"https://example.com/{i}.png",
+                    captions=["We <3 R&D! " * 272],  # 2,992 characters, longer once escaped
+                    networks=["linkedin", "x"],
+                    channels=["C0NEWS"],
+                    state=PostState.PUBLISHED,
+                    publish_at=published,
+                    published_at=published,
+                    created_by_id=admin.id,
+                )
+            )
+        await session.commit()
+    await jobs.run_job(_ctx(sessions, fake_slack, FrozenClock(NUDGE_TIME)), "nudges")
+    [nudge] = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "UPARIS"]
+    assert fake_slack.messages[fake_slack.dm_channel_id("UPARIS")]  # Slack took it
+    blocks = nudge.params["blocks"]
+    texts = [str(o["text"]) for o in _text_objects(blocks)]
+    assert sum(len(t) for t in texts) <= 12_000
+    for post in ("Post0", "Post1", "Post2"):  # every post is still there, with its link and its buttons
+        assert post in str(blocks)
+    assert sum(1 for t in texts if "We &lt;3 R&amp;D!" in t) == 3  # each caption, shortened
+    assert all("&amp" not in t.rsplit("…", 1)[-1][-5:] for t in texts)  # never cut inside an entity
+    assert [b["type"] for b in blocks].count("actions") == 3
+    async with sessions() as session:
+        row = (
+            await session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.kind == "nudge", OutboxMessage.destination == "UPARIS"
+                )
+            )
+        ).one()
+        assert row.state is OutboxState.SENT
+
+
+def _text_objects(blocks: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(blocks, dict):
+        if blocks.get("type") in ("mrkdwn", "plain_text"):
+            return [blocks]
+        for value in blocks.values():
+            found += _text_objects(value)
+    elif isinstance(blocks, list):
+        for item in blocks:
+            found += _text_objects(item)
+    return found

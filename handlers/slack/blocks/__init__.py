@@ -37,7 +37,18 @@ def quote(text: str) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """`text` shortened to at most `limit` characters, never cut inside a `<link|label>`, a mention or an
+    `&amp;` entity (Slack would show the broken markup)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    opening = cut.rfind("<")
+    if opening > cut.rfind(">"):
+        cut = cut[:opening]
+    ampersand = cut.rfind("&")
+    if ampersand != -1 and ";" not in cut[ampersand:]:
+        cut = cut[:ampersand]
+    return cut.rstrip() + "…"
 
 
 def section(text: str) -> dict[str, Any]:

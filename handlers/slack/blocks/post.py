@@ -31,10 +31,16 @@ def build_post_message(card: PostCard, lang: str) -> tuple[str, Blocks]:
         blocks.append(context(t(lang, f"post_{card.state}_note")))
         return text, blocks
     value = str(card.id)
+    shares = [network for network in ("linkedin", "x") if network in card.networks]
+    # One primary button per actions block (Slack's guideline): the first network's.
     buttons = [
-        button(t(lang, f"share_on_{network}"), SHARE_ACTIONS[network], value=value, style="primary")
-        for network in ("linkedin", "x")
-        if network in card.networks
+        button(
+            t(lang, f"share_on_{network}"),
+            SHARE_ACTIONS[network],
+            value=value,
+            style="primary" if index == 0 else None,
+        )
+        for index, network in enumerate(shares)
     ]
     buttons.append(button(t(lang, "edit_and_share"), "edit_share", value=value))
     buttons.append(button(t(lang, "not_for_me"), "not_for_me", value=value))

@@ -24,6 +24,7 @@ from bot.services.posts import PostError
 from bot.services.preview import UnsafeURL, validate_url
 from bot.services.when import WhenError, parse_when, split_trailing_when
 from handlers.slack.blocks import Blocks, link, section, shown
+from handlers.slack.blocks.delivery import delivery_notes, undelivered_line
 from handlers.slack.blocks.help import build_help
 from handlers.slack.blocks.modals import QueueForm, build_queue_modal
 from handlers.slack.blocks.social import build_connections
@@ -253,6 +254,7 @@ async def _cmd_list(
                 title=link(line.url, line.title or line.url),
                 shares=line.shares,
             )
+            + delivery_notes(caller.lang, not_delivered=line.not_delivered, sending=line.sending)
         )
     text = "\n".join(rendered)
     return Reply(text, [section(text)])
@@ -363,10 +365,14 @@ async def _cmd_stats(
             raise Refusal("unknown_post", id=post_id)
         found = await scores.stats(session, workspace_id=caller.workspace.id, post_id=post_id)
         title = t(caller.lang, "stats_post_title", id=post_id)
+        refused = await post_service.undelivered(
+            session, workspace_id=caller.workspace.id, post_ids=[post_id]
+        )
     else:
         since = deps.clock.now() - timedelta(days=STATS_DAYS)
         found = await scores.stats(session, workspace_id=caller.workspace.id, since=since)
         title = t(caller.lang, "stats_period_title", days=STATS_DAYS)
+        refused = await post_service.undelivered(session, workspace_id=caller.workspace.id, since=since)
     line = t(
         caller.lang,
         "stats_line",

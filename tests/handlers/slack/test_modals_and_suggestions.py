@@ -79,7 +79,10 @@ async def test_a_valid_modal_queues_and_publishes(
     assert response.text == ""
     await slack.fake.wait_for_calls("chat.postMessage", count=2)
     confirmations = [c for c in slack.fake.calls_to("chat.postMessage") if c.params["channel"] == "UADMIN"]
-    assert confirmations[0].params["text"] == "Post #1 is published in <#C0NEWS>."
+    assert (
+        confirmations[0].params["text"]
+        == "Post #1 is being published in <#C0NEWS>. I'll tell you if a channel refuses it."
+    )
     async with sessions() as session:
         post = (await session.scalars(select(Post))).one()
         assert post.captions == ["First words", "Other words"]

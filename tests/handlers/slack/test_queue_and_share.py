@@ -69,7 +69,7 @@ async def test_admin_queues_a_link_and_it_is_pushed_with_share_buttons(
 ) -> None:
     reply, message = await _queue(slack, sessions, article, "We are growing!")
     assert reply["response_type"] == "ephemeral"
-    assert reply["text"] == "Post #1 is published in <#C0NEWS>."
+    assert reply["text"] == "Post #1 is being published in <#C0NEWS>. I'll tell you if a channel refuses it."
 
     assert "Acme raises &amp; grows" in message["text"]  # fallback text always set, escaped as Slack wants
     preview = message["blocks"][0]
@@ -103,7 +103,7 @@ async def test_admin_queues_a_link_and_it_is_pushed_with_share_buttons(
 
 async def test_unreachable_page_still_works_with_the_url_alone(slack: SlackDriver) -> None:
     reply = await slack.command("UADMIN", "queue https://unreachable.invalid/news <#C0NEWS|news>")
-    assert reply["text"].startswith("Post #1 is published")
+    assert reply["text"].startswith("Post #1 is being published")
     assert "couldn't read the page" in reply["text"]
     await slack.fake.wait_for_calls("chat.postMessage")
     message = slack.fake.messages["C0NEWS"][-1]
@@ -116,7 +116,7 @@ async def test_queue_uses_the_default_channel(slack: SlackDriver, article: str) 
     reply = await slack.command("UADMIN", "channel <#C0NEWS|news>")
     assert reply["text"] == "New posts will go to <#C0NEWS> by default."
     reply = await slack.command("UADMIN", f"queue {article}/a")
-    assert reply["text"] == "Post #1 is published in <#C0NEWS>."
+    assert reply["text"] == "Post #1 is being published in <#C0NEWS>. I'll tell you if a channel refuses it."
 
 
 async def test_a_non_admin_is_refused_and_nothing_changes(
@@ -141,7 +141,9 @@ async def test_relais_channel_setting_is_the_fallback_channel(
     async with relais_app(make_settings(relais_channel="C0GENERAL"), engine, clock, fake_slack) as slack:
         reply = await slack.command("UADMIN", f"queue {article}/x")
         await slack.fake.wait_for_calls("chat.postMessage")
-    assert reply["text"] == "Post #1 is published in <#C0GENERAL>."
+    assert (
+        reply["text"] == "Post #1 is being published in <#C0GENERAL>. I'll tell you if a channel refuses it."
+    )
     assert slack.fake.calls_to("chat.postMessage")[0].params["channel"] == "C0GENERAL"
 
 
@@ -155,7 +157,7 @@ async def test_relais_admins_setting_makes_an_admin(
     setup_workspace(fake_slack)
     async with relais_app(make_settings(relais_admins="UEMP2"), engine, clock, fake_slack) as slack:
         reply = await slack.command("UEMP2", f"queue {article}/x <#C0NEWS|news>")
-    assert reply["text"] == "Post #1 is published in <#C0NEWS>."
+    assert reply["text"] == "Post #1 is being published in <#C0NEWS>. I'll tell you if a channel refuses it."
 
 
 @pytest.mark.parametrize(
@@ -442,7 +444,7 @@ async def test_command_captions_are_unescaped_into_plain_text(
     caption = "R&amp;D &lt;3 with <@UEMP2|bob>, see <https://example.com/x|the docs>"
     text = f"queue {article}/r {caption} <#C0NEWS|news>"
     reply = await slack.command("UADMIN", text)
-    assert reply["text"] == "Post #1 is published in <#C0NEWS>."
+    assert reply["text"] == "Post #1 is being published in <#C0NEWS>. I'll tell you if a channel refuses it."
     async with sessions() as session:
         post = (await session.scalars(select(Post))).one()
     assert post.captions == ["R&D <3 with @bob, see https://example.com/x"]
