@@ -166,7 +166,7 @@ async def leaderboard(ctx: Context) -> str:
 async def connection_warnings(ctx: Context) -> str:
     """LinkedIn connections ending within a week (told once); old connect attempts forgotten."""
     async with ctx.sessions() as session:
-        warned = await connections.warn_expiring(session, now=ctx.now())
+        warned = await connections.warn_expiring(session, now=ctx.now(), queued_at=ctx.sending_now())
         await connections.purge_attempts(session, now=ctx.now())
         await session.commit()
     await drain(ctx)

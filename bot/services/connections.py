@@ -470,9 +470,13 @@ async def purge_attempts(session: AsyncSession, *, now: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def warn_expiring(session: AsyncSession, *, now: datetime) -> list[int]:
-    """Tell each member whose LinkedIn connection ends within `EXPIRY_WARNING` (it cannot be refreshed),
-    once per connection, with a Reconnect button. Returns the accounts warned."""
+async def warn_expiring(
+    session: AsyncSession, *, now: datetime, queued_at: datetime | None = None
+) -> list[int]:
+    """Tell each member whose LinkedIn connection ends within `EXPIRY_WARNING` of `now` (it cannot be
+    refreshed), once per connection, with a Reconnect button; told at `queued_at` (default `now`:
+    `relais jobs run --at` a later time sends at once). Returns the accounts warned."""
+    at = queued_at or now
     accounts = (
         await session.scalars(
             select(SocialAccount).where(
@@ -485,7 +489,7 @@ async def warn_expiring(session: AsyncSession, *, now: datetime) -> list[int]:
     ).all()
     for account in accounts:
         member = await session.get_one(Member, account.member_id)
-        account.expiry_warned_at = now
+        account.expiry_warned_at = at
         assert account.expires_at is not None
         await outbox.enqueue(
             session,
@@ -498,7 +502,7 @@ async def warn_expiring(session: AsyncSession, *, now: datetime) -> list[int]:
                 "timezone": member.timezone,
                 "lang": member_service.language_of(member),
             },
-            now=now,
+            now=at,
             dedupe_key=f"expiring:{account.id}:{account.expires_at.date().isoformat()}",
         )
     return [account.id for account in accounts]

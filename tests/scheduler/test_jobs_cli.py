@@ -17,7 +17,7 @@ from bot import db
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
 from handlers.slack.notifier import SlackNotifier
-from models import Delivery, Post, PostState
+from models import Delivery, Network, Post, PostState, SocialAccount, SocialAccountStatus
 from scheduler import jobs
 from scheduler.leader import LOCK_KEY, lead, leadership
 from tests.bot.test_cli import RELAIS, _environment, assert_one_line_error, relais
@@ -166,6 +166,48 @@ async def test_jobs_run_waits_for_what_the_pacing_holds_back_before_exiting(
         async with sessions() as session:
             pushed = await session.scalars(select(Delivery.post_id).where(Delivery.post_id != 2))  # 2: seeded
             assert sorted(pushed.all()) == [1, 3, 4, 5, 6]
+    finally:
+        await engine.dispose()
+
+
+async def test_jobs_run_connection_warnings_at_a_later_time_warns_before_exiting(
+    empty_database_url: str, fake_slack: FakeSlack
+) -> None:
+    """A LinkedIn connection ending in 20 days (real clock): run as if 15 days later, the member is told
+    before the command exits."""
+    fake_slack.add_user("UANA")
+    env = _env(empty_database_url, fake_slack)
+    assert (await _relais("migrate", **env))[0] == 0
+    engine = db.create_engine(empty_database_url)
+    sessions = db.session_factory(engine)
+    real = datetime.now(UTC)
+    try:
+        async with sessions() as session:
+            workspace = await _workspace(session)
+            member = _member(workspace, "UANA")
+            session.add(member)
+            await session.flush()
+            session.add(
+                SocialAccount(
+                    workspace_id=workspace.id,
+                    member_id=member.id,
+                    network=Network.LINKEDIN,
+                    external_person_id="li-ana",
+                    access_token_encrypted="unused",
+                    expires_at=real + timedelta(days=20),
+                    status=SocialAccountStatus.CONNECTED,
+                )
+            )
+            await session.commit()
+        at = (real + timedelta(days=15)).isoformat()
+        code, out, err = await _relais("jobs", "run", "connection-warnings", "--at", at, **env)
+        assert code == 0, err
+        assert "1 warnings" in out
+        assert [c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")] == ["UANA"]
+        async with sessions() as session:
+            account = (await session.scalars(select(SocialAccount))).one()
+            assert account.expiry_warned_at is not None
+            assert account.expiry_warned_at <= datetime.now(UTC)
     finally:
         await engine.dispose()
 
