@@ -90,13 +90,17 @@ PNG = bytes.fromhex(
 
 
 @pytest.fixture
-async def article() -> AsyncIterator[str]:
-    """The article page on 127.0.0.2 (the fetcher's allowed address), with its og:image as a real PNG."""
+async def article(linkedin: FakeLinkedIn) -> AsyncIterator[str]:
+    """The article page on 127.0.0.2 (the fetcher's allowed address), with its og:image as a real PNG.
+    Under /private/, a page whose og:image is on a loopback address the fetcher must not reach."""
     app = web.Application()
 
     async def page(request: web.Request) -> web.Response:
         if request.path == "/images/cover.png":
             return web.Response(body=PNG, content_type="image/png")
+        if request.path.startswith("/private/"):
+            inside = f"{linkedin.base_url}/internal/cover.png"
+            return web.Response(text=ARTICLE.replace("/images/cover.png", inside), content_type="text/html")
         return web.Response(text=ARTICLE, content_type="text/html")
 
     app.router.add_get("/{tail:.*}", page)
@@ -1061,6 +1065,24 @@ async def test_a_failed_thumbnail_upload_still_posts_the_card(world: World) -> N
     assert card["title"] == "Acme raises & grows"
     assert "thumbnail" not in card
     assert len(w.linkedin.calls_to("create_post")) == 1
+
+
+async def test_a_thumbnail_on_a_private_address_is_never_fetched(world: World) -> None:
+    w = world
+    await _connect(w, "UEMP2", "linkedin")
+    await w.slack.command("UADMIN", f"queue <{w.article}/private/page> Inside <#C0NEWS|news>")
+    await eventually(lambda: _has_message(w.slack.fake, "C0NEWS"))
+    async with w.sessions() as session:
+        [queued] = (await session.scalars(select(Post))).all()
+    assert (
+        queued.image_url == f"{w.linkedin.base_url}/internal/cover.png"
+    )  # kept from the page, never fetched
+    answer = await _click_share(w, "UEMP2", "linkedin", w.slack.fake.messages["C0NEWS"][-1])
+    assert answer["text"] == "Posted on LinkedIn. Thank you!"
+    [post] = w.linkedin.posts.values()
+    assert "thumbnail" not in post["body"]["content"]["article"]
+    assert not [call for call in w.linkedin.calls if call.path.startswith("/internal/")]
+    assert w.linkedin.calls_to("initialize_image_upload") == []
 
 
 async def test_a_caption_too_long_for_linkedin_once_escaped_is_refused_when_queued(world: World) -> None:
