@@ -10,18 +10,24 @@ the person is told it could not be finished and may try again (every action is i
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.i18n import t
 from handlers.slack.deps import CONTEXT_KEY, Relais
 
 logger = logging.getLogger(__name__)
+
+Listener = TypeVar("Listener", bound=Callable[..., Awaitable[Any]])
 
 
 def register_error_handlers(app: AsyncApp) -> None:
@@ -35,10 +41,47 @@ def register_error_handlers(app: AsyncApp) -> None:
     app.error(on_error)
 
 
+def answering(listener: Listener) -> Listener:
+    """Wrap a listener so that a failure after its ack is answered here. Bolt's own error path cannot be
+    used for that: it resets the ack's response once the handler returns, and a failure within
+    milliseconds of the ack then turns the click into Slack's "this app did not respond" (HTTP 404).
+    Before the ack the failure goes on to Bolt's error handler (`register_error_handlers`). Bolt reads
+    the wrapped listener's parameters (through `__wrapped__`), so its arguments are unchanged."""
+
+    @functools.wraps(listener)
+    async def run(**kwargs: Any) -> Any:
+        try:
+            return await listener(**kwargs)
+        except Exception as error:
+            ack = kwargs.get("ack")
+            if not isinstance(ack, AsyncAck) or ack.response is None:
+                raise
+            body = kwargs.get("body") or kwargs.get("command") or {}
+            context = kwargs.get("context")
+            client = kwargs.get("client")
+            if isinstance(client, AsyncWebClient):
+                await _tell_failure(client, body, context, error, before_ack=False)
+            else:
+                logger.error("a Slack listener failed after the ack", exc_info=error)
+            return None
+
+    return cast(Listener, run)
+
+
 async def _answer(
     app: AsyncApp, error: Exception, request: AsyncBoltRequest, *, before_ack: bool
 ) -> BoltResponse | None:
     body: dict[str, Any] = request.body if isinstance(request.body, dict) else {}
+    await _tell_failure(app.client, body, request.context, error, before_ack=before_ack)
+    if not before_ack:
+        return None
+    # An empty 200: the click or command is acknowledged (a form closes), and the message says why.
+    return BoltResponse(status=200, body="")
+
+
+async def _tell_failure(
+    client: AsyncWebClient, body: dict[str, Any], context: Any, error: Exception, *, before_ack: bool
+) -> None:
     logger.error(
         "a Slack %s failed %s the ack",
         body.get("type") or ("command" if "command" in body else "request"),
@@ -46,20 +89,16 @@ async def _answer(
         exc_info=error,
     )
     team_id, user_id = _team_and_user(body)
-    deps = request.context.get(CONTEXT_KEY)
+    deps = context.get(CONTEXT_KEY) if context is not None else None
     lang = "en"
     if isinstance(deps, Relais) and team_id and user_id:
         known = deps.cache.member(team_id, user_id)
         lang = known.lang if known is not None else "en"
     text = t(lang, "something_went_wrong" if before_ack else "went_wrong_after")
     try:
-        await _tell(app, body, user_id, text)
+        await _tell(client, body, user_id, text)
     except Exception:
         logger.exception("could not tell the person that their request failed")
-    if not before_ack:
-        return None
-    # An empty 200: the click or command is acknowledged (a form closes), and the message above says why.
-    return BoltResponse(status=200, body="")
 
 
 def _team_and_user(body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -70,11 +109,11 @@ def _team_and_user(body: dict[str, Any]) -> tuple[str | None, str | None]:
     return body.get("team_id"), body.get("user_id")
 
 
-async def _tell(app: AsyncApp, body: dict[str, Any], user_id: str | None, text: str) -> None:
+async def _tell(client: AsyncWebClient, body: dict[str, Any], user_id: str | None, text: str) -> None:
     response_url = body.get("response_url")
     if isinstance(response_url, str) and response_url:
         await AsyncWebhookClient(response_url).send(
             text=text, response_type="ephemeral", replace_original=False
         )
     elif user_id:
-        await app.client.chat_postMessage(channel=user_id, text=text)
+        await client.chat_postMessage(channel=user_id, text=text)

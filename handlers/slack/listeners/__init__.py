@@ -11,7 +11,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from handlers.slack.blocks.modals import EDIT_CALLBACK, QUEUE_CALLBACK
 from handlers.slack.client import install_fitting_respond
 from handlers.slack.deps import CONTEXT_KEY, Relais
-from handlers.slack.errors import register_error_handlers
+from handlers.slack.errors import answering, register_error_handlers
 from handlers.slack.listeners.actions import handle_not_for_me, handle_open_share, handle_share
 from handlers.slack.listeners.commands import handle_relais_command
 from handlers.slack.listeners.events import handle_app_home_opened, handle_home_preference
@@ -35,25 +35,25 @@ def register(app: AsyncApp, deps: Relais) -> None:
     app.middleware(inject)
     register_error_handlers(app)
 
-    app.command("/relais")(handle_relais_command)
-    app.action("share_linkedin")(handle_share)
-    app.action("share_x")(handle_share)
-    app.action("open_share_linkedin")(handle_open_share)
-    app.action("open_share_x")(handle_open_share)
-    app.action("not_for_me")(handle_not_for_me)
-    app.action("connect_linkedin")(handle_connect)
-    app.action("connect_x")(handle_connect)
-    app.action("disconnect_linkedin")(handle_disconnect)
-    app.action("disconnect_x")(handle_disconnect)
-    app.action("connect_open")(handle_link_button)
-    app.action("view_post")(handle_link_button)
-    app.action("share_undo")(handle_undo)
-    app.action("share_repost")(handle_repost)
+    app.command("/relais")(answering(handle_relais_command))
+    app.action("share_linkedin")(answering(handle_share))
+    app.action("share_x")(answering(handle_share))
+    app.action("open_share_linkedin")(answering(handle_open_share))
+    app.action("open_share_x")(answering(handle_open_share))
+    app.action("not_for_me")(answering(handle_not_for_me))
+    app.action("connect_linkedin")(answering(handle_connect))
+    app.action("connect_x")(answering(handle_connect))
+    app.action("disconnect_linkedin")(answering(handle_disconnect))
+    app.action("disconnect_x")(answering(handle_disconnect))
+    app.action("connect_open")(answering(handle_link_button))
+    app.action("view_post")(answering(handle_link_button))
+    app.action("share_undo")(answering(handle_undo))
+    app.action("share_repost")(answering(handle_repost))
     for preference in ("home_nudges_off", "home_nudges_on", "home_lang_en", "home_lang_fr"):
-        app.action(preference)(handle_home_preference)
+        app.action(preference)(answering(handle_home_preference))
     app.event("app_home_opened")(handle_app_home_opened)
-    app.action("edit_share")(handle_edit_share)
-    app.action("suggestion_approve")(handle_suggestion_approve)
-    app.action("suggestion_reject")(handle_suggestion_reject)
-    app.view(QUEUE_CALLBACK)(handle_queue_submission)
-    app.view(EDIT_CALLBACK)(handle_edit_submission)
+    app.action("edit_share")(answering(handle_edit_share))
+    app.action("suggestion_approve")(answering(handle_suggestion_approve))
+    app.action("suggestion_reject")(answering(handle_suggestion_reject))
+    app.view(QUEUE_CALLBACK)(answering(handle_queue_submission))
+    app.view(EDIT_CALLBACK)(answering(handle_edit_submission))

@@ -180,3 +180,54 @@ async def test_a_suggestion_holds_no_write_transaction_while_the_admins_are_mess
     async with sessions() as session:
         suggestion = (await session.scalars(select(Suggestion))).one()
     assert len(suggestion.review_messages) == 4  # where each review went is still saved
+
+
+@contextmanager
+def _read_only(engine: AsyncEngine) -> Iterator[None]:
+    """The database refuses every write, as a PostgreSQL replica does after a failover (SQLite:
+    `query_only`). Applied to every new connection; the caller disposes of the pooled ones."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if engine.dialect.name == "sqlite":
+            cursor.execute("PRAGMA query_only = ON")
+        else:
+            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        cursor.close()
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    try:
+        yield
+    finally:
+        event.remove(engine.sync_engine, "connect", on_connect)
+
+
+async def test_a_database_that_refuses_writes_gets_an_answer_never_an_http_500(
+    slack: SlackDriver, article: str, sessions: Sessions, fake_slack: FakeSlack, engine: AsyncEngine
+) -> None:
+    await _queue(slack, sessions, article)
+    fake_slack.add_user("UNEW", real_name="Nadia", tz="Europe/Paris")
+    await slack.click("UEMP2", "share_x", "1")
+    await slack.click("UEMP3", "share_x", "1")
+    await slack.settle()
+    sorry = "Something went wrong on my side; nothing was changed. Please try again."
+    unfinished = (
+        "Something went wrong on my side and I could not finish this. "
+        "Please try again (nothing will be done twice)."
+    )
+    with _read_only(engine):
+        await engine.dispose()
+        for user, action_id, value, expected in (
+            ("UEMP2", "open_share_x", "1:x", sorry),  # known: the share's write is refused before the ack
+            ("UNEW", "open_share_x", "1:x", sorry),  # first contact: the member cannot be created
+            ("UNEW", "share_linkedin", "1", unfinished),  # a share link is made after the ack
+            ("UEMP3", "not_for_me", "1", unfinished),
+        ):
+            status, elapsed, url_id = await _timed_click(slack, user, action_id, value)
+            assert (user, action_id, status, elapsed < SLACK_ACK_LIMIT) == (user, action_id, 200, True)
+            assert [r["text"] for r in await slack.responses(url_id, timeout=5)] == [expected]
+        assert (await slack.command("UEMP2", "pause 2"))["text"] == sorry
+    await engine.dispose()
+    assert await _count(sessions, Share) == 0
+    assert await _count(sessions, Dismissal) == 0
+    assert await _count(sessions, Member, Member.external_id == "UNEW") == 0
