@@ -28,9 +28,9 @@ A failed check is printed and makes the exit code 1.
 
 `--profile DIR` writes a cProfile of each server's measured part (main thread, wall clock).
 
-`--flood N` keeps N more requests in flight during the measured clicks, from one client, on one tracked
-link (`/r/<code>`), each with a User-Agent of its own — the flood of issue 9 — and checks that they
-counted one click at most.
+`--flood R` sends R requests a second during the measured clicks, from one client, to one tracked link
+(`/r/<code>`), each with a User-Agent of its own — the flood of issue 9 was 3,231 in 15 s, about 215 a
+second — and checks that they counted one click at most.
 """
 
 from __future__ import annotations
@@ -70,7 +70,14 @@ from bot.config import Settings
 from bot.demo.fake_slack import FakeSlack
 from bot.demo.signing import signed_headers
 from bot.i18n import t
-from bot.web import SLACK_APP_KEY, create_app, handle_slack_events, wait_for_background_work
+from bot.web import (
+    SLACK_APP_KEY,
+    SLACK_INGRESS_KEY,
+    create_app,
+    handle_slack_events,
+    wait_for_background_work,
+)
+from handlers.slack.ingress import SlackIngress
 from models import Base, Click, Member, Network, Platform, Post, PostState, Share, TrackedLink, Workspace
 
 SIGNING_SECRET: Final = "bench-signing-secret"
@@ -84,6 +91,7 @@ TARGET_P99_MS: Final = 100.0
 THANKS: Final = t("en", "share_recorded", network=t("en", "network_x"))  # the fake's members speak English
 
 FLOOD_CODE: Final = "floodfloodflood0"  # the tracked link the flood hits (its member: UFLOOD)
+FLOOD_IN_FLIGHT: Final = 50
 
 Kind = Literal["bolt", "relais"]
 SCENARIOS: Final = ("new", "known", "double")
@@ -219,6 +227,7 @@ def _bare_bolt_app(fake: FakeSlack) -> web.Application:
     bolt.action(ACTION_ID)(ack_only)
     app = web.Application()
     app[SLACK_APP_KEY] = bolt
+    app[SLACK_INGRESS_KEY] = SlackIngress(bolt, SIGNING_SECRET)
     app.router.add_post("/slack/events", handle_slack_events)  # Relais's own handler, unchanged
     return app
 
@@ -413,34 +422,48 @@ async def load_client(kind: str, base_url: str, concurrency: int) -> AsyncIterat
 
 
 @asynccontextmanager
-async def flooding(base_url: str, concurrency: int) -> AsyncIterator[Counter[int]]:
-    """`concurrency` GETs of `/r/FLOOD_CODE` in flight for as long as the block runs, each with its own
-    User-Agent, from one client address; yields the statuses, counted as they come."""
+async def flooding(base_url: str, per_second: int) -> AsyncIterator[Counter[int]]:
+    """GETs of `/r/FLOOD_CODE` at `per_second` for as long as the block runs (at most `FLOOD_IN_FLIGHT`
+    at once), each with its own User-Agent, from one client address; yields the statuses."""
     statuses: Counter[int] = Counter()
     stop = asyncio.Event()
+    slots = asyncio.Semaphore(FLOOD_IN_FLIGHT)
+    loop = asyncio.get_running_loop()
     async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=concurrency), timeout=aiohttp.ClientTimeout(total=30)
+        connector=aiohttp.TCPConnector(limit=FLOOD_IN_FLIGHT), timeout=aiohttp.ClientTimeout(total=30)
     ) as session:
 
-        async def worker(n: int) -> None:
-            while not stop.is_set():
-                n += concurrency
-                headers = {"User-Agent": f"Mozilla/5.0 (flood {n}) Firefox/{n}.0"}
-                try:
-                    async with session.get(
-                        f"{base_url}/r/{FLOOD_CODE}", headers=headers, allow_redirects=False
-                    ) as response:
-                        await response.read()
-                        statuses[response.status] += 1
-                except (aiohttp.ClientError, TimeoutError):
-                    statuses[0] += 1
+        async def one(n: int) -> None:
+            headers = {"User-Agent": f"Mozilla/5.0 (flood {n}) Firefox/{n}.0"}
+            try:
+                async with session.get(
+                    f"{base_url}/r/{FLOOD_CODE}", headers=headers, allow_redirects=False
+                ) as response:
+                    await response.read()
+                    statuses[response.status] += 1
+            except (aiohttp.ClientError, TimeoutError):
+                statuses[0] += 1
+            finally:
+                slots.release()
 
-        workers = [asyncio.create_task(worker(n)) for n in range(concurrency)]
+        async def pace() -> None:
+            tasks: set[asyncio.Task[None]] = set()
+            n, next_at = 0, loop.time()
+            while not stop.is_set():
+                await slots.acquire()
+                task = asyncio.create_task(one(n))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                n, next_at = n + 1, next_at + 1 / per_second
+                await asyncio.sleep(max(0.0, next_at - loop.time()))
+            await asyncio.gather(*tasks)
+
+        pacer = asyncio.create_task(pace())
         try:
             yield statuses
         finally:
             stop.set()
-            await asyncio.gather(*workers)
+            await pacer
 
 
 async def flood_clicks(database_url: str) -> int:
@@ -606,8 +629,8 @@ def parse_arguments(arguments: Sequence[str] | None = None) -> argparse.Namespac
         "--flood",
         type=int,
         default=0,
-        metavar="N",
-        help="N requests to one /r/<code> in flight meanwhile (0)",
+        metavar="R",
+        help="meanwhile, R requests a second to one /r/<code>, each its own User-Agent (0: none)",
     )
     parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="write a cProfile of each server's measured part to DIR"
@@ -632,11 +655,7 @@ async def bench(options: argparse.Namespace, folder: Path) -> int:
     print(
         f"share click ({ACTION_ID}): {options.clicks} clicks after {options.warmup} warm-up, "
         f"{options.concurrency} in flight, {options.client} client; Relais on {database}"
-        + (
-            f"; a flood of {options.flood} requests in flight on one /r/<code> meanwhile"
-            if options.flood
-            else ""
-        )
+        + (f"; meanwhile a flood of {options.flood} requests/s on one /r/<code>" if options.flood else "")
     )
     print(
         f"target: >= {TARGET_RATIO}x the bare Bolt throughput and p99 <= {TARGET_P99_MS:.0f} ms; "
