@@ -134,7 +134,7 @@ def visitor_address(address: str | None) -> str:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
-        return str(ipaddress.ip_network(f"{ip.exploded}/64", strict=False))
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))  # drops any %scope too
     return str(ip)
 
 

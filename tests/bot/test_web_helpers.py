@@ -7,8 +7,10 @@ import logging
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bot.services.links import destination_url
+from bot.services.links import destination_url, visitor_address, visitor_key
 from bot.services.posts import PostError, check_captions, x_length
 from bot.web import AccessLogger, client_address
 
@@ -29,6 +31,30 @@ from bot.web import AccessLogger, client_address
 )
 def test_client_address_trusts_only_the_proxy_hop(remote: str, forwarded: str | None, expected: str) -> None:
     assert client_address(remote, forwarded) == expected
+
+
+@pytest.mark.parametrize(
+    ("address", "visitor"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # same home, same visitor
+        ("::ffff:198.51.100.7", "198.51.100.7"),
+        ("fe80::1%eth0", "fe80::/64"),
+        (None, "-"),
+        ("not an address", "not an address"),
+    ],
+)
+def test_a_visitor_is_an_ipv4_address_or_an_ipv6_slash_64(address: str | None, visitor: str) -> None:
+    assert visitor_address(address) == visitor
+
+
+@given(st.one_of(st.none(), st.text(), st.ip_addresses().map(str)))
+def test_any_address_gives_a_fixed_size_keyed_hash(address: str | None) -> None:
+    key = visitor_key(b"secret", address=address)
+    assert len(key) == 32
+    assert int(key, 16) >= 0
+    assert key != visitor_key(b"another secret", address=address)
 
 
 def test_x_counts_emoji_and_cjk_as_two() -> None:
