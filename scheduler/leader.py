@@ -3,7 +3,7 @@
 PostgreSQL: a session advisory lock held on a dedicated connection (released by the server when the
 process or its connection dies). The leader checks that connection every `HEARTBEAT_SECONDS`; when it
 drops (a restarted server, `pg_terminate_backend`, a failover), the leader stops leading and stands by
-until it holds the lock again. A new leader waits two heartbeats before leading, so the old one has
+until it holds the lock again. A new leader waits three heartbeats before leading, so the old one has
 stopped by then. SQLite (one machine): an exclusive `flock` on a file beside the database (released by
 the kernel when the process dies).
 """
@@ -26,9 +26,11 @@ logger = logging.getLogger(__name__)
 
 RETRY_SECONDS: Final = 15.0
 # How often a PostgreSQL leader checks the connection holding its lock (and how long it waits for an
-# answer). A new leader waits two of these before leading, so that an old leader whose connection
-# dropped has noticed and stopped first: two clocks never lead at once.
+# answer): an old leader whose connection dropped notices within two of these. A new leader waits
+# `TAKEOVER_HEARTBEATS` of them before leading, so the old one has stopped first: two clocks never lead
+# at once.
 HEARTBEAT_SECONDS: Final = 5.0
+TAKEOVER_HEARTBEATS: Final = 3
 LOCK_KEY: Final = 0x52454C414953  # "RELAIS"
 
 
@@ -134,7 +136,7 @@ async def _postgres_lock(
             except Exception:
                 logger.warning("could not ask PostgreSQL for the clock's lock; trying again", exc_info=True)
                 got = False
-            if got and connection is not None and not await _wait(stop, 2 * heartbeat):
+            if got and connection is not None and not await _wait(stop, TAKEOVER_HEARTBEATS * heartbeat):
                 lease = Lease()
                 keeper = asyncio.create_task(_keep(connection, lease, heartbeat))
                 logger.info("this clock leads (PostgreSQL advisory lock)")
