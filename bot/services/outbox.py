@@ -145,8 +145,8 @@ async def take_slot(
     sessions: async_sessionmaker[AsyncSession], *, workspace_id: int, destination: str, now: datetime
 ) -> datetime | None:
     """Take a sending slot for `destination` at `now`: None if taken (send now), else the time one
-    frees up. At most `BURST` messages to one destination in any `BURST` seconds, one a second after a
-    burst, counted across every drainer of every process.
+    frees up. About one message a second to one destination, in bursts of up to `BURST`, counted across
+    every drainer of every process.
 
     The generic cell rate algorithm (a token bucket kept as one timestamp): each send moves the
     destination's `next_slot_ms` one interval past max(itself, now); a send is allowed while that stays
