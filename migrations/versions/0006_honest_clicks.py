@@ -3,7 +3,7 @@
 Rows written before this revision keep `hour` empty (they never conflict) and their `counted` flag.
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0005
 Create Date: 2026-11-29 11:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0007"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
