@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import db
 from bot.config import ConfigError, Settings, configure_logging, load_settings
@@ -289,6 +290,7 @@ async def _jobs(settings: Settings, action: str, name: str | None, at: datetime 
         engine = db.create_engine(settings.database_url)
         try:
             _print_jobs(await jobs.clock_jobs(db.session_factory(engine)), jobs.JOBS)
+            await _print_blocked(db.session_factory(engine))
         finally:
             await engine.dispose()
         return 0
@@ -317,6 +319,17 @@ def _print_jobs(runs: dict[str, Any], table: dict[str, Any]) -> None:
             last += f" ({run.last_error})"
         following = when(run.next_run_at) if run is not None else "-"
         print(f"{name:<20} {last:<26} {following:<26} {job.schedule}")
+
+
+async def _print_blocked(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Messages that cannot go out until the operator acts (a dead bot token): said here, since the
+    admins cannot be reached through the chat platform."""
+    from bot.services import recipients
+
+    async with sessions() as session:
+        for blocked in await recipients.blocked_by_credentials(session):
+            waiting = f"{blocked.waiting} messages waiting"
+            print(f"outbox: workspace {blocked.workspace_id}: {waiting}: {blocked.error}")
 
 
 def _clock(settings: Settings) -> int:

@@ -51,7 +51,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-__all__ = ["FakeChannel", "FakeSlack", "FakeUser", "SlackCall"]
+__all__ = ["FakeChannel", "FakeSlack", "FakeUser", "SlackCall", "message_errors"]
 
 # Timestamps ("ts") start here: 2025-11-26T23:33:20Z, then grow by 100 µs per message.
 TS_BASE = 1764200000
@@ -379,6 +379,15 @@ def _guideline_violations(blocks: Any, pointer: str) -> list[str]:
                     f"{len(primaries)} primary buttons in one actions block [json-pointer:{pointer}/{index}]"
                 )
     return found
+
+
+def message_errors(blocks: Any) -> list[str]:
+    """Everything the fake would say about a message's blocks: Slack's errors (`invalid_blocks` details,
+    `msg_blocks_too_long`) and the guideline breaches it records. Empty means Slack takes it cleanly."""
+    errors = _block_errors(blocks, "/blocks", MESSAGE_MAX_BLOCKS)
+    if _blocks_text_length(blocks) > MESSAGE_MAX_BLOCKS_TEXT:
+        errors.append("msg_blocks_too_long")
+    return errors + _guideline_violations(blocks, "/blocks")
 
 
 def _view_errors(view: Any, allowed_types: Sequence[str]) -> list[str]:

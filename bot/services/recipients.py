@@ -15,10 +15,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notifier import Delivered
@@ -33,8 +34,9 @@ logger = logging.getLogger(__name__)
 RECIPIENT_GONE: Final = "recipient_gone"  # what a notifier reports for a person who left
 # What a notifier reports, as `credentials_dead:<platform error>`, when the workspace's token no longer works.
 CREDENTIALS_DEAD: Final = "credentials_dead"
+CREDENTIALS_PHRASE: Final = "refuses Relais's bot token"
 CREDENTIALS_DEAD_NOTE: Final = (
-    "{error}: the chat platform refuses Relais's bot token (the app's bot user or the workspace was "
+    "{error}: the chat platform " + CREDENTIALS_PHRASE + " (the app's bot user or the workspace was "
     "deleted, or the app was uninstalled). Replace the token (SLACK_BOT_TOKEN); this message waits until "
     "then."
 )
@@ -153,3 +155,27 @@ async def _language(session: AsyncSession, workspace_id: int, external_id: str) 
         select(Member).where(Member.workspace_id == workspace_id, Member.external_id == external_id)
     )
     return member_service.language_of(known) if known is not None else "en"
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """Messages of one workspace waiting for a working bot token (what `relais jobs list` reports)."""
+
+    workspace_id: int
+    waiting: int
+    error: str
+
+
+async def blocked_by_credentials(session: AsyncSession) -> list[Blocked]:
+    """Workspaces whose messages wait because the platform refuses the bot token: the admins cannot be
+    told through the chat platform, so the operator's command says it."""
+    rows = await session.execute(
+        select(OutboxMessage.workspace_id, func.count(), func.max(OutboxMessage.last_error))
+        .where(
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.last_error.contains(CREDENTIALS_PHRASE, autoescape=True),
+        )
+        .group_by(OutboxMessage.workspace_id)
+        .order_by(OutboxMessage.workspace_id)
+    )
+    return [Blocked(workspace_id=w, waiting=int(n), error=str(e)) for w, n, e in rows]

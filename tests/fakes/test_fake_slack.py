@@ -277,6 +277,71 @@ async def test_invalid_blocks_are_explained_as_slack_does(client: AsyncWebClient
     ]
 
 
+def _sections(count: int, length: int) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * length}} for _ in range(count)]
+
+
+async def test_blocks_over_12000_characters_in_all_are_refused(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    posted = await client.chat_postMessage(channel="C001", text="hi", blocks=_sections(4, 3000))  # 12,000
+
+    error = await api_error(client.chat_postMessage(channel="C001", text="hi", blocks=_sections(5, 2401)))
+    assert error.response["error"] == "msg_blocks_too_long"
+    error = await api_error(
+        client.chat_update(channel="C001", ts=posted["ts"], text="hi", blocks=_sections(5, 2401))
+    )
+    assert error.response["error"] == "msg_blocks_too_long"
+    assert [len(m["blocks"]) for m in fake.messages["C001"]] == [4]
+
+
+async def test_a_second_primary_button_is_taken_but_recorded(fake: FakeSlack, client: AsyncWebClient) -> None:
+    def actions(*styles: str | None) -> list[dict[str, Any]]:
+        elements = [
+            {"type": "button", "text": {"type": "plain_text", "text": f"b{i}"}, "action_id": f"a{i}"}
+            | ({"style": style} if style else {})
+            for i, style in enumerate(styles)
+        ]
+        return [{"type": "actions", "elements": elements}]
+
+    await client.chat_postMessage(channel="C001", text="one", blocks=actions("primary", None, "danger"))
+    assert fake.violations == []
+    await client.chat_postMessage(channel="C001", text="two", blocks=actions("primary", "primary"))
+    assert fake.violations == ["2 primary buttons in one actions block [json-pointer:/blocks/0]"]
+    assert len(fake.messages["C001"]) == 2  # Slack only advises against it
+    fake.violations.clear()  # this test made one on purpose
+
+
+async def test_an_announcement_only_channel_refuses_the_bot(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.add_channel("C0ANN", "announcements", announcement_only=True)
+
+    error = await api_error(client.chat_postMessage(channel="C0ANN", text="news"))
+
+    assert error.response.status_code == 200
+    assert error.response["error"] == "restricted_action"
+    assert fake.messages["C0ANN"] == []
+    await client.chat_postMessage(channel="C001", text="elsewhere is fine")
+
+
+async def test_a_dead_bot_token_answers_account_inactive_to_every_call(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    fake.deactivate_token()
+
+    for call in (
+        client.auth_test(),
+        client.users_info(user="U001"),
+        client.chat_postMessage(channel="C001", text="hi"),
+    ):
+        error = await api_error(call)
+        assert (error.response.status_code, error.response["error"]) == (200, "account_inactive")
+    assert fake.messages["C001"] == []
+    opened = await AsyncWebClient(token=APP_TOKEN, base_url=fake.api_url).apps_connections_open(
+        app_token=APP_TOKEN
+    )
+    assert opened["ok"] is True  # the app-level token is another credential
+
+
 async def test_update_delete_and_permalink(fake: FakeSlack, client: AsyncWebClient) -> None:
     posted = await client.chat_postMessage(channel="C001", text="draft", blocks=[{"type": "divider"}])
     ts = posted["ts"]
@@ -497,6 +562,18 @@ async def test_response_url_failure(fake: FakeSlack) -> None:
 
     assert response.status_code == 404
     assert "expired_url" in response.body
+
+
+async def test_response_url_checks_blocks_as_slack_does(fake: FakeSlack) -> None:
+    webhook = AsyncWebhookClient(fake.response_url("cmd-2"))
+
+    too_long = await webhook.send(text="hi", blocks=_sections(1, 3001))
+    too_much = await webhook.send(text="hi", blocks=_sections(5, 2401))
+    fine = await webhook.send(text="hi", blocks=_sections(1, 3000))
+
+    assert (too_long.status_code, too_long.body) == (400, "invalid_blocks")
+    assert (too_much.status_code, too_much.body) == (400, "msg_blocks_too_long")
+    assert fine.status_code == 200
 
 
 # ---------------------------------------------------------------------------------------------------------

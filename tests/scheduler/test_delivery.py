@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import db
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
 from bot.services import outbox
@@ -33,6 +34,7 @@ from tests.handlers.slack.driver import (
     relais_app,
     setup_workspace,
 )
+from tests.scheduler.test_jobs_cli import _relais
 from tests.scheduler.test_weekly import BOARD_TIME, NUDGE_TIME, _member, _workspace
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -88,7 +90,7 @@ async def test_one_message_a_second_per_channel_in_short_bursts_and_no_one_waits
         waiting = (
             await session.scalars(select(OutboxMessage).where(OutboxMessage.state == OutboxState.PENDING))
         ).all()
-        assert [m.next_attempt_at - clock.now() for m in waiting] == [timedelta(seconds=1)] * 2
+        assert [m.next_attempt_at - clock.now() for m in waiting] == [timedelta(seconds=1.1)] * 2
         assert {m.attempts for m in waiting} == {0}
     clock.advance(timedelta(seconds=3))
     await asyncio.sleep(2)  # the fake Slack counts on the real clock
@@ -297,6 +299,37 @@ async def test_a_dead_workspace_token_marks_nobody_inactive_and_loses_nothing(
     async with sessions() as session:
         rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
         assert [r.state for r in rows] == [OutboxState.SENT, OutboxState.SENT]
+
+
+async def test_relais_jobs_list_shows_what_a_dead_token_holds_back_and_the_error_is_logged_once(
+    empty_database_url: str, fake_slack: FakeSlack
+) -> None:
+    env = {
+        "DATABASE_URL": empty_database_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": "secret",
+        "SLACK_API_URL": fake_slack.api_url,
+    }
+    assert (await _relais("migrate", **env))[0] == 0
+    engine = db.create_engine(empty_database_url)
+    try:
+        sessions = db.session_factory(engine)
+        long_ago = FrozenClock(datetime(2020, 1, 6, 9, 0, tzinfo=UTC))  # due whatever today is
+        await _enqueue(sessions, long_ago, [("social_connected", "UADMIN"), ("social_connected", "ULEFT")])
+        fake_slack.deactivate_token()
+        code, _, err = await _relais("jobs", "run", "outbox", **env)
+        assert code == 0, err
+        assert err.count("bot token no longer works") == 1
+        code, out, _ = await _relais("jobs", "list", **env)
+        assert code == 0
+        assert (
+            "outbox: workspace 1: 2 messages waiting: account_inactive: the chat platform refuses Relais's "
+            "bot token" in out
+        )
+        async with sessions() as session:
+            assert [m.active for m in (await session.scalars(select(Member))).all()] == [True, True]
+    finally:
+        await engine.dispose()
 
 
 async def test_a_dead_token_during_a_command_does_not_make_the_caller_inactive(
