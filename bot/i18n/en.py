@@ -57,6 +57,7 @@ MESSAGES: dict[str, str] = {
     "state_draft": "draft",
     "state_scheduled": "scheduled {when}",
     "state_published": "published",
+    "state_undelivered": "not published",
     "state_cancelled": "cancelled",
     "state_expired": "expired",
     "cancelled": "Post #{id} is cancelled; its channel messages say so and its buttons no longer work.",

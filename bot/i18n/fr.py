@@ -57,6 +57,7 @@ MESSAGES: dict[str, str] = {
     "state_draft": "brouillon",
     "state_scheduled": "prévue {when}",
     "state_published": "publiée",
+    "state_undelivered": "non publiée",
     "state_cancelled": "annulée",
     "state_expired": "expirée",
     "cancelled": "La publication n°{id} est annulée ; ses messages le signalent et ses boutons ne marchent plus.",

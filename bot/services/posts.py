@@ -37,6 +37,7 @@ from models import (
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 POST_KIND: Final = "post"
 POST_UPDATE_KIND: Final = "post_update"
+UNDELIVERED: Final = "undelivered"  # how a list shows a published post that no channel took
 MAX_CAPTIONS: Final = 3
 LINKEDIN_MAX: Final = 3000
 X_MAX: Final = 280
@@ -300,7 +301,7 @@ async def list_posts(session: AsyncSession, *, workspace_id: int, limit: int = 1
             id=p.id,
             url=p.url,
             title=p.title,
-            state=p.state.value,
+            state=_shown_state(p, failed=[x for x in failed if x.post_id == p.id], sending=sending.get(p.id)),
             publish_at=p.publish_at,
             shares=int(n),
             not_delivered=tuple(x for x in failed if x.post_id == p.id),
@@ -313,6 +314,15 @@ async def list_posts(session: AsyncSession, *, workspace_id: int, limit: int = 1
         key=lambda x: (x.publish_at is None, x.publish_at or _EPOCH),
     )
     return upcoming + [x for x in lines if x.state != PostState.SCHEDULED.value]
+
+
+def _shown_state(post: Post, *, failed: Sequence[Undelivered], sending: Sequence[str] | None) -> str:
+    """A published post that every channel refused, with nothing left to send, is shown "undelivered":
+    "published" would not be true."""
+    refused_everywhere = {x.destination for x in failed} >= set(post.channels) and not sending
+    if post.state is PostState.PUBLISHED and post.channels and refused_everywhere:
+        return UNDELIVERED
+    return post.state.value
 
 
 def _round_keys(post_ids: Sequence[int]) -> list[str]:

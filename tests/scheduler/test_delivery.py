@@ -245,6 +245,17 @@ async def test_a_channel_that_refuses_a_post_is_reported_to_its_admin_and_shown_
         await slack.settle()
         assert len(await _dm_texts(fake_slack, "UADMIN")) == 1
 
+        # A post that no channel took is not called published.
+        await slack.command("UADMIN", f"queue <{article}/other> <#C0ANN|announcements>")
+
+        async def told_twice() -> bool:
+            return len(await _dm_texts(fake_slack, "UADMIN")) == 2
+
+        await eventually(told_twice)
+        listed = await slack.command("UADMIN", "list")
+        assert "`#2` not published" in listed["text"]
+        assert "`#1` published" in listed["text"]
+
 
 async def test_the_refusal_is_told_in_the_admins_language(
     make_settings: SettingsFactory, engine: AsyncEngine, sessions: Sessions, fake_slack: FakeSlack
