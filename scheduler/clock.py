@@ -26,6 +26,7 @@ from bot import db
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.services.posting import Poster
+from bot.services.preview import PreviewFetcher
 from handlers.slack.app import build_web_client
 from handlers.slack.notifier import SlackNotifier
 from handlers.social import build_social_clients, new_http_client
@@ -73,12 +74,14 @@ def build_context(
     sessions = db.session_factory(engine)
     real = SystemClock().now
     http = new_http_client()
+    fetcher = PreviewFetcher()  # a LinkedIn card's thumbnail, when a retried share posts it
     poster = Poster(
         sessions,
         clients=build_social_clients(settings, http),
         cipher=settings.fernet if settings.encryption_key is not None else None,
         base_url=settings.base_url,
         now=real,
+        images=fetcher.fetch_image,
     )
     ctx = jobs.Context(
         sessions=sessions,
@@ -91,6 +94,7 @@ def build_context(
     )
 
     async def close() -> None:
+        await fetcher.aclose()
         await http.aclose()
         await engine.dispose()
 
