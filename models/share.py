@@ -33,3 +33,6 @@ class Share(WorkspaceScoped, Timestamps, Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
     posted_at: Mapped[datetime | None]
+    # When the member's personal link counted this share. Kept while a later API attempt runs or after
+    # it fails: a share the member was told is counted stays counted (`bot.services.scores`).
+    intent_at: Mapped[datetime | None]

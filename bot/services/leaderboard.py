@@ -17,8 +17,8 @@ from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import chunks
-from bot.services.scores import CLICK_CAP, COUNTED_STATUSES, INTENT_POINTS, POSTED_POINTS
-from models import Click, Member, Post, Share, ShareStatus, TrackedLink, UTCDateTime
+from bot.services.scores import CLICK_CAP, share_counts, share_points
+from models import Click, Member, Post, Share, TrackedLink, UTCDateTime
 
 STREAK_POINTS: Final = 5
 STREAK_WEEKS: Final = 4
@@ -68,20 +68,15 @@ class _Row:
 
 
 async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, end: datetime) -> list[_Row]:
-    share_points = case(
-        (Share.status == ShareStatus.POSTED, POSTED_POINTS),
-        (Share.status == ShareStatus.INTENT, INTENT_POINTS),
-        else_=0,
-    )
     shares = select(
         Share.member_id.label("member_id"),
-        share_points.label("points"),
+        share_points().label("points"),
         literal(1).label("shares"),
         literal(0).label("clicks"),
         Share.created_at.label("at"),
     ).where(
         Share.workspace_id == workspace_id,
-        Share.status.in_(COUNTED_STATUSES),
+        share_counts(),
         Share.created_at >= start,
         Share.created_at < end,
     )
@@ -116,7 +111,7 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
         select(Share.member_id.label("member_id"), *weeks_back)
         .where(
             Share.workspace_id == workspace_id,
-            Share.status.in_(COUNTED_STATUSES),
+            share_counts(),
             Share.created_at >= start - WEEK * STREAK_WEEKS,
             Share.created_at < start,
         )
@@ -192,7 +187,7 @@ async def weekly_board(session: AsyncSession, *, workspace_id: int, end: datetim
             .join(Share, Share.post_id == Post.id)
             .where(
                 Share.workspace_id == workspace_id,
-                Share.status.in_(COUNTED_STATUSES),
+                share_counts(),
                 Share.created_at >= start,
                 Share.created_at < end,
             )

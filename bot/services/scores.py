@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Click, Dismissal, Member, Network, Share, ShareStatus, TrackedLink
@@ -20,6 +20,22 @@ POSTED_POINTS: Final = 10
 INTENT_POINTS: Final = 3
 CLICK_CAP: Final = 20
 COUNTED_STATUSES: Final = (ShareStatus.POSTED, ShareStatus.INTENT)
+
+
+def share_counts() -> ColumnElement[bool]:
+    """A share counts once posted through the API, or once the member's personal link counted it (even
+    while a later API attempt is pending, retrying, or after it failed: what a member was told is
+    counted stays counted)."""
+    return or_(Share.status.in_(COUNTED_STATUSES), Share.intent_at.is_not(None))
+
+
+def share_points() -> ColumnElement[int]:
+    """Points of one share: an API post is worth more than a personal link."""
+    return case(
+        (Share.status == ShareStatus.POSTED, POSTED_POINTS),
+        (share_counts(), INTENT_POINTS),
+        else_=0,
+    )
 
 
 def _week(column: Any, dialect: str) -> ColumnElement[str]:
@@ -34,11 +50,7 @@ async def points_by_member(
 ) -> dict[int, int]:
     """Member id → points (only members with any)."""
     dialect = session.get_bind().dialect.name
-    share_value = case(
-        (Share.status == ShareStatus.POSTED, POSTED_POINTS),
-        (Share.status == ShareStatus.INTENT, INTENT_POINTS),
-        else_=0,
-    )
+    share_value = share_points()
     shares = select(Share.member_id, func.sum(share_value)).where(Share.workspace_id == workspace_id)
     if since is not None:
         shares = shares.where(Share.created_at >= since)
@@ -89,7 +101,7 @@ async def member_stats(
     counted = (
         Share.workspace_id == workspace_id,
         Share.member_id == member_id,
-        Share.status.in_(COUNTED_STATUSES),
+        share_counts(),
     )
     total = await session.scalar(select(func.count()).select_from(Share).where(*counted))
     week = await session.scalar(
@@ -139,7 +151,7 @@ class PostStats:
 async def stats(
     session: AsyncSession, *, workspace_id: int, post_id: int | None = None, since: datetime | None = None
 ) -> PostStats:
-    share_filter: list[Any] = [Share.workspace_id == workspace_id, Share.status.in_(COUNTED_STATUSES)]
+    share_filter: list[Any] = [Share.workspace_id == workspace_id, share_counts()]
     click_filter: list[Any] = [Click.workspace_id == workspace_id, Click.counted.is_(True)]
     dismissal_filter: list[Any] = [Dismissal.workspace_id == workspace_id]
     if post_id is not None:

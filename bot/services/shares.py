@@ -116,6 +116,7 @@ class ShareWriter:
                     "status": r.status,
                     "caption": r.caption,
                     "attempts": 0,
+                    "intent_at": r.at if r.status is ShareStatus.INTENT else None,
                     "created_at": r.at,
                     "updated_at": r.at,
                 },

@@ -1018,9 +1018,16 @@ async def test_a_retried_api_post_that_finally_fails_restores_the_intent(world: 
     await _connect(w, "UEMP2", "linkedin")
     w.linkedin.fail_next("create_post", status=503, times=4)
     await _click_share(w, "UEMP2", "linkedin", message)
-    for _ in range(4):
+    for _ in range(3):
+        # While LinkedIn is retried, the share Bob was told is counted stays counted.
+        assert (await _share(w)).status is ShareStatus.RETRYING
+        me = (await w.slack.command("UEMP2", "me"))["text"]
+        assert "All time: 1" in me
+        assert "Top sharers: <@UEMP2> (1)" in (await w.slack.command("UADMIN", "stats"))["text"]
         w.clock.advance(timedelta(minutes=11))
         await _clock_pass(w)
+    w.clock.advance(timedelta(minutes=11))
+    await _clock_pass(w)
     share = await _share(w)
     assert (share.status, share.error) == (ShareStatus.INTENT, "unavailable")
     assert "All time: 1" in (await w.slack.command("UEMP2", "me"))["text"]
