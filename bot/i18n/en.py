@@ -236,6 +236,7 @@ MESSAGES: dict[str, str] = {
     "channel_problem_channel_not_found": "I could not post in {channel}: the channel no longer exists. Choose another one with `/relais channel` or in the next post.",
     "channel_problem_is_archived": "I could not post in {channel}: the channel is archived. Choose another one with `/relais channel` or in the next post.",
     "channel_problem_not_in_channel": "I could not post in {channel}: I am not a member. Invite me there (`/invite @Relais`), or choose another channel.",
+    "channel_problem_restricted_action": "I could not post in {channel}: only workspace admins may post in this announcement-only channel. Ask a workspace admin to let Relais post there, or choose another channel.",
     "progress_line": "{what}: delivered to {done} / {total}…",
     "progress_done": "{what}: done, {done} / {total}.",
     "progress_nudges": "This week's reminders",

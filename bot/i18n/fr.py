@@ -236,6 +236,7 @@ MESSAGES: dict[str, str] = {
     "channel_problem_channel_not_found": "Je n'ai pas pu publier dans {channel} : le canal n'existe plus. Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
     "channel_problem_is_archived": "Je n'ai pas pu publier dans {channel} : le canal est archivé. Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
     "channel_problem_not_in_channel": "Je n'ai pas pu publier dans {channel} : je n'en suis pas membre. Invitez-moi (`/invite @Relais`) ou choisissez un autre canal.",
+    "channel_problem_restricted_action": "Je n'ai pas pu publier dans {channel} : seuls les admins de l'espace de travail peuvent publier dans ce canal d'annonces. Demandez à un admin d'y autoriser Relais, ou choisissez un autre canal.",
     "progress_line": "{what} : remis à {done} / {total}…",
     "progress_done": "{what} : terminé, {done} / {total}.",
     "progress_nudges": "Les rappels de la semaine",

@@ -40,8 +40,11 @@ CREDENTIALS_DEAD_NOTE: Final = (
     "deleted, or the app was uninstalled). Replace the token (SLACK_BOT_TOKEN); this message waits until "
     "then."
 )
-# What a notifier reports for a channel that cannot be posted in (Slack's own error codes).
-CHANNEL_PROBLEMS: Final = frozenset({"channel_not_found", "is_archived", "not_in_channel"})
+# What a notifier reports for a channel that cannot be posted in (Slack's own error codes; an
+# announcement-only channel answers `restricted_action`).
+CHANNEL_PROBLEMS: Final = frozenset(
+    {"channel_not_found", "is_archived", "not_in_channel", "restricted_action"}
+)
 ADMIN_ALERT_KIND: Final = "admin_alert"
 POST_REFUSED_KIND: Final = "post_refused"  # to the admin who queued a post a channel refused
 

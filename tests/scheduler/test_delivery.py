@@ -257,6 +257,27 @@ async def test_a_channel_that_refuses_a_post_is_reported_to_its_admin_and_shown_
         assert "`#1` published" in listed["text"]
 
 
+async def test_an_announcement_only_channel_is_reported_to_the_admins_once(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    fake_slack.add_user("UADMIN", is_admin=True)
+    fake_slack.add_channel("C0ANN", "announcements", announcement_only=True)
+    clock = FrozenClock(BOARD_TIME)
+    await _enqueue(sessions, clock, [("social_connected", "C0ANN"), ("social_connected", "C0ANN")])
+    for _ in range(2):
+        await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
+        clock.advance(timedelta(minutes=5))
+    assert await _dm_texts(fake_slack, "UADMIN") == [
+        "I could not post in <#C0ANN>: only workspace admins may post in this announcement-only channel. "
+        "Ask a workspace admin to let Relais post there, or choose another channel."
+    ]
+    async with sessions() as session:
+        states = {
+            m.state for m in (await session.scalars(select(OutboxMessage))).all() if m.destination == "C0ANN"
+        }
+    assert states == {OutboxState.FAILED}
+
+
 async def test_the_refusal_is_told_in_the_admins_language(
     make_settings: SettingsFactory, engine: AsyncEngine, sessions: Sessions, fake_slack: FakeSlack
 ) -> None:
@@ -331,8 +352,8 @@ async def test_relais_jobs_list_shows_what_a_dead_token_holds_back_and_the_error
         code, _, err = await _relais("jobs", "run", "outbox", **env)
         assert code == 0, err
         assert err.count("bot token no longer works") == 1
-        code, out, _ = await _relais("jobs", "list", **env)
-        assert code == 0
+        code, out, err = await _relais("jobs", "list", **env)
+        assert code == 0, err
         assert (
             "outbox: workspace 1: 2 messages waiting: account_inactive: the chat platform refuses Relais's "
             "bot token" in out
