@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import Clock, SignatureVerifier
+
+from handlers.slack.shapes import has_slack_shape
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +97,8 @@ class SlackIngress:
 
 
 def _parse(text: str, request: web.Request) -> AsyncBoltRequest | None:
-    """Bolt's request for a verified body, or None when Bolt cannot read it: it parses JSON, or a form
-    whose `payload` is JSON, and assumes a JSON object (a list or a wrong type inside raises)."""
+    """Bolt's request for a verified body, or None when it is not a Slack payload: Bolt parses JSON, or a
+    form whose `payload` is JSON, and assumes a JSON object shaped as Slack's (`handlers.slack.shapes`)."""
     try:
         bolt_request = AsyncBoltRequest(
             body=text,
@@ -108,9 +109,11 @@ def _parse(text: str, request: web.Request) -> AsyncBoltRequest | None:
         # Signed, so from Slack or from someone holding the signing secret: worth a line, not a 500.
         logger.warning("signed Slack request that Bolt cannot read (%s)", type(exc).__name__)
         return None
-    return bolt_request if isinstance(bolt_request.body, dict) else None
+    if not has_slack_shape(bolt_request):
+        logger.warning("signed Slack request whose payload is not shaped as Slack's")
+        return None
+    return bolt_request
 
 
 def _refuse(status: int, reason: str) -> web.Response:
-    body: dict[str, Any] = {"error": reason}
-    return web.json_response(body, status=status)
+    return web.json_response({"error": reason}, status=status)

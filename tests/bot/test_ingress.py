@@ -4,6 +4,7 @@ file is reported. The limits are tested on a real `relais serve` process with ra
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import select
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -79,6 +81,18 @@ async def test_unsigned_bodies_get_401_before_anything_parses_them(
     _no_traceback_logged(caplog)
 
 
+def _payload_form(**fields: object) -> bytes:
+    """An interactivity payload as Slack form-encodes it, from a click's usual fields and `fields`."""
+    payload = {
+        "user": {"id": "UEMP1", "team_id": "T0001"},
+        "team": {"id": "T0001"},
+        "actions": [{"action_id": "share_x", "value": "1", "type": "button"}],
+        "trigger_id": "1.2.t",
+        **fields,
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
 SIGNED_MALFORMED = {
     "bad percent escape": (b"payload=%ZZ", FORM),
     "payload not json": (b"payload=%7Bnot-json", FORM),
@@ -90,6 +104,17 @@ SIGNED_MALFORMED = {
     "deeply nested json": (b"[" * 100_000 + b"]" * 100_000, "application/json"),
     "enterprise of the wrong type": (b'{"type": "event_callback", "enterprise": 5}', "application/json"),
     "not utf-8": (b'{"type": "\xff\xfe"}', "application/json"),
+    # Found by tests/bot/test_properties_http.py: each raised inside Bolt or a listener.
+    "a click without actions": (_payload_form(type="block_actions", actions=[]), FORM),
+    "a click whose user is a string": (_payload_form(type="block_actions", user="UEMP1"), FORM),
+    "a click without action_id": (_payload_form(type="block_actions", actions=[{"value": "1"}]), FORM),
+    "a null event": (b'{"type": "url_verification", "challenge": "c", "event": null}', "application/json"),
+    "an event that is a string": (
+        b'{"type": "event_callback", "team_id": "T1", "event": "x"}',
+        "application/json",
+    ),
+    "a view that is a list": (_payload_form(type="view_submission", view=[]), FORM),
+    "a command without user_id": (b"command=%2Frelais&text=help&team_id=T0001&channel_id=C1", FORM),
 }
 
 
