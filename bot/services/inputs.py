@@ -34,8 +34,9 @@ class InputError(ValueError):
 
 
 def parse_id(text: str) -> int | None:
-    """A post or suggestion number as typed ("12" or "#12"); None if it is not one of ours."""
-    match = _ID.fullmatch(text.strip())
+    """A post or suggestion number as typed ("12" or "#12") or carried by a button; None if it is not
+    one of ours (other scripts' digits, signs, spaces, or beyond BIGINT)."""
+    match = _ID.fullmatch(text)
     if match is None:
         return None
     value = int(match[1])
@@ -44,7 +45,7 @@ def parse_id(text: str) -> int | None:
 
 def parse_whole(text: str, *, low: int, high: int) -> int | None:
     """A whole number in [low, high] written in ASCII digits; None otherwise."""
-    if _WHOLE.fullmatch(text.strip()) is None:
+    if _WHOLE.fullmatch(text) is None:
         return None
     value = int(text)
     return value if low <= value <= high else None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import members as member_service
 from bot.services.hotpath import MemberRef
+from bot.services.inputs import parse_id
 from bot.services.members import LookupFailed, Profile
 from handlers.slack.deps import Relais
 from handlers.slack.directory import SlackDirectory
@@ -30,8 +30,7 @@ def team_and_user(body: dict[str, Any]) -> tuple[str, str]:
 def button_id(action: dict[str, Any]) -> int | None:
     """The id a button carries ("12" or "12:x"): a post or a suggestion; None for a forged or stale value."""
     head = str(action.get("value") or "").split(":", 1)[0]
-    # ASCII digits only: str.isdigit() also accepts "１" or "١", which int() reads as 1.
-    return int(head) if re.fullmatch(r"[1-9][0-9]{0,17}", head) else None
+    return parse_id(head)  # the one reader of ids, typed or carried: ASCII digits, within BIGINT
 
 
 async def acting_member(
