@@ -467,7 +467,13 @@ async def test_every_edit_and_share_form_is_answered_and_refusals_change_nothing
     await slack.command("UADMIN", f"queue {article}/launch Our launch <#C0NEWS|news>")
     loop = asyncio.get_running_loop()
 
-    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @settings(
+        max_examples=60,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     @given(submission=edit_forms())
     def every_form(submission: tuple[dict[str, dict[str, Any]], str]) -> None:
         form, metadata = submission
