@@ -12,9 +12,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -28,7 +29,7 @@ from bot.config import Settings
 from bot.demo.fake_slack import FakeSlack
 from bot.demo.signing import signature, signed_headers
 from bot.web import HEADER_TIMEOUT_SECONDS, create_app
-from handlers.slack.ingress import BODY_TIMEOUT_SECONDS
+from handlers.slack.ingress import BODY_TIMEOUT_SECONDS, MAX_BODY_BYTES
 from models import Base
 from tests.conftest import BOT_TOKEN, SETTINGS_VARIABLES, SIGNING_SECRET, free_port, running
 
@@ -160,9 +161,15 @@ class Served:
     port: int
     folder: Path
     process: subprocess.Popen[bytes]
+    offset: float = 0.0  # the server's clock minus ours
 
     def connect(self) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+    def now(self) -> int:
+        """The time by the server's clock, which Slack's timestamps are judged by. It can differ from the
+        test's own: under libfaketime (CI's any-date pass) each new process starts at the faked time."""
+        return int(time.time() + self.offset)
 
 
 def _environment(**variables: str) -> dict[str, str]:
@@ -202,7 +209,9 @@ def _serve(folder: Path) -> Served:
     while time.monotonic() < deadline:
         assert process.poll() is None, (folder / "serve.log").read_text()
         try:
-            if _healthz(port).status_code == 200:
+            health = _healthz(port)
+            if health.status_code == 200:
+                served.offset = parsedate_to_datetime(health.headers["Date"]).timestamp() - time.time()
                 return served
         except httpx.TransportError:
             time.sleep(0.05)
@@ -231,11 +240,16 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def _head(
-    content_length: int, *, timestamp: int | str | None = None, signed: bool = True, body: bytes = b""
+    content_length: int,
+    *,
+    now: int,
+    timestamp: int | str | None = None,
+    signed: bool = True,
+    body: bytes = b"",
 ) -> bytes:
-    """A request head for /slack/events: fresh and well-formed X-Slack headers (signing `body`, which
-    the caller may or may not send) unless told otherwise."""
-    ts: int | str = int(time.time()) if timestamp is None else timestamp
+    """A request head for /slack/events: X-Slack headers signed `now` and well-formed (signing `body`,
+    which the caller may or may not send) unless told otherwise."""
+    ts: int | str = now if timestamp is None else timestamp
     lines = [
         "POST /slack/events HTTP/1.1",
         "Host: 127.0.0.1",
@@ -278,21 +292,23 @@ def _status(response: bytes) -> int:
 @pytest.mark.parametrize(
     "head",
     [
-        pytest.param(lambda: _head(1000, signed=False), id="no X-Slack headers"),
-        pytest.param(lambda: _head(1000, timestamp=int(time.time()) - 600), id="signed ten minutes ago"),
-        pytest.param(lambda: _head(1000, timestamp=int(time.time()) + 600), id="signed in the future"),
+        pytest.param(lambda now: _head(1000, now=now, signed=False), id="no X-Slack headers"),
+        pytest.param(lambda now: _head(1000, now=now, timestamp=now - 600), id="signed ten minutes ago"),
+        pytest.param(lambda now: _head(1000, now=now, timestamp=now + 600), id="signed in the future"),
         pytest.param(
-            lambda: _head(1000).replace(b"X-Slack-Signature: v0=", b"X-Slack-Signature: v1="),
+            lambda now: _head(1000, now=now).replace(b"X-Slack-Signature: v0=", b"X-Slack-Signature: v1="),
             id="malformed signature",
         ),
-        pytest.param(lambda: _head(1000, timestamp="١٧٠٠٠٠٠٠٠٠"), id="timestamp in other digits"),
+        pytest.param(
+            lambda now: _head(1000, now=now, timestamp="١٧٠٠٠٠٠٠٠٠"), id="timestamp in other digits"
+        ),
     ],
 )
 def test_missing_or_stale_slack_headers_get_401_before_the_body(
-    served: Served, head: Callable[[], bytes]
+    served: Served, head: Callable[[int], bytes]
 ) -> None:
     with served.connect() as sock:
-        sock.sendall(head())  # and never the 1,000 bytes announced
+        sock.sendall(head(served.now()))  # and never the 1,000 bytes announced
         response = _response(sock, within=2)
         assert _status(response) == 401
         assert _closed_within(sock, 3)
@@ -300,7 +316,7 @@ def test_missing_or_stale_slack_headers_get_401_before_the_body(
 
 def test_a_huge_content_length_gets_413_without_reading(served: Served) -> None:
     with served.connect() as sock:
-        sock.sendall(_head(10**12))
+        sock.sendall(_head(10**12, now=served.now()))
         response = _response(sock, within=2)
         assert _status(response) == 413
         assert _closed_within(sock, 3)
@@ -325,7 +341,7 @@ def _trickle_until_answered(sock: socket.socket, seconds: float) -> tuple[bytes,
 
 def test_a_trickled_body_is_cut_off(served: Served) -> None:
     with served.connect() as sock:
-        sock.sendall(_head(1000))
+        sock.sendall(_head(1000, now=served.now()))
         response, took = _trickle_until_answered(sock, BODY_TIMEOUT_SECONDS + 3)
         assert _status(response) == 408
         assert took < BODY_TIMEOUT_SECONDS + 2
@@ -345,7 +361,7 @@ def test_healthz_answers_while_many_slow_connections_are_open(served: Served) ->
         slow = []
         for _ in range(200):
             sock = stack.enter_context(served.connect())
-            sock.sendall(_head(1000) + b"a")
+            sock.sendall(_head(1000, now=served.now()) + b"a")
             slow.append(sock)
         health = _healthz(served.port, timeout=3)
         assert health.status_code == 200
@@ -373,9 +389,24 @@ def test_healthz_is_503_once_the_database_file_is_deleted(tmp_path: Path) -> Non
 def test_a_signed_request_still_reaches_the_app(served: Served) -> None:
     """The door lets Slack in: a correctly signed request is answered by the app."""
     body = b'{"type": "url_verification", "challenge": "c-123", "token": "t"}'
-    headers = signed_headers(SIGNING_SECRET, body)
+    headers = signed_headers(SIGNING_SECRET, body, timestamp=served.now())
     response = httpx.post(
         f"http://127.0.0.1:{served.port}/slack/events", content=body, headers=headers, timeout=10
     )
     assert response.status_code == 200
     assert response.json() == {"challenge": "c-123"}
+
+
+async def test_a_chunked_body_over_the_limit_gets_413(
+    make_settings: SettingsFactory, engine: AsyncEngine
+) -> None:
+    """Without a Content-Length the size is known only while reading: the read stops at the limit."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b"a" * 65536
+
+    body_headers = signed_headers(SIGNING_SECRET, b"", content_type=FORM)
+    async with running(create_app(make_settings(), engine=engine)) as client:
+        response = await client.post("/slack/events", content=chunks(), headers=body_headers)
+    assert response.status_code == 413
