@@ -108,7 +108,8 @@ def create_app(
     app[VISITS_KEY] = links.VisitCounter(sessions, secret=_visitor_secret(settings), now=clock.now)
 
     app.router.add_get("/healthz", handle_healthz)
-    app.router.add_get("/r/{code}", handle_tracked_link)
+    # Codes are token_urlsafe: anything else (a NUL, which PostgreSQL refuses in text) is 404 unlooked-up.
+    app.router.add_get("/r/{code:[A-Za-z0-9_-]+}", handle_tracked_link)
     app.router.add_get("/oauth/{network}/start", handle_oauth_start)
     app.router.add_get("/oauth/{network}/callback", handle_oauth_callback)
     if settings.slack_configured:

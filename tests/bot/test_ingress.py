@@ -410,3 +410,15 @@ async def test_a_chunked_body_over_the_limit_gets_413(
     async with running(create_app(make_settings(), engine=engine)) as client:
         response = await client.post("/slack/events", content=chunks(), headers=body_headers)
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("code", ["%00abc", "abc%00", "%E2%80%AEabc", "a%20b", "%F0%9F%99%82"])
+async def test_a_link_code_that_cannot_be_ours_is_404_without_a_lookup(
+    make_settings: SettingsFactory, engine: AsyncEngine, code: str
+) -> None:
+    """Codes are url-safe base64. A NUL in one reached PostgreSQL, which refuses it in text: HTTP 503."""
+    before = await row_counts(engine)
+    async with running(create_app(make_settings(), engine=engine)) as client:
+        response = await client.get(f"/r/{code}")
+    assert response.status_code == 404
+    assert await row_counts(engine) == before
