@@ -422,3 +422,14 @@ async def test_a_link_code_that_cannot_be_ours_is_404_without_a_lookup(
         response = await client.get(f"/r/{code}")
     assert response.status_code == 404
     assert await row_counts(engine) == before
+
+
+async def test_healthz_is_503_on_a_database_without_the_schema(
+    make_settings: SettingsFactory, empty_database_url: str
+) -> None:
+    """The database answers, but Relais's tables are not there (a wrong database, a dropped schema, a
+    new empty SQLite file): every click would fail, so the load balancer must hear it."""
+    async with running(create_app(make_settings(database_url=empty_database_url))) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "unavailable"}
