@@ -1,7 +1,8 @@
 """Builds the Bolt AsyncApp (and its Socket Mode handler) from the settings.
 
-Bolt verifies every HTTP request's signature (v0 HMAC-SHA256, 5-minute window) before any listener
-runs: a request with a missing, wrong or stale signature gets 401 and touches nothing.
+Every HTTP request's signature (v0 HMAC-SHA256, 5-minute window) is verified on the raw body by
+`handlers.slack.ingress` before anything parses it; Bolt checks it once more before any listener runs.
+A request with a missing, wrong or stale signature gets 401 and touches nothing.
 """
 
 from __future__ import annotations

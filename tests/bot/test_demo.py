@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,13 @@ def test_demo_has_help() -> None:
 def test_demo_runs_from_a_plain_install_without_test_tools(tmp_path: Path) -> None:
     """`pip install .` (not editable, no extras), run from another folder: no pytest, no `tests`
     package and no source checkout on the path, and the demo still plays."""
+    # A copy of the source, so that the build leaves nothing in the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".git", ".venv", "build", "*.egg-info", "__pycache__", "*.db*"),
+    )
     target = tmp_path / "site"
     subprocess.run(
         [
@@ -78,7 +86,7 @@ def test_demo_runs_from_a_plain_install_without_test_tools(tmp_path: Path) -> No
             "--disable-pip-version-check",
             "--target",
             str(target),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,
