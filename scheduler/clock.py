@@ -3,9 +3,13 @@ runs the jobs of `scheduler.jobs.JOBS` (publish, nudges, leaderboard, connection
 at its interval and once at start (to catch up after a restart).
 
 Only the leader runs jobs (`scheduler.leader`): a second clock waits and takes over within
-`leader.RETRY_SECONDS` of the first one's death; a leader whose lock's connection drops stops leading
-until it holds the lock again. Even two leaders would send nothing twice: weekly
-rounds claim their period, posts are claimed by conditional updates, outbox rows by their state.
+`leader.TAKEOVER_SECONDS` of the first one's death; a leader whose lock's connection drops cancels its
+running jobs and stops leading, before any other clock can start, until it holds the lock again. A
+cancelled job leaves nothing half done: its transactions roll back (a round's claim with its messages);
+a chat message cancelled during its send stays `sending` until the outbox's stale recovery sends it
+again, and an API share so cut becomes `unknown`, exactly as after a crash. Even two leaders would send
+nothing twice: weekly rounds claim their period, posts are claimed by conditional updates, outbox rows by
+their state.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from handlers.slack.app import build_web_client
 from handlers.slack.notifier import SlackNotifier
 from handlers.social import build_social_clients, new_http_client
 from scheduler import jobs
-from scheduler.leader import lead
+from scheduler.leader import RETRY_SECONDS, lead
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,10 @@ class _InFlight:
     async def wait(self, timeout: float) -> None:  # noqa: ASYNC109
         if self.tasks:
             await asyncio.wait(set(self.tasks), timeout=timeout)
+
+    def cancel(self) -> None:
+        for task in self.tasks:
+            task.cancel()
 
 
 def build_context(
@@ -119,16 +127,19 @@ async def run_clock(settings: Settings, *, retry: float | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        options = {} if retry is None else {"retry": retry}
-        await lead(engine, stop, lambda ended: _lead(ctx, ended), **options)
+        await lead(
+            engine, stop, lambda ended: _lead(ctx, ended), retry=RETRY_SECONDS if retry is None else retry
+        )
     finally:
         await close()
         logger.info("Relais clock stopped")
 
 
 async def _lead(ctx: jobs.Context, ended: asyncio.Event) -> None:
-    """Run the jobs until `ended` (a stop, or the leadership lost): then no job starts any more, and
-    those running are let finish (their claims keep anything from being done twice)."""
+    """Run the jobs until `ended`. On a stop, no job starts any more, and those running are let finish
+    (their claims keep anything from being done twice). Cancelled (the leadership lost, see
+    `scheduler.leader.lead`), it cancels the running jobs too and returns as soon as they have ended:
+    another clock may lead a few seconds later."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     in_flight = _InFlight()
     for job in jobs.JOBS.values():
@@ -160,7 +171,12 @@ async def _lead(ctx: jobs.Context, ended: asyncio.Event) -> None:
         await ended.wait()
         scheduler.pause()
         await in_flight.wait(SHUTDOWN_SECONDS)
-    finally:
         scheduler.shutdown(wait=False)
         # The last jobs' "next run" records were started as they finished: let them end too.
         await in_flight.wait(SHUTDOWN_SECONDS)
+    except asyncio.CancelledError:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        in_flight.cancel()
+        await in_flight.wait(SHUTDOWN_SECONDS)  # `lead` gives this half a heartbeat
+        raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
@@ -19,6 +20,7 @@ from bot.demo.fake_slack import FakeSlack
 from handlers.slack.notifier import SlackNotifier
 from models import Delivery, Network, Post, PostState, SocialAccount, SocialAccountStatus
 from scheduler import jobs
+from scheduler.clock import _lead
 from scheduler.leader import LOCK_KEY, lead, leadership
 from tests.bot.test_cli import RELAIS, _environment, assert_one_line_error, relais
 from tests.conftest import BOT_TOKEN, TEST_DATABASE_URL
@@ -289,24 +291,46 @@ async def test_one_clock_leads_and_another_takes_over_when_it_stops(engine: Asyn
 
 @pytest.mark.skipif(TEST_DATABASE_URL is None, reason="the advisory lock is PostgreSQL's")
 async def test_a_leader_whose_connection_drops_stops_leading_and_two_never_lead_at_once(
-    engine: AsyncEngine,
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The leader's backend is killed (as a failover or a restarted server would): it stops leading,
-    and one of the two (the standby, or the first once it holds the lock again) leads; twice over. At
-    no moment do two clocks lead."""
+    """The leader's backend is killed (as a failover or a restarted server would) while a long job runs
+    (one that takes no notice of the loss): it stops leading, job included, and one of the two (the
+    standby, or the first once it holds the lock again) leads; twice over. At no moment do two clocks
+    lead, nor run a job."""
     stop = asyncio.Event()
     leading: set[str] = set()
     terms: list[str] = []
     overlaps: list[set[str]] = []
+    abandoned: list[str] = []
+
+    async def long_job(ctx: jobs.Context) -> str:
+        name = str(ctx.fallback_channel)
+        running.add(name)
+        if len(running) > 1:
+            overlaps.append(set(running))
+        try:
+            await stop.wait()  # a job that takes longer than a takeover
+        finally:
+            running.discard(name)
+        return "done"
+
+    running: set[str] = set()
+    monkeypatch.setattr(jobs, "JOBS", {"long": jobs.Job("long", long_job, 3600, "a long job")})
+    sessions = db.session_factory(engine)
+    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url="http://127.0.0.1:9/"))
 
     def clock(name: str) -> Callable[[asyncio.Event], Awaitable[None]]:
+        ctx = jobs.Context(
+            sessions=sessions, notifier=notifier, now=lambda: datetime.now(UTC), fallback_channel=name
+        )
+
         async def work(ended: asyncio.Event) -> None:
             if leading:
                 overlaps.append({*leading, name})
             leading.add(name)
             terms.append(name)
             try:
-                await ended.wait()
+                await _lead(ctx, ended)  # the clock's own leadership term: its scheduler and jobs
             finally:
                 leading.discard(name)
 
@@ -328,18 +352,71 @@ async def test_a_leader_whose_connection_drops_stops_leading_and_two_never_lead_
             if check():
                 return
             await asyncio.sleep(0.01)
-        raise AssertionError(f"not in time: leading {leading}, terms {terms}")
+        raise AssertionError(f"not in time: leading {leading}, running {running}, terms {terms}")
 
-    options = {"retry": 0.05, "heartbeat": 0.1}
-    first = asyncio.create_task(lead(engine, stop, clock("first"), **options))
-    await until(lambda: terms == ["first"])
-    second = asyncio.create_task(lead(engine, stop, clock("second"), **options))
-    await asyncio.sleep(0.5)
+    def abandon(name: str) -> Callable[[], None]:
+        return lambda: abandoned.append(name)  # instead of ending the test's process
+
+    options = {"retry": 0.05, "heartbeat": 0.2}
+    first = asyncio.create_task(lead(engine, stop, clock("first"), abandon=abandon("first"), **options))
+    await until(lambda: terms == ["first"] and running == {"first"})
+    second = asyncio.create_task(lead(engine, stop, clock("second"), abandon=abandon("second"), **options))
+    await asyncio.sleep(1)
     assert terms == ["first"]  # the second stands by
     for term in (2, 3):
         await kill_the_leader()
-        await until(functools.partial(lambda n: len(terms) == n and len(leading) == 1, term))
+        await until(functools.partial(lambda n: len(terms) == n and len(running) == 1, term))
     stop.set()
     await asyncio.wait_for(asyncio.gather(first, second), 5)
     assert overlaps == []
+    assert abandoned == []
     assert leading == set()
+    assert running == set()
+
+
+@pytest.mark.skipif(TEST_DATABASE_URL is None, reason="the advisory lock is PostgreSQL's")
+async def test_a_leader_whose_work_does_not_stop_when_its_lock_drops_is_abandoned_before_a_takeover(
+    engine: AsyncEngine,
+) -> None:
+    """Work that ignores its cancellation cannot keep a clock leading: `abandon` (by default, ending
+    the process) is called within half a heartbeat of the loss noticed, before a standby could lead."""
+    stop, release = asyncio.Event(), asyncio.Event()
+    abandoned: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def stubborn(ended: asyncio.Event) -> None:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await release.wait()
+
+    heartbeat = 0.5
+    first = asyncio.create_task(
+        lead(
+            engine,
+            stop,
+            stubborn,
+            retry=0.05,
+            heartbeat=heartbeat,
+            abandon=lambda: abandoned.append(loop.time()),
+        )
+    )
+    await asyncio.sleep(4 * heartbeat)  # it leads (after three heartbeats)
+    async with engine.connect() as connection:
+        killed_at = loop.time()
+        await connection.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND granted AND objid = :low"
+            ),
+            {"low": LOCK_KEY & 0xFFFFFFFF},
+        )
+    for _ in range(300):
+        if abandoned:
+            break
+        await asyncio.sleep(0.01)
+    # Noticed within two heartbeats, abandoned half a heartbeat later: before a new leader's three.
+    assert abandoned
+    assert abandoned[0] - killed_at < 3 * heartbeat
+    release.set()
+    stop.set()
+    await asyncio.wait_for(first, 5)
