@@ -9,8 +9,9 @@ the round's settled rows (sent, failed for good, dropped) and edits that message
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,8 +61,35 @@ async def announce(
         )
 
 
+@dataclass(frozen=True)
+class _Edit:
+    """A progress message to bring to `done`: its outbox row, where it is, and what it will say."""
+
+    row_id: int
+    channel: str
+    payload: dict[str, Any]
+    done: int
+
+
 async def refresh(sessions: async_sessionmaker[AsyncSession], *, notifier: Notifier, now: datetime) -> int:
-    """Edit every unfinished progress message whose count changed; returns how many were edited."""
+    """Edit every unfinished progress message whose count changed; returns how many were edited.
+
+    The counts are read first in a short transaction; the edits (Slack calls, which can take seconds) are
+    made outside any, and each one's result is recorded in its own short write: no write lock is held
+    across a network call."""
+    edited = 0
+    for edit in await _edits(sessions):
+        outcome = await notifier.send(
+            kind=PROGRESS_UPDATE_KIND, destination=edit.channel, payload=edit.payload
+        )
+        if outcome.ok:
+            await _record(sessions, edit, now)
+            edited += 1
+    return edited
+
+
+async def _edits(sessions: async_sessionmaker[AsyncSession]) -> list[_Edit]:
+    """The progress messages shown whose round has settled more messages since (reads only)."""
     async with sessions() as session:
         shown = (
             await session.scalars(
@@ -70,9 +98,12 @@ async def refresh(sessions: async_sessionmaker[AsyncSession], *, notifier: Notif
                 )
             )
         ).all()
-        pending = [row for row in shown if int(row.payload.get("done", 0)) < int(row.payload["total"])]
-        edited = 0
-        for row in pending:
+        edits: list[_Edit] = []
+        for row in shown:
+            result = row.result or {}
+            shown_done = int(row.payload.get("done", 0))
+            if shown_done >= int(row.payload["total"]) or not result.get("channel"):
+                continue
             done = int(
                 await session.scalar(
                     select(func.count()).where(
@@ -83,17 +114,18 @@ async def refresh(sessions: async_sessionmaker[AsyncSession], *, notifier: Notif
                 )
                 or 0
             )
-            result = row.result or {}
-            if done == int(row.payload.get("done", 0)) or not result.get("channel"):
-                continue
-            outcome = await notifier.send(
-                kind=PROGRESS_UPDATE_KIND,
-                destination=str(result["channel"]),
-                payload={**row.payload, "done": done, "message_id": result.get("message_id")},
-            )
-            if outcome.ok:
-                row.payload = {**row.payload, "done": done}
-                row.updated_at = now
-                edited += 1
+            if done != shown_done:
+                payload = {**row.payload, "done": done, "message_id": result.get("message_id")}
+                edits.append(_Edit(row.id, str(result["channel"]), payload, done))
         await session.commit()
-    return edited
+    return edits
+
+
+async def _record(sessions: async_sessionmaker[AsyncSession], edit: _Edit, now: datetime) -> None:
+    """Remember what the message now shows (never a lower count than another drainer recorded)."""
+    async with sessions() as session:
+        row = await session.get_one(OutboxMessage, edit.row_id)
+        if int(row.payload.get("done", 0)) < edit.done:
+            row.payload = {**row.payload, "done": edit.done}
+            row.updated_at = now
+            await session.commit()

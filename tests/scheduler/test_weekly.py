@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
@@ -550,6 +550,67 @@ async def test_a_big_round_shows_its_progress_to_the_admins(
         "Les rappels de la semaine : terminé, 30 / 30.",
     ]
     assert len(fake_slack.calls_to("chat.postMessage")) == 31
+
+
+async def test_progress_edits_hold_no_write_transaction_while_slack_answers(
+    sessions: Sessions, engine: AsyncEngine, fake_slack: FakeSlack
+) -> None:
+    """Two admins follow a big round; Slack is slow to edit their progress messages. While it holds
+    each edit, no write is pending on any connection (on SQLite every other write would wait)."""
+    async with sessions() as session:
+        workspace = await _workspace(session)
+        bosses = [
+            _member(workspace, boss, is_admin=True, last_nudged_at=NUDGE_TIME) for boss in ("UBOSS", "UCHIEF")
+        ]
+        people = [_member(workspace, f"UP{i:03d}") for i in range(30)]
+        session.add_all([*bosses, *people])
+        await session.flush()
+        session.add(_post(workspace, bosses[0], "News", NUDGE_TIME - timedelta(days=1)))
+        await session.commit()
+    for member in (*bosses, *people):
+        fake_slack.add_user(member.external_id, is_admin=member.is_admin)
+    async with sessions() as session:
+        workspace = await session.get_one(Workspace, 1)
+        assert await weekly.nudge_round(session, workspace=workspace, now=NUDGE_TIME) == 30
+        await session.commit()
+
+    # Whether a write was pending on some connection, each time Slack holds an edit.
+    writes_open: list[bool] = []
+    pending: set[int] = set()
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            pending.add(id(conn.connection))
+
+    def ended(conn: Any) -> None:
+        pending.discard(id(conn.connection))
+
+    listeners = (("before_cursor_execute", before), ("commit", ended), ("rollback", ended))
+    for name, listener in listeners:
+        event.listen(engine.sync_engine, name, listener)
+    fake_slack.delay("chat.update", 0.3)  # Slack is slow today
+    try:
+        running = asyncio.ensure_future(
+            jobs.run_job(_ctx(sessions, fake_slack, FrozenClock(NUDGE_TIME)), "outbox")
+        )
+        for count in (1, 2):
+            await fake_slack.wait_for_calls("chat.update", count=count)
+            writes_open.append(bool(pending))
+        await running
+    finally:
+        fake_slack.delay("chat.update", 0)
+        for name, listener in listeners:
+            event.remove(engine.sync_engine, name, listener)
+    assert writes_open == [False, False]
+    edits = {str(c.params["channel"]): str(c.params["text"]) for c in fake_slack.calls_to("chat.update")}
+    assert edits == dict.fromkeys(("DBOSS", "DCHIEF"), "This week's reminders: done, 30 / 30.")  # their DMs
+    async with sessions() as session:
+        shown = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == progress.PROGRESS_KIND))
+        ).all()
+    assert [row.payload["done"] for row in shown] == [30, 30]  # recorded: not edited again
+    await jobs.run_job(_ctx(sessions, fake_slack, FrozenClock(NUDGE_TIME)), "outbox")
+    assert len(fake_slack.calls_to("chat.update")) == 2
 
 
 async def test_two_clocks_at_once_send_each_reminder_once(sessions: Sessions, fake_slack: FakeSlack) -> None:
