@@ -77,7 +77,8 @@ MESSAGES: dict[str, str] = {
     "open_network": "Open {network}",
     "share_link_fallback": "Share on {network}: {link}",
     "share_still_recording": "I am still recording your share on {network}: the database is busy. You will get a message here as soon as it is counted.",
-    "went_wrong_after": "Something went wrong on my side and I could not finish this. Please try again (nothing will be done twice).",
+    "went_wrong_after": "Something went wrong on my side before I could finish. Part of it may already be done: please check before trying again.",
+    "still_working": "I am still working on it: the database is busy right now. You will get a message here as soon as it is done.",
     "share_recorded": "Thanks! Your share on {network} is counted.",
     "share_already_recorded": "Your share on {network} was already counted.",
     "network_linkedin": "LinkedIn",
@@ -94,6 +95,7 @@ MESSAGES: dict[str, str] = {
     "stats_no_sharers": "Nobody has shared yet.",
     # Suggestions
     "suggest_sent": "Thanks! Your suggestion was sent to the admins; I'll tell you what they decide.",
+    "suggest_unsent": "Your suggestion is saved, but I could not reach the admins just now. Please tell one of them about it.",
     "suggest_no_admins": "I don't know any Relais admin to send this to yet. Ask an admin to set RELAIS_ADMINS.",
     "suggestion_review": "{user} suggests sharing {url}",
     "approve": "Approve",

@@ -77,7 +77,8 @@ MESSAGES: dict[str, str] = {
     "open_network": "Ouvrir {network}",
     "share_link_fallback": "Partager sur {network} : {link}",
     "share_still_recording": "J'enregistre encore votre partage sur {network} : la base de données est occupée. Vous recevrez un message ici dès qu'il sera compté.",
-    "went_wrong_after": "Un problème de mon côté m'a empêché de terminer. Réessayez, s'il vous plaît (rien ne sera fait deux fois).",
+    "went_wrong_after": "Un problème de mon côté m'a empêché de terminer. Une partie a peut-être déjà été faite : vérifiez avant de réessayer.",
+    "still_working": "Je m'en occupe encore : la base de données est occupée en ce moment. Vous recevrez un message ici dès que ce sera fait.",
     "share_recorded": "Merci ! Votre partage sur {network} est compté.",
     "share_already_recorded": "Votre partage sur {network} était déjà compté.",
     "network_linkedin": "LinkedIn",
@@ -94,6 +95,7 @@ MESSAGES: dict[str, str] = {
     "stats_no_sharers": "Personne n'a encore partagé.",
     # Suggestions
     "suggest_sent": "Merci ! Votre suggestion est envoyée aux admins ; je vous dirai ce qu'ils décident.",
+    "suggest_unsent": "Votre suggestion est enregistrée, mais je n'ai pas pu joindre les admins pour l'instant. Parlez-en à l'un d'eux, s'il vous plaît.",
     "suggest_no_admins": "Je ne connais encore aucun admin Relais à qui l'envoyer. Demandez à un admin de définir RELAIS_ADMINS.",
     "suggestion_review": "{user} suggère de partager {url}",
     "approve": "Approuver",

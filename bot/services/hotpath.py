@@ -88,6 +88,22 @@ class HotCache:
 
 _running: set[asyncio.Task[Any]] = set()
 
+# What every step before an ack may spend in all: Slack waits 3 seconds, and the answer must travel.
+ACK_BUDGET_SECONDS: Final = 2.4
+
+
+class AckDeadline:
+    """What is left of the time before an ack, shared by every step taken before it (a look-up then a
+    record must not each take their own full allowance)."""
+
+    def __init__(self, seconds: float = ACK_BUDGET_SECONDS) -> None:
+        self._end = time.monotonic() + seconds
+
+    def left(self, at_most: float | None = None) -> float:
+        left = max(0.0, self._end - time.monotonic())
+        return left if at_most is None else min(left, at_most)
+
+
 
 async def started_within(work: Coroutine[Any, Any, T], seconds: float) -> tuple[asyncio.Task[T], bool]:
     """Start `work` as a task and wait for it at most `seconds`: (the task, whether it finished).

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import members as member_service
-from bot.services.hotpath import MemberRef
+from bot.services.hotpath import AckDeadline, MemberRef, started_within
 from bot.services.inputs import parse_id
 from bot.services.members import LookupFailed, Profile
 from handlers.slack.deps import Relais
 from handlers.slack.directory import SlackDirectory
 from models import Member, Platform, Workspace
+
+logger = logging.getLogger(__name__)
 
 QUICK_LOOKUP_SECONDS = 1.5
 
@@ -77,6 +80,32 @@ async def identify(
     workspace, member = await acting_member(deps, client, team_id, user_id, refresh=refresh)
     admin = member_service.is_admin(member, admins=deps.settings.relais_admins)
     return workspace, member, member_service.language_of(member), admin
+
+
+async def identify_before_ack(
+    deps: Relais, client: AsyncWebClient, body: dict[str, Any], deadline: AckDeadline
+) -> tuple[Workspace, Member, str, bool] | None:
+    """`identify` (cached profile) within what is left before the ack; None when it failed or is still
+    waiting for the database (it then finishes on its own: nothing the person sees depends on it)."""
+    task, finished = await started_within(identify(deps, client, body, refresh=False), deadline.left())
+    if finished and task.exception() is None:
+        return task.result()
+    if finished:
+        logger.error("identifying who acted failed", exc_info=task.exception())
+    else:
+        logger.warning("identifying who acted took too long; they are asked to try again")
+    return None
+
+
+def cached_language(deps: Relais, body: dict[str, Any]) -> str:
+    """The member's language as this process last saw it (English for someone it never saw), for
+    answers that cannot wait for the database."""
+    try:
+        team_id, user_id = team_and_user(body)
+    except (KeyError, TypeError):
+        return "en"
+    known = deps.cache.member(team_id, user_id)
+    return known.lang if known is not None else "en"
 
 
 def remember(deps: Relais, team_id: str, user_id: str, member: Member) -> None:

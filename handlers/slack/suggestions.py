@@ -52,6 +52,10 @@ async def send_reviews(
                 "could not send suggestion %s to %s: %s", suggestion.id, admin, exc.response.get("error")
             )
             return None
+        except Exception:
+            # The suggestion is already saved: one admin out of reach must not undo what the others got.
+            logger.exception("could not send suggestion %s to %s", suggestion.id, admin)
+            return None
         return {"channel": response["channel"], "ts": response["ts"], "admin": admin, "lang": lang}
 
     results = await asyncio.gather(

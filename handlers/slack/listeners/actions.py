@@ -14,12 +14,12 @@ from bot.i18n import t
 from bot.services import connections, links, posting
 from bot.services import members as member_service
 from bot.services import posts as post_service
-from bot.services.hotpath import MemberRef, PostRef, started_within
+from bot.services.hotpath import AckDeadline, MemberRef, PostRef, started_within
 from bot.services.posting import Claim
 from bot.services.shares import ShareRecord
 from handlers.slack.blocks.share import build_share_link
 from handlers.slack.deps import Relais, relais
-from handlers.slack.identity import acting_member, button_id, identify, team_and_user
+from handlers.slack.identity import acting_member, button_id, cached_language, identify, team_and_user
 from handlers.slack.social import share_outcome, tell
 from models import Member, Network, Platform, Post, PostState, ShareStatus, SocialAccountStatus
 
@@ -53,19 +53,17 @@ async def handle_share(
     claim: Claim | None = None
     who: MemberRef | None = None
     if network in deps.social and post_id is not None:
-        found = await _lookup_before_ack(deps, body, post_id, ack, respond, client)
+        deadline = AckDeadline()
+        found = await _lookup_before_ack(deps, body, post_id, ack, respond, client, deadline)
         if found is None:
             return
         who, ref = found
         if _shareable(ref, network) and ref is not None:
-            task, finished = await started_within(
-                _claim_api_share(deps, who, ref, network), RECORD_BEFORE_ACK_SECONDS
-            )
+            task, finished = await started_within(_claim_api_share(deps, who, ref, network), deadline.left())
             if not finished:
                 # Still being recorded: say so now, and how it ended once it has.
                 await ack()
-                name = t(who.lang, f"network_{network.value}")
-                await tell(body, respond, client, t(who.lang, "share_still_recording", network=name))
+                await tell(body, respond, client, t(who.lang, "still_working"))
             try:
                 claim = await task
             except Exception:
@@ -142,7 +140,8 @@ async def handle_open_share(
     if post_id is None:
         await ack()
         return
-    found = await _lookup_before_ack(deps, body, post_id, ack, respond, client)
+    deadline = AckDeadline()
+    found = await _lookup_before_ack(deps, body, post_id, ack, respond, client, deadline)
     if found is None:
         return
     who, post = found
@@ -159,7 +158,7 @@ async def handle_open_share(
             at=deps.clock.now(),
             caption=post_service.rotate_caption(post.captions, post_id=post_id, member_id=who.member_id),
         )
-        task, finished = await started_within(deps.shares.record(record), RECORD_BEFORE_ACK_SECONDS)
+        task, finished = await started_within(deps.shares.record(record), deadline.left())
         if not finished:
             # The database is slow (another process holds SQLite's write lock): the share is queued
             # and will be written; the member hears so now, and hears the result once it is.
@@ -182,8 +181,9 @@ async def handle_open_share(
         await tell(body, respond, client, text)
 
 
+# At most this much of the ack's budget goes to finding who clicks and the post; the rest is for
+# recording the share.
 LOOKUP_BEFORE_ACK_SECONDS = 1.5
-RECORD_BEFORE_ACK_SECONDS = 1.2
 
 
 async def _lookup_before_ack(
@@ -193,11 +193,14 @@ async def _lookup_before_ack(
     ack: AsyncAck,
     respond: AsyncRespond,
     client: AsyncWebClient,
+    deadline: AckDeadline,
 ) -> tuple[MemberRef, PostRef | None] | None:
     """Who clicks and the post, within what Slack waits for the ack. On failure nothing was recorded:
     the click is acked, the member told so, and None returned."""
     team_id, user_id = team_and_user(body)
-    task, finished = await started_within(_lookup(deps, team_id, user_id, post_id), LOOKUP_BEFORE_ACK_SECONDS)
+    task, finished = await started_within(
+        _lookup(deps, team_id, user_id, post_id), deadline.left(LOOKUP_BEFORE_ACK_SECONDS)
+    )
     if finished and task.exception() is None:
         return task.result()
     if finished:
@@ -253,20 +256,33 @@ async def handle_not_for_me(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
+    """Record "Not for me" once. Acked at once; the answer follows within the ack's budget, or "still
+    working" then, and the answer when the database has recorded it."""
     await ack()
     deps = relais(context)
-    workspace, member, lang, _ = await identify(deps, client, body)
-    async with deps.sessions() as session:
-        post_id = button_id(action)
-        post = None
-        if post_id is not None:
-            post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
-        if post is not None and post.state is not PostState.PUBLISHED:
-            post = None  # withdrawn or expired: nothing to give feedback on
-        if post is not None:
-            await post_service.dismiss(
-                session, workspace_id=workspace.id, member_id=member.id, post_id=post.id, now=deps.clock.now()
-            )
-        await session.commit()
-    key = "not_for_me_noted" if post is not None else "no_longer_available"
-    await tell(body, respond, client, t(lang, key))
+    post_id = button_id(action)
+
+    async def dismiss() -> tuple[str, bool]:
+        workspace, member, lang, _ = await identify(deps, client, body)
+        async with deps.sessions() as session:
+            post = None
+            if post_id is not None:
+                post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
+            if post is not None and post.state is not PostState.PUBLISHED:
+                post = None  # withdrawn or expired: nothing to give feedback on
+            if post is not None:
+                await post_service.dismiss(
+                    session,
+                    workspace_id=workspace.id,
+                    member_id=member.id,
+                    post_id=post.id,
+                    now=deps.clock.now(),
+                )
+            await session.commit()
+        return lang, post is not None
+
+    task, finished = await started_within(dismiss(), AckDeadline().left())
+    if not finished:
+        await tell(body, respond, client, t(cached_language(deps, body), "still_working"))
+    lang, noted = await task  # a failure is answered by the listener's wrapper
+    await tell(body, respond, client, t(lang, "not_for_me_noted" if noted else "no_longer_available"))

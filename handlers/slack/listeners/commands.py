@@ -417,10 +417,10 @@ async def _cmd_suggest(
     # Saved before the admins are asked: no write transaction stays open across Slack calls (on SQLite
     # every other writer would wait). Where each review went is saved with the command's commit.
     await session.commit()
-    await send_reviews(
+    sent = await send_reviews(
         session, client, suggestion=suggestion, author_id=caller.member.external_id, admins=admins
     )
-    return Reply(t(caller.lang, "suggest_sent"))
+    return Reply(t(caller.lang, "suggest_sent" if sent else "suggest_unsent"))
 
 
 async def _cmd_schedule(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -13,16 +12,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.i18n import t
 from bot.services import posting
+from bot.services.hotpath import AckDeadline, started_within
+from bot.services.posting import Claim
 from handlers.slack.blocks.social import build_share_outcome
 from handlers.slack.deps import relais
 from handlers.slack.home import publish_home
-from handlers.slack.identity import button_id, identify
+from handlers.slack.identity import button_id, cached_language, identify
 from handlers.slack.social import connect_reply, disconnect_reply, share_outcome, tell
-from models import Network
+from models import Member, Network
 
 logger = logging.getLogger(__name__)
 
-BEFORE_ACK_SECONDS = 2.0
 
 NETWORK_OF_ACTION = {
     "connect_linkedin": Network.LINKEDIN,
@@ -106,25 +106,34 @@ async def handle_repost(
     """The member checked: a share whose outcome was unknown is not on their profile; post it."""
     deps = relais(context)
     share_id = button_id(action)
-    claim = None
+
+    async def claim_repost() -> tuple[Member, str, Claim | None]:
+        _, member, lang, _ = await identify(deps, client, body, refresh=False)
+        if share_id is None:
+            return member, lang, None
+        async with deps.sessions() as session:
+            claim = await posting.repost(
+                session,
+                workspace_id=member.workspace_id,
+                member_id=member.id,
+                share_id=share_id,
+                now=deps.clock.now(),
+            )
+            await session.commit()
+        return member, lang, claim
+
+    # Claimed before the ack (a click is never resent), within what Slack waits for; a slow database
+    # gets "still working" at once and the outcome when it is known.
+    task, finished = await started_within(claim_repost(), AckDeadline().left())
+    if not finished:
+        await ack()
+        await tell(body, respond, client, t(cached_language(deps, body), "still_working"))
     try:
-        # Claimed before the ack (a click is never resent), within what Slack waits for.
-        async with asyncio.timeout(BEFORE_ACK_SECONDS):
-            workspace, member, lang, _ = await identify(deps, client, body, refresh=False)
-            if share_id is not None:
-                async with deps.sessions() as session:
-                    claim = await posting.repost(
-                        session,
-                        workspace_id=workspace.id,
-                        member_id=member.id,
-                        share_id=share_id,
-                        now=deps.clock.now(),
-                    )
-                    await session.commit()
+        member, lang, claim = await task
     except Exception:
         logger.exception("reposting share %s failed", share_id)
         await ack()
-        await tell(body, respond, client, t("en", "something_went_wrong"))
+        await tell(body, respond, client, t(cached_language(deps, body), "something_went_wrong"))
         return
     await ack()
     if claim is None:

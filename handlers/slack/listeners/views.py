@@ -6,7 +6,6 @@ them under the field and nothing is created; slow work (fetching the page, publi
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import datetime
@@ -21,6 +20,7 @@ from bot.i18n import t, url_reason
 from bot.services import connections, links, posting, suggestions
 from bot.services import members as member_service
 from bot.services import posts as post_service
+from bot.services.hotpath import AckDeadline, started_within
 from bot.services.inputs import parse_date, parse_id, parse_stamp
 from bot.services.posting import Claim
 from bot.services.posts import MAX_CAPTIONS, PostError, check_captions
@@ -30,7 +30,7 @@ from handlers.slack.blocks.modals import build_edit_modal, submitted
 from handlers.slack.blocks.share import build_share_link
 from handlers.slack.channels import is_channel_id
 from handlers.slack.deps import Relais, relais
-from handlers.slack.identity import button_id, identify
+from handlers.slack.identity import button_id, cached_language, identify, identify_before_ack
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.social import share_outcome
 from handlers.slack.suggestions import close_reviews
@@ -125,12 +125,12 @@ async def handle_queue_submission(
     context: AsyncBoltContext,
 ) -> None:
     deps = relais(context)
-    try:
-        workspace, member, lang, admin = await identify(deps, client, body, refresh=False)
-    except Exception:
-        logger.exception("queue modal: identifying the submitter failed")
-        await ack(response_action="errors", errors={"url": t("en", "something_went_wrong")})
+    found = await identify_before_ack(deps, client, body, AckDeadline())
+    if found is None:
+        sorry = t(cached_language(deps, body), "something_went_wrong")
+        await ack(response_action="errors", errors={"url": sorry})
         return
+    workspace, member, lang, admin = found
     if not admin:
         await ack(response_action="errors", errors={"url": t(lang, "not_admin", command="queue")})
         return
@@ -260,9 +260,6 @@ async def handle_edit_share(
     await client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-CLAIM_BEFORE_ACK_SECONDS = 1.5
-
-
 async def _claim_edited(
     deps: Relais, workspace: Workspace, member: Member, post_id: int, network: Network, caption: str
 ) -> tuple[bool, Claim | None]:
@@ -295,12 +292,13 @@ async def handle_edit_submission(
     context: AsyncBoltContext,
 ) -> None:
     deps = relais(context)
-    try:
-        workspace, member, lang, _ = await identify(deps, client, body, refresh=False)
-    except Exception:
-        logger.exception("edit modal: identifying the submitter failed")
-        await ack(response_action="errors", errors={"caption": t("en", "something_went_wrong")})
+    deadline = AckDeadline()
+    found = await identify_before_ack(deps, client, body, deadline)
+    if found is None:
+        sorry = t(cached_language(deps, body), "something_went_wrong")
+        await ack(response_action="errors", errors={"caption": sorry})
         return
+    workspace, member, lang, _ = found
     caption = _string(submitted(view, "caption").get("value")).strip()
     option = submitted(view, "network").get("selected_option")
     network = _string(option.get("value")) if isinstance(option, dict) else "" if option else "linkedin"
@@ -316,14 +314,23 @@ async def handle_edit_submission(
     if post_id is None:
         await ack(response_action="errors", errors={"caption": t(lang, "form_outdated")})
         return
+    task, finished = await started_within(
+        _claim_edited(deps, workspace, member, post_id, Network(network), caption), deadline.left()
+    )
+    if not finished:
+        # The database is slow: the form closes now, and the outcome follows by direct message.
+        await ack()
+        await client.chat_postMessage(channel=member.external_id, text=t(lang, "still_working"))
     try:
-        async with asyncio.timeout(CLAIM_BEFORE_ACK_SECONDS):
-            available, claim = await _claim_edited(
-                deps, workspace, member, post_id, Network(network), caption
-            )
+        available, claim = await task
     except Exception:
+        # The claim's transaction did not commit: nothing was recorded.
         logger.exception("edit modal: starting the share of post %s failed", post_id)
-        await ack(response_action="errors", errors={"caption": t(lang, "something_went_wrong")})
+        sorry = t(lang, "something_went_wrong")
+        if finished:
+            await ack(response_action="errors", errors={"caption": sorry})
+        else:
+            await client.chat_postMessage(channel=member.external_id, text=sorry)
         return
     await ack()
     if not available:

@@ -20,6 +20,8 @@ from bot.demo.fake_slack import FakeSlack
 from models import Delivery, Dismissal, Member, Share, Suggestion
 from tests.conftest import TEST_DATABASE_URL
 from tests.handlers.slack.driver import SettingsFactory, SlackDriver, eventually
+from tests.handlers.slack.test_social import World, _button, _click_share, _connect, _publish
+from tests.handlers.slack.test_social import world as world  # the fixture, with LinkedIn and X
 
 Sessions = async_sessionmaker[AsyncSession]
 SLACK_ACK_LIMIT = 3.0  # Slack's rule, a correctness bound (not a speed target)
@@ -65,7 +67,7 @@ def _write_lock_held_by_another_process(database_url: str, seconds: float) -> It
             sys.executable,
             "-c",
             "import sqlite3, sys, time\n"
-            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
             "c.execute('BEGIN IMMEDIATE')\n"
             "print('locked', flush=True)\n"
             "time.sleep(float(sys.argv[2]))\n"
@@ -74,11 +76,13 @@ def _write_lock_held_by_another_process(database_url: str, seconds: float) -> It
             str(seconds),
         ],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
         assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
+        line = holder.stdout.readline().strip()
+        assert line == "locked", holder.stderr.read() if holder.stderr else line
         yield
     finally:
         holder.wait(timeout=seconds + 10)
@@ -116,13 +120,61 @@ async def test_every_click_is_answered_in_time_while_another_process_holds_the_w
     assert [r["text"] for r in await slack.responses(bob, count=2, timeout=20)][1] == (
         "Thanks! Your share on X is counted."
     )
-    assert (await slack.responses(carla, timeout=20))[0]["text"].startswith("Noted")
+    still, noted = await slack.responses(carla, count=2, timeout=20)
+    assert still["text"] == STILL_WORKING  # told within the ack's budget, while the lock was held
+    assert noted["text"].startswith("Noted")
     await slack.settle(0.5)
     assert len(_texts(slack, nadia)) == 1
     bob_id = await _member_id(sessions, "UEMP2")
     assert await _count(sessions, Share, Share.member_id == bob_id) == 1
     assert await _count(sessions, Share) == 1
     assert await _count(sessions, Dismissal) == 1
+
+
+STILL_WORKING = (
+    "I am still working on it: the database is busy right now. "
+    "You will get a message here as soon as it is done."
+)
+
+
+@sqlite_only
+async def test_repost_and_edit_and_share_are_answered_in_time_while_the_write_lock_is_held(
+    world: World, database_url: str
+) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w)
+    w.x.fail_next("create_tweet", status=504)  # X took it but did not answer: the outcome is unknown
+    share_id = _button(await _click_share(w, "UEMP2", "x", message), "share_repost")["value"]
+    await w.slack.command(
+        "UEMP3", "help"
+    )  # Carla is known (a first contact cannot be created under the lock)
+    with _write_lock_held_by_another_process(database_url, 8):
+        started = asyncio.get_running_loop().time()
+        repost = await w.slack.click("UEMP2", "share_repost", share_id, ephemeral=True)
+        edited = await w.slack.submit(
+            "UEMP3",
+            "edit_share_modal",
+            {"caption": {"type": "plain_text_input", "value": "Mine"},
+             "network": {"type": "static_select", "selected_option": {"value": "linkedin"}}},
+            private_metadata='{"post_id": 1}',
+        )  # fmt: skip
+        elapsed = asyncio.get_running_loop().time() - started
+        assert (repost.status, edited.status_code, elapsed < 2 * SLACK_ACK_LIMIT) == (200, 200, True)
+        assert edited.text == ""  # the form closes; the share link follows by direct message
+        assert [r["text"] for r in await w.slack.responses(repost.url_id, timeout=3)] == [STILL_WORKING]
+    # Once the lock is gone: the repost's outcome, and Carla's share link.
+    answers = await w.slack.responses(repost.url_id, count=2, timeout=20)
+    assert answers[1]["text"] == "Posted on X. Thank you!"
+    carla = w.slack.fake.dm_channel_id("UEMP3")
+    await eventually(lambda: _has_dm(w, carla), timeout=20)
+    assert w.slack.fake.messages[carla][-1]["text"].startswith(
+        "Share on LinkedIn: https://relais.example.test/r/"
+    )
+
+
+async def _has_dm(w: World, channel: str) -> bool:
+    return bool(w.slack.fake.messages.get(channel))
 
 
 async def _member_id(sessions: Sessions, user: str) -> int:
@@ -212,8 +264,8 @@ async def test_a_database_that_refuses_writes_gets_an_answer_never_an_http_500(
     await slack.settle()
     sorry = "Something went wrong on my side; nothing was changed. Please try again."
     unfinished = (
-        "Something went wrong on my side and I could not finish this. "
-        "Please try again (nothing will be done twice)."
+        "Something went wrong on my side before I could finish. "
+        "Part of it may already be done: please check before trying again."
     )
     with _read_only(engine):
         await engine.dispose()
