@@ -214,7 +214,7 @@ async def handle_tracked_link(request: web.Request) -> web.Response:
         return web.Response(
             status=visit.status,
             headers={"Retry-After": str(visit.retry_after), "Cache-Control": "no-store"},
-            text=TOO_MANY_PAGE if visit.status == 429 else UNAVAILABLE_PAGE,
+            text=UNAVAILABLE_PAGE if visit.busy else TOO_MANY_PAGE,
             content_type="text/html",
         )
     return web.Response(

@@ -10,7 +10,7 @@ only), and a click is a point on the leaderboard, so counting must resist whoeve
   limits a visit is neither counted nor stored — the visitor is still sent to the article, from memory
   when this process already knows the link — and only a flood of unknown links gets 429;
 - a slow or failing database delays nobody: the visitor is redirected after `DB_SECONDS` when the link
-  is known, and gets 503 otherwise.
+  is known, and gets 429 with Retry-After otherwise.
 """
 
 from __future__ import annotations
@@ -162,11 +162,13 @@ class Visit:
 
 @dataclass(frozen=True)
 class Refused:
-    """No redirect: 429 (too many look-ups of unknown links from one address) or 503 (the database did
-    not answer in time and this process does not know the link), with `retry_after` seconds."""
+    """No redirect, 429 with `retry_after` seconds: too many look-ups of unknown links from one address
+    (`busy` False), or the database did not answer in time and this process does not know the link
+    (`busy` True). Not a 503: no request gets a 5xx, and the visitor's client retries a 429 alike."""
 
     status: int
     retry_after: int
+    busy: bool = False
 
 
 @dataclass(frozen=True)
@@ -254,7 +256,7 @@ class VisitCounter:
 
     Database work is bounded by `DB_SECONDS` but never cancelled (cancelling waits for SQLite's lock
     anyway, and a click half-recorded is better finished): past the limit, or when the database fails,
-    a known link still redirects, uncounted as far as the visitor knows, and an unknown one gets 503.
+    a known link still redirects, uncounted as far as the visitor knows, and an unknown one gets 429.
     """
 
     def __init__(
@@ -335,7 +337,7 @@ class VisitCounter:
                 return task.result()
         location = self._known.get(code)
         if location is None:
-            return Refused(status=503, retry_after=UNAVAILABLE_RETRY_SECONDS)
+            return Refused(status=429, retry_after=UNAVAILABLE_RETRY_SECONDS, busy=True)
         return Visit(location, counted=False, reason=UNCONFIRMED)
 
     def _finished(self, task: asyncio.Task[Visit | None]) -> None:

@@ -95,7 +95,9 @@ def classify(
     if status == 401:
         return Unauthorized(detail, status=status)
     if status == 429:
-        return RateLimited(detail, retry_at=retry_at(response.headers, now or datetime.now(UTC)))
+        # Without the caller's clock a relative Retry-After cannot be placed in time: the caller's own
+        # default wait applies (every time a decision uses comes from the injected clock).
+        return RateLimited(detail, retry_at=retry_at(response.headers, now))
     if status in (500, 502, 503):
         return Transient(detail, status=status)
     if status >= 500:  # 504 and the rarer ones: the provider may have done the work before failing
@@ -137,7 +139,7 @@ def safe_text(text: str, secrets: Collection[str] = ()) -> str:
     return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
-def retry_at(headers: httpx.Headers, now: datetime) -> datetime | None:
+def retry_at(headers: httpx.Headers, now: datetime | None) -> datetime | None:
     """When to try again: the reset of a used-up X 24-hour usage cap, else `Retry-After` (seconds or an HTTP
     date), else X's `x-rate-limit-reset` (epoch, the 15-minute window)."""
     capped = usage_cap_reset(headers)
@@ -145,7 +147,7 @@ def retry_at(headers: httpx.Headers, now: datetime) -> datetime | None:
         return capped
     value = headers.get("retry-after", "").strip()
     if value.isdigit():
-        return now + timedelta(seconds=int(value))
+        return now + timedelta(seconds=int(value)) if now is not None else None
     if value:
         try:
             when = parsedate_to_datetime(value)
