@@ -1,6 +1,6 @@
 """The ORM models. Importing this package registers every table on `Base.metadata`."""
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime
 from models.dismissal import Dismissal
 from models.enums import (
     JobRunState,
@@ -48,5 +48,4 @@ __all__ = [
     "UTCDateTime",
     "VisitTally",
     "Workspace",
-    "utcnow",
 ]

@@ -22,10 +22,6 @@ NAMING_CONVENTION = {
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always timezone-aware UTC in Python, whatever the database keeps.
 
@@ -78,8 +74,9 @@ class WorkspaceScoped:
 
 
 class Timestamps:
-    """Creation and last-change times. No `onupdate` stamp: that would be the wall clock, while every
-    decision runs on the injected clock (`bot.clock`), so writers set `updated_at` themselves."""
+    """Creation and last-change times, always given by the writer from the injected clock (`bot.clock`):
+    no default and no `onupdate` stamp, which would be the wall clock. An insert that forgets them fails
+    (NOT NULL) instead of mixing clocks."""
 
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, Id, WorkspaceScoped, str_enum, utcnow
+from models.base import Base, Id, WorkspaceScoped, str_enum
 from models.enums import JobRunState
 
 
@@ -23,7 +23,7 @@ class JobRun(WorkspaceScoped, Base):
     state: Mapped[JobRunState] = mapped_column(
         str_enum(JobRunState, "job_run_state"), default=JobRunState.RUNNING
     )
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime] = mapped_column()
     finished_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
 

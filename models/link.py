@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, Id, WorkspaceScoped, str_enum, utcnow
+from models.base import Base, Id, WorkspaceScoped, str_enum
 from models.enums import Network
 
 
@@ -23,7 +23,7 @@ class TrackedLink(WorkspaceScoped, Base):
     post_id: Mapped[int] = mapped_column(Id, ForeignKey("post.id", ondelete="CASCADE"))
     member_id: Mapped[int] = mapped_column(Id, ForeignKey("member.id", ondelete="CASCADE"))
     network: Mapped[Network] = mapped_column(str_enum(Network, "network"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column()
 
 
 class Click(WorkspaceScoped, Base):
@@ -41,7 +41,7 @@ class Click(WorkspaceScoped, Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     link_id: Mapped[int] = mapped_column(Id, ForeignKey("tracked_link.id", ondelete="CASCADE"))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    at: Mapped[datetime] = mapped_column()
     hour: Mapped[datetime | None] = mapped_column()  # start of the UTC hour the click counts in
     counted: Mapped[bool] = mapped_column(default=True)
     reason: Mapped[str | None] = mapped_column(String(32))

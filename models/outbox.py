@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, Id, Timestamps, WorkspaceScoped, str_enum, utcnow
+from models.base import Base, Id, Timestamps, WorkspaceScoped, str_enum
 from models.enums import OutboxState
 
 
@@ -35,7 +35,7 @@ class OutboxMessage(WorkspaceScoped, Timestamps, Base):
         str_enum(OutboxState, "outbox_state"), default=OutboxState.PENDING
     )
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     sent_at: Mapped[datetime | None]

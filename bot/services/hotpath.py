@@ -104,7 +104,6 @@ class AckDeadline:
         return left if at_most is None else min(left, at_most)
 
 
-
 async def started_within(work: Coroutine[Any, Any, T], seconds: float) -> tuple[asyncio.Task[T], bool]:
     """Start `work` as a task and wait for it at most `seconds`: (the task, whether it finished).
 

@@ -94,7 +94,7 @@ def destination_url(post_url: str, *, network: str, post_id: int) -> str:
 
 
 async def link_for(
-    session: AsyncSession, *, workspace_id: int, post_id: int, member_id: int, network: Network
+    session: AsyncSession, *, workspace_id: int, post_id: int, member_id: int, network: Network, now: datetime
 ) -> TrackedLink:
     """The member's link for this post and network, created on first use (concurrent calls agree)."""
     key = (
@@ -111,6 +111,7 @@ async def link_for(
         "member_id": member_id,
         "network": network,
         "code": new_code(),
+        "created_at": now,
     }
     await session.execute(insert_ignoring_conflicts(session, TrackedLink.__table__, [row]))
     return (

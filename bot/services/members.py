@@ -38,23 +38,34 @@ class Directory(Protocol):
     async def profile(self, user_id: str) -> Profile | None: ...
 
 
-async def ensure_workspace(session: AsyncSession, *, platform: Platform, external_id: str) -> Workspace:
+async def ensure_workspace(
+    session: AsyncSession, *, platform: Platform, external_id: str, now: datetime
+) -> Workspace:
     """The workspace row for a team/tenant id, created on first contact (concurrent requests agree)."""
     query = select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
     workspace = await session.scalar(query)
     if workspace is None:
-        row = {"platform": platform, "external_id": external_id, "timezone": "UTC", "settings": {}}
+        row = {
+            "platform": platform,
+            "external_id": external_id,
+            "timezone": "UTC",
+            "settings": {},
+            "created_at": now,
+            "updated_at": now,
+        }
         await session.execute(insert_ignoring_conflicts(session, Workspace.__table__, [row]))
         workspace = (await session.scalars(query)).one()
     return workspace
 
 
-async def ensure_member(session: AsyncSession, *, workspace: Workspace, external_id: str) -> Member:
+async def ensure_member(
+    session: AsyncSession, *, workspace: Workspace, external_id: str, now: datetime
+) -> Member:
     """The member row for a platform user id in `workspace`, created on first contact."""
     query = select(Member).where(Member.workspace_id == workspace.id, Member.external_id == external_id)
     member = await session.scalar(query)
     if member is None:
-        row = {"workspace_id": workspace.id, "external_id": external_id}
+        row = {"workspace_id": workspace.id, "external_id": external_id, "created_at": now, "updated_at": now}
         await session.execute(insert_ignoring_conflicts(session, Member.__table__, [row]))
         member = (await session.scalars(query)).one()
     return member

@@ -350,6 +350,7 @@ class Poster:
                 post_id=share.post_id,
                 member_id=share.member_id,
                 network=share.network,
+                now=now,
             )
             tracked = links.tracked_url(self._base_url, link.code)
             text = compose(share.caption, tracked, share.network, title=post.title)

@@ -378,7 +378,13 @@ async def _sending(
 
 
 async def record_delivery(
-    session: AsyncSession, *, workspace_id: int, post_id: int, destination: str, message_id: str
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    post_id: int,
+    destination: str,
+    message_id: str,
+    now: datetime,
 ) -> None:
     existing = await session.scalar(
         select(Delivery).where(
@@ -390,7 +396,12 @@ async def record_delivery(
     if existing is None:
         session.add(
             Delivery(
-                workspace_id=workspace_id, post_id=post_id, destination=destination, message_id=message_id
+                workspace_id=workspace_id,
+                post_id=post_id,
+                destination=destination,
+                message_id=message_id,
+                created_at=now,
+                updated_at=now,
             )
         )
     else:
@@ -401,7 +412,9 @@ async def default_channel(session: AsyncSession, *, workspace: Workspace, fallba
     return workspace.default_channel or fallback
 
 
-async def after_send(session: AsyncSession, message: OutboxMessage, outcome: Delivered) -> None:
+async def after_send(
+    session: AsyncSession, message: OutboxMessage, outcome: Delivered, now: datetime
+) -> None:
     """Outbox hook: a channel push that went out becomes a `Delivery` (its message can be updated)."""
     if message.kind == POST_KIND and outcome.ok and outcome.message_id:
         post_id = int(message.payload["post"]["id"])
@@ -411,6 +424,7 @@ async def after_send(session: AsyncSession, message: OutboxMessage, outcome: Del
             post_id=post_id,
             destination=message.destination,
             message_id=outcome.message_id,
+            now=now,
         )
 
 

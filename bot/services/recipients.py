@@ -57,7 +57,7 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
     `admins` are the configured ones (`RELAIS_ADMINS`), besides the workspace admins Relais knows."""
 
     async def hook(session: AsyncSession, message: OutboxMessage, outcome: Delivered, now: datetime) -> None:
-        await post_service.after_send(session, message, outcome)
+        await post_service.after_send(session, message, outcome, now)
         if outcome.ok:
             _dead_tokens.discard(message.workspace_id)
         if outcome.ok and message.kind == weekly.NUDGE_KIND:

@@ -48,9 +48,11 @@ async def acting_member(
     looked up within `QUICK_LOOKUP_SECONDS` at most."""
     async with deps.sessions() as session:
         workspace = await member_service.ensure_workspace(
-            session, platform=Platform.SLACK, external_id=team_id
+            session, platform=Platform.SLACK, external_id=team_id, now=deps.clock.now()
         )
-        member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
+        member = await member_service.ensure_member(
+            session, workspace=workspace, external_id=user_id, now=deps.clock.now()
+        )
         await session.commit()
     now = deps.clock.now()
     if not member_service.profile_is_fresh(member, now) and (refresh or member.admin_checked_at is None):

@@ -34,6 +34,9 @@ from models import (
 )
 from tests.conftest import BOT_TOKEN, SETTINGS_VARIABLES, SIGNING_SECRET, free_port, run_in_thread
 
+# Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
+CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
 RELAIS = str(Path(sys.executable).with_name("relais"))
 
 
@@ -98,13 +101,37 @@ def test_migrate_uses_the_sqlite_default_in_the_working_directory(tmp_path: Path
 async def _seed(url: str) -> None:
     engine = db.create_engine(url)
     async with AsyncSession(engine) as session:
-        acme = Workspace(platform=Platform.SLACK, external_id="T1", name="Acme")
-        other = Workspace(platform=Platform.TEAMS, external_id="tenant-2")
+        acme = Workspace(
+            platform=Platform.SLACK, external_id="T1", name="Acme", created_at=CREATED, updated_at=CREATED
+        )
+        other = Workspace(
+            platform=Platform.TEAMS, external_id="tenant-2", created_at=CREATED, updated_at=CREATED
+        )
         session.add_all([acme, other])
         await session.flush()
-        admin = Member(workspace_id=acme.id, external_id="UADMIN", display_name="Ada", locale="fr-FR")
-        bob = Member(workspace_id=acme.id, external_id="UBOB", display_name="Bob", opted_out=True)
-        carol = Member(workspace_id=other.id, external_id="29:carol", display_name="Carol")
+        admin = Member(
+            workspace_id=acme.id,
+            external_id="UADMIN",
+            display_name="Ada",
+            locale="fr-FR",
+            created_at=CREATED,
+            updated_at=CREATED,
+        )
+        bob = Member(
+            workspace_id=acme.id,
+            external_id="UBOB",
+            display_name="Bob",
+            opted_out=True,
+            created_at=CREATED,
+            updated_at=CREATED,
+        )
+        carol = Member(
+            workspace_id=other.id,
+            external_id="29:carol",
+            display_name="Carol",
+            created_at=CREATED,
+            updated_at=CREATED,
+        )
         session.add_all([admin, bob, carol])
         await session.flush()
         post = Post(
@@ -117,23 +144,37 @@ async def _seed(url: str) -> None:
             created_by_id=admin.id,
             publish_at=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
             created_at=datetime(2026, 11, 19, 12, 0, tzinfo=UTC),
+            updated_at=CREATED,
         )
-        teams_post = Post(workspace_id=other.id, url="https://example.com/teams", title="Teams news")
+        teams_post = Post(
+            workspace_id=other.id,
+            url="https://example.com/teams",
+            title="Teams news",
+            created_at=CREATED,
+            updated_at=CREATED,
+        )
         session.add_all([post, teams_post])
         await session.flush()
         session.add_all(
             [
                 Share(workspace_id=acme.id, member_id=bob.id, post_id=post.id, network=Network.LINKEDIN,
                       status=ShareStatus.POSTED, external_id="urn:li:share:1",
-                      created_at=datetime(2026, 11, 20, 10, 0, tzinfo=UTC)),
+                      created_at=datetime(2026, 11, 20, 10, 0, tzinfo=UTC), updated_at=CREATED),
                 Share(workspace_id=acme.id, member_id=admin.id, post_id=post.id, network=Network.X,
-                      status=ShareStatus.INTENT, created_at=datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
+                      status=ShareStatus.INTENT, created_at=datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
+                      updated_at=CREATED),
                 Share(workspace_id=other.id, member_id=carol.id, post_id=teams_post.id, network=Network.X,
-                      status=ShareStatus.INTENT, created_at=datetime(2026, 11, 26, 10, 0, tzinfo=UTC)),
+                      status=ShareStatus.INTENT, created_at=datetime(2026, 11, 26, 10, 0, tzinfo=UTC),
+                      updated_at=CREATED),
             ]
         )  # fmt: skip
         link = TrackedLink(
-            workspace_id=acme.id, code="c0de", post_id=post.id, member_id=admin.id, network=Network.X
+            workspace_id=acme.id,
+            code="c0de",
+            post_id=post.id,
+            member_id=admin.id,
+            network=Network.X,
+            created_at=CREATED,
         )
         session.add(link)
         await session.flush()

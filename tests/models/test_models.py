@@ -22,13 +22,18 @@ from models import (
     Workspace,
 )
 
+# Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
+CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
 
 async def _seed(session: AsyncSession) -> tuple[Workspace, Member, Post]:
-    workspace = Workspace(platform=Platform.SLACK, external_id="T1")
+    workspace = Workspace(platform=Platform.SLACK, external_id="T1", created_at=CREATED, updated_at=CREATED)
     session.add(workspace)
     await session.flush()
-    member = Member(workspace_id=workspace.id, external_id="U1")
-    post = Post(workspace_id=workspace.id, url="https://example.com/news")
+    member = Member(workspace_id=workspace.id, external_id="U1", created_at=CREATED, updated_at=CREATED)
+    post = Post(
+        workspace_id=workspace.id, url="https://example.com/news", created_at=CREATED, updated_at=CREATED
+    )
     session.add_all([member, post])
     await session.flush()
     return workspace, member, post
@@ -68,6 +73,8 @@ async def test_one_share_per_member_post_network(sessions: async_sessionmaker[As
                     post_id=post.id,
                     network=network,
                     status=ShareStatus.INTENT,
+                    created_at=CREATED,
+                    updated_at=CREATED,
                 )
             )
         await session.commit()
@@ -80,6 +87,8 @@ async def test_one_share_per_member_post_network(sessions: async_sessionmaker[As
                 post_id=ids[2],
                 network=Network.X,
                 status=ShareStatus.POSTED,
+                created_at=CREATED,
+                updated_at=CREATED,
             )
         )
         with pytest.raises(IntegrityError):
@@ -92,11 +101,31 @@ async def test_one_share_per_member_post_network(sessions: async_sessionmaker[As
 async def test_a_platform_message_belongs_to_one_delivery(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session:
         workspace, _, post = await _seed(session)
-        other = Post(workspace_id=workspace.id, url="https://example.com/other")
+        other = Post(
+            workspace_id=workspace.id, url="https://example.com/other", created_at=CREATED, updated_at=CREATED
+        )
         session.add(other)
         await session.flush()
-        session.add(Delivery(workspace_id=workspace.id, post_id=post.id, destination="C1", message_id="1.1"))
-        session.add(Delivery(workspace_id=workspace.id, post_id=other.id, destination="C1", message_id="1.1"))
+        session.add(
+            Delivery(
+                workspace_id=workspace.id,
+                post_id=post.id,
+                destination="C1",
+                message_id="1.1",
+                created_at=CREATED,
+                updated_at=CREATED,
+            )
+        )
+        session.add(
+            Delivery(
+                workspace_id=workspace.id,
+                post_id=other.id,
+                destination="C1",
+                message_id="1.1",
+                created_at=CREATED,
+                updated_at=CREATED,
+            )
+        )
         with pytest.raises(IntegrityError):
             await session.commit()
 
@@ -104,11 +133,15 @@ async def test_a_platform_message_belongs_to_one_delivery(sessions: async_sessio
 async def test_a_job_period_is_claimed_once(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session:
         workspace, _, _ = await _seed(session)
-        session.add(JobRun(workspace_id=workspace.id, job="leaderboard", period_key="2026-W48"))
+        session.add(
+            JobRun(workspace_id=workspace.id, job="leaderboard", period_key="2026-W48", started_at=CREATED)
+        )
         await session.commit()
         workspace_id = workspace.id
     async with sessions() as session:
-        session.add(JobRun(workspace_id=workspace_id, job="leaderboard", period_key="2026-W48"))
+        session.add(
+            JobRun(workspace_id=workspace_id, job="leaderboard", period_key="2026-W48", started_at=CREATED)
+        )
         with pytest.raises(IntegrityError):
             await session.commit()
 
@@ -117,9 +150,9 @@ async def test_tracked_link_codes_are_unique(sessions: async_sessionmaker[AsyncS
     async with sessions() as session:
         workspace, member, post = await _seed(session)
         session.add(TrackedLink(workspace_id=workspace.id, code="abc", post_id=post.id, member_id=member.id,
-                                network=Network.X))  # fmt: skip
+                                network=Network.X, created_at=CREATED))  # fmt: skip
         session.add(TrackedLink(workspace_id=workspace.id, code="abc", post_id=post.id, member_id=member.id,
-                                network=Network.LINKEDIN))  # fmt: skip
+                                network=Network.LINKEDIN, created_at=CREATED))  # fmt: skip
         with pytest.raises(IntegrityError):
             await session.commit()
 
@@ -128,7 +161,7 @@ async def test_invalid_enum_value_is_refused(sessions: async_sessionmaker[AsyncS
     async with sessions() as session:
         workspace, member, post = await _seed(session)
         share = Share(workspace_id=workspace.id, member_id=member.id, post_id=post.id, network=Network.X,
-                      status="shared-maybe")  # fmt: skip
+                      status="shared-maybe", created_at=CREATED, updated_at=CREATED)  # fmt: skip
         session.add(share)
         with pytest.raises(StatementError):
             await session.flush()
@@ -136,6 +169,6 @@ async def test_invalid_enum_value_is_refused(sessions: async_sessionmaker[AsyncS
 
 async def test_foreign_keys_are_enforced(sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session:
-        session.add(Member(workspace_id=424242, external_id="U404"))
+        session.add(Member(workspace_id=424242, external_id="U404", created_at=CREATED, updated_at=CREATED))
         with pytest.raises(IntegrityError):
             await session.commit()

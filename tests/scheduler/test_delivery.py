@@ -37,6 +37,9 @@ from tests.handlers.slack.driver import (
 from tests.scheduler.test_jobs_cli import _relais
 from tests.scheduler.test_weekly import BOARD_TIME, NUDGE_TIME, _member, _workspace
 
+# Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
+CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
 Sessions = async_sessionmaker[AsyncSession]
 
 
@@ -410,6 +413,8 @@ async def test_a_nudge_with_three_long_captions_fits_slack_and_is_delivered(
                     publish_at=published,
                     published_at=published,
                     created_by_id=admin.id,
+                    created_at=CREATED,
+                    updated_at=CREATED,
                 )
             )
         await session.commit()

@@ -27,6 +27,9 @@ from tests.conftest import BOT_TOKEN, TEST_DATABASE_URL
 from tests.scheduler.test_publish import seed
 from tests.scheduler.test_weekly import BOARD_TIME, _member, _post, _seed_board, _workspace
 
+# Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
+CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
 
 async def _relais(*args: str, **variables: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
@@ -158,6 +161,8 @@ async def test_jobs_run_waits_for_what_the_pacing_holds_back_before_exiting(
                         state=PostState.SCHEDULED,
                         publish_at=real - timedelta(minutes=1),
                         created_by_id=first.created_by_id,
+                        created_at=CREATED,
+                        updated_at=CREATED,
                     )
                 )
             await session.commit()
@@ -198,6 +203,8 @@ async def test_jobs_run_connection_warnings_at_a_later_time_warns_before_exiting
                     access_token_encrypted="unused",
                     expires_at=real + timedelta(days=20),
                     status=SocialAccountStatus.CONNECTED,
+                    created_at=CREATED,
+                    updated_at=CREATED,
                 )
             )
             await session.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
@@ -19,15 +19,26 @@ from scheduler import jobs
 from tests.conftest import BOT_TOKEN
 from tests.handlers.slack.driver import START
 
+# Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
+CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
 Sessions = async_sessionmaker[AsyncSession]
 
 
 async def seed(sessions: Sessions) -> None:
     async with sessions() as session:
-        workspace = Workspace(platform=Platform.SLACK, external_id="T0001")
+        workspace = Workspace(
+            platform=Platform.SLACK, external_id="T0001", created_at=CREATED, updated_at=CREATED
+        )
         session.add(workspace)
         await session.flush()
-        admin = Member(workspace_id=workspace.id, external_id="UADMIN", locale="fr-FR")
+        admin = Member(
+            workspace_id=workspace.id,
+            external_id="UADMIN",
+            locale="fr-FR",
+            created_at=CREATED,
+            updated_at=CREATED,
+        )
         session.add(admin)
         await session.flush()
         session.add_all(
@@ -42,6 +53,8 @@ async def seed(sessions: Sessions) -> None:
                     state=PostState.SCHEDULED,
                     publish_at=START + timedelta(minutes=30),
                     created_by_id=admin.id,
+                    created_at=CREATED,
+                    updated_at=CREATED,
                 ),
                 Post(
                     workspace_id=workspace.id,
@@ -53,11 +66,22 @@ async def seed(sessions: Sessions) -> None:
                     publish_at=START - timedelta(days=9),
                     expires_at=START + timedelta(minutes=10),
                     created_by_id=admin.id,
+                    created_at=CREATED,
+                    updated_at=CREATED,
                 ),
             ]
         )
         await session.flush()
-        session.add(Delivery(workspace_id=workspace.id, post_id=2, destination="C0NEWS", message_id="1.0002"))
+        session.add(
+            Delivery(
+                workspace_id=workspace.id,
+                post_id=2,
+                destination="C0NEWS",
+                message_id="1.0002",
+                created_at=CREATED,
+                updated_at=CREATED,
+            )
+        )
         await session.commit()
 
 

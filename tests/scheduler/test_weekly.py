@@ -37,6 +37,9 @@ from models import (
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN
 
+# Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
+CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
 Sessions = async_sessionmaker[AsyncSession]
 
 # Friday 27 November 2026, 16:00 in Paris is 15:00 UTC: the default leaderboard moment.
@@ -52,7 +55,12 @@ def _ctx(sessions: Sessions, fake: FakeSlack, clock: FrozenClock, notifier: Any 
 
 async def _workspace(session: AsyncSession) -> Workspace:
     workspace = Workspace(
-        platform=Platform.SLACK, external_id="T0001", timezone="Europe/Paris", default_channel="C0NEWS"
+        platform=Platform.SLACK,
+        external_id="T0001",
+        timezone="Europe/Paris",
+        default_channel="C0NEWS",
+        created_at=CREATED,
+        updated_at=CREATED,
     )
     session.add(workspace)
     await session.flush()
@@ -61,7 +69,9 @@ async def _workspace(session: AsyncSession) -> Workspace:
 
 def _member(workspace: Workspace, external_id: str, **fields: Any) -> Member:
     values: dict[str, Any] = {"timezone": "Europe/Paris", "display_name": external_id.title(), **fields}
-    return Member(workspace_id=workspace.id, external_id=external_id, **values)
+    return Member(
+        workspace_id=workspace.id, external_id=external_id, **values, created_at=CREATED, updated_at=CREATED
+    )
 
 
 def _post(workspace: Workspace, admin: Member, title: str, published_at: datetime) -> Post:
@@ -76,6 +86,8 @@ def _post(workspace: Workspace, admin: Member, title: str, published_at: datetim
         publish_at=published_at,
         published_at=published_at,
         created_by_id=admin.id,
+        created_at=CREATED,
+        updated_at=CREATED,
     )
 
 
@@ -140,6 +152,7 @@ async def _seed_board(sessions: Sessions) -> None:
             member_id=ben.id,
             network="linkedin",
             code="benlink",
+            created_at=CREATED,
         )
         session.add(link)
         await session.flush()
@@ -174,7 +187,9 @@ async def test_clicks_count_at_most_twenty_per_link_in_a_week(sessions: Sessions
         post = _post(workspace, star, "Viral", BOARD_TIME - timedelta(days=3))
         session.add(post)
         await session.flush()
-        link = TrackedLink(workspace_id=1, post_id=post.id, member_id=star.id, network="x", code="viral")
+        link = TrackedLink(
+            workspace_id=1, post_id=post.id, member_id=star.id, network="x", code="viral", created_at=CREATED
+        )
         session.add(link)
         await session.flush()
         session.add_all(
@@ -366,7 +381,14 @@ async def _seed_nudges(sessions: Sessions, fake: FakeSlack) -> None:
         by_id = {m.external_id: m for m in people}
         session.add(_share(by_id["USHARED"], posts[0], now - timedelta(days=3), ShareStatus.INTENT))
         session.add(_share(by_id["UPARIS"], posts[4], now - timedelta(days=9), ShareStatus.INTENT))
-        session.add(Dismissal(workspace_id=workspace.id, member_id=by_id["UPARIS"].id, post_id=posts[3].id))
+        session.add(
+            Dismissal(
+                workspace_id=workspace.id,
+                member_id=by_id["UPARIS"].id,
+                post_id=posts[3].id,
+                created_at=CREATED,
+            )
+        )
         await session.commit()
 
 

@@ -89,7 +89,12 @@ async def handle_share(
             await tell(body, respond, client, t(lang, "no_longer_available"))
             return
         link = await links.link_for(
-            session, workspace_id=workspace.id, post_id=post.id, member_id=member.id, network=network
+            session,
+            workspace_id=workspace.id,
+            post_id=post.id,
+            member_id=member.id,
+            network=network,
+            now=deps.clock.now(),
         )
         caption = post_service.caption_for(post, member_id=member.id)
         await session.commit()
@@ -222,9 +227,11 @@ async def _lookup(deps: Relais, team_id: str, user_id: str, post_id: int) -> tup
     async with deps.sessions() as session:
         if who is None:
             workspace = await member_service.ensure_workspace(
-                session, platform=Platform.SLACK, external_id=team_id
+                session, platform=Platform.SLACK, external_id=team_id, now=deps.clock.now()
             )
-            member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
+            member = await member_service.ensure_member(
+                session, workspace=workspace, external_id=user_id, now=deps.clock.now()
+            )
             who = MemberRef(
                 workspace.id, member.id, member_service.language_of(member), member.admin_checked_at
             )

@@ -37,9 +37,11 @@ async def handle_home_preference(
     team_id, user_id = team_and_user(body)
     async with deps.sessions() as session:
         workspace = await member_service.ensure_workspace(
-            session, platform=Platform.SLACK, external_id=team_id
+            session, platform=Platform.SLACK, external_id=team_id, now=deps.clock.now()
         )
-        member = await member_service.ensure_member(session, workspace=workspace, external_id=user_id)
+        member = await member_service.ensure_member(
+            session, workspace=workspace, external_id=user_id, now=deps.clock.now()
+        )
         match action["action_id"]:
             case "home_nudges_off":
                 member.opted_out = True

@@ -342,7 +342,12 @@ async def handle_edit_submission(
         return
     async with deps.sessions() as session:
         link = await links.link_for(
-            session, workspace_id=workspace.id, post_id=post_id, member_id=member.id, network=Network(network)
+            session,
+            workspace_id=workspace.id,
+            post_id=post_id,
+            member_id=member.id,
+            network=Network(network),
+            now=deps.clock.now(),
         )
         await session.commit()
     text, blocks = build_share_link(

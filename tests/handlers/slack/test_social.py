@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,6 +50,9 @@ from tests.handlers.slack.driver import (
     relais_app,
     setup_workspace,
 )
+
+# Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
+CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 Sessions = async_sessionmaker[AsyncSession]
 KEY = Fernet.generate_key().decode()
@@ -758,7 +761,7 @@ async def test_a_post_interrupted_by_a_crash_becomes_unknown(world: World) -> No
         member = (await session.scalars(select(Member).where(Member.external_id == "UEMP2"))).one()
         session.add(
             Share(workspace_id=member.workspace_id, member_id=member.id, post_id=1, network="linkedin",
-                  status=ShareStatus.PENDING, attempts=1)
+                  status=ShareStatus.PENDING, attempts=1, created_at=CREATED, updated_at=CREATED)
         )  # fmt: skip
         await session.flush()
         session.add(
