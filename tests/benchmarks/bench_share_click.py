@@ -244,7 +244,14 @@ async def _prepare_database(
         await connection.run_sync(Base.metadata.create_all)
         workspace_id = await connection.scalar(
             insert(Workspace)
-            .values(platform=Platform.SLACK, external_id=TEAM, name="Acme", settings={})
+            .values(
+                platform=Platform.SLACK,
+                external_id=TEAM,
+                name="Acme",
+                settings={},
+                created_at=now,
+                updated_at=now,
+            )
             .returning(Workspace.id)
         )
         post_id = await connection.scalar(
@@ -259,18 +266,31 @@ async def _prepare_database(
                 state=PostState.PUBLISHED,
                 publish_at=now,
                 published_at=now,
+                created_at=now,
+                updated_at=now,
             )
             .returning(Post.id)
         )
         assert post_id == int(VALUE.split(":")[0])
         if known_members:
-            rows = [{"workspace_id": workspace_id, "external_id": user} for user in known_members]
+            rows = [
+                {"workspace_id": workspace_id, "external_id": user, "created_at": now, "updated_at": now}
+                for user in known_members
+            ]
             await connection.execute(insert(Member), rows)
         if flood:
             member_id = await connection.scalar(
-                insert(Member).values(workspace_id=workspace_id, external_id="UFLOOD").returning(Member.id)
+                insert(Member)
+                .values(workspace_id=workspace_id, external_id="UFLOOD", created_at=now, updated_at=now)
+                .returning(Member.id)
             )
-            link = {"post_id": post_id, "member_id": member_id, "network": Network.X, "code": FLOOD_CODE}
+            link = {
+                "post_id": post_id,
+                "member_id": member_id,
+                "network": Network.X,
+                "code": FLOOD_CODE,
+                "created_at": now,
+            }
             await connection.execute(insert(TrackedLink).values(workspace_id=workspace_id, **link))
 
 
