@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from ipaddress import ip_network
 
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import FrozenClock
+from bot import db
+from bot.clock import FrozenClock, SystemClock
 from bot.demo.fake_slack import FakeSlack
+from bot.demo.workspace import SlackDriver
+from bot.web import create_app
 from handlers.slack.notifier import SlackNotifier
 from models import Delivery, OutboxMessage, OutboxState
 from scheduler import jobs
-from tests.conftest import BOT_TOKEN
+from tests.conftest import BOT_TOKEN, running
 from tests.handlers.slack.driver import START, SettingsFactory, article_server, relais_app, setup_workspace
+from tests.scheduler.test_jobs_cli import _env, _relais
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -58,3 +63,51 @@ async def test_ten_quick_queues_to_one_channel_get_no_refusal_from_slack_and_eac
             states = (await session.scalars(select(OutboxMessage.state))).all()
             assert set(states) == {OutboxState.SENT}
         assert clock.now() - START >= timedelta(seconds=7)  # 3 at once, then one a second
+
+
+async def test_the_web_process_and_a_relais_process_share_one_channel_s_pace(
+    empty_database_url: str, make_settings: SettingsFactory, fake_slack: FakeSlack
+) -> None:
+    """Two real processes: `relais serve`'s app (here in the test's process, on the system clock) drains
+    after each `/relais queue`, while `relais jobs run outbox` runs beside it on the same database. Slack
+    enforces its per-channel limit on the real clock; the two together are never refused."""
+    setup_workspace(fake_slack)
+    fake_slack.limit_channel_rate(burst=3, per_second=1.0)
+    env = _env(empty_database_url, fake_slack)
+    assert (await _relais("migrate", **env))[0] == 0
+    engine = db.create_engine(empty_database_url)
+    sessions = db.session_factory(engine)
+    app = create_app(
+        make_settings(database_url=empty_database_url),
+        engine=engine,
+        clock=SystemClock(),
+        fetch_allowed_networks=(ip_network("127.0.0.2/32"),),
+    )
+    try:
+        async with article_server() as article, running(app) as client:
+            slack = SlackDriver(client, fake_slack)
+            other: list[asyncio.Task[tuple[int, str, str]]] = []
+            for i in range(10):
+                reply = await slack.command("UADMIN", f"queue <{article}/news-{i}> <#C0NEWS|news>")
+                assert f"Post #{i + 1} " in reply["text"]
+                if i % 3 == 0:  # the other process drains while the web process keeps queueing
+                    other.append(asyncio.create_task(_relais("jobs", "run", "outbox", **env)))
+            results = await asyncio.gather(*other)
+            assert all(code == 0 for code, _, _ in results), results
+            for _ in range(100):
+                if len(await _deliveries(sessions)) == 10:
+                    break
+                await asyncio.sleep(0.2)
+                await asyncio.gather(
+                    _relais("jobs", "run", "outbox", **env), jobs.drain(_web_context(sessions, fake_slack))
+                )
+    finally:
+        await engine.dispose()
+    assert fake_slack.limited == 0  # never a refusal
+    assert sorted(await _deliveries(sessions)) == list(range(1, 11))  # every post once
+    assert len(fake_slack.calls_to("chat.postMessage")) == 10  # nothing sent twice, nothing retried
+
+
+def _web_context(sessions: Sessions, fake_slack: FakeSlack) -> jobs.Context:
+    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    return jobs.Context(sessions, notifier, SystemClock().now)
