@@ -88,8 +88,15 @@ async def look_up(directory: Directory, member: Member) -> Profile | LookupFaile
     None means the person is gone; a failure is logged and reported as `LOOKUP_FAILED`."""
     try:
         return await directory.profile(member.external_id)
-    except Exception:
-        logger.exception("directory lookup failed for member %s", member.id)
+    except Exception as exc:
+        # One line, not a traceback each time: a dead token fails every look-up (the traceback at DEBUG).
+        logger.warning(
+            "directory lookup failed for member %s (%s: %s)",
+            member.id,
+            type(exc).__name__,
+            exc,
+            exc_info=logger.isEnabledFor(logging.DEBUG),
+        )
         return LOOKUP_FAILED
 
 
