@@ -9,14 +9,14 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 from aiohttp import web
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -180,3 +180,31 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextmanager
+def pending_writes(engine: AsyncEngine) -> Iterator[Callable[[], bool]]:
+    """While inside, the returned function tells whether some connection of `engine` has a write
+    (INSERT, UPDATE, DELETE) not yet committed or rolled back: asked while a fake service holds a call,
+    it shows a write transaction left open across a network call."""
+    pending: set[int] = set()
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            pending.add(id(conn.connection))
+
+    def ended(conn: Any) -> None:
+        pending.discard(id(conn.connection))
+
+    listeners: tuple[tuple[str, Callable[..., None]], ...] = (
+        ("before_cursor_execute", before),
+        ("commit", ended),
+        ("rollback", ended),
+    )
+    for name, listener in listeners:
+        event.listen(engine.sync_engine, name, listener)
+    try:
+        yield lambda: bool(pending)
+    finally:
+        for name, listener in listeners:
+            event.remove(engine.sync_engine, name, listener)

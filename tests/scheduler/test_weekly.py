@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
@@ -35,7 +35,7 @@ from models import (
     Workspace,
 )
 from scheduler import jobs
-from tests.conftest import BOT_TOKEN
+from tests.conftest import BOT_TOKEN, pending_writes
 
 # Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
 CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -598,31 +598,18 @@ async def test_progress_edits_hold_no_write_transaction_while_slack_answers(
 
     # Whether a write was pending on some connection, each time Slack holds an edit.
     writes_open: list[bool] = []
-    pending: set[int] = set()
-
-    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
-            pending.add(id(conn.connection))
-
-    def ended(conn: Any) -> None:
-        pending.discard(id(conn.connection))
-
-    listeners = (("before_cursor_execute", before), ("commit", ended), ("rollback", ended))
-    for name, listener in listeners:
-        event.listen(engine.sync_engine, name, listener)
     fake_slack.delay("chat.update", 0.3)  # Slack is slow today
     try:
-        running = asyncio.ensure_future(
-            jobs.run_job(_ctx(sessions, fake_slack, FrozenClock(NUDGE_TIME)), "outbox")
-        )
-        for count in (1, 2):
-            await fake_slack.wait_for_calls("chat.update", count=count)
-            writes_open.append(bool(pending))
-        await running
+        with pending_writes(engine) as write_pending:
+            running = asyncio.ensure_future(
+                jobs.run_job(_ctx(sessions, fake_slack, FrozenClock(NUDGE_TIME)), "outbox")
+            )
+            for count in (1, 2):
+                await fake_slack.wait_for_calls("chat.update", count=count)
+                writes_open.append(write_pending())
+            await running
     finally:
         fake_slack.delay("chat.update", 0)
-        for name, listener in listeners:
-            event.remove(engine.sync_engine, name, listener)
     assert writes_open == [False, False]
     edits = {str(c.params["channel"]): str(c.params["text"]) for c in fake_slack.calls_to("chat.update")}
     assert edits == dict.fromkeys(("DBOSS", "DCHIEF"), "This week's reminders: done, 30 / 30.")  # their DMs

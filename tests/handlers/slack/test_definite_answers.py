@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.demo.fake_slack import FakeSlack
 from models import Delivery, Dismissal, Member, Share, Suggestion
-from tests.conftest import TEST_DATABASE_URL
+from tests.conftest import TEST_DATABASE_URL, pending_writes
 from tests.handlers.slack.driver import SettingsFactory, SlackDriver, eventually
 from tests.handlers.slack.test_social import World, _button, _click_share, _connect, _publish
 from tests.handlers.slack.test_social import world as world  # the fixture, with LinkedIn and X
@@ -197,36 +197,21 @@ async def test_a_suggestion_holds_no_write_transaction_while_the_admins_are_mess
     await slack.click("UEMP2", "share_x", "1")
     await slack.settle()
 
-    # Every statement the app runs, and whether a write was pending on its connection then.
     writes_open: list[bool] = []
-    pending: set[int] = set()
-
-    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
-            pending.add(id(conn.connection))
-
-    def ended(conn: Any) -> None:
-        pending.discard(id(conn.connection))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", before)
-    event.listen(engine.sync_engine, "commit", ended)
-    event.listen(engine.sync_engine, "rollback", ended)
     fake_slack.delay("chat.postMessage", 2.5)  # Slack is slow today
     earlier = len(fake_slack.calls_to("chat.postMessage"))
     try:
-        suggesting = asyncio.ensure_future(slack.command("UEMP1", f"suggest <{article}/idea> Great read"))
-        await fake_slack.wait_for_calls("chat.postMessage", count=earlier + 1)
-        writes_open.append(bool(pending))  # while Slack holds the first review message
-        status, elapsed, bob = await _timed_click(slack, "UEMP2", "open_share_x", "1:x")
-        assert status == 200
-        assert elapsed < SLACK_ACK_LIMIT
-        assert (await slack.responses(bob, timeout=5))[0]["text"] == "Thanks! Your share on X is counted."
-        reply = await suggesting
+        with pending_writes(engine) as write_pending:
+            suggesting = asyncio.ensure_future(slack.command("UEMP1", f"suggest <{article}/idea> Great read"))
+            await fake_slack.wait_for_calls("chat.postMessage", count=earlier + 1)
+            writes_open.append(write_pending())  # while Slack holds the first review message
+            status, elapsed, bob = await _timed_click(slack, "UEMP2", "open_share_x", "1:x")
+            assert status == 200
+            assert elapsed < SLACK_ACK_LIMIT
+            assert (await slack.responses(bob, timeout=5))[0]["text"] == "Thanks! Your share on X is counted."
+            reply = await suggesting
     finally:
         fake_slack.delay("chat.postMessage", 0)
-        event.remove(engine.sync_engine, "before_cursor_execute", before)
-        event.remove(engine.sync_engine, "commit", ended)
-        event.remove(engine.sync_engine, "rollback", ended)
     assert writes_open == [False]
     assert reply["text"].startswith("Merci ! Votre suggestion est envoyée aux admins")  # Élodie: French
     async with sessions() as session:
