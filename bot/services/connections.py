@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import Language
 from bot.services import members as member_service
 from bot.services import outbox
-from handlers.social.base import SocialClient, SocialError, TokenSet, Unauthorized
+from bot.social import SocialClient, SocialError, TokenSet, Unauthorized
 from models import Member, Network, OAuthAttempt, SocialAccount, SocialAccountStatus
 
 logger = logging.getLogger(__name__)

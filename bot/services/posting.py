@@ -31,8 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import insert_ignoring_conflicts
 from bot.services import connections, links, outbox
 from bot.services import members as member_service
+from bot.services.commentary import MAX_COMMENTARY, commentary_length
 from bot.services.outbox import SOCIAL_POST_KIND
-from handlers.social.base import (
+from bot.social import (
     Article,
     Image,
     OutcomeUnknown,
@@ -44,7 +45,6 @@ from handlers.social.base import (
     Transient,
     Unauthorized,
 )
-from handlers.social.linkedin import MAX_COMMENTARY, commentary_length
 from models import Member, Network, OutboxMessage, OutboxState, Post, PostState, Share, ShareStatus
 
 logger = logging.getLogger(__name__)

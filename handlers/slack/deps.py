@@ -16,7 +16,7 @@ from bot.services.hotpath import HotCache
 from bot.services.posting import Poster
 from bot.services.preview import PreviewFetcher
 from bot.services.shares import ShareWriter
-from handlers.social.base import SocialClient
+from bot.social import SocialClient
 from models import Network
 
 CONTEXT_KEY = "relais"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from bot.config import Settings
-from handlers.social.base import SocialClient
+from bot.social import SocialClient
 from handlers.social.linkedin import LinkedInClient
 from handlers.social.x import XClient
 from models import Network

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from handlers.social.base import OutcomeUnknown, RateLimited, Rejected, SocialError, Transient, Unauthorized
+from bot.social import OutcomeUnknown, RateLimited, Rejected, SocialError, Transient, Unauthorized
 
 # A network's own reading of an error answer (status, safe detail); it wins over the generic mapping.
 Refine = Callable[[int, str], SocialError | None]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
-from handlers.social.base import (
+from bot.services.commentary import escape_commentary
+from bot.social import (
     Article,
     Image,
     OutcomeUnknown,
@@ -26,51 +26,6 @@ from models import Network
 log = logging.getLogger(__name__)
 
 SCOPES = "openid profile w_member_social"
-MAX_COMMENTARY: Final = 3000  # characters of `commentary`, counted after escaping
-# The characters of LinkedIn's "little" text format; `commentary` needs them backslash-escaped to show them
-# as typed (an unescaped one can silently cut the post short).
-_LITTLE_RESERVED = re.compile(r"([\\|{}@\[\]()<>#*_~])")
-
-
-_HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
-# A link in the text: a `#` inside it is a fragment (`/docs/#install`), never a hashtag.
-_URL = re.compile(r"\bhttps?://\S+", re.IGNORECASE)
-
-
-def escape_commentary(text: str) -> str:
-    """`text` as little-format commentary: reserved characters escaped (URLs too: the docs make no exception
-    for them, and escapes are undone when LinkedIn parses the text), and `#word` outside links written as
-    LinkedIn's hashtag element so it stays a hashtag rather than turning into an escaped `#`."""
-    parts: list[str] = []
-    last = 0
-    for match in _URL.finditer(text):
-        parts.append(_escape_words(text[last : match.start()]))
-        parts.append(_escape(match.group()))
-        last = match.end()
-    parts.append(_escape_words(text[last:]))
-    return "".join(parts)
-
-
-def _escape(text: str) -> str:
-    return _LITTLE_RESERVED.sub(r"\\\1", text)
-
-
-def _escape_words(text: str) -> str:
-    """Escape text that holds no link, keeping its hashtags."""
-    parts: list[str] = []
-    last = 0
-    for match in _HASHTAG.finditer(text):
-        parts.append(_escape(text[last : match.start()]))
-        parts.append("{hashtag|\\#|" + _escape(match.group(1)) + "}")
-        last = match.end()
-    parts.append(_escape(text[last:]))
-    return "".join(parts)
-
-
-def commentary_length(text: str) -> int:
-    """How long LinkedIn finds `text` as commentary (escapes and hashtag elements included): at most
-    MAX_COMMENTARY, which is checked when a post is queued."""
-    return len(escape_commentary(text))
 
 
 def default_version(now: datetime) -> str:

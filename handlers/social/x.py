@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from handlers.social.base import Article, Published, Rejected, SocialError, TokenSet, Unauthorized
+from bot.social import Article, Published, Rejected, SocialError, TokenSet, Unauthorized
 from handlers.social.http import answer, send
 from models import Network
 

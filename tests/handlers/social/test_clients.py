@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from handlers.social import build_social_clients, new_http_client
-from handlers.social.base import (
+from bot.services.commentary import escape_commentary
+from bot.social import (
     Article,
     Image,
     OutcomeUnknown,
@@ -31,7 +31,8 @@ from handlers.social.base import (
     Transient,
     Unauthorized,
 )
-from handlers.social.linkedin import LinkedInClient, default_version, escape_commentary
+from handlers.social import build_social_clients, new_http_client
+from handlers.social.linkedin import LinkedInClient, default_version
 from handlers.social.x import XClient
 from models import Network
 from tests.fakes.social import FakeLinkedIn, FakeX

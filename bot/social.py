@@ -1,8 +1,9 @@
-"""What every social-network client offers (OAuth, identity, posting, undo) and how calls can end.
+"""The port for social networks: one client per network (LinkedIn, X in `handlers/social`), each offering
+OAuth, identity, posting and undo, and the ways a call can end.
 
-Each network's client (`linkedin.py`, `x.py`) speaks its API over one shared `httpx.AsyncClient` and turns
-every answer into a value or one of the `SocialError`s below, so the posting service decides retries and
-what to tell the member from the kind of error alone. No error message ever contains a token.
+Each client speaks its API over one shared `httpx.AsyncClient` and turns every answer into a value or one
+of the `SocialError`s below, so the posting service decides retries and what to tell the member from the
+kind of error alone. No error message ever contains a token.
 """
 
 from __future__ import annotations
