@@ -18,7 +18,8 @@ from ipaddress import ip_address, ip_network
 import pytest
 from aiohttp import web
 
-from bot.services.preview import Preview, PreviewFetcher, UnsafeURL, _AddressPolicy, validate_url
+from bot.services.preview import Preview, PreviewFetcher, UnsafeURL, validate_url
+from bot.services.preview.urls import AddressPolicy
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -289,9 +290,9 @@ async def test_refuses_a_redirect_to_another_scheme(fetcher: PreviewFetcher) -> 
 def test_public_addresses_are_allowed(address: str) -> None:
     # The refusals above must not come from refusing everything. (Checked on the policy itself, so that
     # no test sends traffic to a public address.)
-    assert _AddressPolicy().allows(ip_address(address))
-    assert not _AddressPolicy().allows(ip_address("127.0.0.2"))
-    assert _AddressPolicy((ip_network("127.0.0.2/32"),)).allows(ip_address("127.0.0.2"))
+    assert AddressPolicy().allows(ip_address(address))
+    assert not AddressPolicy().allows(ip_address("127.0.0.2"))
+    assert AddressPolicy((ip_network("127.0.0.2/32"),)).allows(ip_address("127.0.0.2"))
 
 
 # Redirects
