@@ -4,7 +4,7 @@
     python3 dev.py run    set up .venv, migrate the embedded SQLite database and run Relais (without
                           Slack credentials: `relais demo`, a scenario against a local fake Slack)
     python3 dev.py test   set up .venv with the test tools and run the whole test suite
-    python3 dev.py lint   ruff (lint + format check) and mypy --strict
+    python3 dev.py lint   ruff (lint + format check), mypy --strict and the import rules (lint-imports)
 
 The virtual environment is created in .venv on first use and reinstalled when pyproject.toml changes.
 Tests run on SQLite; set TEST_DATABASE_URL=postgresql://… to run them on PostgreSQL too.
@@ -101,6 +101,7 @@ def main() -> int:
         failures += run(str(BIN / "ruff"), "check", ".")
         failures += run(str(BIN / "ruff"), "format", "--check", ".")
         failures += run(str(BIN / "mypy"))
+        failures += run(str(BIN / "lint-imports"))  # the architecture's rules, pyproject.toml
         return 1 if failures else 0
     print(__doc__)
     return 0 if task in ("help", "-h", "--help") else 2

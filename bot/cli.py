@@ -294,7 +294,6 @@ async def _jobs(settings: Settings, action: str, name: str | None, at: datetime 
         finally:
             await engine.dispose()
         return 0
-    settings.require_slack()
     settings.require_social()
     ctx, _, close = build_context(settings, now=FrozenClock(at).now if at is not None else None)
     try:
@@ -333,9 +332,10 @@ async def _print_blocked(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 
 def _clock(settings: Settings) -> int:
+    from bot import platforms
     from scheduler.clock import run_clock
 
-    settings.require_slack()
+    platforms.configured(settings)  # a platform configured incompletely is said before anything runs
     asyncio.run(_check_schema(settings))
     asyncio.run(run_clock(settings))
     return 0

@@ -12,10 +12,10 @@ import logging
 
 from aiohttp import web
 
+from bot.core import Relais
 from bot.i18n import t
 from bot.services import connections
 from bot.services.connections import ConnectFailure
-from handlers.slack.deps import Relais
 from models import Network
 
 logger = logging.getLogger(__name__)

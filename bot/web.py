@@ -1,8 +1,10 @@
-"""The aiohttp web application: Slack's one request URL, tracked links and the health check.
+"""The aiohttp web application: each chat platform's request URL, tracked links, OAuth pages and the
+health check.
 
-`create_app` wires routes and the shared services (sessions, clock, the share writer, the preview
-fetcher); what starts and stops with the server (the share writer, Socket Mode, the engine) is
-registered on the application's cleanup context, so tests and `relais serve` run the same code.
+`create_app` builds the core (`bot.core.Relais`: sessions, clock, the share writer, the preview fetcher,
+the social clients) and lets every installed platform adapter (`bot.platforms`) add its routes; what
+starts and stops with the server (the share writer, a platform's connections, the engine) is registered
+on the application's cleanup context, so tests and `relais serve` run the same code.
 """
 
 from __future__ import annotations
@@ -19,22 +21,17 @@ from typing import Any
 import httpx
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
-from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import db, oauth_pages
+from bot import db, oauth_pages, platforms
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.core import Relais
 from bot.services import links
 from bot.services.posting import Poster
 from bot.services.preview import PreviewFetcher
 from bot.services.shares import ShareWriter
-from handlers.slack import build_slack_app, build_socket_mode_handler
-from handlers.slack.deps import Relais
-from handlers.slack.ingress import MAX_BODY_BYTES, SlackIngress
-from handlers.slack.outbox import drain_outbox
-from handlers.social import build_social_clients, new_http_client
 from models import Workspace
 
 logger = logging.getLogger(__name__)
@@ -53,8 +50,7 @@ SOCIAL_TIMEOUT_SECONDS = 10.0
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 DEPS_KEY = web.AppKey("deps", Relais)
-SLACK_APP_KEY = web.AppKey("slack_app", AsyncApp)
-SLACK_INGRESS_KEY = web.AppKey("slack_ingress", SlackIngress)
+PLATFORMS_KEY = web.AppKey("platforms", list[platforms.Platform])
 HTTP_KEY = web.AppKey("social_http", httpx.AsyncClient)
 TASKS_KEY = web.AppKey("tasks", set[asyncio.Task[None]])
 VISITS_KEY = web.AppKey("visits", links.VisitCounter)
@@ -68,22 +64,24 @@ def create_app(
     fetch_allowed_networks: tuple[IPv4Network | IPv6Network, ...] = (),
     social_timeout: float = SOCIAL_TIMEOUT_SECONDS,
 ) -> web.Application:
-    """Build the web application. Raises `ConfigError` if Slack is configured incompletely, or a social
-    network without `ENCRYPTION_KEY`.
+    """Build the web application, with the routes of every installed chat platform (`bot.platforms`).
+    Raises `ConfigError` if a platform is configured incompletely, or a social network without
+    `ENCRYPTION_KEY`.
 
     When `engine` is given the caller owns it; otherwise the app creates one and disposes of it on
     shutdown. `fetch_allowed_networks` exempts addresses from the link-preview SSRF rule (tests only);
     `social_timeout` bounds each call to LinkedIn and X.
     """
     settings.require_social()
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    # Each platform's ingress bounds its own bodies; aiohttp's default bound (1 MiB) holds for the rest.
+    app = web.Application()
     app[SETTINGS_KEY] = settings
     owns_engine = engine is None
     app[ENGINE_KEY] = engine if engine is not None else db.create_engine(settings.database_url)
-    app[HTTP_KEY] = new_http_client(social_timeout)
+    app[HTTP_KEY] = platforms.new_http_client(social_timeout)
     app[TASKS_KEY] = set()
     sessions = db.session_factory(app[ENGINE_KEY])
-    social = build_social_clients(settings, app[HTTP_KEY])
+    social = platforms.social_clients(settings, app[HTTP_KEY])
     cipher = settings.fernet if settings.encryption_key is not None else None
     clock = clock or SystemClock()
     fetcher = PreviewFetcher(allowed_networks=fetch_allowed_networks)
@@ -112,16 +110,9 @@ def create_app(
     app.router.add_get("/r/{code:[A-Za-z0-9_-]+}", handle_tracked_link)
     app.router.add_get("/oauth/{network}/start", handle_oauth_start)
     app.router.add_get("/oauth/{network}/callback", handle_oauth_callback)
-    if settings.slack_configured:
-        app[SLACK_APP_KEY] = build_slack_app(settings, app[DEPS_KEY])
-        assert settings.slack_signing_secret is not None  # build_slack_app refuses a missing one
-        app[SLACK_INGRESS_KEY] = SlackIngress(
-            app[SLACK_APP_KEY], settings.slack_signing_secret.get_secret_value()
-        )
-        app.router.add_post("/slack/events", handle_slack_events)
-        app.cleanup_ctx.append(_socket_mode)
-    else:
-        app.router.add_post("/slack/events", handle_slack_not_configured)
+    app[PLATFORMS_KEY] = platforms.installed()
+    for platform in app[PLATFORMS_KEY]:
+        platform.install(app, app[DEPS_KEY])
 
     if owns_engine:
         app.on_cleanup.append(_dispose_engine)
@@ -153,12 +144,6 @@ async def handle_healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
-async def handle_slack_events(request: web.Request) -> web.StreamResponse:
-    """Every Slack request (events, slash commands, interactivity) comes to this one URL; its signature
-    is verified on the raw body before anything parses it (`handlers.slack.ingress`)."""
-    return await request.app[SLACK_INGRESS_KEY].handle(request)
-
-
 async def handle_oauth_start(request: web.Request) -> web.Response:
     return await oauth_pages.handle_start(request.app[DEPS_KEY], request)
 
@@ -166,18 +151,12 @@ async def handle_oauth_start(request: web.Request) -> web.Response:
 async def handle_oauth_callback(request: web.Request) -> web.Response:
     """After a connection the member's confirmation is sent at once (the clock would send it too)."""
     response, connected = await oauth_pages.handle_callback(request.app[DEPS_KEY], request)
-    if connected and SLACK_APP_KEY in request.app:
-        task = asyncio.create_task(drain_outbox(request.app[DEPS_KEY], request.app[SLACK_APP_KEY].client))
-        request.app[TASKS_KEY].add(task)
-        task.add_done_callback(request.app[TASKS_KEY].discard)
+    if connected:
+        for platform in request.app[PLATFORMS_KEY]:
+            task = asyncio.create_task(platform.drain(request.app))
+            request.app[TASKS_KEY].add(task)
+            task.add_done_callback(request.app[TASKS_KEY].discard)
     return response
-
-
-async def handle_slack_not_configured(request: web.Request) -> web.Response:
-    return web.json_response(
-        {"error": "Slack is not configured on this server (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET)"},
-        status=404,
-    )
 
 
 NOT_FOUND_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Link not found</title>
@@ -281,16 +260,6 @@ async def wait_for_background_work(
     }
     if started:
         await asyncio.wait(started, timeout=seconds)
-
-
-async def _socket_mode(app: web.Application) -> AsyncIterator[None]:
-    handler = build_socket_mode_handler(app[SLACK_APP_KEY], app[SETTINGS_KEY])
-    if handler is not None:
-        await handler.connect_async()  # type: ignore[no-untyped-call]  # Bolt leaves it unannotated
-        logger.info("Slack Socket Mode connected")
-    yield
-    if handler is not None:
-        await handler.close_async()  # type: ignore[no-untyped-call]
 
 
 async def _dispose_engine(app: web.Application) -> None:

@@ -26,14 +26,11 @@ from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobExecutio
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import db
+from bot import db, platforms
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.services.posting import Poster
 from bot.services.preview import PreviewFetcher
-from handlers.slack.app import build_web_client
-from handlers.slack.notifier import SlackNotifier
-from handlers.social import build_social_clients, new_http_client
 from scheduler import jobs
 from scheduler.leader import RETRY_SECONDS, lead
 
@@ -77,15 +74,18 @@ def build_context(
     settings: Settings, *, now: Callable[[], datetime] | None = None
 ) -> tuple[jobs.Context, AsyncEngine, Callable[[], Awaitable[None]]]:
     """What the jobs need, from the settings (acting at `now`, the system clock by default; the outbox
-    always keeps real time), its engine, and how to close it all."""
+    always keeps real time), its engine, and how to close it all. The outbox goes out through the
+    configured chat platform (`bot.platforms`); with none configured, messages wait in it. Raises
+    `ConfigError` if a platform is configured incompletely."""
+    notifier = platforms.clock_notifier(settings)  # first: an incomplete platform opens nothing
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)
     real = SystemClock().now
-    http = new_http_client()
+    http = platforms.new_http_client()
     fetcher = PreviewFetcher()  # a LinkedIn card's thumbnail, when a retried share posts it
     poster = Poster(
         sessions,
-        clients=build_social_clients(settings, http),
+        clients=platforms.social_clients(settings, http),
         cipher=settings.fernet if settings.encryption_key is not None else None,
         base_url=settings.base_url,
         now=real,
@@ -93,7 +93,7 @@ def build_context(
     )
     ctx = jobs.Context(
         sessions=sessions,
-        notifier=SlackNotifier(build_web_client(settings)),
+        notifier=notifier,
         now=now or real,
         send_now=real,
         poster=poster,
@@ -117,9 +117,8 @@ async def _run_logged(ctx: jobs.Context, name: str) -> None:
 
 
 async def run_clock(settings: Settings, *, retry: float | None = None) -> None:
-    """Run until SIGTERM/SIGINT, then let running jobs finish. Raises `ConfigError` if Slack is
+    """Run until SIGTERM/SIGINT, then let running jobs finish. Raises `ConfigError` if a chat platform is
     configured incompletely or a social network has no `ENCRYPTION_KEY`."""
-    settings.require_slack()
     settings.require_social()
     ctx, engine, close = build_context(settings)
     stop = asyncio.Event()

@@ -41,7 +41,7 @@ class Context:
     as if at another time still sends at once and never confuses a running clock's drainer."""
 
     sessions: Sessions
-    notifier: Notifier
+    notifier: Notifier | None  # None: no chat platform configured, messages wait in the outbox
     now: Callable[[], datetime]
     poster: Poster | None = None  # None: no API shares to retry (no network configured)
     fallback_channel: str | None = None
@@ -55,6 +55,8 @@ class Context:
 async def drain(ctx: Context) -> int:
     """Send the chat messages waiting in the outbox (nudges to people who opted out since are dropped),
     then bring the big rounds' progress messages up to date."""
+    if ctx.notifier is None:
+        return 0
     sent = await outbox.drain(
         ctx.sessions,
         notifier=ctx.notifier,

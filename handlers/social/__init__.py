@@ -1,24 +1,18 @@
-"""The social-network clients, built from the settings over one shared HTTP client."""
+"""The social-network clients, built from the settings over one shared HTTP client (`new_http_client`),
+found by the core through the `relais.social` entry point (pyproject.toml)."""
 
 from __future__ import annotations
 
 import httpx
 
 from bot.config import Settings
+from bot.platforms import new_http_client
 from bot.social import SocialClient
 from handlers.social.linkedin import LinkedInClient
 from handlers.social.x import XClient
 from models import Network
 
-
-def new_http_client(timeout: float = 10.0) -> httpx.AsyncClient:
-    """The one client every network call shares (pooled connections). Redirects are not followed: an API
-    that redirects is misconfigured, and following would resend a bearer token elsewhere."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout, connect=5.0),
-        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0),
-        follow_redirects=False,
-    )
+__all__ = ["build_social_clients", "new_http_client"]
 
 
 def build_social_clients(settings: Settings, http: httpx.AsyncClient) -> dict[Network, SocialClient]:

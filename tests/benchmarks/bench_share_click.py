@@ -13,7 +13,7 @@ once from one keep-alive client (aiohttp; `--client httpx` for httpx, which cann
 `load_client`), each request timed. Runs:
 
 * `bolt`: a bare Bolt `AsyncApp` (same signing secret, `process_before_response=False`) with one
-  `open_share_x` listener that only acks, served by `bot.web.handle_slack_events` on aiohttp.
+  `open_share_x` listener that only acks, served by `handlers.slack.platform.handle_slack_events` on aiohttp.
 * `relais`: the real `bot.web.create_app` on a fresh schema (SQLite: a temporary file; PostgreSQL: the
   database given, whose tables are DROPPED and recreated), one published post, and clicks from
   - `new`: a different member each, on their first contact (the click creates the member row too);
@@ -70,14 +70,9 @@ from bot.config import Settings
 from bot.demo.fake_slack import FakeSlack
 from bot.demo.signing import signed_headers
 from bot.i18n import t
-from bot.web import (
-    SLACK_APP_KEY,
-    SLACK_INGRESS_KEY,
-    create_app,
-    handle_slack_events,
-    wait_for_background_work,
-)
+from bot.web import create_app, wait_for_background_work
 from handlers.slack.ingress import SlackIngress
+from handlers.slack.platform import SLACK_APP_KEY, SLACK_INGRESS_KEY, handle_slack_events
 from models import Base, Click, Member, Network, Platform, Post, PostState, Share, TrackedLink, Workspace
 
 SIGNING_SECRET: Final = "bench-signing-secret"

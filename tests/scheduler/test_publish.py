@@ -14,7 +14,7 @@ from bot import db
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
 from handlers.slack.notifier import SlackNotifier
-from models import Delivery, Member, Platform, Post, PostState, Workspace
+from models import Delivery, Member, OutboxMessage, OutboxState, Platform, Post, PostState, Workspace
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN
 from tests.handlers.slack.driver import START
@@ -172,4 +172,49 @@ async def test_relais_clock_publishes_what_is_due_and_stops_on_sigterm(
     async with sessions() as session:
         assert (await session.get_one(Post, 1)).state is PostState.PUBLISHED
         assert (await session.get_one(Post, 2)).state is PostState.EXPIRED
+    await engine.dispose()
+
+
+async def test_relais_clock_runs_without_any_chat_platform_and_keeps_the_messages(
+    empty_database_url: str, fake_slack: FakeSlack
+) -> None:
+    """No Slack setting (a Teams-only deployment, or one not connected yet): the clock still publishes
+    what is due, and the chat messages wait in the outbox for a platform to send them."""
+    from tests.bot.test_cli import RELAIS, _environment
+
+    environment = _environment(DATABASE_URL=empty_database_url, SLACK_API_URL=fake_slack.api_url)
+    migrated = await asyncio.create_subprocess_exec(RELAIS, "migrate", env=environment)
+    assert await migrated.wait() == 0
+    engine = db.create_engine(empty_database_url)
+    sessions = db.session_factory(engine)
+    await seed(sessions)
+    async with sessions() as session:  # the scheduled post is due now (the clock reads the real time)
+        post = await session.get_one(Post, 1)
+        post.publish_at = START - timedelta(days=365)
+        await session.commit()
+
+    clock = await asyncio.create_subprocess_exec(
+        RELAIS, "clock", env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                assert clock.returncode is None, "relais clock exited early"
+                async with sessions() as session:
+                    if (await session.get_one(Post, 1)).state is PostState.PUBLISHED:
+                        break
+                await asyncio.sleep(0.1)
+        clock.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(clock.wait(), timeout=20) == 0
+        _, stderr = await clock.communicate()
+        assert b"Traceback" not in stderr, stderr.decode()
+    finally:
+        if clock.returncode is None:
+            clock.kill()
+            await clock.wait()
+    async with sessions() as session:
+        waiting = (await session.scalars(select(OutboxMessage.state))).all()
+    assert waiting
+    assert set(waiting) == {OutboxState.PENDING}
+    assert fake_slack.calls_to("chat.postMessage") == []
     await engine.dispose()

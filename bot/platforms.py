@@ -1,0 +1,102 @@
+"""The seam between the core and the chat platforms (Slack today, Teams next), and the social networks.
+
+The core never imports an adapter: each one is found through a Python entry point of its package
+(pyproject.toml, `[project.entry-points."relais.platforms"]`), so `bot/` runs with whichever adapters
+are installed and serves those the settings configure. The social networks' clients come the same way
+(`relais.social`): a builder from the settings and the shared HTTP client to the clients it can make.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
+from typing import Protocol
+
+import httpx
+from aiohttp import web
+
+from bot.config import ConfigError, Settings
+from bot.core import Relais
+from bot.notifier import Notifier
+from bot.social import SocialClient
+from models import Network
+
+PLATFORMS_GROUP = "relais.platforms"
+SOCIAL_GROUP = "relais.social"
+
+SocialBuilder = Callable[[Settings, httpx.AsyncClient], Mapping[Network, SocialClient]]
+
+
+class Platform(Protocol):
+    """A chat platform's adapter, as the web server and the clock see it."""
+
+    name: str
+
+    def configured(self, settings: Settings) -> bool:
+        """Whether these settings ask for this platform (any of its credentials set)."""
+        ...
+
+    def require(self, settings: Settings) -> None:
+        """Raise `ConfigError` unless the platform's settings form a usable set."""
+        ...
+
+    def install(self, app: web.Application, core: Relais) -> None:
+        """Add the platform's routes and what starts and stops with the server to `app`; when the
+        settings do not configure it, only a route that says so."""
+        ...
+
+    async def drain(self, app: web.Application) -> None:
+        """Send what a request just enqueued for this platform (the clock would, a little later)."""
+        ...
+
+    def notifier(self, settings: Settings) -> Notifier:
+        """The clock's sender of outbox messages to this platform (only called when configured)."""
+        ...
+
+
+def installed() -> list[Platform]:
+    """Every installed platform adapter, by name (an install seen twice counts once)."""
+    found: dict[str, Platform] = {}
+    for point in sorted(entry_points(group=PLATFORMS_GROUP), key=lambda point: point.name):
+        if point.name not in found:
+            platform: Platform = point.load()()
+            found[point.name] = platform
+    return list(found.values())
+
+
+def configured(settings: Settings) -> list[Platform]:
+    """The installed platforms these settings configure, each checked complete (else `ConfigError`)."""
+    chosen = [platform for platform in installed() if platform.configured(settings)]
+    for platform in chosen:
+        platform.require(settings)
+    return chosen
+
+
+def clock_notifier(settings: Settings) -> Notifier | None:
+    """The notifier the clock sends the outbox through: the configured platform's, or None when no
+    platform is configured (messages then wait in the outbox). Until the outbox routes each workspace to
+    its platform's notifier (issue 10, "neutral outbox"), one platform at a time."""
+    chosen = configured(settings)
+    if len(chosen) > 1:
+        names = ", ".join(platform.name for platform in chosen)
+        raise ConfigError(f"only one chat platform can be configured at a time for now ({names} are)")
+    return chosen[0].notifier(settings) if chosen else None
+
+
+def social_clients(settings: Settings, http: httpx.AsyncClient) -> dict[Network, SocialClient]:
+    """The clients of every social network the settings configure, from each installed provider."""
+    clients: dict[Network, SocialClient] = {}
+    for point in sorted(entry_points(group=SOCIAL_GROUP), key=lambda point: point.name):
+        build: SocialBuilder = point.load()
+        clients.update(build(settings, http))
+    return clients
+
+
+def new_http_client(timeout: float = 10.0) -> httpx.AsyncClient:
+    """The one client every network call shares (pooled connections). Redirects are not followed: an API
+    that redirects is misconfigured, and following would resend a bearer token elsewhere."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=5.0),
+        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0),
+        follow_redirects=False,
+    )
