@@ -1,4 +1,4 @@
-"""Connecting a member's LinkedIn or X account: personal links, the OAuth round trip, tokens at rest.
+"""Connecting a member's LinkedIn or X account: personal links and the OAuth round trip.
 
 The chain of trust: Relais hands a member a personal link (`/oauth/<network>/start?t=…`) whose token is
 a Fernet ciphertext of an `OAuthAttempt` row's id and nonce — authentic (only this install can make one),
@@ -11,7 +11,6 @@ stored encrypted with `ENCRYPTION_KEY` and decrypted only to make a call.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import logging
@@ -28,18 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import Language
 from bot.services import members as member_service
 from bot.services import outbox
-from bot.social import SocialClient, SocialError, TokenSet, Unauthorized
+from bot.services.connections.tokens import account_of, put_tokens
+from bot.social import SocialClient, SocialError, TokenSet
 from models import Member, Network, OAuthAttempt, SocialAccount, SocialAccountStatus
 
 logger = logging.getLogger(__name__)
 
 LINK_TTL: Final = timedelta(minutes=10)
 CALLBACK_TTL: Final = timedelta(minutes=15)
-REFRESH_MARGIN: Final = timedelta(minutes=5)
-EXPIRY_WARNING: Final = timedelta(days=7)
 
 CONNECTED_KIND: Final = "social_connected"
-EXPIRING_KIND: Final = "social_expiring"
 
 # What the provider says when the member refuses consent (LinkedIn, X / RFC 6749).
 DENIALS: Final = frozenset({"user_cancelled_login", "user_cancelled_authorize", "access_denied"})
@@ -307,156 +304,9 @@ async def _store(
     account.external_person_id = person_id
     account.status = SocialAccountStatus.CONNECTED
     account.expiry_warned_at = None
-    _put_tokens(account, cipher, tokens, now)
+    put_tokens(account, cipher, tokens, now)
     await session.flush()
     return account
-
-
-def _put_tokens(account: SocialAccount, cipher: MultiFernet, tokens: TokenSet, now: datetime) -> None:
-    account.access_token_encrypted = cipher.encrypt(tokens.access_token.encode()).decode()
-    if tokens.refresh_token is not None:
-        account.refresh_token_encrypted = cipher.encrypt(tokens.refresh_token.encode()).decode()
-    account.expires_at = tokens.expires_at
-    account.scopes = tokens.scopes
-    account.updated_at = now
-
-
-async def account_of(session: AsyncSession, *, member_id: int, network: Network) -> SocialAccount | None:
-    return await session.scalar(
-        select(SocialAccount).where(SocialAccount.member_id == member_id, SocialAccount.network == network)
-    )
-
-
-async def connected_networks(session: AsyncSession, *, member_id: int) -> dict[Network, SocialAccount]:
-    accounts = await session.scalars(
-        select(SocialAccount).where(
-            SocialAccount.member_id == member_id, SocialAccount.status == SocialAccountStatus.CONNECTED
-        )
-    )
-    return {account.network: account for account in accounts}
-
-
-async def access_token(
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    cipher: MultiFernet,
-    client: SocialClient,
-    account_id: int,
-    now: datetime,
-    lock: asyncio.Lock,
-    force_refresh: bool = False,
-) -> str:
-    """A usable access token for the account, refreshed first when it is about to expire (or when the
-    network just refused it: `force_refresh`). Raises `Unauthorized` when the member must reconnect.
-
-    X rotates refresh tokens: the new pair is committed before it is used; `lock` (one per account)
-    serialises refreshes in this process, and when another process spent the refresh token first (the
-    network refuses ours) the pair it stored is used instead. No transaction stays open during a call."""
-    async with lock:
-        async with sessions() as session:
-            account = await session.get(SocialAccount, account_id)
-            if account is None or account.status is not SocialAccountStatus.CONNECTED:
-                raise Unauthorized("not connected")
-            access, stored_refresh, expires_at = (
-                account.access_token_encrypted,
-                account.refresh_token_encrypted,
-                account.expires_at,
-            )
-        fresh = expires_at is None or now + REFRESH_MARGIN < expires_at
-        if fresh and not force_refresh:
-            return _decrypt(cipher, access)
-        if not client.can_refresh or stored_refresh is None:
-            if expires_at is not None and now < expires_at and not force_refresh:
-                return _decrypt(cipher, access)
-            raise Unauthorized("the connection has expired")
-        try:
-            tokens = await client.refresh(_decrypt(cipher, stored_refresh), now=now)
-        except Unauthorized:
-            rotated = await _refreshed_elsewhere(sessions, cipher, account_id, stored_refresh, now)
-            if rotated is None:
-                raise
-            return rotated
-        async with sessions() as session:
-            account = await session.get_one(SocialAccount, account_id)
-            _put_tokens(account, cipher, tokens, now)
-            await session.commit()
-        return tokens.access_token
-
-
-REFRESH_RACE_SECONDS: Final = 3.0
-
-
-async def _refreshed_elsewhere(
-    sessions: async_sessionmaker[AsyncSession],
-    cipher: MultiFernet,
-    account_id: int,
-    spent: str,
-    now: datetime,
-) -> str | None:
-    """After the network refused our refresh token: the access token another process stored when it
-    refreshed first (it commits right after its answer, so wait a moment for it), or None."""
-    deadline = asyncio.get_running_loop().time() + REFRESH_RACE_SECONDS
-    while True:
-        async with sessions() as session:
-            account = await session.get(SocialAccount, account_id)
-            if account is None or account.status is not SocialAccountStatus.CONNECTED:
-                return None
-            if account.refresh_token_encrypted != spent and (
-                account.expires_at is None or now < account.expires_at
-            ):
-                return _decrypt(cipher, account.access_token_encrypted)
-        if asyncio.get_running_loop().time() >= deadline:
-            return None
-        await asyncio.sleep(0.1)
-
-
-def _decrypt(cipher: MultiFernet, value: str) -> str:
-    """A stored token in clear; one that no current key decrypts (`ENCRYPTION_KEY` replaced without
-    keeping the old key) is as good as none: the member must reconnect."""
-    try:
-        return cipher.decrypt(value.encode()).decode()
-    except InvalidToken:
-        raise Unauthorized("the stored token cannot be decrypted with ENCRYPTION_KEY") from None
-
-
-async def mark_disconnected(
-    sessions: async_sessionmaker[AsyncSession], *, account_id: int, now: datetime
-) -> None:
-    """The network refused the account's tokens for good: the member must reconnect."""
-    async with sessions() as session:
-        await session.execute(
-            update(SocialAccount)
-            .where(SocialAccount.id == account_id)
-            .values(status=SocialAccountStatus.DISCONNECTED, updated_at=now)
-        )
-        await session.commit()
-
-
-async def disconnect(
-    sessions: async_sessionmaker[AsyncSession],
-    *,
-    cipher: MultiFernet,
-    client: SocialClient | None,
-    member_id: int,
-    network: Network,
-) -> bool:
-    """Forget the member's tokens for `network` (revoking them first where the network allows).
-    False if there was no connection."""
-    async with sessions() as session:
-        account = await account_of(session, member_id=member_id, network=network)
-        if account is None:
-            return False
-        encrypted = [account.access_token_encrypted, account.refresh_token_encrypted]
-        await session.execute(delete(SocialAccount).where(SocialAccount.id == account.id))
-        await session.commit()
-    if client is not None:
-        for value in encrypted:
-            if value:
-                try:
-                    await client.revoke(cipher.decrypt(value.encode()).decode())
-                except (SocialError, InvalidToken):
-                    logger.warning("revoking a %s token failed; it was forgotten anyway", network.value)
-    return True
 
 
 ATTEMPT_RETENTION: Final = timedelta(days=1)
@@ -468,41 +318,3 @@ async def purge_attempts(session: AsyncSession, *, now: datetime) -> int:
         delete(OAuthAttempt).where(OAuthAttempt.created_at < now - ATTEMPT_RETENTION)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def warn_expiring(
-    session: AsyncSession, *, now: datetime, queued_at: datetime | None = None
-) -> list[int]:
-    """Tell each member whose LinkedIn connection ends within `EXPIRY_WARNING` of `now` (it cannot be
-    refreshed), once per connection, with a Reconnect button; told at `queued_at` (default `now`:
-    `relais jobs run --at` a later time sends at once). Returns the accounts warned."""
-    at = queued_at or now
-    accounts = (
-        await session.scalars(
-            select(SocialAccount).where(
-                SocialAccount.network == Network.LINKEDIN,
-                SocialAccount.status == SocialAccountStatus.CONNECTED,
-                SocialAccount.expiry_warned_at.is_(None),
-                SocialAccount.expires_at <= now + EXPIRY_WARNING,
-            )
-        )
-    ).all()
-    for account in accounts:
-        member = await session.get_one(Member, account.member_id)
-        account.expiry_warned_at = at
-        assert account.expires_at is not None
-        await outbox.enqueue(
-            session,
-            workspace_id=account.workspace_id,
-            kind=EXPIRING_KIND,
-            destination=member.external_id,
-            payload={
-                "network": account.network.value,
-                "expires_at": account.expires_at.isoformat(),
-                "timezone": member.timezone,
-                "lang": member_service.language_of(member),
-            },
-            now=at,
-            dedupe_key=f"expiring:{account.id}:{account.expires_at.date().isoformat()}",
-        )
-    return [account.id for account in accounts]
