@@ -20,19 +20,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
 from cryptography.fernet import MultiFernet
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import insert_ignoring_conflicts
 from bot.services import connections, links, outbox
 from bot.services import members as member_service
-from bot.services.commentary import MAX_COMMENTARY, commentary_length
 from bot.services.outbox import SOCIAL_POST_KIND
+from bot.services.posting.claims import RESTORE_KEY, ShareView
+from bot.services.posting.texts import article_of, compose
 from bot.social import (
     Article,
     Image,
@@ -54,196 +54,11 @@ MAX_ATTEMPTS: Final = 4
 BACKOFF_SECONDS: Final = (30, 120, 600)
 RATE_LIMIT_FALLBACK: Final = timedelta(minutes=15)
 STALE_SENDING: Final = timedelta(minutes=10)
-CLAIMABLE: Final = (ShareStatus.INTENT, ShareStatus.FAILED, ShareStatus.UNDONE)
-# Why an API post's outcome is unknown; an `intent` share keeps one of these in `error` after such a post.
-UNKNOWN_REASONS: Final = ("unknown", "interrupted")
-# In a `social_post` job's payload: the counted status the share had before the claim (`intent`).
-RESTORE_KEY: Final = "restore"
 
 Clients = Mapping[Network, SocialClient]
 # Fetches an image for a card's thumbnail: (bytes, content type), or None.
 ImageSource = Callable[[str], Awaitable[tuple[bytes, str] | None]]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class ShareView:
-    """What the member is told about one share (platform-neutral; the chat adapters render it)."""
-
-    share_id: int
-    post_id: int
-    network: Network
-    status: ShareStatus
-    reason: str | None = None
-    external_url: str | None = None
-    retry_at: datetime | None = None
-
-    @classmethod
-    def of(cls, share: Share, retry_at: datetime | None = None) -> ShareView:
-        """An `intent` share with an `error` is a counted intent whose later API post did not go through:
-        the member is told about that post (failed, or unknown if it may have gone out)."""
-        status = share.status
-        if status is ShareStatus.INTENT and share.error is not None:
-            status = ShareStatus.UNKNOWN if share.error in UNKNOWN_REASONS else ShareStatus.FAILED
-        return cls(share.id, share.post_id, share.network, status, share.error, share.external_url, retry_at)
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "share_id": self.share_id,
-            "post_id": self.post_id,
-            "network": self.network.value,
-            "status": self.status.value,
-            "reason": self.reason,
-            "external_url": self.external_url,
-            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
-        }
-
-    @classmethod
-    def from_payload(cls, data: Mapping[str, Any]) -> ShareView:
-        retry_at = data.get("retry_at")
-        return cls(
-            share_id=int(data["share_id"]),
-            post_id=int(data["post_id"]),
-            network=Network(data["network"]),
-            status=ShareStatus(data["status"]),
-            reason=data.get("reason"),
-            external_url=data.get("external_url"),
-            retry_at=datetime.fromisoformat(retry_at) if retry_at else None,
-        )
-
-
-@dataclass(frozen=True)
-class Claim:
-    """`job_id` is the outbox row to run now when this call claimed the share; otherwise `share` says
-    where the existing share stands (already posted, on its way, unknown…)."""
-
-    share: ShareView
-    job_id: int | None
-
-
-async def claim(
-    session: AsyncSession,
-    *,
-    workspace_id: int,
-    member_id: int,
-    post_id: int,
-    network: Network,
-    caption: str | None,
-    now: datetime,
-    allowed: tuple[ShareStatus, ...] = CLAIMABLE,
-) -> Claim:
-    """Take the share for an API post, or say why not. The caller commits."""
-    key = (Share.member_id == member_id) & (Share.post_id == post_id) & (Share.network == network)
-    fields = {"status": ShareStatus.PENDING, "caption": caption, "updated_at": now}
-    row = {
-        **fields,
-        "workspace_id": workspace_id,
-        "member_id": member_id,
-        "post_id": post_id,
-        "network": network,
-        "attempts": 0,
-        "created_at": now,
-    }
-    mine = key & (Share.workspace_id == workspace_id)
-    share_id = await session.scalar(
-        insert_ignoring_conflicts(session, Share.__table__, [row]).returning(Share.id)
-    )
-    keeps_intent = False
-    if share_id is None and ShareStatus.INTENT in allowed:
-        # A counted `intent` is taken by its own conditional write, so the job knows atomically what the
-        # share was and restores it if the API post does not go through. An intent whose API post had
-        # an unknown outcome is taken only by `repost` (the member checked their profile).
-        intent = Share.status == ShareStatus.INTENT
-        if ShareStatus.UNKNOWN not in allowed:
-            intent &= Share.error.is_(None) | Share.error.not_in(UNKNOWN_REASONS)
-        share_id = await _take(session, mine & intent, fields)
-        keeps_intent = share_id is not None
-    if share_id is None:
-        others = [status for status in allowed if status is not ShareStatus.INTENT]
-        share_id = await _take(session, mine & Share.status.in_(others), fields)
-    share = await session.scalar(select(Share).where(mine))
-    assert share is not None
-    await session.refresh(share)
-    if share_id is None:
-        return Claim(ShareView.of(share), None)
-    payload: dict[str, Any] = {"share_id": share_id}
-    if keeps_intent:
-        payload[RESTORE_KEY] = ShareStatus.INTENT.value
-    job = OutboxMessage(
-        workspace_id=workspace_id,
-        kind=SOCIAL_POST_KIND,
-        destination=str(share_id),
-        payload=payload,
-        state=OutboxState.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(job)
-    await session.flush()
-    return Claim(ShareView.of(share), job.id)
-
-
-async def _take(session: AsyncSession, condition: Any, fields: Mapping[str, Any]) -> int | None:
-    """Move the share matching `condition` to `pending` for a fresh API attempt; its id, or None."""
-    return await session.scalar(
-        update(Share)
-        .where(condition)
-        .values(**fields, attempts=0, error=None, external_id=None, external_url=None, posted_at=None)
-        .returning(Share.id)
-    )
-
-
-async def repost(
-    session: AsyncSession, *, workspace_id: int, member_id: int, share_id: int, now: datetime
-) -> Claim | None:
-    """The member checked that an `unknown` share is not on their profile and asks to post it again."""
-    share = await session.scalar(
-        select(Share).where(
-            Share.id == share_id, Share.workspace_id == workspace_id, Share.member_id == member_id
-        )
-    )
-    if share is None:
-        return None
-    return await claim(
-        session,
-        workspace_id=workspace_id,
-        member_id=member_id,
-        post_id=share.post_id,
-        network=share.network,
-        caption=share.caption,
-        now=now,
-        allowed=(ShareStatus.UNKNOWN, *CLAIMABLE),
-    )
-
-
-def compose(caption: str | None, link: str, network: Network, *, title: str | None = None) -> str:
-    """The post's text. On LinkedIn, the member's caption alone (or the article's title): the tracked link
-    is the source of the article card under it (LinkedIn shows no card for a link in the text). On X, the
-    caption and the tracked link, from which X draws its own card."""
-    if network is Network.LINKEDIN:
-        return caption or title or link
-    return f"{caption} {link}" if caption else link
-
-
-def linkedin_length(caption: str) -> int:
-    """How long LinkedIn finds the commentary of an API post with this caption (escaped, hashtags as
-    elements)."""
-    return commentary_length(compose(caption, "", Network.LINKEDIN))
-
-
-def caption_fits(caption: str) -> bool:
-    """Whether an API post with this caption stays within LinkedIn's commentary limit once composed and
-    escaped (X's limit is checked apart, link included). Checked when a post is queued, so a queued
-    caption is never refused at share time for its length."""
-    return linkedin_length(caption) <= MAX_COMMENTARY
-
-
-def article_of(post: Post, link: str) -> Article:
-    """The card of an API post: the member's tracked link, titled and described from the page's preview
-    (LinkedIn requires a title: the page's address stands in for a missing one)."""
-    return Article(source=link, title=post.title or post.url, description=post.description)
 
 
 def _settled(job: OutboxMessage, status: ShareStatus) -> ShareStatus:
