@@ -18,8 +18,8 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.core import Relais
 from handlers.slack.client import FittingWebClient
-from handlers.slack.deps import Relais
 from handlers.slack.listeners import register
 
 logger = logging.getLogger(__name__)

@@ -8,8 +8,6 @@ from slack_bolt.context.async_context import AsyncBoltContext
 
 from bot.core import Relais
 
-__all__ = ["CONTEXT_KEY", "Relais", "relais"]
-
 CONTEXT_KEY = "relais"
 
 

@@ -22,8 +22,9 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.core import Relais
 from bot.i18n import t
-from handlers.slack.deps import CONTEXT_KEY, Relais
+from handlers.slack.deps import CONTEXT_KEY
 
 logger = logging.getLogger(__name__)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core import Relais
 from bot.services import members as member_service
 from bot.services import posts as post_service
 from bot.services import scores
 from handlers.slack.blocks.home import HomeData, build_home
-from handlers.slack.deps import Relais
 from handlers.slack.identity import acting_member
 from handlers.slack.social import member_connections
 

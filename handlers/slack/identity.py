@@ -9,11 +9,11 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core import Relais
 from bot.services import members as member_service
 from bot.services.hotpath import AckDeadline, MemberRef, started_within
 from bot.services.inputs import parse_id
 from bot.services.members import LookupFailed, Profile
-from handlers.slack.deps import Relais
 from handlers.slack.directory import SlackDirectory
 from models import Member, Platform, Workspace
 

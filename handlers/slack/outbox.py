@@ -6,8 +6,8 @@ import logging
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core import Relais
 from bot.services import outbox, progress, recipients, weekly
-from handlers.slack.deps import Relais
 from handlers.slack.notifier import SlackNotifier
 
 logger = logging.getLogger(__name__)

@@ -8,9 +8,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
+from bot.core import Relais
 from handlers.slack.blocks.modals import EDIT_CALLBACK, QUEUE_CALLBACK
 from handlers.slack.client import install_fitting_respond
-from handlers.slack.deps import CONTEXT_KEY, Relais
+from handlers.slack.deps import CONTEXT_KEY
 from handlers.slack.errors import answering, register_error_handlers
 from handlers.slack.listeners.actions import handle_not_for_me, handle_open_share, handle_share
 from handlers.slack.listeners.commands import handle_relais_command

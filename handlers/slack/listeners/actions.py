@@ -10,6 +10,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core import Relais
 from bot.i18n import t
 from bot.services import connections, links, posting
 from bot.services import members as member_service
@@ -18,7 +19,7 @@ from bot.services.hotpath import AckDeadline, MemberRef, PostRef, started_within
 from bot.services.posting import Claim
 from bot.services.shares import ShareRecord
 from handlers.slack.blocks.share import build_share_link
-from handlers.slack.deps import Relais, relais
+from handlers.slack.deps import relais
 from handlers.slack.identity import acting_member, button_id, cached_language, identify, team_and_user
 from handlers.slack.social import share_outcome, tell
 from models import Member, Network, Platform, Post, PostState, ShareStatus, SocialAccountStatus

@@ -15,6 +15,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core import Relais
 from bot.i18n import parse_language, t, url_reason
 from bot.services import inputs, schedules, scores, suggestions, weekly
 from bot.services import members as member_service
@@ -29,7 +30,7 @@ from handlers.slack.blocks.help import build_help
 from handlers.slack.blocks.modals import QueueForm, build_queue_modal
 from handlers.slack.blocks.social import build_connections
 from handlers.slack.channels import UnknownChannel, is_channel_token, mention, plain_text, resolve_channel
-from handlers.slack.deps import Relais, relais
+from handlers.slack.deps import relais
 from handlers.slack.identity import acting_member
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.social import connect_reply, disconnect_reply, member_connections

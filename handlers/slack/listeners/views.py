@@ -16,6 +16,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.core import Relais
 from bot.i18n import t, url_reason
 from bot.services import connections, links, posting, suggestions
 from bot.services import members as member_service
@@ -29,7 +30,7 @@ from bot.services.when import WhenError, end_of_day, within_horizon
 from handlers.slack.blocks.modals import build_edit_modal, submitted
 from handlers.slack.blocks.share import build_share_link
 from handlers.slack.channels import is_channel_id
-from handlers.slack.deps import Relais, relais
+from handlers.slack.deps import relais
 from handlers.slack.identity import button_id, cached_language, identify, identify_before_ack
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.social import share_outcome
