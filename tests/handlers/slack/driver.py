@@ -61,6 +61,28 @@ async def relais_app(
         yield SlackDriver(client, fake)
 
 
+def queue_form(
+    url: str,
+    *captions: str,
+    networks: tuple[str, ...] = ("linkedin", "x"),
+    channels: tuple[str, ...] = ("C0NEWS",),
+    publish_at: object = None,
+    expires_on: object = None,
+) -> dict[str, dict[str, Any]]:
+    """The queue modal's state as Slack submits it (values are taken as given: tests forge them too)."""
+    values: dict[str, dict[str, Any]] = {
+        "url": {"type": "url_text_input", "value": url},
+        "networks": {"type": "checkboxes", "selected_options": [{"value": n} for n in networks]},
+        "channels": {"type": "multi_conversations_select", "selected_conversations": list(channels)},
+        "publish_at": {"type": "datetimepicker", "selected_date_time": publish_at},
+        "expires_on": {"type": "datepicker", "selected_date": expires_on},
+    }
+    for index in range(1, 4):
+        caption = captions[index - 1] if index <= len(captions) else None
+        values[f"caption_{index}"] = {"type": "plain_text_input", "value": caption}
+    return values
+
+
 __all__ = [
     "START",
     "TEAM",
@@ -68,6 +90,7 @@ __all__ = [
     "SettingsFactory",
     "SlackDriver",
     "eventually",
+    "queue_form",
     "relais_app",
     "setup_workspace",
 ]

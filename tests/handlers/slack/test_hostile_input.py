@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import Base, Post, PostState, Suggestion
-from tests.handlers.slack.driver import START, SlackDriver, eventually
+from tests.handlers.slack.driver import START, SlackDriver, eventually, queue_form
 
 Sessions = async_sessionmaker[AsyncSession]
 Snapshot = dict[str, list[tuple[Any, ...]]]
@@ -26,28 +26,6 @@ async def snapshot(sessions: Sessions) -> Snapshot:
             rows = await session.execute(text(f'SELECT * FROM "{table.name}"'))  # noqa: S608  # our names
             found[table.name] = sorted((tuple(row) for row in rows), key=repr)
     return found
-
-
-def queue_form(
-    url: str,
-    *captions: str,
-    networks: tuple[str, ...] = ("linkedin", "x"),
-    channels: tuple[str, ...] = ("C0NEWS",),
-    publish_at: object = None,
-    expires_on: object = None,
-) -> dict[str, dict[str, Any]]:
-    """The queue modal's state as Slack submits it."""
-    values: dict[str, dict[str, Any]] = {
-        "url": {"type": "url_text_input", "value": url},
-        "networks": {"type": "checkboxes", "selected_options": [{"value": n} for n in networks]},
-        "channels": {"type": "multi_conversations_select", "selected_conversations": list(channels)},
-        "publish_at": {"type": "datetimepicker", "selected_date_time": publish_at},
-        "expires_on": {"type": "datepicker", "selected_date": expires_on},
-    }
-    for index in range(1, 4):
-        caption = captions[index - 1] if index <= len(captions) else None
-        values[f"caption_{index}"] = {"type": "plain_text_input", "value": caption}
-    return values
 
 
 async def _queue(slack: SlackDriver, sessions: Sessions, article: str) -> None:

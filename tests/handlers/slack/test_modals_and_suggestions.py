@@ -16,6 +16,7 @@ from tests.handlers.slack.driver import (
     START,
     SlackDriver,
     eventually,
+    queue_form,
 )
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -24,27 +25,6 @@ Sessions = async_sessionmaker[AsyncSession]
 async def _posts(sessions: Sessions) -> int:
     async with sessions() as session:
         return int((await session.execute(select(func.count()).select_from(Post))).scalar_one())
-
-
-def _form(
-    url: str,
-    *captions: str,
-    networks: tuple[str, ...] = ("linkedin", "x"),
-    channels: tuple[str, ...] = ("C0NEWS",),
-    publish_at: int | None = None,
-    expires_on: str | None = None,
-) -> dict[str, dict[str, Any]]:
-    values: dict[str, dict[str, Any]] = {
-        "url": {"type": "url_text_input", "value": url},
-        "networks": {"type": "checkboxes", "selected_options": [{"value": n} for n in networks]},
-        "channels": {"type": "multi_conversations_select", "selected_conversations": list(channels)},
-        "publish_at": {"type": "datetimepicker", "selected_date_time": publish_at},
-        "expires_on": {"type": "datepicker", "selected_date": expires_on},
-    }
-    for index in range(1, 4):
-        text = captions[index - 1] if index <= len(captions) else None
-        values[f"caption_{index}"] = {"type": "plain_text_input", "value": text}
-    return values
 
 
 async def test_queue_without_arguments_opens_the_modal(slack: SlackDriver) -> None:
@@ -73,7 +53,7 @@ async def test_a_valid_modal_queues_and_publishes(
     slack: SlackDriver, article: str, sessions: Sessions
 ) -> None:
     response = await slack.submit(
-        "UADMIN", "queue_modal", _form(f"{article}/m", "First words", "Other words")
+        "UADMIN", "queue_modal", queue_form(f"{article}/m", "First words", "Other words")
     )
     assert response.status_code == 200
     assert response.text == ""
@@ -94,7 +74,7 @@ async def test_scheduled_with_expiry_from_the_modal(
 ) -> None:
     later = int((START + timedelta(days=1)).timestamp())
     response = await slack.submit(
-        "UADMIN", "queue_modal", _form(f"{article}/m", publish_at=later, expires_on="2026-12-31")
+        "UADMIN", "queue_modal", queue_form(f"{article}/m", publish_at=later, expires_on="2026-12-31")
     )
     assert response.status_code == 200
 
@@ -112,18 +92,22 @@ async def test_scheduled_with_expiry_from_the_modal(
 @pytest.mark.parametrize(
     ("form", "block", "message"),
     [
-        (_form("https://example.com/a", "x" * 257), "caption_1", "at most 256 characters"),
-        (_form("https://example.com/a", "y" * 3001, networks=("linkedin",)), "caption_1", "at most 3000"),
-        (_form("https://example.com/a", networks=()), "networks", "at least one network"),
-        (_form("https://example.com/a", channels=()), "channels", "Where should this go?"),
-        (_form("mailto:boss@example.com"), "url", "doesn't look like a link"),
+        (queue_form("https://example.com/a", "x" * 257), "caption_1", "at most 256 characters"),
         (
-            _form("https://example.com/a", publish_at=int((START - timedelta(hours=2)).timestamp())),
+            queue_form("https://example.com/a", "y" * 3001, networks=("linkedin",)),
+            "caption_1",
+            "at most 3000",
+        ),
+        (queue_form("https://example.com/a", networks=()), "networks", "at least one network"),
+        (queue_form("https://example.com/a", channels=()), "channels", "Where should this go?"),
+        (queue_form("mailto:boss@example.com"), "url", "doesn't look like a link"),
+        (
+            queue_form("https://example.com/a", publish_at=int((START - timedelta(hours=2)).timestamp())),
             "publish_at",
             "past",
         ),
         (
-            _form("https://example.com/a", expires_on="2026-11-01"),
+            queue_form("https://example.com/a", expires_on="2026-11-01"),
             "expires_on",
             "expiry date must come after",
         ),
@@ -142,7 +126,7 @@ async def test_modal_errors_are_shown_under_the_field_and_nothing_is_created(
 
 
 async def test_a_non_admin_cannot_submit_the_queue_modal(slack: SlackDriver, sessions: Sessions) -> None:
-    response = await slack.submit("UEMP2", "queue_modal", _form("https://example.com/a"))
+    response = await slack.submit("UEMP2", "queue_modal", queue_form("https://example.com/a"))
     assert "Only Relais admins" in response.json()["errors"]["url"]
     assert await _posts(sessions) == 0
 
@@ -224,7 +208,7 @@ async def test_suggestion_rejected_then_another_approved_through_the_modal(
     url_block = next(b for b in modal["blocks"] if b["block_id"] == "url")
     assert url_block["element"]["initial_value"] == f"{article}/second"
     response = await slack.submit(
-        "UADMIN", "queue_modal", _form(f"{article}/second"), private_metadata=modal["private_metadata"]
+        "UADMIN", "queue_modal", queue_form(f"{article}/second"), private_metadata=modal["private_metadata"]
     )
     assert response.status_code == 200
 

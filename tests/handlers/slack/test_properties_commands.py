@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import CATALOGUES
 from handlers.slack.listeners.commands import SUBCOMMANDS
 from models import Post
-from tests.handlers.slack.driver import START, SlackDriver, eventually
-from tests.handlers.slack.test_hostile_input import Snapshot, queue_form, snapshot
+from tests.handlers.slack.driver import START, SlackDriver, eventually, queue_form
+from tests.handlers.slack.test_hostile_input import Snapshot, snapshot
 
 Sessions = async_sessionmaker[AsyncSession]
 T = TypeVar("T")
