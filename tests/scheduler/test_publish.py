@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import db
 from bot.clock import FrozenClock
@@ -144,15 +144,7 @@ async def test_relais_clock_publishes_what_is_due_and_stops_on_sigterm(
         SLACK_SIGNING_SECRET="secret",
         SLACK_API_URL=fake_slack.api_url,
     )
-    migrated = await asyncio.create_subprocess_exec(RELAIS, "migrate", env=environment)
-    assert await migrated.wait() == 0
-    engine = db.create_engine(empty_database_url)
-    sessions = db.session_factory(engine)
-    await seed(sessions)
-    async with sessions() as session:  # the scheduled post is due now (the clock reads the real time)
-        post = await session.get_one(Post, 1)
-        post.publish_at = START - timedelta(days=365)
-        await session.commit()
+    engine, sessions = await _migrated_with_a_due_post(empty_database_url, environment)
 
     clock = await asyncio.create_subprocess_exec(
         RELAIS, "clock", env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -183,15 +175,7 @@ async def test_relais_clock_runs_without_any_chat_platform_and_keeps_the_message
     from tests.bot.test_cli import RELAIS, _environment
 
     environment = _environment(DATABASE_URL=empty_database_url, SLACK_API_URL=fake_slack.api_url)
-    migrated = await asyncio.create_subprocess_exec(RELAIS, "migrate", env=environment)
-    assert await migrated.wait() == 0
-    engine = db.create_engine(empty_database_url)
-    sessions = db.session_factory(engine)
-    await seed(sessions)
-    async with sessions() as session:  # the scheduled post is due now (the clock reads the real time)
-        post = await session.get_one(Post, 1)
-        post.publish_at = START - timedelta(days=365)
-        await session.commit()
+    engine, sessions = await _migrated_with_a_due_post(empty_database_url, environment)
 
     clock = await asyncio.create_subprocess_exec(
         RELAIS, "clock", env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
@@ -218,3 +202,22 @@ async def test_relais_clock_runs_without_any_chat_platform_and_keeps_the_message
     assert set(waiting) == {OutboxState.PENDING}
     assert fake_slack.calls_to("chat.postMessage") == []
     await engine.dispose()
+
+
+async def _migrated_with_a_due_post(
+    database_url: str, environment: dict[str, str]
+) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+    """The database migrated by the real `relais migrate`, seeded, with the scheduled post due now (the
+    clock reads the real time)."""
+    from tests.bot.test_cli import RELAIS
+
+    migrated = await asyncio.create_subprocess_exec(RELAIS, "migrate", env=environment)
+    assert await migrated.wait() == 0
+    engine = db.create_engine(database_url)
+    sessions = db.session_factory(engine)
+    await seed(sessions)
+    async with sessions() as session:
+        post = await session.get_one(Post, 1)
+        post.publish_at = START - timedelta(days=365)
+        await session.commit()
+    return engine, sessions
