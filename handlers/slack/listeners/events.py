@@ -8,11 +8,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import members as member_service
 from handlers.slack.deps import relais
 from handlers.slack.home import publish_home
-from handlers.slack.identity import team_and_user
-from models import Platform
+from handlers.slack.identity import acting_member, team_and_user
+from models import Member
 
 
 async def handle_app_home_opened(
@@ -35,13 +34,10 @@ async def handle_home_preference(
     await ack()
     deps = relais(context)
     team_id, user_id = team_and_user(body)
+    _, known = await acting_member(deps, client, team_id, user_id, refresh=False)
     async with deps.sessions() as session:
-        workspace = await member_service.ensure_workspace(
-            session, platform=Platform.SLACK, external_id=team_id, now=deps.clock.now()
-        )
-        member = await member_service.ensure_member(
-            session, workspace=workspace, external_id=user_id, now=deps.clock.now()
-        )
+        member = await session.get_one(Member, known.id)
+        member.updated_at = deps.clock.now()
         match action["action_id"]:
             case "home_nudges_off":
                 member.opted_out = True
