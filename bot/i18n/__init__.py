@@ -1,6 +1,9 @@
 """Message catalogues: every user-facing text exists in English and French.
 
-`t(lang, key, **params)` formats a message with `str.format`. The member's language is their own
+`t(lang, key, **params)` formats a message with `str.format`. The texts are neutral: the only markup
+is a Markdown subset every chat platform's renderer knows how to show (`**bold**`, `_italic_`,
+`` `code` ``, `• ` bullets), emoji are Unicode characters, and no text names a chat platform; each
+platform's adapter turns that markup into its own (Slack: `handlers.slack.text`). The member's language is their own
 choice (`/relais lang`) when set, else their chat locale (`fr-FR` → French), else English.
 """
 
@@ -43,10 +46,15 @@ def parse_language(text: str) -> Language | None:
     return "fr" if found == "fr" else "en" if found == "en" else None
 
 
-def t(lang: str, key: str, /, **params: object) -> str:
-    """The message `key` in `lang` (English if `lang` is not supported), formatted with `params`."""
+def template(lang: str, key: str, /) -> str:
+    """The message `key` in `lang` (English if `lang` is not supported), unformatted."""
     catalogue = CATALOGUES["fr"] if lang == "fr" else CATALOGUES[DEFAULT_LANGUAGE]
-    return catalogue[key].format(**params)
+    return catalogue[key]
+
+
+def t(lang: str, key: str, /, **params: object) -> str:
+    """The message `key` in `lang`, formatted with `params`, in the catalogues' neutral markup."""
+    return template(lang, key).format(**params)
 
 
 def url_reason(lang: str, *, code: str, detail: str) -> str:

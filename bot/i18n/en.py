@@ -2,7 +2,7 @@
 
 MESSAGES: dict[str, str] = {
     # Help
-    "help_title": "*Relais* helps you share company news on your own LinkedIn and X.",
+    "help_title": "**Relais** helps you share company news on your own LinkedIn and X.",
     "help_employee": (
         "• `/relais me` — your shares, clicks and rank (`/relais help points`: how points work)\n"
         "• `/relais suggest <url> [why]` — suggest something to share\n"
@@ -12,7 +12,7 @@ MESSAGES: dict[str, str] = {
         "• `/relais help` — this list"
     ),
     "help_admin": (
-        "*Admins*\n"
+        "**Admins**\n"
         "• `/relais queue <url> [caption] [#channel …] [at <when>]` — publish a link now or later "
         "(`/relais queue` alone opens a form)\n"
         "• `/relais list` — upcoming and recent posts\n"
@@ -32,7 +32,7 @@ MESSAGES: dict[str, str] = {
     "when_too_far": "“{text}” is more than a year away.",
     "when_bad_time": "“{text}” is not a valid time (try 9:00, 17h or 5pm).",
     "when_bad_date": "“{text}” is not a valid date (try 2026-12-01 09:00).",
-    "when_bad_timezone": "Your Slack time zone is unknown to me; use a full date in UTC.",
+    "when_bad_timezone": "Your time zone is unknown to me; use a full date in UTC.",
     "when_unrecognised": "I don't understand the time “{text}” (try `tomorrow 9:00`, `mon 9am` or `2026-12-01 09:00`).",
     "missing_post_id": "Which post? `/relais {command} <id>` (see `/relais list`).",
     "unknown_post": "There is no post #{id} here (see `/relais list`).",
@@ -52,7 +52,7 @@ MESSAGES: dict[str, str] = {
     "queued_later": "Post #{id} will be published in {channels} on {when}.",
     "preview_missing": "(I couldn't read the page's title and image; the link alone will be shown.)",
     "list_empty": "No posts yet. Queue one with `/relais queue <url>`.",
-    "list_header": "*Posts*",
+    "list_header": "**Posts**",
     "list_line": "`#{id}` {state} · {title} · {shares} shares",
     "state_draft": "draft",
     "state_scheduled": "scheduled {when}",
@@ -69,8 +69,8 @@ MESSAGES: dict[str, str] = {
     "share_on_x": "Share on X",
     "edit_and_share": "Edit & share",
     "not_for_me": "Not for me",
-    "post_cancelled_note": ":no_entry_sign: This post was withdrawn.",
-    "post_expired_note": ":hourglass: This post has expired.",
+    "post_cancelled_note": "🚫 This post was withdrawn.",
+    "post_expired_note": "⌛ This post has expired.",
     # Sharing through a personal link
     "share_link_intro": "Here is your personal link to share on {network}. Your caption:",
     "share_link_no_caption": "Here is your personal link to share on {network}. Add a personal line: it works better.",
@@ -85,11 +85,11 @@ MESSAGES: dict[str, str] = {
     "network_x": "X",
     "not_for_me_noted": "Noted: this one is not for you. It won't come back in your reminders.",
     # Me and stats
-    "me_summary": "*Your sharing*\nThis week: {week} · All time: {total} · Clicks your links brought: {clicks}\nPoints: {points}",
+    "me_summary": "**Your sharing**\nThis week: {week} · All time: {total} · Clicks your links brought: {clicks}\nPoints: {points}",
     "me_rank": "Rank: {rank} of {participants} participants",
     "me_no_rank": "Share a post to appear in the ranking.",
-    "stats_post_title": "*Stats for post #{id}*",
-    "stats_period_title": "*Stats for the last {days} days*",
+    "stats_post_title": "**Stats for post #{id}**",
+    "stats_period_title": "**Stats for the last {days} days**",
     "stats_line": "Shares: {shares} (LinkedIn {linkedin}, X {x}) · Clicks: {clicks} · Not for me: {not_for_me}",
     "stats_top": "Top sharers: {names}",
     "stats_no_sharers": "Nobody has shared yet.",
@@ -100,8 +100,8 @@ MESSAGES: dict[str, str] = {
     "suggestion_review": "{user} suggests sharing {url}",
     "approve": "Approve",
     "reject": "Reject",
-    "suggestion_approved_note": ":white_check_mark: Approved by {admin}: post #{id}.",
-    "suggestion_rejected_note": ":x: Rejected by {admin}.",
+    "suggestion_approved_note": "✅ Approved by {admin}: post #{id}.",
+    "suggestion_rejected_note": "❌ Rejected by {admin}.",
     "suggestion_approved_employee": "Good news: your suggestion {url} was approved and is post #{id}.",
     "suggestion_rejected_employee": "Your suggestion {url} was not selected this time. Thanks for suggesting!",
     "suggestion_already_decided": "This suggestion was already decided.",
@@ -132,15 +132,15 @@ MESSAGES: dict[str, str] = {
     "text_control_characters": "This text contains invisible control characters; remove them and try again.",
     # App Home
     "home_title": "Relais",
-    "home_networks_title": "*Your networks*",
+    "home_networks_title": "**Your networks**",
     "home_network_link_only": "{network}: you share through your personal link.",
-    "home_preferences_title": "*Your preferences*",
+    "home_preferences_title": "**Your preferences**",
     "home_nudges_on": "Weekly reminders: on.",
     "home_nudges_off": "Weekly reminders: off.",
     "home_nudges_paused": "Weekly reminders: paused until {date}.",
     "home_turn_nudges_off": "Turn reminders off",
     "home_turn_nudges_on": "Turn reminders on",
-    "home_latest_title": "*Latest posts*",
+    "home_latest_title": "**Latest posts**",
     "home_no_posts": "Nothing to share yet.",
     # Preferences
     "paused_until": "Reminders paused until {date}. `/relais resume` brings them back.",
@@ -155,7 +155,7 @@ MESSAGES: dict[str, str] = {
     "disconnect_network": "Disconnect {network}",
     "connect_link": "Here is your personal link to connect your {network} account. It works once, for 10 minutes, and only for you.",
     "connect_open": "Connect my {network} account",
-    "connections_title": "*Your networks*",
+    "connections_title": "**Your networks**",
     "network_connected": "{network}: connected. Share buttons post for you in one click.",
     "network_connected_until": "{network}: connected until {date}. Share buttons post for you in one click.",
     "network_not_connected": "{network}: not connected. Connect it to share in one click.",
@@ -211,7 +211,7 @@ MESSAGES: dict[str, str] = {
     "rank_up": "up {places} since last week",
     "rank_down": "down {places} since last week",
     "rank_same": "same as last week",
-    "rank_message": "This week you are *#{rank}* of {participants} with *{points} points* ({shares} shares, {clicks} clicks) — {change}. Thank you for sharing!",
+    "rank_message": "This week you are **#{rank}** of {participants} with **{points} points** ({shares} shares, {clicks} clicks) — {change}. Thank you for sharing!",
     "rank_streak": "🔥 {weeks} weeks in a row: your streak adds bonus points.",
     # Weekly nudge
     "nudge_intro": "Hi! {count} recent post(s) you might like to share. One click is enough:",
@@ -223,7 +223,7 @@ MESSAGES: dict[str, str] = {
     "tip_5": "💡 Tip: keep it short; three lines and the link are plenty.",
     "tip_6": "💡 Tip: say what you learned or what surprised you, in your own words.",
     # Schedules
-    "schedule_show": "*Schedules*\n• Reminders: {nudges_day} at {nudges_time}, in each member's time zone (working hours only)\n• Leaderboard: {board_day} at {board_time} ({timezone}) in {channel}",
+    "schedule_show": "**Schedules**\n• Reminders: {nudges_day} at {nudges_time}, in each member's time zone (working hours only)\n• Leaderboard: {board_day} at {board_time} ({timezone}) in {channel}",
     "schedule_no_channel": "the default channel",
     "schedule_set": "Done: {what} on {day} at {time}.",
     "schedule_what_nudges": "reminders",
@@ -231,10 +231,10 @@ MESSAGES: dict[str, str] = {
     "schedule_usage": "Use `/relais schedule nudges <day> <HH:MM>` or `/relais schedule leaderboard <day> <HH:MM> [#channel]` (days: mon … sun).",
     "schedule_bad_day": "I don't know that day: use mon, tue, wed, thu, fri, sat or sun.",
     "schedule_bad_time": "I don't understand that time: use HH:MM, e.g. 10:00.",
-    "schedule_bad_timezone": "This workspace's time zone is unknown to me; set it in Slack.",
+    "schedule_bad_timezone": "This workspace's time zone is unknown to me; set a time zone in your profile and try again.",
     "schedule_weekend": "Reminders never go out at weekends: choose a day from mon to fri.",
     "schedule_outside_hours": "Reminders go out in working hours only: choose a time from 09:00 to 17:59.",
-    "help_points": "*Points*\n• a share posted through the network's API: 10\n• a share through your personal link: 3\n• each click your links bring: 1 (at most 20 per link per week)\n• a streak bonus of 5 for each of up to 4 weeks in a row before this one in which you shared\nTies go to more shares, then to whoever shared first.",
+    "help_points": "**Points**\n• a share posted through the network's API: 10\n• a share through your personal link: 3\n• each click your links bring: 1 (at most 20 per link per week)\n• a streak bonus of 5 for each of up to 4 weeks in a row before this one in which you shared\nTies go to more shares, then to whoever shared first.",
     "channel_problem_channel_not_found": "I could not post in {channel}: the channel no longer exists. Choose another one with `/relais channel` or in the next post.",
     "channel_problem_is_archived": "I could not post in {channel}: the channel is archived. Choose another one with `/relais channel` or in the next post.",
     "channel_problem_not_in_channel": "I could not post in {channel}: I am not a member. Invite me there (`/invite @Relais`), or choose another channel.",
@@ -248,10 +248,10 @@ MESSAGES: dict[str, str] = {
     "refusal_channel_not_found": "the channel no longer exists. Queue the post into another channel.",
     "refusal_is_archived": "the channel is archived. Queue the post into another channel.",
     "refusal_not_in_channel": "I am not a member of the channel. Invite me there (`/invite @Relais`) and queue the post again.",
-    "refusal_invalid_blocks": "Slack found the message malformed (invalid_blocks). This is a bug in Relais; please report it.",
-    "refusal_msg_too_long": "Slack found the message too long (msg_too_long). This is a bug in Relais; please report it.",
-    "refusal_msg_blocks_too_long": "Slack found the message too long (msg_blocks_too_long). This is a bug in Relais; please report it.",
-    "refusal_other": "Slack refused it ({error}).",
+    "refusal_invalid_blocks": "The message was refused as malformed (invalid_blocks). This is a bug in Relais; please report it.",
+    "refusal_msg_too_long": "The message was refused as too long (msg_too_long). This is a bug in Relais; please report it.",
+    "refusal_msg_blocks_too_long": "The message was refused as too long (msg_blocks_too_long). This is a bug in Relais; please report it.",
+    "refusal_other": "It was refused ({error}).",
     "list_not_delivered": "not delivered to {channels}",
     "list_sending": "being sent to {channels}",
     "stats_not_delivered": "Not delivered: {items}",

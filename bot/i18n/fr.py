@@ -2,7 +2,7 @@
 
 MESSAGES: dict[str, str] = {
     # Aide
-    "help_title": "*Relais* vous aide à partager les nouvelles de l'entreprise sur votre LinkedIn et votre X.",
+    "help_title": "**Relais** vous aide à partager les nouvelles de l'entreprise sur votre LinkedIn et votre X.",
     "help_employee": (
         "• `/relais me` — vos partages, clics et rang (`/relais help points` : le calcul des points)\n"
         "• `/relais suggest <url> [pourquoi]` — suggérer un contenu à partager\n"
@@ -12,7 +12,7 @@ MESSAGES: dict[str, str] = {
         "• `/relais help` — cette liste"
     ),
     "help_admin": (
-        "*Admins*\n"
+        "**Admins**\n"
         "• `/relais queue <url> [légende] [#canal …] [at <quand>]` — publier un lien maintenant ou plus tard "
         "(`/relais queue` seul ouvre un formulaire)\n"
         "• `/relais list` — publications à venir et récentes\n"
@@ -32,7 +32,7 @@ MESSAGES: dict[str, str] = {
     "when_too_far": "« {text} » est à plus d'un an.",
     "when_bad_time": "« {text} » n'est pas une heure valide (essayez 9:00, 17h ou 5pm).",
     "when_bad_date": "« {text} » n'est pas une date valide (essayez 2026-12-01 09:00).",
-    "when_bad_timezone": "Je ne connais pas votre fuseau horaire Slack ; donnez une date complète en UTC.",
+    "when_bad_timezone": "Je ne connais pas votre fuseau horaire ; donnez une date complète en UTC.",
     "when_unrecognised": "Je ne comprends pas l'heure « {text} » (essayez `demain 9h`, `lundi 9h` ou `2026-12-01 09:00`).",
     "missing_post_id": "Quelle publication ? `/relais {command} <id>` (voir `/relais list`).",
     "unknown_post": "Il n'y a pas de publication n°{id} ici (voir `/relais list`).",
@@ -52,7 +52,7 @@ MESSAGES: dict[str, str] = {
     "queued_later": "La publication n°{id} sera publiée dans {channels} le {when}.",
     "preview_missing": "(Je n'ai pas pu lire le titre et l'image de la page ; seul le lien sera affiché.)",
     "list_empty": "Aucune publication. Ajoutez-en une avec `/relais queue <url>`.",
-    "list_header": "*Publications*",
+    "list_header": "**Publications**",
     "list_line": "`n°{id}` {state} · {title} · {shares} partages",
     "state_draft": "brouillon",
     "state_scheduled": "prévue {when}",
@@ -69,8 +69,8 @@ MESSAGES: dict[str, str] = {
     "share_on_x": "Partager sur X",
     "edit_and_share": "Modifier et partager",
     "not_for_me": "Pas pour moi",
-    "post_cancelled_note": ":no_entry_sign: Cette publication a été retirée.",
-    "post_expired_note": ":hourglass: Cette publication a expiré.",
+    "post_cancelled_note": "🚫 Cette publication a été retirée.",
+    "post_expired_note": "⌛ Cette publication a expiré.",
     # Partager par un lien personnel
     "share_link_intro": "Voici votre lien personnel pour partager sur {network}. Votre légende :",
     "share_link_no_caption": "Voici votre lien personnel pour partager sur {network}. Ajoutez un mot personnel : ça marche mieux.",
@@ -85,11 +85,11 @@ MESSAGES: dict[str, str] = {
     "network_x": "X",
     "not_for_me_noted": "C'est noté : ce contenu n'est pas pour vous. Il ne reviendra pas dans vos rappels.",
     # Moi et statistiques
-    "me_summary": "*Vos partages*\nCette semaine : {week} · Au total : {total} · Clics apportés par vos liens : {clicks}\nPoints : {points}",
+    "me_summary": "**Vos partages**\nCette semaine : {week} · Au total : {total} · Clics apportés par vos liens : {clicks}\nPoints : {points}",
     "me_rank": "Rang : {rank} sur {participants} participants",
     "me_no_rank": "Partagez une publication pour apparaître dans le classement.",
-    "stats_post_title": "*Statistiques de la publication n°{id}*",
-    "stats_period_title": "*Statistiques des {days} derniers jours*",
+    "stats_post_title": "**Statistiques de la publication n°{id}**",
+    "stats_period_title": "**Statistiques des {days} derniers jours**",
     "stats_line": "Partages : {shares} (LinkedIn {linkedin}, X {x}) · Clics : {clicks} · Pas pour moi : {not_for_me}",
     "stats_top": "Meilleurs relais : {names}",
     "stats_no_sharers": "Personne n'a encore partagé.",
@@ -100,8 +100,8 @@ MESSAGES: dict[str, str] = {
     "suggestion_review": "{user} suggère de partager {url}",
     "approve": "Approuver",
     "reject": "Refuser",
-    "suggestion_approved_note": ":white_check_mark: Approuvée par {admin} : publication n°{id}.",
-    "suggestion_rejected_note": ":x: Refusée par {admin}.",
+    "suggestion_approved_note": "✅ Approuvée par {admin} : publication n°{id}.",
+    "suggestion_rejected_note": "❌ Refusée par {admin}.",
     "suggestion_approved_employee": "Bonne nouvelle : votre suggestion {url} est approuvée, c'est la publication n°{id}.",
     "suggestion_rejected_employee": "Votre suggestion {url} n'a pas été retenue cette fois. Merci de l'avoir proposée !",
     "suggestion_already_decided": "Cette suggestion a déjà été traitée.",
@@ -132,15 +132,15 @@ MESSAGES: dict[str, str] = {
     "text_control_characters": "Ce texte contient des caractères de contrôle invisibles ; retirez-les et réessayez.",
     # Accueil de l'app
     "home_title": "Relais",
-    "home_networks_title": "*Vos réseaux*",
+    "home_networks_title": "**Vos réseaux**",
     "home_network_link_only": "{network} : vous partagez avec votre lien personnel.",
-    "home_preferences_title": "*Vos préférences*",
+    "home_preferences_title": "**Vos préférences**",
     "home_nudges_on": "Rappels hebdomadaires : activés.",
     "home_nudges_off": "Rappels hebdomadaires : désactivés.",
     "home_nudges_paused": "Rappels hebdomadaires : en pause jusqu'au {date}.",
     "home_turn_nudges_off": "Désactiver les rappels",
     "home_turn_nudges_on": "Activer les rappels",
-    "home_latest_title": "*Dernières publications*",
+    "home_latest_title": "**Dernières publications**",
     "home_no_posts": "Rien à partager pour l'instant.",
     # Préférences
     "paused_until": "Rappels en pause jusqu'au {date}. `/relais resume` pour les réactiver.",
@@ -155,7 +155,7 @@ MESSAGES: dict[str, str] = {
     "disconnect_network": "Déconnecter {network}",
     "connect_link": "Voici votre lien personnel pour connecter votre compte {network}. Il sert une fois, pendant 10 minutes, et à vous seul.",
     "connect_open": "Connecter mon compte {network}",
-    "connections_title": "*Vos réseaux*",
+    "connections_title": "**Vos réseaux**",
     "network_connected": "{network} : connecté. Les boutons de partage publient pour vous en un clic.",
     "network_connected_until": "{network} : connecté jusqu'au {date}. Les boutons de partage publient pour vous en un clic.",
     "network_not_connected": "{network} : non connecté. Connectez-le pour partager en un clic.",
@@ -211,7 +211,7 @@ MESSAGES: dict[str, str] = {
     "rank_up": "{places} place(s) de gagnée(s) depuis la semaine dernière",
     "rank_down": "{places} place(s) de perdue(s) depuis la semaine dernière",
     "rank_same": "comme la semaine dernière",
-    "rank_message": "Cette semaine vous êtes *n° {rank}* sur {participants} avec *{points} points* ({shares} partages, {clicks} clics) — {change}. Merci de partager !",
+    "rank_message": "Cette semaine vous êtes **n° {rank}** sur {participants} avec **{points} points** ({shares} partages, {clicks} clics) — {change}. Merci de partager !",
     "rank_streak": "🔥 {weeks} semaines d'affilée : votre régularité rapporte des points bonus.",
     # Rappel hebdomadaire
     "nudge_intro": "Bonjour ! {count} publication(s) récente(s) que vous aimeriez peut-être partager. Un clic suffit :",
@@ -223,7 +223,7 @@ MESSAGES: dict[str, str] = {
     "tip_5": "💡 Astuce : faites court ; trois lignes et le lien suffisent.",
     "tip_6": "💡 Astuce : dites ce que vous avez appris ou ce qui vous a surpris, avec vos mots.",
     # Programmation
-    "schedule_show": "*Programmation*\n• Rappels : {nudges_day} à {nudges_time}, dans le fuseau de chacun (heures ouvrées seulement)\n• Classement : {board_day} à {board_time} ({timezone}) dans {channel}",
+    "schedule_show": "**Programmation**\n• Rappels : {nudges_day} à {nudges_time}, dans le fuseau de chacun (heures ouvrées seulement)\n• Classement : {board_day} à {board_time} ({timezone}) dans {channel}",
     "schedule_no_channel": "le canal par défaut",
     "schedule_set": "C'est fait : {what} le {day} à {time}.",
     "schedule_what_nudges": "les rappels",
@@ -231,10 +231,10 @@ MESSAGES: dict[str, str] = {
     "schedule_usage": "Utilisez `/relais schedule nudges <jour> <HH:MM>` ou `/relais schedule leaderboard <jour> <HH:MM> [#canal]` (jours : lun … dim).",
     "schedule_bad_day": "Je ne connais pas ce jour : utilisez lun, mar, mer, jeu, ven, sam ou dim.",
     "schedule_bad_time": "Je ne comprends pas cette heure : utilisez HH:MM, par exemple 10:00.",
-    "schedule_bad_timezone": "Je ne connais pas le fuseau horaire de cet espace ; réglez-le dans Slack.",
+    "schedule_bad_timezone": "Je ne connais pas le fuseau horaire de cet espace ; réglez un fuseau horaire dans votre profil et réessayez.",
     "schedule_weekend": "Les rappels ne partent jamais le week-end : choisissez un jour du lundi au vendredi.",
     "schedule_outside_hours": "Les rappels partent aux heures ouvrées seulement : choisissez une heure entre 09:00 et 17:59.",
-    "help_points": "*Points*\n• un partage publié par l'API du réseau : 10\n• un partage par votre lien personnel : 3\n• chaque clic apporté par vos liens : 1 (au plus 20 par lien et par semaine)\n• un bonus de régularité de 5 pour chacune des 4 semaines d'affilée au plus, avant celle-ci, où vous avez partagé\nÀ égalité, l'avantage va au plus grand nombre de partages, puis au premier à avoir partagé.",
+    "help_points": "**Points**\n• un partage publié par l'API du réseau : 10\n• un partage par votre lien personnel : 3\n• chaque clic apporté par vos liens : 1 (au plus 20 par lien et par semaine)\n• un bonus de régularité de 5 pour chacune des 4 semaines d'affilée au plus, avant celle-ci, où vous avez partagé\nÀ égalité, l'avantage va au plus grand nombre de partages, puis au premier à avoir partagé.",
     "channel_problem_channel_not_found": "Je n'ai pas pu publier dans {channel} : le canal n'existe plus. Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
     "channel_problem_is_archived": "Je n'ai pas pu publier dans {channel} : le canal est archivé. Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
     "channel_problem_not_in_channel": "Je n'ai pas pu publier dans {channel} : je n'en suis pas membre. Invitez-moi (`/invite @Relais`) ou choisissez un autre canal.",
@@ -248,10 +248,10 @@ MESSAGES: dict[str, str] = {
     "refusal_channel_not_found": "le canal n'existe plus. Programmez la publication dans un autre canal.",
     "refusal_is_archived": "le canal est archivé. Programmez la publication dans un autre canal.",
     "refusal_not_in_channel": "je ne suis pas membre du canal. Invitez-moi (`/invite @Relais`) et programmez à nouveau la publication.",
-    "refusal_invalid_blocks": "Slack a jugé le message mal formé (invalid_blocks). C'est un bug de Relais ; merci de le signaler.",
-    "refusal_msg_too_long": "Slack a jugé le message trop long (msg_too_long). C'est un bug de Relais ; merci de le signaler.",
-    "refusal_msg_blocks_too_long": "Slack a jugé le message trop long (msg_blocks_too_long). C'est un bug de Relais ; merci de le signaler.",
-    "refusal_other": "Slack l'a refusée ({error}).",
+    "refusal_invalid_blocks": "Le message a été refusé comme mal formé (invalid_blocks). C'est un bug de Relais ; merci de le signaler.",
+    "refusal_msg_too_long": "Le message a été refusé comme trop long (msg_too_long). C'est un bug de Relais ; merci de le signaler.",
+    "refusal_msg_blocks_too_long": "Le message a été refusé comme trop long (msg_blocks_too_long). C'est un bug de Relais ; merci de le signaler.",
+    "refusal_other": "Elle a été refusée ({error}).",
     "list_not_delivered": "non remise dans {channels}",
     "list_sending": "en cours d'envoi dans {channels}",
     "stats_not_delivered": "Non remises : {items}",

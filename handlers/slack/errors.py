@@ -23,8 +23,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core import Relais
-from bot.i18n import t
 from handlers.slack.deps import CONTEXT_KEY
+from handlers.slack.text import t
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,6 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.i18n import t
 from bot.notifier import Delivered
 from bot.services.connections import CONNECTED_KIND, EXPIRING_KIND
 from bot.services.posting import SHARE_RESULT_KIND, ShareView
@@ -26,6 +25,7 @@ from handlers.slack.blocks.nudge import build_nudge
 from handlers.slack.blocks.post import build_post_message
 from handlers.slack.blocks.social import build_connected, build_expiring, build_share_outcome
 from handlers.slack.social import local_date
+from handlers.slack.text import t
 
 logger = logging.getLogger(__name__)
 

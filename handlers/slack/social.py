@@ -12,11 +12,11 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Relais
-from bot.i18n import t
 from bot.services import connections
 from bot.services.posting import Claim
 from handlers.slack.blocks import Blocks
 from handlers.slack.blocks.social import Connection, build_connect_link, build_share_outcome
+from handlers.slack.text import t
 from models import Member, Network, SocialAccountStatus
 
 logger = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import t
 from bot.services import members as member_service
 from handlers.slack.blocks.suggestion import build_suggestion_review
+from handlers.slack.text import t
 from models import Member, Suggestion
 
 logger = logging.getLogger(__name__)

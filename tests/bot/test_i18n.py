@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from string import Formatter
 
 import pytest
@@ -42,3 +43,16 @@ def test_parse_language_and_unknown_language_falls_back_to_english() -> None:
         == "La publication n°3 est en cours de publication dans #news. "
         "Je vous préviendrai si un canal la refuse."
     )
+
+
+def test_catalogues_are_neutral_markup_any_platform_can_render() -> None:
+    """No Slack mrkdwn (`*bold*`, `<url|label>`, `<@U…>`), no `:emoji:` codes, no platform's name: each
+    platform's renderer turns the Markdown subset into its own markup."""
+    for language, catalogue in CATALOGUES.items():
+        for key, text in catalogue.items():
+            where = f"{language}:{key}"
+            assert not re.search(r"(?<![*\w])\*[^*\s][^*]*\*(?!\*)", text.replace("**", "")), where
+            assert not re.search(r":[a-z0-9_+-]+:", text), where
+            assert not re.search(r"<[@#!]|<https?:", text), where
+            assert "Slack" not in text, where
+            assert "Teams" not in text, where

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.i18n import t
 from bot.services.posts import Undelivered
 from handlers.slack.blocks import Blocks, section
+from handlers.slack.text import t
 
 REFUSAL_REASONS = frozenset(
     {"restricted_action", "channel_not_found", "is_archived", "not_in_channel", "invalid_blocks",

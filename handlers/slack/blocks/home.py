@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.i18n import t
 from bot.services.posts import PostCard
 from bot.services.scores import MemberStats
 from handlers.slack.blocks import Blocks, button, context, section
 from handlers.slack.blocks.post import build_post_message
 from handlers.slack.blocks.social import Connection, connection_blocks
+from handlers.slack.text import t
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n import t
 from handlers.slack.blocks import Blocks, context, escape, link, section
+from handlers.slack.text import t
 
 BAR_WIDTH = 10
 MEDALS = {1: "🥇", 2: "🥈", 3: "🥉"}

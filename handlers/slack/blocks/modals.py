@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.i18n import t
 from bot.services.posts import MAX_CAPTIONS
 from handlers.slack.blocks import Blocks, clip, context
+from handlers.slack.text import t
 
 QUEUE_CALLBACK = "queue_modal"
 EDIT_CALLBACK = "edit_share_modal"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n import t
 from bot.services.posts import PostCard
 from handlers.slack.blocks import Blocks, context, section
 from handlers.slack.blocks.post import build_post_message
+from handlers.slack.text import t
 
 
 def build_nudge(payload: dict[str, Any]) -> tuple[str, Blocks]:

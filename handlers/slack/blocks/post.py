@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n import t
 from bot.services.posts import PostCard
 from handlers.slack.blocks import Blocks, button, clip, context, escape, link
+from handlers.slack.text import t
 
 SHARE_ACTIONS = {"linkedin": "share_linkedin", "x": "share_x"}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from bot.i18n import t
 from handlers.slack.blocks import Blocks, button, quote, section
 from handlers.slack.blocks.social import connect_button
+from handlers.slack.text import t
 
 MAX_BUTTON_URL = 3000
 OPEN_ACTIONS = {"linkedin": "open_share_linkedin", "x": "open_share_x"}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.i18n import t
 from bot.services.posting import ShareView
 from handlers.slack.blocks import Blocks, button, context, section
+from handlers.slack.text import t
 
 CONNECT_ACTIONS = {"linkedin": "connect_linkedin", "x": "connect_x"}
 DISCONNECT_ACTIONS = {"linkedin": "disconnect_linkedin", "x": "disconnect_x"}

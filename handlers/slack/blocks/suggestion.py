@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.i18n import t
 from handlers.slack.blocks import Blocks, button, context, escape, quote, section
+from handlers.slack.text import t
 
 
 def build_suggestion_review(

@@ -11,7 +11,6 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Relais
-from bot.i18n import t
 from bot.services import connections, links, posting
 from bot.services import members as member_service
 from bot.services import posts as post_service
@@ -22,6 +21,7 @@ from handlers.slack.blocks.share import build_share_link
 from handlers.slack.deps import relais
 from handlers.slack.identity import acting_member, button_id, cached_language, identify, team_and_user
 from handlers.slack.social import share_outcome, tell
+from handlers.slack.text import t
 from models import Member, Network, Platform, Post, PostState, ShareStatus, SocialAccountStatus
 
 logger = logging.getLogger(__name__)

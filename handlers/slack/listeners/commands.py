@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Relais
-from bot.i18n import parse_language, t, url_reason
+from bot.i18n import parse_language, url_reason
 from bot.services import inputs, schedules, scores, suggestions, weekly
 from bot.services import members as member_service
 from bot.services import posts as post_service
@@ -35,6 +35,7 @@ from handlers.slack.identity import acting_member
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.social import connect_reply, disconnect_reply, member_connections
 from handlers.slack.suggestions import send_reviews
+from handlers.slack.text import t
 from models import Member, Network, Workspace
 
 logger = logging.getLogger(__name__)

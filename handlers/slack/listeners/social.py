@@ -10,7 +10,6 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.i18n import t
 from bot.services import posting
 from bot.services.hotpath import AckDeadline, started_within
 from bot.services.posting import Claim
@@ -19,6 +18,7 @@ from handlers.slack.deps import relais
 from handlers.slack.home import publish_home
 from handlers.slack.identity import button_id, cached_language, identify
 from handlers.slack.social import connect_reply, disconnect_reply, share_outcome, tell
+from handlers.slack.text import t
 from models import Member, Network
 
 logger = logging.getLogger(__name__)

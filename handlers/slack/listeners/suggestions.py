@@ -8,7 +8,6 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.i18n import t
 from bot.services import suggestions
 from bot.services.members import language_of
 from bot.services.posts import PostError
@@ -16,6 +15,7 @@ from handlers.slack.blocks.modals import QueueForm, build_queue_modal
 from handlers.slack.deps import relais
 from handlers.slack.identity import button_id, identify
 from handlers.slack.suggestions import close_reviews
+from handlers.slack.text import t
 from models import Member, SuggestionState
 
 

@@ -17,7 +17,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Relais
-from bot.i18n import t, url_reason
+from bot.i18n import url_reason
 from bot.services import connections, links, posting, suggestions
 from bot.services import members as member_service
 from bot.services import posts as post_service
@@ -35,6 +35,7 @@ from handlers.slack.identity import button_id, cached_language, identify, identi
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.social import share_outcome
 from handlers.slack.suggestions import close_reviews
+from handlers.slack.text import t
 from models import Member, Network, PostState, SocialAccountStatus, Workspace
 
 logger = logging.getLogger(__name__)

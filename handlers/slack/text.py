@@ -1,0 +1,27 @@
+"""The catalogues' neutral markup as Slack mrkdwn: `**bold**` is `*bold*` in Slack; the rest of the
+subset (`_italic_`, `` `code` ``, bullets, Unicode emoji) reads the same."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from bot.i18n import template
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+
+
+def mrkdwn(neutral: str) -> str:
+    """Neutral markup (trusted text: a catalogue template, never someone's input) as mrkdwn."""
+    return _BOLD.sub(r"*\1*", neutral)
+
+
+@cache
+def _slack_template(lang: str, key: str) -> str:
+    return mrkdwn(template(lang, key))
+
+
+def t(lang: str, key: str, /, **params: object) -> str:
+    """The message `key` in `lang` as Slack mrkdwn, formatted with `params` (already mrkdwn: the
+    template is converted before the parameters go in, so typed text is never read as markup)."""
+    return _slack_template(lang if lang == "fr" else "en", key).format(**params)
