@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -124,3 +125,17 @@ def is_admin(member: Member, *, admins: frozenset[str]) -> bool:
 
 def language_of(member: Member) -> Language:
     return language_for(chosen=member.language, locale=member.locale)
+
+
+def timezone_of(member: Member, workspace: Workspace) -> str:
+    """The member's time zone: their own (from the directory), else the workspace's, else UTC. The one
+    place this fallback is written."""
+    return member.timezone or workspace.timezone or "UTC"
+
+
+def zone_of(name: str | None) -> ZoneInfo:
+    """A time zone by name, UTC when it is unknown (showing a time must never fail on a bad zone)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

@@ -408,7 +408,9 @@ async def record_delivery(
         existing.message_id = message_id
 
 
-async def default_channel(session: AsyncSession, *, workspace: Workspace, fallback: str | None) -> str | None:
+def default_channel(workspace: Workspace, *, fallback: str | None) -> str | None:
+    """Where a post goes when no channel is named: the workspace's (`/relais channel`), else the
+    installation's (`RELAIS_CHANNEL`). The one place this choice is written."""
     return workspace.default_channel or fallback
 
 

@@ -10,14 +10,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.services import posting
+from bot.flows import connections
 from bot.services.hotpath import AckDeadline, started_within
 from bot.services.posting import Claim
-from handlers.slack.blocks.social import build_share_outcome
 from handlers.slack.deps import relais
 from handlers.slack.home import publish_home
 from handlers.slack.identity import button_id, cached_language, identify
-from handlers.slack.social import connect_reply, disconnect_reply, share_outcome, tell
+from handlers.slack.social import tell, tell_message
 from handlers.slack.text import t
 from models import Member, Network
 
@@ -51,8 +50,8 @@ async def handle_connect(
     await ack()
     deps = relais(context)
     _, member, lang, _ = await identify(deps, client, body)
-    text, blocks = await connect_reply(deps, member, NETWORK_OF_ACTION[action["action_id"]], lang)
-    await tell(body, respond, client, text, blocks)
+    answer = await connections.connect(deps, member, NETWORK_OF_ACTION[action["action_id"]], lang)
+    await tell_message(body, respond, client, answer)
 
 
 async def handle_disconnect(
@@ -66,8 +65,8 @@ async def handle_disconnect(
     await ack()
     deps = relais(context)
     _, member, lang, _ = await identify(deps, client, body)
-    text = await disconnect_reply(deps, member, NETWORK_OF_ACTION[action["action_id"]], lang)
-    await tell(body, respond, client, text)
+    answer = await connections.disconnect(deps, member, NETWORK_OF_ACTION[action["action_id"]], lang)
+    await tell_message(body, respond, client, answer)
     if not body.get("response_url"):  # clicked in the App Home: redraw it
         await publish_home(deps, client, team_id=str(body["team"]["id"]), user_id=member.external_id)
 
@@ -83,16 +82,8 @@ async def handle_undo(
     """Undo an API share: delete the post on the network; only its author can."""
     await ack()
     deps = relais(context)
-    workspace, member, lang, _ = await identify(deps, client, body, refresh=False)
-    share_id = button_id(action)
-    view = None
-    if share_id is not None:
-        view = await deps.poster.undo(workspace_id=workspace.id, member_id=member.id, share_id=share_id)
-    if view is None:
-        await tell(body, respond, client, t(lang, "no_longer_available"))
-        return
-    text, blocks = build_share_outcome(view, lang, fresh=False)
-    await tell(body, respond, client, text, blocks)
+    _, member, lang, _ = await identify(deps, client, body, refresh=False)
+    await tell_message(body, respond, client, await connections.undo(deps, member, button_id(action), lang))
 
 
 async def handle_repost(
@@ -109,18 +100,7 @@ async def handle_repost(
 
     async def claim_repost() -> tuple[Member, str, Claim | None]:
         _, member, lang, _ = await identify(deps, client, body, refresh=False)
-        if share_id is None:
-            return member, lang, None
-        async with deps.sessions() as session:
-            claim = await posting.repost(
-                session,
-                workspace_id=member.workspace_id,
-                member_id=member.id,
-                share_id=share_id,
-                now=deps.clock.now(),
-            )
-            await session.commit()
-        return member, lang, claim
+        return member, lang, await connections.claim_repost(deps, member, share_id)
 
     # Claimed before the ack (a click is never resent), within what Slack waits for; a slow database
     # gets "still working" at once and the outcome when it is known.
@@ -139,5 +119,4 @@ async def handle_repost(
     if claim is None:
         await tell(body, respond, client, t(lang, "no_longer_available"))
         return
-    text, blocks = await share_outcome(deps, claim, member, lang)
-    await tell(body, respond, client, text, blocks)
+    await tell_message(body, respond, client, await connections.share_outcome(deps, claim, member, lang))

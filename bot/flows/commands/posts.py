@@ -1,0 +1,154 @@
+"""The admins' subcommands about posts: `queue`, `list`, `cancel`, `stats` and the default `channel`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import Relais
+from bot.flows import acting
+from bot.flows.caller import Caller, ChatSurface, Refusal, UnknownChannel
+from bot.i18n import url_reason
+from bot.messages import Mention, Message, commands, text
+from bot.services import inputs, scores
+from bot.services import posts as post_service
+from bot.services.preview import UnsafeURL, validate_url
+from bot.services.when import WhenError, parse_when, split_trailing_when
+
+STATS_DAYS: Final = 30
+NETWORKS: Final = ["linkedin", "x"]  # what a post queued by command offers
+
+
+def default_channel(core: Relais, caller: Caller) -> str | None:
+    """Where a post goes when no channel is named (`bot.services.posts.default_channel`)."""
+    return post_service.default_channel(caller.workspace, fallback=core.settings.relais_channel)
+
+
+async def resolve_channel(surface: ChatSurface, reference: str) -> str:
+    """The channel a typed reference names, or the refusal that says it is unknown."""
+    try:
+        return await surface.resolve_channel(reference)
+    except UnknownChannel as exc:
+        raise Refusal("unknown_channel", channel=exc.reference) from None
+
+
+def checked_url(caller: Caller, typed: str) -> str:
+    """A typed link, or the refusal that says why it is not one Relais fetches."""
+    try:
+        return validate_url(typed)
+    except UnsafeURL as exc:
+        raise Refusal("invalid_url", reason=url_reason(caller.lang, code=exc.code, detail=str(exc))) from None
+
+
+async def queue(
+    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
+) -> Message | None:
+    """`queue <url> [caption] [#channel …] [at <when>]`; `queue` alone opens the form."""
+    if not args:
+        default = default_channel(core, caller)
+        await surface.open_queue_form((default,) if default else (), caller.lang)
+        return None
+    url = checked_url(caller, args[0])
+    channel_words = [word for word in args[1:] if surface.is_channel_reference(word)]
+    words, when_text = split_trailing_when(
+        [word for word in args[1:] if not surface.is_channel_reference(word)]
+    )
+    publish_at = None
+    now = core.clock.now()
+    if when_text is not None:
+        try:
+            publish_at = parse_when(when_text, now=now, tz=caller.timezone)
+        except WhenError as exc:
+            raise Refusal(f"when_{exc.code}", text=when_text) from None
+    channels = [await resolve_channel(surface, word) for word in channel_words]
+    if not channels:
+        default = default_channel(core, caller)
+        if default is None:
+            raise Refusal("no_channel")
+        channels = [default]
+    preview = await core.fetcher.fetch(url)
+    if preview.error == "private_address":
+        raise Refusal("private_url")
+    post = await post_service.queue_post(
+        session,
+        workspace=caller.workspace,
+        author=caller.member,
+        preview=preview,
+        captions=[surface.for_network(" ".join(words))] if words else [],
+        channels=channels,
+        networks=NETWORKS,
+        publish_at=publish_at,
+        expires_at=None,
+        now=now,
+        lang=caller.lang,
+    )
+    later = publish_at is not None and post.publish_at is not None and post.publish_at > now
+    return commands.queued(
+        caller.lang,
+        post_id=post.id,
+        where=post.channels,
+        when=acting.local(post.publish_at, caller.timezone) if later and post.publish_at else None,
+        preview_missing=preview.error is not None,
+    )
+
+
+async def post_list(
+    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
+) -> Message:
+    found = await post_service.list_posts(session, workspace_id=caller.workspace.id)
+    when = [acting.local(line.publish_at, caller.timezone) if line.publish_at else "" for line in found]
+    return commands.post_list(caller.lang, found, when=when)
+
+
+def post_id(args: list[str], command: str) -> int:
+    """The post a subcommand names, or the refusal that says which is missing or not a number."""
+    if not args:
+        raise Refusal("missing_post_id", command=command)
+    found = inputs.parse_id(args[0])
+    if found is None:
+        raise Refusal("not_a_post_id", text=args[0], command=command)
+    return found
+
+
+async def cancel(
+    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
+) -> Message:
+    which = post_id(args, "cancel")
+    await post_service.cancel_post(
+        session, workspace_id=caller.workspace.id, post_id=which, now=core.clock.now(), lang=caller.lang
+    )
+    core.cache.forget_post(caller.workspace.id, which)
+    return commands.say(caller.lang, "cancelled", id=which)
+
+
+async def channel(
+    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
+) -> Message:
+    """`channel #name`: where posts go when none is named."""
+    if not args:
+        raise Refusal("no_channel")
+    found = await resolve_channel(surface, args[0])
+    caller.workspace.default_channel = found
+    return commands.say(caller.lang, "channel_set", channel=Mention("channel", found))
+
+
+async def stats(
+    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
+) -> Message:
+    """`stats <id>`: one post's; `stats`: the last `STATS_DAYS` days'."""
+    workspace_id = caller.workspace.id
+    if args:
+        which = post_id(args, "stats")
+        if await post_service.get_post(session, workspace_id=workspace_id, post_id=which) is None:
+            raise Refusal("unknown_post", id=which)
+        found = await scores.stats(session, workspace_id=workspace_id, post_id=which)
+        title = text(caller.lang, "stats_post_title", id=which)
+        refused = await post_service.undelivered(session, workspace_id=workspace_id, post_ids=[which])
+    else:
+        since = core.clock.now() - timedelta(days=STATS_DAYS)
+        found = await scores.stats(session, workspace_id=workspace_id, since=since)
+        title = text(caller.lang, "stats_period_title", days=STATS_DAYS)
+        refused = await post_service.undelivered(session, workspace_id=workspace_id, since=since)
+    return commands.stats(caller.lang, found, title=title, refused=refused)

@@ -1,0 +1,123 @@
+"""Connected accounts, whatever the chat platform: a personal connect link, disconnecting, where each
+network stands for a member, and running the API share a click claimed."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from bot.core import Relais
+from bot.messages import Message, notices, text
+from bot.messages.connections import Connection, connect_link
+from bot.messages.post import network_name
+from bot.services import connections, posting
+from bot.services.posting import Claim
+from models import Member, Network, SocialAccountStatus
+
+logger = logging.getLogger(__name__)
+
+# The words `/relais connect` and `/relais disconnect` take for each network.
+NETWORK_WORDS: Final = {"linkedin": Network.LINKEDIN, "x": Network.X, "twitter": Network.X}
+
+
+def network_named(word: str) -> Network | None:
+    return NETWORK_WORDS.get(word.lower())
+
+
+async def connect(core: Relais, member: Member, network: Network, lang: str) -> Message:
+    """A fresh personal connect link, or why there is none. Opens its own session: call it with no write
+    transaction of the caller's open."""
+    if network not in core.social or core.cipher is None:
+        return Message(text(lang, "network_not_available", network=network_name(lang, network.value)))
+    async with core.sessions() as session:
+        url = await connections.issue_link(
+            session,
+            cipher=core.cipher,
+            base_url=core.settings.base_url,
+            member=member,
+            network=network,
+            now=core.clock.now(),
+        )
+        await session.commit()
+    return connect_link(network=network.value, url=url, lang=lang)
+
+
+async def disconnect(core: Relais, member: Member, network: Network, lang: str) -> Message:
+    """Forget the member's connection (revoking the token at the network where it can). Opens its own
+    sessions."""
+    name = network_name(lang, network.value)
+    if core.cipher is None:
+        return Message(text(lang, "was_not_connected", network=name))
+    forgotten = await connections.disconnect(
+        core.sessions,
+        cipher=core.cipher,
+        client=core.social.get(network),
+        member_id=member.id,
+        network=network,
+    )
+    return Message(text(lang, "disconnected" if forgotten else "was_not_connected", network=name))
+
+
+async def member_connections(core: Relais, member_id: int) -> tuple[Connection, ...]:
+    """Where each network stands for the member; a connection that cannot be refreshed shows its end."""
+    async with core.sessions() as session:
+        accounts = await connections.connected_networks(session, member_id=member_id)
+    result = []
+    for network in Network:
+        account = accounts.get(network)
+        client = core.social.get(network)
+        connected = account is not None and account.status is SocialAccountStatus.CONNECTED
+        until = None
+        if connected and account is not None and client is not None and not client.can_refresh:
+            until = account.expires_at.date().isoformat() if account.expires_at else None
+        result.append(Connection(network.value, client is not None, connected, until))
+    return tuple(result)
+
+
+async def share_outcome(core: Relais, claim: Claim, member: Member | None, lang: str) -> Message:
+    """Run the API post a click claimed and describe the outcome; or describe the share the click found
+    (already posted, already on its way). A retry is announced in the member's time zone."""
+    if claim.job_id is None:
+        return notices.share_outcome(claim.share, lang, fresh=False)
+    try:
+        view = await core.poster.run_now(claim.job_id)
+    except Exception:
+        # The claim is committed: the clock runs the post (or, if it was under way, asks the member to
+        # check) and tells the member by direct message.
+        logger.exception("running API share %s failed", claim.share.share_id)
+        view = None
+    if view is None:  # the clock takes it (or took it first) and tells the member
+        view = claim.share
+    timezone = member.timezone if member is not None else None
+    retry_time = notices.local_time(view.retry_at, timezone, now=core.clock.now()) if view.retry_at else None
+    return notices.share_outcome(view, lang, retry_time=retry_time)
+
+
+async def undo(core: Relais, member: Member, share_id: int | None, lang: str) -> Message:
+    """Undo an API share: delete the post on the network; only its author can."""
+    view = None
+    if share_id is not None:
+        view = await core.poster.undo(
+            workspace_id=member.workspace_id, member_id=member.id, share_id=share_id
+        )
+    if view is None:
+        return Message(text(lang, "no_longer_available"))
+    return notices.share_outcome(view, lang, fresh=False)
+
+
+async def claim_repost(core: Relais, member: Member, share_id: int | None) -> Claim | None:
+    """The member checked: a share whose outcome was unknown is not on their profile. Claim posting it
+    again (committed before the platform hears back: a click is never resent); None if there is nothing
+    to repost."""
+    if share_id is None:
+        return None
+    async with core.sessions() as session:
+        claim = await posting.repost(
+            session,
+            workspace_id=member.workspace_id,
+            member_id=member.id,
+            share_id=share_id,
+            now=core.clock.now(),
+        )
+        await session.commit()
+    return claim

@@ -1,0 +1,49 @@
+"""What only Slack can do for the core's flows (`bot.flows.caller.ChatSurface`): read a channel
+reference in typed text, undo Slack's escapes, open the queue form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.flows.caller import UnknownChannel
+from handlers.slack import channels
+from handlers.slack.blocks import unescape
+from handlers.slack.blocks.modals import QueueForm, build_queue_modal
+from handlers.slack.suggestions import send_reviews
+from models import Suggestion
+
+
+class SlackSurface:
+    platform = "slack"
+
+    def __init__(self, client: AsyncWebClient, *, trigger_id: str | None = None) -> None:
+        self._client = client
+        self._trigger_id = trigger_id
+
+    def is_channel_reference(self, word: str) -> bool:
+        return channels.is_channel_token(word)
+
+    async def resolve_channel(self, reference: str) -> str:
+        try:
+            return await channels.resolve_channel(self._client, reference)
+        except channels.UnknownChannel as exc:
+            raise UnknownChannel(exc.reference) from None
+
+    def typed(self, text: str) -> str:
+        return unescape(text)
+
+    def for_network(self, text: str) -> str:
+        return channels.plain_text(text)
+
+    async def open_queue_form(self, channels: tuple[str, ...], lang: str) -> None:
+        form = QueueForm(channels=channels)
+        await self._client.views_open(trigger_id=self._trigger_id, view=build_queue_modal(form, lang))
+
+    async def send_reviews(self, session: Any, suggestion: Suggestion, author: str, admins: list[str]) -> int:
+        """Until reviews go through the outbox (`handlers.slack.suggestions.send_reviews`); `session` is
+        the flow's, passed through (this module runs no SQL of its own)."""
+        return await send_reviews(
+            session, self._client, suggestion=suggestion, author_id=author, admins=admins
+        )
