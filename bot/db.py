@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from sqlalchemy import Executable, event, text
 from sqlalchemy.engine import URL, make_url
@@ -19,6 +19,9 @@ SQLITE_DRIVER = "sqlite+aiosqlite"
 # Key, in each pooled SQLite connection's info, of the identity of the file it opened.
 SQLITE_FILE_KEY = "relais_sqlite_file"
 POSTGRES_DRIVER = "postgresql+asyncpg"
+
+# How the core opens sessions (what an adapter hands on without importing SQLAlchemy itself).
+Sessions: TypeAlias = async_sessionmaker[AsyncSession]
 
 
 def normalize_database_url(raw: str) -> str:

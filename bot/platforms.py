@@ -15,8 +15,9 @@ from typing import Protocol
 import httpx
 from aiohttp import web
 
-from bot.config import ConfigError, Settings
+from bot.config import Settings
 from bot.core import Relais
+from bot.db import Sessions
 from bot.notifier import Notifier
 from bot.social import SocialClient
 from models import Network
@@ -49,8 +50,10 @@ class Platform(Protocol):
         """Send what a request just enqueued for this platform (the clock would, a little later)."""
         ...
 
-    def notifier(self, settings: Settings) -> Notifier:
-        """The clock's sender of outbox messages to this platform (only called when configured)."""
+    def notifier(self, settings: Settings, sessions: Sessions) -> Notifier:
+        """The clock's sender of outbox messages to this platform's workspaces (only called when
+        configured); `sessions` lets it resolve destinations from the database (Teams' stored
+        conversation references)."""
         ...
 
 
@@ -72,15 +75,10 @@ def configured(settings: Settings) -> list[Platform]:
     return chosen
 
 
-def clock_notifier(settings: Settings) -> Notifier | None:
-    """The notifier the clock sends the outbox through: the configured platform's, or None when no
-    platform is configured (messages then wait in the outbox). Until the outbox routes each workspace to
-    its platform's notifier (issue 10, "neutral outbox"), one platform at a time."""
-    chosen = configured(settings)
-    if len(chosen) > 1:
-        names = ", ".join(platform.name for platform in chosen)
-        raise ConfigError(f"only one chat platform can be configured at a time for now ({names} are)")
-    return chosen[0].notifier(settings) if chosen else None
+def notifiers(chosen: list[Platform], settings: Settings, sessions: Sessions) -> dict[str, Notifier]:
+    """The notifiers the clock sends the outbox through, by platform name: each workspace's messages go
+    through its own platform's; with none configured, messages wait in the outbox."""
+    return {platform.name: platform.notifier(settings, sessions) for platform in chosen}
 
 
 def social_clients(settings: Settings, http: httpx.AsyncClient) -> dict[Network, SocialClient]:

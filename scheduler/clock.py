@@ -74,10 +74,11 @@ def build_context(
     settings: Settings, *, now: Callable[[], datetime] | None = None
 ) -> tuple[jobs.Context, AsyncEngine, Callable[[], Awaitable[None]]]:
     """What the jobs need, from the settings (acting at `now`, the system clock by default; the outbox
-    always keeps real time), its engine, and how to close it all. The outbox goes out through the
-    configured chat platform (`bot.platforms`); with none configured, messages wait in it. Raises
-    `ConfigError` if a platform is configured incompletely."""
-    notifier = platforms.clock_notifier(settings)  # first: an incomplete platform opens nothing
+    always keeps real time), its engine, and how to close it all. Each workspace's messages go out
+    through its chat platform's notifier (`bot.platforms`), for the platforms the settings configure
+    (only theirs are read); the others' messages wait in the outbox. Raises `ConfigError` if a platform
+    is configured incompletely."""
+    chosen = platforms.configured(settings)  # first: an incomplete platform opens nothing
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)
     real = SystemClock().now
@@ -93,7 +94,7 @@ def build_context(
     )
     ctx = jobs.Context(
         sessions=sessions,
-        notifier=notifier,
+        notifiers=platforms.notifiers(chosen, settings, sessions),
         now=now or real,
         send_now=real,
         poster=poster,

@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
-from bot.notifier import Notifier
 from bot.services import connections, outbox, progress, recipients, weekly
 from bot.services import posts as post_service
 from bot.services.posting import Poster
@@ -41,7 +40,9 @@ class Context:
     as if at another time still sends at once and never confuses a running clock's drainer."""
 
     sessions: Sessions
-    notifier: Notifier | None  # None: no chat platform configured, messages wait in the outbox
+    # By platform name: each workspace's messages go through its platform's notifier; a platform not
+    # configured has none, and its messages wait in the outbox.
+    notifiers: outbox.Notifiers
     now: Callable[[], datetime]
     poster: Poster | None = None  # None: no API shares to retry (no network configured)
     fallback_channel: str | None = None
@@ -53,18 +54,17 @@ class Context:
 
 
 async def drain(ctx: Context) -> int:
-    """Send the chat messages waiting in the outbox (nudges to people who opted out since are dropped),
-    then bring the big rounds' progress messages up to date."""
-    if ctx.notifier is None:
-        return 0
+    """Send the chat messages waiting in the outbox, each workspace's through its platform's notifier
+    (nudges to people who opted out since are dropped), then bring the big rounds' progress messages up
+    to date."""
     sent = await outbox.drain(
         ctx.sessions,
-        notifier=ctx.notifier,
+        notifiers=ctx.notifiers,
         now=ctx.sending_now,
         after_send=recipients.after_send(admins=ctx.admins),
         before_send=weekly.still_wanted,
     )
-    await progress.refresh(ctx.sessions, notifier=ctx.notifier, now=ctx.sending_now())
+    await progress.refresh(ctx.sessions, notifiers=ctx.notifiers, now=ctx.sending_now())
     return sent
 
 
@@ -82,6 +82,7 @@ async def drain_all(ctx: Context, passes: int = 1000) -> int:
                 select(func.min(OutboxMessage.next_attempt_at)).where(
                     OutboxMessage.state == OutboxState.PENDING,
                     OutboxMessage.kind.not_in(outbox.NOT_CHAT_KINDS),
+                    outbox.of_platforms(outbox.served_platforms(ctx.notifiers)),
                 )
             )
         if next_due is None:

@@ -1,15 +1,16 @@
 """The outbox: every outbound chat message is a row first, then sent by a drainer.
 
 A crash between deciding to send and sending loses nothing (the row is still pending), and a
-message is never enqueued twice (`dedupe_key`). `drain` claims due rows, sends them through the
-platform's `Notifier`, and records the outcome; a `after_send` hook lets the domain react (a channel
-push becomes a `Delivery`).
+message is never enqueued twice (`dedupe_key`). `drain` claims due rows, sends each through the
+`Notifier` of its workspace's platform (paced by that notifier's `RatePolicy`), and records the outcome;
+a `after_send` hook lets the domain react (a channel push becomes a `Delivery`). A row's `destination` is
+the platform's own id of a member or a channel, which the notifier resolves (`bot.notifier`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -17,8 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
-from bot.notifier import Delivered, Notifier
-from models import OutboxMessage, OutboxState
+from bot.notifier import TRANSIENT, Delivered, Notifier, RatePolicy
+from models import OutboxMessage, OutboxState, Platform, Workspace
 from models.outbox import OutboxPacing
 
 logger = logging.getLogger(__name__)
@@ -30,10 +31,6 @@ NOT_CHAT_KINDS: Final = frozenset({SOCIAL_POST_KIND})
 
 MAX_ATTEMPTS: Final = 5
 STALE_SENDING: Final = timedelta(minutes=5)
-# About one message a second to one destination, in bursts of up to BURST (a token bucket, as Slack's
-# per-channel limit is), counted across every drainer (`take_slot`).
-PER_DESTINATION: Final = timedelta(seconds=1)
-BURST: Final = 3
 # Messages reach the platform a little after the drainer decided to send them, and not all equally late:
 # a message held back waits this much longer than the slot's exact time, so the platform's bucket has
 # refilled when it arrives.
@@ -90,10 +87,13 @@ async def cancel_pending(session: AsyncSession, *, workspace_id: int, dedupe_pre
     )
 
 
+Notifiers = Mapping[str, Notifier]  # by platform name (`Workspace.platform`)
+
+
 async def drain(
     sessions: async_sessionmaker[AsyncSession],
     *,
-    notifier: Notifier,
+    notifiers: Notifiers,
     now: Callable[[], datetime],
     after_send: AfterSend | None = None,
     before_send: BeforeSend | None = None,
@@ -101,35 +101,50 @@ async def drain(
     skip_kinds: Collection[str] = NOT_CHAT_KINDS,
 ) -> int:
     """Send every due pending chat message (up to `limit`): every kind but `skip_kinds` (by default the
-    work rows that are not chat messages); returns how many were sent.
+    work rows that are not chat messages); returns how many were sent. Each goes through the notifier of
+    its workspace's platform; the rows of a platform without one here are left waiting (a process that
+    serves only Slack never takes a Teams workspace's messages).
 
     Each row is claimed (pending → sending) in its own short transaction before the network call, so
     two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`. Each
     send then takes a slot for its destination (`take_slot`), shared through the database with every
     other drainer; a message with no free slot is given back, due when one frees up.
     """
+    served = served_platforms(notifiers)
+    if not served:
+        return 0
     await recover_stale(sessions, now(), skip_kinds=skip_kinds)
+    platform_of: dict[int, str] = {}
     sent = 0
     for _ in range(limit):
-        message = await claim_next(sessions, now(), skip_kinds=skip_kinds)
+        message = await claim_next(sessions, now(), skip_kinds=skip_kinds, platforms=served)
         if message is None:
             break
         if before_send is not None and not await _still_wanted(sessions, message, before_send, now()):
             continue
+        notifier = notifiers[await _platform(sessions, message.workspace_id, platform_of)]
         wait_until = await take_slot(
-            sessions, workspace_id=message.workspace_id, destination=message.destination, now=now()
+            sessions,
+            workspace_id=message.workspace_id,
+            destination=message.destination,
+            now=now(),
+            policy=notifier.rate,
         )
         if wait_until is not None:
-            # Slack takes about one message a second per channel, in short bursts: this one waits.
+            # The platform takes only so many messages per destination (Slack: about one a second per
+            # channel, in short bursts): this one waits.
             await _defer(sessions, message, wait_until, now())
             continue
         try:
             outcome = await notifier.send(
-                kind=message.kind, destination=message.destination, payload=message.payload
+                kind=message.kind,
+                destination=message.destination,
+                payload=message.payload,
+                workspace_id=message.workspace_id,
             )
         except Exception as exc:
             logger.exception("sending outbox message %s failed", message.id)
-            outcome = Delivered(ok=False, error=type(exc).__name__)
+            outcome = Delivered(ok=False, error=TRANSIENT, detail=type(exc).__name__)
         async with sessions() as session:
             row = await session.get_one(OutboxMessage, message.id)
             recorded_at = now()
@@ -141,19 +156,45 @@ async def drain(
     return sent
 
 
+def served_platforms(notifiers: Notifiers) -> list[str]:
+    """The platforms of `notifiers` a workspace can have (a name no workspace can hold serves none)."""
+    return sorted(name for name in notifiers if name in Platform._value2member_map_)
+
+
+def of_platforms(platforms: Collection[str]) -> Any:
+    """A condition on outbox rows: their workspace is on one of `platforms`."""
+    return OutboxMessage.workspace_id.in_(select(Workspace.id).where(Workspace.platform.in_(platforms)))
+
+
+async def _platform(
+    sessions: async_sessionmaker[AsyncSession], workspace_id: int, known: dict[int, str]
+) -> str:
+    if workspace_id not in known:
+        async with sessions() as session:
+            known[workspace_id] = str(
+                await session.scalar(select(Workspace.platform).where(Workspace.id == workspace_id))
+            )
+    return known[workspace_id]
+
+
 async def take_slot(
-    sessions: async_sessionmaker[AsyncSession], *, workspace_id: int, destination: str, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    workspace_id: int,
+    destination: str,
+    now: datetime,
+    policy: RatePolicy,
 ) -> datetime | None:
     """Take a sending slot for `destination` at `now`: None if taken (send now), else the time one
-    frees up. About one message a second to one destination, in bursts of up to `BURST`, counted across
-    every drainer of every process.
+    frees up. About one message per `policy.interval` to one destination, in bursts of up to
+    `policy.burst`, counted across every drainer of every process.
 
     The generic cell rate algorithm (a token bucket kept as one timestamp): each send moves the
     destination's `next_slot_ms` one interval past max(itself, now); a send is allowed while that stays
-    within `BURST - 1` intervals of now. The row is updated by compare-and-set, so two drainers never
+    within `burst - 1` intervals of now. The row is updated by compare-and-set, so two drainers never
     take the same slot, on SQLite and PostgreSQL alike; each attempt is one short transaction."""
-    interval = int(PER_DESTINATION / timedelta(milliseconds=1))
-    tolerance = (BURST - 1) * interval
+    interval = int(policy.interval / timedelta(milliseconds=1))
+    tolerance = (policy.burst - 1) * interval
     at = int(now.timestamp() * 1000)
     key = (OutboxPacing.workspace_id == workspace_id) & (OutboxPacing.destination == destination)
     for _ in range(SLOT_ATTEMPTS):
@@ -181,7 +222,7 @@ async def take_slot(
         if taken.rowcount == 1:  # type: ignore[attr-defined]
             return None
     # Many drainers racing for one destination: this one tries again in a moment.
-    return now + PER_DESTINATION
+    return now + policy.interval
 
 
 async def recover_stale(
@@ -243,10 +284,11 @@ async def claim_next(
     kinds: Collection[str] = (),
     skip_kinds: Collection[str] = (),
     message_id: int | None = None,
+    platforms: Collection[str] | None = None,
 ) -> OutboxMessage | None:
-    """Claim the next due pending message (of `kinds` if given, not of `skip_kinds`; or exactly
-    `message_id`, due or not): it moves to `sending` and its attempts count up. None if there is none
-    or another drainer took it first."""
+    """Claim the next due pending message (of `kinds` if given, not of `skip_kinds`, of a workspace on
+    one of `platforms` if given; or exactly `message_id`, due or not): it moves to `sending` and its
+    attempts count up. None if there is none or another drainer took it first."""
     async with sessions() as session:
         query = select(OutboxMessage).where(OutboxMessage.state == OutboxState.PENDING)
         if message_id is not None:
@@ -257,6 +299,8 @@ async def claim_next(
             query = query.where(OutboxMessage.kind.in_(kinds))
         if skip_kinds:
             query = query.where(OutboxMessage.kind.not_in(skip_kinds))
+        if platforms is not None:
+            query = query.where(of_platforms(platforms))
         query = query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
@@ -283,7 +327,7 @@ def record(row: OutboxMessage, outcome: Delivered, now: datetime) -> None:
         row.result = {"message_id": outcome.message_id, "channel": outcome.channel}
         row.last_error = None
         return
-    row.last_error = outcome.error
+    row.last_error = outcome.reason
     if outcome.permanent or row.attempts >= MAX_ATTEMPTS:
         row.state = OutboxState.FAILED
         return

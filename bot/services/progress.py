@@ -16,10 +16,9 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.notifier import Notifier
 from bot.services import members as member_service
 from bot.services import outbox
-from models import Member, OutboxMessage, OutboxState
+from models import Member, OutboxMessage, OutboxState, Workspace
 
 PROGRESS_KIND: Final = "round_progress"
 PROGRESS_UPDATE_KIND: Final = "round_progress_update"
@@ -66,21 +65,32 @@ class _Edit:
     """A progress message to bring to `done`: its outbox row, where it is, and what it will say."""
 
     row_id: int
+    workspace_id: int
     channel: str
     payload: dict[str, Any]
     done: int
 
 
-async def refresh(sessions: async_sessionmaker[AsyncSession], *, notifier: Notifier, now: datetime) -> int:
-    """Edit every unfinished progress message whose count changed; returns how many were edited.
+async def refresh(
+    sessions: async_sessionmaker[AsyncSession], *, notifiers: outbox.Notifiers, now: datetime
+) -> int:
+    """Edit every unfinished progress message whose count changed, through the notifier of its
+    workspace's platform (those of other platforms wait); returns how many were edited.
 
     The counts are read first in a short transaction; the edits (Slack calls, which can take seconds) are
     made outside any, and each one's result is recorded in its own short write: no write lock is held
     across a network call."""
+    served = outbox.served_platforms(notifiers)
+    if not served:
+        return 0
     edited = 0
-    for edit in await _edits(sessions):
-        outcome = await notifier.send(
-            kind=PROGRESS_UPDATE_KIND, destination=edit.channel, payload=edit.payload
+    platforms = await _platforms(sessions)
+    for edit in await _edits(sessions, served):
+        outcome = await notifiers[platforms[edit.workspace_id]].send(
+            kind=PROGRESS_UPDATE_KIND,
+            destination=edit.channel,
+            payload=edit.payload,
+            workspace_id=edit.workspace_id,
         )
         if outcome.ok:
             await _record(sessions, edit, now)
@@ -88,13 +98,24 @@ async def refresh(sessions: async_sessionmaker[AsyncSession], *, notifier: Notif
     return edited
 
 
-async def _edits(sessions: async_sessionmaker[AsyncSession]) -> list[_Edit]:
-    """The progress messages shown whose round has settled more messages since (reads only)."""
+async def _platforms(sessions: async_sessionmaker[AsyncSession]) -> dict[int, str]:
+    async with sessions() as session:
+        return {
+            id_: str(platform)
+            for id_, platform in await session.execute(select(Workspace.id, Workspace.platform))
+        }
+
+
+async def _edits(sessions: async_sessionmaker[AsyncSession], platforms: list[str]) -> list[_Edit]:
+    """The progress messages shown on `platforms` whose round has settled more messages since (reads
+    only)."""
     async with sessions() as session:
         shown = (
             await session.scalars(
                 select(OutboxMessage).where(
-                    OutboxMessage.kind == PROGRESS_KIND, OutboxMessage.state == OutboxState.SENT
+                    OutboxMessage.kind == PROGRESS_KIND,
+                    OutboxMessage.state == OutboxState.SENT,
+                    outbox.of_platforms(platforms),
                 )
             )
         ).all()
@@ -116,7 +137,7 @@ async def _edits(sessions: async_sessionmaker[AsyncSession]) -> list[_Edit]:
             )
             if done != shown_done:
                 payload = {**row.payload, "done": done, "message_id": result.get("message_id")}
-                edits.append(_Edit(row.id, str(result["channel"]), payload, done))
+                edits.append(_Edit(row.id, row.workspace_id, str(result["channel"]), payload, done))
         await session.commit()
     return edits
 

@@ -1,15 +1,18 @@
-"""What a failed delivery says, and who must hear of it.
+"""What a failed delivery says, and who must hear of it. Decisions follow the notifier's neutral codes
+(`bot.notifier`); the platform's own error (`Delivered.detail`) is only passed on to logs and texts.
 
-- A person who left is marked inactive (and skipped from then on).
-- A channel Relais cannot post in is reported to the admins, once per channel and reason, instead of
-  being retried forever.
-- A post's channel message that Slack refused for good (an announcement-only channel, a message Slack
-  finds malformed or too long, …) is reported to the admin who queued it, in their language: the
+- A person who left (`recipient_gone`) is marked inactive (and skipped from then on).
+- A channel Relais cannot post in (`channel_unusable`) is reported to the admins, once per channel and
+  reason, instead of being retried forever.
+- A post's channel message that the platform refused for good (an announcement-only channel, a message
+  it finds malformed or too long, …) is reported to the admin who queued it, in their language: the
   confirmation they got said only that the post was being published.
-- A dead workspace token (`account_inactive`: the app's bot user or workspace is gone) is nobody's
+- A dead workspace token (`token_revoked`: the app's bot user or workspace is gone) is nobody's
   departure: no member is marked inactive, the messages keep waiting (retried hourly, attempts not
   counted, `last_error` saying why) and an error is logged once. The admins cannot be reached through
-  Slack with that token; the log and `relais jobs list` (the outbox's waiting messages) say it.
+  the chat platform with that token; the log and `relais jobs list` (the outbox's waiting messages)
+  say it.
+- A suggestion's review message that went out is remembered on the suggestion (`suggestions`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Final
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.notifier import Delivered
+from bot.notifier import CHANNEL_UNUSABLE, RECIPIENT_GONE, TOKEN_REVOKED, Delivered
 from bot.services import members as member_service
 from bot.services import outbox, suggestions, weekly
 from bot.services import posts as post_service
@@ -31,19 +34,11 @@ from models import Member, OutboxMessage, OutboxState, Post
 
 logger = logging.getLogger(__name__)
 
-RECIPIENT_GONE: Final = "recipient_gone"  # what a notifier reports for a person who left
-# What a notifier reports, as `credentials_dead:<platform error>`, when the workspace's token no longer works.
-CREDENTIALS_DEAD: Final = "credentials_dead"
 CREDENTIALS_PHRASE: Final = "refuses Relais's bot token"
 CREDENTIALS_DEAD_NOTE: Final = (
     "{error}: the chat platform " + CREDENTIALS_PHRASE + " (the app's bot user or the workspace was "
     "deleted, or the app was uninstalled). Replace the token (SLACK_BOT_TOKEN); this message waits until "
     "then."
-)
-# What a notifier reports for a channel that cannot be posted in (Slack's own error codes; an
-# announcement-only channel answers `restricted_action`).
-CHANNEL_PROBLEMS: Final = frozenset(
-    {"channel_not_found", "is_archived", "not_in_channel", "restricted_action"}
 )
 ADMIN_ALERT_KIND: Final = "admin_alert"
 POST_REFUSED_KIND: Final = "post_refused"  # to the admin who queued a post a channel refused
@@ -62,7 +57,7 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
             _dead_tokens.discard(message.workspace_id)
         if outcome.ok and message.kind == weekly.NUDGE_KIND:
             await weekly.nudge_delivered(session, message, now)
-        if not outcome.ok and (outcome.error or "").startswith(f"{CREDENTIALS_DEAD}:"):
+        if not outcome.ok and outcome.error == TOKEN_REVOKED:
             _keep_waiting(message, outcome, now)
             return
         if outcome.ok or message.state is not OutboxState.FAILED:
@@ -76,8 +71,8 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
             return
         told: set[str] = set()
         if message.kind == post_service.POST_KIND:
-            told = await _tell_post_author(session, message, str(outcome.error), admins=admins, now=now)
-        if outcome.error in CHANNEL_PROBLEMS and message.kind not in (ADMIN_ALERT_KIND, POST_REFUSED_KIND):
+            told = await _tell_post_author(session, message, outcome, admins=admins, now=now)
+        if outcome.error == CHANNEL_UNUSABLE and message.kind not in (ADMIN_ALERT_KIND, POST_REFUSED_KIND):
             for admin in await suggestions.admin_ids(
                 session, workspace_id=message.workspace_id, configured=admins
             ):
@@ -90,11 +85,12 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
                     destination=admin,
                     payload={
                         "channel": message.destination,
-                        "error": outcome.error,
+                        "code": outcome.error,
+                        "error": outcome.reason,
                         "lang": await _language(session, message.workspace_id, admin),
                     },
                     now=now,
-                    dedupe_key=f"channel-problem:{message.destination}:{outcome.error}:{admin}",
+                    dedupe_key=f"channel-problem:{message.destination}:{outcome.reason}:{admin}",
                 )
 
     return hook
@@ -102,7 +98,7 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
 
 def _keep_waiting(message: OutboxMessage, outcome: Delivered, now: datetime) -> None:
     """A dead token is not the message's fault: it waits (its attempt not counted) with a clear error."""
-    error = (outcome.error or "").split(":", 1)[1] or "token"
+    error = outcome.detail or "token"
     if message.workspace_id not in _dead_tokens:
         _dead_tokens.add(message.workspace_id)
         logger.error(
@@ -118,7 +114,12 @@ def _keep_waiting(message: OutboxMessage, outcome: Delivered, now: datetime) -> 
 
 
 async def _tell_post_author(
-    session: AsyncSession, message: OutboxMessage, error: str, *, admins: frozenset[str], now: datetime
+    session: AsyncSession,
+    message: OutboxMessage,
+    outcome: Delivered,
+    *,
+    admins: frozenset[str],
+    now: datetime,
 ) -> set[str]:
     """Tell the admin who queued the post (or, if unknown, every admin) that this channel refused it;
     returns who was told."""
@@ -144,7 +145,8 @@ async def _tell_post_author(
             payload={
                 "post_id": post_id,
                 "channel": message.destination,
-                "error": error,
+                "code": outcome.error,
+                "error": outcome.reason,
                 "lang": await _language(session, message.workspace_id, recipient),
             },
             now=now,

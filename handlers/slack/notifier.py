@@ -4,18 +4,28 @@ and reports the outcome in neutral terms (a person who left, a dead workspace to
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.notifier import Delivered
+from bot.notifier import (
+    CHANNEL_UNUSABLE,
+    RATE_LIMITED,
+    RECIPIENT_GONE,
+    REFUSED,
+    TOKEN_REVOKED,
+    TOO_BIG,
+    TRANSIENT,
+    Delivered,
+    RatePolicy,
+)
 from bot.services.connections import CONNECTED_KIND, EXPIRING_KIND
 from bot.services.posting import SHARE_RESULT_KIND, ShareView
 from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
 from bot.services.progress import PROGRESS_KIND, PROGRESS_UPDATE_KIND
-from bot.services.recipients import ADMIN_ALERT_KIND, CREDENTIALS_DEAD, POST_REFUSED_KIND, RECIPIENT_GONE
+from bot.services.recipients import ADMIN_ALERT_KIND, POST_REFUSED_KIND
 from bot.services.weekly import LEADERBOARD_KIND, NUDGE_KIND, RANK_KIND
 from handlers.slack.blocks import Blocks, section
 from handlers.slack.blocks.delivery import build_post_refused
@@ -29,26 +39,35 @@ from handlers.slack.text import t
 
 logger = logging.getLogger(__name__)
 
-# Errors that no retry will fix: the message is recorded as failed with the reason.
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "is_archived",
-        "not_in_channel",
-        "user_not_found",
-        "invalid_blocks",
-        "msg_too_long",
-        "msg_blocks_too_long",
-        "no_text",
-        "message_not_found",
-        "cant_update_message",
-        "restricted_action",
-    }
+# Slack's errors in neutral terms (`bot.notifier`); any other is `transient` (retried with a back-off).
+# A channel that cannot be posted in (an announcement-only channel answers `restricted_action`):
+CHANNEL_ERRORS: Final = frozenset({"channel_not_found", "is_archived", "not_in_channel", "restricted_action"})
+TOO_BIG_ERRORS: Final = frozenset({"msg_too_long", "msg_blocks_too_long"})
+REFUSED_ERRORS: Final = frozenset({"invalid_blocks", "no_text", "message_not_found", "cant_update_message"})
+# The workspace's bot token no longer works (the app's bot user or the workspace was deleted, the app
+# uninstalled): nothing about the recipient. Messages wait for a working token.
+TOKEN_ERRORS: Final = frozenset(
+    {"account_inactive", "invalid_auth", "not_authed", "token_revoked", "token_expired"}
 )
-# Errors that say the workspace's bot token no longer works (the app's bot user or the workspace was
-# deleted, the app uninstalled): nothing about the recipient. Messages wait for a working token.
-TOKEN_ERRORS = frozenset({"account_inactive", "invalid_auth", "not_authed", "token_revoked", "token_expired"})
-TOKEN_RETRY_SECONDS = 3600
+TOKEN_RETRY_SECONDS: Final = 3600
+# Slack takes about one message a second per channel, in short bursts.
+SLACK_RATE: Final = RatePolicy(interval=timedelta(seconds=1), burst=3)
+
+
+def neutral_error(error: str, destination: str) -> str:
+    """Slack's `error` for a message to `destination`, as a neutral code. A DM to a person who left
+    fails with `user_not_found`, or `channel_not_found` for a user id (U…, W…)."""
+    if error == "user_not_found" or (error == "channel_not_found" and destination[:1] in ("U", "W")):
+        return RECIPIENT_GONE
+    if error in TOKEN_ERRORS:
+        return TOKEN_REVOKED
+    if error in CHANNEL_ERRORS:
+        return CHANNEL_UNUSABLE
+    if error in TOO_BIG_ERRORS:
+        return TOO_BIG
+    if error in REFUSED_ERRORS:
+        return REFUSED
+    return TRANSIENT
 
 
 def _number(n: int, lang: str) -> str:
@@ -92,10 +111,17 @@ def _render_personal(kind: str, payload: dict[str, Any], lang: str) -> tuple[str
 
 
 class SlackNotifier:
+    """Destinations are Slack ids as they are: a channel, or a user (Slack opens the DM); one bot
+    token serves every workspace, so `workspace_id` is not needed to reach anyone."""
+
+    rate = SLACK_RATE
+
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
 
-    async def send(self, *, kind: str, destination: str, payload: dict[str, Any]) -> Delivered:
+    async def send(
+        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
+    ) -> Delivered:
         lang = str(payload.get("lang", "en"))
         try:
             if kind == POST_KIND:
@@ -125,18 +151,15 @@ class SlackNotifier:
             error = str(exc.response.get("error") or "unknown_error")
             if exc.response.status_code == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
-                return Delivered(ok=False, error="ratelimited", retry_after=retry_after)
-            if error in TOKEN_ERRORS:
+                return Delivered(ok=False, error=RATE_LIMITED, detail=error, retry_after=retry_after)
+            code = neutral_error(error, destination)
+            if code == TOKEN_REVOKED:
                 # Not the recipient's doing: the bot token is dead (`recipients` logs it and keeps waiting).
-                return Delivered(
-                    ok=False, error=f"{CREDENTIALS_DEAD}:{error}", retry_after=TOKEN_RETRY_SECONDS
-                )
+                return Delivered(ok=False, error=code, detail=error, retry_after=TOKEN_RETRY_SECONDS)
             logger.warning("Slack refused a %s message to %s: %s", kind, destination, error)
-            if error == "user_not_found" or (error == "channel_not_found" and destination[:1] in ("U", "W")):
-                error = RECIPIENT_GONE  # the person left: the domain marks them inactive
-            return Delivered(ok=False, error=error, permanent=error in PERMANENT_ERRORS | {RECIPIENT_GONE})
+            return Delivered(ok=False, error=code, detail=error)
         logger.error("no renderer for outbox kind %r", kind)
-        return Delivered(ok=False, error=f"unknown kind {kind}", permanent=True)
+        return Delivered(ok=False, error=REFUSED, detail=f"unknown kind {kind}")
 
 
 def _fitted(message: tuple[str, Blocks]) -> tuple[str, Blocks]:

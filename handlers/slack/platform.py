@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.config import Settings
 from bot.core import Relais
+from bot.db import Sessions
 from bot.notifier import Notifier
 from handlers.slack.app import build_slack_app, build_socket_mode_handler, build_web_client
 from handlers.slack.ingress import SlackIngress
@@ -51,8 +52,8 @@ class SlackPlatform:
         if SLACK_APP_KEY in app:
             await drain_outbox(app[CORE_KEY], app[SLACK_APP_KEY].client)
 
-    def notifier(self, settings: Settings) -> Notifier:
-        return SlackNotifier(build_web_client(settings))
+    def notifier(self, settings: Settings, sessions: Sessions) -> Notifier:
+        return SlackNotifier(build_web_client(settings))  # Slack ids need no look-up
 
 
 async def handle_slack_events(request: web.Request) -> web.StreamResponse:

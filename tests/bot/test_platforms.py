@@ -5,26 +5,46 @@ from __future__ import annotations
 
 import importlib.metadata
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import EntryPoint
 from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import platforms
 from bot.config import ConfigError, Settings
 from bot.core import Relais
-from bot.notifier import Delivered, Notifier
+from bot.db import Sessions
+from bot.demo.fake_slack import FakeSlack
+from bot.notifier import Delivered, Notifier, RatePolicy
+from bot.services import outbox
+from bot.services.connections import CONNECTED_KIND
 from bot.web import create_app
+from models import OutboxMessage, OutboxState, Platform, Workspace
+from scheduler import jobs
+from scheduler.clock import build_context
 from tests.conftest import running
 
 SettingsFactory = Callable[..., Settings]
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
-class QuietNotifier:
-    async def send(self, *, kind: str, destination: str, payload: dict[str, Any]) -> Delivered:
-        return Delivered(ok=True)
+class Recorder:
+    """A notifier that sends nothing and remembers what it was given."""
+
+    rate = RatePolicy(interval=timedelta(seconds=1), burst=3)
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str, str]] = []
+
+    async def send(
+        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
+    ) -> Delivered:
+        self.sent.append((workspace_id, kind, destination))
+        return Delivered(ok=True, message_id=f"m{len(self.sent)}", channel=destination)
 
 
 class Echo:
@@ -47,18 +67,27 @@ class Echo:
     async def drain(self, app: web.Application) -> None:
         pass
 
-    def notifier(self, settings: Settings) -> Notifier:
-        return QuietNotifier()
+    def notifier(self, settings: Settings, sessions: Sessions) -> Notifier:
+        return RECORDER
 
 
-def _with_echo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Install `Echo` beside the real adapters, as a package declaring the entry point would."""
+RECORDER = Recorder()
+
+
+class FakeTeams(Echo):
+    """Another chat platform, as the clock sees it: Teams workspaces' messages go to `RECORDER`."""
+
+    name = "teams"
+
+
+def _with_echo(monkeypatch: pytest.MonkeyPatch, name: str = "echo", adapter: str = "Echo") -> None:
+    """Install `adapter` beside the real adapters, as a package declaring the entry point would."""
     real = importlib.metadata.entry_points
 
     def entry_points(*, group: str) -> list[EntryPoint]:
         found: list[EntryPoint] = list(real(group=group))
         if group == platforms.PLATFORMS_GROUP:
-            found.append(EntryPoint(name="echo", value=f"{__name__}:Echo", group=group))
+            found.append(EntryPoint(name=name, value=f"{__name__}:{adapter}", group=group))
         return found
 
     monkeypatch.setattr(platforms, "entry_points", entry_points)
@@ -68,15 +97,17 @@ def test_the_slack_adapter_is_found_through_its_entry_point() -> None:
     assert [platform.name for platform in platforms.installed()] == ["slack"]
 
 
-def test_without_platform_settings_the_clock_has_no_notifier(make_settings: SettingsFactory) -> None:
+async def test_without_platform_settings_the_clock_has_no_notifier(make_settings: SettingsFactory) -> None:
     settings = make_settings(slack_bot_token=None, slack_signing_secret=None)
     assert platforms.configured(settings) == []
-    assert platforms.clock_notifier(settings) is None
+    ctx, _, close = build_context(settings)
+    await close()
+    assert ctx.notifiers == {}
 
 
 def test_an_incomplete_platform_is_refused(make_settings: SettingsFactory) -> None:
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-        platforms.clock_notifier(make_settings(slack_signing_secret=None))
+        build_context(make_settings(slack_signing_secret=None))
 
 
 async def test_an_installed_adapter_serves_its_routes_around_the_core(
@@ -90,12 +121,74 @@ async def test_an_installed_adapter_serves_its_routes_around_the_core(
     assert echoed.status_code == 200
     assert echoed.json() == {"base_url": settings.base_url}
     assert slack.status_code == 404  # Slack installed but not configured says so
-    assert isinstance(platforms.clock_notifier(settings), QuietNotifier)
+    assert [platform.name for platform in platforms.configured(settings)] == ["echo"]
 
 
-def test_two_configured_platforms_are_refused_until_the_outbox_routes_per_workspace(
-    make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+async def test_the_clock_sends_each_workspaces_messages_through_its_own_platform(
+    make_settings: SettingsFactory,
+    sessions: async_sessionmaker[AsyncSession],
+    fake_slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _with_echo(monkeypatch)
-    with pytest.raises(ConfigError, match="echo, slack"):
-        platforms.clock_notifier(make_settings())
+    """Slack and another platform configured at once: the clock serves both, each workspace's messages
+    through its own platform's notifier, and neither ever sees the other's."""
+    _with_echo(monkeypatch, "teams", "FakeTeams")
+    RECORDER.sent.clear()
+    for user in ("UANA", "UCLEO"):
+        fake_slack.add_user(user)
+    async with sessions() as session:
+        for platform, team in ((Platform.SLACK, "T0001"), (Platform.TEAMS, "tenant-1")):
+            session.add(Workspace(platform=platform, external_id=team, created_at=NOW, updated_at=NOW))
+        await session.flush()
+        for workspace_id, destination in ((1, "UANA"), (2, "29:bob"), (2, "19:news@thread"), (1, "UCLEO")):
+            payload = {"network": "x", "lang": "en"}
+            await outbox.enqueue(
+                session,
+                workspace_id=workspace_id,
+                kind=CONNECTED_KIND,
+                destination=destination,
+                payload=payload,
+                now=NOW,
+            )
+        await session.commit()
+    ctx, _, close = build_context(make_settings(), now=lambda: NOW)
+    try:
+        assert sorted(ctx.notifiers) == ["slack", "teams"]
+        assert await jobs.run_job(ctx, "outbox") == "0 API shares, 4 messages"
+    finally:
+        await close()
+    assert RECORDER.sent == [(2, CONNECTED_KIND, "29:bob"), (2, CONNECTED_KIND, "19:news@thread")]
+    assert [c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")] == ["UANA", "UCLEO"]
+    async with sessions() as session:
+        states = (await session.scalars(select(OutboxMessage.state).order_by(OutboxMessage.id))).all()
+    assert states == [OutboxState.SENT] * 4
+
+
+async def test_a_process_serving_one_platform_leaves_the_others_messages_waiting(
+    make_settings: SettingsFactory, sessions: async_sessionmaker[AsyncSession], fake_slack: FakeSlack
+) -> None:
+    """Only Slack configured: a Teams workspace's messages wait in the outbox (Slack never sends them)."""
+    async with sessions() as session:
+        session.add(
+            Workspace(platform=Platform.TEAMS, external_id="tenant-1", created_at=NOW, updated_at=NOW)
+        )
+        await session.flush()
+        await outbox.enqueue(
+            session,
+            workspace_id=1,
+            kind=CONNECTED_KIND,
+            destination="29:bob",
+            payload={"network": "x", "lang": "en"},
+            now=NOW,
+        )
+        await session.commit()
+    ctx, _, close = build_context(make_settings(), now=lambda: NOW)
+    try:
+        assert sorted(ctx.notifiers) == ["slack"]
+        assert await jobs.run_job(ctx, "outbox") == "0 API shares, 0 messages"
+    finally:
+        await close()
+    assert fake_slack.calls_to("chat.postMessage") == []
+    async with sessions() as session:
+        row = (await session.scalars(select(OutboxMessage))).one()
+    assert (row.state, row.attempts) == (OutboxState.PENDING, 0)

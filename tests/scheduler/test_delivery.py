@@ -70,7 +70,7 @@ async def _enqueue(sessions: Sessions, clock: FrozenClock, rows: list[tuple[str,
 
 def _ctx(sessions: Sessions, fake: FakeSlack, clock: FrozenClock) -> jobs.Context:
     client = AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url)
-    return jobs.Context(sessions, SlackNotifier(client), clock.now)
+    return jobs.Context(sessions, {"slack": SlackNotifier(client)}, clock.now)
 
 
 async def test_one_message_a_second_per_channel_in_short_bursts_and_no_one_waits_for_others(
@@ -115,7 +115,7 @@ async def test_429_and_5xx_are_retried_later_and_each_message_is_sent_once(
     fake_slack.fail_next("chat.postMessage", status=429, retry_after=0, times=3)
     fake_slack.fail_next("chat.postMessage", status=500, times=1)
     settings = make_settings()  # type: ignore[operator]
-    ctx = jobs.Context(sessions, SlackNotifier(build_web_client(settings)), clock.now)
+    ctx = jobs.Context(sessions, {"slack": SlackNotifier(build_web_client(settings))}, clock.now)
     await jobs.run_job(ctx, "outbox")
     async with sessions() as session:
         rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()

@@ -250,7 +250,7 @@ async def test_jobs_run_nudges_ahead_of_time_says_they_wait_and_they_go_out_at_t
         assert fake_slack.calls_to("chat.postMessage") == []
         notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
         for moment in (at - timedelta(minutes=1), at):
-            await jobs.run_job(jobs.Context(sessions, notifier, FrozenClock(moment).now), "outbox")
+            await jobs.run_job(jobs.Context(sessions, {"slack": notifier}, FrozenClock(moment).now), "outbox")
         assert [c.params["channel"] for c in fake_slack.calls_to("chat.postMessage")] == ["UPARIS"]
     finally:
         await engine.dispose()
@@ -328,7 +328,10 @@ async def test_a_leader_whose_connection_drops_stops_leading_and_two_never_lead_
 
     def clock(name: str) -> Callable[[asyncio.Event], Awaitable[None]]:
         ctx = jobs.Context(
-            sessions=sessions, notifier=notifier, now=lambda: datetime.now(UTC), fallback_channel=name
+            sessions=sessions,
+            notifiers={"slack": notifier},
+            now=lambda: datetime.now(UTC),
+            fallback_channel=name,
         )
 
         async def work(ended: asyncio.Event) -> None:

@@ -39,7 +39,9 @@ async def test_ten_quick_queues_to_one_channel_get_no_refusal_from_slack_and_eac
     # Slack's limit for one channel: about one message a second, in bursts of 3, on the same clock.
     fake_slack.limit_channel_rate(burst=3, per_second=1.0, clock=lambda: clock.now().timestamp())
     the_clock = jobs.Context(
-        sessions, SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)), clock.now
+        sessions,
+        {"slack": SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))},
+        clock.now,
     )
     async with article_server() as article, relais_app(make_settings(), engine, clock, fake_slack) as slack:
         drains = []
@@ -110,4 +112,4 @@ async def test_the_web_process_and_a_relais_process_share_one_channel_s_pace(
 
 def _web_context(sessions: Sessions, fake_slack: FakeSlack) -> jobs.Context:
     notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
-    return jobs.Context(sessions, notifier, SystemClock().now)
+    return jobs.Context(sessions, {"slack": notifier}, SystemClock().now)

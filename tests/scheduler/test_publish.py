@@ -94,19 +94,22 @@ async def test_a_scheduled_post_publishes_at_its_minute_not_before_and_expiry_re
     clock = FrozenClock(START)
     notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
 
-    assert await jobs.publish(jobs.Context(sessions, notifier, clock.now)) == ([], [])
+    assert await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) == ([], [])
     clock.advance(timedelta(minutes=10))
-    assert await jobs.publish(jobs.Context(sessions, notifier, clock.now)) == ([], [2])
+    assert await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) == ([], [2])
     update = (await fake_slack.wait_for_calls("chat.update"))[0]
     assert update.params["ts"] == "1.0002"
     assert "Cette publication a expiré." in str(update.params["blocks"])  # the author's language
     assert fake_slack.calls_to("chat.postMessage") == []
 
     clock.advance(timedelta(minutes=19, seconds=59))
-    assert await jobs.publish(jobs.Context(sessions, notifier, clock.now)) == ([], [])
+    assert await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) == ([], [])
     clock.advance(timedelta(seconds=1))
-    assert await jobs.publish(jobs.Context(sessions, notifier, clock.now)) == ([1], [])
-    assert await jobs.publish(jobs.Context(sessions, notifier, clock.now)) == ([], [])  # never twice
+    assert await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) == ([1], [])
+    assert await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) == (
+        [],
+        [],
+    )  # never twice
     pushed = await fake_slack.wait_for_calls("chat.postMessage")
     assert len(pushed) == 1
     assert "Partager sur LinkedIn" in str(pushed[0].params["blocks"])  # the admin's language
@@ -125,7 +128,7 @@ async def test_two_clocks_publishing_at_once_push_once(sessions: Sessions, fake_
     clock = FrozenClock(START + timedelta(hours=1))
     notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
     results = await asyncio.gather(
-        *(jobs.publish(jobs.Context(sessions, notifier, clock.now)) for _ in range(2))
+        *(jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) for _ in range(2))
     )
     assert sorted(published for published, _ in results) == [[], [1]]
     await asyncio.sleep(0.1)

@@ -50,7 +50,7 @@ NUDGE_TIME = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 def _ctx(sessions: Sessions, fake: FakeSlack, clock: FrozenClock, notifier: Any = None) -> jobs.Context:
     notifier = notifier or SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url))
-    return jobs.Context(sessions, notifier, clock.now)
+    return jobs.Context(sessions, {"slack": notifier}, clock.now)
 
 
 async def _workspace(session: AsyncSession) -> Workspace:
@@ -289,12 +289,17 @@ class _Crashing:
 
     def __init__(self, real: SlackNotifier, before: int) -> None:
         self.real, self.before, self.sent = real, before, 0
+        self.rate = real.rate
 
-    async def send(self, *, kind: str, destination: str, payload: dict[str, Any]) -> Delivered:
+    async def send(
+        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
+    ) -> Delivered:
         if self.sent >= self.before:
             await asyncio.Event().wait()
         self.sent += 1
-        return await self.real.send(kind=kind, destination=destination, payload=payload)
+        return await self.real.send(
+            kind=kind, destination=destination, payload=payload, workspace_id=workspace_id
+        )
 
 
 async def test_a_crash_mid_round_is_completed_after_restart_without_duplicates(
@@ -559,8 +564,8 @@ async def test_a_big_round_shows_its_progress_to_the_admins(
     notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
     clock = FrozenClock(NUDGE_TIME)
     for _ in range(4):
-        await outbox.drain(sessions, notifier=notifier, now=clock.now, limit=10)
-        await progress.refresh(sessions, notifier=notifier, now=clock.now())
+        await outbox.drain(sessions, notifiers={"slack": notifier}, now=clock.now, limit=10)
+        await progress.refresh(sessions, notifiers={"slack": notifier}, now=clock.now())
     first = fake_slack.calls_to("chat.postMessage")[0]
     assert first.params["channel"] == "UBOSS"
     assert first.params["text"] == "Les rappels de la semaine : remis à 0 / 30…"
@@ -640,17 +645,17 @@ async def test_a_round_made_ahead_of_time_waits_for_its_own_week_and_never_goes_
     await _seed_nudges(sessions, fake_slack)
     sunday = FrozenClock(NUDGE_TIME - timedelta(days=2))  # Sunday 29 November, 10:00 in Paris
     notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
-    ahead = jobs.Context(sessions, notifier, FrozenClock(NUDGE_TIME).now, send_now=sunday.now)
+    ahead = jobs.Context(sessions, {"slack": notifier}, FrozenClock(NUDGE_TIME).now, send_now=sunday.now)
     summary = await jobs.run_job(ahead, "nudges")
     assert summary == "3 reminders; 3 waiting until 2026-12-01 09:00 UTC"
     assert await _dms(fake_slack) == {}
     for moment in (sunday.now(), NUDGE_TIME - timedelta(hours=10), NUDGE_TIME - timedelta(seconds=1)):
-        await jobs.run_job(jobs.Context(sessions, notifier, FrozenClock(moment).now), "outbox")
+        await jobs.run_job(jobs.Context(sessions, {"slack": notifier}, FrozenClock(moment).now), "outbox")
         assert await _dms(fake_slack) == {}  # not on Sunday, not on Monday, not before Tuesday 10:00
     async with sessions() as session:
         rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))).all()
         assert {(m.state, m.next_attempt_at) for m in rows} == {(OutboxState.PENDING, NUDGE_TIME)}
-    await jobs.run_job(jobs.Context(sessions, notifier, FrozenClock(NUDGE_TIME).now), "outbox")
+    await jobs.run_job(jobs.Context(sessions, {"slack": notifier}, FrozenClock(NUDGE_TIME).now), "outbox")
     assert sorted(await _dms(fake_slack)) == ["UFR", "UMONTH", "UPARIS"]
 
 

@@ -255,7 +255,7 @@ async def _clock_pass(w: World) -> None:
             now=w.clock.now,
         )
         notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=w.slack.fake.api_url))
-        ctx = jobs.Context(w.sessions, notifier, w.clock.now, poster)
+        ctx = jobs.Context(w.sessions, {"slack": notifier}, w.clock.now, poster)
         for name in ("connection-warnings", "outbox"):
             await jobs.run_job(ctx, name)
     finally:
