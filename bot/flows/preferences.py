@@ -52,6 +52,6 @@ async def home_preference(core: Relais, who: Who, choice: str) -> None:
         elif choice == NUDGES_ON_ACTION:
             resume(member)
         elif choice in LANGUAGE_ACTIONS:
-            member.language = LANGUAGE_ACTIONS[choice]
+            set_language(core, member, who, LANGUAGE_ACTIONS[choice])
         await session.commit()
     acting.forget(core, who)

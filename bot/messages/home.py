@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from bot.i18n import Language
 from bot.messages.commands import my_figures
 from bot.messages.connections import Connection, connection_parts
 from bot.messages.model import Action, Actions, Divider, Heading, Note, Part, Section, lines, text
@@ -16,7 +17,8 @@ from bot.services.scores import MemberStats
 PREFERENCES_ID: Final = "home_preferences"
 NUDGES_OFF_ACTION: Final = "home_nudges_off"
 NUDGES_ON_ACTION: Final = "home_nudges_on"
-LANGUAGE_ACTIONS: Final = {"home_lang_en": "en", "home_lang_fr": "fr"}
+LANGUAGE_ACTIONS: Final[dict[str, Language]] = {"home_lang_en": "en", "home_lang_fr": "fr"}
+LANGUAGE_NAMES: Final[dict[Language, str]] = {"en": "English", "fr": "Français"}  # each in its own words
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,8 @@ def home(data: HomeData) -> tuple[Part, ...]:
         text(lang, "home_turn_nudges_off" if data.nudges_on else "home_turn_nudges_on"),
     )
     languages = tuple(
-        Action(action, name, value=code, style="primary" if lang == code else None)
-        for action, code, name in (("home_lang_en", "en", "English"), ("home_lang_fr", "fr", "Français"))
+        Action(action, LANGUAGE_NAMES[code], value=code, style="primary" if lang == code else None)
+        for action, code in LANGUAGE_ACTIONS.items()
     )
     parts += [
         Divider(),

@@ -367,7 +367,7 @@ async def still_wanted(session: AsyncSession, message: OutboxMessage, now: datet
         return False
     workspace = await session.get_one(Workspace, member.workspace_id)
     try:
-        local = now.astimezone(zone(member.timezone or workspace.timezone))
+        local = now.astimezone(zone(member_service.timezone_of(member, workspace)))
     except ValueError:
         return True
     week = str(message.payload.get("week") or week_key(local))  # older rows: the week they are sent in

@@ -31,7 +31,7 @@ async def schedule(
         raise Refusal("schedule_usage")
     try:
         day, at = schedules.parse_day(args[1]), schedules.parse_time(args[2])
-        timezone = caller.member.timezone or workspace.timezone
+        timezone = caller.timezone
         schedules.zone(timezone)
     except schedules.ScheduleError as error:
         raise Refusal(f"schedule_{error.code}") from None
