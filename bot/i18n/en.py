@@ -201,7 +201,7 @@ MESSAGES: dict[str, str] = {
     "oauth_not_configured": "{network} is not set up on this Relais.",
     # Weekly leaderboard and ranks
     "board_title": "🏆 Sharing leaderboard — week {week}",
-    "board_points": "{points} points",
+    "board_line": "{medal} {name}  `{bar}`  {points} points",
     "board_climber": "{name} (+{places})",
     "board_climbers": "📈 Biggest climbers: {names}",
     "board_totals": "This week: {shares} shares, {clicks} clicks, {people} people took part.",

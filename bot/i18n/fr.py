@@ -201,7 +201,7 @@ MESSAGES: dict[str, str] = {
     "oauth_not_configured": "{network} n'est pas configuré sur ce Relais.",
     # Classement hebdomadaire et rangs
     "board_title": "🏆 Classement des partages — semaine {week}",
-    "board_points": "{points} pts",
+    "board_line": "{medal} {name}  `{bar}`  {points} pts",
     "board_climber": "{name} (+{places} places)",
     "board_climbers": "📈 Plus belles progressions : {names}",
     "board_totals": "Cette semaine : {shares} partages, {clicks} clics, {people} participants.",

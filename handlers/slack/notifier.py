@@ -1,15 +1,18 @@
-"""Sends outbox messages to Slack: renders each kind with the block builders, fits it to Slack's limits,
-and reports the outcome in neutral terms (a person who left, a dead workspace token, a refusal)."""
+"""Sends outbox messages to Slack: renders each kind's neutral message (`bot.messages.outbox`) as Block
+Kit, fits it to Slack's limits, and reports the outcome in neutral terms (a person who left, a dead
+workspace token, a refusal)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Final
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.messages import Message
+from bot.messages.outbox import message_for
 from bot.notifier import (
     CHANNEL_UNUSABLE,
     RATE_LIMITED,
@@ -21,21 +24,11 @@ from bot.notifier import (
     Delivered,
     RatePolicy,
 )
-from bot.services.connections import CONNECTED_KIND, EXPIRING_KIND
-from bot.services.posting import SHARE_RESULT_KIND, ShareView
-from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
-from bot.services.progress import PROGRESS_KIND, PROGRESS_UPDATE_KIND
-from bot.services.recipients import ADMIN_ALERT_KIND, POST_REFUSED_KIND
-from bot.services.weekly import LEADERBOARD_KIND, NUDGE_KIND, RANK_KIND
-from handlers.slack.blocks import Blocks, section
-from handlers.slack.blocks.delivery import build_post_refused
+from bot.services.posts import POST_KIND, POST_UPDATE_KIND
+from bot.services.progress import PROGRESS_UPDATE_KIND
+from handlers.slack.blocks import Blocks
 from handlers.slack.blocks.fit import fit_message
-from handlers.slack.blocks.leaderboard import build_leaderboard, build_rank
-from handlers.slack.blocks.nudge import build_nudge
-from handlers.slack.blocks.post import build_post_message
-from handlers.slack.blocks.social import build_connected, build_expiring, build_share_outcome
-from handlers.slack.social import local_date
-from handlers.slack.text import t
+from handlers.slack.render import render
 
 logger = logging.getLogger(__name__)
 
@@ -70,44 +63,8 @@ def neutral_error(error: str, destination: str) -> str:
     return TRANSIENT
 
 
-def _number(n: int, lang: str) -> str:
-    """1,200 in English, 1 200 in French (a narrow no-break space)."""
-    return f"{n:,}".replace(",", "\u202f") if lang == "fr" else f"{n:,}"
-
-
-def build_progress(payload: dict[str, Any]) -> tuple[str, Blocks]:
-    lang = str(payload.get("lang", "en"))
-    done, total = int(payload.get("done", 0)), int(payload["total"])
-    what = t(lang, f"progress_{payload['what']}")
-    key = "progress_done" if done >= total else "progress_line"
-    text = t(lang, key, what=what, done=_number(done, lang), total=_number(total, lang))
-    return text, [section(text)]
-
-
-def _render_personal(kind: str, payload: dict[str, Any], lang: str) -> tuple[str, Blocks] | None:
-    """Messages built from their payload alone: to one member (connections, API shares, nudges, ranks)
-    or to a channel (the leaderboard)."""
-    if kind == CONNECTED_KIND:
-        return build_connected(network=str(payload["network"]), lang=lang)
-    if kind == EXPIRING_KIND:
-        date = local_date(datetime.fromisoformat(str(payload["expires_at"])), payload.get("timezone"))
-        return build_expiring(network=str(payload["network"]), date=date, lang=lang)
-    if kind == SHARE_RESULT_KIND:
-        return build_share_outcome(ShareView.from_payload(payload["share"]), lang)
-    if kind == LEADERBOARD_KIND:
-        return build_leaderboard(payload)
-    if kind == RANK_KIND:
-        return build_rank(payload)
-    if kind == NUDGE_KIND:
-        return build_nudge(payload)
-    if kind == PROGRESS_KIND:
-        return build_progress(payload)
-    if kind == ADMIN_ALERT_KIND:
-        text = t(lang, f"channel_problem_{payload['error']}", channel=f"<#{payload['channel']}>")
-        return text, [section(text)]
-    if kind == POST_REFUSED_KIND:
-        return build_post_refused(payload)
-    return None
+# Kinds that edit a message sent before (its `message_id`) rather than send a new one.
+EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND})
 
 
 class SlackNotifier:
@@ -122,31 +79,21 @@ class SlackNotifier:
     async def send(
         self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
     ) -> Delivered:
-        lang = str(payload.get("lang", "en"))
+        message = message_for(kind, payload)
         try:
-            if kind == POST_KIND:
-                text, blocks = _fitted(build_post_message(PostCard.from_payload(payload["post"]), lang))
+            if message is not None:
+                text, blocks = _fitted(message)
+                if kind in EDIT_KINDS:
+                    response = await self._client.chat_update(
+                        channel=destination, ts=str(payload["message_id"]), text=text, blocks=blocks
+                    )
+                    return Delivered(ok=True, message_id=response.get("ts"), channel=destination)
+                # A post's card shows its own preview: Slack's unfurl would repeat it (None: not sent).
+                unfurl = False if kind == POST_KIND else None
                 response = await self._client.chat_postMessage(
-                    channel=destination, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+                    channel=destination, text=text, blocks=blocks, unfurl_links=unfurl, unfurl_media=unfurl
                 )
                 return Delivered(ok=True, message_id=response.get("ts"), channel=response.get("channel"))
-            personal = _render_personal(kind, payload, lang)
-            if personal is not None:
-                text, blocks = _fitted(personal)
-                response = await self._client.chat_postMessage(channel=destination, text=text, blocks=blocks)
-                return Delivered(ok=True, message_id=response.get("ts"), channel=response.get("channel"))
-            if kind == PROGRESS_UPDATE_KIND:
-                text, blocks = _fitted(build_progress(payload))
-                response = await self._client.chat_update(
-                    channel=destination, ts=str(payload["message_id"]), text=text, blocks=blocks
-                )
-                return Delivered(ok=True, message_id=response.get("ts"), channel=destination)
-            if kind == POST_UPDATE_KIND:
-                text, blocks = _fitted(build_post_message(PostCard.from_payload(payload["post"]), lang))
-                response = await self._client.chat_update(
-                    channel=destination, ts=str(payload["message_id"]), text=text, blocks=blocks
-                )
-                return Delivered(ok=True, message_id=response.get("ts"))
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "unknown_error")
             if exc.response.status_code == 429:
@@ -162,7 +109,8 @@ class SlackNotifier:
         return Delivered(ok=False, error=REFUSED, detail=f"unknown kind {kind}")
 
 
-def _fitted(message: tuple[str, Blocks]) -> tuple[str, Blocks]:
-    """Every message the notifier sends goes through the final fitting pass (`blocks.fit`)."""
-    text, blocks = fit_message(*message)
+def _fitted(message: Message) -> tuple[str, Blocks]:
+    """Every message the notifier sends is rendered, then goes through the final fitting pass
+    (`blocks.fit`)."""
+    text, blocks = fit_message(*render(message))
     return text, blocks or []

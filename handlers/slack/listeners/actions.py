@@ -11,15 +11,16 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Relais
+from bot.messages.post import share_link
 from bot.services import connections, links, posting
 from bot.services import members as member_service
 from bot.services import posts as post_service
 from bot.services.hotpath import AckDeadline, MemberRef, PostRef, started_within
 from bot.services.posting import Claim
 from bot.services.shares import ShareRecord
-from handlers.slack.blocks.share import build_share_link
 from handlers.slack.deps import relais
 from handlers.slack.identity import acting_member, button_id, cached_language, identify, team_and_user
+from handlers.slack.render import render
 from handlers.slack.social import share_outcome, tell
 from handlers.slack.text import t
 from models import Member, Network, Platform, Post, PostState, ShareStatus, SocialAccountStatus
@@ -99,13 +100,15 @@ async def handle_share(
         )
         caption = post_service.caption_for(post, member_id=member.id)
         await session.commit()
-    text, blocks = build_share_link(
-        network=network.value,
-        post_id=post.id,
-        link=links.tracked_url(deps.settings.base_url, link.code),
-        caption=caption,
-        lang=lang,
-        connectable=network in deps.social,
+    text, blocks = render(
+        share_link(
+            network=network.value,
+            post_id=post.id,
+            link=links.tracked_url(deps.settings.base_url, link.code),
+            caption=caption,
+            lang=lang,
+            connectable=network in deps.social,
+        )
     )
     await tell(body, respond, client, text, blocks)
 

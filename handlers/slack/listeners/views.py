@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Relais
 from bot.i18n import url_reason
+from bot.messages.post import share_link
 from bot.services import connections, links, posting, suggestions
 from bot.services import members as member_service
 from bot.services import posts as post_service
@@ -28,11 +29,11 @@ from bot.services.posts import MAX_CAPTIONS, PostError, check_captions
 from bot.services.preview import UnsafeURL, validate_url
 from bot.services.when import WhenError, end_of_day, within_horizon
 from handlers.slack.blocks.modals import build_edit_modal, submitted
-from handlers.slack.blocks.share import build_share_link
 from handlers.slack.channels import is_channel_id
 from handlers.slack.deps import relais
 from handlers.slack.identity import button_id, cached_language, identify, identify_before_ack
 from handlers.slack.outbox import drain_outbox
+from handlers.slack.render import render
 from handlers.slack.social import share_outcome
 from handlers.slack.suggestions import close_reviews
 from handlers.slack.text import t
@@ -352,12 +353,14 @@ async def handle_edit_submission(
             now=deps.clock.now(),
         )
         await session.commit()
-    text, blocks = build_share_link(
-        network=network,
-        post_id=post_id,
-        link=links.tracked_url(deps.settings.base_url, link.code),
-        caption=caption or None,
-        lang=lang,
-        connectable=Network(network) in deps.social,
+    text, blocks = render(
+        share_link(
+            network=network,
+            post_id=post_id,
+            link=links.tracked_url(deps.settings.base_url, link.code),
+            caption=caption or None,
+            lang=lang,
+            connectable=Network(network) in deps.social,
+        )
     )
     await client.chat_postMessage(channel=member.external_id, text=text, blocks=blocks)

@@ -1,0 +1,92 @@
+"""From an outbox row to the message it carries: the one table every platform's notifier renders from.
+How a message is sent (a new message, or an edit of one sent before) stays the notifier's business."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from bot.messages import notices, weekly
+from bot.messages.model import Message
+from bot.messages.post import post_card
+from bot.services.connections import CONNECTED_KIND, EXPIRING_KIND
+from bot.services.posting import SHARE_RESULT_KIND, ShareView
+from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
+from bot.services.progress import PROGRESS_KIND, PROGRESS_UPDATE_KIND
+from bot.services.recipients import ADMIN_ALERT_KIND, POST_REFUSED_KIND
+from bot.services.weekly import LEADERBOARD_KIND, NUDGE_KIND, RANK_KIND
+
+Payload = Mapping[str, Any]
+
+
+def _lang(payload: Payload) -> str:
+    return str(payload.get("lang", "en"))
+
+
+def _post(payload: Payload) -> Message:
+    return post_card(PostCard.from_payload(payload["post"]), _lang(payload))
+
+
+def _share_result(payload: Payload) -> Message:
+    return notices.share_outcome(ShareView.from_payload(payload["share"]), _lang(payload))
+
+
+def _connected(payload: Payload) -> Message:
+    return notices.connected(network=str(payload["network"]), lang=_lang(payload))
+
+
+def _expiring(payload: Payload) -> Message:
+    timezone = payload.get("timezone")
+    return notices.expiring(
+        network=str(payload["network"]),
+        expires_at=datetime.fromisoformat(str(payload["expires_at"])),
+        timezone=str(timezone) if timezone else None,
+        lang=_lang(payload),
+    )
+
+
+def _progress(payload: Payload) -> Message:
+    return notices.progress(
+        what=str(payload["what"]),
+        done=int(payload.get("done", 0)),
+        total=int(payload["total"]),
+        lang=_lang(payload),
+    )
+
+
+def _admin_alert(payload: Payload) -> Message:
+    channel, error = str(payload["channel"]), str(payload["error"])
+    return notices.admin_alert(channel=channel, error=error, lang=_lang(payload))
+
+
+def _post_refused(payload: Payload) -> Message:
+    return notices.post_refused(
+        post_id=int(payload["post_id"]),
+        channel=str(payload["channel"]),
+        error=str(payload["error"]),
+        lang=_lang(payload),
+    )
+
+
+BUILDERS: Final[Mapping[str, Callable[[Payload], Message]]] = {
+    POST_KIND: _post,
+    POST_UPDATE_KIND: _post,
+    SHARE_RESULT_KIND: _share_result,
+    CONNECTED_KIND: _connected,
+    EXPIRING_KIND: _expiring,
+    NUDGE_KIND: weekly.nudge,
+    LEADERBOARD_KIND: weekly.leaderboard,
+    RANK_KIND: weekly.rank,
+    PROGRESS_KIND: _progress,
+    PROGRESS_UPDATE_KIND: _progress,
+    ADMIN_ALERT_KIND: _admin_alert,
+    POST_REFUSED_KIND: _post_refused,
+}
+
+
+def message_for(kind: str, payload: Payload) -> Message | None:
+    """The message an outbox row of `kind` carries; None for a kind that is not a chat message (an API
+    post to a social network) or that this version does not know."""
+    build = BUILDERS.get(kind)
+    return build(payload) if build is not None else None
