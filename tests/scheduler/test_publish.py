@@ -135,6 +135,24 @@ async def test_two_clocks_publishing_at_once_push_once(sessions: Sessions, fake_
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
 
 
+async def test_a_long_title_is_shortened_as_typed_text(sessions: Sessions, fake_slack: FakeSlack) -> None:
+    """A title over 200 characters shows its first 199 and an ellipsis, whatever it contains: an `&` in it
+    is an ordinary character (it used to cut the title at its last `&`, leaving "Tom…")."""
+    fake_slack.add_channel("C0NEWS", "news")
+    await seed(sessions)
+    title = "Tom & Jerry " + "t" * 300
+    async with sessions() as session:
+        (await session.get_one(Post, 1)).title = title
+        await session.commit()
+    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    clock = FrozenClock(START + timedelta(hours=1))
+    published, _ = await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now))
+    assert published == [1]
+    [pushed] = await fake_slack.wait_for_calls("chat.postMessage")
+    shown = title[:199].replace("&", "&amp;") + "…"
+    assert pushed.params["blocks"][0]["text"]["text"] == f"*<https://example.com/soon|{shown}>*"
+
+
 async def test_relais_clock_publishes_what_is_due_and_stops_on_sigterm(
     empty_database_url: str, fake_slack: FakeSlack
 ) -> None:
