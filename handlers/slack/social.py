@@ -11,21 +11,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import Relais
 from bot.flows import connections
 from bot.messages import Message
-from bot.messages.notices import local_date, local_time
 from bot.services.posting import Claim
 from handlers.slack.blocks import Blocks
 from handlers.slack.render import render
-from models import Member, Network
-
-__all__ = [
-    "connect_reply",
-    "disconnect_reply",
-    "local_date",
-    "local_time",
-    "share_outcome",
-    "tell",
-    "tell_message",
-]
+from models import Member
 
 
 async def tell(
@@ -54,17 +43,6 @@ def _slack(rendered: tuple[str, Blocks]) -> tuple[str, Blocks | None]:
     """A one-line answer goes without blocks, as it always did."""
     text, blocks = rendered
     return text, blocks or None
-
-
-async def connect_reply(
-    deps: Relais, member: Member, network: Network, lang: str
-) -> tuple[str, Blocks | None]:
-    """A fresh personal connect link, or why there is none (`bot.flows.connections.connect`)."""
-    return _slack(render(await connections.connect(deps, member, network, lang)))
-
-
-async def disconnect_reply(deps: Relais, member: Member, network: Network, lang: str) -> str:
-    return render(await connections.disconnect(deps, member, network, lang))[0]
 
 
 async def share_outcome(deps: Relais, claim: Claim, member: Member | None, lang: str) -> tuple[str, Blocks]:
