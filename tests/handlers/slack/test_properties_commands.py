@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.flows.commands import SUBCOMMANDS
 from bot.i18n import CATALOGUES
-from handlers.slack.listeners.commands import SUBCOMMANDS
 from models import Post
 from tests.handlers.slack.driver import START, SlackDriver, eventually, queue_form
 from tests.handlers.slack.test_hostile_input import Snapshot, snapshot
