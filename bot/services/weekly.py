@@ -114,7 +114,7 @@ async def leaderboard_round(
         return None
     board = await weekly_board(session, workspace_id=workspace.id, end=slot)
     lang = str((workspace.settings or {}).get(LEADERBOARD, {}).get("lang") or "en")
-    channel = schedule.channel or workspace.default_channel or fallback_channel
+    channel = schedule.channel or post_service.default_channel(workspace, fallback=fallback_channel)
     count = 0
     if channel is not None and board.entries:
         await outbox.enqueue(
