@@ -8,6 +8,8 @@ from typing import Any, Final
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.flows.caller import UnknownChannel as UnknownChannel  # the core's: what resolving raises
+
 CHANNEL_TOKEN: Final = re.compile(
     r"^(?:<#(?P<id>[CG][A-Z0-9]+)(?:\|(?P<label>[^>]*))?>|#(?P<name>[\w.-]{1,80}))$"
 )
@@ -25,14 +27,8 @@ def is_channel_id(value: str) -> bool:
     return CHANNEL_ID.fullmatch(value) is not None
 
 
-class UnknownChannel(LookupError):
-    def __init__(self, reference: str) -> None:
-        super().__init__(reference)
-        self.reference = reference
-
-
 async def resolve_channel(client: AsyncWebClient, word: str) -> str:
-    """The channel id a token stands for, checked with Slack; raises UnknownChannel."""
+    """The channel id a token stands for, checked with Slack; raises the core's `UnknownChannel`."""
     match = CHANNEL_TOKEN.match(word)
     if match is None:
         raise UnknownChannel(word)
