@@ -46,8 +46,16 @@ class ChatSurface(Protocol):
         its links as their address, its escapes undone."""
         ...
 
-    async def open_queue_form(self, channels: tuple[str, ...], lang: str) -> None:
-        """Open the form to queue a post, with `channels` chosen already."""
+    async def open_queue_form(
+        self,
+        channels: tuple[str, ...],
+        lang: str,
+        *,
+        url: str | None = None,
+        suggestion_id: int | None = None,
+    ) -> None:
+        """Open the form to queue a post, with `channels` chosen already (and, to approve a suggestion,
+        its link, the suggestion's id carried back with the submission)."""
         ...
 
 

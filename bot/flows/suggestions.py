@@ -1,36 +1,36 @@
-"""Suggestions, whatever the chat platform: a member suggests a link (`/relais suggest <url> [why]`) and
-the admins are asked to review it."""
+"""Suggestions, whatever the chat platform: a member suggests a link (`/relais suggest <url> [why]`), the
+admins are asked to review it (through the outbox), and one of them approves it (by queueing it from the
+prefilled queue form) or rejects it; the reviews are then closed and the employee told, through the
+outbox too (`bot.services.suggestions`)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Relais
+from bot.flows import acting
+from bot.flows.acting import Who
 from bot.flows.caller import Caller, ChatSurface, Refusal
 from bot.i18n import url_reason
 from bot.messages import Message, text
+from bot.messages.commands import say
 from bot.services import inputs, suggestions
+from bot.services import posts as post_service
+from bot.services.members import Directory
+from bot.services.posts import PostError
 from bot.services.preview import UnsafeURL, validate_url
-from models import Suggestion
+from models import Member, SuggestionState
 
 MAX_REASON = 1000  # characters of a suggestion's reason
 
 
-class ReviewSurface(ChatSurface, Protocol):
-    """Until reviews go through the outbox: the platform asks each admin to review a suggestion, and
-    says how many it reached (it records where, to update the reviews once someone decides)."""
-
-    async def send_reviews(
-        self, session: AsyncSession, suggestion: Suggestion, author: str, admins: list[str]
-    ) -> int: ...
-
-
 async def suggest(
-    core: Relais, session: AsyncSession, caller: Caller, surface: ReviewSurface, args: list[str]
+    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
 ) -> Message:
-    """`suggest <url> [why]`: saved, then each admin asked to review it."""
+    """`suggest <url> [why]`: saved, and a review message to each admin enqueued with it (the command's
+    commit); the platform sends them once the caller has their answer."""
     if not args:
         raise Refusal("missing_url", command="suggest")
     try:
@@ -42,17 +42,98 @@ async def suggest(
     )
     if not admins:
         raise Refusal("suggest_no_admins")
+    now = core.clock.now()
     suggestion = await suggestions.suggest(
         session,
         workspace_id=caller.workspace.id,
         member=caller.member,
         url=url,
         reason=inputs.check_text(surface.for_network(" ".join(args[1:])), limit=MAX_REASON),
-        now=core.clock.now(),
+        now=now,
     )
-    # Saved before the admins are asked: no write transaction stays open across the platform's calls (on
-    # SQLite every other writer would wait). Where each review went is saved with the command's commit.
-    await session.commit()
-    sent = await surface.send_reviews(session, suggestion, caller.member.external_id, admins)
-    key = "suggest_sent" if sent else "suggest_unsent"
-    return Message(text(caller.lang, key))
+    await suggestions.ask_reviews(
+        session, suggestion=suggestion, author=caller.member, admins=admins, now=now
+    )
+    return Message(text(caller.lang, "suggest_sent"))
+
+
+async def approve(
+    core: Relais, surface: ChatSurface, directory: Directory, who: Who, suggestion_id: int
+) -> Message | None:
+    """Approve on a review: opens the queue form prefilled with the suggested link (the suggestion is
+    approved when the admin submits it: `approved`; closing the form leaves it pending). What the admin
+    is told instead, if anything."""
+    caller = await acting.caller(core, directory, who)
+    if not caller.admin:
+        return say(caller.lang, "not_admin", command="queue")
+    async with core.sessions() as session:
+        try:
+            suggestion = await suggestions.get(
+                session, workspace_id=caller.workspace.id, suggestion_id=suggestion_id
+            )
+        except PostError as error:
+            return _refused(caller.lang, error)
+    if suggestion.state is not SuggestionState.PENDING:
+        return say(caller.lang, "suggestion_already_decided")
+    default = post_service.default_channel(caller.workspace, fallback=core.settings.relais_channel)
+    await surface.open_queue_form(
+        (default,) if default else (), caller.lang, url=suggestion.url, suggestion_id=suggestion.id
+    )
+    return None
+
+
+async def approved(
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    suggestion_id: int,
+    post_id: int,
+    admin: Member,
+    now: datetime,
+) -> None:
+    """The queue form of an approval was submitted and `post_id` queued: the suggestion is approved, its
+    reviews closed and the employee told (with the caller's commit). Decided meanwhile by another admin,
+    it stays as it is: the post stands on its own."""
+    try:
+        suggestion = await suggestions.approve(
+            session,
+            workspace_id=workspace_id,
+            suggestion_id=suggestion_id,
+            post_id=post_id,
+            admin=admin,
+            now=now,
+        )
+    except PostError:
+        return
+    await suggestions.close_reviews(session, suggestion=suggestion, now=now)
+
+
+async def reject(core: Relais, directory: Directory, who: Who, suggestion_id: int) -> Message | None:
+    """Reject on a review: the suggestion is rejected, its reviews closed and the employee told. What the
+    admin is told instead, if anything."""
+    caller = await acting.caller(core, directory, who)
+    if not caller.admin:
+        return say(caller.lang, "not_admin", command="queue")
+    now = core.clock.now()
+    async with core.sessions() as session:
+        try:
+            suggestion = await suggestions.reject(
+                session,
+                workspace_id=caller.workspace.id,
+                suggestion_id=suggestion_id,
+                admin=caller.member,
+                now=now,
+            )
+        except PostError as error:
+            return _refused(caller.lang, error)
+        await suggestions.close_reviews(session, suggestion=suggestion, now=now)
+        await session.commit()
+    return None
+
+
+def _refused(lang: str, error: PostError) -> Message:
+    """Why nothing was decided (an unknown suggestion, one already decided)."""
+    params = {
+        name: value if isinstance(value, int | float) else str(value) for name, value in error.params.items()
+    }
+    return say(lang, error.code, **params)

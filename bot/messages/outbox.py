@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from bot.messages import notices, weekly
+from bot.messages import notices, suggestions, weekly
 from bot.messages.model import Message
 from bot.messages.post import post_card
 from bot.services.connections import CONNECTED_KIND, EXPIRING_KIND
@@ -15,6 +15,7 @@ from bot.services.posting import SHARE_RESULT_KIND, ShareView
 from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
 from bot.services.progress import PROGRESS_KIND, PROGRESS_UPDATE_KIND
 from bot.services.recipients import ADMIN_ALERT_KIND, POST_REFUSED_KIND
+from bot.services.suggestions import OUTCOME_KIND, REVIEW_KIND, REVIEW_UPDATE_KIND, UNREACHED_KIND
 from bot.services.weekly import LEADERBOARD_KIND, NUDGE_KIND, RANK_KIND
 
 Payload = Mapping[str, Any]
@@ -82,6 +83,10 @@ BUILDERS: Final[Mapping[str, Callable[[Payload], Message]]] = {
     PROGRESS_UPDATE_KIND: _progress,
     ADMIN_ALERT_KIND: _admin_alert,
     POST_REFUSED_KIND: _post_refused,
+    REVIEW_KIND: suggestions.review_of,
+    REVIEW_UPDATE_KIND: suggestions.review_of,
+    OUTCOME_KIND: suggestions.outcome_of,
+    UNREACHED_KIND: suggestions.unreached_of,
 }
 
 

@@ -127,6 +127,15 @@ def language_of(member: Member) -> Language:
     return language_for(chosen=member.language, locale=member.locale)
 
 
+async def language_of_id(session: AsyncSession, *, workspace_id: int, external_id: str) -> Language:
+    """The language of whoever has this platform id in the workspace (English for someone Relais does not
+    know: an admin named in RELAIS_ADMINS who never used it)."""
+    known = await session.scalar(
+        select(Member).where(Member.workspace_id == workspace_id, Member.external_id == external_id)
+    )
+    return language_of(known) if known is not None else "en"
+
+
 def timezone_of(member: Member, workspace: Workspace) -> str:
     """The member's time zone: their own (from the directory), else the workspace's, else UTC. The one
     place this fallback is written."""

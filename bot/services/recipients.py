@@ -53,6 +53,7 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
 
     async def hook(session: AsyncSession, message: OutboxMessage, outcome: Delivered, now: datetime) -> None:
         await post_service.after_send(session, message, outcome, now)
+        await suggestions.after_send(session, message, outcome, now)
         if outcome.ok:
             _dead_tokens.discard(message.workspace_id)
         if outcome.ok and message.kind == weekly.NUDGE_KIND:
@@ -156,10 +157,7 @@ async def _tell_post_author(
 
 
 async def _language(session: AsyncSession, workspace_id: int, external_id: str) -> str:
-    known = await session.scalar(
-        select(Member).where(Member.workspace_id == workspace_id, Member.external_id == external_id)
-    )
-    return member_service.language_of(known) if known is not None else "en"
+    return await member_service.language_of_id(session, workspace_id=workspace_id, external_id=external_id)
 
 
 @dataclass(frozen=True)

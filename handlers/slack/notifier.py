@@ -26,6 +26,7 @@ from bot.notifier import (
 )
 from bot.services.posts import POST_KIND, POST_UPDATE_KIND
 from bot.services.progress import PROGRESS_UPDATE_KIND
+from bot.services.suggestions import REVIEW_UPDATE_KIND
 from handlers.slack.blocks import Blocks
 from handlers.slack.blocks.fit import fit_message
 from handlers.slack.render import render
@@ -64,7 +65,7 @@ def neutral_error(error: str, destination: str) -> str:
 
 
 # Kinds that edit a message sent before (its `message_id`) rather than send a new one.
-EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND})
+EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND, REVIEW_UPDATE_KIND})
 
 
 class SlackNotifier:

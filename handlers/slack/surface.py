@@ -3,16 +3,12 @@ reference in typed text, undo Slack's escapes, open the queue form."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.flows.caller import UnknownChannel
 from handlers.slack import channels
 from handlers.slack.blocks import unescape
 from handlers.slack.blocks.modals import QueueForm, build_queue_modal
-from handlers.slack.suggestions import send_reviews
-from models import Suggestion
 
 
 class SlackSurface:
@@ -37,13 +33,13 @@ class SlackSurface:
     def for_network(self, text: str) -> str:
         return channels.plain_text(text)
 
-    async def open_queue_form(self, channels: tuple[str, ...], lang: str) -> None:
-        form = QueueForm(channels=channels)
+    async def open_queue_form(
+        self,
+        channels: tuple[str, ...],
+        lang: str,
+        *,
+        url: str | None = None,
+        suggestion_id: int | None = None,
+    ) -> None:
+        form = QueueForm(url=url, channels=channels, suggestion_id=suggestion_id)
         await self._client.views_open(trigger_id=self._trigger_id, view=build_queue_modal(form, lang))
-
-    async def send_reviews(self, session: Any, suggestion: Suggestion, author: str, admins: list[str]) -> int:
-        """Until reviews go through the outbox (`handlers.slack.suggestions.send_reviews`); `session` is
-        the flow's, passed through (this module runs no SQL of its own)."""
-        return await send_reviews(
-            session, self._client, suggestion=suggestion, author_id=author, admins=admins
-        )

@@ -12,9 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import Relais
 from bot.flows import acting, suggestions
 from bot.flows.acting import Who
-from bot.flows.caller import Caller, Refusal
+from bot.flows.caller import Caller, ChatSurface, Refusal
 from bot.flows.commands import members, posts, schedule
-from bot.flows.suggestions import ReviewSurface
 from bot.messages import Message, commands, text
 from bot.services import inputs
 from bot.services.inputs import InputError
@@ -23,9 +22,8 @@ from bot.services.posts import PostError
 
 logger = logging.getLogger(__name__)
 
-# The surface a command needs: a chat platform's (`ChatSurface`), which for now also sends suggestion
-# reviews (until they go through the outbox).
-CommandSurface = ReviewSurface
+# The surface a command needs: a chat platform's.
+CommandSurface = ChatSurface
 
 Subcommand = Callable[[Relais, AsyncSession, Caller, CommandSurface, list[str]], Awaitable[Message | None]]
 

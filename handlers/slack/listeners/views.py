@@ -17,10 +17,10 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Relais
+from bot.flows import suggestions as suggestion_flow
 from bot.i18n import url_reason
 from bot.messages.post import share_link
-from bot.services import connections, links, posting, suggestions
-from bot.services import members as member_service
+from bot.services import connections, links, posting
 from bot.services import posts as post_service
 from bot.services.hotpath import AckDeadline, started_within
 from bot.services.inputs import parse_date, parse_id, parse_stamp
@@ -35,7 +35,6 @@ from handlers.slack.identity import button_id, cached_language, identify, identi
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.render import render
 from handlers.slack.social import share_outcome
-from handlers.slack.suggestions import close_reviews
 from handlers.slack.text import t
 from models import Member, Network, PostState, SocialAccountStatus, Workspace
 
@@ -190,40 +189,16 @@ async def handle_queue_submission(
             now=now,
             lang=lang,
         )
-        suggestion = None
-        suggester: Member | None = None
         if suggestion_id is not None:
-            try:
-                suggestion = await suggestions.approve(
-                    session,
-                    workspace_id=workspace.id,
-                    suggestion_id=suggestion_id,
-                    post_id=post.id,
-                    admin=author,
-                    now=now,
-                )
-            except PostError:
-                suggestion = None  # decided meanwhile by another admin: the post stands on its own
-            suggester = await session.get_one(Member, suggestion.member_id) if suggestion else None
+            await suggestion_flow.approved(
+                session,
+                workspace_id=workspace.id,
+                suggestion_id=suggestion_id,
+                post_id=post.id,
+                admin=author,
+                now=now,
+            )
         await session.commit()
-    if suggestion is not None and suggester is not None:
-        await close_reviews(
-            client,
-            suggestion=suggestion,
-            author_id=suggester.external_id,
-            decided_key="suggestion_approved_note",
-            admin=f"<@{member.external_id}>",
-            id=post.id,
-        )
-        await client.chat_postMessage(
-            channel=suggester.external_id,
-            text=t(
-                member_service.language_of(suggester),
-                "suggestion_approved_employee",
-                url=suggestion.url,
-                id=post.id,
-            ),
-        )
     where = ", ".join(f"<#{channel}>" for channel in post.channels)
     if post.state is PostState.SCHEDULED and post.publish_at is not None:
         when = post.publish_at.astimezone(_zone(member, workspace)).strftime("%Y-%m-%d %H:%M")

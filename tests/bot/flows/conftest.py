@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import ip_network
-from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,7 +19,6 @@ from bot.services.members import Profile
 from bot.services.posting import Poster
 from bot.services.preview import PreviewFetcher
 from bot.services.shares import ShareWriter
-from models import Suggestion
 
 # A Wednesday morning in Paris.
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -33,7 +31,6 @@ class TextSurface:
 
     platform: str = "text"
     forms: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
-    reviews: list[tuple[int, str, list[str]]] = field(default_factory=list)
 
     def is_channel_reference(self, word: str) -> bool:
         return word.startswith("#")
@@ -49,12 +46,15 @@ class TextSurface:
     def for_network(self, text: str) -> str:
         return text
 
-    async def open_queue_form(self, channels: tuple[str, ...], lang: str) -> None:
+    async def open_queue_form(
+        self,
+        channels: tuple[str, ...],
+        lang: str,
+        *,
+        url: str | None = None,
+        suggestion_id: int | None = None,
+    ) -> None:
         self.forms.append((channels, lang))
-
-    async def send_reviews(self, session: Any, suggestion: Suggestion, author: str, admins: list[str]) -> int:
-        self.reviews.append((suggestion.id, author, admins))
-        return len(admins)
 
 
 @dataclass

@@ -214,9 +214,13 @@ async def test_a_suggestion_holds_no_write_transaction_while_the_admins_are_mess
         fake_slack.delay("chat.postMessage", 0)
     assert writes_open == [False]
     assert reply["text"].startswith("Merci ! Votre suggestion est envoyée aux admins")  # Élodie: French
-    async with sessions() as session:
-        suggestion = (await session.scalars(select(Suggestion))).one()
-    assert len(suggestion.review_messages) == 4  # where each review went is still saved
+
+    async def reviews_remembered() -> bool:
+        async with sessions() as session:
+            suggestion = (await session.scalars(select(Suggestion))).one()
+        return len(suggestion.review_messages) == 4
+
+    await eventually(reviews_remembered)  # where each review went is saved as it is sent
 
 
 @contextmanager

@@ -1,0 +1,109 @@
+"""The suggestion flows with no chat platform: what they queue in the outbox and what a recording
+notifier is then given, including a review that lands while an admin decides."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.core import Relais
+from bot.flows import suggestions
+from bot.flows.acting import Who
+from bot.flows.commands import run_command
+from bot.messages import Message, text
+from bot.notifier import Delivered, RatePolicy
+from bot.services import outbox, recipients
+from models import OutboxMessage, OutboxState, Platform, Suggestion, SuggestionState
+from tests.bot.flows.conftest import Directory, TextSurface
+
+Sessions = async_sessionmaker[AsyncSession]
+ARTICLE = "http://127.0.0.2:9/article"
+
+
+def who(user: str) -> Who:
+    return Who(Platform.SLACK, "T1", user)
+
+
+class Recorder:
+    """A platform's notifier that records each message; `during` runs while the first review is sent."""
+
+    rate = RatePolicy(interval=timedelta(milliseconds=1), burst=100)
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+        self.during: Any = None
+
+    async def send(
+        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
+    ) -> Delivered:
+        if kind == "suggestion_review" and self.during is not None:
+            during, self.during = self.during, None
+            await during()
+        self.sent.append((kind, destination, payload))
+        return Delivered(ok=True, message_id=f"m{len(self.sent)}", channel=f"D-{destination}")
+
+
+async def _drain(core: Relais, recorder: Recorder) -> None:
+    await outbox.drain(
+        core.sessions,
+        notifiers={"slack": recorder},
+        now=core.clock.now,
+        after_send=recipients.after_send(admins=core.settings.relais_admins),
+    )
+
+
+async def test_a_review_that_lands_while_an_admin_decides_is_closed_at_once(
+    core: Relais, surface: TextSurface, directory: Directory, sessions: Sessions
+) -> None:
+    """The admin rejects while their review message is on its way: nothing is left with live buttons,
+    the employee is told once."""
+    reply = await run_command(core, surface, directory, who("UANNE"), f"suggest {ARTICLE} worth it")
+    assert reply == Message(text("fr", "suggest_sent"))
+    recorder = Recorder()
+
+    async def reject() -> None:
+        assert await suggestions.reject(core, directory, who("UBOSS"), 1) is None
+
+    recorder.during = reject
+    await _drain(core, recorder)
+    assert [(kind, destination) for kind, destination, _ in recorder.sent] == [
+        ("suggestion_review", "UBOSS"),
+        ("suggestion_outcome", "UANNE"),
+        ("suggestion_review_update", "D-UBOSS"),
+    ]
+    update = recorder.sent[2][2]
+    assert (update["message_id"], update["decided"]) == (
+        "m1",
+        {"state": "rejected", "by": "UBOSS", "post_id": None},
+    )
+    async with sessions() as session:
+        suggestion = (await session.scalars(select(Suggestion))).one()
+        states = (await session.scalars(select(OutboxMessage.state))).all()
+    assert suggestion.state is SuggestionState.REJECTED
+    assert suggestion.review_messages == [
+        {"channel": "D-UBOSS", "message_id": "m1", "admin": "UBOSS", "lang": "en"}
+    ]
+    assert states == [OutboxState.SENT] * 3
+
+
+async def test_deciding_twice_or_without_the_right_changes_nothing(
+    core: Relais, surface: TextSurface, directory: Directory, sessions: Sessions
+) -> None:
+    await run_command(core, surface, directory, who("UANNE"), f"suggest {ARTICLE}")
+    assert await suggestions.reject(core, directory, who("UANNE"), 1) == Message(
+        text("fr", "not_admin", command="queue")
+    )
+    assert await suggestions.reject(core, directory, who("UBOSS"), 99) == Message(
+        text("en", "unknown_suggestion", id=99)
+    )
+    assert await suggestions.reject(core, directory, who("UBOSS"), 1) is None
+    again = await suggestions.approve(core, surface, directory, who("UBOSS"), 1)
+    assert again == Message(text("en", "suggestion_already_decided"))
+    assert surface.forms == []
+    async with sessions() as session:
+        kinds = (await session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id))).all()
+    # One review (cancelled: not sent yet when decided), one answer to Anne; no second decision.
+    assert kinds == ["suggestion_review", "suggestion_outcome"]
