@@ -16,27 +16,25 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import Relais
+from bot.flows import acting, shares
 from bot.flows import suggestions as suggestion_flow
 from bot.i18n import url_reason
-from bot.messages.post import share_link
-from bot.services import connections, links, posting
+from bot.messages import Message
 from bot.services import posts as post_service
 from bot.services.hotpath import AckDeadline, started_within
 from bot.services.inputs import parse_date, parse_id, parse_stamp
-from bot.services.posting import Claim
 from bot.services.posts import MAX_CAPTIONS, PostError, check_captions
 from bot.services.preview import UnsafeURL, validate_url
 from bot.services.when import WhenError, end_of_day, within_horizon
 from handlers.slack.blocks.modals import build_edit_modal, submitted
 from handlers.slack.channels import is_channel_id
 from handlers.slack.deps import relais
-from handlers.slack.identity import button_id, cached_language, identify, identify_before_ack
+from handlers.slack.directory import SlackDirectory
+from handlers.slack.identity import button_id, cached_language, identify_before_ack, who_sent
 from handlers.slack.outbox import drain_outbox
-from handlers.slack.render import render
-from handlers.slack.social import share_outcome
+from handlers.slack.render import mrkdwn, render
 from handlers.slack.text import t
-from models import Member, Network, PostState, SocialAccountStatus, Workspace
+from models import Member, Network, PostState, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +207,12 @@ async def handle_queue_submission(
     await drain_outbox(deps, client)
 
 
+async def _dm(client: AsyncWebClient, member: Member, message: Message) -> None:
+    """The core's answer to the member, in a direct message (a form has nowhere else to answer)."""
+    text, blocks = render(message)
+    await client.chat_postMessage(channel=member.external_id, text=text, blocks=blocks or None)
+
+
 async def handle_edit_share(
     ack: AsyncAck,
     body: dict[str, Any],
@@ -219,47 +223,15 @@ async def handle_edit_share(
     """Edit & share: open a modal with the member's caption prefilled and the network choice."""
     await ack()
     deps = relais(context)
-    workspace, member, lang, _ = await identify(deps, client, body)
-    post_id = button_id(action)
-    post = None
-    if post_id is not None:
-        async with deps.sessions() as session:
-            post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
-    if post is None or post.state is not PostState.PUBLISHED:
-        await client.chat_postMessage(channel=member.external_id, text=t(lang, "no_longer_available"))
+    caller = await acting.caller(deps, SlackDirectory(client), who_sent(body))
+    form = await shares.edit_form(deps, caller, button_id(action))
+    if isinstance(form, Message):
+        await _dm(client, caller.member, form)
         return
     view = build_edit_modal(
-        post_id=post.id,
-        title=post.title or post.url,
-        caption=post_service.caption_for(post, member_id=member.id),
-        networks=tuple(post.networks),
-        lang=lang,
+        post_id=form.post_id, title=form.title, caption=form.caption, networks=form.networks, lang=caller.lang
     )
     await client.views_open(trigger_id=body["trigger_id"], view=view)
-
-
-async def _claim_edited(
-    deps: Relais, workspace: Workspace, member: Member, post_id: int, network: Network, caption: str
-) -> tuple[bool, Claim | None]:
-    """Whether the post can still be shared there, and for a connected member the claimed API share
-    (claimed before the ack: a submission is never resent)."""
-    async with deps.sessions() as session:
-        post = await post_service.get_post(session, workspace_id=workspace.id, post_id=post_id)
-        available = post is not None and post.state is PostState.PUBLISHED and network.value in post.networks
-        account = await connections.account_of(session, member_id=member.id, network=network)
-        claim = None
-        if available and account is not None and account.status is SocialAccountStatus.CONNECTED:
-            claim = await posting.claim(
-                session,
-                workspace_id=workspace.id,
-                member_id=member.id,
-                post_id=post_id,
-                network=network,
-                caption=caption or None,
-                now=deps.clock.now(),
-            )
-        await session.commit()
-    return available, claim
 
 
 async def handle_edit_submission(
@@ -269,38 +241,37 @@ async def handle_edit_submission(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
+    """Edit & share submitted: its problems go back under the fields; else the share is started before
+    the form closes (a submission is never resent) and its outcome follows by direct message."""
     deps = relais(context)
     deadline = AckDeadline()
-    found = await identify_before_ack(deps, client, body, deadline)
-    if found is None:
+    caller = await acting.caller_before_ack(deps, SlackDirectory(client), who_sent(body), deadline)
+    if caller is None:
         sorry = t(cached_language(deps, body), "something_went_wrong")
         await ack(response_action="errors", errors={"caption": sorry})
         return
-    workspace, member, lang, _ = found
+    lang = caller.lang
     caption = _string(submitted(view, "caption").get("value")).strip()
     option = submitted(view, "network").get("selected_option")
     network = _string(option.get("value")) if isinstance(option, dict) else "" if option else "linkedin"
-    if network not in NETWORKS:
-        await ack(response_action="errors", errors={"network": t(lang, "no_network")})
-        return
-    try:
-        check_captions([caption] if caption else [], [network])
-    except PostError as error:
-        await ack(response_action="errors", errors={"caption": _error_text(lang, error)})
+    problem = shares.edit_problem(lang, caption=caption, network=network)
+    if problem is not None:
+        field, why = problem
+        await ack(response_action="errors", errors={field: mrkdwn(why)})
         return
     _, post_id = _metadata_id(view, "post_id")
     if post_id is None:
         await ack(response_action="errors", errors={"caption": t(lang, "form_outdated")})
         return
     task, finished = await started_within(
-        _claim_edited(deps, workspace, member, post_id, Network(network), caption), deadline.left()
+        shares.start_edited_share(deps, caller, post_id, Network(network), caption), deadline.left()
     )
     if not finished:
         # The database is slow: the form closes now, and the outcome follows by direct message.
         await ack()
-        await client.chat_postMessage(channel=member.external_id, text=t(lang, "still_working"))
+        await client.chat_postMessage(channel=caller.member.external_id, text=t(lang, "still_working"))
     try:
-        available, claim = await task
+        started = await task
     except Exception:
         # The claim's transaction did not commit: nothing was recorded.
         logger.exception("edit modal: starting the share of post %s failed", post_id)
@@ -308,34 +279,8 @@ async def handle_edit_submission(
         if finished:
             await ack(response_action="errors", errors={"caption": sorry})
         else:
-            await client.chat_postMessage(channel=member.external_id, text=sorry)
+            await client.chat_postMessage(channel=caller.member.external_id, text=sorry)
         return
     await ack()
-    if not available:
-        await client.chat_postMessage(channel=member.external_id, text=t(lang, "no_longer_available"))
-        return
-    if claim is not None:
-        text, blocks = await share_outcome(deps, claim, member, lang)
-        await client.chat_postMessage(channel=member.external_id, text=text, blocks=blocks)
-        return
-    async with deps.sessions() as session:
-        link = await links.link_for(
-            session,
-            workspace_id=workspace.id,
-            post_id=post_id,
-            member_id=member.id,
-            network=Network(network),
-            now=deps.clock.now(),
-        )
-        await session.commit()
-    text, blocks = render(
-        share_link(
-            network=network,
-            post_id=post_id,
-            link=links.tracked_url(deps.settings.base_url, link.code),
-            caption=caption or None,
-            lang=lang,
-            connectable=Network(network) in deps.social,
-        )
-    )
-    await client.chat_postMessage(channel=member.external_id, text=text, blocks=blocks)
+    answer = await shares.edited_share_answer(deps, caller, post_id, Network(network), caption, started)
+    await _dm(client, caller.member, answer)

@@ -1,0 +1,435 @@
+"""The share decisions, whatever the chat platform: a click on a Share button (an API post for a member
+who connected the network, else their personal share link), opening the personal link (the share
+counted once), Edit & share (the form's content, its checks, the share it starts) and Not for me.
+
+A platform answers a click within its own deadline (Slack waits 3 seconds for the acknowledgement), and
+a click is never sent again: what must not be lost is committed before that answer, within the budget
+of an `AckDeadline`. When the database is slower than that, the member is told so at once through
+`early` (the platform acknowledges the click and shows the message), and the outcome follows. Undo and
+"post it" on an API share are `bot.flows.connections.undo` and `claim_repost`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import Relais
+from bot.flows import acting, connections
+from bot.flows.acting import Who
+from bot.flows.caller import Caller
+from bot.messages import Inline, Message, Text, text
+from bot.messages.post import NETWORK_ORDER, OPEN_SHARE_ACTIONS, SHARE_ACTIONS, network_name, share_link
+from bot.services import connections as connection_service
+from bot.services import links, posting
+from bot.services import posts as post_service
+from bot.services.hotpath import AckDeadline, MemberRef, PostRef, started_within
+from bot.services.members import Directory
+from bot.services.posting import Claim
+from bot.services.posts import PostError, check_captions
+from bot.services.shares import ShareRecord
+from models import Member, Network, Post, PostState, ShareStatus, SocialAccountStatus
+
+logger = logging.getLogger(__name__)
+
+# Say something now: the platform acknowledges the click and shows the message to the member alone.
+Early = Callable[[Message], Awaitable[None]]
+
+# Which network each share button is for (the post card's and the personal link's action ids).
+NETWORK_OF_ACTION: Final = {
+    **{action: Network(network) for network, action in SHARE_ACTIONS.items()},
+    **{action: Network(network) for network, action in OPEN_SHARE_ACTIONS.items()},
+}
+# At most this much of the ack's budget goes to finding who clicks and the post; the rest is for
+# recording the share.
+LOOKUP_BEFORE_ACK_SECONDS: Final = 1.5
+
+
+def say(lang: str, key: str, /, **params: Inline | int) -> Message:
+    """A one-line answer."""
+    return Message(text(lang, key, **params))
+
+
+def shareable(post: Post | PostRef | None, network: Network) -> bool:
+    """A post can be shared while it is published, on the networks it was queued for."""
+    return post is not None and post.state is PostState.PUBLISHED and network.value in post.networks
+
+
+# -- who clicks and the post, before the ack -----------------------------------------------------------
+
+
+async def _find(core: Relais, who: Who, post_id: int) -> tuple[MemberRef, PostRef | None]:
+    """Who is clicking and what the post is, from memory when possible, else in one session."""
+    ref = core.cache.member(who.workspace, who.member)
+    post = core.cache.post(ref.workspace_id, post_id) if ref is not None else None
+    if ref is not None and post is not None:
+        return ref, post
+    async with core.sessions() as session:
+        if ref is None:
+            _, member = await acting.rows(core, session, who)
+            ref = acting.remember(core, who, member)
+        row = await post_service.get_post(session, workspace_id=ref.workspace_id, post_id=post_id)
+        await session.commit()
+    if row is not None:
+        post = PostRef.of(row)
+        core.cache.remember_post(post)
+    return ref, post
+
+
+async def _find_before_ack(
+    core: Relais, who: Who, post_id: int, deadline: AckDeadline, early: Early
+) -> tuple[MemberRef, PostRef | None] | None:
+    """Who clicks and the post, within the ack's budget. On failure nothing was recorded: the member is
+    told so, and None returned."""
+    task, finished = await started_within(_find(core, who, post_id), deadline.left(LOOKUP_BEFORE_ACK_SECONDS))
+    if finished and task.exception() is None:
+        return task.result()
+    if finished:
+        logger.error("looking up a share of post %s failed", post_id, exc_info=task.exception())
+    else:
+        logger.warning("looking up a share of post %s took too long; the member is asked to retry", post_id)
+    await early(say(acting.cached_language(core, who), "something_went_wrong"))
+    return None
+
+
+# -- an API share --------------------------------------------------------------------------------------
+
+
+async def _claim_if_connected(
+    core: Relais,
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    member_id: int,
+    post_id: int,
+    network: Network,
+    caption: str | None,
+) -> Claim | None:
+    """The API share of the post by the member, claimed in `session` (the caller commits) if they
+    connected `network`; None if they did not (they share through their personal link)."""
+    account = await connection_service.account_of(session, member_id=member_id, network=network)
+    if account is None or account.status is not SocialAccountStatus.CONNECTED:
+        return None
+    return await posting.claim(
+        session,
+        workspace_id=workspace_id,
+        member_id=member_id,
+        post_id=post_id,
+        network=network,
+        caption=caption,
+        now=core.clock.now(),
+    )
+
+
+async def _claim_click(core: Relais, ref: MemberRef, post: PostRef, network: Network) -> Claim | None:
+    """A click's API share, with the member's caption variant."""
+    async with core.sessions() as session:
+        claim = await _claim_if_connected(
+            core,
+            session,
+            workspace_id=ref.workspace_id,
+            member_id=ref.member_id,
+            post_id=post.id,
+            network=network,
+            caption=post_service.rotate_caption(post.captions, post_id=post.id, member_id=ref.member_id),
+        )
+        await session.commit()
+    return claim
+
+
+async def _api_share_answer(core: Relais, member_id: int, claim: Claim, lang: str) -> Message:
+    """Run the claimed API post and describe its outcome (its retry time in the member's zone)."""
+    async with core.sessions() as session:
+        member = await session.get(Member, member_id)
+    return await connections.share_outcome(core, claim, member, lang)
+
+
+# -- a click on Share ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """What a share click did before the platform was answered: `claim`, the API share it claimed for
+    `member`; `answered` when the member was already told it failed (nothing more to say)."""
+
+    member: MemberRef | None = None
+    claim: Claim | None = None
+    answered: bool = False
+
+
+async def start_share(core: Relais, who: Who, post_id: int | None, network: Network, early: Early) -> Started:
+    """Before the ack: for a member who connected the network, the API share is claimed (so the click
+    cannot be lost). Anyone else gets their personal link after the ack (`share_answer`)."""
+    if network not in core.social or post_id is None:
+        return Started()
+    deadline = AckDeadline()
+    found = await _find_before_ack(core, who, post_id, deadline, early)
+    if found is None:
+        return Started(answered=True)
+    ref, post = found
+    if post is None or not shareable(post, network):
+        return Started(ref)
+    task, finished = await started_within(_claim_click(core, ref, post, network), deadline.left())
+    if not finished:
+        # Still being recorded: say so now, and how it ended once it has.
+        await early(say(ref.lang, "still_working"))
+    try:
+        return Started(ref, await task)
+    except Exception:
+        # The claim's transaction did not commit: nothing was recorded.
+        logger.exception("claiming an API share of post %s failed", post_id)
+        await early(say(ref.lang, "something_went_wrong"))
+        return Started(ref, answered=True)
+
+
+async def share_answer(
+    core: Relais, directory: Directory, who: Who, post_id: int | None, network: Network, started: Started
+) -> Message | None:
+    """After the ack: the outcome of the API share the click claimed, or the member's personal share
+    link (with a Connect button where this Relais can post for them), or why the post cannot be shared.
+    None when the member was already answered."""
+    if started.answered:
+        return None
+    if started.claim is not None and started.member is not None:
+        return await _api_share_answer(core, started.member.member_id, started.claim, started.member.lang)
+    caller = await acting.caller(core, directory, who)
+    return await _personal_link(core, caller, post_id, network)
+
+
+async def _personal_link(core: Relais, caller: Caller, post_id: int | None, network: Network) -> Message:
+    async with core.sessions() as session:
+        post = None
+        if post_id is not None:
+            post = await post_service.get_post(session, workspace_id=caller.workspace.id, post_id=post_id)
+        if post is None or not shareable(post, network):
+            await session.commit()
+            return say(caller.lang, "no_longer_available")
+        link = await links.link_for(
+            session,
+            workspace_id=caller.workspace.id,
+            post_id=post.id,
+            member_id=caller.member.id,
+            network=network,
+            now=core.clock.now(),
+        )
+        caption = post_service.caption_for(post, member_id=caller.member.id)
+        await session.commit()
+    return share_link(
+        network=network.value,
+        post_id=post.id,
+        link=links.tracked_url(core.settings.base_url, link.code),
+        caption=caption,
+        lang=caller.lang,
+        connectable=network in core.social,
+    )
+
+
+# -- opening the personal share link -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What opening a personal link recorded before the ack: `member`, whether the post could still be
+    shared on `network`, and whether this opening counted the share (False: it was counted before)."""
+
+    member: MemberRef
+    network: Network
+    shareable: bool
+    counted: bool
+
+
+async def open_share(
+    core: Relais, who: Who, post_id: int | None, network: Network, early: Early
+) -> Opened | None:
+    """The member opened their personal share link: the share (`intent`) is recorded once, before the
+    ack. This is the hot path: what it needs is usually in memory (`HotCache`), so only the share's group
+    commit touches the database. None when there is nothing more to say."""
+    if post_id is None:
+        return None
+    deadline = AckDeadline()
+    found = await _find_before_ack(core, who, post_id, deadline, early)
+    if found is None:
+        return None
+    ref, post = found
+    if post is None or not shareable(post, network):
+        return Opened(ref, network, shareable=False, counted=False)
+    record = ShareRecord(
+        workspace_id=ref.workspace_id,
+        member_id=ref.member_id,
+        post_id=post_id,
+        network=network,
+        status=ShareStatus.INTENT,
+        at=core.clock.now(),
+        caption=post_service.rotate_caption(post.captions, post_id=post_id, member_id=ref.member_id),
+    )
+    task, finished = await started_within(core.shares.record(record), deadline.left())
+    if not finished:
+        # The database is slow (another process holds SQLite's write lock): the share is queued and
+        # will be written; the member hears so now, and hears the result once it is.
+        logger.warning("share of post %s queued but not confirmed before the ack", post_id)
+        await early(say(ref.lang, "share_still_recording", network=network_name(ref.lang, network.value)))
+    try:
+        created = await task
+    except Exception:
+        logger.exception("recording a share of post %s failed", post_id)
+        await early(say(ref.lang, "something_went_wrong"))
+        return None
+    return Opened(ref, network, shareable=True, counted=created or not finished)
+
+
+async def opened_answer(
+    core: Relais, directory: Directory, who: Who, opened: Opened | None
+) -> Message | None:
+    """After the ack: thanks for a share this opening counted, or why the post cannot be shared; nothing
+    for a share counted before. The language is refreshed from the directory only when stale."""
+    if opened is None or (opened.shareable and not opened.counted):
+        return None
+    lang = await acting.fresh_language(core, directory, who, opened.member)
+    if not opened.shareable:
+        return say(lang, "no_longer_available")
+    return say(lang, "share_recorded", network=network_name(lang, opened.network.value))
+
+
+# -- Not for me ----------------------------------------------------------------------------------------
+
+
+async def not_for_me(
+    core: Relais, directory: Directory, who: Who, post_id: int | None, early: Early
+) -> Message:
+    """Record "Not for me" once (the post leaves the member's reminders); a withdrawn or expired post has
+    nothing to give feedback on. The answer comes within the ack's budget, or "still working" then and
+    the answer when the database has recorded it."""
+
+    async def dismiss() -> Message:
+        caller = await acting.caller(core, directory, who)
+        async with core.sessions() as session:
+            post = None
+            if post_id is not None:
+                post = await post_service.get_post(session, workspace_id=caller.workspace.id, post_id=post_id)
+            noted = post is not None and post.state is PostState.PUBLISHED
+            if post is not None and noted:
+                await post_service.dismiss(
+                    session,
+                    workspace_id=caller.workspace.id,
+                    member_id=caller.member.id,
+                    post_id=post.id,
+                    now=core.clock.now(),
+                )
+            await session.commit()
+        return say(caller.lang, "not_for_me_noted" if noted else "no_longer_available")
+
+    task, finished = await started_within(dismiss(), AckDeadline().left())
+    if not finished:
+        await early(say(acting.cached_language(core, who), "still_working"))
+    return await task  # a failure is the platform's to answer ("something went wrong")
+
+
+# -- Edit & share --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EditForm:
+    """What the Edit & share form shows: the post, the member's caption variant to start from, and the
+    networks it can go to."""
+
+    post_id: int
+    title: str
+    caption: str | None
+    networks: tuple[str, ...]
+
+
+async def edit_form(core: Relais, caller: Caller, post_id: int | None) -> EditForm | Message:
+    """The form's content, or why the post can no longer be shared."""
+    post = None
+    if post_id is not None:
+        async with core.sessions() as session:
+            post = await post_service.get_post(session, workspace_id=caller.workspace.id, post_id=post_id)
+    if post is None or post.state is not PostState.PUBLISHED:
+        return say(caller.lang, "no_longer_available")
+    return EditForm(
+        post_id=post.id,
+        title=post.title or post.url,
+        caption=post_service.caption_for(post, member_id=caller.member.id),
+        networks=tuple(post.networks),
+    )
+
+
+def edit_problem(lang: str, *, caption: str, network: str) -> tuple[str, Text] | None:
+    """What is wrong with a submitted Edit & share form, as (the field, why); None when nothing is."""
+    if network not in NETWORK_ORDER:
+        return "network", text(lang, "no_network")
+    try:
+        check_captions([caption] if caption else [], [network])
+    except PostError as error:
+        return "caption", Text(
+            lang, error.code, {name: _param(value) for name, value in error.params.items()}
+        )
+    return None
+
+
+def _param(value: object) -> str | int | float:
+    return value if isinstance(value, str | int | float) else str(value)
+
+
+@dataclass(frozen=True)
+class EditStarted:
+    """Whether the post can still be shared on the chosen network, and for a connected member the API
+    share claimed with their words."""
+
+    available: bool
+    claim: Claim | None
+
+
+async def start_edited_share(
+    core: Relais, caller: Caller, post_id: int, network: Network, caption: str
+) -> EditStarted:
+    """Before the form is closed (a submission is never resent): the API share, claimed with the
+    member's words if they connected the network."""
+    async with core.sessions() as session:
+        post = await post_service.get_post(session, workspace_id=caller.workspace.id, post_id=post_id)
+        available = shareable(post, network)
+        claim = None
+        if available:
+            claim = await _claim_if_connected(
+                core,
+                session,
+                workspace_id=caller.workspace.id,
+                member_id=caller.member.id,
+                post_id=post_id,
+                network=network,
+                caption=caption or None,
+            )
+        await session.commit()
+    return EditStarted(available, claim)
+
+
+async def edited_share_answer(
+    core: Relais, caller: Caller, post_id: int, network: Network, caption: str, started: EditStarted
+) -> Message:
+    """After the form closed: the API share's outcome, or the personal link with the member's words, or
+    why the post can no longer be shared."""
+    if not started.available:
+        return say(caller.lang, "no_longer_available")
+    if started.claim is not None:
+        return await connections.share_outcome(core, started.claim, caller.member, caller.lang)
+    async with core.sessions() as session:
+        link = await links.link_for(
+            session,
+            workspace_id=caller.workspace.id,
+            post_id=post_id,
+            member_id=caller.member.id,
+            network=network,
+            now=core.clock.now(),
+        )
+        await session.commit()
+    return share_link(
+        network=network.value,
+        post_id=post_id,
+        link=links.tracked_url(core.settings.base_url, link.code),
+        caption=caption or None,
+        lang=caller.lang,
+        connectable=network in core.social,
+    )

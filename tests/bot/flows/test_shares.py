@@ -1,0 +1,257 @@
+"""The share decisions through the core alone (`bot.flows.shares`): no chat platform imported; the
+answers are asserted as the neutral messages they are, and the database as it is left."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.core import Relais
+from bot.flows import acting, shares
+from bot.flows.acting import Who
+from bot.messages import Message, Text
+from bot.messages.post import share_link
+from bot.services.links import tracked_url
+from models import (
+    Dismissal,
+    Network,
+    Platform,
+    Post,
+    PostState,
+    Share,
+    ShareStatus,
+    SocialAccount,
+    SocialAccountStatus,
+    TrackedLink,
+)
+from tests.bot.flows.conftest import START, Directory
+
+Sessions = async_sessionmaker[AsyncSession]
+ANNE = Who(Platform.SLACK, "TEAM", "UANNE")  # French, per the directory
+
+
+class Early:
+    """What the flow said before it was done (the platform would ack and show it)."""
+
+    def __init__(self) -> None:
+        self.said: list[Message] = []
+
+    async def __call__(self, message: Message) -> None:
+        self.said.append(message)
+
+
+@pytest.fixture
+async def writing(core: Relais) -> AsyncIterator[Relais]:
+    """The core with its share writer running (the personal link's hot path records through it)."""
+    core.shares.start()
+    yield core
+    await core.shares.stop()
+
+
+async def count(sessions: Sessions, model: Any) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def a_post(
+    core: Relais,
+    directory: Directory,
+    *,
+    state: PostState = PostState.PUBLISHED,
+    networks: tuple[str, ...] = ("linkedin", "x"),
+) -> int:
+    caller = await acting.caller(core, directory, Who(Platform.SLACK, "TEAM", "UBOSS"))
+    async with core.sessions() as session:
+        post = Post(
+            workspace_id=caller.workspace.id,
+            url="https://example.com/news",
+            title="News",
+            captions=["First words", "Second words"],
+            networks=list(networks),
+            channels=["CNEWS"],
+            state=state,
+            publish_at=START,
+            published_at=START,
+            created_by_id=caller.member.id,
+            created_at=START,
+            updated_at=START,
+        )
+        session.add(post)
+        await session.commit()
+        return post.id
+
+
+async def connect(core: Relais, directory: Directory, who: Who, status: SocialAccountStatus) -> None:
+    caller = await acting.caller(core, directory, who)
+    async with core.sessions() as session:
+        session.add(
+            SocialAccount(
+                workspace_id=caller.workspace.id,
+                member_id=caller.member.id,
+                network=Network.LINKEDIN,
+                external_person_id="urn:li:person:anne",
+                access_token_encrypted="ciphertext",
+                status=status,
+                created_at=START,
+                updated_at=START,
+            )
+        )
+        await session.commit()
+
+
+async def test_a_member_who_did_not_connect_gets_their_personal_link_with_their_caption(
+    core: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    post_id = await a_post(core, directory)
+    early = Early()
+    started = await shares.start_share(core, ANNE, post_id, Network.LINKEDIN, early)
+    answer = await shares.share_answer(core, directory, ANNE, post_id, Network.LINKEDIN, started)
+    async with sessions() as session:
+        link = (await session.scalars(select(TrackedLink))).one()
+        anne = await acting.caller(core, directory, ANNE)
+    caption = ["First words", "Second words"][(anne.member.id + post_id) % 2]  # the member's variant
+    assert answer == share_link(
+        network="linkedin",
+        post_id=post_id,
+        link=tracked_url(core.settings.base_url, link.code),
+        caption=caption,
+        lang="fr",
+        connectable=False,
+    )
+    assert early.said == []
+    assert await count(sessions, Share) == 0  # counted when the link is opened, not before
+
+
+@pytest.mark.parametrize("state", [PostState.CANCELLED, PostState.EXPIRED])
+async def test_a_withdrawn_or_expired_post_is_no_longer_available_and_nothing_is_recorded(
+    core: Relais, directory: Directory, sessions: Sessions, state: PostState
+) -> None:
+    post_id = await a_post(core, directory, state=state)
+    started = await shares.start_share(core, ANNE, post_id, Network.X, Early())
+    answer = await shares.share_answer(core, directory, ANNE, post_id, Network.X, started)
+    assert answer == Message(Text("fr", "no_longer_available", {}))
+    assert await count(sessions, TrackedLink) == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "claimed"), [(SocialAccountStatus.CONNECTED, True), (SocialAccountStatus.DISCONNECTED, False)]
+)
+async def test_a_connected_member_s_click_claims_the_api_share_before_the_ack(
+    core: Relais, directory: Directory, sessions: Sessions, status: SocialAccountStatus, claimed: bool
+) -> None:
+    """One rule for a click and for Edit & share: a connected account gets an API share, claimed with
+    the member's words; any other gets the personal link."""
+    posting_core = replace(core, social={Network.LINKEDIN: object()})  # type: ignore[dict-item]
+    clicked, edited = await a_post(core, directory), await a_post(core, directory)
+    await connect(core, directory, ANNE, status)
+    started = await shares.start_share(posting_core, ANNE, clicked, Network.LINKEDIN, Early())
+    assert (started.claim is not None) is claimed
+    anne = await acting.caller(core, directory, ANNE)
+    submitted = await shares.start_edited_share(posting_core, anne, edited, Network.LINKEDIN, "My own words")
+    assert submitted.available
+    assert (submitted.claim is not None) is claimed
+    async with sessions() as session:
+        rows = (await session.scalars(select(Share).order_by(Share.post_id))).all()
+    variant = ["First words", "Second words"][(anne.member.id + clicked) % 2]
+    assert [(row.post_id, row.status, row.caption) for row in rows] == (
+        [(clicked, ShareStatus.PENDING, variant), (edited, ShareStatus.PENDING, "My own words")]
+        if claimed
+        else []
+    )
+
+
+async def test_opening_the_personal_link_counts_the_share_once(
+    writing: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    post_id = await a_post(writing, directory)
+    first = await shares.open_share(writing, ANNE, post_id, Network.X, Early())
+    assert first is not None
+    assert first.counted
+    assert await shares.opened_answer(writing, directory, ANNE, first) == Message(
+        Text("fr", "share_recorded", {"network": Text("fr", "network_x", {})})
+    )
+    again = await shares.open_share(writing, ANNE, post_id, Network.X, Early())
+    assert again is not None
+    assert not again.counted
+    assert await shares.opened_answer(writing, directory, ANNE, again) is None  # nothing more to say
+    async with sessions() as session:
+        [share] = (await session.scalars(select(Share))).all()
+    assert (share.status, share.network) == (ShareStatus.INTENT, Network.X)
+
+
+async def test_opening_a_link_to_a_network_the_post_was_not_queued_for_counts_nothing(
+    writing: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    post_id = await a_post(writing, directory, networks=("linkedin",))
+    opened = await shares.open_share(writing, ANNE, post_id, Network.X, Early())
+    assert await shares.opened_answer(writing, directory, ANNE, opened) == Message(
+        Text("fr", "no_longer_available", {})
+    )
+    assert await count(sessions, Share) == 0
+    assert await shares.open_share(writing, ANNE, None, Network.X, Early()) is None  # a forged button
+
+
+async def test_not_for_me_is_noted_once_and_only_for_a_live_post(
+    core: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    post_id = await a_post(core, directory)
+    for _ in range(2):
+        answer = await shares.not_for_me(core, directory, ANNE, post_id, Early())
+        assert answer == Message(Text("fr", "not_for_me_noted", {}))
+    assert await count(sessions, Dismissal) == 1
+    gone = await a_post(core, directory, state=PostState.CANCELLED)
+    assert await shares.not_for_me(core, directory, ANNE, gone, Early()) == Message(
+        Text("fr", "no_longer_available", {})
+    )
+    assert await count(sessions, Dismissal) == 1
+
+
+async def test_edit_and_share_starts_from_the_members_caption_and_checks_the_form(
+    core: Relais, directory: Directory
+) -> None:
+    post_id = await a_post(core, directory, networks=("x",))
+    anne = await acting.caller(core, directory, ANNE)
+    form = await shares.edit_form(core, anne, post_id)
+    assert isinstance(form, shares.EditForm)
+    assert (form.post_id, form.title, form.networks) == (post_id, "News", ("x",))
+    assert form.caption in ("First words", "Second words")
+    gone = await a_post(core, directory, state=PostState.EXPIRED)
+    assert await shares.edit_form(core, anne, gone) == Message(Text("fr", "no_longer_available", {}))
+    assert await shares.edit_form(core, anne, None) == Message(Text("fr", "no_longer_available", {}))
+
+    assert shares.edit_problem("fr", caption="Fine", network="x") is None
+    assert shares.edit_problem("fr", caption="Fine", network="myspace") == (
+        "network",
+        Text("fr", "no_network", {}),
+    )
+    field, why = shares.edit_problem("en", caption="é" * 300, network="x") or ("", Text("en", "", {}))
+    assert field == "caption"
+    assert why.key == "caption_too_long_x"
+
+
+async def test_an_edited_share_without_connection_gets_the_personal_link_with_the_typed_words(
+    core: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    post_id = await a_post(core, directory, networks=("linkedin",))
+    anne = await acting.caller(core, directory, ANNE)
+    started = await shares.start_edited_share(core, anne, post_id, Network.LINKEDIN, "Typed by me")
+    answer = await shares.edited_share_answer(core, anne, post_id, Network.LINKEDIN, "Typed by me", started)
+    async with sessions() as session:
+        link = (await session.scalars(select(TrackedLink))).one()
+    assert answer == share_link(
+        network="linkedin",
+        post_id=post_id,
+        link=tracked_url(core.settings.base_url, link.code),
+        caption="Typed by me",
+        lang="fr",
+    )
+    elsewhere = await shares.start_edited_share(core, anne, post_id, Network.X, "Typed by me")
+    assert not elsewhere.available
+    assert await shares.edited_share_answer(core, anne, post_id, Network.X, "", elsewhere) == Message(
+        Text("fr", "no_longer_available", {})
+    )
