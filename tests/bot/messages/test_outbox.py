@@ -16,6 +16,7 @@ from models import Network, ShareStatus
 CARD = PostCard(7, "https://example.com/a", "A", None, None, None, ("x",), "published").to_payload()
 ENTRY = {"external_id": "U1", "name": "Ann", "points": 3, "shares": 1, "clicks": 1, "streak": 0, "rank": 1,
          "previous_rank": None}  # fmt: skip
+REVIEW = {"suggestion_id": 3, "author": "U1", "url": "https://example.com/a", "reason": "Good read"}
 PAYLOADS: dict[str, dict[str, Any]] = {
     "post": {"post": CARD, "lang": "fr"},
     "post_update": {"post": CARD, "message_id": "1.2"},
@@ -29,6 +30,14 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "round_progress_update": {"what": "post", "total": 3, "done": 3, "message_id": "1.1"},
     "admin_alert": {"channel": "C1", "error": "is_archived"},
     "post_refused": {"post_id": 7, "channel": "C1", "error": "is_archived"},
+    "suggestion_review": REVIEW,
+    "suggestion_review_update": {
+        **REVIEW,
+        "message_id": "1.3",
+        "decided": {"state": "approved", "by": "U2", "post_id": 7},
+    },
+    "suggestion_outcome": {"url": "https://example.com/a", "state": "rejected", "post_id": None},
+    "suggestion_unreached": {"url": "https://example.com/a"},
 }
 
 
