@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
-from bot.notifier import Delivered
+from bot.notifier import Delivered, Notifier
 from bot.services import outbox, progress, weekly
 from bot.services.leaderboard import weekly_board
 from handlers.slack.notifier import SlackNotifier
@@ -36,6 +36,7 @@ from models import (
 )
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN, pending_writes
+from tests.fakes.notifier import RecordingNotifier
 
 # Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
 CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -48,9 +49,18 @@ BOARD_TIME = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 NUDGE_TIME = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-def _ctx(sessions: Sessions, fake: FakeSlack, clock: FrozenClock, notifier: Any = None) -> jobs.Context:
-    notifier = notifier or SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url))
+@pytest.fixture
+def recorder() -> RecordingNotifier:
+    """Where the workspace's messages go: the rules are checked on what the core sent, not on Slack's text."""
+    return RecordingNotifier()
+
+
+def _ctx(sessions: Sessions, notifier: Notifier, clock: FrozenClock) -> jobs.Context:
     return jobs.Context(sessions, {"slack": notifier}, clock.now)
+
+
+def _slack(fake: FakeSlack) -> SlackNotifier:
+    return SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url))
 
 
 async def _workspace(session: AsyncSession) -> Workspace:
@@ -101,15 +111,6 @@ def _share(member: Member, post: Post, at: datetime, status: ShareStatus, networ
         created_at=at,
         updated_at=at,
     )
-
-
-async def _dms(fake: FakeSlack) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for call in fake.calls_to("chat.postMessage"):
-        channel = str(call.params["channel"])
-        if channel.startswith("U"):
-            found.setdefault(channel, []).append(str(call.params["text"]))
-    return found
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -229,65 +230,61 @@ async def test_ties_are_broken_by_shares_then_by_who_shared_first(sessions: Sess
 
 
 async def test_leaderboard_job_posts_once_at_its_moment_with_private_ranks(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
-    fake_slack.add_channel("C0NEWS", "news")
-    for user in ("UANA", "UBEN", "UCLEO", "UDAN", "UEVE"):
-        fake_slack.add_user(user, real_name=user.title())
     await _seed_board(sessions)
     clock = FrozenClock(BOARD_TIME - timedelta(minutes=1))
-    ctx = _ctx(sessions, fake_slack, clock)
+    ctx = _ctx(sessions, recorder, clock)
     await jobs.run_job(ctx, "leaderboard")
-    assert fake_slack.calls_to("chat.postMessage") == []  # 15:59 in Paris: not yet
+    assert recorder.sent == []  # 15:59 in Paris: not yet
 
     clock.advance(timedelta(minutes=1))
     await jobs.run_job(ctx, "leaderboard")
-    channel = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "C0NEWS"]
-    assert len(channel) == 1
-    text = str(channel[0].params["blocks"])
-    assert "week 2026-W48" in channel[0].params["text"]
+    [board] = recorder.of_kind("leaderboard")
+    assert board.destination == "C0NEWS"
+    assert "week 2026-W48" in board.text
     for name in ("Uana", "Uben", "Ucleo"):
-        assert name in text
-    assert "Udan" not in text
-    assert "Ueve" not in text
-    assert "Biggest climbers: Uben (+1)" in text
-    assert "4 shares, 5 clicks, 3 people took part" in text
+        assert name in board.body
+    assert "Udan" not in board.body
+    assert "Ueve" not in board.body
+    assert "Biggest climbers: Uben (+1)" in board.body
+    assert "4 shares, 5 clicks, 3 people took part" in board.body
 
-    dms = await _dms(fake_slack)
+    dms = recorder.dms()
     assert sorted(dms) == ["UANA", "UBEN", "UCLEO"]
+    assert {sent.kind for sent in recorder.sent if sent.destination in dms} == {"rank"}
     assert dms["UANA"] == [
-        "This week you are *#1* of 3 with *20 points* (2 shares, 0 clicks) — your first week on the board. "
+        "This week you are #1 of 3 with 20 points (2 shares, 0 clicks) — your first week on the board. "
         "Thank you for sharing!"
     ]
-    assert dms["UBEN"][0].startswith("Cette semaine vous êtes *n° 2* sur 3 avec *13 points*")
+    assert dms["UBEN"][0].startswith("Cette semaine vous êtes n° 2 sur 3 avec 13 points")
     assert "1 place(s) de gagnée(s)" in dms["UBEN"][0]
 
     # Later runs the same week, or a second clock, send nothing more.
     clock.advance(timedelta(hours=3))
     await asyncio.gather(
-        jobs.run_job(ctx, "leaderboard"), jobs.run_job(_ctx(sessions, fake_slack, clock), "leaderboard")
+        jobs.run_job(ctx, "leaderboard"), jobs.run_job(_ctx(sessions, recorder, clock), "leaderboard")
     )
-    assert len(fake_slack.calls_to("chat.postMessage")) == 4
+    assert len(recorder.sent) == 4
     async with sessions() as session:
         runs = (await session.scalars(select(JobRun))).all()
         assert [(r.job, r.period_key) for r in runs] == [("leaderboard", "2026-W48")]
 
 
 async def test_two_clocks_at_the_same_moment_send_the_leaderboard_once(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
-    fake_slack.add_channel("C0NEWS", "news")
     await _seed_board(sessions)
     clocks = [FrozenClock(BOARD_TIME + timedelta(minutes=2)) for _ in range(2)]
-    await asyncio.gather(*(jobs.run_job(_ctx(sessions, fake_slack, c), "leaderboard") for c in clocks))
-    recipients = [str(c.params["channel"]) for c in fake_slack.calls_to("chat.postMessage")]
+    await asyncio.gather(*(jobs.run_job(_ctx(sessions, recorder, c), "leaderboard") for c in clocks))
+    recipients = [sent.destination for sent in recorder.sent]
     assert sorted(recipients) == ["C0NEWS", "UANA", "UBEN", "UCLEO"]
 
 
 class _Crashing:
     """A notifier that sends `before` messages, then hangs like a process about to be killed."""
 
-    def __init__(self, real: SlackNotifier, before: int) -> None:
+    def __init__(self, real: Notifier, before: int) -> None:
         self.real, self.before, self.sent = real, before, 0
         self.rate = real.rate
 
@@ -303,11 +300,8 @@ class _Crashing:
 
 
 async def test_a_crash_mid_round_is_completed_after_restart_without_duplicates(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
-    fake_slack.add_channel("C0NEWS", "news")
-    for i in range(30):
-        fake_slack.add_user(f"U{i:03d}", real_name=f"Person {i}")
     async with sessions() as session:
         workspace = await _workspace(session)
         members = [_member(workspace, f"U{i:03d}") for i in range(30)]
@@ -322,13 +316,10 @@ async def test_a_crash_mid_round_is_completed_after_restart_without_duplicates(
         )
         await session.commit()
     clock = FrozenClock(BOARD_TIME)
-    real = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
-    run = asyncio.create_task(
-        jobs.run_job(_ctx(sessions, fake_slack, clock, _Crashing(real, 10)), "leaderboard")
-    )
+    run = asyncio.create_task(jobs.run_job(_ctx(sessions, _Crashing(recorder, 10), clock), "leaderboard"))
 
     async def ten_sent() -> bool:
-        return len(fake_slack.calls_to("chat.postMessage")) >= 10
+        return len(recorder.sent) >= 10
 
     for _ in range(500):
         if await ten_sent():
@@ -338,12 +329,12 @@ async def test_a_crash_mid_round_is_completed_after_restart_without_duplicates(
     run.cancel()  # the process dies with one message claimed and 20 waiting
     with pytest.raises(asyncio.CancelledError):
         await run
-    assert len(fake_slack.calls_to("chat.postMessage")) == 10
+    assert len(recorder.sent) == 10
 
     clock.advance(timedelta(minutes=6))  # the restarted clock's next outbox pass
-    await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
-    await jobs.run_job(_ctx(sessions, fake_slack, clock), "leaderboard")  # the period stays done
-    recipients = [str(c.params["channel"]) for c in fake_slack.calls_to("chat.postMessage")]
+    await jobs.run_job(_ctx(sessions, recorder, clock), "outbox")
+    await jobs.run_job(_ctx(sessions, recorder, clock), "leaderboard")  # the period stays done
+    recipients = [sent.destination for sent in recorder.sent]
     assert len(recipients) == 31
     assert len(set(recipients)) == 31  # the channel and 30 people, once each
     async with sessions() as session:
@@ -358,9 +349,7 @@ async def test_a_crash_mid_round_is_completed_after_restart_without_duplicates(
 PEOPLE = ("UADMIN", "UPARIS", "UOPTOUT", "UPAUSED", "USHARED", "UNY", "UGONE", "UQUIET", "UMONTH", "UFR")
 
 
-async def _seed_nudges(sessions: Sessions, fake: FakeSlack) -> None:
-    for user in PEOPLE:
-        fake.add_user(user)
+async def _seed_nudges(sessions: Sessions) -> None:
     now = NUDGE_TIME
     async with sessions() as session:
         workspace = await _workspace(session)
@@ -398,38 +387,36 @@ async def _seed_nudges(sessions: Sessions, fake: FakeSlack) -> None:
 
 
 async def test_nudges_reach_every_eligible_member_once_in_their_working_hours(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
-    await _seed_nudges(sessions, fake_slack)
+    await _seed_nudges(sessions)
     clock = FrozenClock(NUDGE_TIME - timedelta(minutes=1))
-    ctx = _ctx(sessions, fake_slack, clock)
+    ctx = _ctx(sessions, recorder, clock)
     await jobs.run_job(ctx, "nudges")
-    assert await _dms(fake_slack) == {}  # 09:59 in Paris
+    assert recorder.dms() == {}  # 09:59 in Paris
 
     clock.advance(timedelta(minutes=1))
     await jobs.run_job(ctx, "nudges")
-    dms = await _dms(fake_slack)
+    dms = recorder.dms()
     assert sorted(dms) == ["UFR", "UMONTH", "UPARIS"]
-    paris = fake_slack.calls_to("chat.postMessage")[0]
-    blocks = str(paris.params["blocks"])
+    [paris] = recorder.to("UPARIS")
+    assert paris.kind == "nudge"
     # Three recent posts not shared and not dismissed (Post4 shared, Post3 dismissed), newest first.
-    assert blocks.index("Post2") < blocks.index("Post1") < blocks.index("Post0")
-    assert "Post3" not in blocks
-    assert "Post4" not in blocks
-    assert "Old" not in blocks
-    assert "share_linkedin" in blocks
-    assert "💡" in blocks
-    assert (
-        next(c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "UFR")
-        .params["text"]
-        .startswith("Bonjour")
-    )
+    assert [post["title"] for post in paris.payload["posts"]] == ["Post2", "Post1", "Post0"]
+    shown = paris.body
+    assert shown.index("Post2") < shown.index("Post1") < shown.index("Post0")
+    assert "Post3" not in shown
+    assert "Post4" not in shown
+    assert "Old" not in shown
+    assert paris.actions.count("share_linkedin") == 3  # a share button under each post
+    assert "💡" in shown  # and a tip
+    assert recorder.to("UFR")[0].text.startswith("Bonjour")
 
     # New York's 10:00 comes six hours later; Paris is not nudged twice.
     clock.advance(timedelta(hours=6))
     await jobs.run_job(ctx, "nudges")
     await jobs.run_job(ctx, "nudges")
-    dms = await _dms(fake_slack)
+    dms = recorder.dms()
     assert sorted(dms) == ["UFR", "UMONTH", "UNY", "UPARIS"]
     assert all(len(texts) == 1 for texts in dms.values())
     async with sessions() as session:
@@ -438,18 +425,18 @@ async def test_nudges_reach_every_eligible_member_once_in_their_working_hours(
 
 
 async def test_no_nudge_outside_working_hours_or_at_weekends(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
-    await _seed_nudges(sessions, fake_slack)
+    await _seed_nudges(sessions)
     # The clock was down from Tuesday 08:00 to Tuesday 19:00 Paris: nothing in the evening…
     clock = FrozenClock(NUDGE_TIME + timedelta(hours=9))
-    ctx = _ctx(sessions, fake_slack, clock)
+    ctx = _ctx(sessions, recorder, clock)
     await jobs.run_job(ctx, "nudges")
-    assert "UPARIS" not in await _dms(fake_slack)
+    assert "UPARIS" not in recorder.dms()
     # …the round goes out the next working morning, the same week.
     clock.advance(timedelta(hours=14))  # Wednesday 09:00 Paris
     await jobs.run_job(ctx, "nudges")
-    assert "UPARIS" in await _dms(fake_slack)
+    assert "UPARIS" in recorder.dms()
 
     # The next week, the moment (Friday 17:30) is missed until Saturday: at 10:00 on Saturday and
     # Sunday — inside the working hours of a weekday — nothing goes out, and Monday starts a new week.
@@ -457,11 +444,11 @@ async def test_no_nudge_outside_working_hours_or_at_weekends(
         workspace = await session.get_one(Workspace, 1)
         workspace.settings = {"nudges": {"day": 4, "time": "17:30"}}
         await session.commit()
-    before = len(fake_slack.calls_to("chat.postMessage"))
+    before = len(recorder.sent)
     for day in (12, 13, 14):  # Saturday, Sunday, Monday 10:00 in Paris (09:00 UTC)
         clock.set(datetime(2026, 12, day, 9, 0, tzinfo=UTC))
         await jobs.run_job(ctx, "nudges")
-    assert len(fake_slack.calls_to("chat.postMessage")) == before
+    assert len(recorder.sent) == before
     async with sessions() as session:
         periods = (await session.scalars(select(JobRun.period_key))).all()
         assert "2026-W50@Europe/Paris" not in periods  # skipped, not claimed
@@ -476,16 +463,16 @@ async def _make_round(sessions: Sessions) -> None:
 
 
 async def test_opting_out_after_the_round_is_made_is_obeyed_at_send_time(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
-    await _seed_nudges(sessions, fake_slack)
+    await _seed_nudges(sessions)
     await _make_round(sessions)
     async with sessions() as session:
         member = (await session.scalars(select(Member).where(Member.external_id == "UPARIS"))).one()
         member.opted_out = True
         await session.commit()
-    await jobs.run_job(_ctx(sessions, fake_slack, FrozenClock(NUDGE_TIME)), "outbox")
-    assert sorted(await _dms(fake_slack)) == ["UFR", "UMONTH"]
+    await jobs.run_job(_ctx(sessions, recorder, FrozenClock(NUDGE_TIME)), "outbox")
+    assert sorted(recorder.dms()) == ["UFR", "UMONTH"]
     async with sessions() as session:
         cancelled = (
             await session.scalars(select(OutboxMessage).where(OutboxMessage.destination == "UPARIS"))
@@ -494,29 +481,29 @@ async def test_opting_out_after_the_round_is_made_is_obeyed_at_send_time(
 
 
 async def test_a_nudge_held_up_until_the_evening_waits_for_the_next_morning(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
-    await _seed_nudges(sessions, fake_slack)
+    await _seed_nudges(sessions)
     await _make_round(sessions)
     # Slack was down all day: the outbox only gets to them at 19:00 in Paris.
     clock = FrozenClock(NUDGE_TIME + timedelta(hours=9))
-    await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
-    assert await _dms(fake_slack) == {}
+    await jobs.run_job(_ctx(sessions, recorder, clock), "outbox")
+    assert recorder.dms() == {}
     async with sessions() as session:
         waiting = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))).all()
         morning = datetime(2026, 12, 2, 8, 0, tzinfo=UTC)  # Wednesday 09:00 in Paris
         assert {(m.state, m.next_attempt_at) for m in waiting} == {(OutboxState.PENDING, morning)}
     clock.set(morning)
-    await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
-    assert sorted(await _dms(fake_slack)) == ["UFR", "UMONTH", "UPARIS"]
+    await jobs.run_job(_ctx(sessions, recorder, clock), "outbox")
+    assert sorted(recorder.dms()) == ["UFR", "UMONTH", "UPARIS"]
 
 
 async def test_backoff_turns_weekly_into_monthly_until_a_share(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
-    await _seed_nudges(sessions, fake_slack)
+    await _seed_nudges(sessions)
     clock = FrozenClock(NUDGE_TIME)
-    ctx = _ctx(sessions, fake_slack, clock)
+    ctx = _ctx(sessions, recorder, clock)
 
     async def week(number: int, *, share: bool = False) -> bool:
         """Run week `number`'s round (a fresh post each week); True if UPARIS was nudged."""
@@ -531,9 +518,9 @@ async def test_backoff_turns_weekly_into_monthly_until_a_share(
                 member = (await session.scalars(select(Member).where(Member.external_id == "UPARIS"))).one()
                 session.add(_share(member, post, clock.now() - timedelta(days=8), ShareStatus.INTENT))
             await session.commit()
-        before = len((await _dms(fake_slack)).get("UPARIS", []))
+        before = len((recorder.dms()).get("UPARIS", []))
         await jobs.run_job(ctx, "nudges")
-        return len((await _dms(fake_slack)).get("UPARIS", [])) > before
+        return len((recorder.dms()).get("UPARIS", [])) > before
 
     nudged = [n for n in range(8) if await week(n)]
     # Four unanswered weekly nudges, then one a month: week 3 + 28 days is week 7.
@@ -544,9 +531,8 @@ async def test_backoff_turns_weekly_into_monthly_until_a_share(
 
 
 async def test_a_big_round_shows_its_progress_to_the_admins(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
-    fake_slack.add_user("UBOSS", is_admin=True, locale="fr-FR")
     async with sessions() as session:
         workspace = await _workspace(session)
         boss = _member(workspace, "UBOSS", is_admin=True, locale="fr-FR", last_nudged_at=NUDGE_TIME)
@@ -555,28 +541,26 @@ async def test_a_big_round_shows_its_progress_to_the_admins(
         await session.flush()
         session.add(_post(workspace, boss, "News", NUDGE_TIME - timedelta(days=1)))
         await session.commit()
-    for person in people:
-        fake_slack.add_user(person.external_id)
     async with sessions() as session:
         workspace = await session.get_one(Workspace, 1)
         assert await weekly.nudge_round(session, workspace=workspace, now=NUDGE_TIME) == 30
         await session.commit()
-    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
     clock = FrozenClock(NUDGE_TIME)
     for _ in range(4):
-        await outbox.drain(sessions, notifiers={"slack": notifier}, now=clock.now, limit=10)
-        await progress.refresh(sessions, notifiers={"slack": notifier}, now=clock.now())
-    first = fake_slack.calls_to("chat.postMessage")[0]
-    assert first.params["channel"] == "UBOSS"
-    assert first.params["text"] == "Les rappels de la semaine : remis à 0 / 30…"
-    edits = [str(c.params["text"]) for c in fake_slack.calls_to("chat.update")]
-    assert edits == [
+        await outbox.drain(sessions, notifiers={"slack": recorder}, now=clock.now, limit=10)
+        await progress.refresh(sessions, notifiers={"slack": recorder}, now=clock.now())
+    first = recorder.sent[0]
+    assert (first.kind, first.destination) == (progress.PROGRESS_KIND, "UBOSS")
+    assert first.text == "Les rappels de la semaine : remis à 0 / 30…"
+    edits = recorder.of_kind(progress.PROGRESS_UPDATE_KIND)
+    assert {(edit.destination, edit.payload["message_id"]) for edit in edits} == {("D-UBOSS", "m1")}
+    assert [edit.text for edit in edits] == [
         "Les rappels de la semaine : remis à 9 / 30…",
         "Les rappels de la semaine : remis à 19 / 30…",
         "Les rappels de la semaine : remis à 29 / 30…",
         "Les rappels de la semaine : terminé, 30 / 30.",
     ]
-    assert len(fake_slack.calls_to("chat.postMessage")) == 31
+    assert len(recorder.of_kind("nudge")) == 30
 
 
 async def test_progress_edits_hold_no_write_transaction_while_slack_answers(
@@ -607,7 +591,7 @@ async def test_progress_edits_hold_no_write_transaction_while_slack_answers(
     try:
         with pending_writes(engine) as write_pending:
             running = asyncio.ensure_future(
-                jobs.run_job(_ctx(sessions, fake_slack, FrozenClock(NUDGE_TIME)), "outbox")
+                jobs.run_job(_ctx(sessions, _slack(fake_slack), FrozenClock(NUDGE_TIME)), "outbox")
             )
             for count in (1, 2):
                 await fake_slack.wait_for_calls("chat.update", count=count)
@@ -616,57 +600,58 @@ async def test_progress_edits_hold_no_write_transaction_while_slack_answers(
     finally:
         fake_slack.delay("chat.update", 0)
     assert writes_open == [False, False]
-    edits = {str(c.params["channel"]): str(c.params["text"]) for c in fake_slack.calls_to("chat.update")}
-    assert edits == dict.fromkeys(("DBOSS", "DCHIEF"), "This week's reminders: done, 30 / 30.")  # their DMs
+    edited = sorted(str(c.params["channel"]) for c in fake_slack.calls_to("chat.update"))
+    assert edited == ["DBOSS", "DCHIEF"]  # each admin's progress message, in their DM
     async with sessions() as session:
         shown = (
             await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == progress.PROGRESS_KIND))
         ).all()
     assert [row.payload["done"] for row in shown] == [30, 30]  # recorded: not edited again
-    await jobs.run_job(_ctx(sessions, fake_slack, FrozenClock(NUDGE_TIME)), "outbox")
+    await jobs.run_job(_ctx(sessions, _slack(fake_slack), FrozenClock(NUDGE_TIME)), "outbox")
     assert len(fake_slack.calls_to("chat.update")) == 2
 
 
-async def test_two_clocks_at_once_send_each_reminder_once(sessions: Sessions, fake_slack: FakeSlack) -> None:
-    await _seed_nudges(sessions, fake_slack)
+async def test_two_clocks_at_once_send_each_reminder_once(
+    sessions: Sessions, recorder: RecordingNotifier
+) -> None:
+    await _seed_nudges(sessions)
     clocks = [FrozenClock(NUDGE_TIME + timedelta(minutes=1)) for _ in range(2)]
-    await asyncio.gather(*(jobs.run_job(_ctx(sessions, fake_slack, c), "nudges") for c in clocks))
-    await asyncio.gather(*(jobs.run_job(_ctx(sessions, fake_slack, c), "outbox") for c in clocks))
-    dms = await _dms(fake_slack)
+    await asyncio.gather(*(jobs.run_job(_ctx(sessions, recorder, c), "nudges") for c in clocks))
+    await asyncio.gather(*(jobs.run_job(_ctx(sessions, recorder, c), "outbox") for c in clocks))
+    dms = recorder.dms()
     assert sorted(dms) == ["UFR", "UMONTH", "UPARIS"]
     assert all(len(texts) == 1 for texts in dms.values())
 
 
 async def test_a_round_made_ahead_of_time_waits_for_its_own_week_and_never_goes_out_before(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
     """`relais jobs run nudges --at` Tuesday, run on the Sunday before: the round is made as on Tuesday
     and its reminders wait for Tuesday (they used to be cancelled as outside working hours)."""
-    await _seed_nudges(sessions, fake_slack)
+    await _seed_nudges(sessions)
     sunday = FrozenClock(NUDGE_TIME - timedelta(days=2))  # Sunday 29 November, 10:00 in Paris
-    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
-    ahead = jobs.Context(sessions, {"slack": notifier}, FrozenClock(NUDGE_TIME).now, send_now=sunday.now)
+    ahead = jobs.Context(sessions, {"slack": recorder}, FrozenClock(NUDGE_TIME).now, send_now=sunday.now)
     summary = await jobs.run_job(ahead, "nudges")
     assert summary == "3 reminders; 3 waiting until 2026-12-01 09:00 UTC"
-    assert await _dms(fake_slack) == {}
+    assert recorder.dms() == {}
     for moment in (sunday.now(), NUDGE_TIME - timedelta(hours=10), NUDGE_TIME - timedelta(seconds=1)):
-        await jobs.run_job(jobs.Context(sessions, {"slack": notifier}, FrozenClock(moment).now), "outbox")
-        assert await _dms(fake_slack) == {}  # not on Sunday, not on Monday, not before Tuesday 10:00
+        await jobs.run_job(jobs.Context(sessions, {"slack": recorder}, FrozenClock(moment).now), "outbox")
+        assert recorder.dms() == {}  # not on Sunday, not on Monday, not before Tuesday 10:00
     async with sessions() as session:
         rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))).all()
         assert {(m.state, m.next_attempt_at) for m in rows} == {(OutboxState.PENDING, NUDGE_TIME)}
-    await jobs.run_job(jobs.Context(sessions, {"slack": notifier}, FrozenClock(NUDGE_TIME).now), "outbox")
-    assert sorted(await _dms(fake_slack)) == ["UFR", "UMONTH", "UPARIS"]
+    await jobs.run_job(jobs.Context(sessions, {"slack": recorder}, FrozenClock(NUDGE_TIME).now), "outbox")
+    assert sorted(recorder.dms()) == ["UFR", "UMONTH", "UPARIS"]
 
 
 async def test_a_reminder_still_waiting_when_its_week_is_over_is_dropped(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions, recorder: RecordingNotifier
 ) -> None:
-    await _seed_nudges(sessions, fake_slack)
+    await _seed_nudges(sessions)
     await _make_round(sessions)
     next_monday = FrozenClock(NUDGE_TIME + timedelta(days=6))  # Monday 7 December, 10:00 in Paris
-    await jobs.run_job(_ctx(sessions, fake_slack, next_monday), "outbox")
-    assert await _dms(fake_slack) == {}
+    await jobs.run_job(_ctx(sessions, recorder, next_monday), "outbox")
+    assert recorder.dms() == {}
     async with sessions() as session:
         rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "nudge"))).all()
         assert {m.state for m in rows} == {OutboxState.CANCELLED}
