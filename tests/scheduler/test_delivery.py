@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import db
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
+from bot.messages import plain_text
+from bot.messages.outbox import message_for
 from bot.services import outbox
 from handlers.slack.app import build_web_client
 from handlers.slack.notifier import SlackNotifier
@@ -172,10 +174,15 @@ async def test_people_who_left_are_skipped_and_archived_channels_reported_once(
         }
     assert states[("social_connected", "ULEFT")] is OutboxState.FAILED
     assert states[("social_connected", "C0OLD")] is OutboxState.FAILED
-    # The admin heard once about the archived channel (an alert about an alert is never sent).
+    # The admin heard once about the archived channel (an alert about an alert is never sent), with
+    # Slack's own reason (what their message names).
+    alerts = await _rows(sessions, "admin_alert")
+    assert [(a.destination, a.payload, a.state) for a in alerts if a.destination == "UADMIN"] == [
+        ("UADMIN", {"channel": "C0OLD", "code": "channel_unusable", "error": "is_archived", "lang": "en"},
+         OutboxState.SENT)
+    ]  # fmt: skip
     to_admin = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "UADMIN"]
     assert len(to_admin) == 1
-    assert "I could not post in <#C0OLD>: the channel is archived" in str(to_admin[0].params["text"])
     # Nothing failed is tried again.
     calls = len(fake_slack.calls_to("chat.postMessage"))
     clock.advance(timedelta(hours=1))
@@ -185,6 +192,19 @@ async def test_people_who_left_are_skipped_and_archived_channels_reported_once(
 
 # ---------------------------------------------------------------------------------------------------
 # A channel that refuses a post
+
+
+async def _rows(sessions: Sessions, kind: str) -> list[OutboxMessage]:
+    async with sessions() as session:
+        query = select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)
+        return list((await session.scalars(query)).all())
+
+
+def _shown(row: OutboxMessage) -> str:
+    """What an outbox row says, as plain text (its neutral message, whatever the platform)."""
+    message = message_for(row.kind, row.payload)
+    assert message is not None
+    return plain_text(message.summary)
 
 
 async def _dm_texts(fake: FakeSlack, user: str) -> list[str]:
@@ -219,11 +239,13 @@ async def test_a_channel_that_refuses_a_post_is_reported_to_its_admin_and_shown_
         assert reply["text"] == (
             "Post #1 is being published in <#C0NEWS>, <#C0ANN>. I'll tell you if a channel refuses it."
         )
-        assert await _dm_texts(fake_slack, "UADMIN") == [
-            "Post #1 was not published in <#C0ANN>: only workspace admins may post in this "
-            "announcement-only channel. Ask a workspace admin to let Relais post there, or queue the post "
-            "into another channel."
-        ]
+        [refusal] = await _rows(sessions, "post_refused")
+        assert (refusal.destination, refusal.state) == ("UADMIN", OutboxState.SENT)
+        assert _shown(refusal) == (
+            "Post #1 was not published in #C0ANN: only workspace admins may post in this announcement-only "
+            "channel. Ask a workspace admin to let Relais post there, or queue the post into another channel."
+        )
+        assert len(await _dm_texts(fake_slack, "UADMIN")) == 1
         assert [m["ts"] for m in fake_slack.messages["C0ANN"]] == []
         async with sessions() as session:
             deliveries = (await session.scalars(select(Delivery))).all()
@@ -270,10 +292,14 @@ async def test_an_announcement_only_channel_is_reported_to_the_admins_once(
     for _ in range(2):
         await jobs.run_job(_ctx(sessions, fake_slack, clock), "outbox")
         clock.advance(timedelta(minutes=5))
-    assert await _dm_texts(fake_slack, "UADMIN") == [
-        "I could not post in <#C0ANN>: only workspace admins may post in this announcement-only channel. "
-        "Ask a workspace admin to let Relais post there, or choose another channel."
-    ]
+    [alert] = await _rows(sessions, "admin_alert")
+    assert (alert.destination, alert.state) == ("UADMIN", OutboxState.SENT)
+    assert (alert.payload["channel"], alert.payload["code"], alert.payload["error"]) == (
+        "C0ANN",
+        "channel_unusable",
+        "restricted_action",  # Slack's reason: the alert says what to do about it
+    )
+    assert len(await _dm_texts(fake_slack, "UADMIN")) == 1
     async with sessions() as session:
         states = {
             m.state for m in (await session.scalars(select(OutboxMessage))).all() if m.destination == "C0ANN"
@@ -292,10 +318,12 @@ async def test_the_refusal_is_told_in_the_admins_language(
     ):
         reply = await _refused_post(slack, sessions, article, admin="UEMP1")
         assert reply["text"].startswith("La publication n°1 est en cours de publication dans")
-        [told] = await _dm_texts(fake_slack, "UEMP1")
-        assert told.startswith(
-            "La publication n°1 n'a pas été publiée dans <#C0ANN> : seuls les admins de l'espace de travail"
+        [told] = await _rows(sessions, "post_refused")
+        assert (told.destination, told.payload["lang"]) == ("UEMP1", "fr")
+        assert _shown(told).startswith(
+            "La publication n°1 n'a pas été publiée dans #C0ANN : seuls les admins de l'espace de travail"
         )
+        assert len(await _dm_texts(fake_slack, "UEMP1")) == 1
         assert await _dm_texts(fake_slack, "UADMIN") == []  # only the admin who queued it
 
 

@@ -17,6 +17,7 @@ from handlers.slack.notifier import SlackNotifier
 from models import Delivery, Member, OutboxMessage, OutboxState, Platform, Post, PostState, Workspace
 from scheduler import jobs
 from tests.conftest import BOT_TOKEN
+from tests.fakes.notifier import RecordingNotifier
 from tests.handlers.slack.driver import START, eventually
 
 # Rows these tests write themselves are stamped with a fixed time (there is no wall-clock default).
@@ -86,33 +87,33 @@ async def seed(sessions: Sessions) -> None:
 
 
 async def test_a_scheduled_post_publishes_at_its_minute_not_before_and_expiry_removes_buttons(
-    sessions: Sessions, fake_slack: FakeSlack
+    sessions: Sessions,
 ) -> None:
-    fake_slack.add_channel("C0NEWS", "news")
-    fake_slack.messages["C0NEWS"].append({"type": "message", "ts": "1.0002", "text": "old", "blocks": []})
     await seed(sessions)
     clock = FrozenClock(START)
-    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    recorder = RecordingNotifier()
+    ctx = jobs.Context(sessions, {"slack": recorder}, clock.now)
 
-    assert await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) == ([], [])
+    assert await jobs.publish(ctx) == ([], [])
     clock.advance(timedelta(minutes=10))
-    assert await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) == ([], [2])
-    update = (await fake_slack.wait_for_calls("chat.update"))[0]
-    assert update.params["ts"] == "1.0002"
-    assert "Cette publication a expiré." in str(update.params["blocks"])  # the author's language
-    assert fake_slack.calls_to("chat.postMessage") == []
+    assert await jobs.publish(ctx) == ([], [2])
+    [update] = recorder.sent
+    assert (update.kind, update.destination, update.payload["message_id"]) == (
+        "post_update",
+        "C0NEWS",
+        "1.0002",
+    )
+    assert update.actions == []  # no share button any more
+    assert "Cette publication a expiré." in update.body  # the author's language
 
     clock.advance(timedelta(minutes=19, seconds=59))
-    assert await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) == ([], [])
+    assert await jobs.publish(ctx) == ([], [])
     clock.advance(timedelta(seconds=1))
-    assert await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) == ([1], [])
-    assert await jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) == (
-        [],
-        [],
-    )  # never twice
-    pushed = await fake_slack.wait_for_calls("chat.postMessage")
-    assert len(pushed) == 1
-    assert "Partager sur LinkedIn" in str(pushed[0].params["blocks"])  # the admin's language
+    assert await jobs.publish(ctx) == ([1], [])
+    assert await jobs.publish(ctx) == ([], [])  # never twice
+    [pushed] = recorder.of_kind("post")
+    assert pushed.destination == "C0NEWS"
+    assert "Partager sur LinkedIn" in pushed.body  # the admin's language
     async with sessions() as session:
         post = await session.get_one(Post, 1)
         assert post.state is PostState.PUBLISHED
@@ -122,17 +123,15 @@ async def test_a_scheduled_post_publishes_at_its_minute_not_before_and_expiry_re
         ).one().destination == "C0NEWS"
 
 
-async def test_two_clocks_publishing_at_once_push_once(sessions: Sessions, fake_slack: FakeSlack) -> None:
-    fake_slack.add_channel("C0NEWS", "news")
+async def test_two_clocks_publishing_at_once_push_once(sessions: Sessions) -> None:
     await seed(sessions)
     clock = FrozenClock(START + timedelta(hours=1))
-    notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+    recorder = RecordingNotifier()
     results = await asyncio.gather(
-        *(jobs.publish(jobs.Context(sessions, {"slack": notifier}, clock.now)) for _ in range(2))
+        *(jobs.publish(jobs.Context(sessions, {"slack": recorder}, clock.now)) for _ in range(2))
     )
     assert sorted(published for published, _ in results) == [[], [1]]
-    await asyncio.sleep(0.1)
-    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    assert [sent.destination for sent in recorder.of_kind("post")] == ["C0NEWS"]
 
 
 async def test_a_long_title_is_shortened_as_typed_text(sessions: Sessions, fake_slack: FakeSlack) -> None:
