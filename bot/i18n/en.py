@@ -237,6 +237,7 @@ MESSAGES: dict[str, str] = {
     "help_points": "**Points**\n• a share posted through the network's API: 10\n• a share through your personal link: 3\n• each click your links bring: 1 (at most 20 per link per week)\n• a streak bonus of 5 for each of up to 4 weeks in a row before this one in which you shared\nTies go to more shares, then to whoever shared first.",
     "channel_problem_channel_not_found": "I could not post in {channel}: the channel no longer exists. Choose another one with `/relais channel` or in the next post.",
     "channel_problem_is_archived": "I could not post in {channel}: the channel is archived. Choose another one with `/relais channel` or in the next post.",
+    "channel_problem_channel_unusable": "I could not post in {channel}: the channel cannot be used ({error}). Choose another one with `/relais channel` or in the next post.",
     "channel_problem_not_in_channel": "I could not post in {channel}: I am not a member. Invite me there (`/invite @Relais`), or choose another channel.",
     "channel_problem_restricted_action": "I could not post in {channel}: only workspace admins may post in this announcement-only channel. Ask a workspace admin to let Relais post there, or choose another channel.",
     "progress_line": "{what}: delivered to {done} / {total}…",

@@ -237,6 +237,7 @@ MESSAGES: dict[str, str] = {
     "help_points": "**Points**\n• un partage publié par l'API du réseau : 10\n• un partage par votre lien personnel : 3\n• chaque clic apporté par vos liens : 1 (au plus 20 par lien et par semaine)\n• un bonus de régularité de 5 pour chacune des 4 semaines d'affilée au plus, avant celle-ci, où vous avez partagé\nÀ égalité, l'avantage va au plus grand nombre de partages, puis au premier à avoir partagé.",
     "channel_problem_channel_not_found": "Je n'ai pas pu publier dans {channel} : le canal n'existe plus. Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
     "channel_problem_is_archived": "Je n'ai pas pu publier dans {channel} : le canal est archivé. Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
+    "channel_problem_channel_unusable": "Je n'ai pas pu publier dans {channel} : le canal n'est pas utilisable ({error}). Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
     "channel_problem_not_in_channel": "Je n'ai pas pu publier dans {channel} : je n'en suis pas membre. Invitez-moi (`/invite @Relais`) ou choisissez un autre canal.",
     "channel_problem_restricted_action": "Je n'ai pas pu publier dans {channel} : seuls les admins de l'espace de travail peuvent publier dans ce canal d'annonces. Demandez à un admin d'y autoriser Relais, ou choisissez un autre canal.",
     "progress_line": "{what} : remis à {done} / {total}…",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
+from bot.i18n import CATALOGUES, DEFAULT_LANGUAGE
 from bot.messages.model import Action, Actions, Mention, Message, Section, Text, text
 from bot.messages.post import EDIT_SHARE_ACTION, connect_action, network_name
 from bot.services.members import zone_of
@@ -129,8 +130,13 @@ def progress(*, what: str, done: int, total: int, lang: str) -> Message:
 
 
 def admin_alert(*, channel: str, error: str, lang: str) -> Message:
-    """A channel Relais can no longer post in, and what the admin can do about it."""
-    wording = text(lang, f"channel_problem_{error}", channel=Mention("channel", channel))
+    """A channel Relais can no longer post in, and what the admin can do about it: in words of its own
+    for each reason the catalogue knows (Slack's), else naming the platform's reason."""
+    where = Mention("channel", channel)
+    if f"channel_problem_{error}" in CATALOGUES[DEFAULT_LANGUAGE]:
+        wording = text(lang, f"channel_problem_{error}", channel=where)
+    else:
+        wording = text(lang, "channel_problem_channel_unusable", channel=where, error=error)
     return Message(wording, (Section(wording),))
 
 
