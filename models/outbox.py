@@ -13,9 +13,10 @@ from models.enums import OutboxState
 
 
 class OutboxMessage(WorkspaceScoped, Timestamps, Base):
-    """`dedupe_key` makes enqueueing idempotent (e.g. `nudge:2026-W48:U123`); `destination` is a
-    channel or user id; `payload` is platform-neutral data the notifier renders; `result` keeps what
-    the platform answered (e.g. the message ts)."""
+    """`dedupe_key` makes enqueueing idempotent (e.g. `nudge:2026-W48:U123`); `destination` is the
+    platform's own id of a member (`Member.external_id`) or a channel, which the notifier of the
+    workspace's platform resolves (`bot.notifier`); `payload` is platform-neutral data the notifier
+    renders; `result` keeps what the platform answered (the message id and the conversation it is in)."""
 
     __tablename__ = "outbox"
     __table_args__ = (

@@ -19,8 +19,9 @@ class SuggestionState(enum.StrEnum):
 
 
 class Suggestion(WorkspaceScoped, Timestamps, Base):
-    """`review_messages` lists where the Approve/Reject buttons were sent ([{"channel", "ts"}]) so they
-    can all be updated once one admin decides."""
+    """`review_messages` lists where the Approve/Reject buttons were sent, as each review message went
+    out of the outbox ([{"channel", "message_id", "admin", "lang"}]; rows from before the outbox carried
+    reviews say "ts" for "message_id"), so they can all be updated once one admin decides."""
 
     __tablename__ = "suggestion"
 
