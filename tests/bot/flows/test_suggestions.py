@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import Relais
@@ -107,3 +107,27 @@ async def test_deciding_twice_or_without_the_right_changes_nothing(
         kinds = (await session.scalars(select(OutboxMessage.kind).order_by(OutboxMessage.id))).all()
     # One review (cancelled: not sent yet when decided), one answer to Anne; no second decision.
     assert kinds == ["suggestion_review", "suggestion_outcome"]
+
+
+async def test_reviews_sent_before_the_outbox_carried_them_are_closed_too(
+    core: Relais, surface: TextSurface, directory: Directory, sessions: Sessions
+) -> None:
+    """A suggestion reviewed by an older version: where its reviews went was saved with Slack's word for
+    a message id (`ts`)."""
+    await run_command(core, surface, directory, who("UANNE"), f"suggest {ARTICLE}")
+    async with sessions() as session:
+        suggestion = (await session.scalars(select(Suggestion))).one()
+        suggestion.review_messages = [
+            {"channel": "DBOSS", "ts": "1700000000.000100", "admin": "UBOSS", "lang": "en"}
+        ]
+        await session.execute(update(OutboxMessage).values(state=OutboxState.SENT))  # sent long ago
+        await session.commit()
+    assert await suggestions.reject(core, directory, who("UBOSS"), 1) is None
+    recorder = Recorder()
+    await _drain(core, recorder)
+    closing = [
+        (destination, payload["message_id"])
+        for kind, destination, payload in recorder.sent
+        if kind == "suggestion_review_update"
+    ]
+    assert closing == [("DBOSS", "1700000000.000100")]
