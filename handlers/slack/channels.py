@@ -8,7 +8,7 @@ from typing import Any, Final
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.flows.caller import UnknownChannel as UnknownChannel  # the core's: what resolving raises
+from bot.flows.caller import UnknownChannel
 
 CHANNEL_TOKEN: Final = re.compile(
     r"^(?:<#(?P<id>[CG][A-Z0-9]+)(?:\|(?P<label>[^>]*))?>|#(?P<name>[\w.-]{1,80}))$"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.flows.caller import UnknownChannel
 from handlers.slack import channels
 from handlers.slack.blocks import unescape
 from handlers.slack.blocks.modals import QueueForm, build_queue_modal
@@ -22,10 +21,8 @@ class SlackSurface:
         return channels.is_channel_token(word)
 
     async def resolve_channel(self, reference: str) -> str:
-        try:
-            return await channels.resolve_channel(self._client, reference)
-        except channels.UnknownChannel as exc:
-            raise UnknownChannel(exc.reference) from None
+        """Checked with Slack; the core's `UnknownChannel` when it names none."""
+        return await channels.resolve_channel(self._client, reference)
 
     def typed(self, text: str) -> str:
         return unescape(text)
