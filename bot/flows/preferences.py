@@ -11,6 +11,7 @@ from bot.flows import acting
 from bot.flows.acting import Who
 from bot.i18n import Language
 from bot.messages.home import LANGUAGE_ACTIONS, NUDGES_OFF_ACTION, NUDGES_ON_ACTION
+from bot.services.members import Directory
 from models import Member
 
 MAX_PAUSE_WEEKS: Final = 52
@@ -39,13 +40,12 @@ def set_language(core: Relais, member: Member, who: Who, language: Language) -> 
     acting.forget(core, who)
 
 
-async def home_preference(core: Relais, who: Who, choice: str) -> None:
+async def home_preference(core: Relais, directory: Directory, who: Who, choice: str) -> None:
     """A preference button on the member's home (`home_nudges_off`, `home_nudges_on`, `home_lang_en`,
-    `home_lang_fr`), saved in one short transaction stamped with the injected clock. Who is acting is
-    known already (the look-up needs the platform's directory: call `acting.acting` first)."""
-    known = await acting.member_ref(core, who)
+    `home_lang_fr`), saved in one short transaction stamped with the injected clock."""
+    _, known = await acting.acting(core, directory, who, refresh=False)
     async with core.sessions() as session:
-        member = await session.get_one(Member, known.member_id)
+        member = await session.get_one(Member, known.id)
         member.updated_at = core.clock.now()
         if choice == NUDGES_OFF_ACTION:
             opt_out(member)

@@ -15,8 +15,6 @@ from bot.services.inputs import parse_id
 from handlers.slack.directory import SlackDirectory
 from models import Member, Platform, Workspace
 
-QUICK_LOOKUP_SECONDS = acting.QUICK_LOOKUP_SECONDS
-
 
 def team_and_user(body: dict[str, Any]) -> tuple[str, str]:
     """The workspace is where the action happened (`team.id`), not the user's home team, which differs
@@ -40,26 +38,12 @@ def button_id(action: dict[str, Any]) -> int | None:
     return parse_id(head)  # the one reader of ids, typed or carried: ASCII digits, within BIGINT
 
 
-async def acting_member(
-    deps: Relais, client: AsyncWebClient, team_id: str, user_id: str, *, refresh: bool = True
-) -> tuple[Workspace, Member]:
-    """Who is acting (`bot.flows.acting.acting`), asking Slack's users.info when the profile is stale."""
-    return await acting.acting(deps, SlackDirectory(client), who(team_id, user_id), refresh=refresh)
-
-
-async def identify(
-    deps: Relais, client: AsyncWebClient, body: dict[str, Any], *, refresh: bool = True
-) -> tuple[Workspace, Member, str, bool]:
-    """(workspace, member, language, is admin) of whoever sent `body` (see `acting_member`)."""
-    found = await acting.caller(deps, SlackDirectory(client), who_sent(body), refresh=refresh)
-    return found.workspace, found.member, found.lang, found.admin
-
-
 async def identify_before_ack(
     deps: Relais, client: AsyncWebClient, body: dict[str, Any], deadline: AckDeadline
 ) -> tuple[Workspace, Member, str, bool] | None:
-    """`identify` (cached profile) within what is left before the ack; None when it failed or is still
-    waiting for the database (`bot.flows.acting.caller_before_ack`)."""
+    """(workspace, member, language, is admin) of whoever sent `body` (cached profile) within what is
+    left before the ack; None when it failed or is still waiting for the database
+    (`bot.flows.acting.caller_before_ack`)."""
     found = await acting.caller_before_ack(deps, SlackDirectory(client), who_sent(body), deadline)
     return None if found is None else (found.workspace, found.member, found.lang, found.admin)
 
@@ -72,8 +56,3 @@ def cached_language(deps: Relais, body: dict[str, Any]) -> str:
     except (KeyError, TypeError):
         return "en"
     return acting.cached_language(deps, sender)
-
-
-def remember(deps: Relais, team_id: str, user_id: str, member: Member) -> None:
-    """Keep the hot path's picture of this member current after their profile or language changed."""
-    acting.remember(deps, who(team_id, user_id), member)

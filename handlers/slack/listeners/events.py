@@ -10,8 +10,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.flows import preferences
 from handlers.slack.deps import relais
+from handlers.slack.directory import SlackDirectory
 from handlers.slack.home import publish_home
-from handlers.slack.identity import acting_member, team_and_user, who
+from handlers.slack.identity import team_and_user, who
 
 
 async def handle_app_home_opened(
@@ -34,6 +35,7 @@ async def handle_home_preference(
     await ack()
     deps = relais(context)
     team_id, user_id = team_and_user(body)
-    await acting_member(deps, client, team_id, user_id, refresh=False)
-    await preferences.home_preference(deps, who(team_id, user_id), str(action["action_id"]))
+    await preferences.home_preference(
+        deps, SlackDirectory(client), who(team_id, user_id), str(action["action_id"])
+    )
     await publish_home(deps, client, team_id=team_id, user_id=user_id)

@@ -10,12 +10,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.flows import connections
+from bot.flows import acting, connections
 from bot.services.hotpath import AckDeadline, started_within
 from bot.services.posting import Claim
 from handlers.slack.deps import relais
+from handlers.slack.directory import SlackDirectory
 from handlers.slack.home import publish_home
-from handlers.slack.identity import button_id, cached_language, identify
+from handlers.slack.identity import button_id, cached_language, who_sent
 from handlers.slack.social import tell, tell_message
 from handlers.slack.text import t
 from models import Member, Network
@@ -49,8 +50,10 @@ async def handle_connect(
     issues one when it is clicked rather than when its message was drawn)."""
     await ack()
     deps = relais(context)
-    _, member, lang, _ = await identify(deps, client, body)
-    answer = await connections.connect(deps, member, NETWORK_OF_ACTION[action["action_id"]], lang)
+    caller = await acting.caller(deps, SlackDirectory(client), who_sent(body))
+    answer = await connections.connect(
+        deps, caller.member, NETWORK_OF_ACTION[action["action_id"]], caller.lang
+    )
     await tell_message(body, respond, client, answer)
 
 
@@ -64,11 +67,13 @@ async def handle_disconnect(
 ) -> None:
     await ack()
     deps = relais(context)
-    _, member, lang, _ = await identify(deps, client, body)
-    answer = await connections.disconnect(deps, member, NETWORK_OF_ACTION[action["action_id"]], lang)
+    caller = await acting.caller(deps, SlackDirectory(client), who_sent(body))
+    answer = await connections.disconnect(
+        deps, caller.member, NETWORK_OF_ACTION[action["action_id"]], caller.lang
+    )
     await tell_message(body, respond, client, answer)
     if not body.get("response_url"):  # clicked in the App Home: redraw it
-        await publish_home(deps, client, team_id=str(body["team"]["id"]), user_id=member.external_id)
+        await publish_home(deps, client, team_id=str(body["team"]["id"]), user_id=caller.member.external_id)
 
 
 async def handle_undo(
@@ -82,8 +87,9 @@ async def handle_undo(
     """Undo an API share: delete the post on the network; only its author can."""
     await ack()
     deps = relais(context)
-    _, member, lang, _ = await identify(deps, client, body, refresh=False)
-    await tell_message(body, respond, client, await connections.undo(deps, member, button_id(action), lang))
+    caller = await acting.caller(deps, SlackDirectory(client), who_sent(body), refresh=False)
+    answer = await connections.undo(deps, caller.member, button_id(action), caller.lang)
+    await tell_message(body, respond, client, answer)
 
 
 async def handle_repost(
@@ -99,8 +105,8 @@ async def handle_repost(
     share_id = button_id(action)
 
     async def claim_repost() -> tuple[Member, str, Claim | None]:
-        _, member, lang, _ = await identify(deps, client, body, refresh=False)
-        return member, lang, await connections.claim_repost(deps, member, share_id)
+        caller = await acting.caller(deps, SlackDirectory(client), who_sent(body), refresh=False)
+        return caller.member, caller.lang, await connections.claim_repost(deps, caller.member, share_id)
 
     # Claimed before the ack (a click is never resent), within what Slack waits for; a slow database
     # gets "still working" at once and the outcome when it is known.

@@ -67,14 +67,13 @@ async def test_a_time_zone_falls_back_to_the_workspaces_then_utc(core: Relais, d
 async def test_a_home_preference_is_saved_and_the_language_cache_forgotten(
     core: Relais, directory: Directory, sessions: Sessions
 ) -> None:
-    await acting.acting(core, directory, ANNE, refresh=False)
-    await preferences.home_preference(core, ANNE, "home_nudges_off")
-    await preferences.home_preference(core, ANNE, "home_lang_en")
+    await preferences.home_preference(core, directory, ANNE, "home_nudges_off")
+    await preferences.home_preference(core, directory, ANNE, "home_lang_en")
     assert acting.cached_language(core, ANNE) == "en"  # never seen since the change: the default
     async with sessions() as session:
         member = (await session.scalars(select(Member))).one()
     assert (member.opted_out, member.language) == (True, "en")
-    await preferences.home_preference(core, ANNE, "home_nudges_on")
+    await preferences.home_preference(core, directory, ANNE, "home_nudges_on")
     async with sessions() as session:
         member = (await session.scalars(select(Member))).one()
     assert (member.opted_out, member.paused_until) == (False, None)
