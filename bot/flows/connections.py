@@ -4,13 +4,20 @@ network stands for a member, and running the API share a click claimed."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Final
 
 from bot.core import Relais
+from bot.flows import acting
+from bot.flows.acting import Who
+from bot.flows.caller import Caller
 from bot.messages import Message, notices, text
-from bot.messages.connections import Connection, connect_link
-from bot.messages.post import network_name
+from bot.messages.connections import DISCONNECT_ACTIONS, Connection, connect_link
+from bot.messages.post import connect_action, network_name
 from bot.services import connections, posting
+from bot.services.hotpath import AckDeadline, started_within
+from bot.services.members import Directory
 from bot.services.posting import Claim
 from models import Member, Network, SocialAccountStatus
 
@@ -18,6 +25,13 @@ logger = logging.getLogger(__name__)
 
 # The words `/relais connect` and `/relais disconnect` take for each network.
 NETWORK_WORDS: Final = {"linkedin": Network.LINKEDIN, "x": Network.X, "twitter": Network.X}
+
+
+# Which network each Connect / Disconnect button is for (the ids the neutral builders give them).
+NETWORK_OF_ACTION: Final = {
+    **{connect_action("en", network.value).id: network for network in Network},
+    **{DISCONNECT_ACTIONS[network.value]: network for network in Network},
+}
 
 
 def network_named(word: str) -> Network | None:
@@ -103,6 +117,51 @@ async def undo(core: Relais, member: Member, share_id: int | None, lang: str) ->
     if view is None:
         return Message(text(lang, "no_longer_available"))
     return notices.share_outcome(view, lang, fresh=False)
+
+
+@dataclass(frozen=True)
+class Reposting:
+    """Where "post it" stands at the ack: who asked and what was claimed, or `answered` (told already)."""
+
+    caller: Caller | None = None
+    claim: Claim | None = None
+    answered: bool = False
+
+
+async def start_repost(
+    core: Relais,
+    directory: Directory,
+    who: Who,
+    share_id: int | None,
+    early: Callable[[Message], Awaitable[None]],
+) -> Reposting:
+    """Before the ack: the repost is claimed (a click is never resent), within what the platform waits
+    for; a slow database gets "still working" through `early` at once and the outcome when it is known
+    (`repost_answer`). A failure is told through `early`: nothing was recorded."""
+
+    async def claim() -> Reposting:
+        caller = await acting.caller(core, directory, who, refresh=False)
+        return Reposting(caller, await claim_repost(core, caller.member, share_id))
+
+    task, finished = await started_within(claim(), AckDeadline().left())
+    if not finished:
+        await early(Message(text(acting.cached_language(core, who), "still_working")))
+    try:
+        return await task
+    except Exception:
+        logger.exception("reposting share %s failed", share_id)
+        await early(Message(text(acting.cached_language(core, who), "something_went_wrong")))
+        return Reposting(answered=True)
+
+
+async def repost_answer(core: Relais, started: Reposting) -> Message | None:
+    """After the ack: the outcome of the repost (`share_outcome`), or that there is nothing to repost;
+    None when the member was told already."""
+    if started.answered or started.caller is None:
+        return None
+    if started.claim is None:
+        return Message(text(started.caller.lang, "no_longer_available"))
+    return await share_outcome(core, started.claim, started.caller.member, started.caller.lang)
 
 
 async def claim_repost(core: Relais, member: Member, share_id: int | None) -> Claim | None:

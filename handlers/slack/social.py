@@ -3,8 +3,10 @@ only the clicking member."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -37,6 +39,18 @@ async def tell_message(
 ) -> None:
     """`tell` the core's message, as Block Kit."""
     await tell(body, respond, client, *_slack(render(message)))
+
+
+def early_teller(
+    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+) -> Callable[[Message], Awaitable[None]]:
+    """What a flow says before it is done (`early`): the click is acknowledged, then the member told."""
+
+    async def say(message: Message) -> None:
+        await ack()
+        await tell_message(body, respond, client, message)
+
+    return say
 
 
 def _slack(rendered: tuple[str, Blocks]) -> tuple[str, Blocks | None]:
