@@ -11,22 +11,11 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.flows import shares
-from bot.flows.shares import Early
 from bot.messages import Message
 from handlers.slack.deps import relais
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.identity import button_id, who_sent
-from handlers.slack.social import tell_message
-
-
-def _early(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> Early:
-    """What the flow says before it is done: the click is acknowledged, then the member told."""
-
-    async def say(message: Message) -> None:
-        await ack()
-        await tell_message(body, respond, client, message)
-
-    return say
+from handlers.slack.social import early_teller, tell_message
 
 
 async def _answer(
@@ -49,7 +38,7 @@ async def handle_share(
     deps = relais(context)
     network = shares.NETWORK_OF_ACTION[action["action_id"]]
     post_id, who = button_id(action), who_sent(body)
-    started = await shares.start_share(deps, who, post_id, network, _early(ack, body, respond, client))
+    started = await shares.start_share(deps, who, post_id, network, early_teller(ack, body, respond, client))
     await ack()
     answer = await shares.share_answer(deps, SlackDirectory(client), who, post_id, network, started)
     await _answer(body, respond, client, answer)
@@ -66,7 +55,7 @@ async def handle_open_share(
     """The member opened their personal share link: the share is counted once, before the ack."""
     deps = relais(context)
     network = shares.NETWORK_OF_ACTION[action["action_id"]]
-    who, early = who_sent(body), _early(ack, body, respond, client)
+    who, early = who_sent(body), early_teller(ack, body, respond, client)
     opened = await shares.open_share(deps, who, button_id(action), network, early)
     await ack()
     answer = await shares.opened_answer(deps, SlackDirectory(client), who, opened)
@@ -84,6 +73,6 @@ async def handle_not_for_me(
     """Not for me, recorded once; acked at once."""
     await ack()
     deps = relais(context)
-    early = _early(ack, body, respond, client)
+    early = early_teller(ack, body, respond, client)
     answer = await shares.not_for_me(deps, SlackDirectory(client), who_sent(body), button_id(action), early)
     await tell_message(body, respond, client, answer)
