@@ -199,7 +199,8 @@ async def after_send(
             author = await session.get_one(Member, suggestion.member_id)
             await _close_one(session, suggestion, author, shown, now)
         return
-    if message.state is OutboxState.FAILED and not suggestion.review_messages:
+    decided = suggestion.state is not SuggestionState.PENDING  # the employee hears the decision instead
+    if message.state is OutboxState.FAILED and not suggestion.review_messages and not decided:
         others = await session.scalar(
             select(OutboxMessage.id).where(
                 OutboxMessage.workspace_id == message.workspace_id,

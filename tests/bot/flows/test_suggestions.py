@@ -14,7 +14,7 @@ from bot.flows import suggestions
 from bot.flows.acting import Who
 from bot.flows.commands import run_command
 from bot.messages import Message, text
-from bot.notifier import Delivered, RatePolicy
+from bot.notifier import RECIPIENT_GONE, Delivered, RatePolicy
 from bot.services import outbox, recipients
 from models import OutboxMessage, OutboxState, Platform, Suggestion, SuggestionState
 from tests.bot.flows.conftest import Directory, TextSurface
@@ -35,6 +35,7 @@ class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, dict[str, Any]]] = []
         self.during: Any = None
+        self.review_answer: Delivered | None = None  # how every review send ends (default: delivered)
 
     async def send(
         self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
@@ -43,6 +44,8 @@ class Recorder:
             during, self.during = self.during, None
             await during()
         self.sent.append((kind, destination, payload))
+        if kind == "suggestion_review" and self.review_answer is not None:
+            return self.review_answer
         return Delivered(ok=True, message_id=f"m{len(self.sent)}", channel=f"D-{destination}")
 
 
@@ -131,3 +134,23 @@ async def test_reviews_sent_before_the_outbox_carried_them_are_closed_too(
         if kind == "suggestion_review_update"
     ]
     assert closing == [("DBOSS", "1700000000.000100")]
+
+
+async def test_a_review_that_fails_for_good_after_the_decision_says_nothing_more_to_the_employee(
+    core: Relais, surface: TextSurface, directory: Directory, sessions: Sessions
+) -> None:
+    """The only admin decides while their review is on its way, and that review then fails for good: the
+    employee hears the decision, not that no admin could be reached."""
+    await run_command(core, surface, directory, who("UANNE"), f"suggest {ARTICLE}")
+    recorder = Recorder()
+    recorder.review_answer = Delivered(ok=False, error=RECIPIENT_GONE, detail="user_not_found")
+
+    async def reject() -> None:
+        assert await suggestions.reject(core, directory, who("UBOSS"), 1) is None
+
+    recorder.during = reject
+    await _drain(core, recorder)
+    assert [(kind, destination) for kind, destination, _ in recorder.sent] == [
+        ("suggestion_review", "UBOSS"),
+        ("suggestion_outcome", "UANNE"),
+    ]
