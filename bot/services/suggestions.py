@@ -45,10 +45,13 @@ async def suggest(
     return suggestion
 
 
-async def get(session: AsyncSession, *, workspace_id: int, suggestion_id: int) -> Suggestion:
-    suggestion = await session.scalar(
-        select(Suggestion).where(Suggestion.workspace_id == workspace_id, Suggestion.id == suggestion_id)
-    )
+async def get(
+    session: AsyncSession, *, workspace_id: int, suggestion_id: int, for_update: bool = False
+) -> Suggestion:
+    """`for_update` locks the row until the transaction ends (PostgreSQL; SQLite has one writer): a
+    decision and a review landing at the same moment never miss each other (`after_send`)."""
+    query = select(Suggestion).where(Suggestion.workspace_id == workspace_id, Suggestion.id == suggestion_id)
+    suggestion = await session.scalar(query.with_for_update() if for_update else query)
     if suggestion is None:
         raise PostError("unknown_suggestion", id=suggestion_id)
     return suggestion
@@ -57,7 +60,7 @@ async def get(session: AsyncSession, *, workspace_id: int, suggestion_id: int) -
 async def reject(
     session: AsyncSession, *, workspace_id: int, suggestion_id: int, admin: Member, now: datetime
 ) -> Suggestion:
-    suggestion = await get(session, workspace_id=workspace_id, suggestion_id=suggestion_id)
+    suggestion = await get(session, workspace_id=workspace_id, suggestion_id=suggestion_id, for_update=True)
     if suggestion.state is not SuggestionState.PENDING:
         raise PostError("suggestion_already_decided")
     suggestion.state = SuggestionState.REJECTED
@@ -76,7 +79,7 @@ async def approve(
     now: datetime,
 ) -> Suggestion:
     """The admin approved by queueing the suggested link (from the prefilled queue modal)."""
-    suggestion = await get(session, workspace_id=workspace_id, suggestion_id=suggestion_id)
+    suggestion = await get(session, workspace_id=workspace_id, suggestion_id=suggestion_id, for_update=True)
     if suggestion.state is not SuggestionState.PENDING:
         raise PostError("suggestion_already_decided")
     suggestion.state = SuggestionState.APPROVED
@@ -183,7 +186,9 @@ async def after_send(
     meanwhile); when the last review failed for good and none went out, the employee is told."""
     if message.kind != REVIEW_KIND:
         return
-    suggestion = await session.get(Suggestion, int(message.payload["suggestion_id"]))
+    suggestion = await session.scalar(
+        select(Suggestion).where(Suggestion.id == int(message.payload["suggestion_id"])).with_for_update()
+    )
     if suggestion is None:
         return
     if outcome.ok:
