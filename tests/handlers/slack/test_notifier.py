@@ -1,0 +1,82 @@
+"""The Slack notifier's answers in neutral terms: each Slack error the core must react to becomes its
+neutral code (`bot.notifier`), Slack's own error kept beside it; and Slack's pace is the notifier's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.demo.fake_slack import FakeSlack
+from bot.notifier import (
+    CHANNEL_UNUSABLE,
+    RATE_LIMITED,
+    RECIPIENT_GONE,
+    REFUSED,
+    TOKEN_REVOKED,
+    TOO_BIG,
+    TRANSIENT,
+    Delivered,
+    RatePolicy,
+)
+from handlers.slack.notifier import SlackNotifier
+from tests.conftest import BOT_TOKEN
+
+PAYLOAD = {"network": "x", "lang": "en"}
+
+
+def _notifier(fake: FakeSlack) -> SlackNotifier:
+    return SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url))
+
+
+@pytest.mark.parametrize(
+    ("destination", "error", "code"),
+    [
+        ("UANA", "user_not_found", RECIPIENT_GONE),
+        ("UANA", "channel_not_found", RECIPIENT_GONE),  # a DM to someone who left
+        ("C0NEWS", "channel_not_found", CHANNEL_UNUSABLE),
+        ("C0NEWS", "is_archived", CHANNEL_UNUSABLE),
+        ("C0NEWS", "not_in_channel", CHANNEL_UNUSABLE),
+        ("C0NEWS", "restricted_action", CHANNEL_UNUSABLE),
+        ("C0NEWS", "msg_too_long", TOO_BIG),
+        ("C0NEWS", "msg_blocks_too_long", TOO_BIG),
+        ("C0NEWS", "invalid_blocks", REFUSED),
+        ("C0NEWS", "fatal_error", TRANSIENT),
+    ],
+)
+async def test_slack_errors_become_neutral_codes_with_slacks_words_kept(
+    fake_slack: FakeSlack, destination: str, error: str, code: str
+) -> None:
+    fake_slack.add_user("UANA")
+    fake_slack.add_channel("C0NEWS", "news")
+    fake_slack.fail_next("chat.postMessage", status=200, error=error)
+    outcome = await _notifier(fake_slack).send(
+        kind="social_connected", destination=destination, payload=PAYLOAD, workspace_id=1
+    )
+    assert outcome == Delivered(ok=False, error=code, detail=error)
+
+
+async def test_a_dead_token_asks_for_a_much_later_attempt(fake_slack: FakeSlack) -> None:
+    fake_slack.add_user("UANA")
+    fake_slack.deactivate_token()
+    dead = await _notifier(fake_slack).send(
+        kind="social_connected", destination="UANA", payload=PAYLOAD, workspace_id=1
+    )
+    assert dead == Delivered(ok=False, error=TOKEN_REVOKED, detail="account_inactive", retry_after=3600)
+    assert not dead.permanent
+
+
+async def test_a_rate_limit_slack_keeps_up_asks_for_a_later_attempt(fake_slack: FakeSlack) -> None:
+    fake_slack.add_user("UANA")
+    # The client waits and tries twice more itself; Slack still says no.
+    fake_slack.fail_next("chat.postMessage", status=429, retry_after=0, times=3)
+    limited = await _notifier(fake_slack).send(
+        kind="social_connected", destination="UANA", payload=PAYLOAD, workspace_id=1
+    )
+    assert (limited.ok, limited.error, limited.permanent) == (False, RATE_LIMITED, False)
+    assert limited.retry_after is not None
+
+
+def test_slacks_pace_is_the_notifiers_policy() -> None:
+    assert SlackNotifier.rate == RatePolicy(interval=timedelta(seconds=1), burst=3)
