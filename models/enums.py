@@ -6,6 +6,9 @@ import enum
 
 
 class Platform(enum.StrEnum):
+    """The platforms Relais ships adapters for. `Workspace.platform` holds any adapter's name (a plugin's
+    too), so code must not assume a workspace's platform is one of these."""
+
     SLACK = "slack"
     TEAMS = "teams"
 

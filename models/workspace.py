@@ -7,8 +7,7 @@ from typing import Any
 from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, Id, Timestamps, str_enum
-from models.enums import Platform
+from models.base import Base, Id, Timestamps
 
 
 class Workspace(Timestamps, Base):
@@ -18,7 +17,9 @@ class Workspace(Timestamps, Base):
     __table_args__ = (UniqueConstraint("platform", "external_id"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    platform: Mapped[Platform] = mapped_column(str_enum(Platform, "platform"))
+    # The name of the chat platform's adapter (`bot.platforms`: slack, teams, or any installed plugin),
+    # an open string so that a new platform needs no migration; `models.Platform` names the known ones.
+    platform: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(255))
     default_channel: Mapped[str | None] = mapped_column(String(64))

@@ -19,7 +19,7 @@ from bot.flows.caller import Caller
 from bot.services import members as member_service
 from bot.services.hotpath import AckDeadline, MemberRef, started_within
 from bot.services.members import Directory, LookupFailed, Profile
-from models import Member, Platform, Workspace
+from models import Member, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ QUICK_LOOKUP_SECONDS: Final = 1.5
 class Who:
     """Whoever acted, as the platform names them: its workspace (team, tenant) and user ids."""
 
-    platform: Platform
+    platform: str  # the adapter's name (`models.Platform` for those Relais ships)
     workspace: str
     member: str
 

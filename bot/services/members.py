@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import insert_ignoring_conflicts
 from bot.i18n import Language, language_for
-from models import Member, Platform, Workspace
+from models import Member, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +40,10 @@ class Directory(Protocol):
 
 
 async def ensure_workspace(
-    session: AsyncSession, *, platform: Platform, external_id: str, now: datetime
+    session: AsyncSession, *, platform: str, external_id: str, now: datetime
 ) -> Workspace:
-    """The workspace row for a team/tenant id, created on first contact (concurrent requests agree)."""
+    """The workspace row for a team/tenant id on a platform (an adapter's name), created on first contact
+    (concurrent requests agree)."""
     query = select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
     workspace = await session.scalar(query)
     if workspace is None:
