@@ -20,6 +20,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.db import normalize_database_url
 
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+# Azure Bot's "Type of App", spelled as the Bot Framework's MicrosoftAppType setting (any case accepted).
+MICROSOFT_APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
+# Where the Bot Framework publishes the keys that sign the tokens of the activities it sends.
+BOT_FRAMEWORK_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
 
 # How to set each variable, for the one-line error. Keys are field names.
 _HOW_TO_SET: dict[str, str] = {
@@ -46,6 +50,12 @@ _HOW_TO_SET: dict[str, str] = {
     "x_client_secret": "the OAuth 2.0 Client Secret from your X app's 'Keys and tokens' page",
     "x_auth_url": "e.g. X_AUTH_URL=https://x.com/i/oauth2/authorize",
     "x_api_url": "e.g. X_API_URL=https://api.x.com",
+    "microsoft_app_id": "the Microsoft App ID of your Azure Bot resource (its 'Configuration' page)",
+    "microsoft_app_password": "a client secret of the bot's app registration ('Manage Password' there)",
+    "microsoft_app_tenant_id": "the Directory (tenant) ID of the bot's app registration",
+    "microsoft_app_type": "one of " + ", ".join(MICROSOFT_APP_TYPES) + ", as the Azure Bot's 'Type of App'",
+    "relais_teams_anonymous": "true only for a local client such as the Agents Playground, else false",
+    "teams_openid_metadata_url": f"e.g. TEAMS_OPENID_METADATA_URL={BOT_FRAMEWORK_OPENID_METADATA_URL}",
 }
 
 
@@ -83,6 +93,12 @@ class Settings(BaseSettings):
     x_client_secret: SecretStr | None = None
     x_auth_url: str = "https://x.com/i/oauth2/authorize"
     x_api_url: str = "https://api.x.com"
+    microsoft_app_id: str | None = None
+    microsoft_app_password: SecretStr | None = None
+    microsoft_app_tenant_id: str | None = None
+    microsoft_app_type: str = "MultiTenant"
+    relais_teams_anonymous: bool = False
+    teams_openid_metadata_url: str = BOT_FRAMEWORK_OPENID_METADATA_URL
 
     @field_validator("database_url")
     @classmethod
@@ -109,7 +125,7 @@ class Settings(BaseSettings):
                 raise ValueError("must start with http:// or https://")
         return value
 
-    @field_validator("linkedin_client_id", "x_client_id")
+    @field_validator("linkedin_client_id", "x_client_id", "microsoft_app_id", "microsoft_app_tenant_id")
     @classmethod
     def _client_id(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -138,6 +154,7 @@ class Settings(BaseSettings):
         "encryption_key",
         "linkedin_client_secret",
         "x_client_secret",
+        "microsoft_app_password",
     )
     @classmethod
     def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
@@ -169,6 +186,31 @@ class Settings(BaseSettings):
                 Fernet(key.strip().encode())
         except ValueError:
             raise ValueError("not a valid Fernet key: 32 url-safe base64-encoded bytes") from None
+        return value
+
+    @field_validator("microsoft_app_type", mode="before")
+    @classmethod
+    def _microsoft_app_type(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "MultiTenant"
+        if isinstance(value, str):
+            for app_type in MICROSOFT_APP_TYPES:
+                if value.strip().lower() == app_type.lower():
+                    return app_type
+            raise ValueError(
+                "must be " + ", ".join(MICROSOFT_APP_TYPES[:-1]) + " or " + MICROSOFT_APP_TYPES[-1]
+            )
+        return value
+
+    @field_validator("teams_openid_metadata_url", mode="before")
+    @classmethod
+    def _openid_metadata_url(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return BOT_FRAMEWORK_OPENID_METADATA_URL
+        if isinstance(value, str):
+            value = value.strip()
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("must start with http:// or https://")
         return value
 
     @field_validator("relais_admins", mode="before")
@@ -209,6 +251,20 @@ class Settings(BaseSettings):
                 raise _missing(f"{network}_client_id", because=f"{network.upper()}_CLIENT_SECRET is set")
         return self
 
+    @model_validator(mode="after")
+    def _teams_anonymous_only_without_app_id(self) -> Settings:
+        """Anonymous mode takes activities from anyone: it is for a local client on this machine, never for
+        a deployment that Teams reaches, which the app id means."""
+        if self.relais_teams_anonymous and self.microsoft_app_id is not None:
+            raise ConfigError(
+                "RELAIS_TEAMS_ANONYMOUS is refused because MICROSOFT_APP_ID is set: anonymous mode is only "
+                "for a local client such as the Agents Playground; unset one of them in the environment or "
+                "in .env."
+            )
+        if self.microsoft_app_password is not None and self.microsoft_app_id is None:
+            raise _missing("microsoft_app_id", because="MICROSOFT_APP_PASSWORD is set")
+        return self
+
     # -- what a command needs -------------------------------------------------------------------
 
     @property
@@ -228,6 +284,25 @@ class Settings(BaseSettings):
             raise _missing("slack_bot_token")
         if self.slack_signing_secret is None and self.slack_app_token is None:
             raise _missing("slack_signing_secret")
+
+    @property
+    def teams_configured(self) -> bool:
+        """Teams is served once the bot's app id is set, or in anonymous mode (a local client)."""
+        return self.microsoft_app_id is not None or self.relais_teams_anonymous
+
+    def require_teams(self) -> None:
+        """Raise `ConfigError` unless the Teams settings let the bot authenticate its own calls: a client
+        secret except for a managed identity, and the tenant unless the bot is multi-tenant."""
+        if self.microsoft_app_id is None:
+            return  # anonymous mode (or Teams off): nothing to authenticate with
+        if self.microsoft_app_type != "UserAssignedMSI" and self.microsoft_app_password is None:
+            raise _missing(
+                "microsoft_app_password", because=f"MICROSOFT_APP_TYPE is {self.microsoft_app_type}"
+            )
+        if self.microsoft_app_type != "MultiTenant" and self.microsoft_app_tenant_id is None:
+            raise _missing(
+                "microsoft_app_tenant_id", because=f"MICROSOFT_APP_TYPE is {self.microsoft_app_type}"
+            )
 
     def require_encryption_key(self) -> None:
         if self.encryption_key is None:

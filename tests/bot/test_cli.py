@@ -290,6 +290,14 @@ def test_a_social_network_without_encryption_key_is_one_line_exit_2(empty_databa
     assert_one_line_error(half, "X_CLIENT_SECRET is not set but X_CLIENT_ID is set")
 
 
+def test_teams_anonymous_mode_beside_an_app_id_is_one_line_exit_2(empty_database_url: str) -> None:
+    teams = {"MICROSOFT_APP_ID": "app-1", "MICROSOFT_APP_PASSWORD": "teams-secret"}
+    for command in ("serve", "clock"):
+        result = relais(command, DATABASE_URL=empty_database_url, RELAIS_TEAMS_ANONYMOUS="true", **teams)
+        assert_one_line_error(result, "RELAIS_TEAMS_ANONYMOUS is refused because MICROSOFT_APP_ID is set")
+        assert "teams-secret" not in result.stderr
+
+
 def test_serve_refuses_an_unmigrated_database(empty_database_url: str) -> None:
     assert_one_line_error(relais("serve", DATABASE_URL=empty_database_url), "run `relais migrate`")
 

@@ -131,3 +131,89 @@ def test_encryption_key_rotation_decrypts_with_old_keys(monkeypatch: pytest.Monk
 def test_missing_encryption_key_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"^ENCRYPTION_KEY is not set.*Fernet"):
         _ = load_settings().fernet
+
+
+def test_teams_is_off_by_default_and_on_with_an_app_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert not settings.teams_configured
+    assert settings.microsoft_app_type == "MultiTenant"
+    assert settings.teams_openid_metadata_url == (
+        "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    )
+    monkeypatch.setenv("MICROSOFT_APP_ID", " 00000000-aaaa-bbbb-cccc-000000000001 ")
+    monkeypatch.setenv("MICROSOFT_APP_PASSWORD", "teams-very-secret")
+    monkeypatch.setenv("MICROSOFT_APP_TYPE", "singletenant")
+    monkeypatch.setenv("MICROSOFT_APP_TENANT_ID", "tenant-1")
+    settings = load_settings()
+    assert settings.teams_configured
+    assert settings.microsoft_app_id == "00000000-aaaa-bbbb-cccc-000000000001"
+    assert settings.microsoft_app_type == "SingleTenant"
+    settings.require_teams()
+    shown = repr(settings) + str(settings) + settings.model_dump_json()
+    assert "teams-very-secret" not in shown
+
+
+@pytest.mark.parametrize(
+    ("app_type", "missing"),
+    [
+        ("MultiTenant", "MICROSOFT_APP_PASSWORD"),
+        ("SingleTenant", "MICROSOFT_APP_PASSWORD"),
+        ("UserAssignedMSI", "MICROSOFT_APP_TENANT_ID"),
+    ],
+)
+def test_teams_needs_what_its_app_type_authenticates_with(
+    monkeypatch: pytest.MonkeyPatch, app_type: str, missing: str
+) -> None:
+    monkeypatch.setenv("MICROSOFT_APP_ID", "app-1")
+    monkeypatch.setenv("MICROSOFT_APP_TYPE", app_type)
+    with pytest.raises(ConfigError, match=rf"^{missing} is not set but MICROSOFT_APP_TYPE is {app_type}:"):
+        load_settings().require_teams()
+
+
+def test_single_tenant_needs_its_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MICROSOFT_APP_ID", "app-1")
+    monkeypatch.setenv("MICROSOFT_APP_PASSWORD", "secret")
+    monkeypatch.setenv("MICROSOFT_APP_TYPE", "SingleTenant")
+    with pytest.raises(ConfigError, match=r"^MICROSOFT_APP_TENANT_ID is not set"):
+        load_settings().require_teams()
+    monkeypatch.setenv("MICROSOFT_APP_TYPE", "MultiTenant")
+    load_settings().require_teams()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MICROSOFT_APP_TYPE", "Tenantless"),
+        ("RELAIS_TEAMS_ANONYMOUS", "perhaps"),
+        ("TEAMS_OPENID_METADATA_URL", "login.botframework.com/v1"),
+    ],
+)
+def test_malformed_teams_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match=rf"^{variable} is invalid \(") as caught:
+        load_settings()
+    assert "\n" not in str(caught.value)
+
+
+def test_a_password_without_an_app_id_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MICROSOFT_APP_PASSWORD", "teams-very-secret")
+    with pytest.raises(
+        ConfigError, match=r"^MICROSOFT_APP_ID is not set but MICROSOFT_APP_PASSWORD is set"
+    ) as e:
+        load_settings()
+    assert "teams-very-secret" not in str(e.value)
+
+
+def test_teams_anonymous_mode_is_refused_with_an_app_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAIS_TEAMS_ANONYMOUS", "true")
+    settings = load_settings()
+    assert settings.teams_configured
+    settings.require_teams()
+    monkeypatch.setenv("MICROSOFT_APP_ID", "app-1")
+    monkeypatch.setenv("MICROSOFT_APP_PASSWORD", "secret")
+    with pytest.raises(
+        ConfigError, match=r"^RELAIS_TEAMS_ANONYMOUS is refused because MICROSOFT_APP_ID is set"
+    ):
+        load_settings()
