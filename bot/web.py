@@ -63,6 +63,7 @@ def create_app(
     clock: Clock | None = None,
     fetch_allowed_networks: tuple[IPv4Network | IPv6Network, ...] = (),
     social_timeout: float = SOCIAL_TIMEOUT_SECONDS,
+    adapters: list[platforms.Platform] | None = None,
 ) -> web.Application:
     """Build the web application, with the routes of every installed chat platform (`bot.platforms`).
     Raises `ConfigError` if a platform is configured incompletely, or a social network without
@@ -70,7 +71,8 @@ def create_app(
 
     When `engine` is given the caller owns it; otherwise the app creates one and disposes of it on
     shutdown. `fetch_allowed_networks` exempts addresses from the link-preview SSRF rule (tests only);
-    `social_timeout` bounds each call to LinkedIn and X.
+    `social_timeout` bounds each call to LinkedIn and X. `adapters` replaces the installed chat platforms
+    (a platform that is no package's entry point: the tests' own).
     """
     settings.require_social()
     # Each platform's ingress bounds its own bodies; aiohttp's default bound (1 MiB) holds for the rest.
@@ -110,7 +112,7 @@ def create_app(
     app.router.add_get("/r/{code:[A-Za-z0-9_-]+}", handle_tracked_link)
     app.router.add_get("/oauth/{network}/start", handle_oauth_start)
     app.router.add_get("/oauth/{network}/callback", handle_oauth_callback)
-    app[PLATFORMS_KEY] = platforms.installed()
+    app[PLATFORMS_KEY] = platforms.installed() if adapters is None else adapters
     for platform in app[PLATFORMS_KEY]:
         platform.install(app, app[DEPS_KEY])
 

@@ -5,21 +5,20 @@ text; the Slack notifier has its own tests against the fake Slack."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bot.messages import Actions, Facts, Heading, Message, Note, Section, plain_text
+from bot.messages import Action, Actions, Facts, Heading, Message, Note, Section, plain_text
 from bot.messages.outbox import message_for
 from bot.notifier import REFUSED, Delivered, RatePolicy
 
 
 @dataclass(frozen=True)
-class Sent:
-    workspace_id: int
-    kind: str
-    destination: str
-    payload: dict[str, Any]
+class Shown:
+    """What a person sees of a neutral message on a text-only platform: its summary, its lines and its
+    buttons (a test's view of any message the core answers or sends)."""
+
     message: Message
 
     @property
@@ -41,10 +40,37 @@ class Sent:
         return "\n".join(shown)
 
     @property
+    def buttons(self) -> list[Action]:
+        """The message's buttons, in order (a row's, then those beside a section's text)."""
+        found: list[Action] = []
+        for part in self.message.parts:
+            if isinstance(part, Actions):
+                found.extend(part.items)
+            elif isinstance(part, Section) and part.action is not None:
+                found.append(part.action)
+        return found
+
+    @property
     def actions(self) -> list[str]:
-        """The ids of the message's buttons, in order."""
+        """The ids of the message's rows of buttons, in order (not those beside a section's text)."""
         rows = [part for part in self.message.parts if isinstance(part, Actions)]
         return [action.id for row in rows for action in row.items]
+
+    def button(self, action_id: str) -> Action:
+        """The one button with this id (a test failing here names the buttons there are)."""
+        found = [action for action in self.buttons if action.id == action_id]
+        assert len(found) == 1, f"no single {action_id} button among {[a.id for a in self.buttons]}"
+        return found[0]
+
+
+@dataclass(frozen=True)
+class Sent(Shown):
+    """One message the core asked the platform to send (fields after the message they carry)."""
+
+    workspace_id: int = 0
+    kind: str = ""
+    destination: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
 
 
 class RecordingNotifier:
@@ -60,7 +86,11 @@ class RecordingNotifier:
         message = message_for(kind, payload)
         if message is None:
             return Delivered(ok=False, error=REFUSED, detail=f"unknown kind {kind}")
-        self.sent.append(Sent(workspace_id, kind, destination, dict(payload), message))
+        self.sent.append(
+            Sent(
+                message, workspace_id=workspace_id, kind=kind, destination=destination, payload=dict(payload)
+            )
+        )
         if "message_id" in payload:  # an edit of a message sent before
             return Delivered(ok=True, message_id=str(payload["message_id"]), channel=destination)
         # A member's messages land in a private conversation of its own id, as on most platforms.

@@ -27,10 +27,13 @@ CHANNELS = {"#news": "CNEWS", "#general": "CGENERAL"}
 
 @dataclass
 class TextSurface:
-    """A text-only chat: channels are typed `#name`, nothing is escaped, forms are only recorded."""
+    """A text-only chat: channels are typed `#name`, nothing is escaped, forms are only recorded (the
+    channels chosen and the language in `forms`; what a form opened to approve a suggestion carries, its
+    link and the suggestion's id, in `prefilled`)."""
 
     platform: str = "text"
     forms: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
+    prefilled: list[tuple[str | None, int | None]] = field(default_factory=list)
 
     def is_channel_reference(self, word: str) -> bool:
         return word.startswith("#")
@@ -55,6 +58,7 @@ class TextSurface:
         suggestion_id: int | None = None,
     ) -> None:
         self.forms.append((channels, lang))
+        self.prefilled.append((url, suggestion_id))
 
 
 @dataclass

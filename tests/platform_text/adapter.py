@@ -1,0 +1,161 @@
+"""A third chat platform, for tests only: the proof that a platform adapter needs nothing but the core.
+
+A person types text or clicks a button (an action id and its value, as the core's neutral messages
+carry them); the adapter names who acted (`Who` on the platform "text"), calls one flow of `bot/`, and
+shows the neutral message the flow answers. What the core sends on its own (posts in channels, reviews,
+nudges, ranks) goes through the outbox to this platform's notifier, which records it. Like Slack's
+adapter, it makes no decision, runs no SQL and writes no text of its own; unlike it, it imports no chat
+SDK: it is what Teams' adapter has to be, in a few dozen lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.core import Relais
+from bot.db import Sessions
+from bot.flows import acting, connections, shares, suggestions
+from bot.flows.acting import Who
+from bot.flows.commands import run_command
+from bot.messages import Action, Message
+from bot.messages.notices import UNDO_ACTION
+from bot.messages.post import NOT_FOR_ME_ACTION, OPEN_SHARE_ACTIONS, SHARE_ACTIONS
+from bot.messages.suggestions import APPROVE, REJECT
+from bot.notifier import Notifier
+from bot.services.inputs import parse_id
+from scheduler import jobs
+from tests.bot.flows.conftest import Directory, TextSurface
+from tests.fakes.notifier import RecordingNotifier, Shown
+
+NAME: Final = "text"  # the platform's name: its workspaces' `Workspace.platform`
+CORE_KEY: Final = web.AppKey("text_core", Relais)
+
+
+@dataclass
+class TextPlatform:
+    """The platform as the web server and the clock see it (`bot.platforms.Platform`): no route of its
+    own (its people type into `TextChat`), the core kept from `install`, one recording notifier."""
+
+    recorder: RecordingNotifier = field(default_factory=RecordingNotifier)
+    name: str = NAME
+
+    def configured(self, settings: Settings) -> bool:
+        return True
+
+    def require(self, settings: Settings) -> None:
+        return None
+
+    def install(self, app: web.Application, core: Relais) -> None:
+        app[CORE_KEY] = core
+
+    async def drain(self, app: web.Application) -> None:
+        await deliver(app[CORE_KEY], self.recorder)
+
+    def notifier(self, settings: Settings, sessions: Sessions) -> Notifier:
+        return self.recorder
+
+
+def context(core: Relais, notifier: Notifier) -> jobs.Context:
+    """What the clock gives its jobs, with this platform's notifier (`relais clock` builds the same from
+    the configured platforms)."""
+    return jobs.Context(
+        core.sessions, {NAME: notifier}, core.clock.now, core.poster, admins=core.settings.relais_admins
+    )
+
+
+async def deliver(core: Relais, notifier: Notifier) -> int:
+    """Send what a request enqueued, as the clock's next pass would (the core's drain, this notifier)."""
+    return await jobs.drain(context(core, notifier))
+
+
+@dataclass
+class TextChat:
+    """The people's side: `type` a command, `click` a button; each answers what the person sees (None:
+    nothing, e.g. a form opened instead). `said_early` keeps what a flow said before it was done."""
+
+    core: Relais
+    directory: Directory
+    notifier: RecordingNotifier
+    workspace: str = "ACME"
+    surface: TextSurface = field(default_factory=TextSurface)
+    said_early: list[Shown] = field(default_factory=list)
+
+    def who(self, user: str) -> Who:
+        return Who(NAME, self.workspace, user)
+
+    async def type(self, user: str, typed: str, *, channel: str | None = None) -> Shown | None:
+        """`/relais <typed>` (or whatever this platform's people type to Relais), then what it queued sent."""
+        reply = await run_command(
+            self.core, self.surface, self.directory, self.who(user), typed, channel=channel
+        )
+        await deliver(self.core, self.notifier)
+        return Shown(reply) if reply is not None else None
+
+    async def click(self, user: str, button: Action) -> Shown | None:
+        """A click on a button of a message the person was shown, routed by its id to one flow."""
+        route = self._routes().get(button.id)
+        assert route is not None, f"the text platform has no route for {button.id}"
+        answer = await route(self.who(user), button)
+        await deliver(self.core, self.notifier)
+        return Shown(answer) if answer is not None else None
+
+    def _routes(self) -> dict[str, Callable[[Who, Action], Awaitable[Message | None]]]:
+        routes: dict[str, Callable[[Who, Action], Awaitable[Message | None]]] = {
+            NOT_FOR_ME_ACTION: self._not_for_me,
+            APPROVE: self._approve,
+            REJECT: self._reject,
+            UNDO_ACTION: self._undo,
+        }
+        routes.update(dict.fromkeys(SHARE_ACTIONS.values(), self._share))
+        routes.update(dict.fromkeys(OPEN_SHARE_ACTIONS.values(), self._open_share))
+        routes.update(dict.fromkeys(connections.NETWORK_OF_ACTION, self._connection))
+        return routes
+
+    async def _early(self, message: Message) -> None:
+        self.said_early.append(Shown(message))
+
+    async def _share(self, who: Who, button: Action) -> Message | None:
+        network, post_id = shares.NETWORK_OF_ACTION[button.id], carried_id(button)
+        started = await shares.start_share(self.core, who, post_id, network, self._early)
+        return await shares.share_answer(self.core, self.directory, who, post_id, network, started)
+
+    async def _open_share(self, who: Who, button: Action) -> Message | None:
+        network = shares.NETWORK_OF_ACTION[button.id]
+        opened = await shares.open_share(self.core, who, carried_id(button), network, self._early)
+        return await shares.opened_answer(self.core, self.directory, who, opened)
+
+    async def _not_for_me(self, who: Who, button: Action) -> Message | None:
+        return await shares.not_for_me(self.core, self.directory, who, carried_id(button), self._early)
+
+    async def _approve(self, who: Who, button: Action) -> Message | None:
+        suggestion_id = carried_id(button)
+        if suggestion_id is None:
+            return None
+        return await suggestions.approve(self.core, self.surface, self.directory, who, suggestion_id)
+
+    async def _reject(self, who: Who, button: Action) -> Message | None:
+        suggestion_id = carried_id(button)
+        if suggestion_id is None:
+            return None
+        return await suggestions.reject(self.core, self.directory, who, suggestion_id)
+
+    async def _connection(self, who: Who, button: Action) -> Message | None:
+        caller = await acting.caller(self.core, self.directory, who)
+        network = connections.NETWORK_OF_ACTION[button.id]
+        if button.id.startswith("disconnect_"):
+            return await connections.disconnect(self.core, caller.member, network, caller.lang)
+        return await connections.connect(self.core, caller.member, network, caller.lang)
+
+    async def _undo(self, who: Who, button: Action) -> Message | None:
+        caller = await acting.caller(self.core, self.directory, who, refresh=False)
+        return await connections.undo(self.core, caller.member, carried_id(button), caller.lang)
+
+
+def carried_id(button: Action) -> int | None:
+    """The id a button carries ("12" or "12:linkedin"): a post, a suggestion, a share; None if forged."""
+    return parse_id(str(button.value or "").split(":", 1)[0])
