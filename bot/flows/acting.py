@@ -15,7 +15,8 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Relais
-from bot.flows.caller import Caller
+from bot.flows.caller import Caller, FormRefusals
+from bot.messages import Text
 from bot.services import members as member_service
 from bot.services.hotpath import AckDeadline, MemberRef, started_within
 from bot.services.members import Directory, LookupFailed, Profile
@@ -127,6 +128,17 @@ async def caller_before_ack(
     else:
         logger.warning("identifying who acted took too long; they are asked to try again")
     return None
+
+
+async def form_submitter(
+    core: Relais, directory: Directory, who: Who, deadline: AckDeadline, *, field: str
+) -> Caller | FormRefusals:
+    """Who submitted a form (`caller_before_ack`); else the form is refused under `field` with "something
+    went wrong" in the language this process last saw them use (nothing was changed)."""
+    found = await caller_before_ack(core, directory, who, deadline)
+    if found is None:
+        return {field: Text(cached_language(core, who), "something_went_wrong")}
+    return found
 
 
 async def member_ref(core: Relais, who: Who) -> MemberRef:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
+from bot.messages.model import Text
 from bot.services.members import timezone_of
 from models import Member, Workspace
 
@@ -16,6 +17,10 @@ class Refusal(Exception):
         super().__init__(key)
         self.key = key
         self.params = params
+
+
+# A submitted form's refusals: why each refused field is, by the field's name; nothing was changed.
+FormRefusals: TypeAlias = dict[str, Text]
 
 
 class UnknownChannel(Exception):

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import Relais
 from bot.flows import acting, connections
 from bot.flows.acting import Who
-from bot.flows.caller import Caller
-from bot.messages import Inline, Message, Text, text
+from bot.flows.caller import Caller, FormRefusals
+from bot.messages import Message, text
+from bot.messages.commands import refusal, say
 from bot.messages.post import NETWORK_ORDER, OPEN_SHARE_ACTIONS, SHARE_ACTIONS, network_name, share_link
 from bot.services import connections as connection_service
 from bot.services import links, posting
@@ -46,11 +47,6 @@ NETWORK_OF_ACTION: Final = {
 # At most this much of the ack's budget goes to finding who clicks and the post; the rest is for
 # recording the share.
 LOOKUP_BEFORE_ACK_SECONDS: Final = 1.5
-
-
-def say(lang: str, key: str, /, **params: Inline | int) -> Message:
-    """A one-line answer."""
-    return Message(text(lang, key, **params))
 
 
 def shareable(post: Post | PostRef | None, network: Network) -> bool:
@@ -357,21 +353,28 @@ async def edit_form(core: Relais, caller: Caller, post_id: int | None) -> EditFo
     )
 
 
-def edit_problem(lang: str, *, caption: str, network: str) -> tuple[str, Text] | None:
-    """What is wrong with a submitted Edit & share form, as (the field, why); None when nothing is."""
+@dataclass(frozen=True)
+class EditChoice:
+    """A submitted Edit & share form that passed its checks: the post, the network and the member's words."""
+
+    post_id: int
+    network: Network
+    caption: str
+
+
+def check_edit(lang: str, *, caption: str, network: str, post_id: int | None) -> EditChoice | FormRefusals:
+    """A submitted Edit & share form as the platform read it (`post_id`: the post it carried back, None
+    when that is not what Relais put there), checked; else why its field is refused."""
+    caption = caption.strip()
     if network not in NETWORK_ORDER:
-        return "network", text(lang, "no_network")
+        return {"network": text(lang, "no_network")}
     try:
         check_captions([caption] if caption else [], [network])
     except PostError as error:
-        return "caption", Text(
-            lang, error.code, {name: _param(value) for name, value in error.params.items()}
-        )
-    return None
-
-
-def _param(value: object) -> str | int | float:
-    return value if isinstance(value, str | int | float) else str(value)
+        return {"caption": refusal(lang, error.code, error.params)}
+    if post_id is None:
+        return {"caption": text(lang, "form_outdated")}
+    return EditChoice(post_id, Network(network), caption)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from bot.flows.acting import Who
 from bot.flows.caller import Caller, ChatSurface, Refusal
 from bot.i18n import url_reason
 from bot.messages import Message, text
-from bot.messages.commands import say
+from bot.messages.commands import refusal, say
 from bot.services import inputs, suggestions
 from bot.services import posts as post_service
 from bot.services.members import Directory
@@ -133,7 +133,4 @@ async def reject(core: Relais, directory: Directory, who: Who, suggestion_id: in
 
 def _refused(lang: str, error: PostError) -> Message:
     """Why nothing was decided (an unknown suggestion, one already decided)."""
-    params = {
-        name: value if isinstance(value, int | float) else str(value) for name, value in error.params.items()
-    }
-    return say(lang, error.code, **params)
+    return Message(refusal(lang, error.code, error.params))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.messages.model import Inline, Joined, Link, Mention, Message, Section, Text, lines, text
 from bot.messages.post import clip
@@ -17,6 +17,16 @@ ECHO_LIMIT = 100  # characters of typed text echoed back
 def say(lang: str, key: str, /, **params: Inline | int | float) -> Message:
     """A one-line answer from the catalogue."""
     return Message(text(lang, key, **params))
+
+
+def refusal(lang: str, key: str, params: Mapping[str, object]) -> Text:
+    """A refusal's catalogue message (a `PostError`'s, say), its parameters shown as they are: numbers as
+    numbers, anything else as its text."""
+    return Text(lang, key, {name: _shown(value) for name, value in params.items()})
+
+
+def _shown(value: object) -> str | int | float:
+    return value if isinstance(value, str | int | float) else str(value)
 
 
 def paragraph(content: Inline) -> Message:

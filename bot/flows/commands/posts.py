@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import Relais
 from bot.flows import acting
 from bot.flows.caller import Caller, ChatSurface, Refusal, UnknownChannel
+from bot.flows.queue import queued_reply
 from bot.i18n import url_reason
 from bot.messages import Mention, Message, commands, text
 from bot.services import inputs, scores
@@ -84,14 +85,7 @@ async def queue(
         now=now,
         lang=caller.lang,
     )
-    later = publish_at is not None and post.publish_at is not None and post.publish_at > now
-    return commands.queued(
-        caller.lang,
-        post_id=post.id,
-        where=post.channels,
-        when=acting.local(post.publish_at, caller.timezone) if later and post.publish_at else None,
-        preview_missing=preview.error is not None,
-    )
+    return queued_reply(caller, post, now=now, preview_missing=preview.error is not None)
 
 
 async def post_list(

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bot.flows import queue as fields
 from bot.services.posts import MAX_CAPTIONS
 from handlers.slack.blocks import Blocks, clip, context
 from handlers.slack.text import t
@@ -50,11 +51,11 @@ def build_queue_modal(form: QueueForm, lang: str) -> dict[str, Any]:
     url_element: dict[str, Any] = {"type": "url_text_input", "action_id": "value"}
     if form.url:
         url_element["initial_value"] = form.url
-    blocks: Blocks = [_input("url", t(lang, "modal_url"), url_element)]
+    blocks: Blocks = [_input(fields.URL, t(lang, "modal_url"), url_element)]
     for index in range(1, MAX_CAPTIONS + 1):
         blocks.append(
             _input(
-                f"caption_{index}",
+                fields.caption_field(index),
                 t(lang, "modal_caption", n=index),
                 {"type": "plain_text_input", "action_id": "value", "multiline": True, "max_length": 3000},
                 optional=True,
@@ -64,7 +65,7 @@ def build_queue_modal(form: QueueForm, lang: str) -> dict[str, Any]:
     networks = [_option("linkedin", "LinkedIn"), _option("x", "X")]
     blocks.append(
         _input(
-            "networks",
+            fields.NETWORKS,
             t(lang, "modal_networks"),
             {"type": "checkboxes", "action_id": "value", "options": networks, "initial_options": networks},
         )
@@ -76,10 +77,10 @@ def build_queue_modal(form: QueueForm, lang: str) -> dict[str, Any]:
     }
     if form.channels:
         channels["initial_conversations"] = list(form.channels)
-    blocks.append(_input("channels", t(lang, "modal_channels"), channels))
+    blocks.append(_input(fields.CHANNELS, t(lang, "modal_channels"), channels))
     blocks.append(
         _input(
-            "publish_at",
+            fields.PUBLISH_AT,
             t(lang, "modal_publish_at"),
             {"type": "datetimepicker", "action_id": "value"},
             optional=True,
@@ -88,7 +89,7 @@ def build_queue_modal(form: QueueForm, lang: str) -> dict[str, Any]:
     )
     blocks.append(
         _input(
-            "expires_on",
+            fields.EXPIRES_ON,
             t(lang, "modal_expires_on"),
             {"type": "datepicker", "action_id": "value"},
             optional=True,

@@ -8,49 +8,30 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.flows import acting, shares
-from bot.flows import suggestions as suggestion_flow
-from bot.i18n import url_reason
-from bot.messages import Message
-from bot.services import posts as post_service
+from bot.flows import acting, queue, shares
+from bot.flows.caller import Caller
+from bot.messages import Inline, Message, plain_text, text
+from bot.messages.commands import say
 from bot.services.hotpath import AckDeadline, started_within
-from bot.services.inputs import parse_date, parse_id, parse_stamp
-from bot.services.posts import MAX_CAPTIONS, PostError, check_captions
-from bot.services.preview import UnsafeURL, validate_url
-from bot.services.when import WhenError, end_of_day, within_horizon
+from bot.services.inputs import parse_id
+from bot.services.posts import MAX_CAPTIONS
 from handlers.slack.blocks.modals import build_edit_modal, submitted
 from handlers.slack.channels import is_channel_id
 from handlers.slack.deps import relais
 from handlers.slack.directory import SlackDirectory
-from handlers.slack.identity import button_id, cached_language, identify_before_ack, who_sent
+from handlers.slack.identity import button_id, who_sent
 from handlers.slack.outbox import drain_outbox
-from handlers.slack.render import mrkdwn, render
-from handlers.slack.text import t
-from models import Member, Network, PostState, Workspace
+from handlers.slack.render import render
+from models import Member
 
 logger = logging.getLogger(__name__)
-
-
-def _zone(member: Member, workspace: Workspace) -> ZoneInfo:
-    try:
-        return ZoneInfo(member.timezone or workspace.timezone or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _error_text(lang: str, error: PostError) -> str:
-    return t(lang, error.code, **error.params)
-
-
-NETWORKS = frozenset(network.value for network in Network)
 
 
 def _string(value: object) -> str:
@@ -84,37 +65,28 @@ def _metadata_id(view: dict[str, Any], key: str) -> tuple[bool, int | None]:
     return found is not None, found
 
 
-def _publish_at(view: dict[str, Any], lang: str, now: datetime, errors: dict[str, str]) -> datetime | None:
-    stamp = submitted(view, "publish_at").get("selected_date_time")
-    if stamp is None or stamp == "":
-        return None
-    picked = parse_stamp(stamp)
-    try:
-        if picked is None:
-            raise WhenError("bad_date", str(stamp))
-        return within_horizon(picked, now=now, text=str(stamp))
-    except WhenError as error:
-        key = {"past": "publish_at_past", "too_far": "publish_at_too_far"}.get(error.code, "bad_date")
-        errors["publish_at"] = t(lang, key)
-        return None
+def _queue_form(view: dict[str, Any]) -> queue.QueueForm:
+    """The queue modal's state as the core reads a queue form (`blocks.modals.build_queue_modal`)."""
+    picked = _strings(submitted(view, queue.CHANNELS).get("selected_conversations"))
+    trusted, suggestion_id = _metadata_id(view, "suggestion_id")
+    return queue.QueueForm(
+        url=_string(submitted(view, queue.URL).get("value")),
+        captions=tuple(
+            _string(submitted(view, queue.caption_field(i)).get("value")) for i in range(1, MAX_CAPTIONS + 1)
+        ),
+        networks=tuple(_strings(submitted(view, queue.NETWORKS).get("selected_options"), "value")),
+        channels=tuple(channel for channel in picked if is_channel_id(channel)),
+        unknown_channels=tuple(channel for channel in picked if not is_channel_id(channel)),
+        publish_at=submitted(view, queue.PUBLISH_AT).get("selected_date_time"),
+        expires_on=submitted(view, queue.EXPIRES_ON).get("selected_date"),
+        suggestion_id=suggestion_id,
+        trusted=trusted,
+    )
 
 
-def _expires_at(
-    view: dict[str, Any], lang: str, zone: ZoneInfo, after: datetime, errors: dict[str, str]
-) -> datetime | None:
-    """The end of the picked expiry day in the admin's zone (a post expires after its last day)."""
-    picked = submitted(view, "expires_on").get("selected_date")
-    if picked is None or picked == "":
-        return None
-    day = parse_date(picked)
-    try:
-        if day is None:
-            raise WhenError("bad_date", str(picked))
-        return end_of_day(day, zone=zone, after=after)
-    except WhenError as error:
-        key = {"past": "expiry_before_publish", "too_far": "expiry_too_far"}.get(error.code, "bad_date")
-        errors["expires_on"] = t(lang, key)
-        return None
+async def _refuse(ack: AsyncAck, refusals: Mapping[str, Inline]) -> None:
+    """Close nothing: each refusal is shown under its field (Slack shows these as plain text)."""
+    await ack(response_action="errors", errors={field: plain_text(why) for field, why in refusals.items()})
 
 
 async def handle_queue_submission(
@@ -124,93 +96,28 @@ async def handle_queue_submission(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
+    """The queue modal submitted: its problems go back under the fields; else the form closes and the
+    admin hears by direct message where and when the post goes."""
     deps = relais(context)
-    found = await identify_before_ack(deps, client, body, AckDeadline())
-    if found is None:
-        sorry = t(cached_language(deps, body), "something_went_wrong")
-        await ack(response_action="errors", errors={"url": sorry})
+    caller = await acting.form_submitter(
+        deps, SlackDirectory(client), who_sent(body), AckDeadline(), field=queue.URL
+    )
+    if not isinstance(caller, Caller):
+        await _refuse(ack, caller)
         return
-    workspace, member, lang, admin = found
-    if not admin:
-        await ack(response_action="errors", errors={"url": t(lang, "not_admin", command="queue")})
-        return
-    now = deps.clock.now()
-    errors: dict[str, str] = {}
-    url = ""
-    try:
-        url = validate_url(_string(submitted(view, "url").get("value")))
-    except UnsafeURL as exc:
-        errors["url"] = t(lang, "invalid_url", reason=url_reason(lang, code=exc.code, detail=str(exc)))
-    captions = [
-        _string(submitted(view, f"caption_{i}").get("value")).strip() for i in range(1, MAX_CAPTIONS + 1)
-    ]
-    networks = _strings(submitted(view, "networks").get("selected_options"), "value")
-    if not networks or not set(networks) <= NETWORKS:
-        errors["networks"] = t(lang, "no_network")
-    for index, caption in enumerate(captions, start=1):
-        try:
-            check_captions([caption] if caption else [], networks)
-        except PostError as error:
-            errors[f"caption_{index}"] = _error_text(lang, error)
-    channels = _strings(submitted(view, "channels").get("selected_conversations"))
-    if not channels:
-        errors["channels"] = t(lang, "no_channel")
-    elif unknown := [channel for channel in channels if not is_channel_id(channel)]:
-        errors["channels"] = t(lang, "unknown_channel", channel=unknown[0][:80])
-    publish_at = _publish_at(view, lang, now, errors)
-    expires_at = _expires_at(view, lang, _zone(member, workspace), publish_at or now, errors)
-    readable, suggestion_id = _metadata_id(view, "suggestion_id")
-    if not readable:
-        errors["url"] = t(lang, "form_outdated")
-    if errors:
-        await ack(response_action="errors", errors=errors)
+    checked = queue.check(deps, caller, _queue_form(view))
+    if not isinstance(checked, queue.Checked):
+        await _refuse(ack, checked)
         return
     await ack()
-
-    preview = await deps.fetcher.fetch(url)
-    if preview.error == "private_address":
-        await client.chat_postMessage(channel=member.external_id, text=t(lang, "private_url"))
-        return
-    async with deps.sessions() as session:
-        workspace = await session.merge(workspace)
-        author = await session.merge(member)
-        post = await post_service.queue_post(
-            session,
-            workspace=workspace,
-            author=author,
-            preview=preview,
-            captions=[c for c in captions if c],
-            channels=channels,
-            networks=networks,
-            publish_at=publish_at,
-            expires_at=expires_at,
-            now=now,
-            lang=lang,
-        )
-        if suggestion_id is not None:
-            await suggestion_flow.approved(
-                session,
-                workspace_id=workspace.id,
-                suggestion_id=suggestion_id,
-                post_id=post.id,
-                admin=author,
-                now=now,
-            )
-        await session.commit()
-    where = ", ".join(f"<#{channel}>" for channel in post.channels)
-    if post.state is PostState.SCHEDULED and post.publish_at is not None:
-        when = post.publish_at.astimezone(_zone(member, workspace)).strftime("%Y-%m-%d %H:%M")
-        text = t(lang, "queued_later", id=post.id, channels=where, when=when)
-    else:
-        text = t(lang, "queued_now", id=post.id, channels=where)
-    await client.chat_postMessage(channel=member.external_id, text=text)
+    await _dm(client, caller.member, await queue.submit(deps, caller, checked))
     await drain_outbox(deps, client)
 
 
 async def _dm(client: AsyncWebClient, member: Member, message: Message) -> None:
     """The core's answer to the member, in a direct message (a form has nowhere else to answer)."""
-    text, blocks = render(message)
-    await client.chat_postMessage(channel=member.external_id, text=text, blocks=blocks or None)
+    summary, blocks = render(message)
+    await client.chat_postMessage(channel=member.external_id, text=summary, blocks=blocks or None)
 
 
 async def handle_edit_share(
@@ -245,42 +152,41 @@ async def handle_edit_submission(
     the form closes (a submission is never resent) and its outcome follows by direct message."""
     deps = relais(context)
     deadline = AckDeadline()
-    caller = await acting.caller_before_ack(deps, SlackDirectory(client), who_sent(body), deadline)
-    if caller is None:
-        sorry = t(cached_language(deps, body), "something_went_wrong")
-        await ack(response_action="errors", errors={"caption": sorry})
+    caller = await acting.form_submitter(
+        deps, SlackDirectory(client), who_sent(body), deadline, field="caption"
+    )
+    if not isinstance(caller, Caller):
+        await _refuse(ack, caller)
         return
-    lang = caller.lang
-    caption = _string(submitted(view, "caption").get("value")).strip()
     option = submitted(view, "network").get("selected_option")
-    network = _string(option.get("value")) if isinstance(option, dict) else "" if option else "linkedin"
-    problem = shares.edit_problem(lang, caption=caption, network=network)
-    if problem is not None:
-        field, why = problem
-        await ack(response_action="errors", errors={field: mrkdwn(why)})
+    checked = shares.check_edit(
+        caller.lang,
+        caption=_string(submitted(view, "caption").get("value")),
+        network=_string(option.get("value")) if isinstance(option, dict) else "" if option else "linkedin",
+        post_id=_metadata_id(view, "post_id")[1],
+    )
+    if not isinstance(checked, shares.EditChoice):
+        await _refuse(ack, checked)
         return
-    _, post_id = _metadata_id(view, "post_id")
-    if post_id is None:
-        await ack(response_action="errors", errors={"caption": t(lang, "form_outdated")})
-        return
+    post_id, network, caption = checked.post_id, checked.network, checked.caption
     task, finished = await started_within(
-        shares.start_edited_share(deps, caller, post_id, Network(network), caption), deadline.left()
+        shares.start_edited_share(deps, caller, post_id, network, caption), deadline.left()
     )
     if not finished:
         # The database is slow: the form closes now, and the outcome follows by direct message.
         await ack()
-        await client.chat_postMessage(channel=caller.member.external_id, text=t(lang, "still_working"))
+        await _dm(client, caller.member, say(caller.lang, "still_working"))
     try:
         started = await task
     except Exception:
         # The claim's transaction did not commit: nothing was recorded.
         logger.exception("edit modal: starting the share of post %s failed", post_id)
-        sorry = t(lang, "something_went_wrong")
+        sorry = text(caller.lang, "something_went_wrong")
         if finished:
-            await ack(response_action="errors", errors={"caption": sorry})
+            await _refuse(ack, {"caption": sorry})
         else:
-            await client.chat_postMessage(channel=caller.member.external_id, text=sorry)
+            await _dm(client, caller.member, Message(sorry))
         return
     await ack()
-    answer = await shares.edited_share_answer(deps, caller, post_id, Network(network), caption, started)
+    answer = await shares.edited_share_answer(deps, caller, post_id, network, caption, started)
     await _dm(client, caller.member, answer)

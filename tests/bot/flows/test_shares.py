@@ -224,14 +224,18 @@ async def test_edit_and_share_starts_from_the_members_caption_and_checks_the_for
     assert await shares.edit_form(core, anne, gone) == Message(Text("fr", "no_longer_available", {}))
     assert await shares.edit_form(core, anne, None) == Message(Text("fr", "no_longer_available", {}))
 
-    assert shares.edit_problem("fr", caption="Fine", network="x") is None
-    assert shares.edit_problem("fr", caption="Fine", network="myspace") == (
-        "network",
-        Text("fr", "no_network", {}),
+    assert shares.check_edit("fr", caption=" Fine ", network="x", post_id=1) == shares.EditChoice(
+        1, Network.X, "Fine"
     )
-    field, why = shares.edit_problem("en", caption="é" * 300, network="x") or ("", Text("en", "", {}))
-    assert field == "caption"
-    assert why.key == "caption_too_long_x"
+    assert shares.check_edit("fr", caption="Fine", network="myspace", post_id=1) == {
+        "network": Text("fr", "no_network", {})
+    }
+    too_long = shares.check_edit("en", caption="é" * 300, network="x", post_id=1)
+    assert isinstance(too_long, dict)
+    assert too_long["caption"].key == "caption_too_long_x"
+    assert shares.check_edit("en", caption="Fine", network="x", post_id=None) == {
+        "caption": Text("en", "form_outdated", {})
+    }
 
 
 async def test_an_edited_share_without_connection_gets_the_personal_link_with_the_typed_words(
