@@ -19,10 +19,11 @@ from aiohttp import web
 from bot.config import Settings
 from bot.core import Relais
 from bot.db import Sessions
-from bot.flows import acting, connections, shares, suggestions
+from bot.flows import acting, connections, queue, shares, suggestions
 from bot.flows.acting import Who
 from bot.flows.commands import run_command
-from bot.messages import Action, Message
+from bot.messages import Action, Message, plain_text
+from bot.messages.connections import DISCONNECT_ACTIONS
 from bot.messages.notices import UNDO_ACTION
 from bot.messages.post import NOT_FOR_ME_ACTION, OPEN_SHARE_ACTIONS, SHARE_ACTIONS
 from bot.messages.suggestions import APPROVE, REJECT
@@ -104,6 +105,17 @@ class TextChat:
         await deliver(self.core, self.notifier)
         return Shown(answer) if answer is not None else None
 
+    async def submit(self, user: str, form: queue.QueueForm) -> Shown | dict[str, str]:
+        """The queue form submitted: the refusals under each field (plain text), or, once queued, what the
+        admin is told (and what it queued sent)."""
+        caller = await acting.caller(self.core, self.directory, self.who(user))
+        checked = queue.check(self.core, caller, form)
+        if not isinstance(checked, queue.Checked):
+            return {name: plain_text(refusal) for name, refusal in checked.items()}
+        answer = await queue.submit(self.core, caller, checked)
+        await deliver(self.core, self.notifier)
+        return Shown(answer)
+
     def _routes(self) -> dict[str, Callable[[Who, Action], Awaitable[Message | None]]]:
         routes: dict[str, Callable[[Who, Action], Awaitable[Message | None]]] = {
             NOT_FOR_ME_ACTION: self._not_for_me,
@@ -147,7 +159,7 @@ class TextChat:
     async def _connection(self, who: Who, button: Action) -> Message | None:
         caller = await acting.caller(self.core, self.directory, who)
         network = connections.NETWORK_OF_ACTION[button.id]
-        if button.id.startswith("disconnect_"):
+        if button.id in DISCONNECT_ACTIONS.values():
             return await connections.disconnect(self.core, caller.member, network, caller.lang)
         return await connections.connect(self.core, caller.member, network, caller.lang)
 

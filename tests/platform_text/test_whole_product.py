@@ -20,8 +20,10 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import func, select
 
+from bot.flows.queue import QueueForm
 from bot.web import TASKS_KEY
 from models import (
+    Click,
     Dismissal,
     Member,
     OutboxMessage,
@@ -32,6 +34,8 @@ from models import (
     ShareStatus,
     SocialAccount,
     SocialAccountStatus,
+    Suggestion,
+    SuggestionState,
     TrackedLink,
     Workspace,
 )
@@ -44,6 +48,7 @@ from tests.platform_text.conftest import PUBLIC, World
 REPO = Path(__file__).resolve().parents[2]
 BOARD_TIME = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)  # Friday 16:00, the workspace's time (UTC)
 NUDGE_TIME = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # Tuesday 10:00 in Paris
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"  # a person, not a robot
 
 
 async def rows(world: World, model: Any) -> list[Any]:
@@ -78,8 +83,10 @@ async def browse(world: World, url: str, cookie: str | None = None) -> httpx.Res
     """A Relais page (PUBLIC_URL/…) opened in the member's browser, i.e. in the running web app."""
     assert url.startswith(PUBLIC), url
     parts = urlsplit(url)
-    headers = {"Cookie": cookie} if cookie else {}
-    return await world.browser.get(f"{parts.path}?{parts.query}", headers=headers)
+    headers = {"User-Agent": BROWSER, **({"Cookie": cookie} if cookie else {})}
+    return await world.browser.get(
+        f"{parts.path}?{parts.query}" if parts.query else parts.path, headers=headers
+    )
 
 
 async def connect_linkedin(world: World, user: str) -> Shown:
@@ -247,6 +254,48 @@ async def test_not_for_me_is_noted_and_keeps_the_post_out_of_the_members_reminde
     assert world.platform.recorder.to("UQUINN") == []  # nothing left to suggest to Quinn
 
 
+async def test_a_suggestion_reaches_the_admins_and_approving_it_queues_the_post(world: World) -> None:
+    await world.chat.type("UBOSS", "channel #news")
+    sent = await world.chat.type("UANNE", f"suggest {world.article} Nos collègues de Lyon")
+    assert said(sent) == "Merci ! Votre suggestion est envoyée aux admins ; je vous dirai ce qu'ils décident."
+    [review] = world.platform.recorder.to("UBOSS")
+    assert review.kind == "suggestion_review"
+    assert review.text == f"@UANNE suggests sharing {world.article}"  # a mention: the platform names her
+    assert review.actions == ["suggestion_approve", "suggestion_reject"]
+    [suggestion] = await rows(world, Suggestion)
+    assert suggestion.state is SuggestionState.PENDING
+
+    refused = await world.chat.click("UANNE", review.button("suggestion_approve"))
+    assert (
+        said(refused)
+        == "Seuls les admins Relais peuvent utiliser `/relais queue`. Demandez à un admin de l'espace."
+    )
+    assert await world.chat.click("UBOSS", review.button("suggestion_approve")) is None  # a form instead
+    assert world.chat.surface.forms == [(("CNEWS",), "en")]
+    assert world.chat.surface.prefilled == [(world.article, suggestion.id)]
+    form = QueueForm(
+        url=world.article,
+        captions=("Lyon!",),
+        networks=("linkedin", "x"),
+        channels=("CNEWS",),
+        suggestion_id=suggestion.id,  # carried back by the form, as the surface was given it
+    )
+    approved = await world.chat.submit("UBOSS", form)
+    assert isinstance(approved, Shown)
+    assert said(approved).startswith("Post #1 is being published in #CNEWS.")
+
+    [post] = await rows(world, Post)
+    [suggestion] = await rows(world, Suggestion)
+    assert (suggestion.state, suggestion.post_id) == (SuggestionState.APPROVED, post.id)
+    assert [sent.kind for sent in world.platform.recorder.to("UANNE")] == ["suggestion_outcome"]
+    assert world.platform.recorder.to("UANNE")[0].text == (
+        f"Bonne nouvelle : votre suggestion {world.article} est approuvée, c'est la publication n°1."
+    )
+    closed = world.platform.recorder.of_kind("suggestion_review_update")
+    assert [(update.destination, update.actions) for update in closed] == [("D-UBOSS", [])]
+    assert [sent.kind for sent in world.platform.recorder.to("CNEWS")] == ["post"]
+
+
 async def test_a_nudge_round_reminds_the_quiet_members_with_posts_to_share(world: World) -> None:
     card = await publish(world)
     link = await world.chat.click("UANNE", card.button("share_linkedin"))
@@ -278,6 +327,11 @@ async def test_the_leaderboard_names_the_sharers_and_tells_each_their_rank_priva
     link = await world.chat.click("UANNE", card.button("share_linkedin"))
     assert link is not None
     await world.chat.click("UANNE", link.button("open_share_linkedin"))  # her link opened: 3 points
+    world.clock.set(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+    read = await browse(world, link.text.rsplit(" ", 1)[1])  # a reader follows her link: 1 point more
+    assert read.status_code == 302
+    assert read.headers["Location"].startswith(f"{world.article}?utm_source=linkedin&")
+    assert await count(world, Click) == 1
     await world.chat.type("UQUINN", "help")  # Quinn is known, and does nothing else
     world.platform.recorder.sent.clear()
 
@@ -289,13 +343,13 @@ async def test_the_leaderboard_names_the_sharers_and_tells_each_their_rank_priva
     assert board.text == "🏆 Sharing leaderboard — week 2026-W48"
     assert "🥇 Dave" in board.body
     assert "🥈 Anne" in board.body
-    assert "This week: 2 shares, 0 clicks, 2 people took part." in board.body
+    assert "This week: 2 shares, 1 clicks, 2 people took part." in board.body
     assert "Quinn" not in board.body
     assert "Boss" not in board.body
     ranks = {sent.destination: sent.text for sent in world.platform.recorder.of_kind("rank")}
     assert sorted(ranks) == ["UANNE", "UDAVE"]
     assert ranks["UDAVE"].startswith("This week you are #1 of 2 with 10 points (1 shares, 0 clicks)")
-    assert ranks["UANNE"].startswith("Cette semaine vous êtes n° 2 sur 2 avec 3 points (1 partages, 0 clics)")
+    assert ranks["UANNE"].startswith("Cette semaine vous êtes n° 2 sur 2 avec 4 points (1 partages, 1 clics)")
     assert world.platform.recorder.to("UQUINN") == []
     sent_rows = [row for row in await rows(world, OutboxMessage) if row.kind in ("leaderboard", "rank")]
     assert sorted(row.destination for row in sent_rows) == ["CNEWS", "UANNE", "UDAVE"]
