@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
-from bot.services import connections, outbox, progress, recipients, weekly
+from bot.services import connections, delivery, outbox, weekly
 from bot.services import posts as post_service
 from bot.services.posting import Poster
 from models import ClockJob, OutboxMessage, OutboxState, Workspace
@@ -57,15 +57,9 @@ async def drain(ctx: Context) -> int:
     """Send the chat messages waiting in the outbox, each workspace's through its platform's notifier
     (nudges to people who opted out since are dropped), then bring the big rounds' progress messages up
     to date."""
-    sent = await outbox.drain(
-        ctx.sessions,
-        notifiers=ctx.notifiers,
-        now=ctx.sending_now,
-        after_send=recipients.after_send(admins=ctx.admins),
-        before_send=weekly.still_wanted,
+    return await delivery.deliver(
+        ctx.sessions, notifiers=ctx.notifiers, now=ctx.sending_now, admins=ctx.admins
     )
-    await progress.refresh(ctx.sessions, notifiers=ctx.notifiers, now=ctx.sending_now())
-    return sent
 
 
 async def drain_all(ctx: Context, passes: int = 1000) -> int:

@@ -7,7 +7,7 @@ import logging
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Relais
-from bot.services import outbox, progress, recipients, weekly
+from bot.services import delivery
 from handlers.slack.notifier import SlackNotifier
 from models import Platform
 
@@ -18,13 +18,8 @@ async def drain_outbox(deps: Relais, client: AsyncWebClient) -> None:
     """Only Slack workspaces' messages: another platform's wait for its own drainer."""
     notifiers = {Platform.SLACK.value: SlackNotifier(client)}
     try:
-        await outbox.drain(
-            deps.sessions,
-            notifiers=notifiers,
-            now=deps.clock.now,
-            after_send=recipients.after_send(admins=deps.settings.relais_admins),
-            before_send=weekly.still_wanted,
+        await delivery.deliver(
+            deps.sessions, notifiers=notifiers, now=deps.clock.now, admins=deps.settings.relais_admins
         )
-        await progress.refresh(deps.sessions, notifiers=notifiers, now=deps.clock.now())
     except Exception:
         logger.exception("draining the outbox failed; the clock will retry")

@@ -28,6 +28,7 @@ from bot.messages.notices import UNDO_ACTION
 from bot.messages.post import NOT_FOR_ME_ACTION, OPEN_SHARE_ACTIONS, SHARE_ACTIONS
 from bot.messages.suggestions import APPROVE, REJECT
 from bot.notifier import Notifier
+from bot.services import delivery
 from bot.services.inputs import parse_id
 from scheduler import jobs
 from tests.bot.flows.conftest import Directory, TextSurface
@@ -70,8 +71,10 @@ def context(core: Relais, notifier: Notifier) -> jobs.Context:
 
 
 async def deliver(core: Relais, notifier: Notifier) -> int:
-    """Send what a request enqueued, as the clock's next pass would (the core's drain, this notifier)."""
-    return await jobs.drain(context(core, notifier))
+    """Send what a request enqueued, as the clock's next pass would, through this platform's notifier."""
+    return await delivery.deliver(
+        core.sessions, notifiers={NAME: notifier}, now=core.clock.now, admins=core.settings.relais_admins
+    )
 
 
 @dataclass
