@@ -35,7 +35,9 @@ PERMANENT: Final = frozenset({RECIPIENT_GONE, CHANNEL_UNUSABLE, TOO_BIG, REFUSED
 class Delivered:
     """The outcome of one send. `error` is one of the codes above and is what the domain decides by;
     `detail` is the platform's own error (for logs, `last_error` and the admins' texts, which name
-    it). `retry_after` (seconds) asks for a later attempt."""
+    it). `retry_after` (seconds) asks for a later attempt. `remedy`, with `token_revoked`, is what the
+    operator must do, in the platform's own terms (what may have happened, which setting holds the
+    credentials): the core names no platform."""
 
     ok: bool
     message_id: str | None = None
@@ -43,6 +45,7 @@ class Delivered:
     error: str | None = None
     detail: str | None = None
     retry_after: float | None = None
+    remedy: str | None = None
 
     @property
     def permanent(self) -> bool:

@@ -36,10 +36,10 @@ logger = logging.getLogger(__name__)
 
 CREDENTIALS_PHRASE: Final = "refuses Relais's bot token"
 CREDENTIALS_DEAD_NOTE: Final = (
-    "{error}: the chat platform " + CREDENTIALS_PHRASE + " (the app's bot user or the workspace was "
-    "deleted, or the app was uninstalled). Replace the token (SLACK_BOT_TOKEN); this message waits until "
-    "then."
+    "{error}: the chat platform " + CREDENTIALS_PHRASE + ". {remedy}; this message waits until then."
 )
+# What to do when the notifier does not say (`Delivered.remedy`): each platform names its own setting.
+DEFAULT_REMEDY: Final = "Replace the platform's credentials in Relais's settings"
 ADMIN_ALERT_KIND: Final = "admin_alert"
 POST_REFUSED_KIND: Final = "post_refused"  # to the admin who queued a post a channel refused
 
@@ -100,18 +100,20 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
 def _keep_waiting(message: OutboxMessage, outcome: Delivered, now: datetime) -> None:
     """A dead token is not the message's fault: it waits (its attempt not counted) with a clear error."""
     error = outcome.detail or "token"
+    remedy = outcome.remedy or DEFAULT_REMEDY
     if message.workspace_id not in _dead_tokens:
         _dead_tokens.add(message.workspace_id)
         logger.error(
             "workspace %s: the chat platform answered %s: Relais's bot token no longer works; nothing is "
-            "delivered and no member is marked inactive until the token is replaced (SLACK_BOT_TOKEN)",
+            "delivered and no member is marked inactive until it is replaced. %s",
             message.workspace_id,
             error,
+            remedy,
         )
     message.state = OutboxState.PENDING
     message.attempts = max(message.attempts - 1, 0)
     message.next_attempt_at = now + timedelta(seconds=outcome.retry_after or 3600)
-    message.last_error = CREDENTIALS_DEAD_NOTE.format(error=error)
+    message.last_error = CREDENTIALS_DEAD_NOTE.format(error=error, remedy=remedy)
 
 
 async def _tell_post_author(

@@ -44,6 +44,11 @@ TOKEN_ERRORS: Final = frozenset(
     {"account_inactive", "invalid_auth", "not_authed", "token_revoked", "token_expired"}
 )
 TOKEN_RETRY_SECONDS: Final = 3600
+# What the operator is told to do when Slack refuses the bot token (`Delivered.remedy`).
+CREDENTIALS_REMEDY: Final = (
+    "The app's bot user or the workspace was deleted, or the app was uninstalled: replace the token "
+    "(SLACK_BOT_TOKEN)"
+)
 # Slack takes about one message a second per channel, in short bursts.
 SLACK_RATE: Final = RatePolicy(interval=timedelta(seconds=1), burst=3)
 
@@ -103,7 +108,13 @@ class SlackNotifier:
             code = neutral_error(error, destination)
             if code == TOKEN_REVOKED:
                 # Not the recipient's doing: the bot token is dead (`recipients` logs it and keeps waiting).
-                return Delivered(ok=False, error=code, detail=error, retry_after=TOKEN_RETRY_SECONDS)
+                return Delivered(
+                    ok=False,
+                    error=code,
+                    detail=error,
+                    retry_after=TOKEN_RETRY_SECONDS,
+                    remedy=CREDENTIALS_REMEDY,
+                )
             logger.warning("Slack refused a %s message to %s: %s", kind, destination, error)
             return Delivered(ok=False, error=code, detail=error)
         logger.error("no renderer for outbox kind %r", kind)

@@ -4,9 +4,11 @@ shows it, and paces each destination by the notifier's own rate policy."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -122,9 +124,32 @@ async def test_refused_credentials_keep_every_message_waiting_and_mark_nobody_go
         0,
         NOW + timedelta(seconds=60),
     )
-    assert str(row.last_error).startswith("Unauthorized: the chat platform refuses Relais's bot token")
+    assert str(row.last_error) == (
+        "Unauthorized: the chat platform refuses Relais's bot token. Replace the platform's credentials in "
+        "Relais's settings; this message waits until then."
+    )
     async with sessions() as session:
         assert all((await session.scalars(select(Member.active))).all())
+
+
+async def test_refused_credentials_are_explained_in_the_platforms_own_terms(
+    sessions: Sessions, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The notifier says what to do (`Delivered.remedy`); the core names no platform and no setting."""
+    await _seed(sessions, ["29:bob"])
+    remedy = "Renew the client secret (MICROSOFT_APP_PASSWORD)"
+    dead = Delivered(ok=False, error=TOKEN_REVOKED, detail="Unauthorized", retry_after=60, remedy=remedy)
+    recipients._dead_tokens.discard(1)
+    with caplog.at_level(logging.ERROR, logger="bot.services.recipients"):
+        await _drain(sessions, TeamsLike({"29:bob": dead}), FrozenClock(NOW))
+    [row] = await _rows(sessions)
+    assert str(row.last_error) == (
+        "Unauthorized: the chat platform refuses Relais's bot token. Renew the client secret "
+        "(MICROSOFT_APP_PASSWORD); this message waits until then."
+    )
+    [logged] = [record.getMessage() for record in caplog.records if "bot token" in record.getMessage()]
+    assert logged.endswith(remedy)
+    assert "SLACK" not in logged
 
 
 async def test_each_destination_is_paced_by_the_notifiers_own_policy(sessions: Sessions) -> None:

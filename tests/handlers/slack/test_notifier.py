@@ -20,7 +20,7 @@ from bot.notifier import (
     Delivered,
     RatePolicy,
 )
-from handlers.slack.notifier import SlackNotifier
+from handlers.slack.notifier import CREDENTIALS_REMEDY, SlackNotifier
 from tests.conftest import BOT_TOKEN
 
 PAYLOAD = {"network": "x", "lang": "en"}
@@ -63,7 +63,10 @@ async def test_a_dead_token_asks_for_a_much_later_attempt(fake_slack: FakeSlack)
     dead = await _notifier(fake_slack).send(
         kind="social_connected", destination="UANA", payload=PAYLOAD, workspace_id=1
     )
-    assert dead == Delivered(ok=False, error=TOKEN_REVOKED, detail="account_inactive", retry_after=3600)
+    assert dead == Delivered(
+        ok=False, error=TOKEN_REVOKED, detail="account_inactive", retry_after=3600, remedy=CREDENTIALS_REMEDY
+    )
+    assert "SLACK_BOT_TOKEN" in CREDENTIALS_REMEDY  # the operator is told which setting to replace
     assert not dead.permanent
 
 
