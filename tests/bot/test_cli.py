@@ -298,6 +298,15 @@ def test_teams_anonymous_mode_beside_an_app_id_is_one_line_exit_2(empty_database
         assert "teams-secret" not in result.stderr
 
 
+def test_teams_without_its_password_is_one_line_exit_2(empty_database_url: str) -> None:
+    assert relais("migrate", DATABASE_URL=empty_database_url).returncode == 0
+    for command in ("serve", "clock"):
+        result = relais(command, DATABASE_URL=empty_database_url, MICROSOFT_APP_ID="app-1")
+        assert_one_line_error(
+            result, "MICROSOFT_APP_PASSWORD is not set but MICROSOFT_APP_TYPE is MultiTenant"
+        )
+
+
 def test_serve_refuses_an_unmigrated_database(empty_database_url: str) -> None:
     assert_one_line_error(relais("serve", DATABASE_URL=empty_database_url), "run `relais migrate`")
 

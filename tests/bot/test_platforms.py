@@ -74,10 +74,10 @@ class Echo:
 RECORDER = Recorder()
 
 
-class FakeTeams(Echo):
-    """Another chat platform, as the clock sees it: Teams workspaces' messages go to `RECORDER`."""
+class OtherChat(Echo):
+    """Another chat platform, as the clock sees it: its workspaces' messages go to `RECORDER`."""
 
-    name = "teams"
+    name = "otherchat"
 
 
 def _with_echo(monkeypatch: pytest.MonkeyPatch, name: str = "echo", adapter: str = "Echo") -> None:
@@ -93,8 +93,8 @@ def _with_echo(monkeypatch: pytest.MonkeyPatch, name: str = "echo", adapter: str
     monkeypatch.setattr(platforms, "entry_points", entry_points)
 
 
-def test_the_slack_adapter_is_found_through_its_entry_point() -> None:
-    assert [platform.name for platform in platforms.installed()] == ["slack"]
+def test_the_chat_adapters_are_found_through_their_entry_points() -> None:
+    assert [platform.name for platform in platforms.installed()] == ["slack", "teams"]
 
 
 async def test_without_platform_settings_the_clock_has_no_notifier(make_settings: SettingsFactory) -> None:
@@ -132,12 +132,12 @@ async def test_the_clock_sends_each_workspaces_messages_through_its_own_platform
 ) -> None:
     """Slack and another platform configured at once: the clock serves both, each workspace's messages
     through its own platform's notifier, and neither ever sees the other's."""
-    _with_echo(monkeypatch, "teams", "FakeTeams")
+    _with_echo(monkeypatch, "otherchat", "OtherChat")
     RECORDER.sent.clear()
     for user in ("UANA", "UCLEO"):
         fake_slack.add_user(user)
     async with sessions() as session:
-        for platform, team in ((Platform.SLACK, "T0001"), (Platform.TEAMS, "tenant-1")):
+        for platform, team in ((Platform.SLACK, "T0001"), ("otherchat", "tenant-1")):
             session.add(Workspace(platform=platform, external_id=team, created_at=NOW, updated_at=NOW))
         await session.flush()
         for workspace_id, destination in ((1, "UANA"), (2, "29:bob"), (2, "19:news@thread"), (1, "UCLEO")):
@@ -153,7 +153,7 @@ async def test_the_clock_sends_each_workspaces_messages_through_its_own_platform
         await session.commit()
     ctx, _, close = build_context(make_settings(), now=lambda: NOW)
     try:
-        assert sorted(ctx.notifiers) == ["slack", "teams"]
+        assert sorted(ctx.notifiers) == ["otherchat", "slack"]
         assert await jobs.run_job(ctx, "outbox") == "0 API shares, 4 messages"
     finally:
         await close()

@@ -1,0 +1,213 @@
+"""Who may post activities to `/api/messages`: the Bot Framework's token check, and anonymous mode's rule.
+
+Every activity the Bot Framework sends carries a JWT signed with keys it publishes (its OpenID metadata
+names the key set). The Agents SDK checks these tokens too, but not enough for Relais (docs/
+teams-sdk-notes.md §1.3): its key URL cannot be configured, the issuer is not checked by default, a
+token issued for another service URL is only logged, the keys' endorsements are ignored, and a token
+without a `kid` is a 500. So Relais checks them here, following "Authentication with the Bot Connector
+API": RS256, the metadata's issuer, audience = the bot's app id, expiry (5 minutes of clock skew), the
+signing key's endorsements (when it has some) naming the activity's channel, and the token's
+`serviceurl` equal to the activity's `serviceUrl`, so that a reply never goes anywhere the Bot
+Framework did not vouch for. Any failure, the keys being unreachable included, is "no valid token".
+
+Tokens are judged by the real clock, not Relais's injected one: they were issued in real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import jwt
+from jwt import PyJWK, PyJWKClient
+from microsoft_agents.hosting.core import ClaimsIdentity
+from yarl import URL
+
+logger = logging.getLogger(__name__)
+
+# The Bot Connector's documented tolerance between its clock and the bot's.
+CLOCK_SKEW_SECONDS = 5 * 60
+# The metadata and key set change rarely (keys roll over days); a token naming a key not yet seen makes
+# the key set be fetched again, at most once per KEYS_COOLDOWN_SECONDS.
+METADATA_LIFESPAN_SECONDS = 24 * 3600
+KEYS_LIFESPAN_SECONDS = 24 * 3600
+KEYS_COOLDOWN_SECONDS = 60.0
+FETCH_TIMEOUT_SECONDS = 5.0
+# After the keys could not be fetched, tokens are refused at once for this long instead of each request
+# waiting for the same unreachable endpoint in turn.
+RETRY_AFTER_FAILURE_SECONDS = 10.0
+
+
+class KeysUnavailable(Exception):
+    """The OpenID metadata or the key set could not be fetched (or made no sense)."""
+
+
+@dataclass(frozen=True)
+class _Metadata:
+    issuer: str
+    keys: _KeySet
+    fetched_at: float
+
+
+class _KeySet(PyJWKClient):
+    """PyJWT's key-set client (cache, refresh on an unknown `kid` after a cooldown) that also keeps each
+    key's `endorsements`, which PyJWT does not expose: the channels the key may sign for."""
+
+    def __init__(self, uri: str, *, cooldown: float) -> None:
+        super().__init__(
+            uri,
+            cache_jwk_set=True,
+            lifespan=KEYS_LIFESPAN_SECONDS,
+            timeout=FETCH_TIMEOUT_SECONDS,
+            cooldown_duration=cooldown,
+        )
+        self.endorsements: dict[str, list[Any] | None] = {}
+
+    def fetch_data(self) -> Any:
+        data = super().fetch_data()
+        keys = data.get("keys") if isinstance(data, dict) else None
+        self.endorsements = {
+            key["kid"]: key.get("endorsements") if isinstance(key.get("endorsements"), list) else None
+            for key in (keys if isinstance(keys, list) else ())
+            if isinstance(key, dict) and isinstance(key.get("kid"), str)
+        }
+        return data
+
+    def cached(self, kid: str) -> PyJWK | None:
+        """The signing key `kid` from the cached key set, without any fetch."""
+        keys = self.jwk_set_cache.get() if self.jwk_set_cache is not None else None
+        if keys is None:
+            return None
+        return self.match_kid([key for key in keys.keys if key.public_key_use in ("sig", None)], kid)
+
+
+class BotFrameworkTokens:
+    """Checks the `Authorization` header of an activity; `identity` never raises.
+
+    `metadata_url` is the Bot Framework's OpenID metadata (`TEAMS_OPENID_METADATA_URL`; tests serve their
+    own). PyJWT's key-set client fetches synchronously, so it runs in a worker thread, one call at a
+    time. `monotonic` times the metadata's cache and the pause after a failed fetch; `keys_cooldown` is
+    the least time between two fetches of the key set caused by unknown key ids (tests shorten both).
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        *,
+        metadata_url: str,
+        monotonic: Callable[[], float] = time.monotonic,
+        keys_cooldown: float = KEYS_COOLDOWN_SECONDS,
+    ) -> None:
+        self._app_id = app_id
+        self._metadata_url = metadata_url
+        self._monotonic = monotonic
+        self._keys_cooldown = keys_cooldown
+        self._metadata: _Metadata | None = None
+        self._failed_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def identity(self, authorization: str | None, activity: Mapping[str, Any]) -> ClaimsIdentity | None:
+        """The token's claims when it is valid for this activity, else None (answer 401)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        try:
+            header = jwt.get_unverified_header(token)
+            kid = header.get("kid")
+            if header.get("alg") != "RS256" or not isinstance(kid, str):
+                logger.warning("Bot Framework token refused: not RS256 or no key id")
+                return None
+            key, endorsements, issuer = await self._key(kid)
+            if endorsements is not None and activity.get("channelId") not in endorsements:
+                logger.warning("Bot Framework token refused: its key is not endorsed for this channel")
+                return None
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                audience=self._app_id,
+                issuer=issuer,
+                leeway=CLOCK_SKEW_SECONDS,
+                options={"require": ["exp", "iss", "aud"]},
+            )
+        except (jwt.PyJWTError, KeysUnavailable) as exc:
+            logger.warning("Bot Framework token refused (%s: %s)", type(exc).__name__, exc)
+            return None
+        except Exception:
+            logger.exception("Bot Framework token refused: unexpected error while checking it")
+            return None
+        service_url = activity.get("serviceUrl")
+        if not isinstance(service_url, str) or claims.get("serviceurl") != service_url:
+            logger.warning("Bot Framework token refused: issued for another service URL")
+            return None
+        return ClaimsIdentity(claims, authentication_type="Bearer", security_token=token)
+
+    async def _key(self, kid: str) -> tuple[PyJWK, list[Any] | None, str]:
+        """The signing key named `kid`, its endorsements and the expected issuer. Raises
+        `KeysUnavailable`, or PyJWT's error for a key id the key set does not have."""
+        async with self._lock:
+            now = self._monotonic()
+            metadata = self._metadata
+            if self._failed_at is not None and now - self._failed_at < RETRY_AFTER_FAILURE_SECONDS:
+                key = metadata.keys.cached(kid) if metadata is not None else None
+                if key is None or metadata is None:
+                    raise KeysUnavailable("the keys could not be fetched a moment ago")
+            else:
+                try:
+                    metadata = await self._fresh_metadata(now)
+                    key = await asyncio.to_thread(metadata.keys.get_signing_key, kid)
+                except (KeysUnavailable, httpx.HTTPError, httpx.InvalidURL, ValueError,
+                        jwt.PyJWKClientConnectionError) as exc:  # fmt: skip
+                    self._failed_at = now
+                    raise KeysUnavailable(f"{type(exc).__name__}: {exc}") from None
+                self._failed_at = None
+            return key, metadata.keys.endorsements.get(kid), metadata.issuer
+
+    async def _fresh_metadata(self, now: float) -> _Metadata:
+        if self._metadata is not None and now - self._metadata.fetched_at < METADATA_LIFESPAN_SECONDS:
+            return self._metadata
+        async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False) as client:
+            response = await client.get(self._metadata_url)
+            response.raise_for_status()
+            document = response.json()
+        issuer = document.get("issuer") if isinstance(document, dict) else None
+        jwks_uri = document.get("jwks_uri") if isinstance(document, dict) else None
+        if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
+            raise KeysUnavailable("the OpenID metadata names no issuer or no jwks_uri")
+        if self._metadata is not None and self._metadata.keys.uri == jwks_uri:
+            keys = self._metadata.keys  # the same key set: keep its cache
+        else:
+            try:
+                keys = _KeySet(jwks_uri, cooldown=self._keys_cooldown)
+            except jwt.PyJWKClientError as exc:  # not http(s)
+                raise KeysUnavailable(str(exc)) from None
+        self._metadata = _Metadata(issuer=issuer, keys=keys, fetched_at=now)
+        return self._metadata
+
+
+def is_loopback(url: object) -> bool:
+    """Whether `url` is an http(s) URL on this machine (`localhost` or a loopback address): the only
+    service URLs anonymous mode answers, so that an unauthenticated activity cannot make Relais send
+    requests anywhere else."""
+    if not isinstance(url, str):
+        return False
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        return False
+    host = parsed.host
+    if parsed.scheme not in ("http", "https") or not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,109 @@
+"""Teams' one request URL at the door (`POST /api/messages`): nothing reaches the SDK unchecked.
+
+In order: a request without a bearer token is refused from its headers (401), and one announcing a huge
+body too (413), before a byte of the body is read; the body must arrive within a few seconds (408) and
+be a JSON object (400); its Bot Framework token must be valid for it (`handlers.teams.auth`: 401, even
+when the keys cannot be fetched); it must be an activity the SDK can read (400). Only then does the SDK's
+adapter run the turn. In anonymous mode (a local client, no token) the activity's `serviceUrl` must be
+on this machine instead (401 otherwise), since replies go there.
+
+The SDK answers 202, or the invoke's answer. When it fails before the turn runs (the bot's own token
+cannot be obtained from Microsoft Entra ID), the answer is 503: nothing was done, and the Bot Framework
+may deliver the activity again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import warnings
+from typing import Any
+
+from aiohttp import web
+from microsoft_agents.activity import Activity
+from microsoft_agents.hosting.aiohttp import CloudAdapter
+from microsoft_agents.hosting.core import ClaimsIdentity
+from pydantic import ValidationError
+
+from handlers.teams.agent import TeamsAgent
+from handlers.teams.auth import BotFrameworkTokens, is_loopback
+
+logger = logging.getLogger(__name__)
+
+# Activities are a few kilobytes (attachments are links); this leaves room for a large card's submission.
+MAX_BODY_BYTES = 1024 * 1024
+# The Bot Framework sends its request at once: a body still arriving after this is not its.
+BODY_TIMEOUT_SECONDS = 5.0
+
+
+class TeamsIngress:
+    """Checks, reads, authenticates and parses a request to `/api/messages`, then hands it to the SDK.
+
+    `tokens` is None in anonymous mode (`RELAIS_TEAMS_ANONYMOUS`)."""
+
+    def __init__(self, adapter: CloudAdapter, agent: TeamsAgent, tokens: BotFrameworkTokens | None) -> None:
+        self.adapter = adapter
+        self._agent = agent
+        self._tokens = tokens
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        authorization = request.headers.get("Authorization")
+        if self._tokens is not None and not _bearer(authorization):
+            return _refuse(401, "invalid request")
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return _refuse(413, "the request body is too large")
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                raw = await request.read()
+        except TimeoutError:
+            return _refuse(408, "the request body was too slow")
+        except web.HTTPRequestEntityTooLarge:  # no Content-Length (chunked) and too long
+            return _refuse(413, "the request body is too large")
+        body = _json_object(raw, request.charset)
+        if body is None:
+            return _refuse(400, "the request body is not an activity")
+        identity = await self._identity(authorization, body)
+        if identity is None:
+            return _refuse(401, "invalid request")
+        try:
+            Activity.model_validate(body)
+        except (ValidationError, RecursionError):
+            logger.warning("authenticated Teams request that is not an activity")
+            return _refuse(400, "the request body is not an activity")
+        with warnings.catch_warnings():  # the SDK's aiohttp adapter reads this plain key, not a RequestKey
+            warnings.simplefilter("ignore", web.NotAppKeyWarning)
+            request["claims_identity"] = identity
+        try:
+            response = await self.adapter.process(request, self._agent)
+        except Exception:
+            logger.exception("Teams activity not processed: the SDK failed before its turn")
+            return web.json_response(
+                {"error": "temporarily unavailable"}, status=503, headers={"Retry-After": "5"}
+            )
+        return response if response is not None else web.Response(status=202)  # typed Optional only
+
+    async def _identity(self, authorization: str | None, body: dict[str, Any]) -> ClaimsIdentity | None:
+        if self._tokens is not None:
+            return await self._tokens.identity(authorization, body)
+        if not is_loopback(body.get("serviceUrl")):
+            logger.warning("anonymous Teams activity refused: its serviceUrl is not on this machine")
+            return None
+        return ClaimsIdentity({})  # no claims: the SDK then replies without a token
+
+
+def _bearer(authorization: str | None) -> bool:
+    scheme, _, token = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
+def _json_object(raw: bytes, charset: str | None) -> dict[str, Any] | None:
+    try:
+        value = json.loads(raw.decode(charset or "utf-8"))
+    except (LookupError, ValueError, RecursionError):  # unknown charset, bad bytes or JSON, too deep
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    return web.json_response({"error": reason}, status=status)

@@ -1,0 +1,106 @@
+"""Microsoft Teams as the core sees it (`bot.platforms.Platform`), found through the `relais.platforms`
+entry point: the Bot Framework's request URL with its token check, and the notifier the clock sends
+through."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from microsoft_agents.hosting.core import AccessTokenProviderBase
+
+from bot.config import Settings
+from bot.core import Relais
+from bot.db import Sessions
+from bot.notifier import TRANSIENT, Delivered, Notifier, RatePolicy
+from handlers.teams.agent import TeamsAgent
+from handlers.teams.auth import KEYS_COOLDOWN_SECONDS, BotFrameworkTokens
+from handlers.teams.hosting import build_adapter, token_provider
+from handlers.teams.ingress import TeamsIngress
+
+logger = logging.getLogger(__name__)
+
+TEAMS_INGRESS_KEY = web.AppKey("teams_ingress", TeamsIngress)
+
+
+class TeamsPlatform:
+    """`tokens` replaces the bot's own credentials (MSAL, from the settings): tests give a provider of
+    fixed tokens, Microsoft Entra ID being out of reach. `keys_cooldown` (the least time between two
+    fetches of the Bot Framework's keys for an unknown key id) and `monotonic` (what times the key cache
+    and the pause after a failed fetch) are the token check's (`handlers.teams.auth`)."""
+
+    name = "teams"
+
+    def __init__(
+        self,
+        *,
+        tokens: AccessTokenProviderBase | None = None,
+        keys_cooldown: float = KEYS_COOLDOWN_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._tokens = tokens
+        self._keys_cooldown = keys_cooldown
+        self._monotonic = monotonic
+
+    def configured(self, settings: Settings) -> bool:
+        return settings.teams_configured
+
+    def require(self, settings: Settings) -> None:
+        settings.require_teams()
+
+    def install(self, app: web.Application, core: Relais) -> None:
+        """Raises `ConfigError` when the Teams settings are incomplete."""
+        settings = core.settings
+        if not settings.teams_configured:
+            app.router.add_post("/api/messages", handle_teams_not_configured)
+            return
+        settings.require_teams()
+        if settings.microsoft_app_id is None:
+            tokens = None
+            logger.warning(
+                "RELAIS_TEAMS_ANONYMOUS is on: /api/messages takes activities without authentication, "
+                "and answers only those whose serviceUrl is on this machine (local clients such as the "
+                "Agents Playground); never use it for a deployment that Teams reaches"
+            )
+        else:
+            tokens = BotFrameworkTokens(
+                settings.microsoft_app_id,
+                metadata_url=settings.teams_openid_metadata_url,
+                keys_cooldown=self._keys_cooldown,
+                monotonic=self._monotonic,
+            )
+        adapter = build_adapter(self._tokens or token_provider(settings))
+        app[TEAMS_INGRESS_KEY] = TeamsIngress(adapter, TeamsAgent(core), tokens)
+        app.router.add_post("/api/messages", handle_teams_activity)
+
+    async def drain(self, app: web.Application) -> None:
+        return None  # nothing sends to Teams yet
+
+    def notifier(self, settings: Settings, sessions: Sessions) -> Notifier:
+        return _NotYetNotifier()
+
+
+async def handle_teams_activity(request: web.Request) -> web.StreamResponse:
+    """Every Bot Framework activity comes to this one URL (`handlers.teams.ingress`)."""
+    return await request.app[TEAMS_INGRESS_KEY].handle(request)
+
+
+async def handle_teams_not_configured(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"error": "Teams is not configured on this server (set MICROSOFT_APP_ID)"}, status=404
+    )
+
+
+class _NotYetNotifier:
+    """Until Teams' own notifier is written, messages for Teams workspaces wait in the outbox."""
+
+    rate = RatePolicy(interval=timedelta(seconds=1), burst=1)
+
+    async def send(
+        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
+    ) -> Delivered:
+        return Delivered(ok=False, error=TRANSIENT, detail="sending to Teams is not available yet")
