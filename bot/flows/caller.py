@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
-from bot.messages.model import Text
+from bot.messages.model import Message, Text
 from bot.services.members import timezone_of
 from models import Member, Workspace
 
@@ -18,6 +19,10 @@ class Refusal(Exception):
         self.key = key
         self.params = params
 
+
+# Say something now, before a flow is done: the platform acknowledges the click and shows the message to
+# the member alone (a flow whose work outlasts what the platform waits for).
+Early: TypeAlias = Callable[[Message], Awaitable[None]]
 
 # A submitted form's refusals: why each refused field is, by the field's name; nothing was changed.
 FormRefusals: TypeAlias = dict[str, Text]

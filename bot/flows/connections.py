@@ -4,14 +4,13 @@ network stands for a member, and running the API share a click claimed."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
 from bot.core import Relais
 from bot.flows import acting
 from bot.flows.acting import Who
-from bot.flows.caller import Caller
+from bot.flows.caller import Caller, Early
 from bot.messages import Message, notices, text
 from bot.messages.connections import DISCONNECT_ACTIONS, Connection, connect_link
 from bot.messages.post import connect_action, network_name
@@ -133,7 +132,7 @@ async def start_repost(
     directory: Directory,
     who: Who,
     share_id: int | None,
-    early: Callable[[Message], Awaitable[None]],
+    early: Early,
 ) -> Reposting:
     """Before the ack: the repost is claimed (a click is never resent), within what the platform waits
     for; a slow database gets "still working" through `early` at once and the outcome when it is known

@@ -11,7 +11,6 @@ of an `AckDeadline`. When the database is slower than that, the member is told s
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import Relais
 from bot.flows import acting, connections
 from bot.flows.acting import Who
-from bot.flows.caller import Caller, FormRefusals
+from bot.flows.caller import Caller, Early, FormRefusals
 from bot.messages import Message, text
 from bot.messages.commands import refusal, say
 from bot.messages.post import NETWORK_ORDER, OPEN_SHARE_ACTIONS, SHARE_ACTIONS, network_name, share_link
@@ -35,9 +34,6 @@ from bot.services.shares import ShareRecord
 from models import Member, Network, Post, PostState, ShareStatus, SocialAccountStatus
 
 logger = logging.getLogger(__name__)
-
-# Say something now: the platform acknowledges the click and shows the message to the member alone.
-Early = Callable[[Message], Awaitable[None]]
 
 # Which network each share button is for (the post card's and the personal link's action ids).
 NETWORK_OF_ACTION: Final = {

@@ -1,22 +1,18 @@
-"""Connected accounts in Slack: the core's answers (`bot.flows.connections`) as Block Kit, and telling
-only the clicking member."""
+"""Telling only the member who clicked, in Slack: the core's answers as Block Kit, ephemerally or by
+direct message, and a flow's `early` (the click acknowledged, then the member told)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import Relais
-from bot.flows import connections
+from bot.flows.caller import Early
 from bot.messages import Message
-from bot.services.posting import Claim
 from handlers.slack.blocks import Blocks
 from handlers.slack.render import render
-from models import Member
 
 
 async def tell(
@@ -41,9 +37,7 @@ async def tell_message(
     await tell(body, respond, client, *_slack(render(message)))
 
 
-def early_teller(
-    ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-) -> Callable[[Message], Awaitable[None]]:
+def early_teller(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient) -> Early:
     """What a flow says before it is done (`early`): the click is acknowledged, then the member told."""
 
     async def say(message: Message) -> None:
@@ -57,8 +51,3 @@ def _slack(rendered: tuple[str, Blocks]) -> tuple[str, Blocks | None]:
     """A one-line answer goes without blocks, as it always did."""
     text, blocks = rendered
     return text, blocks or None
-
-
-async def share_outcome(deps: Relais, claim: Claim, member: Member | None, lang: str) -> tuple[str, Blocks]:
-    """Run the API post a click claimed and describe the outcome (`bot.flows.connections.share_outcome`)."""
-    return render(await connections.share_outcome(deps, claim, member, lang))
