@@ -1,0 +1,298 @@
+"""Sends outbox messages to Teams: renders each kind's neutral message (`bot.messages.outbox`) as an
+Adaptive Card and posts it through the Bot Connector, proactively, with the conversation reference the
+core stored when Relais met the person or the channel; reports the outcome in neutral terms.
+
+Destinations are Teams' own ids as the core knows them: a member's Microsoft Entra object id, or a
+channel's conversation id. A member is written to in their 1:1 chat with the bot; when the core only
+knows them from a team (the reference it stored is the team's), the chat is created first
+(`POST /v3/conversations`) and its reference remembered, so it is created once. A message that edits
+an earlier one (`EDIT_KINDS`) replaces it in place (`PUT …/activities/{id}`); `Delivered.channel` is the
+destination itself, the key an edit comes back with.
+
+Teams' limits (per bot per conversation: 7 a second, 8 in 2 s, 60 in 30 s, 1,800 an hour) hold by the
+rate policy, which the outbox applies to each destination across every drainer: at most 5 at once, then
+one every 2.05 s (1,800 an hour needs 2 s apart, sustained). The 50 requests a second per app per tenant
+are kept in each process by `TenantPacer`. A 429 is `rate_limited` with Teams' `Retry-After` (plus a
+little jitter, so that many messages held back together do not all come back at once); 412 and 5xx are
+`transient`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final, Protocol
+
+from bot.messages import Inline, Joined, Link, Mention, Message, Quote, Section, Strong, Text
+from bot.messages.model import Facts, Heading, Note, Part
+from bot.messages.outbox import message_for
+from bot.notifier import (
+    CHANNEL_UNUSABLE,
+    RATE_LIMITED,
+    RECIPIENT_GONE,
+    REFUSED,
+    TOKEN_REVOKED,
+    TOO_BIG,
+    TRANSIENT,
+    Delivered,
+    RatePolicy,
+)
+from bot.services.posts import POST_UPDATE_KIND
+from bot.services.progress import PROGRESS_UPDATE_KIND
+from bot.services.suggestions import REVIEW_UPDATE_KIND
+from handlers.teams.connector import Connector, ConnectorError
+from handlers.teams.fit import MAX_MESSAGE_BYTES, size
+from handlers.teams.render import attachment, render
+
+logger = logging.getLogger(__name__)
+
+# Kinds that edit a message sent before (its `message_id`) rather than send a new one.
+EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND, REVIEW_UPDATE_KIND})
+TEAMS_RATE: Final = RatePolicy(interval=timedelta(seconds=2.05), burst=5)
+TENANT_REQUESTS_PER_SECOND: Final = 45  # Teams: 50 per app per tenant; a margin for the web process's
+TOKEN_RETRY_SECONDS: Final = 3600
+SUMMARY_LENGTH: Final = 1000
+# Teams' codes for an app the tenant's admin turned off: nothing about the recipient.
+DISABLED_CODES: Final = frozenset({"BotDisabledByAdmin"})
+MESSAGE_GONE_CODES: Final = frozenset({"ActivityNotFoundInConversation"})
+
+
+class Conversations(Protocol):
+    """What the notifier needs from the core: the conversation references it stored (by workspace and
+    destination key), remembering a new one, and members' display names (for mentions)."""
+
+    async def reference_for(self, workspace_id: int, key: str) -> dict[str, Any] | None: ...
+
+    async def remember(self, workspace_id: int, key: str, reference: dict[str, Any]) -> None: ...
+
+    async def names(self, workspace_id: int, external_ids: Collection[str]) -> Mapping[str, str]: ...
+
+
+class TenantPacer:
+    """At most `per_second` calls a second for one tenant, in this process: a call over it waits (less
+    than a second) for the oldest to leave the window."""
+
+    def __init__(
+        self,
+        per_second: int = TENANT_REQUESTS_PER_SECOND,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._per_second = per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._calls: dict[str, deque[float]] = {}
+
+    async def wait(self, tenant_id: str) -> None:
+        calls = self._calls.setdefault(tenant_id, deque())
+        while True:
+            now = self._clock()
+            while calls and calls[0] <= now - 1.0:
+                calls.popleft()
+            if len(calls) < self._per_second:
+                calls.append(now)
+                return
+            await self._sleep(calls[0] + 1.0 - now)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where a destination's messages go, from its stored reference."""
+
+    service_url: str
+    conversation_id: str
+    tenant_id: str | None
+    bot: dict[str, Any]
+    member: bool  # a person (their 1:1 chat), else a channel or a group chat
+    user_id: str | None  # the person's Teams id (`29:…`), to create their 1:1 chat
+    personal: bool  # the conversation is the person's 1:1 chat already
+
+    @classmethod
+    def of(cls, destination: str, reference: Mapping[str, Any]) -> _Target:
+        conversation = reference.get("conversation") or {}
+        user = reference.get("user") or {}
+        member = user.get("aadObjectId") == destination
+        conversation_id = str(conversation.get("id") or "")
+        if not member:
+            # A thread of a channel (`…;messageid=<root>`) is the channel: a push starts a new post.
+            conversation_id = conversation_id.split(";messageid=", 1)[0]
+        return cls(
+            service_url=str(reference.get("serviceUrl") or ""),
+            conversation_id=conversation_id,
+            tenant_id=conversation.get("tenantId"),
+            bot=dict(reference.get("bot") or {}),
+            member=member,
+            user_id=user.get("id"),
+            personal=conversation.get("conversationType") == "personal",
+        )
+
+
+class TeamsNotifier:
+    rate = TEAMS_RATE
+
+    def __init__(
+        self,
+        conversations: Conversations,
+        connector: Connector,
+        *,
+        pacer: TenantPacer | None = None,
+        jitter: Callable[[], float] = lambda: random.uniform(0.0, 1.0),  # noqa: S311
+    ) -> None:
+        self._conversations = conversations
+        self._connector = connector
+        self._pacer = pacer or TenantPacer()
+        self._jitter = jitter
+
+    async def send(
+        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
+    ) -> Delivered:
+        message = message_for(kind, payload)
+        if message is None:
+            logger.error("no renderer for outbox kind %r", kind)
+            return Delivered(ok=False, error=REFUSED, detail=f"unknown kind {kind}")
+        reference = await self._conversations.reference_for(workspace_id, destination)
+        if reference is None:
+            logger.warning("no conversation reference for %s in workspace %s", destination, workspace_id)
+            return Delivered(ok=False, error=REFUSED, detail="no conversation reference")
+        target = _Target.of(destination, reference)
+        if not (target.service_url and target.conversation_id):
+            return Delivered(ok=False, error=REFUSED, detail="incomplete conversation reference")
+        names = await self._conversations.names(workspace_id, sorted(set(_members(message))))
+        activity = _activity(message, names, target)
+        if size(activity) > MAX_MESSAGE_BYTES:
+            logger.error("a %s message for Teams is %d bytes: not sent", kind, size(activity))
+            return Delivered(ok=False, error=TOO_BIG, detail="MessageSizeTooBig (not sent)")
+        try:
+            conversation_id = await self._conversation(workspace_id, destination, reference, target)
+            activity["conversation"] = {"id": conversation_id}
+            await self._pace(target)
+            if kind in EDIT_KINDS:
+                message_id = str(payload["message_id"])
+                await self._connector.update(target.service_url, conversation_id, message_id, activity)
+            else:
+                sent = await self._connector.send(target.service_url, conversation_id, activity)
+                if not sent:
+                    # Teams answered without an id: the message cannot be edited later.
+                    logger.warning("Teams gave no id for a %s message to %s", kind, destination)
+                message_id = sent or ""
+        except ConnectorError as error:
+            return self._failed(error, kind=kind, destination=destination, member=target.member)
+        return Delivered(ok=True, message_id=message_id or None, channel=destination)
+
+    async def _conversation(
+        self, workspace_id: int, destination: str, reference: dict[str, Any], target: _Target
+    ) -> str:
+        """The conversation to post in: a member's 1:1 chat, created (once) and remembered when the core
+        knew them only from a team."""
+        if not target.member or target.personal:
+            return target.conversation_id
+        if not (target.user_id and target.tenant_id):
+            raise ConnectorError(None, detail="no Teams user id or tenant to open a chat with")
+        await self._pace(target)
+        conversation_id = await self._connector.create_conversation(
+            target.service_url, bot=target.bot, member_id=target.user_id, tenant_id=target.tenant_id
+        )
+        personal = {
+            **reference,
+            "conversation": {
+                "conversationType": "personal",
+                "id": conversation_id,
+                "tenantId": target.tenant_id,
+            },
+        }
+        personal.pop("activityId", None)
+        await self._conversations.remember(workspace_id, destination, personal)
+        return conversation_id
+
+    async def _pace(self, target: _Target) -> None:
+        await self._pacer.wait(target.tenant_id or target.service_url)
+
+    def _failed(self, error: ConnectorError, *, kind: str, destination: str, member: bool) -> Delivered:
+        code = neutral_error(error, member=member)
+        detail = error.detail or code
+        if code == RATE_LIMITED:
+            wait = (error.retry_after if error.retry_after is not None else 1.0) + self._jitter()
+            return Delivered(ok=False, error=code, detail=detail, retry_after=wait)
+        if code == TOKEN_REVOKED:
+            logger.error("Teams refuses Relais's credentials (%s): messages wait", detail)
+            return Delivered(ok=False, error=code, detail=detail, retry_after=TOKEN_RETRY_SECONDS)
+        logger.warning("Teams refused a %s message to %s: %s", kind, destination, detail)
+        retry_after = error.retry_after + self._jitter() if error.retry_after is not None else None
+        return Delivered(ok=False, error=code, detail=detail, retry_after=retry_after)
+
+
+def neutral_error(error: ConnectorError, *, member: bool) -> str:
+    """Teams' answer as a neutral code (`bot.notifier`). 403: the bot is no longer in the conversation
+    (uninstalled, or the person blocked it); 404: the conversation is gone, or the message to edit."""
+    status = error.status
+    if error.credentials or status == 401 or error.code in DISABLED_CODES:
+        return TOKEN_REVOKED
+    if status == 429:
+        return RATE_LIMITED
+    if status == 413:
+        return TOO_BIG
+    if status == 404 and error.code in MESSAGE_GONE_CODES:
+        return REFUSED
+    if status in (403, 404):
+        return RECIPIENT_GONE if member else CHANNEL_UNUSABLE
+    if status is not None and 400 <= status < 500 and status != 412:
+        return REFUSED
+    return TRANSIENT  # no answer, 412, 5xx
+
+
+def _activity(message: Message, names: Mapping[str, str], target: _Target) -> dict[str, Any]:
+    """The Bot Framework activity for a card: the summary in `summary`, no `text` (a client shows text
+    and a card as two messages, and the card could not be updated)."""
+    summary, card = render(message, names=names)
+    activity: dict[str, Any] = {
+        "type": "message",
+        "summary": summary[:SUMMARY_LENGTH],
+        "attachments": [attachment(card)],
+        "channelId": "msteams",
+        "serviceUrl": target.service_url,
+        "conversation": {"id": target.conversation_id},
+    }
+    if target.bot:
+        activity["from"] = target.bot
+    return activity
+
+
+def _members(message: Message) -> Iterator[str]:
+    """The ids of the members a message mentions (whose names a card needs)."""
+    for part in message.parts:
+        yield from _part_members(part)
+    yield from _inline_members(message.summary)
+
+
+def _part_members(part: Part) -> Iterator[str]:
+    if isinstance(part, Heading | Section | Note):
+        yield from _inline_members(part.text)
+    elif isinstance(part, Facts):
+        for label, value in part.items:
+            yield from _inline_members(label)
+            yield from _inline_members(value)
+
+
+def _inline_members(content: Inline | int | float) -> Iterator[str]:
+    if isinstance(content, Mention):
+        if content.kind == "member":
+            yield content.ref
+    elif isinstance(content, Text):
+        for value in content.params.values():
+            yield from _inline_members(value)
+    elif isinstance(content, Link):
+        yield from _inline_members(content.label)
+    elif isinstance(content, Strong):
+        yield from _inline_members(content.content)
+    elif isinstance(content, Joined):
+        for part in content.parts:
+            yield from _inline_members(part)
+    elif isinstance(content, Quote | str | int | float):
+        return

@@ -1,0 +1,464 @@
+"""The Teams notifier against the fake Bot Connector: cards to a channel and to members (their 1:1 chat
+created once, then reused), edits in place, Teams' errors as neutral codes, and a pace that keeps
+under Teams' limits."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Collection, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from microsoft_agents.hosting.core import AnonymousTokenProvider
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.demo.fake_teams import FakeTeams
+from bot.notifier import (
+    CHANNEL_UNUSABLE,
+    RATE_LIMITED,
+    RECIPIENT_GONE,
+    REFUSED,
+    TOKEN_REVOKED,
+    TOO_BIG,
+    TRANSIENT,
+)
+from bot.services.outbox import take_slot
+from bot.services.posts import PostCard
+from handlers.teams.connector import Connector
+from handlers.teams.notifier import TEAMS_RATE, TeamsNotifier, TenantPacer
+
+TOKEN = "fake-outbound-token"
+TENANT = "tenant-1"
+BOT = {"id": "28:relais-app-id", "name": "Relais"}
+CHANNEL = "19:news@thread.tacv2"
+WORKSPACE = 1
+POST = PostCard(
+    7, "https://example.com/launch", "Our launch", None, None, "Proud!", ("linkedin",), "published"
+)
+
+
+class FixedTokens(AnonymousTokenProvider):
+    """The bot's token, as MSAL would get it from Microsoft Entra ID (out of reach here)."""
+
+    def __init__(self, token: str = TOKEN) -> None:
+        super().__init__()
+        self.token = token
+
+    async def get_access_token(
+        self, resource_url: str, scopes: list[str], force_refresh: bool = False
+    ) -> str:
+        return self.token
+
+
+class FailingTokens(AnonymousTokenProvider):
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    async def get_access_token(
+        self, resource_url: str, scopes: list[str], force_refresh: bool = False
+    ) -> str:
+        raise self.error
+
+
+class MemoryConversations:
+    """The core's stored conversation references and display names, kept in memory."""
+
+    def __init__(self) -> None:
+        self.references: dict[tuple[int, str], dict[str, Any]] = {}
+        self.display_names: dict[str, str] = {}
+        self.remembered: list[tuple[int, str, dict[str, Any]]] = []
+
+    async def reference_for(self, workspace_id: int, key: str) -> dict[str, Any] | None:
+        found = self.references.get((workspace_id, key))
+        return copy.deepcopy(found) if found is not None else None
+
+    async def remember(self, workspace_id: int, key: str, reference: dict[str, Any]) -> None:
+        self.remembered.append((workspace_id, key, reference))
+        self.references[(workspace_id, key)] = copy.deepcopy(reference)
+
+    async def names(self, workspace_id: int, external_ids: Collection[str]) -> Mapping[str, str]:
+        return {key: self.display_names[key] for key in external_ids if key in self.display_names}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def fake(clock: Clock) -> AsyncIterator[FakeTeams]:
+    async with FakeTeams(tenant_id=TENANT, bot_id=BOT["id"], token=TOKEN, clock=clock) as server:
+        server.add_member("29:admin", aad_object_id="aad-admin", name="Ada Admin")
+        server.add_member("29:ann", aad_object_id="aad-ann", name="Ann Lee")
+        server.add_member("29:bob", aad_object_id="aad-bob", name="Bob Stone", installed=False)
+        server.add_conversation(CHANNEL)
+        yield server
+
+
+def reference(
+    fake: FakeTeams, conversation: str, *, kind: str = "channel", user: str | None = None
+) -> dict[str, Any]:
+    ref: dict[str, Any] = {
+        "serviceUrl": fake.service_url,
+        "channelId": "msteams",
+        "bot": BOT,
+        "conversation": {"id": conversation, "conversationType": kind, "tenantId": TENANT},
+    }
+    if user is not None:
+        ref["user"] = {"id": f"29:{user}", "aadObjectId": f"aad-{user}"}
+    return ref
+
+
+@pytest.fixture
+def conversations(fake: FakeTeams) -> MemoryConversations:
+    store = MemoryConversations()
+    # The channel, as stored when the admin installed Relais in the team (the reference names them).
+    store.references[(WORKSPACE, CHANNEL)] = reference(
+        fake, f"{CHANNEL};messageid=1764200000000", user="admin"
+    )
+    # Ann and Bob are known from the team only; the admin from their 1:1 chat.
+    store.references[(WORKSPACE, "aad-ann")] = reference(fake, CHANNEL, user="ann")
+    store.references[(WORKSPACE, "aad-bob")] = reference(fake, CHANNEL, user="bob")
+    fake.add_conversation("a:admin-chat", conversation_type="personal", members=["29:admin"])
+    store.references[(WORKSPACE, "aad-admin")] = reference(
+        fake, "a:admin-chat", kind="personal", user="admin"
+    )
+    return store
+
+
+@pytest.fixture
+def notifier(conversations: MemoryConversations) -> TeamsNotifier:
+    return TeamsNotifier(conversations, Connector(FixedTokens()), jitter=lambda: 0.0)
+
+
+def post_payload(card: PostCard = POST, **extra: Any) -> dict[str, Any]:
+    return {"post": card.to_payload(), "lang": "en", **extra}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# sending
+
+
+async def test_a_post_reaches_the_channel_as_a_card(fake: FakeTeams, notifier: TeamsNotifier) -> None:
+    outcome = await notifier.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+
+    [activity] = fake.activities(CHANNEL)
+    assert outcome.ok
+    assert (outcome.message_id, outcome.channel) == (activity["id"], CHANNEL)
+    [call] = fake.calls
+    assert call.path == f"v3/conversations/{CHANNEL}/activities"  # a new post, not a reply in a thread
+    assert call.token == TOKEN
+    assert activity["summary"] == "Share this: Our launch https://example.com/launch"
+    assert "text" not in activity
+    [card] = fake.cards(CHANNEL)
+    assert card["version"] == "1.5"
+    assert [action["verb"] for action in card["body"][-1]["actions"]] == [
+        "share_linkedin",
+        "edit_share",
+        "not_for_me",
+    ]
+    assert fake.violations == []
+
+
+async def test_a_member_known_from_a_team_gets_a_chat_created_once(
+    fake: FakeTeams, notifier: TeamsNotifier, conversations: MemoryConversations
+) -> None:
+    first = await notifier.send(
+        kind="post", destination="aad-ann", payload=post_payload(), workspace_id=WORKSPACE
+    )
+    second = await notifier.send(kind="rank", destination="aad-ann", payload=RANK, workspace_id=WORKSPACE)
+
+    chat = fake.personal_conversation("aad-ann")
+    assert chat is not None
+    assert first.ok
+    assert second.ok
+    assert (first.channel, second.channel) == ("aad-ann", "aad-ann")
+    assert len(fake.calls_to("create_conversation")) == 1
+    created = fake.calls_to("create_conversation")[0].body
+    assert created["members"] == [{"id": "29:ann"}]
+    assert (created["tenantId"], created["bot"]) == (TENANT, BOT)
+    assert [activity["id"] for activity in chat.activities] == [first.message_id, second.message_id]
+    assert fake.activities(CHANNEL) == []  # nothing in the team's channel
+    [(_, key, remembered)] = conversations.remembered
+    assert key == "aad-ann"
+    assert remembered["conversation"] == {"conversationType": "personal", "id": chat.id, "tenantId": TENANT}
+    assert remembered["user"]["aadObjectId"] == "aad-ann"
+    assert remembered["serviceUrl"] == fake.service_url
+
+
+async def test_a_member_with_a_chat_is_written_to_there(fake: FakeTeams, notifier: TeamsNotifier) -> None:
+    outcome = await notifier.send(kind="rank", destination="aad-admin", payload=RANK, workspace_id=WORKSPACE)
+
+    assert outcome.ok
+    assert len(fake.activities("a:admin-chat")) == 1
+    assert fake.calls_to("create_conversation") == []
+
+
+async def test_an_edit_replaces_the_card_in_place(fake: FakeTeams, notifier: TeamsNotifier) -> None:
+    sent = await notifier.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+    assert sent.message_id is not None
+    cancelled = PostCard(7, POST.url, POST.title, None, None, "Proud!", ("linkedin",), "cancelled")
+
+    edited = await notifier.send(
+        kind="post_update",
+        destination=CHANNEL,
+        payload=post_payload(cancelled, message_id=sent.message_id),
+        workspace_id=WORKSPACE,
+    )
+
+    assert edited.ok
+    assert edited.message_id == sent.message_id
+    [card] = fake.cards(CHANNEL)
+    assert "Action." not in str(card)
+    assert fake.calls[-1].operation == "update"
+
+
+async def test_a_mentioned_member_is_named(
+    fake: FakeTeams, notifier: TeamsNotifier, conversations: MemoryConversations
+) -> None:
+    conversations.display_names["aad-ann"] = "Ann Lee"
+    review = {
+        "suggestion_id": 3,
+        "author": "aad-ann",
+        "url": "https://example.com/s",
+        "reason": "Good",
+        "lang": "en",
+    }
+
+    outcome = await notifier.send(
+        kind="suggestion_review", destination="aad-admin", payload=review, workspace_id=WORKSPACE
+    )
+
+    assert outcome.ok
+    [card] = fake.cards("a:admin-chat")
+    assert card["msteams"]["entities"] == [
+        {"type": "mention", "text": "<at>Ann Lee</at>", "mentioned": {"id": "aad-ann", "name": "Ann Lee"}}
+    ]
+    assert fake.activities("a:admin-chat")[0]["summary"].startswith("Ann Lee")
+
+
+RANK = {"rank": 2, "participants": 9, "points": 12, "shares": 3, "clicks": 4, "lang": "en"}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Teams' errors, in neutral terms
+
+
+async def test_a_channel_the_bot_was_removed_from_is_unusable(
+    fake: FakeTeams, notifier: TeamsNotifier
+) -> None:
+    fake.remove_bot(CHANNEL)
+
+    outcome = await notifier.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+
+    assert (outcome.ok, outcome.error, outcome.detail) == (
+        False,
+        CHANNEL_UNUSABLE,
+        "403 BotNotInConversationRoster",
+    )
+    assert outcome.permanent
+
+
+async def test_a_person_who_blocked_the_bot_is_gone(fake: FakeTeams, notifier: TeamsNotifier) -> None:
+    fake.remove_bot("a:admin-chat", "ConversationBlockedByUser")
+
+    outcome = await notifier.send(kind="rank", destination="aad-admin", payload=RANK, workspace_id=WORKSPACE)
+
+    assert (outcome.error, outcome.detail) == (RECIPIENT_GONE, "403 ConversationBlockedByUser")
+
+
+async def test_a_person_without_the_app_is_gone(fake: FakeTeams, notifier: TeamsNotifier) -> None:
+    outcome = await notifier.send(kind="rank", destination="aad-bob", payload=RANK, workspace_id=WORKSPACE)
+
+    assert outcome.error == RECIPIENT_GONE
+    assert fake.calls_to("send") == []
+
+
+async def test_a_conversation_that_is_gone(fake: FakeTeams, notifier: TeamsNotifier) -> None:
+    del fake.conversations[CHANNEL]
+    del fake.conversations["a:admin-chat"]
+
+    channel = await notifier.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+    member = await notifier.send(kind="rank", destination="aad-admin", payload=RANK, workspace_id=WORKSPACE)
+
+    assert (channel.error, channel.detail) == (CHANNEL_UNUSABLE, "404 ConversationNotFound")
+    assert (member.error, member.detail) == (RECIPIENT_GONE, "404 ConversationNotFound")
+
+
+async def test_an_edit_of_a_message_that_is_gone_is_refused(notifier: TeamsNotifier) -> None:
+    outcome = await notifier.send(
+        kind="post_update",
+        destination=CHANNEL,
+        payload=post_payload(message_id="1764200099999"),
+        workspace_id=WORKSPACE,
+    )
+
+    assert (outcome.error, outcome.detail) == (REFUSED, "404 ActivityNotFoundInConversation")
+
+
+async def test_rate_limited_with_teams_retry_after(
+    fake: FakeTeams, conversations: MemoryConversations
+) -> None:
+    fake.fail_next("send", status=429, retry_after=7)
+    notifier = TeamsNotifier(conversations, Connector(FixedTokens()), jitter=lambda: 0.25)
+
+    outcome = await notifier.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+
+    assert (outcome.error, outcome.detail, outcome.retry_after) == (RATE_LIMITED, "429 Throttled", 7.25)
+    assert not outcome.permanent
+
+
+@pytest.mark.parametrize("status", [412, 500, 502, 503, 504])
+async def test_teams_outages_are_transient(status: int, fake: FakeTeams, notifier: TeamsNotifier) -> None:
+    fake.fail_next("send", status=status, retry_after=3)
+
+    outcome = await notifier.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+
+    assert outcome.error == TRANSIENT
+    assert outcome.retry_after == (3.0 if status == 503 else None)
+    assert fake.activities(CHANNEL) == []
+
+
+async def test_a_message_teams_finds_too_big(fake: FakeTeams, notifier: TeamsNotifier) -> None:
+    fake.fail_next("send", status=413)
+
+    outcome = await notifier.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+
+    assert (outcome.error, outcome.detail) == (TOO_BIG, "413 MessageSizeTooBig")
+    assert outcome.permanent
+
+
+async def test_a_message_too_big_to_fit_is_not_sent(fake: FakeTeams, notifier: TeamsNotifier) -> None:
+    huge = PostCard(
+        7, POST.url, POST.title, None, "https://example.com/i.png?" + "x" * 60_000, None, ("x",), "published"
+    )
+
+    outcome = await notifier.send(
+        kind="post", destination=CHANNEL, payload=post_payload(huge), workspace_id=WORKSPACE
+    )
+
+    assert outcome.error == TOO_BIG
+    assert fake.calls == []
+
+
+async def test_refused_credentials_keep_messages_waiting(
+    fake: FakeTeams, conversations: MemoryConversations
+) -> None:
+    wrong = TeamsNotifier(conversations, Connector(FixedTokens("another-token")), jitter=lambda: 0.0)
+    refused = TeamsNotifier(
+        conversations,
+        Connector(FailingTokens(ValueError("Failed to acquire token: {'error': 'invalid_client'}"))),
+    )
+
+    by_teams = await wrong.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+    by_entra = await refused.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+
+    assert (by_teams.error, by_teams.retry_after) == (TOKEN_REVOKED, 3600)
+    assert (by_entra.error, by_entra.retry_after) == (TOKEN_REVOKED, 3600)
+    assert not by_teams.permanent
+    assert fake.activities(CHANNEL) == []
+
+
+async def test_no_answer_is_transient(conversations: MemoryConversations) -> None:
+    unreachable = TeamsNotifier(
+        conversations, Connector(FailingTokens(ConnectionError("login.microsoftonline.com")))
+    )
+    async with FakeTeams(token=TOKEN) as gone:
+        service_url = gone.service_url  # then the server stops: nothing answers there
+    conversations.references[(WORKSPACE, "19:x@thread.tacv2")] = {
+        **conversations.references[(WORKSPACE, CHANNEL)],
+        "serviceUrl": service_url,
+        "conversation": {"id": "19:x@thread.tacv2", "conversationType": "channel", "tenantId": TENANT},
+    }
+    down = TeamsNotifier(conversations, Connector(FixedTokens()))
+
+    no_token = await unreachable.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+    no_server = await down.send(
+        kind="post", destination="19:x@thread.tacv2", payload=post_payload(), workspace_id=WORKSPACE
+    )
+
+    assert no_token.error == TRANSIENT
+    assert (no_server.error, no_server.detail) == (TRANSIENT, "ClientConnectorError")
+
+
+async def test_a_destination_without_a_reference_is_refused(fake: FakeTeams, notifier: TeamsNotifier) -> None:
+    outcome = await notifier.send(kind="rank", destination="aad-nobody", payload=RANK, workspace_id=WORKSPACE)
+
+    assert (outcome.error, outcome.detail) == (REFUSED, "no conversation reference")
+    assert fake.calls == []
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Teams' limits
+
+
+async def test_the_pace_keeps_under_teams_limits(
+    fake: FakeTeams, clock: Clock, notifier: TeamsNotifier, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """As fast as the outbox lets it (a slot per the notifier's rate policy, the clock moved to the next
+    free slot each time), 70 messages to one channel: Teams never says 429 (7 a second, 8 in 2 s, 60 in
+    30 s); and a whole hour at that pace stays within 1,800."""
+    sent = 0
+    while sent < 70:
+        now = datetime.fromtimestamp(clock.now, tz=UTC)
+        wait = await take_slot(
+            sessions, workspace_id=WORKSPACE, destination=CHANNEL, now=now, policy=notifier.rate
+        )
+        if wait is not None:
+            clock.now = wait.timestamp()
+            continue
+        outcome = await notifier.send(kind="rank", destination=CHANNEL, payload=RANK, workspace_id=WORKSPACE)
+        assert outcome.ok, outcome
+        sent += 1
+
+    assert fake.limited == 0
+    assert len(fake.activities(CHANNEL)) == 70
+    interval = TEAMS_RATE.interval.total_seconds()
+    assert TEAMS_RATE.burst + 3600 / interval <= 1800
+
+
+async def test_the_tenant_pace_waits_past_fifty_a_second() -> None:
+    now = [0.0]
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    pacer = TenantPacer(3, clock=lambda: now[0], sleep=sleep)
+    for at in (0.0, 0.1, 0.2, 0.3):
+        now[0] = max(now[0], at)
+        await pacer.wait("tenant-1")
+    await pacer.wait("tenant-2")  # another tenant has its own count
+
+    assert waits == [pytest.approx(0.7)]
