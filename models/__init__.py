@@ -1,6 +1,7 @@
 """The ORM models. Importing this package registers every table on `Base.metadata`."""
 
 from models.base import Base, UTCDateTime
+from models.conversation import ConversationRef
 from models.dismissal import Dismissal
 from models.enums import (
     JobRunState,
@@ -26,6 +27,7 @@ __all__ = [
     "Base",
     "Click",
     "ClockJob",
+    "ConversationRef",
     "Delivery",
     "Dismissal",
     "JobRun",

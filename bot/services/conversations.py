@@ -1,0 +1,41 @@
+"""Conversation references: what a platform needs to write to a person or a channel first (Teams: the
+Bot Framework's ConversationReference of a conversation the bot was in). The adapter remembers the latest
+one each activity brings; its notifier looks it up when the outbox sends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import ConversationRef
+
+
+async def remember(
+    session: AsyncSession, *, workspace_id: int, key: str, reference: dict[str, Any], now: datetime
+) -> None:
+    """Keep `reference` as the way to reach `key` (a member's AAD object id, a channel's conversation id)
+    in the workspace, replacing an older one: one statement, so that concurrent activities of the same
+    person agree without a conflict error. The caller commits."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(ConversationRef).values(
+        workspace_id=workspace_id, key=key, reference=reference, updated_at=now
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["workspace_id", "key"],
+            set_={"reference": statement.excluded.reference, "updated_at": statement.excluded.updated_at},
+        )
+    )
+
+
+async def reference_for(session: AsyncSession, *, workspace_id: int, key: str) -> dict[str, Any] | None:
+    """The reference last remembered for `key` in the workspace, or None."""
+    return await session.scalar(
+        select(ConversationRef.reference).where(
+            ConversationRef.workspace_id == workspace_id, ConversationRef.key == key
+        )
+    )
