@@ -5,6 +5,7 @@ on the member row for `PROFILE_TTL`."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
@@ -135,6 +136,23 @@ async def language_of_id(session: AsyncSession, *, workspace_id: int, external_i
         select(Member).where(Member.workspace_id == workspace_id, Member.external_id == external_id)
     )
     return language_of(known) if known is not None else "en"
+
+
+async def display_names(
+    session: AsyncSession, *, workspace_id: int, external_ids: Collection[str]
+) -> dict[str, str]:
+    """The display names Relais knows for these platform ids in the workspace (a platform that mentions a
+    person by name, such as Teams, needs it); ids without one are left out."""
+    if not external_ids:
+        return {}
+    rows = await session.execute(
+        select(Member.external_id, Member.display_name).where(
+            Member.workspace_id == workspace_id,
+            Member.external_id.in_(list(external_ids)),
+            Member.display_name.is_not(None),
+        )
+    )
+    return {external_id: name for external_id, name in rows if name}
 
 
 def timezone_of(member: Member, workspace: Workspace) -> str:

@@ -4,8 +4,7 @@ under Teams' limits."""
 
 from __future__ import annotations
 
-import copy
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from microsoft_agents.hosting.core import AnonymousTokenProvider
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import FrozenClock
 from bot.demo.fake_teams import FakeTeams
 from bot.notifier import (
     CHANNEL_UNUSABLE,
@@ -23,16 +23,21 @@ from bot.notifier import (
     TOO_BIG,
     TRANSIENT,
 )
+from bot.services import conversations as stored_conversations
+from bot.services import members
 from bot.services.outbox import take_slot
 from bot.services.posts import PostCard
 from handlers.teams.connector import Connector
 from handlers.teams.notifier import TEAMS_RATE, TeamsNotifier, TenantPacer
+from handlers.teams.references import StoredConversations
 
 TOKEN = "fake-outbound-token"
 TENANT = "tenant-1"
 BOT = {"id": "28:relais-app-id", "name": "Relais"}
 CHANNEL = "19:news@thread.tacv2"
 WORKSPACE = 1
+START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+LATER = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 POST = PostCard(
     7, "https://example.com/launch", "Our launch", None, None, "Proud!", ("linkedin",), "published"
 )
@@ -60,26 +65,6 @@ class FailingTokens(AnonymousTokenProvider):
         self, resource_url: str, scopes: list[str], force_refresh: bool = False
     ) -> str:
         raise self.error
-
-
-class MemoryConversations:
-    """The core's stored conversation references and display names, kept in memory."""
-
-    def __init__(self) -> None:
-        self.references: dict[tuple[int, str], dict[str, Any]] = {}
-        self.display_names: dict[str, str] = {}
-        self.remembered: list[tuple[int, str, dict[str, Any]]] = []
-
-    async def reference_for(self, workspace_id: int, key: str) -> dict[str, Any] | None:
-        found = self.references.get((workspace_id, key))
-        return copy.deepcopy(found) if found is not None else None
-
-    async def remember(self, workspace_id: int, key: str, reference: dict[str, Any]) -> None:
-        self.remembered.append((workspace_id, key, reference))
-        self.references[(workspace_id, key)] = copy.deepcopy(reference)
-
-    async def names(self, workspace_id: int, external_ids: Collection[str]) -> Mapping[str, str]:
-        return {key: self.display_names[key] for key in external_ids if key in self.display_names}
 
 
 class Clock:
@@ -120,24 +105,37 @@ def reference(
 
 
 @pytest.fixture
-def conversations(fake: FakeTeams) -> MemoryConversations:
-    store = MemoryConversations()
-    # The channel, as stored when the admin installed Relais in the team (the reference names them).
-    store.references[(WORKSPACE, CHANNEL)] = reference(
-        fake, f"{CHANNEL};messageid=1764200000000", user="admin"
-    )
-    # Ann and Bob are known from the team only; the admin from their 1:1 chat.
-    store.references[(WORKSPACE, "aad-ann")] = reference(fake, CHANNEL, user="ann")
-    store.references[(WORKSPACE, "aad-bob")] = reference(fake, CHANNEL, user="bob")
+async def conversations(fake: FakeTeams, sessions: async_sessionmaker[AsyncSession]) -> StoredConversations:
+    """The core's records: the tenant's workspace, Ann's name, and the references Relais stored."""
     fake.add_conversation("a:admin-chat", conversation_type="personal", members=["29:admin"])
-    store.references[(WORKSPACE, "aad-admin")] = reference(
-        fake, "a:admin-chat", kind="personal", user="admin"
-    )
-    return store
+    references = {
+        # The channel, as stored when the admin installed Relais in the team (the reference names them).
+        CHANNEL: reference(fake, f"{CHANNEL};messageid=1764200000000", user="admin"),
+        # Ann and Bob are known from the team only; the admin from their 1:1 chat.
+        "aad-ann": reference(fake, CHANNEL, user="ann"),
+        "aad-bob": reference(fake, CHANNEL, user="bob"),
+        "aad-admin": reference(fake, "a:admin-chat", kind="personal", user="admin"),
+    }
+    async with sessions() as session:
+        workspace = await members.ensure_workspace(session, platform="teams", external_id=TENANT, now=START)
+        assert workspace.id == WORKSPACE
+        ann = await members.ensure_member(session, workspace=workspace, external_id="aad-ann", now=START)
+        ann.display_name = "Ann Lee"
+        for key, stored in references.items():
+            await stored_conversations.remember(
+                session, workspace_id=workspace.id, key=key, reference=stored, now=START
+            )
+        await session.commit()
+    return StoredConversations(sessions, clock=FrozenClock(LATER))
+
+
+async def stored(sessions: async_sessionmaker[AsyncSession], key: str) -> dict[str, Any] | None:
+    async with sessions() as session:
+        return await stored_conversations.reference_for(session, workspace_id=WORKSPACE, key=key)
 
 
 @pytest.fixture
-def notifier(conversations: MemoryConversations) -> TeamsNotifier:
+def notifier(conversations: StoredConversations) -> TeamsNotifier:
     return TeamsNotifier(conversations, Connector(FixedTokens()), jitter=lambda: 0.0)
 
 
@@ -173,7 +171,7 @@ async def test_a_post_reaches_the_channel_as_a_card(fake: FakeTeams, notifier: T
 
 
 async def test_a_member_known_from_a_team_gets_a_chat_created_once(
-    fake: FakeTeams, notifier: TeamsNotifier, conversations: MemoryConversations
+    fake: FakeTeams, notifier: TeamsNotifier, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     first = await notifier.send(
         kind="post", destination="aad-ann", payload=post_payload(), workspace_id=WORKSPACE
@@ -191,8 +189,8 @@ async def test_a_member_known_from_a_team_gets_a_chat_created_once(
     assert (created["tenantId"], created["bot"]) == (TENANT, BOT)
     assert [activity["id"] for activity in chat.activities] == [first.message_id, second.message_id]
     assert fake.activities(CHANNEL) == []  # nothing in the team's channel
-    [(_, key, remembered)] = conversations.remembered
-    assert key == "aad-ann"
+    remembered = await stored(sessions, "aad-ann")
+    assert remembered is not None
     assert remembered["conversation"] == {"conversationType": "personal", "id": chat.id, "tenantId": TENANT}
     assert remembered["user"]["aadObjectId"] == "aad-ann"
     assert remembered["serviceUrl"] == fake.service_url
@@ -227,10 +225,7 @@ async def test_an_edit_replaces_the_card_in_place(fake: FakeTeams, notifier: Tea
     assert fake.calls[-1].operation == "update"
 
 
-async def test_a_mentioned_member_is_named(
-    fake: FakeTeams, notifier: TeamsNotifier, conversations: MemoryConversations
-) -> None:
-    conversations.display_names["aad-ann"] = "Ann Lee"
+async def test_a_mentioned_member_is_named(fake: FakeTeams, notifier: TeamsNotifier) -> None:
     review = {
         "suggestion_id": 3,
         "author": "aad-ann",
@@ -315,7 +310,7 @@ async def test_an_edit_of_a_message_that_is_gone_is_refused(notifier: TeamsNotif
 
 
 async def test_rate_limited_with_teams_retry_after(
-    fake: FakeTeams, conversations: MemoryConversations
+    fake: FakeTeams, conversations: StoredConversations
 ) -> None:
     fake.fail_next("send", status=429, retry_after=7)
     notifier = TeamsNotifier(conversations, Connector(FixedTokens()), jitter=lambda: 0.25)
@@ -366,7 +361,7 @@ async def test_a_message_too_big_to_fit_is_not_sent(fake: FakeTeams, notifier: T
 
 
 async def test_refused_credentials_keep_messages_waiting(
-    fake: FakeTeams, conversations: MemoryConversations
+    fake: FakeTeams, conversations: StoredConversations
 ) -> None:
     wrong = TeamsNotifier(conversations, Connector(FixedTokens("another-token")), jitter=lambda: 0.0)
     refused = TeamsNotifier(
@@ -387,17 +382,22 @@ async def test_refused_credentials_keep_messages_waiting(
     assert fake.activities(CHANNEL) == []
 
 
-async def test_no_answer_is_transient(conversations: MemoryConversations) -> None:
+async def test_no_answer_is_transient(
+    conversations: StoredConversations, sessions: async_sessionmaker[AsyncSession]
+) -> None:
     unreachable = TeamsNotifier(
         conversations, Connector(FailingTokens(ConnectionError("login.microsoftonline.com")))
     )
     async with FakeTeams(token=TOKEN) as gone:
         service_url = gone.service_url  # then the server stops: nothing answers there
-    conversations.references[(WORKSPACE, "19:x@thread.tacv2")] = {
-        **conversations.references[(WORKSPACE, CHANNEL)],
+    channel = await stored(sessions, CHANNEL)
+    assert channel is not None
+    gone_channel = {
+        **channel,
         "serviceUrl": service_url,
         "conversation": {"id": "19:x@thread.tacv2", "conversationType": "channel", "tenantId": TENANT},
     }
+    await conversations.remember(WORKSPACE, "19:x@thread.tacv2", gone_channel)
     down = TeamsNotifier(conversations, Connector(FixedTokens()))
 
     no_token = await unreachable.send(
