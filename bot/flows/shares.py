@@ -405,6 +405,30 @@ async def start_edited_share(
     return EditStarted(available, claim)
 
 
+async def submit_edit(
+    core: Relais, caller: Caller, choice: EditChoice, deadline: AckDeadline, early: Early
+) -> EditStarted | FormRefusals | None:
+    """The checked Edit & share form's share started (`start_edited_share`) within what is left before
+    the platform must answer the submission. A slow database: `early` says "still working" (the platform
+    closes the form and tells the member), and the outcome follows. On a failure nothing was recorded:
+    the refusal to show under the form's field when the form is still open, else the member is told
+    through `early` and None returned."""
+    task, finished = await started_within(
+        start_edited_share(core, caller, choice.post_id, choice.network, choice.caption), deadline.left()
+    )
+    if not finished:
+        await early(say(caller.lang, "still_working"))
+    try:
+        return await task
+    except Exception:
+        # The claim's transaction did not commit: nothing was recorded.
+        logger.exception("starting the edited share of post %s failed", choice.post_id)
+        if finished:
+            return {"caption": text(caller.lang, "something_went_wrong")}
+        await early(say(caller.lang, "something_went_wrong"))
+        return None
+
+
 async def edited_share_answer(
     core: Relais, caller: Caller, post_id: int, network: Network, caption: str, started: EditStarted
 ) -> Message:

@@ -7,7 +7,6 @@ them under the field and nothing is created; slow work (fetching the page, publi
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,9 +16,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.flows import acting, queue, shares
 from bot.flows.caller import Caller
-from bot.messages import Inline, Message, plain_text, text
-from bot.messages.commands import say
-from bot.services.hotpath import AckDeadline, started_within
+from bot.messages import Inline, Message, plain_text
+from bot.services.hotpath import AckDeadline
 from bot.services.inputs import parse_id
 from bot.services.posts import MAX_CAPTIONS
 from handlers.slack.blocks.modals import build_edit_modal, submitted
@@ -30,8 +28,6 @@ from handlers.slack.identity import button_id, who_sent
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.render import render
 from models import Member
-
-logger = logging.getLogger(__name__)
 
 
 def _string(value: object) -> str:
@@ -168,25 +164,19 @@ async def handle_edit_submission(
     if not isinstance(checked, shares.EditChoice):
         await _refuse(ack, checked)
         return
-    post_id, network, caption = checked.post_id, checked.network, checked.caption
-    task, finished = await started_within(
-        shares.start_edited_share(deps, caller, post_id, network, caption), deadline.left()
-    )
-    if not finished:
-        # The database is slow: the form closes now, and the outcome follows by direct message.
+
+    async def early(message: Message) -> None:  # the form closes, and the member hears by DM
         await ack()
-        await _dm(client, caller.member, say(caller.lang, "still_working"))
-    try:
-        started = await task
-    except Exception:
-        # The claim's transaction did not commit: nothing was recorded.
-        logger.exception("edit modal: starting the share of post %s failed", post_id)
-        sorry = text(caller.lang, "something_went_wrong")
-        if finished:
-            await _refuse(ack, {"caption": sorry})
-        else:
-            await _dm(client, caller.member, Message(sorry))
+        await _dm(client, caller.member, message)
+
+    started = await shares.submit_edit(deps, caller, checked, deadline, early)
+    if started is None:
+        return
+    if not isinstance(started, shares.EditStarted):
+        await _refuse(ack, started)
         return
     await ack()
-    answer = await shares.edited_share_answer(deps, caller, post_id, network, caption, started)
+    answer = await shares.edited_share_answer(
+        deps, caller, checked.post_id, checked.network, checked.caption, started
+    )
     await _dm(client, caller.member, answer)

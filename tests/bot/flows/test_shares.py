@@ -16,6 +16,7 @@ from bot.flows import acting, shares
 from bot.flows.acting import Who
 from bot.messages import Message, Text
 from bot.messages.post import share_link
+from bot.services.hotpath import AckDeadline
 from bot.services.links import tracked_url
 from models import (
     Dismissal,
@@ -259,3 +260,19 @@ async def test_an_edited_share_without_connection_gets_the_personal_link_with_th
     assert await shares.edited_share_answer(core, anne, post_id, Network.X, "", elsewhere) == Message(
         Text("fr", "no_longer_available", {})
     )
+
+
+async def test_an_edited_share_slower_than_the_platform_waits_says_still_working_first(
+    core: Relais, directory: Directory
+) -> None:
+    post_id = await a_post(core, directory, networks=("x",))
+    anne = await acting.caller(core, directory, ANNE)
+    choice = shares.check_edit("fr", caption=" Mine ", network="x", post_id=post_id)
+    assert isinstance(choice, shares.EditChoice)
+    on_time = Early()
+    started = await shares.submit_edit(core, anne, choice, AckDeadline(), on_time)
+    assert (started, on_time.said) == (shares.EditStarted(available=True, claim=None), [])
+    slow = Early()  # nothing is left of the time the platform waits: the form closes at once
+    started = await shares.submit_edit(core, anne, choice, AckDeadline(0), slow)
+    assert started == shares.EditStarted(available=True, claim=None)
+    assert slow.said == [Message(Text("fr", "still_working", {}))]
