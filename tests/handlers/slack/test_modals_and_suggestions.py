@@ -69,6 +69,25 @@ async def test_a_valid_modal_queues_and_publishes(
         assert post.state is PostState.PUBLISHED
 
 
+async def test_the_modal_of_an_unreadable_page_is_answered_like_the_command(
+    slack: SlackDriver, sessions: Sessions
+) -> None:
+    """One "queued" reply for the form and the command: the admin hears the page could not be read."""
+    response = await slack.submit("UADMIN", "queue_modal", queue_form("https://unreachable.invalid/news"))
+    assert (response.status_code, response.text) == (200, "")
+
+    async def told() -> bool:
+        return await _has_dm(slack, "UADMIN")
+
+    await eventually(told)
+    [confirmation] = [c for c in slack.fake.calls_to("chat.postMessage") if c.params["channel"] == "UADMIN"]
+    assert confirmation.params["text"] == (
+        "Post #1 is being published in <#C0NEWS>. I'll tell you if a channel refuses it.\n"
+        "(I couldn't read the page's title and image; the link alone will be shown.)"
+    )
+    assert await _posts(sessions) == 1
+
+
 async def test_scheduled_with_expiry_from_the_modal(
     slack: SlackDriver, article: str, sessions: Sessions
 ) -> None:
