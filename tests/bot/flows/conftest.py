@@ -7,22 +7,37 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from ipaddress import ip_network
+from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.core import Relais
+from bot.flows.acting import Who
 from bot.flows.caller import UnknownChannel
 from bot.services.members import Profile
 from bot.services.posting import Poster
 from bot.services.preview import PreviewFetcher
 from bot.services.shares import ShareWriter
+from models import Platform
 
 # A Wednesday morning in Paris.
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 CHANNELS = {"#news": "CNEWS", "#general": "CGENERAL"}
+ARTICLE = "http://127.0.0.2:9/article"  # nothing listens there: the page cannot be read
+
+
+def who(user: str) -> Who:
+    """A member of the test workspace, as a platform names them."""
+    return Who(Platform.SLACK, "TEAM", user)
+
+
+async def count(sessions: async_sessionmaker[AsyncSession], model: Any) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 @dataclass

@@ -5,29 +5,17 @@ as it is left."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import Relais
-from bot.flows.acting import Who
 from bot.flows.commands import run_command
 from bot.messages import Joined, Mention, Message, Section, Text, lines, plain_text, text
-from models import Member, OutboxMessage, Platform, Post, Suggestion, Workspace
-from tests.bot.flows.conftest import START, Directory, TextSurface
+from models import Member, OutboxMessage, Post, Suggestion, Workspace
+from tests.bot.flows.conftest import ARTICLE, START, Directory, TextSurface, count, who
 
 Sessions = async_sessionmaker[AsyncSession]
-ARTICLE = "http://127.0.0.2:9/article"  # nothing listens there: the page cannot be read
-
-
-def who(user: str) -> Who:
-    return Who(Platform.SLACK, "TEAM", user)
-
-
-async def count(sessions: Sessions, model: Any) -> int:
-    async with sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def test_an_admin_queues_a_link_into_a_named_channel(

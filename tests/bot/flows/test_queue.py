@@ -7,32 +7,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import Relais
 from bot.flows import acting, queue
-from bot.flows.acting import Who
 from bot.flows.caller import Caller
 from bot.flows.commands import run_command
 from bot.messages import Joined, Mention, Message, Text, lines, text
 from bot.services.hotpath import AckDeadline
-from models import OutboxMessage, Platform, Post, PostState, Suggestion, SuggestionState
-from tests.bot.flows.conftest import START, Directory, TextSurface
+from models import OutboxMessage, Post, PostState, Suggestion, SuggestionState
+from tests.bot.flows.conftest import ARTICLE, START, Directory, TextSurface, count, who
 
 Sessions = async_sessionmaker[AsyncSession]
-ARTICLE = "http://127.0.0.2:9/article"  # nothing listens there: the page cannot be read
-
-
-def who(user: str) -> Who:
-    return Who(Platform.SLACK, "TEAM", user)
-
-
-async def count(sessions: Sessions, model: Any) -> int:
-    async with sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def submitted(core: Relais, caller: Caller, form: queue.QueueForm) -> Message:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import Relais
@@ -30,7 +29,7 @@ from models import (
     SocialAccountStatus,
     TrackedLink,
 )
-from tests.bot.flows.conftest import START, Directory
+from tests.bot.flows.conftest import START, Directory, count
 
 Sessions = async_sessionmaker[AsyncSession]
 ANNE = Who(Platform.SLACK, "TEAM", "UANNE")  # French, per the directory
@@ -52,11 +51,6 @@ async def writing(core: Relais) -> AsyncIterator[Relais]:
     core.shares.start()
     yield core
     await core.shares.stop()
-
-
-async def count(sessions: Sessions, model: Any) -> int:
-    async with sessions() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def a_post(
