@@ -29,6 +29,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final, Protocol
 
+from microsoft_agents.hosting.core import AccessTokenProviderBase
+
+from bot.clock import Clock
+from bot.db import Sessions
 from bot.messages import Inline, Joined, Link, Mention, Message, Quote, Section, Strong, Text
 from bot.messages.model import Facts, Heading, Note, Part
 from bot.messages.outbox import message_for
@@ -46,8 +50,10 @@ from bot.notifier import (
 from bot.services.posts import POST_UPDATE_KIND
 from bot.services.progress import PROGRESS_UPDATE_KIND
 from bot.services.suggestions import REVIEW_UPDATE_KIND
+from handlers.teams.auth import is_loopback
 from handlers.teams.connector import Connector, ConnectorError
 from handlers.teams.fit import MAX_MESSAGE_BYTES, size
+from handlers.teams.references import StoredConversations
 from handlers.teams.render import attachment, render
 
 logger = logging.getLogger(__name__)
@@ -144,11 +150,28 @@ class TeamsNotifier:
         *,
         pacer: TenantPacer | None = None,
         jitter: Callable[[], float] = lambda: random.uniform(0.0, 1.0),  # noqa: S311
+        loopback_only: bool = False,
     ) -> None:
+        """`loopback_only` (anonymous mode: Relais has no credentials and serves local clients only)
+        refuses any service URL that is not on this machine, as the endpoint does."""
         self._conversations = conversations
         self._connector = connector
         self._pacer = pacer or TenantPacer()
         self._jitter = jitter
+        self._loopback_only = loopback_only
+
+    @classmethod
+    def on_core(
+        cls,
+        sessions: Sessions,
+        tokens: AccessTokenProviderBase,
+        *,
+        loopback_only: bool,
+        clock: Clock | None = None,
+    ) -> TeamsNotifier:
+        """The notifier the platform serves: the core's records through `sessions`, the bot's tokens from
+        `tokens` (`handlers.teams.hosting.token_provider`)."""
+        return cls(StoredConversations(sessions, clock=clock), Connector(tokens), loopback_only=loopback_only)
 
     async def send(
         self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
@@ -164,6 +187,13 @@ class TeamsNotifier:
         target = _Target.of(destination, reference)
         if not (target.service_url and target.conversation_id):
             return Delivered(ok=False, error=REFUSED, detail="incomplete conversation reference")
+        if self._loopback_only and not is_loopback(target.service_url):
+            logger.warning(
+                "anonymous mode: not sending to %s, which is not on this machine", target.service_url
+            )
+            return Delivered(
+                ok=False, error=REFUSED, detail="serviceUrl not on this machine (anonymous mode)"
+            )
         names = await self._conversations.names(workspace_id, sorted(set(_members(message))))
         activity = _activity(message, names, target)
         if size(activity) > MAX_MESSAGE_BYTES:

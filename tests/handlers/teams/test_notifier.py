@@ -462,3 +462,29 @@ async def test_the_tenant_pace_waits_past_fifty_a_second() -> None:
     await pacer.wait("tenant-2")  # another tenant has its own count
 
     assert waits == [pytest.approx(0.7)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# anonymous mode (a local client such as the Agents Playground: no credentials)
+
+
+async def test_anonymous_mode_sends_only_to_this_machine(
+    fake: FakeTeams, conversations: StoredConversations, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    channel = await stored(sessions, CHANNEL)
+    assert channel is not None
+    await conversations.remember(
+        WORKSPACE, "19:far@thread.tacv2", {**channel, "serviceUrl": "https://smba.trafficmanager.net/teams/"}
+    )
+    notifier = TeamsNotifier.on_core(sessions, FixedTokens(), loopback_only=True)
+
+    far = await notifier.send(
+        kind="post", destination="19:far@thread.tacv2", payload=post_payload(), workspace_id=WORKSPACE
+    )
+    near = await notifier.send(
+        kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
+    )
+
+    assert (far.error, far.detail) == (REFUSED, "serviceUrl not on this machine (anonymous mode)")
+    assert near.ok
+    assert [call.operation for call in fake.calls] == ["send"]
