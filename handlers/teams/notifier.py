@@ -63,6 +63,12 @@ EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND, REVIEW_UP
 TEAMS_RATE: Final = RatePolicy(interval=timedelta(seconds=2.05), burst=5)
 TENANT_REQUESTS_PER_SECOND: Final = 45  # Teams: 50 per app per tenant; a margin for the web process's
 TOKEN_RETRY_SECONDS: Final = 3600
+# What the operator is told to do when Teams or Microsoft Entra ID refuses the bot (`Delivered.remedy`).
+CREDENTIALS_REMEDY: Final = (
+    "The bot's credentials were refused (a wrong or expired client secret, a deleted app registration) "
+    "or the tenant's admin turned the app off: check MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and "
+    "MICROSOFT_APP_TENANT_ID (or the managed identity), and the app's status in the Teams admin center"
+)
 SUMMARY_LENGTH: Final = 1000
 # Teams' codes for an app the tenant's admin turned off: nothing about the recipient.
 DISABLED_CODES: Final = frozenset({"BotDisabledByAdmin"})
@@ -252,7 +258,13 @@ class TeamsNotifier:
             return Delivered(ok=False, error=code, detail=detail, retry_after=wait)
         if code == TOKEN_REVOKED:
             logger.error("Teams refuses Relais's credentials (%s): messages wait", detail)
-            return Delivered(ok=False, error=code, detail=detail, retry_after=TOKEN_RETRY_SECONDS)
+            return Delivered(
+                ok=False,
+                error=code,
+                detail=detail,
+                retry_after=TOKEN_RETRY_SECONDS,
+                remedy=CREDENTIALS_REMEDY,
+            )
         logger.warning("Teams refused a %s message to %s: %s", kind, destination, detail)
         retry_after = error.retry_after + self._jitter() if error.retry_after is not None else None
         return Delivered(ok=False, error=code, detail=detail, retry_after=retry_after)

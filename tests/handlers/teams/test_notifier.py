@@ -5,11 +5,12 @@ under Teams' limits."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from microsoft_agents.hosting.core import AnonymousTokenProvider
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
@@ -24,12 +25,13 @@ from bot.notifier import (
     TRANSIENT,
 )
 from bot.services import conversations as stored_conversations
-from bot.services import members
+from bot.services import members, outbox, recipients
 from bot.services.outbox import take_slot
 from bot.services.posts import PostCard
 from handlers.teams.connector import Connector
 from handlers.teams.notifier import TEAMS_RATE, TeamsNotifier, TenantPacer
 from handlers.teams.references import StoredConversations
+from models import Delivery, Member, OutboxMessage, OutboxState, Post, PostState
 
 TOKEN = "fake-outbound-token"
 TENANT = "tenant-1"
@@ -377,6 +379,8 @@ async def test_refused_credentials_keep_messages_waiting(
     )
 
     assert (by_teams.error, by_teams.retry_after) == (TOKEN_REVOKED, 3600)
+    assert by_teams.remedy is not None
+    assert "MICROSOFT_APP_PASSWORD" in by_teams.remedy
     assert (by_entra.error, by_entra.retry_after) == (TOKEN_REVOKED, 3600)
     assert not by_teams.permanent
     assert fake.activities(CHANNEL) == []
@@ -488,3 +492,85 @@ async def test_anonymous_mode_sends_only_to_this_machine(
     assert (far.error, far.detail) == (REFUSED, "serviceUrl not on this machine (anonymous mode)")
     assert near.ok
     assert [call.operation for call in fake.calls] == ["send"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# through the outbox, as the clock sends
+
+
+async def test_the_outbox_sends_through_teams_and_the_core_reacts(
+    fake: FakeTeams, notifier: TeamsNotifier, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The drain hands each row to the Teams notifier: a post reaches the channel and becomes a delivery
+    (its card can be updated), a rank reaches the admin's chat, a person without the app is marked
+    inactive, and a message Teams holds back (429) waits for its Retry-After."""
+    async with sessions() as session:
+        workspace = await members.ensure_workspace(session, platform="teams", external_id=TENANT, now=START)
+        bob = await members.ensure_member(session, workspace=workspace, external_id="aad-bob", now=START)
+        session.add(
+            Post(
+                id=POST.id,
+                workspace_id=workspace.id,
+                url=POST.url,
+                title=POST.title,
+                networks=list(POST.networks),
+                state=PostState.PUBLISHED,
+                created_at=START,
+                updated_at=START,
+            )
+        )
+        rows = [("post", CHANNEL, post_payload()), ("rank", "aad-admin", RANK), ("rank", "aad-bob", RANK)]
+        for kind, destination, payload in rows:
+            await outbox.enqueue(
+                session,
+                workspace_id=WORKSPACE,
+                kind=kind,
+                destination=destination,
+                payload=payload,
+                now=START,
+            )
+        await session.commit()
+    fake.add_conversation("19:busy@thread.tacv2")
+    channel = await stored(sessions, CHANNEL)
+    assert channel is not None
+    busy = {
+        **channel,
+        "conversation": {"id": "19:busy@thread.tacv2", "conversationType": "channel", "tenantId": TENANT},
+    }
+    async with sessions() as session:
+        await stored_conversations.remember(
+            session, workspace_id=WORKSPACE, key="19:busy@thread.tacv2", reference=busy, now=START
+        )
+        await outbox.enqueue(
+            session,
+            workspace_id=WORKSPACE,
+            kind="post",
+            destination="19:busy@thread.tacv2",
+            payload=post_payload(),
+            now=START,
+        )
+        await session.commit()
+    fake.fail_next("send", status=429, retry_after=30)  # the first send: the post to the channel
+    hook = recipients.after_send(admins=frozenset())
+
+    await outbox.drain(sessions, notifiers={"teams": notifier}, now=lambda: START, after_send=hook)
+    await outbox.drain(sessions, notifiers={"teams": notifier}, now=lambda: START, after_send=hook)
+
+    async with sessions() as session:
+        states = {
+            (row.kind, row.destination): (row.state, row.last_error, row.next_attempt_at.replace(tzinfo=UTC))
+            for row in await session.scalars(select(OutboxMessage))
+        }
+        gone = await session.get_one(Member, bob.id)
+        deliveries = list(await session.scalars(select(Delivery)))
+    assert states[("post", CHANNEL)][:2] == (OutboxState.PENDING, "429 Throttled")
+    assert states[("post", CHANNEL)][2] == START + timedelta(seconds=30)
+    assert states[("rank", "aad-admin")][0] == OutboxState.SENT
+    assert states[("rank", "aad-bob")][0] == OutboxState.FAILED
+    assert states[("post", "19:busy@thread.tacv2")][0] == OutboxState.SENT
+    assert gone.active is False
+    [delivery] = deliveries
+    assert delivery.destination == "19:busy@thread.tacv2"
+    assert delivery.message_id == fake.activities("19:busy@thread.tacv2")[0]["id"]
+    assert fake.activities(CHANNEL) == []
+    assert len(fake.cards("a:admin-chat")) == 1
