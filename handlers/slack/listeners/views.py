@@ -1,8 +1,7 @@
-"""The queue modal (admins) and the Edit & share modal: opening, validating, submitting.
-
-Validation errors are returned with the submission's ack (`response_action: errors`), so Slack shows
-them under the field and nothing is created; slow work (fetching the page, publishing) comes after.
-"""
+"""The queue modal (admins) and the Edit & share modal, submitted: Slack's form read into the core's
+(`bot.flows.queue`, `bot.flows.shares`), whose refusals go back with the submission's ack
+(`response_action: errors`, shown under each field: nothing is created), and whose answer follows by
+direct message. Opening Edit & share is here too."""
 
 from __future__ import annotations
 
