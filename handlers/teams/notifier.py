@@ -126,6 +126,14 @@ class _Target:
     user_id: str | None  # the person's Teams id (`29:…`), to create their 1:1 chat
     personal: bool  # the conversation is the person's 1:1 chat already
 
+    @property
+    def complete(self) -> bool:
+        """Whether Relais can post: an address, a conversation, and for a person known from a team
+        only, what opening their chat needs."""
+        if not (self.service_url and self.conversation_id):
+            return False
+        return not self.member or self.personal or bool(self.user_id and self.tenant_id)
+
     @classmethod
     def of(cls, destination: str, reference: Mapping[str, Any]) -> _Target:
         conversation = reference.get("conversation") or {}
@@ -191,7 +199,7 @@ class TeamsNotifier:
             logger.warning("no conversation reference for %s in workspace %s", destination, workspace_id)
             return Delivered(ok=False, error=REFUSED, detail="no conversation reference")
         target = _Target.of(destination, reference)
-        if not (target.service_url and target.conversation_id):
+        if not target.complete:
             return Delivered(ok=False, error=REFUSED, detail="incomplete conversation reference")
         if self._loopback_only and not is_loopback(target.service_url):
             logger.warning(
@@ -229,8 +237,8 @@ class TeamsNotifier:
         knew them only from a team."""
         if not target.member or target.personal:
             return target.conversation_id
-        if not (target.user_id and target.tenant_id):
-            raise ConnectorError(None, detail="no Teams user id or tenant to open a chat with")
+        assert target.user_id is not None  # target.complete
+        assert target.tenant_id is not None
         await self._pace(target)
         conversation_id = await self._connector.create_conversation(
             target.service_url, bot=target.bot, member_id=target.user_id, tenant_id=target.tenant_id

@@ -574,3 +574,16 @@ async def test_the_outbox_sends_through_teams_and_the_core_reacts(
     assert delivery.message_id == fake.activities("19:busy@thread.tacv2")[0]["id"]
     assert fake.activities(CHANNEL) == []
     assert len(fake.cards("a:admin-chat")) == 1
+
+
+async def test_a_reference_missing_what_a_chat_needs_is_refused(
+    fake: FakeTeams, notifier: TeamsNotifier, conversations: StoredConversations
+) -> None:
+    without_tenant = reference(fake, CHANNEL, user="ann")
+    del without_tenant["conversation"]["tenantId"]
+    await conversations.remember(WORKSPACE, "aad-ann", without_tenant)
+
+    outcome = await notifier.send(kind="rank", destination="aad-ann", payload=RANK, workspace_id=WORKSPACE)
+
+    assert (outcome.error, outcome.detail) == (REFUSED, "incomplete conversation reference")
+    assert fake.calls == []
