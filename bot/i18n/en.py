@@ -257,4 +257,14 @@ MESSAGES: dict[str, str] = {
     "list_sending": "being sent to {channels}",
     "stats_not_delivered": "Not delivered: {items}",
     "stats_not_delivered_item": "#{id} in {channel} ({error})",
+    # Installation
+    "welcome_summary": "Relais is installed: here is what to do next.",
+    "welcome_title": "👋 Relais is installed",
+    "welcome_next": (
+        "Whoever added Relais is one of its admins. What to do next:\n"
+        "• `channel` in the channel where posts should go (the one Relais was added to, by default)\n"
+        "• `queue <url>` to publish your first link\n"
+        "• `help` for everything your colleagues and you can do"
+    ),
+    "welcome_note": "Colleagues get one-click share buttons and at most one reminder a week.",
 }

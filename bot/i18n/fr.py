@@ -257,4 +257,14 @@ MESSAGES: dict[str, str] = {
     "list_sending": "en cours d'envoi dans {channels}",
     "stats_not_delivered": "Non remises : {items}",
     "stats_not_delivered_item": "n°{id} dans {channel} ({error})",
+    # Installation
+    "welcome_summary": "Relais est installé : voici la suite.",
+    "welcome_title": "👋 Relais est installé",
+    "welcome_next": (
+        "La personne qui a ajouté Relais en est admin. Et maintenant :\n"
+        "• `channel` dans le canal où publier (par défaut, celui où Relais a été ajouté)\n"
+        "• `queue <url>` pour publier votre premier lien\n"
+        "• `help` pour tout ce que vos collègues et vous pouvez faire"
+    ),
+    "welcome_note": "Vos collègues reçoivent des boutons de partage en un clic et au plus un rappel par semaine.",
 }

@@ -12,6 +12,7 @@ from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.core import Relais
+from handlers.teams import membership
 
 # The documented invoke answer for "Relais does not do that" (Teams shows it as an error).
 ERROR_RESPONSE_TYPE: Final = "application/vnd.microsoft.error"
@@ -24,7 +25,12 @@ class TeamsAgent:
         self._core = core
 
     async def on_turn(self, context: TurnContext) -> None:
-        if context.activity.type == ActivityTypes.invoke:
+        kind = context.activity.type
+        if kind == ActivityTypes.installation_update:
+            await membership.on_installation_update(self._core, context)
+        elif kind == ActivityTypes.conversation_update:
+            await membership.on_conversation_update(self._core, context)
+        elif kind == ActivityTypes.invoke:
             await _answer_invoke(context, _unsupported(context.activity))
 
 

@@ -24,7 +24,6 @@ from aiohttp import web
 from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity
-from pydantic import ValidationError
 
 from handlers.teams.agent import TeamsAgent
 from handlers.teams.auth import BotFrameworkTokens, is_loopback
@@ -68,8 +67,8 @@ class TeamsIngress:
             return _refuse(401, "invalid request")
         try:
             Activity.model_validate(body)
-        except (ValidationError, RecursionError):
-            logger.warning("authenticated Teams request that is not an activity")
+        except Exception as exc:  # pydantic's errors, and the SDK's own checks raise a bare Exception
+            logger.warning("authenticated Teams request that is not an activity (%s)", type(exc).__name__)
             return _refuse(400, "the request body is not an activity")
         with warnings.catch_warnings():  # the SDK's aiohttp adapter reads this plain key, not a RequestKey
             warnings.simplefilter("ignore", web.NotAppKeyWarning)

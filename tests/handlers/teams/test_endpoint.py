@@ -208,11 +208,19 @@ async def test_bodies_that_are_no_activity_get_400(
 ) -> None:
     url = fake_teams.service_url
     bearer = {"Authorization": "Bearer " + bot_framework.token(service_url=url)}
+    bot_framework.endorsements = ("msteams", "msteams:copilot")
     async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
         for content in (b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe{}", b"[" * 100_000):
             response = await teams.client.post("/api/messages", content=content, headers=bearer)
             assert response.status_code == 400, content[:20]
-        for wrong in ({"conversation": "a:1"}, {"type": 5}, {"from": ["29:ann"]}):
+        product = {"type": "ProductInfo", "id": "elsewhere"}  # the SDK's own check: a bare Exception
+        for wrong in (
+            {"conversation": "a:1"},
+            {"type": 5},
+            {"from": ["29:ann"]},
+            {"locale": None},
+            {"channelId": "msteams:copilot", "entities": [product]},
+        ):
             response = await teams.post(activity(url, **wrong))
             assert response.status_code == 400, wrong
             assert response.json() == {"error": "the request body is not an activity"}

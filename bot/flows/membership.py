@@ -1,0 +1,132 @@
+"""Relais installed somewhere, and people joining or leaving where it is, whatever the platform.
+
+A platform that tells its bot who is there (Teams: `installationUpdate`, `conversationUpdate`) hands each
+person over as a `Person`: their id, what the platform says about them, and the way to write to them
+first (the platform's conversation reference, kept by `bot.services.conversations`). The workspace is
+created on first contact; whoever installed Relais is one of its admins, and the channel it was installed
+in becomes the default channel when the workspace has none. All of it in one short transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import Relais
+from bot.i18n import language_for
+from bot.messages.model import Message
+from bot.messages.welcome import welcome
+from bot.services import conversations
+from bot.services import members as member_service
+from models import Member, Workspace
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone the platform says is there. `reference` is how to write to them first (None: unknown)."""
+
+    external_id: str
+    name: str | None = None
+    locale: str | None = None
+    timezone: str | None = None
+    reference: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where Relais was installed: a conversation (`key`, its id) and how to write there. `channel` says
+    it is a team's channel, which may become the workspace's default channel."""
+
+    key: str
+    reference: dict[str, Any]
+    channel: bool
+
+
+async def installed(
+    core: Relais, *, platform: str, workspace: str, installer: Person | None, place: Place
+) -> Message | None:
+    """Relais was installed in `place` by `installer` (None when the platform does not say who). The
+    installer is recorded as an admin; the welcome, in their language, is returned only the first time
+    Relais hears of this place, so that the platform sending the same news again changes nothing."""
+    async with core.sessions() as session:
+        row = await _workspace(core, session, platform, workspace)
+        first_time = await conversations.reference_for(session, workspace_id=row.id, key=place.key) is None
+        await conversations.remember(
+            session, workspace_id=row.id, key=place.key, reference=place.reference, now=core.clock.now()
+        )
+        if place.channel and row.default_channel is None:
+            row.default_channel = place.key
+            row.updated_at = core.clock.now()
+        member = await _record(core, session, row, installer) if installer is not None else None
+        if member is not None:
+            member.is_admin = True
+        await session.commit()
+    if not first_time:
+        return None
+    locale = member.locale if member is not None else None
+    return welcome(language_for(chosen=member.language if member else None, locale=locale))
+
+
+async def joined(core: Relais, *, platform: str, workspace: str, people: Sequence[Person]) -> None:
+    """`people` are where Relais is (added to a team it is in, or met there): each one's member row,
+    active again, with what the platform said and the way to reach them."""
+    async with core.sessions() as session:
+        row = await _workspace(core, session, platform, workspace)
+        for person in people:
+            await _record(core, session, row, person)
+        await session.commit()
+
+
+async def left(core: Relais, *, platform: str, workspace: str, people: Sequence[str]) -> None:
+    """`people` (their ids) left where Relais is: they get nothing more until they come back."""
+    async with core.sessions() as session:
+        row = await session.scalar(
+            select(Workspace).where(Workspace.platform == platform, Workspace.external_id == workspace)
+        )
+        if row is None or not people:
+            return
+        await session.execute(
+            update(Member)
+            .where(Member.workspace_id == row.id, Member.external_id.in_(list(people)))
+            .values(active=False, updated_at=core.clock.now())
+        )
+        await session.commit()
+
+
+async def _workspace(core: Relais, session: AsyncSession, platform: str, external_id: str) -> Workspace:
+    return await member_service.ensure_workspace(
+        session, platform=platform, external_id=external_id, now=core.clock.now()
+    )
+
+
+async def _record(core: Relais, session: AsyncSession, workspace: Workspace, person: Person) -> Member:
+    now = core.clock.now()
+    member = await member_service.ensure_member(
+        session, workspace=workspace, external_id=person.external_id, now=now
+    )
+    member.display_name = person.name or member.display_name
+    member.locale = person.locale or member.locale
+    member.timezone = _zone(person.timezone) or member.timezone
+    member.active = True
+    member.updated_at = now
+    if person.reference is not None:
+        await conversations.remember(
+            session, workspace_id=workspace.id, key=person.external_id, reference=person.reference, now=now
+        )
+    return member
+
+
+def _zone(name: str | None) -> str | None:
+    """A time zone the platform gave, kept only when it is a real one (IANA name)."""
+    if not name:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name

@@ -1,0 +1,137 @@
+"""Installation and membership activities, translated for the core (`bot.flows.membership`).
+
+Teams says Relais was installed with `installationUpdate` (action `add`), and with `conversationUpdate`
+naming the bot among `membersAdded` (clients differ in which they send; the core welcomes once per place
+either way); it says people joined or left a team Relais is in with `conversationUpdate`. The tenant is
+the workspace; a person is their Microsoft Entra object id (`aadObjectId`, stable across the tenant's
+teams and chats), with the name, locale and time zone the activity gives (its `clientInfo` entity), and
+the conversation reference to write to them first. A team's channel is its conversation id without a
+thread (`;messageid=…`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from microsoft_agents.activity import Activity, ActivityTypes, Attachment, ChannelAccount
+from microsoft_agents.hosting.core import TurnContext
+
+from bot.core import Relais
+from bot.flows import membership
+from bot.flows.membership import Person, Place
+from handlers.teams.render import ADAPTIVE_CARD, render
+
+logger = logging.getLogger(__name__)
+
+PLATFORM: Final = "teams"
+INSTALL_ACTIONS: Final = frozenset({"add", "add-upgrade"})
+
+
+async def on_installation_update(core: Relais, context: TurnContext) -> None:
+    activity = context.activity
+    if activity.action not in INSTALL_ACTIONS:
+        logger.info("Teams app %s in tenant %s", activity.action or "changed", tenant_of(activity) or "-")
+        return
+    await _installed(core, context)
+
+
+async def on_conversation_update(core: Relais, context: TurnContext) -> None:
+    activity = context.activity
+    tenant = tenant_of(activity)
+    if tenant is None:
+        logger.warning("Teams conversationUpdate without a tenant: ignored")
+        return
+    bot_id = activity.recipient.id if activity.recipient else None
+    added = [member for member in activity.members_added or () if member.id != bot_id]
+    if any(member.id == bot_id for member in activity.members_added or ()):
+        await _installed(core, context)
+    people = [person for member in added if (person := _person(activity, member)) is not None]
+    if people:
+        await membership.joined(core, platform=PLATFORM, workspace=tenant, people=people)
+    gone = [
+        member.aad_object_id
+        for member in activity.members_removed or ()
+        if member.id != bot_id and member.aad_object_id
+    ]
+    if gone:
+        await membership.left(core, platform=PLATFORM, workspace=tenant, people=gone)
+
+
+async def _installed(core: Relais, context: TurnContext) -> None:
+    activity = context.activity
+    tenant = tenant_of(activity)
+    if tenant is None or activity.conversation is None:
+        logger.warning("Teams installation without a tenant or a conversation: ignored")
+        return
+    installer = _person(activity, activity.from_property) if activity.from_property else None
+    conversation = conversation_of(activity)
+    place = Place(
+        key=conversation,
+        reference=reference(activity, None),
+        channel=activity.conversation.conversation_type == "channel",
+    )
+    welcome = await membership.installed(
+        core, platform=PLATFORM, workspace=tenant, installer=installer, place=place
+    )
+    if welcome is not None:
+        _, card = render(welcome)
+        await context.send_activity(
+            Activity(
+                type=ActivityTypes.message,
+                attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)],
+            )
+        )
+
+
+def _person(activity: Activity, account: ChannelAccount) -> Person | None:
+    """The person behind `account` (None without an Entra object id: not someone of the tenant). Locale
+    and time zone are the activity's, so only the sender's."""
+    if not account.aad_object_id:
+        return None
+    sender = activity.from_property is not None and activity.from_property.id == account.id
+    client = client_info(activity) if sender else {}
+    return Person(
+        external_id=account.aad_object_id,
+        name=account.name or None,
+        locale=(activity.locale or client.get("locale")) if sender else None,
+        timezone=(client.get("timezone") or activity.local_timezone) if sender else None,
+        reference=reference(activity, account),
+    )
+
+
+def tenant_of(activity: Activity) -> str | None:
+    """The tenant (Relais's workspace) the activity comes from."""
+    if activity.conversation is not None and activity.conversation.tenant_id:
+        return activity.conversation.tenant_id
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = data.get("tenant")
+    tenant_id = tenant.get("id") if isinstance(tenant, dict) else None
+    return tenant_id if isinstance(tenant_id, str) and tenant_id else None
+
+
+def conversation_of(activity: Activity) -> str:
+    """The conversation's id, a channel's without its thread."""
+    assert activity.conversation is not None
+    return activity.conversation.id.split(";messageid=", 1)[0]
+
+
+def client_info(activity: Activity) -> dict[str, Any]:
+    """The activity's `clientInfo` entity (locale, country, platform, timezone), or nothing."""
+    for entity in activity.entities or ():
+        if entity.type == "clientInfo":
+            return entity.model_dump(by_alias=True, exclude_none=True)
+    return {}
+
+
+def reference(activity: Activity, user: ChannelAccount | None) -> dict[str, Any]:
+    """The Bot Framework conversation reference to write proactively where `activity` came from (a
+    channel: not in its thread), to `user` when given: JSON as the SDK writes it."""
+    found = activity.get_conversation_reference()
+    assert found.conversation is not None
+    conversation = found.conversation.model_copy(update={"id": conversation_of(activity)})
+    update: dict[str, Any] = {"activity_id": None, "conversation": conversation, "user": user}
+    dumped: dict[str, Any] = found.model_copy(update=update).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    return dumped

@@ -1,0 +1,230 @@
+"""Installing Relais in Teams, and people joining and leaving, through `/api/messages`: the tenant becomes
+the workspace, the team's channel its default channel, each person a member (Entra object id, name,
+locale, time zone) with the conversation reference to write to them first, the installer an admin who is
+welcomed once in their language, however often Teams sends the news."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.demo.fake_teams import FakeTeams
+from bot.services.conversations import reference_for
+from handlers.teams.platform import TeamsPlatform
+from models import ConversationRef, Member, Workspace
+from tests.fakes.bot_framework import FakeBotFramework
+from tests.handlers.teams.driver import APP_ID, OUTBOUND_TOKEN, TENANT, SettingsFactory, activity, teams_app
+
+Sessions = async_sessionmaker[AsyncSession]
+CHANNEL = "19:general@thread.tacv2"
+BOT = {"id": f"28:{APP_ID}", "name": "Relais"}
+ANN = {"id": "29:ann", "aadObjectId": "aad-ann"}  # install activities carry no name
+BOB = {"id": "29:bob", "aadObjectId": "aad-bob", "name": "Bob Stone"}
+
+
+def team_activity(service_url: str, kind: str, **fields: Any) -> dict[str, Any]:
+    """An activity from the General channel of a team, as Teams sends it."""
+    return activity(
+        service_url,
+        kind,
+        **{
+            "from": ANN,
+            "conversation": {
+                "id": CHANNEL,
+                "conversationType": "channel",
+                "isGroup": True,
+                "tenantId": TENANT,
+            },
+            "channelData": {
+                "tenant": {"id": TENANT},
+                "team": {"id": CHANNEL, "name": "Acme", "aadGroupId": "group-1"},
+                "channel": {"id": CHANNEL},
+                "settings": {"selectedChannel": {"id": CHANNEL}},
+            },
+            "entities": [{"type": "clientInfo", "locale": "fr-FR", "country": "FR"}],
+            "locale": "fr-FR",
+            "text": None,
+            **fields,
+        },
+    )
+
+
+def card_text(sent: dict[str, Any]) -> str:
+    """Every TextBlock of the Adaptive Card a message carries."""
+    (attachment,) = sent["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    return "\n".join(block["text"] for block in attachment["content"]["body"] if block["type"] == "TextBlock")
+
+
+async def members(sessions: Sessions) -> dict[str, Member]:
+    async with sessions() as session:
+        return {m.external_id: m for m in (await session.scalars(select(Member))).all()}
+
+
+async def test_installing_in_a_team_makes_the_tenant_a_workspace_and_welcomes_the_installer_once(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+) -> None:
+    async with FakeTeams(tenant_id=TENANT, bot_id=BOT["id"], token=OUTBOUND_TOKEN) as connector:
+        connector.add_member("29:ann", aad_object_id="aad-ann", name="Ann Lee")
+        connector.add_conversation(CHANNEL)
+        url = connector.service_url
+        install = team_activity(url, "installationUpdate", action="add")
+        bot_added = team_activity(
+            url, "conversationUpdate", membersAdded=[BOT], channelData={"tenant": {"id": TENANT}}
+        )
+        async with teams_app(teams_settings(), engine, bot_framework, connector) as teams:
+            assert (await teams.post(install)).status_code == 202
+            # Teams also says the bot was added, and may send either again: no second welcome.
+            for again in (bot_added, install, bot_added):
+                assert (await teams.post(again)).status_code == 202
+        (welcome,) = connector.activities(CHANNEL)
+    assert "👋 Relais est installé" in card_text(welcome)
+    assert "queue <url> pour publier votre premier lien" in card_text(welcome)
+    assert welcome["replyToId"] == install["id"]
+    assert {call.token for call in connector.calls} == {OUTBOUND_TOKEN}
+    assert connector.violations == []
+
+    async with sessions() as session:
+        workspace = (await session.scalars(select(Workspace))).one()
+        assert (workspace.platform, workspace.external_id) == ("teams", TENANT)
+        assert workspace.default_channel == CHANNEL
+        channel = await reference_for(session, workspace_id=workspace.id, key=CHANNEL)
+        ann = await reference_for(session, workspace_id=workspace.id, key="aad-ann")
+    ann_member = (await members(sessions))["aad-ann"]
+    assert (ann_member.is_admin, ann_member.locale, ann_member.active) == (True, "fr-FR", True)
+    assert channel is not None
+    assert (channel["serviceUrl"], channel["conversation"]["id"], channel["bot"]) == (url, CHANNEL, BOT)
+    assert "user" not in channel
+    assert ann is not None
+    assert ann["user"] == ANN
+    assert (ann["conversation"]["tenantId"], ann["channelId"]) == (TENANT, "msteams")
+    assert "activityId" not in ann
+
+
+async def test_installing_in_a_personal_chat_welcomes_in_the_chat_with_the_persons_time_zone(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+    fake_teams: FakeTeams,
+) -> None:
+    fake_teams.add_member("29:bob", aad_object_id="aad-bob", name="Bob Stone")
+    fake_teams.add_conversation("a:bob-personal", conversation_type="personal", members=["29:bob"])
+    install = activity(
+        fake_teams.service_url,
+        "installationUpdate",
+        action="add",
+        text=None,
+        **{
+            "from": BOB,
+            "conversation": {"id": "a:bob-personal", "conversationType": "personal", "tenantId": TENANT},
+            "entities": [{"type": "clientInfo", "locale": "en-GB", "timezone": "Europe/Paris"}],
+            "locale": "en-GB",
+        },
+    )
+    async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
+        assert (await teams.post(install)).status_code == 202
+    (welcome,) = fake_teams.activities("a:bob-personal")
+    assert "👋 Relais is installed" in card_text(welcome)
+    bob = (await members(sessions))["aad-bob"]
+    assert (bob.display_name, bob.locale, bob.timezone, bob.is_admin) == (
+        "Bob Stone",
+        "en-GB",
+        "Europe/Paris",
+        True,
+    )
+    async with sessions() as session:
+        workspace = (await session.scalars(select(Workspace))).one()
+        assert workspace.default_channel is None  # a personal chat is no channel
+        reference = await reference_for(session, workspace_id=workspace.id, key="aad-bob")
+    assert reference is not None
+    assert reference["conversation"] == {
+        "id": "a:bob-personal",
+        "conversationType": "personal",
+        "tenantId": TENANT,
+    }
+
+
+async def test_people_joining_and_leaving_a_team_are_members_with_a_way_to_reach_them(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+    fake_teams: FakeTeams,
+) -> None:
+    fake_teams.add_conversation(CHANNEL)
+    url = fake_teams.service_url
+    carol = {"id": "29:carol", "aadObjectId": "aad-carol"}
+    guest = {"id": "29:guest"}  # no Entra object id: not someone of the tenant
+
+    def update(**fields: Any) -> dict[str, Any]:
+        return team_activity(url, "conversationUpdate", channelData={"tenant": {"id": TENANT}}, **fields)
+
+    async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
+        assert (await teams.post(update(membersAdded=[BOB, carol, guest]))).status_code == 202
+        joined = await members(sessions)
+        assert (await teams.post(update(membersRemoved=[BOB]))).status_code == 202
+        after_leaving = await members(sessions)
+        assert (await teams.post(update(membersAdded=[BOB]))).status_code == 202
+        back = await members(sessions)
+    assert sorted(joined) == ["aad-bob", "aad-carol"]
+    assert (joined["aad-bob"].display_name, joined["aad-bob"].active) == ("Bob Stone", True)
+    assert joined["aad-bob"].locale is None  # the activity's locale is the sender's, not theirs
+    assert not any(member.is_admin for member in joined.values())
+    assert (after_leaving["aad-bob"].active, after_leaving["aad-carol"].active) == (False, True)
+    assert back["aad-bob"].active
+    assert fake_teams.calls == []  # nobody is written to
+    async with sessions() as session:
+        rows = (await session.scalars(select(ConversationRef).order_by(ConversationRef.key))).all()
+    assert [row.key for row in rows] == ["aad-bob", "aad-carol"]
+    assert [row.reference["user"]["id"] for row in rows] == ["29:bob", "29:carol"]
+    assert {json.dumps(row.reference["conversation"], sort_keys=True) for row in rows} == {
+        json.dumps({"conversationType": "channel", "id": CHANNEL, "isGroup": True, "tenantId": TENANT})
+    }
+
+
+async def test_a_time_zone_that_is_no_time_zone_is_not_kept(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+    fake_teams: FakeTeams,
+) -> None:
+    fake_teams.add_conversation(CHANNEL)
+    install = team_activity(
+        fake_teams.service_url,
+        "installationUpdate",
+        action="add",
+        entities=[{"type": "clientInfo", "locale": "en-US", "timezone": "Mars/Olympus_Mons"}],
+        localTimezone="../../etc/passwd",
+    )
+    del install["locale"]  # the clientInfo entity's then
+    async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
+        assert (await teams.post(install)).status_code == 202
+    ann = (await members(sessions))["aad-ann"]
+    assert (ann.timezone, ann.locale) == (None, "en-US")
+    (welcome,) = fake_teams.activities(CHANNEL)
+    assert "Relais is installed" in card_text(welcome)
+
+
+async def test_a_local_client_installs_relais_in_anonymous_mode(
+    database_url: str, engine: AsyncEngine, sessions: Sessions, bot_framework: FakeBotFramework
+) -> None:
+    """The Agents Playground: no token either way, a loopback serviceUrl."""
+    anonymous = Settings(_env_file=None, database_url=database_url, relais_teams_anonymous=True)
+    async with FakeTeams(tenant_id=TENANT, bot_id=BOT["id"], anonymous=True) as playground:
+        playground.add_conversation(CHANNEL)
+        install = team_activity(playground.service_url, "installationUpdate", action="add")
+        async with teams_app(anonymous, engine, bot_framework, playground, platform=TeamsPlatform()) as teams:
+            assert (await teams.post(install, authorization=None)).status_code == 202
+        (welcome,) = playground.activities(CHANNEL)
+        assert {call.token for call in playground.calls} == {None}
+    assert "Relais est installé" in card_text(welcome)
+    assert (await members(sessions))["aad-ann"].is_admin
