@@ -20,6 +20,9 @@ from bot.services.weekly import LEADERBOARD_KIND, NUDGE_KIND, RANK_KIND
 
 Payload = Mapping[str, Any]
 
+# Kinds that edit a message sent before (the payload's `message_id`) rather than send a new one.
+EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND, REVIEW_UPDATE_KIND})
+
 
 def _lang(payload: Payload) -> str:
     return str(payload.get("lang", "en"))

@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.messages import Message
-from bot.messages.outbox import message_for
+from bot.messages.outbox import EDIT_KINDS, message_for
 from bot.notifier import (
     CHANNEL_UNUSABLE,
     RATE_LIMITED,
@@ -24,9 +24,7 @@ from bot.notifier import (
     Delivered,
     RatePolicy,
 )
-from bot.services.posts import POST_KIND, POST_UPDATE_KIND
-from bot.services.progress import PROGRESS_UPDATE_KIND
-from bot.services.suggestions import REVIEW_UPDATE_KIND
+from bot.services.posts import POST_KIND
 from handlers.slack.blocks import Blocks
 from handlers.slack.blocks.fit import fit_message
 from handlers.slack.render import render
@@ -67,10 +65,6 @@ def neutral_error(error: str, destination: str) -> str:
     if error in REFUSED_ERRORS:
         return REFUSED
     return TRANSIENT
-
-
-# Kinds that edit a message sent before (its `message_id`) rather than send a new one.
-EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND, REVIEW_UPDATE_KIND})
 
 
 class SlackNotifier:

@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterator
 from typing import Any, Final
 
+from bot.messages.budget import length_ceiling
 from handlers.teams.text import clip
 
 MAX_CARD_BYTES: Final = 80_000
@@ -41,7 +42,7 @@ def fit_card(card: dict[str, Any], *, budget: int = MAX_CARD_BYTES) -> dict[str,
         target = sum(lengths) - math.ceil((current - budget) / 2) - 1
         if not slots or target < 1:
             break
-        ceiling = _ceiling(lengths, target)
+        ceiling = length_ceiling(lengths, target)
         for holder, key in slots:
             if len(holder[key]) > ceiling:
                 holder[key] = clip(holder[key], ceiling)
@@ -74,19 +75,6 @@ def _text_slots(card: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
                             yield fact, key
             elif kind != "ActionSet":
                 stack.extend(value for value in item.values() if isinstance(value, list | dict))
-
-
-def _ceiling(lengths_desc: list[int], budget: int) -> int:
-    """The largest length L such that the texts, each cut to at most L, total at most `budget`
-    (the same rule as Slack's fitting pass)."""
-    rest = sum(lengths_desc)
-    for count, length in enumerate(lengths_desc, start=1):
-        rest -= length  # the texts shorter than this one stay whole
-        following = lengths_desc[count] if count < len(lengths_desc) else 0
-        ceiling = (budget - rest) // count
-        if ceiling >= following:
-            return max(ceiling, 1)
-    return 1
 
 
 def _drop_cut_mentions(card: dict[str, Any]) -> None:

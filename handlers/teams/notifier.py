@@ -35,7 +35,7 @@ from bot.clock import Clock
 from bot.db import Sessions
 from bot.messages import Inline, Joined, Link, Mention, Message, Quote, Section, Strong, Text
 from bot.messages.model import Facts, Heading, Note, Part
-from bot.messages.outbox import message_for
+from bot.messages.outbox import EDIT_KINDS, message_for
 from bot.notifier import (
     CHANNEL_UNUSABLE,
     RATE_LIMITED,
@@ -47,9 +47,6 @@ from bot.notifier import (
     Delivered,
     RatePolicy,
 )
-from bot.services.posts import POST_UPDATE_KIND
-from bot.services.progress import PROGRESS_UPDATE_KIND
-from bot.services.suggestions import REVIEW_UPDATE_KIND
 from handlers.teams.auth import is_loopback
 from handlers.teams.connector import Connector, ConnectorError
 from handlers.teams.fit import MAX_MESSAGE_BYTES, size
@@ -58,8 +55,6 @@ from handlers.teams.render import attachment, render
 
 logger = logging.getLogger(__name__)
 
-# Kinds that edit a message sent before (its `message_id`) rather than send a new one.
-EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND, REVIEW_UPDATE_KIND})
 TEAMS_RATE: Final = RatePolicy(interval=timedelta(seconds=2.05), burst=5)
 TENANT_REQUESTS_PER_SECOND: Final = 45  # Teams: 50 per app per tenant; a margin for the web process's
 TOKEN_RETRY_SECONDS: Final = 3600

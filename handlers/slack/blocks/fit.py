@@ -14,6 +14,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any, Final
 
+from bot.messages.budget import length_ceiling
 from handlers.slack.blocks import Blocks, clip
 
 MESSAGE_MAX_BLOCKS: Final = 50
@@ -129,19 +130,7 @@ def _fit_total(blocks: Blocks, budget: int) -> None:
     total = sum(lengths)
     if total <= budget:
         return
-    ceiling = _ceiling(lengths, budget)
+    ceiling = length_ceiling(lengths, budget)
     for obj in objects:
         if len(obj["text"]) > ceiling:
             obj["text"] = clip(obj["text"], ceiling)
-
-
-def _ceiling(lengths_desc: list[int], budget: int) -> int:
-    """The largest length L such that the texts, each cut to at most L, total at most `budget`."""
-    rest = sum(lengths_desc)
-    for count, length in enumerate(lengths_desc, start=1):
-        rest -= length  # the texts shorter than this one stay whole
-        following = lengths_desc[count] if count < len(lengths_desc) else 0
-        ceiling = (budget - rest) // count
-        if ceiling >= following:
-            return max(ceiling, 1)
-    return 1
