@@ -16,7 +16,10 @@ from microsoft_agents.hosting.core import (
     AccessTokenProviderBase,
     AgentAuthConfiguration,
     AnonymousTokenProvider,
+    ClaimsIdentity,
     ConnectionManager,
+    ConnectorClientBase,
+    RestChannelServiceClientFactory,
     TurnContext,
 )
 from microsoft_agents.hosting.core.authorization import AuthTypes
@@ -27,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 # MSAL needs a tenant: a multi-tenant bot gets its tokens from the Bot Framework's own one.
 MULTI_TENANT_AUTHORITY_TENANT = "botframework.com"
+MAX_CONVERSATION_ID = 4096
 
 
 def token_provider(settings: Settings) -> AccessTokenProviderBase:
@@ -66,9 +70,31 @@ def build_adapter(tokens: AccessTokenProviderBase) -> CloudAdapter:
         provider_factory=lambda _configuration: tokens,
         connections_configurations={"SERVICE_CONNECTION": tokens.configuration},
     )
-    adapter = CloudAdapter(connection_manager=manager)
+    adapter = CloudAdapter(channel_service_client_factory=_ClientFactory(manager))
     adapter.on_turn_error = _log_turn_error
     return adapter
+
+
+class _ClientFactory(RestChannelServiceClientFactory):
+    """The SDK's factory of a turn's Bot Connector client, whose conversation ids are not cut: 1.9.0 cuts
+    them to 150 characters in every URL (docs/teams-sdk-notes.md §0.7), and Teams' are longer."""
+
+    async def create_connector_client(
+        self,
+        context: TurnContext | None,
+        claims_identity: ClaimsIdentity,
+        service_url: str,
+        audience: str,
+        scopes: list[str] | None = None,
+        use_anonymous: bool = False,
+    ) -> ConnectorClientBase:
+        client = await super().create_connector_client(
+            context, claims_identity, service_url, audience, scopes, use_anonymous
+        )
+        conversations = client.conversations
+        if hasattr(conversations, "_max_conversation_id_length"):  # private in 1.9.0: re-check on upgrades
+            conversations._max_conversation_id_length = MAX_CONVERSATION_ID
+        return client
 
 
 async def _log_turn_error(context: TurnContext, error: Exception) -> None:

@@ -24,6 +24,8 @@ CHANNEL = "19:general@thread.tacv2"
 BOT = {"id": f"28:{APP_ID}", "name": "Relais"}
 ANN = {"id": "29:ann", "aadObjectId": "aad-ann"}  # install activities carry no name
 BOB = {"id": "29:bob", "aadObjectId": "aad-bob", "name": "Bob Stone"}
+# Teams' ids of 1:1 chats are long: the SDK would cut them to 150 characters in its URLs.
+PERSONAL = "a:1" + "Zs9dQ-kDf8" * 20
 
 
 def team_activity(service_url: str, kind: str, **fields: Any) -> dict[str, Any]:
@@ -116,7 +118,7 @@ async def test_installing_in_a_personal_chat_welcomes_in_the_chat_with_the_perso
     fake_teams: FakeTeams,
 ) -> None:
     fake_teams.add_member("29:bob", aad_object_id="aad-bob", name="Bob Stone")
-    fake_teams.add_conversation("a:bob-personal", conversation_type="personal", members=["29:bob"])
+    fake_teams.add_conversation(PERSONAL, conversation_type="personal", members=["29:bob"])
     install = activity(
         fake_teams.service_url,
         "installationUpdate",
@@ -124,14 +126,14 @@ async def test_installing_in_a_personal_chat_welcomes_in_the_chat_with_the_perso
         text=None,
         **{
             "from": BOB,
-            "conversation": {"id": "a:bob-personal", "conversationType": "personal", "tenantId": TENANT},
+            "conversation": {"id": PERSONAL, "conversationType": "personal", "tenantId": TENANT},
             "entities": [{"type": "clientInfo", "locale": "en-GB", "timezone": "Europe/Paris"}],
             "locale": "en-GB",
         },
     )
     async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
         assert (await teams.post(install)).status_code == 202
-    (welcome,) = fake_teams.activities("a:bob-personal")
+    (welcome,) = fake_teams.activities(PERSONAL)
     assert "👋 Relais is installed" in card_text(welcome)
     bob = (await members(sessions))["aad-bob"]
     assert (bob.display_name, bob.locale, bob.timezone, bob.is_admin) == (
@@ -146,7 +148,7 @@ async def test_installing_in_a_personal_chat_welcomes_in_the_chat_with_the_perso
         reference = await reference_for(session, workspace_id=workspace.id, key="aad-bob")
     assert reference is not None
     assert reference["conversation"] == {
-        "id": "a:bob-personal",
+        "id": PERSONAL,
         "conversationType": "personal",
         "tenantId": TENANT,
     }
