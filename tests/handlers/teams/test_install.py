@@ -13,11 +13,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.demo.fake_teams import FakeTeams
+from bot.services.connections import CONNECTED_KIND
 from bot.services.conversations import reference_for
+from handlers.teams.connector import Connector
+from handlers.teams.notifier import TeamsNotifier
 from handlers.teams.platform import TeamsPlatform
+from handlers.teams.references import StoredConversations
 from models import ConversationRef, Member, Workspace
 from tests.fakes.bot_framework import FakeBotFramework
-from tests.handlers.teams.driver import APP_ID, OUTBOUND_TOKEN, TENANT, SettingsFactory, activity, teams_app
+from tests.handlers.teams.driver import (
+    APP_ID,
+    OUTBOUND_TOKEN,
+    TENANT,
+    FixedTokens,
+    SettingsFactory,
+    activity,
+    teams_app,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 CHANNEL = "19:general@thread.tacv2"
@@ -230,3 +242,37 @@ async def test_a_local_client_installs_relais_in_anonymous_mode(
         assert {call.token for call in playground.calls} == {None}
     assert "Relais est installé" in card_text(welcome)
     assert (await members(sessions))["aad-ann"].is_admin
+
+
+async def test_the_references_stored_at_install_let_the_notifier_write_first(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+    fake_teams: FakeTeams,
+) -> None:
+    """What the outbox does later with what an install stored: a person met in a team gets their 1:1
+    chat created and the message there; the channel gets its message in the channel."""
+    fake_teams.add_member("29:bob", aad_object_id="aad-bob", name="Bob Stone")
+    fake_teams.add_member("29:ann", aad_object_id="aad-ann", name="Ann Lee")
+    fake_teams.add_conversation(CHANNEL)
+    url = fake_teams.service_url
+    async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
+        assert (await teams.post(team_activity(url, "installationUpdate", action="add"))).status_code == 202
+        added = team_activity(
+            url, "conversationUpdate", membersAdded=[BOB], channelData={"tenant": {"id": TENANT}}
+        )
+        assert (await teams.post(added)).status_code == 202
+    async with sessions() as session:
+        workspace_id = (await session.scalars(select(Workspace.id))).one()
+    notifier = TeamsNotifier(StoredConversations(sessions), Connector(FixedTokens()))
+    payload = {"network": "x", "lang": "en"}
+    for destination in ("aad-bob", CHANNEL):
+        sent = await notifier.send(
+            kind=CONNECTED_KIND, destination=destination, payload=payload, workspace_id=workspace_id
+        )
+        assert sent.ok, sent
+    chat = fake_teams.personal_conversation("29:bob")
+    assert chat is not None
+    assert len(chat.activities) == 1
+    assert len(fake_teams.activities(CHANNEL)) == 2  # the welcome, then this
