@@ -5,9 +5,14 @@ welcomed once in their language, however often Teams sends the news."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from typing import Any
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -276,3 +281,74 @@ async def test_the_references_stored_at_install_let_the_notifier_write_first(
     assert chat is not None
     assert len(chat.activities) == 1
     assert len(fake_teams.activities(CHANNEL)) == 2  # the welcome, then this
+
+
+ODD = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+ACCOUNT = (
+    st.fixed_dictionaries(
+        {"id": st.text(max_size=12)}, optional={"aadObjectId": ODD, "name": ODD, "role": ODD}
+    )
+    | ODD
+)
+ODD_FIELDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "membersAdded": st.lists(ACCOUNT, max_size=3) | ODD,
+        "membersRemoved": st.lists(ACCOUNT, max_size=3) | ODD,
+        "from": ACCOUNT,
+        "action": st.sampled_from(["add", "remove", "add-upgrade", ""]) | ODD,
+        "channelData": ODD,
+        "entities": st.lists(
+            st.fixed_dictionaries({"type": st.just("clientInfo")}, optional={"timezone": ODD, "locale": ODD})
+            | ODD,
+            max_size=2,
+        ),
+        "locale": ODD,
+        "localTimezone": ODD,
+        # The channel the fake knows (a welcome to a conversation Teams does not know fails: logged).
+        "conversation": st.fixed_dictionaries(
+            {"id": st.sampled_from([CHANNEL, CHANNEL + ";messageid=1764200000001"])},
+            optional={"tenantId": ODD, "conversationType": ODD},
+        ),
+    },
+)
+
+
+async def test_odd_install_and_membership_activities_signed_by_the_bot_framework_never_break_relais(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    bot_framework: FakeBotFramework,
+    fake_teams: FakeTeams,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Whatever shape Teams (or someone holding a valid token) gives these activities: a 2xx or a 400,
+    and no turn fails (a failed turn is logged by the adapter's error handler)."""
+    fake_teams.rate_limits = False
+    fake_teams.add_conversation(CHANNEL)
+    async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
+
+        @settings(
+            max_examples=80,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+            database=None,
+            derandomize=True,
+        )
+        @given(kind=st.sampled_from(["installationUpdate", "conversationUpdate"]), fields=ODD_FIELDS)
+        def examples(kind: str, fields: dict[str, Any]) -> None:
+            body = {**team_activity(fake_teams.service_url, kind), **fields}
+            response = asyncio.run_coroutine_threadsafe(teams.post(body), loop).result()
+            assert response.status_code in (200, 202, 400), (body, response.text)
+            seen.add(response.status_code)
+
+        seen: set[int] = set()
+
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(examples)
+    assert seen == {202, 400}  # some reached the turn, some were no activity
+    failed = [r for r in caplog.records if r.name.startswith("handlers.") and r.levelno >= logging.ERROR]
+    assert failed == [], [r.getMessage() for r in failed]
