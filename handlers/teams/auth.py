@@ -138,7 +138,9 @@ class BotFrameworkTokens:
                 options={"require": ["exp", "iss", "aud"]},
             )
         except (jwt.PyJWTError, KeysUnavailable) as exc:
-            logger.warning("Bot Framework token refused (%s: %s)", type(exc).__name__, exc)
+            logger.warning(
+                "Bot Framework token refused (%s: %.200r)", type(exc).__name__, str(exc)
+            )  # repr: no forged lines
             return None
         except Exception:
             logger.exception("Bot Framework token refused: unexpected error while checking it")

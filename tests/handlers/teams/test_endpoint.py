@@ -90,6 +90,7 @@ WRONG_TOKENS: dict[str, Case] = {
     "not a JWT": lambda keys, url: ("Bearer not-a-token", activity(url)),
     "no key id": _token(kid=None),
     "a key id never published": _token(kid="key-9"),
+    "a key id forging log lines": _token(kid="key-9\n2026-11-25 ERROR forged line"),
     "HS256 with a shared secret": _token(algorithm="HS256"),
     "signed by a key that is not the Bot Framework's": _token(key=new_key()),
     "for another bot": _token(audience="00000000-0000-4000-8000-0000000000ff"),
@@ -111,6 +112,7 @@ async def test_every_wrong_token_gets_401_and_changes_nothing(
     engine: AsyncEngine,
     bot_framework: FakeBotFramework,
     fake_teams: FakeTeams,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
         for name, case in WRONG_TOKENS.items():
@@ -121,6 +123,7 @@ async def test_every_wrong_token_gets_401_and_changes_nothing(
                 assert response.status_code == 401, (name, kind, response.text)
                 assert response.json() == {"error": "invalid request"}
     await _nothing_changed(engine, fake_teams)
+    assert not any("\n" in record.getMessage() for record in caplog.records)
 
 
 async def test_unreachable_keys_get_401_then_tokens_are_accepted_again_once_they_are_back(
