@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
 from jwt import PyJWK, PyJWKClient
 from microsoft_agents.hosting.core import ClaimsIdentity
-from yarl import URL
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ METADATA_LIFESPAN_SECONDS = 24 * 3600
 KEYS_LIFESPAN_SECONDS = 24 * 3600
 KEYS_COOLDOWN_SECONDS = 60.0
 FETCH_TIMEOUT_SECONDS = 5.0
-# After the keys could not be fetched, tokens are refused at once for this long instead of each request
-# waiting for the same unreachable endpoint in turn.
+# After the keys could not be fetched, a token whose key is not cached is refused at once for this long,
+# instead of each request waiting for the same unreachable endpoint in turn.
 RETRY_AFTER_FAILURE_SECONDS = 10.0
 
 
@@ -201,15 +201,15 @@ def is_loopback(url: object) -> bool:
     if not isinstance(url, str):
         return False
     try:
-        parsed = URL(url)
-    except (ValueError, TypeError):
+        parts = urlsplit(url)
+        host = parts.hostname  # lower-cased, without an IPv6 address's brackets
+    except ValueError:
         return False
-    host = parsed.host
-    if parsed.scheme not in ("http", "https") or not host:
+    if parts.scheme not in ("http", "https") or not host:
         return False
-    if host.lower() == "localhost":
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False

@@ -334,6 +334,8 @@ async def test_anonymous_mode_answers_local_clients_without_a_token(
         assert "RELAIS_TEAMS_ANONYMOUS is on" in caplog.text  # said at start
         assert (await teams.post(activity(local), authorization=None)).status_code == 202
         assert (await teams.post(activity(by_name), authorization=None)).status_code == 202
+        ipv6 = activity(local.replace("127.0.0.1", "[::1]"))  # a message: nothing is sent back
+        assert (await teams.post(ipv6, authorization=None)).status_code == 202
         answer = await teams.post(_invoke(local), authorization=None)
         assert (answer.status_code, answer.json()["type"]) == (200, ERROR_TYPE)
     assert bot_framework.fetches == []  # no token is looked at
