@@ -186,11 +186,15 @@ async def after_send(
     meanwhile); when the last review failed for good and none went out, the employee is told."""
     if message.kind != REVIEW_KIND:
         return
-    suggestion = await session.scalar(
-        select(Suggestion).where(Suggestion.id == int(message.payload["suggestion_id"])).with_for_update()
-    )
-    if suggestion is None:
-        return
+    try:
+        suggestion = await get(
+            session,
+            workspace_id=message.workspace_id,
+            suggestion_id=int(message.payload["suggestion_id"]),
+            for_update=True,
+        )
+    except PostError:
+        return  # not this workspace's (every look-up is scoped to its workspace), or deleted
     if outcome.ok:
         shown = {
             "channel": outcome.channel or message.destination,
