@@ -1,7 +1,7 @@
-"""The core's records the Teams notifier reads and writes, through the core's sessions and services (an
-adapter runs no SQL): the conversation references stored for members and channels
-(`bot.services.conversations`) and members' display names (`bot.services.members`). Each call is one
-short session, never held across a call to Teams."""
+"""The core's records the Teams notifier reads and writes, through the core's functions that own their
+sessions (`bot.flows.references`: an adapter runs no SQL and opens no session): the conversation
+references stored for members and channels and members' display names. Each call is one short session
+of the core's, never held across a call to Teams."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.db import Sessions
-from bot.services import conversations, members
+from bot.flows import references
 
 
 class StoredConversations:
@@ -21,18 +21,14 @@ class StoredConversations:
         self._clock = clock or SystemClock()
 
     async def reference_for(self, workspace_id: int, key: str) -> dict[str, Any] | None:
-        async with self._sessions() as session:
-            return await conversations.reference_for(session, workspace_id=workspace_id, key=key)
+        return await references.reference_for(self._sessions, workspace_id=workspace_id, key=key)
 
     async def remember(self, workspace_id: int, key: str, reference: dict[str, Any]) -> None:
-        async with self._sessions() as session:
-            await conversations.remember(
-                session, workspace_id=workspace_id, key=key, reference=reference, now=self._clock.now()
-            )
-            await session.commit()
+        await references.remember(
+            self._sessions, workspace_id=workspace_id, key=key, reference=reference, now=self._clock.now()
+        )
 
     async def names(self, workspace_id: int, external_ids: Collection[str]) -> Mapping[str, str]:
-        if not external_ids:
-            return {}
-        async with self._sessions() as session:
-            return await members.display_names(session, workspace_id=workspace_id, external_ids=external_ids)
+        return await references.display_names(
+            self._sessions, workspace_id=workspace_id, external_ids=external_ids
+        )
