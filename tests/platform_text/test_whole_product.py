@@ -112,8 +112,8 @@ async def connect_linkedin(world: World, user: str) -> Shown:
 
 
 def test_the_text_platform_runs_without_any_chat_sdk() -> None:
-    """The adapter, its tests' world and the web app serving it load no Slack code (a fresh interpreter:
-    this test process has Slack's tests loaded too)."""
+    """The adapter, its tests' world and the web app serving it load no chat platform's code, neither
+    Slack's nor Teams' (a fresh interpreter: this test process has their tests loaded too)."""
     program = """
 import sys
 from bot.config import Settings
@@ -121,7 +121,8 @@ from bot.web import create_app
 import tests.platform_text.test_whole_product
 from tests.platform_text.adapter import TextPlatform
 create_app(Settings(_env_file=None, database_url="sqlite:///:memory:"), adapters=[TextPlatform()])
-print(sorted(m for m in sys.modules if m.startswith(("slack_sdk", "slack_bolt", "handlers.slack"))))
+chat = ("slack_sdk", "slack_bolt", "handlers.slack", "microsoft_agents", "handlers.teams")
+print(sorted(m for m in sys.modules if m.startswith(chat)))
 """
     found = subprocess.run(
         [sys.executable, "-c", program], cwd=REPO, capture_output=True, text=True, check=True, timeout=60
