@@ -6,7 +6,8 @@ either way); it says people joined or left a team Relais is in with `conversatio
 the workspace; a person is their Microsoft Entra object id (`aadObjectId`, stable across the tenant's
 teams and chats), with the name, locale and time zone the activity gives (its `clientInfo` entity), and
 the conversation reference to write to them first. A team's channel is its conversation id without a
-thread (`;messageid=…`).
+thread (`;messageid=…`). Installed in a team, Relais lists the team's people once (Teams names only the
+bot among those added), so that reminders and the leaderboard reach everyone from the start.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Final
 
+import aiohttp
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment, ChannelAccount
-from microsoft_agents.hosting.core import TurnContext
+from microsoft_agents.hosting.core import ConnectorClientBase, TurnContext
 
 from bot.core import Relais
 from bot.flows import membership
@@ -26,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 PLATFORM: Final = "teams"
 INSTALL_ACTIONS: Final = frozenset({"add", "add-upgrade"})
+ROSTER_PAGE_SIZE: Final = 500  # Teams' largest page
+ROSTER_PAGES: Final = 20
 
 
 async def on_installation_update(core: Relais, context: TurnContext) -> None:
@@ -74,14 +78,43 @@ async def _installed(core: Relais, context: TurnContext) -> None:
     welcome = await membership.installed(
         core, platform=PLATFORM, workspace=tenant, installer=installer, place=place
     )
-    if welcome is not None:
-        _, card = render(welcome)
-        await context.send_activity(
-            Activity(
-                type=ActivityTypes.message,
-                attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)],
-            )
+    if welcome is None:
+        return  # not the first time Relais hears of this place: done then
+    _, card = render(welcome)
+    await context.send_activity(
+        Activity(
+            type=ActivityTypes.message,
+            attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)],
         )
+    )
+    if place.channel:
+        people = [person for member in await _roster(context) if (person := _person(activity, member))]
+        if people:
+            await membership.joined(core, platform=PLATFORM, workspace=tenant, people=people)
+
+
+async def _roster(context: TurnContext) -> list[ChannelAccount]:
+    """The people of the team Relais was just installed in (Teams names only the bot among those added),
+    page by page (at most `ROSTER_PAGES` of `ROSTER_PAGE_SIZE`); whoever could not be listed is met later,
+    when they join or write. Outside any transaction: a call to Teams."""
+    client = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]  # the SDK's own key
+    if client is None:
+        return []
+    team = team_of(context.activity)
+    found: list[ChannelAccount] = []
+    token: str | None = None
+    try:
+        for _ in range(ROSTER_PAGES):
+            page = await client.conversations.get_conversation_paged_members(
+                team, page_size=ROSTER_PAGE_SIZE, continuation_token=token
+            )
+            found.extend(page.members or ())
+            token = page.continuation_token
+            if not token:
+                break
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        logger.warning("the team's members could not be listed (%s: %.200r)", type(exc).__name__, str(exc))
+    return found
 
 
 def _person(activity: Activity, account: ChannelAccount) -> Person | None:
@@ -108,6 +141,14 @@ def tenant_of(activity: Activity) -> str | None:
     tenant = data.get("tenant")
     tenant_id = tenant.get("id") if isinstance(tenant, dict) else None
     return tenant_id if isinstance(tenant_id, str) and tenant_id else None
+
+
+def team_of(activity: Activity) -> str:
+    """The team a channel activity comes from (its id), else the conversation."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    team = data.get("team")
+    team_id = team.get("id") if isinstance(team, dict) else None
+    return team_id if isinstance(team_id, str) and team_id else conversation_of(activity)
 
 
 def conversation_of(activity: Activity) -> str:

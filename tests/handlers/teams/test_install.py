@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.demo.fake_teams import FakeTeams
+from bot.demo.fake_teams import MEMBERS, FakeTeams
 from bot.services.connections import CONNECTED_KIND
 from bot.services.conversations import reference_for
 from handlers.teams.connector import Connector
@@ -92,7 +92,8 @@ async def test_installing_in_a_team_makes_the_tenant_a_workspace_and_welcomes_th
 ) -> None:
     async with FakeTeams(tenant_id=TENANT, bot_id=BOT["id"], token=OUTBOUND_TOKEN) as connector:
         connector.add_member("29:ann", aad_object_id="aad-ann", name="Ann Lee")
-        connector.add_conversation(CHANNEL)
+        connector.add_member("29:bob", aad_object_id="aad-bob", name="Bob Stone")
+        connector.add_conversation(CHANNEL)  # the team's people: Ann and Bob
         url = connector.service_url
         install = team_activity(url, "installationUpdate", action="add")
         bot_added = team_activity(
@@ -107,6 +108,7 @@ async def test_installing_in_a_team_makes_the_tenant_a_workspace_and_welcomes_th
     assert "👋 Relais est installé" in card_text(welcome)
     assert "queue <url> pour publier votre premier lien" in card_text(welcome)
     assert welcome["replyToId"] == install["id"]
+    assert len(connector.calls_to(MEMBERS)) == 1  # the team's people, listed once
     assert {call.token for call in connector.calls} == {OUTBOUND_TOKEN}
     assert connector.violations == []
 
@@ -116,8 +118,15 @@ async def test_installing_in_a_team_makes_the_tenant_a_workspace_and_welcomes_th
         assert workspace.default_channel == CHANNEL
         channel = await reference_for(session, workspace_id=workspace.id, key=CHANNEL)
         ann = await reference_for(session, workspace_id=workspace.id, key="aad-ann")
-    ann_member = (await members(sessions))["aad-ann"]
-    assert (ann_member.is_admin, ann_member.locale, ann_member.active) == (True, "fr-FR", True)
+    people = await members(sessions)
+    assert sorted(people) == ["aad-ann", "aad-bob"]
+    ann_member, bob_member = people["aad-ann"], people["aad-bob"]
+    assert (ann_member.display_name, ann_member.is_admin, ann_member.locale) == ("Ann Lee", True, "fr-FR")
+    assert (bob_member.display_name, bob_member.is_admin, bob_member.active) == ("Bob Stone", False, True)
+    async with sessions() as session:
+        bob = await reference_for(session, workspace_id=workspace.id, key="aad-bob")
+    assert bob is not None
+    assert (bob["user"]["id"], bob["conversation"]["id"]) == ("29:bob", CHANNEL)
     assert channel is not None
     assert (channel["serviceUrl"], channel["conversation"]["id"], channel["bot"]) == (url, CHANNEL, BOT)
     assert "user" not in channel
@@ -352,3 +361,21 @@ async def test_odd_install_and_membership_activities_signed_by_the_bot_framework
     assert seen == {202, 400}  # some reached the turn, some were no activity
     failed = [r for r in caplog.records if r.name.startswith("handlers.") and r.levelno >= logging.ERROR]
     assert failed == [], [r.getMessage() for r in failed]
+
+
+async def test_when_the_team_cannot_be_listed_the_install_still_holds(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+    fake_teams: FakeTeams,
+) -> None:
+    fake_teams.add_member("29:bob", aad_object_id="aad-bob", name="Bob Stone")
+    fake_teams.add_conversation(CHANNEL)
+    fake_teams.fail_next(MEMBERS, status=502)
+    install = team_activity(fake_teams.service_url, "installationUpdate", action="add")
+    async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
+        assert (await teams.post(install)).status_code == 202
+    assert sorted(await members(sessions)) == ["aad-ann"]  # Bob is met when he joins or writes
+    (welcome,) = fake_teams.activities(CHANNEL)
+    assert "Relais est installé" in card_text(welcome)
