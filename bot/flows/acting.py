@@ -144,7 +144,7 @@ async def form_submitter(
 async def member_ref(core: Relais, who: Who) -> MemberRef:
     """Who is acting as the hot path knows them: from this process's memory, else from the database
     (created on first contact, the profile left as it is)."""
-    known = core.cache.member(who.workspace, who.member)
+    known = core.cache.member(who.platform, who.workspace, who.member)
     if known is not None:
         return known
     async with core.sessions() as session:
@@ -164,7 +164,7 @@ async def fresh_language(core: Relais, directory: Directory, who: Who, known: Me
 def cached_language(core: Relais, who: Who | None) -> str:
     """The member's language as this process last saw it (English for someone it never saw), for
     answers that cannot wait for the database."""
-    known = core.cache.member(who.workspace, who.member) if who is not None else None
+    known = core.cache.member(who.platform, who.workspace, who.member) if who is not None else None
     return known.lang if known is not None else "en"
 
 
@@ -173,13 +173,13 @@ def remember(core: Relais, who: Who, member: Member) -> MemberRef:
     ref = MemberRef(
         member.workspace_id, member.id, member_service.language_of(member), member.admin_checked_at
     )
-    core.cache.remember_member(who.workspace, who.member, ref)
+    core.cache.remember_member(who.platform, who.workspace, who.member, ref)
     return ref
 
 
 def forget(core: Relais, who: Who) -> None:
     """Drop the hot path's picture of this member (their language changed)."""
-    core.cache.forget_member(who.workspace, who.member)
+    core.cache.forget_member(who.platform, who.workspace, who.member)
 
 
 def local(moment: datetime, timezone: str | None) -> str:

@@ -55,7 +55,7 @@ def shareable(post: Post | PostRef | None, network: Network) -> bool:
 
 async def _find(core: Relais, who: Who, post_id: int) -> tuple[MemberRef, PostRef | None]:
     """Who is clicking and what the post is, from memory when possible, else in one session."""
-    ref = core.cache.member(who.workspace, who.member)
+    ref = core.cache.member(who.platform, who.workspace, who.member)
     post = core.cache.post(ref.workspace_id, post_id) if ref is not None else None
     if ref is not None and post is not None:
         return ref, post

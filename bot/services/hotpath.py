@@ -1,7 +1,7 @@
 """Per-process memory for the share click's hot path, which must reach the database as little as
 possible before the ack (docs/benchmarks.md).
 
-Ids never change, so who a Slack user is (workspace id, member id) is kept until evicted; the member's
+Ids never change, so who a platform's user is (workspace id, member id) is kept until evicted; the member's
 language and when their profile was last checked are refreshed whenever the profile is. A post's
 shareability (state, networks, captions) is kept for `POST_TTL` only: another process (the clock
 expiring it, an admin on another web process cancelling it) may change it, and the TTL bounds how long
@@ -51,24 +51,30 @@ class PostRef:
 
 
 class HotCache:
+    """Members are keyed by the platform's name with its workspace and user ids: ids are only unique
+    within a platform (a Slack team id and a Teams tenant id could in principle be the same string), and
+    one process serves every platform."""
+
     def __init__(self) -> None:
-        self._members: OrderedDict[tuple[str, str], MemberRef] = OrderedDict()
+        self._members: OrderedDict[tuple[str, str, str], MemberRef] = OrderedDict()
         self._posts: OrderedDict[tuple[int, int], tuple[float, PostRef]] = OrderedDict()
 
-    def member(self, team_id: str, user_id: str) -> MemberRef | None:
-        found = self._members.get((team_id, user_id))
+    def member(self, platform: str, workspace: str, user: str) -> MemberRef | None:
+        key = (platform, workspace, user)
+        found = self._members.get(key)
         if found is not None:
-            self._members.move_to_end((team_id, user_id))
+            self._members.move_to_end(key)
         return found
 
-    def remember_member(self, team_id: str, user_id: str, ref: MemberRef) -> None:
-        self._members[(team_id, user_id)] = ref
-        self._members.move_to_end((team_id, user_id))
+    def remember_member(self, platform: str, workspace: str, user: str, ref: MemberRef) -> None:
+        key = (platform, workspace, user)
+        self._members[key] = ref
+        self._members.move_to_end(key)
         while len(self._members) > MAX_MEMBERS:
             self._members.popitem(last=False)
 
-    def forget_member(self, team_id: str, user_id: str) -> None:
-        self._members.pop((team_id, user_id), None)
+    def forget_member(self, platform: str, workspace: str, user: str) -> None:
+        self._members.pop((platform, workspace, user), None)
 
     def post(self, workspace_id: int, post_id: int) -> PostRef | None:
         found = self._posts.get((workspace_id, post_id))

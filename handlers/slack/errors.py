@@ -23,7 +23,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.core import Relais
+from bot.flows.acting import cached_language
 from handlers.slack.deps import CONTEXT_KEY
+from handlers.slack.identity import who
 from handlers.slack.text import t
 
 logger = logging.getLogger(__name__)
@@ -93,8 +95,7 @@ async def _tell_failure(
     deps = context.get(CONTEXT_KEY) if context is not None else None
     lang = "en"
     if isinstance(deps, Relais) and team_id and user_id:
-        known = deps.cache.member(team_id, user_id)
-        lang = known.lang if known is not None else "en"
+        lang = cached_language(deps, who(team_id, user_id))
     text = t(lang, "something_went_wrong" if before_ack else "went_wrong_after")
     try:
         await _tell(client, body, user_id, text)
