@@ -183,6 +183,29 @@ def free_port() -> int:
 
 
 @contextmanager
+def connections_in_use(engine: AsyncEngine) -> Iterator[Callable[[], int]]:
+    """While inside, the returned function tells how many connections of `engine`'s pool are checked out:
+    a session holds one from its first statement to its commit or close, so asked while a network call
+    is made it shows a transaction (read or write) left open across it."""
+    held: set[int] = set()
+
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        held.add(id(record))
+
+    def checkin(dbapi_connection: Any, record: Any) -> None:
+        held.discard(id(record))
+
+    pool = engine.sync_engine.pool
+    event.listen(pool, "checkout", checkout)
+    event.listen(pool, "checkin", checkin)
+    try:
+        yield lambda: len(held)
+    finally:
+        event.remove(pool, "checkout", checkout)
+        event.remove(pool, "checkin", checkin)
+
+
+@contextmanager
 def pending_writes(engine: AsyncEngine) -> Iterator[Callable[[], bool]]:
     """While inside, the returned function tells whether some connection of `engine` has a write
     (INSERT, UPDATE, DELETE) not yet committed or rolled back: asked while a fake service holds a call,

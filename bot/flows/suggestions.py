@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core import Relais
 from bot.flows import acting
 from bot.flows.acting import Who
-from bot.flows.caller import Caller, ChatSurface, Refusal
+from bot.flows.caller import ChatSurface, Refusal
+from bot.flows.invocation import Invocation
 from bot.i18n import url_reason
 from bot.messages import Message, text
 from bot.messages.commands import refusal, say
@@ -26,35 +27,31 @@ from models import Member, SuggestionState
 MAX_REASON = 1000  # characters of a suggestion's reason
 
 
-async def suggest(
-    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
-) -> Message:
-    """`suggest <url> [why]`: saved, and a review message to each admin enqueued with it (the command's
-    commit); the platform sends them once the caller has their answer."""
+async def suggest(run: Invocation) -> Message:
+    """`suggest <url> [why]`: saved, and a review message to each admin enqueued with it (one commit);
+    the platform sends them once the caller has their answer."""
+    core, lang, args = run.core, run.lang, run.args
     if not args:
         raise Refusal("missing_url", command="suggest")
     try:
         url = validate_url(args[0])
     except UnsafeURL as exc:
-        raise Refusal("invalid_url", reason=url_reason(caller.lang, code=exc.code, detail=str(exc))) from None
-    admins = await suggestions.admin_ids(
-        session, workspace_id=caller.workspace.id, configured=core.settings.relais_admins
-    )
-    if not admins:
-        raise Refusal("suggest_no_admins")
-    now = core.clock.now()
-    suggestion = await suggestions.suggest(
-        session,
-        workspace_id=caller.workspace.id,
-        member=caller.member,
-        url=url,
-        reason=inputs.check_text(surface.for_network(" ".join(args[1:])), limit=MAX_REASON),
-        now=now,
-    )
-    await suggestions.ask_reviews(
-        session, suggestion=suggestion, author=caller.member, admins=admins, now=now
-    )
-    return Message(text(caller.lang, "suggest_sent"))
+        raise Refusal("invalid_url", reason=url_reason(lang, code=exc.code, detail=str(exc))) from None
+    async with run.applying() as (session, caller):
+        admins = await suggestions.admin_ids(
+            session, workspace_id=caller.workspace.id, configured=core.settings.relais_admins
+        )
+        if not admins:
+            raise Refusal("suggest_no_admins")
+        reason = inputs.check_text(run.surface.for_network(" ".join(args[1:])), limit=MAX_REASON)
+        now = core.clock.now()
+        suggestion = await suggestions.suggest(
+            session, workspace_id=caller.workspace.id, member=caller.member, url=url, reason=reason, now=now
+        )
+        await suggestions.ask_reviews(
+            session, suggestion=suggestion, author=caller.member, admins=admins, now=now
+        )
+    return Message(text(lang, "suggest_sent"))
 
 
 async def approve(

@@ -4,16 +4,14 @@ and the answer as a neutral message. A platform hands over the typed text and re
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Final
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Relais
 from bot.flows import acting, suggestions
 from bot.flows.acting import Who
-from bot.flows.caller import Caller, ChatSurface, Refusal
+from bot.flows.caller import ChatSurface, Refusal
 from bot.flows.commands import members, posts, schedule
+from bot.flows.invocation import Invocation, Subcommand
 from bot.messages import Message, commands, text
 from bot.services import inputs
 from bot.services.inputs import InputError
@@ -24,8 +22,6 @@ logger = logging.getLogger(__name__)
 
 # The surface a command needs: a chat platform's.
 CommandSurface = ChatSurface
-
-Subcommand = Callable[[Relais, AsyncSession, Caller, CommandSurface, list[str]], Awaitable[Message | None]]
 
 ADMIN_COMMANDS: Final = frozenset({"queue", "list", "cancel", "stats", "channel", "schedule"})
 # The whole text of one command; a chat client's own box holds far less, so only a forged request comes
@@ -63,20 +59,19 @@ async def run_command(
 ) -> Message | None:
     """Run `/relais <typed>` for `who` (in `channel`, None in a private chat) and say what they see; None
     when the answer was a form the platform opened. Never raises: a refusal is said in the member's
-    language, a failure is logged and answered "something went wrong"."""
+    language, a failure is logged and answered "something went wrong".
+
+    No transaction is open here: the caller is identified in sessions of their own (the profile looked
+    up outside any), and each subcommand opens its own short one after its network work
+    (`Invocation.applying`)."""
     words = typed.split()
     name = words[0].lower() if words else "help"
     lang = "en"
     try:
-        # Identified before the command's own transaction (no write stays open across the profile
-        # look-up), then loaded into it, so that what the command changes on them is saved with it.
-        found = await acting.caller(core, directory, who, channel=channel)
-        lang = found.lang
-        async with core.sessions() as session:
-            caller = await acting.caller_in(core, session, found)
-            inputs.check_text(typed, limit=MAX_COMMAND_TEXT)
-            reply = await dispatch(core, session, caller, surface, name, words)
-            await session.commit()
+        caller = await acting.caller(core, directory, who, channel=channel)
+        lang = caller.lang
+        inputs.check_text(typed, limit=MAX_COMMAND_TEXT)
+        reply = await dispatch(Invocation(core, caller, tuple(words[1:]), surface), name, bool(words))
     except (Refusal, PostError, InputError) as refusal:
         key = refusal.key if isinstance(refusal, Refusal) else refusal.code
         return commands.say(lang, key, **_echoed(surface, refusal.params))
@@ -86,17 +81,17 @@ async def run_command(
     return reply
 
 
-async def dispatch(
-    core: Relais, session: AsyncSession, caller: Caller, surface: CommandSurface, name: str, words: list[str]
-) -> Message | None:
-    """The subcommand `name`, behind the admin gate; an unknown one gets the help, led by why."""
+async def dispatch(invocation: Invocation, name: str, typed: bool) -> Message | None:
+    """The subcommand `name`, behind the admin gate; an unknown one gets the help, led by why (when
+    something was `typed`)."""
+    caller = invocation.caller
     handler = SUBCOMMANDS.get(name)
     if handler is None:
-        lead = text(caller.lang, "unknown_command", command=commands.echoed(surface.typed(name)))
-        return commands.help_message(caller.lang, admin=caller.admin, lead=lead if words else None)
+        lead = text(caller.lang, "unknown_command", command=commands.echoed(invocation.surface.typed(name)))
+        return commands.help_message(caller.lang, admin=caller.admin, lead=lead if typed else None)
     if name in ADMIN_COMMANDS and not caller.admin:
         return commands.say(caller.lang, "not_admin", command=name)
-    return await handler(core, session, caller, surface, words[1:])
+    return await handler(invocation)
 
 
 def _echoed(surface: CommandSurface, params: dict[str, object]) -> dict[str, str | int | float]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.core import Relais
 from bot.flows import acting
 from bot.flows.caller import Caller, ChatSurface, Refusal, UnknownChannel
+from bot.flows.invocation import Invocation
 from bot.flows.queue import queued_reply
 from bot.i18n import url_reason
 from bot.messages import Mention, Message, commands, text
@@ -43,10 +42,10 @@ def checked_url(caller: Caller, typed: str) -> str:
         raise Refusal("invalid_url", reason=url_reason(caller.lang, code=exc.code, detail=str(exc))) from None
 
 
-async def queue(
-    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
-) -> Message | None:
-    """`queue <url> [caption] [#channel …] [at <when>]`; `queue` alone opens the form."""
+async def queue(run: Invocation) -> Message | None:
+    """`queue <url> [caption] [#channel …] [at <when>]`; `queue` alone opens the form. The channels are
+    looked up and the page fetched before the post is queued in its own short transaction."""
+    core, caller, surface, args = run.core, run.caller, run.surface, run.args
     if not args:
         default = default_channel(core, caller)
         await surface.open_queue_form((default,) if default else (), caller.lang)
@@ -72,31 +71,32 @@ async def queue(
     preview = await core.fetcher.fetch(url)
     if preview.error == "private_address":
         raise Refusal("private_url")
-    post = await post_service.queue_post(
-        session,
-        workspace=caller.workspace,
-        author=caller.member,
-        preview=preview,
-        captions=[surface.for_network(" ".join(words))] if words else [],
-        channels=channels,
-        networks=NETWORKS,
-        publish_at=publish_at,
-        expires_at=None,
-        now=now,
-        lang=caller.lang,
-    )
+    async with run.applying() as (session, author):
+        post = await post_service.queue_post(
+            session,
+            workspace=author.workspace,
+            author=author.member,
+            preview=preview,
+            captions=[surface.for_network(" ".join(words))] if words else [],
+            channels=channels,
+            networks=NETWORKS,
+            publish_at=publish_at,
+            expires_at=None,
+            now=now,
+            lang=caller.lang,
+        )
     return queued_reply(caller, post, now=now, preview_missing=preview.error is not None)
 
 
-async def post_list(
-    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
-) -> Message:
-    found = await post_service.list_posts(session, workspace_id=caller.workspace.id)
+async def post_list(run: Invocation) -> Message:
+    caller = run.caller
+    async with run.core.sessions() as session:
+        found = await post_service.list_posts(session, workspace_id=caller.workspace.id)
     when = [acting.local(line.publish_at, caller.timezone) if line.publish_at else "" for line in found]
     return commands.post_list(caller.lang, found, when=when)
 
 
-def post_id(args: list[str], command: str) -> int:
+def post_id(args: tuple[str, ...], command: str) -> int:
     """The post a subcommand names, or the refusal that says which is missing or not a number."""
     if not args:
         raise Refusal("missing_post_id", command=command)
@@ -106,43 +106,41 @@ def post_id(args: list[str], command: str) -> int:
     return found
 
 
-async def cancel(
-    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
-) -> Message:
-    which = post_id(args, "cancel")
-    await post_service.cancel_post(
-        session, workspace_id=caller.workspace.id, post_id=which, now=core.clock.now(), lang=caller.lang
-    )
-    core.cache.forget_post(caller.workspace.id, which)
-    return commands.say(caller.lang, "cancelled", id=which)
+async def cancel(run: Invocation) -> Message:
+    core, workspace_id = run.core, run.caller.workspace.id
+    which = post_id(run.args, "cancel")
+    async with run.applying() as (session, _):
+        await post_service.cancel_post(
+            session, workspace_id=workspace_id, post_id=which, now=core.clock.now(), lang=run.lang
+        )
+    core.cache.forget_post(workspace_id, which)
+    return commands.say(run.lang, "cancelled", id=which)
 
 
-async def channel(
-    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
-) -> Message:
-    """`channel #name`: where posts go when none is named."""
-    if not args:
+async def channel(run: Invocation) -> Message:
+    """`channel #name`: where posts go when none is named (looked up on the platform first)."""
+    if not run.args:
         raise Refusal("no_channel")
-    found = await resolve_channel(surface, args[0])
-    caller.workspace.default_channel = found
-    return commands.say(caller.lang, "channel_set", channel=Mention("channel", found))
+    found = await resolve_channel(run.surface, run.args[0])
+    async with run.applying() as (_, caller):
+        caller.workspace.default_channel = found
+    return commands.say(run.lang, "channel_set", channel=Mention("channel", found))
 
 
-async def stats(
-    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
-) -> Message:
+async def stats(run: Invocation) -> Message:
     """`stats <id>`: one post's; `stats`: the last `STATS_DAYS` days'."""
-    workspace_id = caller.workspace.id
-    if args:
-        which = post_id(args, "stats")
-        if await post_service.get_post(session, workspace_id=workspace_id, post_id=which) is None:
-            raise Refusal("unknown_post", id=which)
-        found = await scores.stats(session, workspace_id=workspace_id, post_id=which)
-        title = text(caller.lang, "stats_post_title", id=which)
-        refused = await post_service.undelivered(session, workspace_id=workspace_id, post_ids=[which])
-    else:
-        since = core.clock.now() - timedelta(days=STATS_DAYS)
-        found = await scores.stats(session, workspace_id=workspace_id, since=since)
-        title = text(caller.lang, "stats_period_title", days=STATS_DAYS)
-        refused = await post_service.undelivered(session, workspace_id=workspace_id, since=since)
-    return commands.stats(caller.lang, found, title=title, refused=refused)
+    lang, workspace_id = run.lang, run.caller.workspace.id
+    async with run.core.sessions() as session:
+        if run.args:
+            which = post_id(run.args, "stats")
+            if await post_service.get_post(session, workspace_id=workspace_id, post_id=which) is None:
+                raise Refusal("unknown_post", id=which)
+            found = await scores.stats(session, workspace_id=workspace_id, post_id=which)
+            title = text(lang, "stats_post_title", id=which)
+            refused = await post_service.undelivered(session, workspace_id=workspace_id, post_ids=[which])
+        else:
+            since = run.core.clock.now() - timedelta(days=STATS_DAYS)
+            found = await scores.stats(session, workspace_id=workspace_id, since=since)
+            title = text(lang, "stats_period_title", days=STATS_DAYS)
+            refused = await post_service.undelivered(session, workspace_id=workspace_id, since=since)
+    return commands.stats(lang, found, title=title, refused=refused)

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.core import Relais
-from bot.flows.caller import Caller, ChatSurface, Refusal
+from bot.flows.caller import Refusal
 from bot.flows.commands.posts import default_channel, resolve_channel
+from bot.flows.invocation import Invocation
 from bot.messages import Message, commands, text
 from bot.services import schedules, weekly
 
 
-async def schedule(
-    core: Relais, session: AsyncSession, caller: Caller, surface: ChatSurface, args: list[str]
-) -> Message:
-    """`schedule`: show; `schedule nudges <day> <HH:MM>`; `schedule leaderboard <day> <HH:MM> [#channel]`.
-    Setting the leaderboard's also makes the admin's time zone the workspace's (its clock)."""
-    workspace, lang = caller.workspace, caller.lang
+async def schedule(run: Invocation) -> Message:
+    """`schedule`: show; `schedule nudges <day> <HH:MM>`; `schedule leaderboard <day> <HH:MM> [#channel]`
+    (the channel looked up on the platform before the change is saved). Setting the leaderboard's also
+    makes the admin's time zone the workspace's (its clock)."""
+    caller, lang, args = run.caller, run.lang, run.args
     if not args:
+        workspace = caller.workspace
         board = schedules.schedule_of(workspace, schedules.LEADERBOARD)
         return commands.schedules_shown(
             lang,
             nudges=schedules.schedule_of(workspace, schedules.NUDGES),
             board=board,
             timezone=workspace.timezone,
-            channel=board.channel or default_channel(core, caller),
+            channel=board.channel or default_channel(run.core, caller),
         )
     job = args[0].lower()
     if job not in schedules.SCHEDULED_JOBS or len(args) < 3:
@@ -42,9 +40,10 @@ async def schedule(
         if not weekly.WORK_START <= at < weekly.WORK_END:
             raise Refusal("schedule_outside_hours")
     elif len(args) > 3:
-        channel = await resolve_channel(surface, args[3])
-    if job == schedules.LEADERBOARD:
-        workspace.timezone = timezone  # the leaderboard's clock is the workspace's
-    schedules.set_schedule(workspace, schedules.Schedule(job, day, at, channel), lang=lang)
+        channel = await resolve_channel(run.surface, args[3])
+    async with run.applying() as (_, admin):
+        if job == schedules.LEADERBOARD:
+            admin.workspace.timezone = timezone  # the leaderboard's clock is the workspace's
+        schedules.set_schedule(admin.workspace, schedules.Schedule(job, day, at, channel), lang=lang)
     what = text(lang, f"schedule_what_{job}")
     return commands.say(lang, "schedule_set", what=what, day=schedules.DAYS[day], time=at.strftime("%H:%M"))

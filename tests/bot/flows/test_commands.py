@@ -4,16 +4,20 @@ as it is left."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from ipaddress import ip_network
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.core import Relais
 from bot.flows.commands import run_command
 from bot.messages import Joined, Mention, Message, Section, Text, lines, plain_text, text
+from bot.services.preview import Preview, PreviewFetcher
 from models import Member, OutboxMessage, Post, Suggestion, Workspace
 from tests.bot.flows.conftest import ARTICLE, START, Directory, TextSurface, count, who
+from tests.conftest import connections_in_use
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -139,3 +143,43 @@ async def test_connect_without_the_network_configured_says_so(
     assert reply == Message(text("fr", "network_not_available", network=text("fr", "network_linkedin")))
     unknown = await run_command(core, surface, directory, who("UANNE"), "connect myspace")
     assert unknown == Message(text("fr", "unknown_network", command="connect"))
+
+
+async def test_no_transaction_is_open_while_a_command_asks_the_platform_or_the_web(
+    core: Relais, directory: Directory, sessions: Sessions, engine: AsyncEngine
+) -> None:
+    """`queue`, `channel` and `schedule` look channels up on the platform, and `queue` fetches the page:
+    each before the command's transaction, so no database connection is held while they wait."""
+    asked: list[tuple[str, int]] = []
+
+    with connections_in_use(engine) as in_use:
+
+        @dataclass
+        class WatchedSurface(TextSurface):
+            async def resolve_channel(self, reference: str) -> str:
+                asked.append((reference, in_use()))
+                return await super().resolve_channel(reference)
+
+        class WatchedFetcher(PreviewFetcher):
+            async def fetch(self, url: str) -> Preview:
+                asked.append((url, in_use()))
+                return await super().fetch(url)
+
+        fetcher = WatchedFetcher(timeout=1.0, allowed_networks=(ip_network("127.0.0.2/32"),))
+        watched = replace(core, fetcher=fetcher)
+        surface = WatchedSurface()
+        try:
+            for typed in (
+                "channel #general",
+                f"queue {ARTICLE} Read this #news",
+                "schedule leaderboard fri 16:00 #news",
+            ):
+                assert await run_command(watched, surface, directory, who("UBOSS"), typed) is not None
+        finally:
+            await fetcher.aclose()
+    assert asked == [("#general", 0), ("#news", 0), (ARTICLE, 0), ("#news", 0)]
+    async with sessions() as session:
+        workspace = (await session.scalars(select(Workspace))).one()
+        post = (await session.scalars(select(Post))).one()
+    assert (workspace.default_channel, workspace.timezone) == ("CGENERAL", "Europe/Paris")
+    assert post.channels == ["CNEWS"]
