@@ -1,12 +1,22 @@
 """Who is acting, from any Slack payload: the ids Slack's payloads carry, as the core's one look-up
-(`bot.flows.acting`) names them (`Who`), and the id a button carries."""
+(`bot.flows.acting`) names them (`Who`), the member they name (`caller_of`), and the id a button
+carries."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core import Relais
+from bot.flows import acting
 from bot.flows.acting import Who
+from bot.flows.caller import Caller, FormRefusals
+from bot.services.hotpath import AckDeadline
 from bot.services.inputs import parse_id
+from handlers.slack.deps import relais
+from handlers.slack.directory import SlackDirectory
 from models import Platform
 
 
@@ -24,6 +34,32 @@ def who(team_id: str, user_id: str) -> Who:
 
 def who_sent(body: dict[str, Any]) -> Who:
     return who(*team_and_user(body))
+
+
+async def caller_of(
+    context: AsyncBoltContext, client: AsyncWebClient, body: dict[str, Any], *, refresh: bool = True
+) -> tuple[Relais, Caller]:
+    """The core, and the member who sent `body` as the core's one look-up finds them (Slack's directory
+    asked for a stale profile; `refresh=False` before an ack): where a listener that acts for the
+    clicking member starts."""
+    core = relais(context)
+    return core, await acting.caller(core, SlackDirectory(client), who_sent(body), refresh=refresh)
+
+
+async def submitter_of(
+    context: AsyncBoltContext,
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    deadline: AckDeadline,
+    *,
+    field: str,
+) -> tuple[Relais, Caller | FormRefusals]:
+    """The core, and who submitted a form (`bot.flows.acting.form_submitter`: within what is left before
+    the ack, else the form's refusal under `field`)."""
+    core = relais(context)
+    return core, await acting.form_submitter(
+        core, SlackDirectory(client), who_sent(body), deadline, field=field
+    )
 
 
 def button_id(action: dict[str, Any]) -> int | None:

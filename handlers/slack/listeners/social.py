@@ -9,11 +9,11 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.flows import acting, connections
+from bot.flows import connections
 from handlers.slack.deps import relais
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.home import publish_home
-from handlers.slack.identity import button_id, who_sent
+from handlers.slack.identity import button_id, caller_of, who_sent
 from handlers.slack.social import early_teller, tell_message
 
 
@@ -34,8 +34,7 @@ async def handle_connect(
     """Connect / Reconnect: a fresh personal link (links are single-use and short-lived, so a button
     issues one when it is clicked rather than when its message was drawn)."""
     await ack()
-    deps = relais(context)
-    caller = await acting.caller(deps, SlackDirectory(client), who_sent(body))
+    deps, caller = await caller_of(context, client, body)
     answer = await connections.connect(
         deps, caller.member, connections.NETWORK_OF_ACTION[action["action_id"]], caller.lang
     )
@@ -51,8 +50,7 @@ async def handle_disconnect(
     context: AsyncBoltContext,
 ) -> None:
     await ack()
-    deps = relais(context)
-    caller = await acting.caller(deps, SlackDirectory(client), who_sent(body))
+    deps, caller = await caller_of(context, client, body)
     answer = await connections.disconnect(
         deps, caller.member, connections.NETWORK_OF_ACTION[action["action_id"]], caller.lang
     )
@@ -71,8 +69,7 @@ async def handle_undo(
 ) -> None:
     """Undo an API share: delete the post on the network; only its author can."""
     await ack()
-    deps = relais(context)
-    caller = await acting.caller(deps, SlackDirectory(client), who_sent(body), refresh=False)
+    deps, caller = await caller_of(context, client, body, refresh=False)
     answer = await connections.undo(deps, caller.member, button_id(action), caller.lang)
     await tell_message(body, respond, client, answer)
 

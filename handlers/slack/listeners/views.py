@@ -13,7 +13,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.flows import acting, queue, shares
+from bot.flows import queue, shares
 from bot.flows.caller import Caller
 from bot.messages import Inline, Message, plain_text
 from bot.services.hotpath import AckDeadline
@@ -21,9 +21,7 @@ from bot.services.inputs import parse_id
 from bot.services.posts import MAX_CAPTIONS
 from handlers.slack.blocks.modals import build_edit_modal, submitted
 from handlers.slack.channels import is_channel_id
-from handlers.slack.deps import relais
-from handlers.slack.directory import SlackDirectory
-from handlers.slack.identity import button_id, who_sent
+from handlers.slack.identity import button_id, caller_of, submitter_of
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.render import render
 from models import Member
@@ -93,10 +91,7 @@ async def handle_queue_submission(
 ) -> None:
     """The queue modal submitted: its problems go back under the fields; else the form closes and the
     admin hears by direct message where and when the post goes."""
-    deps = relais(context)
-    caller = await acting.form_submitter(
-        deps, SlackDirectory(client), who_sent(body), AckDeadline(), field=queue.URL
-    )
+    deps, caller = await submitter_of(context, client, body, AckDeadline(), field=queue.URL)
     if not isinstance(caller, Caller):
         await _refuse(ack, caller)
         return
@@ -124,8 +119,7 @@ async def handle_edit_share(
 ) -> None:
     """Edit & share: open a modal with the member's caption prefilled and the network choice."""
     await ack()
-    deps = relais(context)
-    caller = await acting.caller(deps, SlackDirectory(client), who_sent(body))
+    deps, caller = await caller_of(context, client, body)
     form = await shares.edit_form(deps, caller, button_id(action))
     if isinstance(form, Message):
         await _dm(client, caller.member, form)
@@ -145,11 +139,8 @@ async def handle_edit_submission(
 ) -> None:
     """Edit & share submitted: its problems go back under the fields; else the share is started before
     the form closes (a submission is never resent) and its outcome follows by direct message."""
-    deps = relais(context)
     deadline = AckDeadline()
-    caller = await acting.form_submitter(
-        deps, SlackDirectory(client), who_sent(body), deadline, field="caption"
-    )
+    deps, caller = await submitter_of(context, client, body, deadline, field="caption")
     if not isinstance(caller, Caller):
         await _refuse(ack, caller)
         return
