@@ -28,6 +28,7 @@ from models import (
     Network,
     OutboxMessage,
     OutboxState,
+    Platform,
     Post,
     PostState,
     Share,
@@ -409,9 +410,13 @@ async def record_delivery(
 
 
 def default_channel(workspace: Workspace, *, fallback: str | None) -> str | None:
-    """Where a post goes when no channel is named: the workspace's (`/relais channel`), else the
-    installation's (`RELAIS_CHANNEL`). The one place this choice is written."""
-    return workspace.default_channel or fallback
+    """Where a post (or a leaderboard) goes when no channel is named: the workspace's (`/relais
+    channel`), else, for a Slack workspace only, the installation's (`fallback`: RELAIS_CHANNEL, a Slack
+    channel id; one deployment serves every platform, and a Slack id means nothing to another one). The
+    one place this choice is written."""
+    if workspace.default_channel:
+        return workspace.default_channel
+    return fallback if workspace.platform == Platform.SLACK else None
 
 
 async def after_send(

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.notifier import Delivered
@@ -232,10 +232,16 @@ async def after_send(
 
 
 async def admin_ids(session: AsyncSession, *, workspace_id: int, configured: frozenset[str]) -> list[str]:
-    """Who reviews suggestions: RELAIS_ADMINS and the members known to be workspace admins."""
-    known = await session.scalars(
+    """Who reviews suggestions and hears of a channel's trouble: the active members of THIS workspace who
+    are its admins, flagged by the platform's directory or named in RELAIS_ADMINS (`configured`). One
+    deployment serves several workspaces and platforms, and RELAIS_ADMINS is one list of ids for all of
+    them: an id in it that is not a member here is another workspace's person (or one Relais never met
+    here), and nothing of this workspace is sent to it."""
+    found = await session.scalars(
         select(Member.external_id).where(
-            Member.workspace_id == workspace_id, Member.is_admin.is_(True), Member.active.is_(True)
+            Member.workspace_id == workspace_id,
+            Member.active.is_(True),
+            or_(Member.is_admin.is_(True), Member.external_id.in_(sorted(configured))),
         )
     )
-    return sorted(set(configured) | set(known))
+    return sorted(set(found))

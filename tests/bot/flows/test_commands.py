@@ -123,6 +123,7 @@ async def test_a_suggestion_is_saved_then_sent_for_review(
     assert isinstance(typo.summary, Text)
     assert typo.summary.key == "invalid_url"
     assert await count(sessions, Suggestion) == 0
+    await run_command(core, surface, directory, who("UBOSS"), "help")  # RELAIS_ADMINS, a member here
     sent = await run_command(core, surface, directory, who("UANNE"), f"suggest {ARTICLE} worth it")
     assert sent == Message(text("fr", "suggest_sent"))
     async with sessions() as session:

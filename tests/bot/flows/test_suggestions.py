@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import Relais
-from bot.flows import suggestions
+from bot.flows import acting, suggestions
 from bot.flows.acting import Who
 from bot.flows.commands import run_command
 from bot.messages import Message, text
@@ -47,6 +48,13 @@ class Recorder:
         if kind == "suggestion_review" and self.review_answer is not None:
             return self.review_answer
         return Delivered(ok=True, message_id=f"m{len(self.sent)}", channel=f"D-{destination}")
+
+
+@pytest.fixture(autouse=True)
+async def boss_is_a_member(core: Relais, directory: Directory) -> None:
+    """UBOSS, named in RELAIS_ADMINS, has used Relais in this workspace: the ids in RELAIS_ADMINS review
+    only the workspaces they are members of."""
+    await acting.caller(core, directory, who("UBOSS"))
 
 
 async def _drain(core: Relais, recorder: Recorder) -> None:

@@ -4,7 +4,7 @@ platform, when one deployment serves several."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import FrozenClock
 from bot.notifier import Delivered
 from bot.services import delivery, outbox
-from models import Member, OutboxMessage, Suggestion, Workspace
+from models import Member, OutboxMessage, ShareStatus, Suggestion, Workspace
+from scheduler import jobs
 from tests.fakes.notifier import RecordingNotifier
+from tests.scheduler.test_weekly import BOARD_TIME, _post, _share
 
 Sessions = async_sessionmaker[AsyncSession]
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Paris
@@ -98,3 +100,77 @@ async def test_a_review_lands_only_on_its_own_workspaces_suggestion(sessions: Se
         kept = await session.get_one(Suggestion, suggestion.id)
         assert kept.review_messages == []
         assert [m.kind for m in (await session.scalars(select(OutboxMessage))).all()] == ["suggestion_review"]
+
+
+async def test_a_teams_channels_trouble_is_told_to_this_workspaces_admins_only(sessions: Sessions) -> None:
+    """RELAIS_ADMINS names people of every workspace the deployment serves: a channel of a Teams
+    workspace that cannot be posted in is told to its own admins (flagged by Teams, or named in
+    RELAIS_ADMINS and met here), not to a Slack admin's id nor to an id Relais never met there."""
+    async with sessions() as session:
+        slack = await _workspace(session, "slack", "T0001")
+        teams = await _workspace(session, "teams", "TENANT")
+        await _member(session, slack, "USLACKBOSS")
+        await _member(session, teams, "aad-owner", is_admin=True)
+        await _member(session, teams, "aad-boss")
+        await _member(session, teams, "aad-anne")
+        await _member(session, teams, "aad-left", is_admin=True, active=False)
+        await outbox.enqueue(
+            session,
+            workspace_id=teams.id,
+            kind="social_connected",
+            destination="19:news@thread.tacv2",
+            payload={"network": "linkedin", "lang": "en"},
+            now=NOW,
+        )
+        await session.commit()
+    refused = Delivered(ok=False, error="channel_unusable", detail="Forbidden")
+    teams_chat = Refusing({"19:news@thread.tacv2": refused})
+
+    await _deliver(
+        {"teams": teams_chat}, sessions, admins=frozenset({"USLACKBOSS", "aad-boss", "aad-never-met"})
+    )
+
+    async with sessions() as session:
+        alerts = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "admin_alert"))
+        ).all()
+    assert sorted((a.workspace_id, a.destination) for a in alerts) == [
+        (teams.id, "aad-boss"),
+        (teams.id, "aad-owner"),
+    ]
+    assert sorted(sent.destination for sent in teams_chat.of_kind("admin_alert")) == ["aad-boss", "aad-owner"]
+
+
+async def test_relais_channel_is_the_leaderboards_fallback_in_slack_workspaces_only(
+    sessions: Sessions,
+) -> None:
+    """RELAIS_CHANNEL is a Slack channel id: a Slack workspace with no channel of its own gets its
+    leaderboard there; a Teams workspace with none gets no channel message (its ranks still go out
+    privately), rather than a message to another platform's id."""
+    week = BOARD_TIME - timedelta(days=2)
+    async with sessions() as session:
+        for platform, external_id, person in (("slack", "T0001", "UANA"), ("teams", "TENANT", "aad-ana")):
+            workspace = await _workspace(session, platform, external_id)
+            ana = await _member(session, workspace, person)
+            session.add(post := _post(workspace, ana, "News", week - timedelta(days=1)))
+            await session.flush()
+            session.add(_share(ana, post, week, ShareStatus.POSTED))
+        await session.commit()
+    slack_chat, teams_chat = RecordingNotifier(), RecordingNotifier()
+    clock = FrozenClock(BOARD_TIME)
+    ctx = jobs.Context(
+        sessions, {"slack": slack_chat, "teams": teams_chat}, clock.now, fallback_channel="C0GENERAL"
+    )
+
+    await jobs.run_job(ctx, "leaderboard")
+
+    assert [(s.kind, s.destination) for s in slack_chat.sent] == [
+        ("leaderboard", "C0GENERAL"),
+        ("rank", "UANA"),
+    ]
+    assert [(s.kind, s.destination) for s in teams_chat.sent] == [("rank", "aad-ana")]
+    async with sessions() as session:
+        boards = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "leaderboard"))
+        ).all()
+    assert [b.destination for b in boards] == ["C0GENERAL"]

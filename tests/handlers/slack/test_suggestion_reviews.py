@@ -114,11 +114,15 @@ async def test_when_no_admin_can_be_reached_the_employee_is_told(
     article: str,
     clock: FrozenClock,
 ) -> None:
-    """RELAIS_ADMINS names someone who left: the review fails for good, and the employee hears that the
+    """RELAIS_ADMINS names someone who has since left (Relais met them in this workspace; an id it never
+    met here is no admin of this workspace): the review fails for good, and the employee hears that the
     suggestion is saved but reached nobody (instead of waiting for an answer that never comes)."""
     setup_workspace(fake_slack)
+    fake_slack.add_user("UGONE")
     settings = make_settings(relais_admins="UGONE")
     async with relais_app(settings, engine, clock, fake_slack) as slack:
+        await slack.command("UGONE", "help")  # a member of this workspace
+        fake_slack.add_user("UGONE", deleted=True)  # who then leaves it
         reply = await slack.command("UEMP2", f"suggest {article}/idea")
         assert reply["text"].startswith("Thanks! Your suggestion was sent to the admins")
         sessions = async_sessionmaker(engine, expire_on_commit=False)
