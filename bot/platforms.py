@@ -15,6 +15,7 @@ from typing import Protocol
 import httpx
 from aiohttp import web
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.core import Relais
 from bot.db import Sessions
@@ -50,10 +51,10 @@ class Platform(Protocol):
         """Send what a request just enqueued for this platform (the clock would, a little later)."""
         ...
 
-    def notifier(self, settings: Settings, sessions: Sessions) -> Notifier:
+    def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
         """The clock's sender of outbox messages to this platform's workspaces (only called when
         configured); `sessions` lets it resolve destinations from the database (Teams' stored
-        conversation references)."""
+        conversation references), and `clock` (the outbox's) stamps what it records there."""
         ...
 
 
@@ -75,10 +76,12 @@ def configured(settings: Settings) -> list[Platform]:
     return chosen
 
 
-def notifiers(chosen: list[Platform], settings: Settings, sessions: Sessions) -> dict[str, Notifier]:
+def notifiers(
+    chosen: list[Platform], settings: Settings, sessions: Sessions, clock: Clock
+) -> dict[str, Notifier]:
     """The notifiers the clock sends the outbox through, by platform name: each workspace's messages go
     through its own platform's; with none configured, messages wait in the outbox."""
-    return {platform.name: platform.notifier(settings, sessions) for platform in chosen}
+    return {platform.name: platform.notifier(settings, sessions, clock) for platform in chosen}
 
 
 def social_clients(settings: Settings, http: httpx.AsyncClient) -> dict[Network, SocialClient]:

@@ -81,7 +81,8 @@ def build_context(
     chosen = platforms.configured(settings)  # first: an incomplete platform opens nothing
     engine = db.create_engine(settings.database_url)
     sessions = db.session_factory(engine)
-    real = SystemClock().now
+    system = SystemClock()
+    real = system.now
     http = platforms.new_http_client()
     fetcher = PreviewFetcher()  # a LinkedIn card's thumbnail, when a retried share posts it
     poster = Poster(
@@ -94,7 +95,7 @@ def build_context(
     )
     ctx = jobs.Context(
         sessions=sessions,
-        notifiers=platforms.notifiers(chosen, settings, sessions),
+        notifiers=platforms.notifiers(chosen, settings, sessions, system),
         now=now or real,
         send_now=real,
         poster=poster,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.core import Relais
 from bot.db import Sessions
@@ -52,7 +53,7 @@ class SlackPlatform:
         if SLACK_APP_KEY in app:
             await drain_outbox(app[CORE_KEY], app[SLACK_APP_KEY].client)
 
-    def notifier(self, settings: Settings, sessions: Sessions) -> Notifier:
+    def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
         return SlackNotifier(build_web_client(settings))  # Slack ids need no look-up
 
 

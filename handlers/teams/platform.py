@@ -7,20 +7,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Any
 
 from aiohttp import web
 from microsoft_agents.hosting.core import AccessTokenProviderBase
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.core import Relais
 from bot.db import Sessions
-from bot.notifier import TRANSIENT, Delivered, Notifier, RatePolicy
+from bot.notifier import Notifier
+from bot.services import delivery
 from handlers.teams.agent import TeamsAgent
 from handlers.teams.auth import KEYS_COOLDOWN_SECONDS, BotFrameworkTokens
 from handlers.teams.hosting import build_adapter, token_provider
 from handlers.teams.ingress import TeamsIngress
+from handlers.teams.notifier import TeamsNotifier
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +76,40 @@ class TeamsPlatform:
             )
         adapter = build_adapter(self._tokens or token_provider(settings))
         app[TEAMS_INGRESS_KEY] = TeamsIngress(adapter, TeamsAgent(core), tokens)
+        app[TEAMS_SENDER_KEY] = TeamsSender(core, self.notifier(settings, core.sessions, core.clock))
         app.router.add_post("/api/messages", handle_teams_activity)
 
     async def drain(self, app: web.Application) -> None:
-        return None  # nothing sends to Teams yet
+        if TEAMS_SENDER_KEY in app:
+            await app[TEAMS_SENDER_KEY].drain()
 
-    def notifier(self, settings: Settings, sessions: Sessions) -> Notifier:
-        return _NotYetNotifier()
+    def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
+        return TeamsNotifier.on_core(
+            sessions,
+            self._tokens or token_provider(settings),
+            loopback_only=settings.microsoft_app_id is None,
+            clock=clock,
+        )
+
+
+class TeamsSender:
+    """Sends what a request just enqueued for Teams workspaces (the clock would, a little later)."""
+
+    def __init__(self, core: Relais, notifier: Notifier) -> None:
+        self._core = core
+        self._notifier = notifier
+
+    async def drain(self) -> None:
+        core = self._core
+        try:
+            await delivery.deliver(
+                core.sessions,
+                notifiers={TeamsPlatform.name: self._notifier},
+                now=core.clock.now,
+                admins=core.settings.relais_admins,
+            )
+        except Exception:
+            logger.exception("draining the outbox for Teams failed; the clock will retry")
 
 
 async def handle_teams_activity(request: web.Request) -> web.StreamResponse:
@@ -95,12 +123,4 @@ async def handle_teams_not_configured(request: web.Request) -> web.Response:
     )
 
 
-class _NotYetNotifier:
-    """Until Teams' own notifier is written, messages for Teams workspaces wait in the outbox."""
-
-    rate = RatePolicy(interval=timedelta(seconds=1), burst=1)
-
-    async def send(
-        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
-    ) -> Delivered:
-        return Delivered(ok=False, error=TRANSIENT, detail="sending to Teams is not available yet")
+TEAMS_SENDER_KEY = web.AppKey("teams_sender", TeamsSender)

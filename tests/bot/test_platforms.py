@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import platforms
+from bot.clock import Clock
 from bot.config import ConfigError, Settings
 from bot.core import Relais
 from bot.db import Sessions
@@ -67,7 +68,7 @@ class Echo:
     async def drain(self, app: web.Application) -> None:
         pass
 
-    def notifier(self, settings: Settings, sessions: Sessions) -> Notifier:
+    def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
         return RECORDER
 
 

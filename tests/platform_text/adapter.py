@@ -16,6 +16,7 @@ from typing import Final
 
 from aiohttp import web
 
+from bot.clock import Clock
 from bot.config import Settings
 from bot.core import Relais
 from bot.db import Sessions
@@ -58,7 +59,7 @@ class TextPlatform:
     async def drain(self, app: web.Application) -> None:
         await deliver(app[CORE_KEY], self.recorder)
 
-    def notifier(self, settings: Settings, sessions: Sessions) -> Notifier:
+    def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
         return self.recorder
 
 

@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.clock import SystemClock
 from bot.config import Settings
 from bot.demo.fake_teams import MEMBERS, FakeTeams
+from bot.services import outbox
 from bot.services.connections import CONNECTED_KIND
 from bot.services.conversations import reference_for
 from handlers.teams.connector import Connector
@@ -25,6 +27,8 @@ from handlers.teams.notifier import TeamsNotifier
 from handlers.teams.platform import TeamsPlatform
 from handlers.teams.references import StoredConversations
 from models import ConversationRef, Member, Workspace
+from scheduler import jobs
+from scheduler.clock import build_context
 from tests.fakes.bot_framework import FakeBotFramework
 from tests.handlers.teams.driver import (
     APP_ID,
@@ -379,3 +383,47 @@ async def test_when_the_team_cannot_be_listed_the_install_still_holds(
     assert sorted(await members(sessions)) == ["aad-ann"]  # Bob is met when he joins or writes
     (welcome,) = fake_teams.activities(CHANNEL)
     assert "Relais est installé" in card_text(welcome)
+
+
+async def test_the_clock_of_a_teams_only_deployment_sends_through_the_teams_notifier(
+    database_url: str, engine: AsyncEngine, sessions: Sessions, bot_framework: FakeBotFramework
+) -> None:
+    """`relais clock`'s context, built from settings with Teams alone (anonymous, as with the Agents
+    Playground): the outbox's messages for the Teams workspace go out as cards through the references
+    the install stored — the member's 1:1 chat created on the way."""
+    anonymous = Settings(_env_file=None, database_url=database_url, relais_teams_anonymous=True)
+    async with FakeTeams(tenant_id=TENANT, bot_id=BOT["id"], anonymous=True) as playground:
+        playground.add_conversation(CHANNEL)
+        playground.add_member("29:bob", aad_object_id="aad-bob", name="Bob Stone")
+        url = playground.service_url
+        async with teams_app(anonymous, engine, bot_framework, playground, platform=TeamsPlatform()) as teams:
+            install = team_activity(url, "installationUpdate", action="add")
+            assert (await teams.post(install, authorization=None)).status_code == 202
+            added = team_activity(
+                url, "conversationUpdate", membersAdded=[BOB], channelData={"tenant": {"id": TENANT}}
+            )
+            assert (await teams.post(added, authorization=None)).status_code == 202
+        async with sessions() as session:
+            workspace = (await session.scalars(select(Workspace))).one()
+            for destination in ("aad-bob", CHANNEL):
+                await outbox.enqueue(
+                    session,
+                    workspace_id=workspace.id,
+                    kind=CONNECTED_KIND,
+                    destination=destination,
+                    payload={"network": "linkedin", "lang": "en"},
+                    now=SystemClock().now(),  # the outbox keeps real time (`build_context`)
+                )
+            await session.commit()
+        ctx, _, close = build_context(anonymous)
+        try:
+            assert sorted(ctx.notifiers) == ["teams"]
+            assert await jobs.run_job(ctx, "outbox") == "0 API shares, 2 messages"
+        finally:
+            await close()
+        chat = playground.personal_conversation("29:bob")
+        assert chat is not None
+        (notice,) = chat.activities
+        assert "LinkedIn" in card_text(notice)
+        assert len(playground.activities(CHANNEL)) == 2  # the welcome, then this
+    assert workspace.platform == "teams"
