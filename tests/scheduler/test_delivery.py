@@ -1,8 +1,10 @@
-"""The outbox against a fake Slack that enforces rate limits and fails on purpose: one message a
-second per channel, 429s and 5xx retried later, people who left skipped, unusable channels reported to
-the admins once; every recipient gets each message once. A channel that refuses a post (announcement-only)
-is reported to the admin who queued it and shown in `/relais list` and `/relais stats`; a dead workspace
-token marks nobody inactive and loses nothing; every message fits Slack's size limits."""
+"""The outbox's rules: one message a second per channel, 429s and 5xx retried later, people who left
+skipped, unusable channels reported to the admins once; every recipient gets each message once (against
+a fake Slack that enforces its limits and fails on purpose: the notifier's codes are what the rules read).
+A channel that refuses a post (announcement-only) is reported to the admin who queued it and shown in
+`/relais list` and `/relais stats`, checked on the core's answers and the messages it sends; a dead
+workspace token marks nobody inactive and loses nothing; the core's messages carry every post whole.
+How Slack shows each of these: tests/handlers/slack/test_outbox_on_slack.py."""
 
 from __future__ import annotations
 
@@ -14,28 +16,28 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import db
 from bot.clock import FrozenClock
+from bot.core import Relais
 from bot.demo.fake_slack import FakeSlack
-from bot.messages import plain_text
+from bot.messages import Joined, Link, Message, Section, Strong, plain_text
 from bot.messages.outbox import message_for
+from bot.messages.post import TITLE_LENGTH, clip
+from bot.notifier import CHANNEL_UNUSABLE, Delivered
 from bot.services import outbox
+from bot.services.members import Profile
 from handlers.slack.app import build_web_client
 from handlers.slack.notifier import SlackNotifier
 from models import Delivery, Member, OutboxMessage, OutboxState, Post, PostState
 from scheduler import jobs
+from tests.bot.flows import conftest as flows
+from tests.bot.flows.conftest import Directory
 from tests.conftest import BOT_TOKEN
-from tests.handlers.slack.driver import (
-    START,
-    SettingsFactory,
-    SlackDriver,
-    article_server,
-    eventually,
-    relais_app,
-    setup_workspace,
-)
+from tests.fakes.notifier import RecordingNotifier, Shown
+from tests.handlers.slack.driver import article_server
+from tests.platform_text.adapter import TextChat
 from tests.scheduler.test_jobs_cli import _relais
 from tests.scheduler.test_weekly import BOARD_TIME, NUDGE_TIME, _member, _workspace
 
@@ -43,6 +45,10 @@ from tests.scheduler.test_weekly import BOARD_TIME, NUDGE_TIME, _member, _worksp
 CREATED = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
 Sessions = async_sessionmaker[AsyncSession]
+
+# The fixtures of the core's flows' tests: a core over the test database, and the platform's directory.
+core = flows.core
+directory = flows.directory
 
 
 def _alert(channel: str) -> dict[str, object]:
@@ -207,79 +213,84 @@ def _shown(row: OutboxMessage) -> str:
     return plain_text(message.summary)
 
 
-async def _dm_texts(fake: FakeSlack, user: str) -> list[str]:
-    return [str(c.params["text"]) for c in fake.calls_to("chat.postMessage") if c.params["channel"] == user]
+class AnnouncementOnly(RecordingNotifier):
+    """A platform on which only the workspace's admins may post in `channels`: Relais's messages there
+    are refused as a notifier reports a channel it cannot use (the platform's reason kept, here Slack's
+    word for it, which the admins' texts name)."""
+
+    def __init__(self, *channels: str) -> None:
+        super().__init__()
+        self.channels = frozenset(channels)
+        self.refused: list[tuple[str, str]] = []
+
+    async def send(
+        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
+    ) -> Delivered:
+        if destination in self.channels:
+            self.refused.append((kind, destination))
+            return Delivered(ok=False, error=CHANNEL_UNUSABLE, detail="restricted_action")
+        return await super().send(
+            kind=kind, destination=destination, payload=payload, workspace_id=workspace_id
+        )
 
 
-async def _refused_post(
-    slack: SlackDriver, sessions: Sessions, article: str, admin: str = "UADMIN"
-) -> dict[str, Any]:
-    """`admin` queues a link into #news and the announcement-only #announcements; returns their reply
-    once the refusal was reported to them."""
-    slack.fake.add_channel("C0ANN", "announcements", announcement_only=True)
-    reply = await slack.command(admin, f"queue <{article}/launch> <#C0NEWS|news> <#C0ANN|announcements>")
-
-    async def told() -> bool:
-        return bool(await _dm_texts(slack.fake, admin))
-
-    await eventually(told)
-    return reply
+def said(shown: Shown | None) -> str:
+    """The whole of what a person was shown, as plain text."""
+    assert shown is not None, "the person was shown nothing"
+    return f"{shown.text}\n{shown.body}"
 
 
 async def test_a_channel_that_refuses_a_post_is_reported_to_its_admin_and_shown_not_delivered(
-    make_settings: SettingsFactory, engine: AsyncEngine, sessions: Sessions, fake_slack: FakeSlack
+    core: Relais, directory: Directory, sessions: Sessions
 ) -> None:
-    setup_workspace(fake_slack)
-    async with (
-        article_server() as article,
-        relais_app(make_settings(), engine, FrozenClock(START), fake_slack) as slack,
-    ):
-        reply = await _refused_post(slack, sessions, article)
-        # Nothing said "published" before Slack accepted it.
-        assert reply["text"] == (
-            "Post #1 is being published in <#C0NEWS>, <#C0ANN>. I'll tell you if a channel refuses it."
+    """#general lets only its admins post. (The same through Slack, with Slack's rendering of each answer:
+    tests/handlers/slack/test_outbox_on_slack.py.)"""
+    notifier = AnnouncementOnly("CGENERAL")
+    chat = TextChat(core, directory, notifier)
+    async with article_server() as article:
+        reply = await chat.type("UBOSS", f"queue {article}/launch #news #general")
+        # Nothing said "published" before the platform accepted it.
+        assert said(reply).startswith(
+            "Post #1 is being published in #CNEWS, #CGENERAL. I'll tell you if a channel refuses it."
         )
+        assert notifier.refused == [("post", "CGENERAL")]
         [refusal] = await _rows(sessions, "post_refused")
-        assert (refusal.destination, refusal.state) == ("UADMIN", OutboxState.SENT)
+        assert (refusal.destination, refusal.state) == ("UBOSS", OutboxState.SENT)
         assert _shown(refusal) == (
-            "Post #1 was not published in #C0ANN: only workspace admins may post in this announcement-only "
-            "channel. Ask a workspace admin to let Relais post there, or queue the post into another channel."
+            "Post #1 was not published in #CGENERAL: only workspace admins may post in this announcement-"
+            "only channel. Ask a workspace admin to let Relais post there, or queue the post into another "
+            "channel."
         )
-        assert len(await _dm_texts(fake_slack, "UADMIN")) == 1
-        assert [m["ts"] for m in fake_slack.messages["C0ANN"]] == []
+        assert [sent.kind for sent in notifier.to("UBOSS")] == ["post_refused"]
+        assert [sent.kind for sent in notifier.to("CNEWS")] == ["post"]
         async with sessions() as session:
             deliveries = (await session.scalars(select(Delivery))).all()
-            assert [d.destination for d in deliveries] == ["C0NEWS"]
+            assert [d.destination for d in deliveries] == ["CNEWS"]
             refused = (
-                await session.scalars(select(OutboxMessage).where(OutboxMessage.destination == "C0ANN"))
+                await session.scalars(select(OutboxMessage).where(OutboxMessage.destination == "CGENERAL"))
             ).one()
             assert (refused.state, refused.last_error) == (OutboxState.FAILED, "restricted_action")
             post = (await session.scalars(select(Post))).one()
             assert post.state is PostState.PUBLISHED  # it is, in #news
 
-        listed = await slack.command("UADMIN", "list")
-        assert "`#1` published" in listed["text"]
-        assert "not delivered to <#C0ANN> (restricted_action)" in listed["text"]
-        assert "<#C0NEWS>" not in listed["text"]  # delivered there: nothing to say
+        listed = said(await chat.type("UBOSS", "list"))
+        assert "`#1` published" in listed
+        assert "not delivered to #CGENERAL (restricted_action)" in listed
+        assert "#CNEWS" not in listed  # delivered there: nothing to say
         for command in ("stats 1", "stats"):
-            stats = await slack.command("UADMIN", command)
-            assert "Not delivered: #1 in <#C0ANN> (restricted_action)" in stats["text"]
+            stats = said(await chat.type("UBOSS", command))
+            assert "Not delivered: #1 in #CGENERAL (restricted_action)" in stats
 
         # The admin is told once, even when the outbox is drained again.
-        await slack.command("UADMIN", "help")
-        await slack.settle()
-        assert len(await _dm_texts(fake_slack, "UADMIN")) == 1
+        await chat.type("UBOSS", "help")
+        assert [sent.kind for sent in notifier.to("UBOSS")] == ["post_refused"]
 
         # A post that no channel took is not called published.
-        await slack.command("UADMIN", f"queue <{article}/other> <#C0ANN|announcements>")
-
-        async def told_twice() -> bool:
-            return len(await _dm_texts(fake_slack, "UADMIN")) == 2
-
-        await eventually(told_twice)
-        listed = await slack.command("UADMIN", "list")
-        assert "`#2` not published" in listed["text"]
-        assert "`#1` published" in listed["text"]
+        await chat.type("UBOSS", f"queue {article}/other #general")
+        assert [sent.kind for sent in notifier.to("UBOSS")] == ["post_refused"] * 2
+        listed = said(await chat.type("UBOSS", "list"))
+        assert "`#2` not published" in listed
+        assert "`#1` published" in listed
 
 
 async def test_an_announcement_only_channel_is_reported_to_the_admins_once(
@@ -299,7 +310,8 @@ async def test_an_announcement_only_channel_is_reported_to_the_admins_once(
         "channel_unusable",
         "restricted_action",  # Slack's reason: the alert says what to do about it
     )
-    assert len(await _dm_texts(fake_slack, "UADMIN")) == 1
+    to_admin = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "UADMIN"]
+    assert len(to_admin) == 1
     async with sessions() as session:
         states = {
             m.state for m in (await session.scalars(select(OutboxMessage))).all() if m.destination == "C0ANN"
@@ -308,23 +320,24 @@ async def test_an_announcement_only_channel_is_reported_to_the_admins_once(
 
 
 async def test_the_refusal_is_told_in_the_admins_language(
-    make_settings: SettingsFactory, engine: AsyncEngine, sessions: Sessions, fake_slack: FakeSlack
+    core: Relais, directory: Directory, sessions: Sessions
 ) -> None:
-    setup_workspace(fake_slack)
-    settings = make_settings(relais_admins=frozenset({"UEMP1"}))  # Élodie uses Slack in French
-    async with (
-        article_server() as article,
-        relais_app(settings, engine, FrozenClock(START), fake_slack) as slack,
-    ):
-        reply = await _refused_post(slack, sessions, article, admin="UEMP1")
-        assert reply["text"].startswith("La publication n°1 est en cours de publication dans")
-        [told] = await _rows(sessions, "post_refused")
-        assert (told.destination, told.payload["lang"]) == ("UEMP1", "fr")
-        assert _shown(told).startswith(
-            "La publication n°1 n'a pas été publiée dans #C0ANN : seuls les admins de l'espace de travail"
-        )
-        assert len(await _dm_texts(fake_slack, "UEMP1")) == 1
-        assert await _dm_texts(fake_slack, "UADMIN") == []  # only the admin who queued it
+    """Anne, a workspace admin by the platform's directory, speaks French; Boss (an admin too) hears
+    nothing of her post."""
+    anne = directory.profiles["UANNE"]
+    directory.profiles["UANNE"] = Profile(anne.display_name, anne.locale, anne.timezone, is_admin=True)
+    notifier = AnnouncementOnly("CGENERAL")
+    chat = TextChat(core, directory, notifier)
+    async with article_server() as article:
+        reply = await chat.type("UANNE", f"queue {article}/launch #news #general")
+    assert said(reply).startswith("La publication n°1 est en cours de publication dans")
+    [told] = await _rows(sessions, "post_refused")
+    assert (told.destination, told.payload["lang"]) == ("UANNE", "fr")
+    assert _shown(told).startswith(
+        "La publication n°1 n'a pas été publiée dans #CGENERAL : seuls les admins de l'espace de travail"
+    )
+    assert [sent.kind for sent in notifier.to("UANNE")] == ["post_refused"]
+    assert notifier.to("UBOSS") == []  # only the admin who queued it
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -395,30 +408,13 @@ async def test_relais_jobs_list_shows_what_a_dead_token_holds_back_and_the_error
         await engine.dispose()
 
 
-async def test_a_dead_token_during_a_command_does_not_make_the_caller_inactive(
-    make_settings: SettingsFactory, engine: AsyncEngine, sessions: Sessions, fake_slack: FakeSlack
-) -> None:
-    setup_workspace(fake_slack)
-    clock = FrozenClock(START)
-    async with relais_app(make_settings(), engine, clock, fake_slack) as slack:
-        await slack.command("UEMP2", "me")
-        fake_slack.deactivate_token()
-        clock.advance(timedelta(hours=1))  # the cached profile is stale: Slack is asked again
-        reply = await slack.command("UEMP2", "me")  # answered through the response URL, no token needed
-        assert reply["text"].startswith("*Your sharing*")
-    async with sessions() as session:
-        bob = (await session.scalars(select(Member).where(Member.external_id == "UEMP2"))).one()
-        assert bob.active is True
-
-
 # ---------------------------------------------------------------------------------------------------
 # Message size
 
 
-async def test_a_nudge_with_three_long_captions_fits_slack_and_is_delivered(
-    sessions: Sessions, fake_slack: FakeSlack
-) -> None:
-    fake_slack.add_user("UPARIS")
+async def seed_three_long_posts(sessions: Sessions) -> None:
+    """UPARIS has three posts to share, each as long as a post gets: a long link, title and description,
+    and a 2,992-character caption full of characters a platform escapes."""
     async with sessions() as session:
         workspace = await _workspace(session)
         admin = _member(workspace, "UADMIN", opted_out=True)
@@ -434,7 +430,7 @@ async def test_a_nudge_with_three_long_captions_fits_slack_and_is_delivered(
                     title=f"Post{i} " + "T" * 300,
                     description="D & d " * 120,
                     image_url=f"https://example.com/{i}.png",
-                    captions=["We <3 R&D! " * 272],  # 2,992 characters, longer once escaped
+                    captions=[LONG_CAPTION],
                     networks=["linkedin", "x"],
                     channels=["C0NEWS"],
                     state=PostState.PUBLISHED,
@@ -446,36 +442,40 @@ async def test_a_nudge_with_three_long_captions_fits_slack_and_is_delivered(
                 )
             )
         await session.commit()
-    await jobs.run_job(_ctx(sessions, fake_slack, FrozenClock(NUDGE_TIME)), "nudges")
-    [nudge] = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "UPARIS"]
-    assert fake_slack.messages[fake_slack.dm_channel_id("UPARIS")]  # Slack took it
-    blocks = nudge.params["blocks"]
-    texts = [str(o["text"]) for o in _text_objects(blocks)]
-    assert sum(len(t) for t in texts) <= 12_000
-    for post in ("Post0", "Post1", "Post2"):  # every post is still there, with its link and its buttons
-        assert post in str(blocks)
-    assert sum(1 for t in texts if "We &lt;3 R&amp;D!" in t) == 3  # each caption, shortened
-    assert all("&amp" not in t.rsplit("…", 1)[-1][-5:] for t in texts)  # never cut inside an entity
-    assert [b["type"] for b in blocks].count("actions") == 3
-    async with sessions() as session:
-        row = (
-            await session.scalars(
-                select(OutboxMessage).where(
-                    OutboxMessage.kind == "nudge", OutboxMessage.destination == "UPARIS"
-                )
-            )
-        ).one()
-        assert row.state is OutboxState.SENT
 
 
-def _text_objects(blocks: Any) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    if isinstance(blocks, dict):
-        if blocks.get("type") in ("mrkdwn", "plain_text"):
-            return [blocks]
-        for value in blocks.values():
-            found += _text_objects(value)
-    elif isinstance(blocks, list):
-        for item in blocks:
-            found += _text_objects(item)
+LONG_CAPTION = "We <3 R&D! " * 272  # 2,992 characters, longer once escaped
+
+
+def _headlines(message: Message) -> list[Link]:
+    """The link each post's section opens with (a post card's bold title)."""
+    found = []
+    for part in message.parts:
+        if isinstance(part, Section):
+            first = part.text.parts[0] if isinstance(part.text, Joined) else part.text
+            if isinstance(first, Strong) and isinstance(first.content, Link):
+                found.append(first.content)
     return found
+
+
+async def test_a_nudge_with_three_long_captions_keeps_every_post_whole(sessions: Sessions) -> None:
+    """The core's nudge carries every post whole, with its link, caption and buttons: fitting it to a
+    platform's size limits is the platform's renderer's job (Slack's 12,000 characters, never cut inside
+    an entity: tests/handlers/slack/test_outbox_on_slack.py)."""
+    await seed_three_long_posts(sessions)
+    recorder = RecordingNotifier()
+    await jobs.run_job(jobs.Context(sessions, {"slack": recorder}, FrozenClock(NUDGE_TIME).now), "nudges")
+    [nudge] = recorder.to("UPARIS")
+    assert nudge.kind == "nudge"
+    headlines = _headlines(nudge.message)
+    assert [link.url for link in headlines] == [
+        f"https://example.com/{i}/?" + "utm_campaign=autumn&" * 60
+        for i in (2, 1, 0)  # newest first
+    ]
+    assert [plain_text(link.label) for link in headlines] == [
+        clip(f"Post{i} " + "T" * 300, TITLE_LENGTH) for i in (2, 1, 0)
+    ]
+    assert nudge.body.count(LONG_CAPTION.strip()) == 3  # each caption in full, as typed
+    assert nudge.actions.count("share_linkedin") == nudge.actions.count("share_x") == 3
+    [row] = await _rows(sessions, "nudge")
+    assert (row.destination, row.state) == ("UPARIS", OutboxState.SENT)
