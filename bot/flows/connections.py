@@ -87,9 +87,10 @@ async def member_connections(core: Relais, member_id: int) -> tuple[Connection, 
     return tuple(result)
 
 
-async def share_outcome(core: Relais, claim: Claim, member: Member | None, lang: str) -> Message:
+async def share_outcome(core: Relais, claim: Claim, timezone: str | None, lang: str) -> Message:
     """Run the API post a click claimed and describe the outcome; or describe the share the click found
-    (already posted, already on its way). A retry is announced in the member's time zone."""
+    (already posted, already on its way). A retry is announced in `timezone`, the member's
+    (`bot.services.members.timezone_of`; None when the member is gone: UTC)."""
     if claim.job_id is None:
         return notices.share_outcome(claim.share, lang, fresh=False)
     try:
@@ -101,7 +102,6 @@ async def share_outcome(core: Relais, claim: Claim, member: Member | None, lang:
         view = None
     if view is None:  # the clock takes it (or took it first) and tells the member
         view = claim.share
-    timezone = member.timezone if member is not None else None
     retry_time = notices.local_time(view.retry_at, timezone, now=core.clock.now()) if view.retry_at else None
     return notices.share_outcome(view, lang, retry_time=retry_time)
 
@@ -160,7 +160,7 @@ async def repost_answer(core: Relais, started: Reposting) -> Message | None:
         return None
     if started.claim is None:
         return Message(text(started.caller.lang, "no_longer_available"))
-    return await share_outcome(core, started.claim, started.caller.member, started.caller.lang)
+    return await share_outcome(core, started.claim, started.caller.timezone, started.caller.lang)
 
 
 async def claim_repost(core: Relais, member: Member, share_id: int | None) -> Claim | None:

@@ -27,11 +27,11 @@ from bot.services import connections as connection_service
 from bot.services import links, posting
 from bot.services import posts as post_service
 from bot.services.hotpath import AckDeadline, MemberRef, PostRef, started_within
-from bot.services.members import Directory
+from bot.services.members import Directory, timezone_of_member
 from bot.services.posting import Claim
 from bot.services.posts import PostError, check_captions
 from bot.services.shares import ShareRecord
-from models import Member, Network, Post, PostState, ShareStatus, SocialAccountStatus
+from models import Network, Post, PostState, ShareStatus, SocialAccountStatus
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +135,8 @@ async def _claim_click(core: Relais, ref: MemberRef, post: PostRef, network: Net
 async def _api_share_answer(core: Relais, member_id: int, claim: Claim, lang: str) -> Message:
     """Run the claimed API post and describe its outcome (its retry time in the member's zone)."""
     async with core.sessions() as session:
-        member = await session.get(Member, member_id)
-    return await connections.share_outcome(core, claim, member, lang)
+        timezone = await timezone_of_member(session, member_id)
+    return await connections.share_outcome(core, claim, timezone, lang)
 
 
 # -- a click on Share ----------------------------------------------------------------------------------
@@ -437,7 +437,7 @@ async def edited_share_answer(
     if not started.available:
         return say(caller.lang, "no_longer_available")
     if started.claim is not None:
-        return await connections.share_outcome(core, started.claim, caller.member, caller.lang)
+        return await connections.share_outcome(core, started.claim, caller.timezone, caller.lang)
     async with core.sessions() as session:
         link = await links.link_for(
             session,

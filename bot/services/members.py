@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import insert_ignoring_conflicts
@@ -21,6 +21,8 @@ from models import Member, Workspace
 logger = logging.getLogger(__name__)
 
 PROFILE_TTL: Final = timedelta(minutes=10)
+# Where neither the member nor their workspace has a time zone.
+DEFAULT_TIMEZONE: Final = "UTC"
 
 
 @dataclass(frozen=True)
@@ -157,13 +159,33 @@ async def display_names(
 
 def timezone_of(member: Member, workspace: Workspace) -> str:
     """The member's time zone: their own (from the directory), else the workspace's, else UTC. The one
-    place this fallback is written."""
-    return member.timezone or workspace.timezone or "UTC"
+    place this fallback is written (`timezone_column` is the same rule in SQL)."""
+    return member.timezone or workspace.timezone or DEFAULT_TIMEZONE
+
+
+async def timezone_of_member(session: AsyncSession, member_id: int) -> str | None:
+    """`timezone_of` the member with this id; None when there is no such member."""
+    member = await session.get(Member, member_id)
+    if member is None:
+        return None
+    return timezone_of(member, await session.get_one(Workspace, member.workspace_id))
+
+
+def timezone_column(workspace: Workspace) -> ColumnElement[str]:
+    """`timezone_of` for every member of `workspace`, as SQL: to select or group members by their time
+    zone in one query."""
+    return func.coalesce(Member.timezone, workspace.timezone or DEFAULT_TIMEZONE)
+
+
+def known_zone(name: str | None) -> ZoneInfo | None:
+    """A time zone by name (no name: UTC); None when no zone has that name. The one reader of zone
+    names: a caller says what an unknown one means (`zone_of`: UTC; a schedule: a refusal)."""
+    try:
+        return ZoneInfo(name or DEFAULT_TIMEZONE)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
 
 
 def zone_of(name: str | None) -> ZoneInfo:
     """A time zone by name, UTC when it is unknown (showing a time must never fail on a bad zone)."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return known_zone(name) or ZoneInfo(DEFAULT_TIMEZONE)

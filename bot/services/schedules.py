@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import insert_ignoring_conflicts
+from bot.services.members import known_zone
 from models import JobRun, JobRunState, Workspace
 
 NUDGES: Final = "nudges"
@@ -84,11 +85,11 @@ def parse_time(text: str) -> time:
 
 
 def zone(name: str | None) -> ZoneInfo:
-    """A time zone by name; `bad_timezone` if the name is unknown."""
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ScheduleError("bad_timezone") from None
+    """A time zone by name (no name: UTC); `bad_timezone` if the name is unknown."""
+    found = known_zone(name)
+    if found is None:
+        raise ScheduleError("bad_timezone")
+    return found
 
 
 def schedule_of(workspace: Workspace, job: str) -> Schedule:

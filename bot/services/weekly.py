@@ -190,7 +190,7 @@ async def nudge_round(
     schedule = schedule_of(workspace, NUDGES)
     zones = (
         await session.scalars(
-            select(func.coalesce(Member.timezone, workspace.timezone))
+            select(member_service.timezone_column(workspace))
             .where(Member.workspace_id == workspace.id, Member.active.is_(True), Member.opted_out.is_(False))
             .distinct()
         )
@@ -212,7 +212,7 @@ async def nudge_round(
             await session.scalars(
                 select(Member).where(
                     Member.workspace_id == workspace.id,
-                    func.coalesce(Member.timezone, workspace.timezone) == name,
+                    member_service.timezone_column(workspace) == name,
                     Member.active.is_(True),
                     Member.opted_out.is_(False),
                 )

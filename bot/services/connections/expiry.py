@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import members as member_service
 from bot.services import outbox
-from models import Member, Network, SocialAccount, SocialAccountStatus
+from models import Member, Network, SocialAccount, SocialAccountStatus, Workspace
 
 EXPIRY_WARNING: Final = timedelta(days=7)
 EXPIRING_KIND: Final = "social_expiring"
@@ -45,7 +45,9 @@ async def warn_expiring(
             payload={
                 "network": account.network.value,
                 "expires_at": account.expires_at.isoformat(),
-                "timezone": member.timezone,
+                "timezone": member_service.timezone_of(
+                    member, await session.get_one(Workspace, account.workspace_id)
+                ),
                 "lang": member_service.language_of(member),
             },
             now=at,

@@ -1168,3 +1168,49 @@ async def test_an_x_usage_cap_waits_for_the_day_reset_and_the_member_is_told_whe
     await _clock_pass(w)
     assert len(w.x.tweets) == 1
     assert (await _share(w)).status is ShareStatus.POSTED
+
+
+# ---------------------------------------------------------------------------------------------------
+# Time zones
+
+
+async def _member_without_a_zone_in_a_workspace_in_paris(w: World) -> None:
+    """Noa's Slack profile has no time zone; the admin's leaderboard schedule makes Paris the workspace's."""
+    w.slack.fake.add_user("UNOA", real_name="Noa", locale="en-US", tz="", tz_offset=0)
+    reply = await w.slack.command("UADMIN", "schedule leaderboard fri 16:00")
+    assert reply["text"] == "Done: the leaderboard on fri at 16:00."
+
+
+async def _zone_of(w: World, user: str) -> str | None:
+    async with w.sessions() as session:
+        return (await session.scalars(select(Member.timezone).where(Member.external_id == user))).one()
+
+
+async def test_a_retry_is_announced_in_the_workspace_s_zone_to_a_member_without_one(world: World) -> None:
+    w = world
+    await _member_without_a_zone_in_a_workspace_in_paris(w)
+    await _connect(w, "UNOA", "x")
+    assert await _zone_of(w, "UNOA") is None
+    message = await _publish(w)
+    reset = int((w.clock.now() + timedelta(minutes=12)).timestamp())
+    w.x.fail_next("create_tweet", status=429, headers={"x-rate-limit-reset": str(reset)})
+    answer = await _click_share(w, "UNOA", "x", message)
+    # 09:12 UTC is 10:12 in Paris, as `/relais list` shows her times.
+    assert answer["text"] == "X is busy right now. I will try again at 10:12 and tell you how it went."
+
+
+async def test_a_connection_s_last_day_is_given_in_the_workspace_s_zone_to_a_member_without_one(
+    world: World,
+) -> None:
+    w = world
+    await _member_without_a_zone_in_a_workspace_in_paris(w)
+    w.clock.advance(timedelta(hours=14, minutes=30))  # 23:30 UTC: 00:30 the next day in Paris
+    await _connect(w, "UNOA", "linkedin")
+    assert await _zone_of(w, "UNOA") is None
+    account = await _account(w, "linkedin")
+    assert account is not None
+    assert account.expires_at == datetime(2027, 1, 24, 23, 30, tzinfo=UTC)
+    w.clock.advance(timedelta(days=54))  # 6 days left
+    await _clock_pass(w)
+    warning = (await _dms(w, "UNOA", 2))[-1]
+    assert "Your LinkedIn connection ends on 2027-01-25" in warning["text"]
