@@ -20,8 +20,9 @@ from bot.flows import acting
 from bot.flows import suggestions as suggestion_flow
 from bot.flows.caller import Caller, FormRefusals
 from bot.i18n import url_reason
-from bot.messages import Message, text
+from bot.messages import Inline, Message, text
 from bot.messages.commands import queued, refusal, say
+from bot.messages.post import NETWORK_ORDER, network_name
 from bot.services import members
 from bot.services import posts as post_service
 from bot.services.inputs import parse_date, parse_stamp
@@ -39,6 +40,9 @@ CHANNELS: Final = "channels"
 PUBLISH_AT: Final = "publish_at"
 EXPIRES_ON: Final = "expires_on"
 
+# The networks a queued post offers unless the admin picks: all of them, in the order buttons show them
+# (the form opens with each ticked; `/relais queue` offers them all).
+OFFERED_NETWORKS: Final = NETWORK_ORDER
 _KNOWN_NETWORKS: Final = frozenset(network.value for network in Network)
 _SHOWN_REFERENCE: Final = 80  # characters of an unknown channel named back
 
@@ -46,6 +50,30 @@ _SHOWN_REFERENCE: Final = 80  # characters of an unknown channel named back
 def caption_field(index: int) -> str:
     """The field of the `index`-th caption (from 1)."""
     return f"caption_{index}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a form's field: its value, its label, and whether it is chosen when the form opens."""
+
+    value: str
+    label: Inline
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """What the queue form offers that the core decides: the networks (field `NETWORKS`), labelled in the
+    admin's language, and which are ticked when it opens."""
+
+    networks: tuple[Choice, ...]
+
+
+def form_spec(lang: str) -> FormSpec:
+    """The queue form's choices, for the platform that draws it."""
+    return FormSpec(
+        networks=tuple(Choice(network, network_name(lang, network), True) for network in OFFERED_NETWORKS)
+    )
 
 
 @dataclass(frozen=True)

@@ -358,10 +358,15 @@ class EditChoice:
     caption: str
 
 
-def check_edit(lang: str, *, caption: str, network: str, post_id: int | None) -> EditChoice | FormRefusals:
-    """A submitted Edit & share form as the platform read it (`post_id`: the post it carried back, None
-    when that is not what Relais put there), checked; else why its field is refused."""
+def check_edit(
+    lang: str, *, caption: str, network: str | None, post_id: int | None
+) -> EditChoice | FormRefusals:
+    """A submitted Edit & share form as the platform read it (`network`: the one chosen, None when none
+    came back: the first network Relais offers; `post_id`: the post it carried back, None when that is
+    not what Relais put there), checked; else why its field is refused."""
     caption = caption.strip()
+    if network is None:
+        network = NETWORK_ORDER[0]
     if network not in NETWORK_ORDER:
         return {"network": text(lang, "no_network")}
     try:

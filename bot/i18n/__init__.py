@@ -46,10 +46,17 @@ def parse_language(text: str) -> Language | None:
     return "fr" if found == "fr" else "en" if found == "en" else None
 
 
+def spoken(lang: str) -> Language:
+    """The catalogue a text in `lang` comes from: `lang` when Relais speaks it, else English."""
+    for language in LANGUAGES:
+        if lang == language:
+            return language
+    return DEFAULT_LANGUAGE
+
+
 def template(lang: str, key: str, /) -> str:
     """The message `key` in `lang` (English if `lang` is not supported), unformatted."""
-    catalogue = CATALOGUES["fr"] if lang == "fr" else CATALOGUES[DEFAULT_LANGUAGE]
-    return catalogue[key]
+    return CATALOGUES[spoken(lang)][key]
 
 
 def t(lang: str, key: str, /, **params: object) -> str:

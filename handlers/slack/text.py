@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from bot.i18n import template
+from bot.i18n import spoken, template
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
 
@@ -23,5 +23,6 @@ def _slack_template(lang: str, key: str) -> str:
 
 def t(lang: str, key: str, /, **params: object) -> str:
     """The message `key` in `lang` as Slack mrkdwn, formatted with `params` (already mrkdwn: the
-    template is converted before the parameters go in, so typed text is never read as markup)."""
-    return _slack_template(lang if lang == "fr" else "en", key).format(**params)
+    template is converted before the parameters go in, so typed text is never read as markup). Cached
+    per language Relais speaks (`bot.i18n.spoken`), so an odd language cannot grow the cache."""
+    return _slack_template(spoken(lang), key).format(**params)

@@ -7,7 +7,7 @@ from string import Formatter
 
 import pytest
 
-from bot.i18n import CATALOGUES, language_for, parse_language, t
+from bot.i18n import CATALOGUES, language_for, parse_language, spoken, t
 
 
 def _placeholders(text: str) -> set[str]:
@@ -38,6 +38,7 @@ def test_parse_language_and_unknown_language_falls_back_to_english() -> None:
     assert parse_language("français") == "fr"
     assert parse_language("klingon") is None
     assert t("de", "resumed") == t("en", "resumed")
+    assert (spoken("de"), spoken("fr"), spoken("en")) == ("en", "fr", "en")  # what every renderer asks
     assert (
         t("fr", "queued_now", id=3, channels="#news")
         == "La publication n°3 est en cours de publication dans #news. "

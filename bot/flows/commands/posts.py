@@ -9,7 +9,7 @@ from bot.core import Relais
 from bot.flows import acting
 from bot.flows.caller import Caller, ChatSurface, Refusal, UnknownChannel
 from bot.flows.invocation import Invocation
-from bot.flows.queue import queued_reply
+from bot.flows.queue import OFFERED_NETWORKS, queued_reply
 from bot.i18n import url_reason
 from bot.messages import Mention, Message, commands, text
 from bot.services import inputs, scores
@@ -18,7 +18,6 @@ from bot.services.preview import UnsafeURL, validate_url
 from bot.services.when import WhenError, parse_when, split_trailing_when
 
 STATS_DAYS: Final = 30
-NETWORKS: Final = ["linkedin", "x"]  # what a post queued by command offers
 
 
 def default_channel(core: Relais, caller: Caller) -> str | None:
@@ -79,7 +78,7 @@ async def queue(run: Invocation) -> Message | None:
             preview=preview,
             captions=[surface.for_network(" ".join(words))] if words else [],
             channels=channels,
-            networks=NETWORKS,
+            networks=list(OFFERED_NETWORKS),
             publish_at=publish_at,
             expires_at=None,
             now=now,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.flows import queue as fields
+from bot.messages import plain_text
 from bot.services.posts import MAX_CAPTIONS
 from handlers.slack.blocks import Blocks, clip, context
 from handlers.slack.text import t
@@ -62,14 +63,13 @@ def build_queue_modal(form: QueueForm, lang: str) -> dict[str, Any]:
                 hint=t(lang, "modal_caption_hint") if index == 1 else None,
             )
         )
-    networks = [_option("linkedin", "LinkedIn"), _option("x", "X")]
-    blocks.append(
-        _input(
-            fields.NETWORKS,
-            t(lang, "modal_networks"),
-            {"type": "checkboxes", "action_id": "value", "options": networks, "initial_options": networks},
-        )
-    )
+    offered = fields.form_spec(lang).networks
+    networks = [_option(choice.value, plain_text(choice.label)) for choice in offered]
+    ticked = [option for option, choice in zip(networks, offered, strict=True) if choice.chosen]
+    checkboxes: dict[str, Any] = {"type": "checkboxes", "action_id": "value", "options": networks}
+    if ticked:
+        checkboxes["initial_options"] = ticked
+    blocks.append(_input(fields.NETWORKS, t(lang, "modal_networks"), checkboxes))
     channels: dict[str, Any] = {
         "type": "multi_conversations_select",
         "action_id": "value",

@@ -148,7 +148,7 @@ async def handle_edit_submission(
     checked = shares.check_edit(
         caller.lang,
         caption=_string(submitted(view, "caption").get("value")),
-        network=_string(option.get("value")) if isinstance(option, dict) else "" if option else "linkedin",
+        network=_string(option.get("value")) if isinstance(option, dict) else "" if option else None,
         post_id=_metadata_id(view, "post_id")[1],
     )
     if not isinstance(checked, shares.EditChoice):

@@ -196,3 +196,20 @@ async def test_a_submitter_not_identified_in_time_gets_a_refusal_in_the_language
     found = await acting.form_submitter(core, directory, who("UANNE"), AckDeadline(), field="caption")
     assert isinstance(found, Caller)
     assert found.member.external_id == "UANNE"
+
+
+async def test_the_form_offers_the_networks_a_queued_post_offers_labelled_in_the_admin_s_language(
+    core: Relais, surface: TextSurface, directory: Directory, sessions: Sessions
+) -> None:
+    """What the form offers is the core's (the platform only draws it): every network, each ticked, as
+    `/relais queue` offers them."""
+    assert queue.form_spec("fr") == queue.FormSpec(
+        networks=(
+            queue.Choice("linkedin", text("fr", "network_linkedin"), True),
+            queue.Choice("x", text("fr", "network_x"), True),
+        )
+    )
+    await run_command(core, surface, directory, who("UBOSS"), f"queue {ARTICLE} #news")
+    async with sessions() as session:
+        post = (await session.scalars(select(Post))).one()
+    assert tuple(post.networks) == tuple(choice.value for choice in queue.form_spec("en").networks)

@@ -222,6 +222,10 @@ async def test_edit_and_share_starts_from_the_members_caption_and_checks_the_for
     assert shares.check_edit("fr", caption=" Fine ", network="x", post_id=1) == shares.EditChoice(
         1, Network.X, "Fine"
     )
+    # No network came back with the form: the first network Relais offers.
+    assert shares.check_edit("fr", caption="Fine", network=None, post_id=1) == shares.EditChoice(
+        1, Network.LINKEDIN, "Fine"
+    )
     assert shares.check_edit("fr", caption="Fine", network="myspace", post_id=1) == {
         "network": Text("fr", "no_network", {})
     }

@@ -46,6 +46,10 @@ async def test_queue_without_arguments_opens_the_modal(slack: SlackDriver) -> No
         "expires_on",
     } <= set(blocks)
     assert blocks["channels"]["element"]["initial_conversations"] == ["C0NEWS"]
+    networks = blocks["networks"]["element"]
+    options = [(option["value"], option["text"]["text"]) for option in networks["options"]]
+    assert options == [("linkedin", "LinkedIn"), ("x", "X")]
+    assert networks["initial_options"] == networks["options"]  # every network ticked
     assert slack.fake.responses_to(sent.url_id) == []  # the modal is the answer
 
 
