@@ -30,14 +30,30 @@ REFUSED: Final = "refused"  # refused for good for another reason (malformed, a 
 # Codes no retry fixes: the message is recorded as failed.
 PERMANENT: Final = frozenset({RECIPIENT_GONE, CHANNEL_UNUSABLE, TOO_BIG, REFUSED})
 
+# What went wrong, for the people who can act on it (`Delivered.cause`), beside the code: each notifier
+# names its platform's errors in these words, and the admins' texts are chosen by them (never by a
+# platform's own error names, which only appear in those texts as `detail`). A notifier that cannot tell
+# leaves `cause` None: the texts then say that the platform refused, naming its error.
+# With `channel_unusable`:
+CHANNEL_GONE: Final = "channel_gone"  # deleted, or never existed
+CHANNEL_ARCHIVED: Final = "channel_archived"
+NOT_A_MEMBER: Final = "not_a_member"  # Relais is not in the channel (never added, removed, uninstalled)
+NOT_ALLOWED: Final = "not_allowed"  # Relais is in it but may not post (announcement-only, moderated)
+CHANNEL_CAUSES: Final = frozenset({CHANNEL_GONE, CHANNEL_ARCHIVED, NOT_A_MEMBER, NOT_ALLOWED})
+# With `too_big` (the cause has the code's name) or `refused`: a bug in Relais the admins can report.
+MALFORMED: Final = "malformed"  # the platform found the message malformed
+MESSAGE_CAUSES: Final = frozenset({TOO_BIG, MALFORMED})
+CAUSES: Final = CHANNEL_CAUSES | MESSAGE_CAUSES
+
 
 @dataclass(frozen=True)
 class Delivered:
     """The outcome of one send. `error` is one of the codes above and is what the domain decides by;
-    `detail` is the platform's own error (for logs, `last_error` and the admins' texts, which name
-    it). `retry_after` (seconds) asks for a later attempt. `remedy`, with `token_revoked`, is what the
-    operator must do, in the platform's own terms (what may have happened, which setting holds the
-    credentials): the core names no platform."""
+    `cause` (one of `CAUSES`, or None when the notifier cannot tell) is what the admins are told went
+    wrong; `detail` is the platform's own error (for logs, `last_error`, and shown in the admins'
+    texts beside their words). `retry_after` (seconds) asks for a later attempt. `remedy`, with
+    `token_revoked`, is what the operator must do, in the platform's own terms (what may have happened,
+    which setting holds the credentials): the core names no platform."""
 
     ok: bool
     message_id: str | None = None
@@ -46,6 +62,7 @@ class Delivered:
     detail: str | None = None
     retry_after: float | None = None
     remedy: str | None = None
+    cause: str | None = None
 
     @property
     def permanent(self) -> bool:

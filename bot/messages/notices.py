@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from bot.i18n import CATALOGUES, DEFAULT_LANGUAGE
 from bot.messages.model import Action, Actions, Mention, Message, Section, Text, text
 from bot.messages.post import EDIT_SHARE_ACTION, connect_action, network_name
+from bot.notifier import CHANNEL_CAUSES, MESSAGE_CAUSES
 from bot.services.members import zone_of
 from bot.services.posting import ShareView
 
@@ -32,11 +32,6 @@ FAILURE_REASONS: Final = frozenset(
 )
 # Reasons a connection must be made again before anything else can be done.
 RECONNECT_REASONS: Final = frozenset({"unauthorized", "not_connected"})
-# Refusals of a channel message an admin can act on, each with its own words.
-REFUSAL_REASONS: Final = frozenset(
-    {"restricted_action", "channel_not_found", "is_archived", "not_in_channel", "invalid_blocks",
-     "msg_too_long", "msg_blocks_too_long"}
-)  # fmt: skip
 
 
 def local_time(moment: datetime, timezone: str | None, *, now: datetime) -> str:
@@ -129,31 +124,35 @@ def progress(*, what: str, done: int, total: int, lang: str) -> Message:
     return Message(wording, (Section(wording),))
 
 
-def admin_alert(*, channel: str, error: str, lang: str) -> Message:
+def admin_alert(*, channel: str, cause: str | None, error: str, lang: str) -> Message:
     """A channel Relais can no longer post in, and what the admin can do about it: in words of its own
-    for each reason the catalogue knows (Slack's), else naming the platform's reason."""
+    for each cause a notifier reports (`bot.notifier.CHANNEL_CAUSES`), worded for any platform; else
+    naming the platform's own error."""
     where = Mention("channel", channel)
-    if f"channel_problem_{error}" in CATALOGUES[DEFAULT_LANGUAGE]:
-        wording = text(lang, f"channel_problem_{error}", channel=where)
+    if cause in CHANNEL_CAUSES:
+        wording = text(lang, f"channel_problem_{cause}", channel=where)
     else:
-        wording = text(lang, "channel_problem_channel_unusable", channel=where, error=error)
+        wording = text(lang, "channel_problem_other", channel=where, error=error)
     return Message(wording, (Section(wording),))
 
 
-def refusal_reason(lang: str, error: str) -> Text:
-    """Why a channel refused a message, in words an admin can act on."""
-    if error in REFUSAL_REASONS:
-        return text(lang, f"refusal_{error}")
+def refusal_reason(lang: str, cause: str | None, error: str) -> Text:
+    """Why a channel refused a message, in words an admin can act on (by the notifier's cause), naming
+    the platform's own error where a bug in Relais is to be reported."""
+    if cause in MESSAGE_CAUSES:
+        return text(lang, f"refusal_{cause}", error=error)
+    if cause in CHANNEL_CAUSES:
+        return text(lang, f"refusal_{cause}")
     return text(lang, "refusal_other", error=error)
 
 
-def post_refused(*, post_id: int, channel: str, error: str, lang: str) -> Message:
+def post_refused(*, post_id: int, channel: str, cause: str | None, error: str, lang: str) -> Message:
     """To the admin who queued a post: a channel did not take it, and why."""
     wording = text(
         lang,
         "post_refused",
         id=post_id,
         channel=Mention("channel", channel),
-        reason=refusal_reason(lang, error),
+        reason=refusal_reason(lang, cause, error),
     )
     return Message(wording, (Section(wording),))

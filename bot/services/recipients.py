@@ -3,7 +3,8 @@
 
 - A person who left (`recipient_gone`) is marked inactive (and skipped from then on).
 - A channel Relais cannot post in (`channel_unusable`) is reported to the admins, once per channel and
-  reason, instead of being retried forever.
+  reason, instead of being retried forever. The admins' texts are chosen by the notifier's neutral
+  `cause` (the payload's `cause`); the platform's own error (`error`) is only shown in them.
 - A post's channel message that the platform refused for good (an announcement-only channel, a message
   it finds malformed or too long, …) is reported to the admin who queued it, in their language: the
   confirmation they got said only that the post was being published.
@@ -87,6 +88,7 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
                     payload={
                         "channel": message.destination,
                         "code": outcome.error,
+                        "cause": outcome.cause,
                         "error": outcome.reason,
                         "lang": await _language(session, message.workspace_id, admin),
                     },
@@ -149,6 +151,7 @@ async def _tell_post_author(
                 "post_id": post_id,
                 "channel": message.destination,
                 "code": outcome.error,
+                "cause": outcome.cause,
                 "error": outcome.reason,
                 "lang": await _language(session, message.workspace_id, recipient),
             },

@@ -5,6 +5,7 @@ workspace token, a refusal)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Final
 
@@ -14,7 +15,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.messages import Message
 from bot.messages.outbox import EDIT_KINDS, message_for
 from bot.notifier import (
+    CHANNEL_ARCHIVED,
+    CHANNEL_GONE,
     CHANNEL_UNUSABLE,
+    MALFORMED,
+    NOT_A_MEMBER,
+    NOT_ALLOWED,
     RATE_LIMITED,
     RECIPIENT_GONE,
     REFUSED,
@@ -31,11 +37,22 @@ from handlers.slack.render import render
 
 logger = logging.getLogger(__name__)
 
-# Slack's errors in neutral terms (`bot.notifier`); any other is `transient` (retried with a back-off).
+# Slack's errors in neutral terms (`bot.notifier`): codes, and the causes the admins are told (None: told
+# by Slack's own name); any other error is `transient` (retried with a back-off).
 # A channel that cannot be posted in (an announcement-only channel answers `restricted_action`):
-CHANNEL_ERRORS: Final = frozenset({"channel_not_found", "is_archived", "not_in_channel", "restricted_action"})
+CHANNEL_ERRORS: Final[Mapping[str, str]] = {
+    "channel_not_found": CHANNEL_GONE,
+    "is_archived": CHANNEL_ARCHIVED,
+    "not_in_channel": NOT_A_MEMBER,
+    "restricted_action": NOT_ALLOWED,
+}
 TOO_BIG_ERRORS: Final = frozenset({"msg_too_long", "msg_blocks_too_long"})
-REFUSED_ERRORS: Final = frozenset({"invalid_blocks", "no_text", "message_not_found", "cant_update_message"})
+REFUSED_ERRORS: Final[Mapping[str, str | None]] = {
+    "invalid_blocks": MALFORMED,
+    "no_text": MALFORMED,
+    "message_not_found": None,
+    "cant_update_message": None,
+}
 # The workspace's bot token no longer works (the app's bot user or the workspace was deleted, the app
 # uninstalled): nothing about the recipient. Messages wait for a working token.
 TOKEN_ERRORS: Final = frozenset(
@@ -65,6 +82,17 @@ def neutral_error(error: str, destination: str) -> str:
     if error in REFUSED_ERRORS:
         return REFUSED
     return TRANSIENT
+
+
+def neutral_cause(error: str, code: str) -> str | None:
+    """What the admins are told went wrong (`bot.notifier.CAUSES`), for Slack's `error` of `code`."""
+    if code == CHANNEL_UNUSABLE:
+        return CHANNEL_ERRORS.get(error)
+    if code == TOO_BIG:
+        return TOO_BIG
+    if code == REFUSED:
+        return REFUSED_ERRORS.get(error)
+    return None
 
 
 class SlackNotifier:
@@ -110,7 +138,7 @@ class SlackNotifier:
                     remedy=CREDENTIALS_REMEDY,
                 )
             logger.warning("Slack refused a %s message to %s: %s", kind, destination, error)
-            return Delivered(ok=False, error=code, detail=error)
+            return Delivered(ok=False, error=code, detail=error, cause=neutral_cause(error, code))
         logger.error("no renderer for outbox kind %r", kind)
         return Delivered(ok=False, error=REFUSED, detail=f"unknown kind {kind}")
 

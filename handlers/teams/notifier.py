@@ -37,7 +37,10 @@ from bot.messages import Inline, Joined, Link, Mention, Message, Quote, Section,
 from bot.messages.model import Facts, Heading, Note, Part
 from bot.messages.outbox import EDIT_KINDS, message_for
 from bot.notifier import (
+    CHANNEL_GONE,
     CHANNEL_UNUSABLE,
+    MALFORMED,
+    NOT_A_MEMBER,
     RATE_LIMITED,
     RECIPIENT_GONE,
     REFUSED,
@@ -207,7 +210,7 @@ class TeamsNotifier:
         activity = _activity(message, names, target)
         if size(activity) > MAX_MESSAGE_BYTES:
             logger.error("a %s message for Teams is %d bytes: not sent", kind, size(activity))
-            return Delivered(ok=False, error=TOO_BIG, detail="MessageSizeTooBig (not sent)")
+            return Delivered(ok=False, error=TOO_BIG, detail="MessageSizeTooBig (not sent)", cause=TOO_BIG)
         try:
             conversation_id = await self._conversation(workspace_id, destination, reference, target)
             activity["conversation"] = {"id": conversation_id}
@@ -270,7 +273,8 @@ class TeamsNotifier:
             )
         logger.warning("Teams refused a %s message to %s: %s", kind, destination, detail)
         retry_after = error.retry_after + self._jitter() if error.retry_after is not None else None
-        return Delivered(ok=False, error=code, detail=detail, retry_after=retry_after)
+        cause = neutral_cause(error, code)
+        return Delivered(ok=False, error=code, detail=detail, retry_after=retry_after, cause=cause)
 
 
 def neutral_error(error: ConnectorError, *, member: bool) -> str:
@@ -290,6 +294,19 @@ def neutral_error(error: ConnectorError, *, member: bool) -> str:
     if status is not None and 400 <= status < 500 and status != 412:
         return REFUSED
     return TRANSIENT  # no answer, 412, 5xx
+
+
+def neutral_cause(error: ConnectorError, code: str) -> str | None:
+    """What the admins are told went wrong (`bot.notifier.CAUSES`), for Teams' answer of `code`: a
+    channel that answers 404 is gone, 403 no longer has the bot (removed from the team, the app
+    uninstalled); a message Teams finds too big, or malformed (400), is a bug in Relais to report."""
+    if code == CHANNEL_UNUSABLE:
+        return CHANNEL_GONE if error.status == 404 else NOT_A_MEMBER
+    if code == TOO_BIG:
+        return TOO_BIG
+    if code == REFUSED and error.status == 400:
+        return MALFORMED
+    return None
 
 
 def _activity(message: Message, names: Mapping[str, str], target: _Target) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from bot.demo.fake_slack import FakeSlack
 from bot.messages import Joined, Link, Message, Section, Strong, plain_text
 from bot.messages.outbox import message_for
 from bot.messages.post import TITLE_LENGTH, clip
-from bot.notifier import CHANNEL_UNUSABLE, Delivered
+from bot.notifier import CHANNEL_UNUSABLE, NOT_ALLOWED, Delivered
 from bot.services import outbox
 from bot.services.members import Profile
 from handlers.slack.app import build_web_client
@@ -184,7 +184,8 @@ async def test_people_who_left_are_skipped_and_archived_channels_reported_once(
     # Slack's own reason (what their message names).
     alerts = await _rows(sessions, "admin_alert")
     assert [(a.destination, a.payload, a.state) for a in alerts if a.destination == "UADMIN"] == [
-        ("UADMIN", {"channel": "C0OLD", "code": "channel_unusable", "error": "is_archived", "lang": "en"},
+        ("UADMIN", {"channel": "C0OLD", "code": "channel_unusable", "cause": "channel_archived",
+                    "error": "is_archived", "lang": "en"},
          OutboxState.SENT)
     ]  # fmt: skip
     to_admin = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "UADMIN"]
@@ -228,7 +229,7 @@ class AnnouncementOnly(RecordingNotifier):
     ) -> Delivered:
         if destination in self.channels:
             self.refused.append((kind, destination))
-            return Delivered(ok=False, error=CHANNEL_UNUSABLE, detail="restricted_action")
+            return Delivered(ok=False, error=CHANNEL_UNUSABLE, detail="restricted_action", cause=NOT_ALLOWED)
         return await super().send(
             kind=kind, destination=destination, payload=payload, workspace_id=workspace_id
         )
@@ -257,9 +258,9 @@ async def test_a_channel_that_refuses_a_post_is_reported_to_its_admin_and_shown_
         [refusal] = await _rows(sessions, "post_refused")
         assert (refusal.destination, refusal.state) == ("UBOSS", OutboxState.SENT)
         assert _shown(refusal) == (
-            "Post #1 was not published in #CGENERAL: only workspace admins may post in this announcement-"
-            "only channel. Ask a workspace admin to let Relais post there, or queue the post into another "
-            "channel."
+            "Post #1 was not published in #CGENERAL: posting there is restricted (an announcement-only "
+            "channel, for instance). Ask whoever manages the channel to let Relais post there, or queue the "
+            "post into another channel."
         )
         assert [sent.kind for sent in notifier.to("UBOSS")] == ["post_refused"]
         assert [sent.kind for sent in notifier.to("CNEWS")] == ["post"]
@@ -305,10 +306,16 @@ async def test_an_announcement_only_channel_is_reported_to_the_admins_once(
         clock.advance(timedelta(minutes=5))
     [alert] = await _rows(sessions, "admin_alert")
     assert (alert.destination, alert.state) == ("UADMIN", OutboxState.SENT)
-    assert (alert.payload["channel"], alert.payload["code"], alert.payload["error"]) == (
+    assert (
+        alert.payload["channel"],
+        alert.payload["code"],
+        alert.payload["cause"],
+        alert.payload["error"],
+    ) == (
         "C0ANN",
         "channel_unusable",
-        "restricted_action",  # Slack's reason: the alert says what to do about it
+        "not_allowed",  # what the alert's words are chosen by
+        "restricted_action",  # Slack's own reason, named in them
     )
     to_admin = [c for c in fake_slack.calls_to("chat.postMessage") if c.params["channel"] == "UADMIN"]
     assert len(to_admin) == 1
@@ -334,7 +341,7 @@ async def test_the_refusal_is_told_in_the_admins_language(
     [told] = await _rows(sessions, "post_refused")
     assert (told.destination, told.payload["lang"]) == ("UANNE", "fr")
     assert _shown(told).startswith(
-        "La publication n°1 n'a pas été publiée dans #CGENERAL : seuls les admins de l'espace de travail"
+        "La publication n°1 n'a pas été publiée dans #CGENERAL : la publication y est restreinte"
     )
     assert [sent.kind for sent in notifier.to("UANNE")] == ["post_refused"]
     assert notifier.to("UBOSS") == []  # only the admin who queued it

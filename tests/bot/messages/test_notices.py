@@ -122,14 +122,16 @@ def test_progress(lang: str, done: int, total: int, key: str, shown: tuple[str, 
 
 
 def test_channels_are_mentions_never_platform_markup() -> None:
-    alert = admin_alert(channel="C123", error="is_archived", lang="en")
-    assert alert.summary == Text("en", "channel_problem_is_archived", {"channel": Mention("channel", "C123")})
-    refused = post_refused(post_id=42, channel="C9", error="not_in_channel", lang="fr")
+    alert = admin_alert(channel="C123", cause="channel_archived", error="is_archived", lang="en")
+    assert alert.summary == Text(
+        "en", "channel_problem_channel_archived", {"channel": Mention("channel", "C123")}
+    )
+    refused = post_refused(post_id=42, channel="C9", cause="not_a_member", error="not_in_channel", lang="fr")
     assert refused.summary == Text(
         "fr",
         "post_refused",
-        {"id": 42, "channel": Mention("channel", "C9"), "reason": Text("fr", "refusal_not_in_channel", {})},
+        {"id": 42, "channel": Mention("channel", "C9"), "reason": Text("fr", "refusal_not_a_member", {})},
     )
-    other = post_refused(post_id=42, channel="C9", error="weird", lang="en")
+    other = post_refused(post_id=42, channel="C9", cause=None, error="weird", lang="en")
     assert isinstance(other.summary, Text)
     assert other.summary.params["reason"] == Text("en", "refusal_other", {"error": "weird"})

@@ -99,6 +99,7 @@ async def test_a_person_gone_and_an_unusable_channel_are_told_by_neutral_codes(s
     assert alert.payload == {
         "channel": "19:news@thread",
         "code": CHANNEL_UNUSABLE,
+        "cause": None,  # this notifier cannot tell: the text names the platform's own error
         "error": "ConversationNotFound",
         "lang": "fr",
     }

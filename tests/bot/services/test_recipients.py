@@ -174,3 +174,38 @@ async def test_relais_channel_is_the_leaderboards_fallback_in_slack_workspaces_o
             await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "leaderboard"))
         ).all()
     assert [b.destination for b in boards] == ["C0GENERAL"]
+
+
+async def test_alerts_queued_before_causes_are_told_in_the_same_words(sessions: Sessions) -> None:
+    """Rows queued by an earlier version name only Slack's error (the one platform then): they are sent
+    with the words of its cause, as a row naming the cause would be."""
+    async with sessions() as session:
+        workspace = await _workspace(session, "text", "ACME")
+        rows: list[tuple[str, dict[str, Any]]] = [
+            ("admin_alert", {"channel": "C0OUT", "error": "not_in_channel", "lang": "fr"}),
+            ("post_refused", {"post_id": 4, "channel": "C0ANN", "code": "channel_unusable",
+                              "error": "restricted_action", "lang": "en"}),
+            ("post_refused", {"post_id": 5, "channel": "C0NEWS", "code": "too_big", "error": "msg_too_long",
+                              "lang": "en"}),
+            ("admin_alert", {"channel": "C0ODD", "error": "something_new", "lang": "en"}),
+        ]  # fmt: skip
+        for kind, payload in rows:
+            await outbox.enqueue(
+                session, workspace_id=workspace.id, kind=kind, destination="UBOSS", payload=payload, now=NOW
+            )
+        await session.commit()
+    recorder = RecordingNotifier()
+
+    await _deliver({"text": recorder}, sessions, admins=frozenset())
+
+    assert [sent.text for sent in recorder.sent] == [
+        "Je n'ai pas pu publier dans #C0OUT : je n'en suis pas membre. Ajoutez-moi au canal, ou "
+        "choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
+        "Post #4 was not published in #C0ANN: posting there is restricted (an announcement-only channel, for "
+        "instance). Ask whoever manages the channel to let Relais post there, or queue the post into another "
+        "channel.",
+        "Post #5 was not published in #C0NEWS: The message was refused as too long (msg_too_long). This is a "
+        "bug in Relais; please report it.",
+        "I could not post in #C0ODD: the channel cannot be used (something_new). Choose another one with "
+        "`/relais channel` or in the next post.",
+    ]

@@ -98,8 +98,9 @@ async def test_a_channel_that_refuses_a_post_is_reported_to_its_admin_and_shown_
         [refusal] = await _rows(sessions, "post_refused")
         assert (refusal.destination, refusal.state) == ("UADMIN", OutboxState.SENT)
         assert _shown(refusal) == (
-            "Post #1 was not published in #C0ANN: only workspace admins may post in this announcement-only "
-            "channel. Ask a workspace admin to let Relais post there, or queue the post into another channel."
+            "Post #1 was not published in #C0ANN: posting there is restricted (an announcement-only channel, "
+            "for instance). Ask whoever manages the channel to let Relais post there, or queue the post into "
+            "another channel."
         )
         assert len(await _dm_texts(fake_slack, "UADMIN")) == 1
         assert [m["ts"] for m in fake_slack.messages["C0ANN"]] == []
@@ -152,7 +153,7 @@ async def test_the_refusal_is_told_in_the_admins_language(
         [told] = await _rows(sessions, "post_refused")
         assert (told.destination, told.payload["lang"]) == ("UEMP1", "fr")
         assert _shown(told).startswith(
-            "La publication n°1 n'a pas été publiée dans #C0ANN : seuls les admins de l'espace de travail"
+            "La publication n°1 n'a pas été publiée dans #C0ANN : la publication y est restreinte"
         )
         assert len(await _dm_texts(fake_slack, "UEMP1")) == 1
         assert await _dm_texts(fake_slack, "UADMIN") == []  # only the admin who queued it

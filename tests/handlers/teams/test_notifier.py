@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clock import FrozenClock
 from bot.demo.fake_teams import FakeTeams
 from bot.notifier import (
+    CHANNEL_GONE,
     CHANNEL_UNUSABLE,
+    NOT_A_MEMBER,
     RATE_LIMITED,
     RECIPIENT_GONE,
     REFUSED,
@@ -269,6 +271,7 @@ async def test_a_channel_the_bot_was_removed_from_is_unusable(
         CHANNEL_UNUSABLE,
         "403 BotNotInConversationRoster",
     )
+    assert outcome.cause == NOT_A_MEMBER  # what the admins are told: add Relais to the channel
     assert outcome.permanent
 
 
@@ -296,8 +299,12 @@ async def test_a_conversation_that_is_gone(fake: FakeTeams, notifier: TeamsNotif
     )
     member = await notifier.send(kind="rank", destination="aad-admin", payload=RANK, workspace_id=WORKSPACE)
 
-    assert (channel.error, channel.detail) == (CHANNEL_UNUSABLE, "404 ConversationNotFound")
-    assert (member.error, member.detail) == (RECIPIENT_GONE, "404 ConversationNotFound")
+    assert (channel.error, channel.detail, channel.cause) == (
+        CHANNEL_UNUSABLE,
+        "404 ConversationNotFound",
+        CHANNEL_GONE,
+    )
+    assert (member.error, member.detail, member.cause) == (RECIPIENT_GONE, "404 ConversationNotFound", None)
 
 
 async def test_an_edit_of_a_message_that_is_gone_is_refused(notifier: TeamsNotifier) -> None:
@@ -587,3 +594,58 @@ async def test_a_reference_missing_what_a_chat_needs_is_refused(
 
     assert (outcome.error, outcome.detail) == (REFUSED, "incomplete conversation reference")
     assert fake.calls == []
+
+
+async def test_the_admins_are_told_why_a_teams_channel_failed_in_words_for_teams(
+    fake: FakeTeams, notifier: TeamsNotifier, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The bot was removed from the team: the admin who queued the post hears that Relais is not a
+    member of the channel and what to do, and so do the admins for any other message there; no Slack
+    command, and Teams' own error only where the texts name it."""
+    async with sessions() as session:
+        workspace = await members.ensure_workspace(session, platform="teams", external_id=TENANT, now=START)
+        admin = await members.ensure_member(session, workspace=workspace, external_id="aad-admin", now=START)
+        admin.is_admin = True
+        session.add(
+            Post(
+                id=POST.id,
+                workspace_id=workspace.id,
+                url=POST.url,
+                title=POST.title,
+                networks=list(POST.networks),
+                state=PostState.PUBLISHED,
+                created_by_id=admin.id,
+                created_at=START,
+                updated_at=START,
+            )
+        )
+        for kind, payload in (("post", post_payload()), ("social_connected", {"network": "x", "lang": "en"})):
+            await outbox.enqueue(
+                session, workspace_id=WORKSPACE, kind=kind, destination=CHANNEL, payload=payload, now=START
+            )
+        await session.commit()
+    fake.remove_bot(CHANNEL)
+    hook = recipients.after_send(admins=frozenset())
+
+    for _ in range(2):  # the channel's refusals, then what the admin is told
+        await outbox.drain(sessions, notifiers={"teams": notifier}, now=lambda: START, after_send=hook)
+
+    async with sessions() as session:
+        told = {
+            row.kind: (row.destination, row.state, row.payload)
+            for row in await session.scalars(
+                select(OutboxMessage).where(OutboxMessage.kind.in_(["post_refused", "admin_alert"]))
+            )
+        }
+    assert {kind: found[:2] for kind, found in told.items()} == {
+        "post_refused": ("aad-admin", OutboxState.SENT),
+        "admin_alert": ("aad-admin", OutboxState.SENT),
+    }
+    assert told["admin_alert"][2]["cause"] == "not_a_member"
+    shown = [activity["summary"] for activity in fake.activities("a:admin-chat")]
+    assert sorted(shown) == [
+        f"I could not post in #{CHANNEL}: I am not a member of it. Add me to the channel, or choose another "
+        "one with `/relais channel` or in the next post.",
+        f"Post #7 was not published in #{CHANNEL}: I am not a member of the channel. Add me to it and "
+        "queue the post again, or queue it into another channel.",
+    ]
