@@ -96,7 +96,7 @@ MESSAGES: dict[str, str] = {
     # Suggestions
     "suggest_sent": "Thanks! Your suggestion was sent to the admins; I'll tell you what they decide.",
     "suggest_unsent": "Your suggestion is saved, but I could not reach the admins just now. Please tell one of them about it.",
-    "suggest_no_admins": "I don't know any Relais admin to send this to yet. Ask an admin to set RELAIS_ADMINS.",
+    "suggest_no_admins": "I don't know any Relais admin here yet to send this to. Ask an admin to use Relais once (`/relais help`, for instance); if nobody here is an admin, Relais's operator can name one in RELAIS_ADMINS.",
     "suggestion_review": "{user} suggests sharing {url}",
     "approve": "Approve",
     "reject": "Reject",

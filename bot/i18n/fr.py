@@ -96,7 +96,7 @@ MESSAGES: dict[str, str] = {
     # Suggestions
     "suggest_sent": "Merci ! Votre suggestion est envoyée aux admins ; je vous dirai ce qu'ils décident.",
     "suggest_unsent": "Votre suggestion est enregistrée, mais je n'ai pas pu joindre les admins pour l'instant. Parlez-en à l'un d'eux, s'il vous plaît.",
-    "suggest_no_admins": "Je ne connais encore aucun admin Relais à qui l'envoyer. Demandez à un admin de définir RELAIS_ADMINS.",
+    "suggest_no_admins": "Je ne connais encore ici aucun admin Relais à qui l'envoyer. Demandez à un admin d'utiliser Relais une fois (`/relais help`, par exemple) ; si personne ici n'est admin, l'opérateur de Relais peut en désigner un dans RELAIS_ADMINS.",
     "suggestion_review": "{user} suggère de partager {url}",
     "approve": "Approuver",
     "reject": "Refuser",

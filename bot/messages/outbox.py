@@ -35,12 +35,12 @@ EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND, REVIEW_UP
 # (Slack's: the only platform then). Read only, for those rows: a notifier reports its own causes.
 CAUSES_OF_EARLIER_ROWS: Final[Mapping[str, str]] = {
     "channel_not_found": CHANNEL_GONE,
+    "invalid_blocks": MALFORMED,
     "is_archived": CHANNEL_ARCHIVED,
+    "msg_blocks_too_long": TOO_BIG,
+    "msg_too_long": TOO_BIG,
     "not_in_channel": NOT_A_MEMBER,
     "restricted_action": NOT_ALLOWED,
-    "invalid_blocks": MALFORMED,
-    "msg_too_long": TOO_BIG,
-    "msg_blocks_too_long": TOO_BIG,
 }
 
 
