@@ -34,7 +34,7 @@ _HOW_TO_SET: dict[str, str] = {
     "slack_signing_secret": "the Signing Secret from your Slack app's 'Basic Information' page",
     "slack_app_token": "an app-level token (xapp-…) with connections:write, from 'Basic Information'",
     "slack_api_url": "e.g. SLACK_API_URL=https://slack.com/api/",
-    "relais_channel": "a channel id such as C0123456789 (or #name)",
+    "relais_channel": "a Slack channel id such as C0123456789 (or #name)",
     "relais_admins": "a comma-separated list of chat user ids, e.g. RELAIS_ADMINS=U012AB3CD,U045EF6GH",
     "encryption_key": (
         "a Fernet key, made with: python -c 'from cryptography.fernet import Fernet; "
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
-    relais_channel: str | None = None
+    relais_channel: str | None = None  # Slack's: the fallback channel of Slack workspaces only
     relais_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     encryption_key: SecretStr | None = None
     log_level: str = "INFO"
