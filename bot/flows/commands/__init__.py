@@ -71,7 +71,7 @@ async def run_command(
         caller = await acting.caller(core, directory, who, channel=channel)
         lang = caller.lang
         inputs.check_text(typed, limit=MAX_COMMAND_TEXT)
-        reply = await dispatch(Invocation(core, caller, tuple(words[1:]), surface), name, bool(words))
+        reply = await dispatch(Invocation(core, caller, tuple(words[1:]), surface), name)
     except (Refusal, PostError, InputError) as refusal:
         key = refusal.key if isinstance(refusal, Refusal) else refusal.code
         return commands.say(lang, key, **_echoed(surface, refusal.params))
@@ -81,14 +81,13 @@ async def run_command(
     return reply
 
 
-async def dispatch(invocation: Invocation, name: str, typed: bool) -> Message | None:
-    """The subcommand `name`, behind the admin gate; an unknown one gets the help, led by why (when
-    something was `typed`)."""
+async def dispatch(invocation: Invocation, name: str) -> Message | None:
+    """The subcommand `name`, behind the admin gate; an unknown one gets the help, led by why."""
     caller = invocation.caller
     handler = SUBCOMMANDS.get(name)
     if handler is None:
         lead = text(caller.lang, "unknown_command", command=commands.echoed(invocation.surface.typed(name)))
-        return commands.help_message(caller.lang, admin=caller.admin, lead=lead if typed else None)
+        return commands.help_message(caller.lang, admin=caller.admin, lead=lead)
     if name in ADMIN_COMMANDS and not caller.admin:
         return commands.say(caller.lang, "not_admin", command=name)
     return await handler(invocation)
