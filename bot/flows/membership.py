@@ -10,7 +10,7 @@ in becomes the default channel when the workspace has none. All of it in one sho
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -23,6 +23,7 @@ from bot.messages.model import Message
 from bot.messages.welcome import welcome
 from bot.services import conversations
 from bot.services import members as member_service
+from bot.services.members import Profile
 from models import Member, Workspace
 
 
@@ -80,6 +81,38 @@ async def joined(core: Relais, *, platform: str, workspace: str, people: Sequenc
         for person in people:
             await _record(core, session, row, person)
         await session.commit()
+
+
+async def spoke(
+    core: Relais, *, platform: str, workspace: str, person: Person, place: Place | None = None
+) -> Profile:
+    """`person` wrote to Relais (a command, a click): recorded as `joined` records people, with their
+    profile as the platform gave it just now (so the look-up of who is acting finds it fresh), and
+    `place` (a team's channel the message came from) remembered as a way to write there. The person's
+    `reference` from a 1:1 chat (`place` None) replaces the stored one; from a channel it is kept only
+    when Relais had no way to reach them yet (their 1:1 chat stays the way to write to them). Returns
+    their profile as Relais now knows it, the admin right kept: the directory of a platform whose
+    activities carry the profile."""
+    now = core.clock.now()
+    async with core.sessions() as session:
+        row = await _workspace(core, session, platform, workspace)
+        known = None
+        if place is not None:
+            await conversations.remember(
+                session, workspace_id=row.id, key=place.key, reference=place.reference, now=now
+            )
+            known = await conversations.reference_for(session, workspace_id=row.id, key=person.external_id)
+        member = await _record(core, session, row, replace(person, reference=None) if known else person)
+        member.admin_checked_at = now
+        profile = Profile(
+            display_name=member.display_name,
+            locale=member.locale,
+            timezone=member.timezone,
+            is_admin=member.is_admin,
+            active=True,
+        )
+        await session.commit()
+    return profile
 
 
 async def left(core: Relais, *, platform: str, workspace: str, people: Sequence[str]) -> None:

@@ -1,28 +1,39 @@
 """What Relais does with each Teams activity once it is let in: translate it into calls to the core.
 
 The SDK calls `on_turn` inside the HTTP request (the Bot Framework waits for its answer), so a turn does
-little and leaves slow work to the outbox.
+little and leaves slow work to the outbox: what a message or a click enqueued is sent right after the
+turn (`after`, the platform's sender).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from microsoft_agents.activity import Activity, ActivityTypes, InvokeResponse
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.core import Relais
-from handlers.teams import membership
+from handlers.teams import actions, commands, membership
+from handlers.teams.redelivery import Redeliveries
 
-# The documented invoke answer for "Relais does not do that" (Teams shows it as an error).
-ERROR_RESPONSE_TYPE: Final = "application/vnd.microsoft.error"
+ADAPTIVE_CARD_ACTION: Final = "adaptiveCard/action"
 
 
 class TeamsAgent:
-    """The SDK's `Agent`: routes an activity by its type."""
+    """The SDK's `Agent`: routes an activity by its type. `after` runs once a message or a click was
+    handled (the outbox's sending, started in the background)."""
 
-    def __init__(self, core: Relais) -> None:
+    def __init__(
+        self,
+        core: Relais,
+        *,
+        after: Callable[[], None] | None = None,
+        redeliveries: Redeliveries | None = None,
+    ) -> None:
         self._core = core
+        self._after = after or (lambda: None)
+        self._redeliveries = redeliveries or Redeliveries()
 
     async def on_turn(self, context: TurnContext) -> None:
         kind = context.activity.type
@@ -30,16 +41,31 @@ class TeamsAgent:
             await membership.on_installation_update(self._core, context)
         elif kind == ActivityTypes.conversation_update:
             await membership.on_conversation_update(self._core, context)
+        elif kind == ActivityTypes.message:
+            await self._on_message(context)
         elif kind == ActivityTypes.invoke:
-            await _answer_invoke(context, _unsupported(context.activity))
+            await self._on_invoke(context)
+
+    async def _on_message(self, context: TurnContext) -> None:
+        if not self._redeliveries.first_time(context.activity):
+            return  # run once already: no second effect
+        if context.activity.value is not None:
+            await actions.on_submit(self._core, context)
+        else:
+            await commands.on_command(self._core, context)
+        self._after()
+
+    async def _on_invoke(self, context: TurnContext) -> None:
+        activity = context.activity
+        if activity.name != ADAPTIVE_CARD_ACTION:
+            await _answer_invoke(context, _unsupported(activity))
+            return
+        await _answer_invoke(context, await actions.on_invoke(self._core, context))
+        self._after()
 
 
 def _unsupported(activity: Activity) -> dict[str, Any]:
-    return {
-        "statusCode": 400,
-        "type": ERROR_RESPONSE_TYPE,
-        "value": {"code": "BadRequest", "message": f"unsupported invoke: {activity.name or '-'}"},
-    }
+    return actions.error_body(f"unsupported invoke: {activity.name or '-'}")
 
 
 async def _answer_invoke(context: TurnContext, body: dict[str, Any]) -> None:

@@ -50,7 +50,7 @@ async def on_conversation_update(core: Relais, context: TurnContext) -> None:
     added = [member for member in activity.members_added or () if member.id != bot_id]
     if any(member.id == bot_id for member in activity.members_added or ()):
         await _installed(core, context)
-    people = [person for member in added if (person := _person(activity, member)) is not None]
+    people = [person for member in added if (person := person_of(activity, member)) is not None]
     if people:
         await membership.joined(core, platform=PLATFORM, workspace=tenant, people=people)
     gone = [
@@ -68,7 +68,7 @@ async def _installed(core: Relais, context: TurnContext) -> None:
     if tenant is None or activity.conversation is None:
         logger.warning("Teams installation without a tenant or a conversation: ignored")
         return
-    installer = _person(activity, activity.from_property) if activity.from_property else None
+    installer = person_of(activity, activity.from_property) if activity.from_property else None
     conversation = conversation_of(activity)
     place = Place(
         key=conversation,
@@ -88,7 +88,7 @@ async def _installed(core: Relais, context: TurnContext) -> None:
         )
     )
     if place.channel:
-        people = [person for member in await _roster(context) if (person := _person(activity, member))]
+        people = [person for member in await _roster(context) if (person := person_of(activity, member))]
         if people:
             await membership.joined(core, platform=PLATFORM, workspace=tenant, people=people)
 
@@ -117,7 +117,7 @@ async def _roster(context: TurnContext) -> list[ChannelAccount]:
     return found
 
 
-def _person(activity: Activity, account: ChannelAccount) -> Person | None:
+def person_of(activity: Activity, account: ChannelAccount) -> Person | None:
     """The person behind `account` (None without an Entra object id: not someone of the tenant). Locale
     and time zone are the activity's, so only the sender's."""
     if not account.aad_object_id:

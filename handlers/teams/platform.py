@@ -4,6 +4,7 @@ through."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -75,8 +76,10 @@ class TeamsPlatform:
                 monotonic=self._monotonic,
             )
         adapter = build_adapter(self._tokens or token_provider(settings))
-        app[TEAMS_INGRESS_KEY] = TeamsIngress(adapter, TeamsAgent(core), tokens)
-        app[TEAMS_SENDER_KEY] = TeamsSender(core, self.notifier(settings, core.sessions, core.clock))
+        sender = TeamsSender(core, self.notifier(settings, core.sessions, core.clock))
+        app[TEAMS_SENDER_KEY] = sender
+        app[TEAMS_INGRESS_KEY] = TeamsIngress(adapter, TeamsAgent(core, after=sender.soon), tokens)
+        app.on_shutdown.append(sender.settle_on_shutdown)
         app.router.add_post("/api/messages", handle_teams_activity)
 
     async def drain(self, app: web.Application) -> None:
@@ -98,6 +101,22 @@ class TeamsSender:
     def __init__(self, core: Relais, notifier: Notifier) -> None:
         self._core = core
         self._notifier = notifier
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def soon(self) -> None:
+        """`drain` in the background, once the turn that enqueued is answered (an invoke's answer must
+        not wait for the channel's post)."""
+        task = asyncio.create_task(self.drain())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def settle(self) -> None:
+        """Wait for the sending started by `soon` (the server stopping; a test reading what was sent)."""
+        while self._pending:
+            await asyncio.gather(*self._pending)
+
+    async def settle_on_shutdown(self, app: web.Application) -> None:
+        await self.settle()
 
     async def drain(self) -> None:
         core = self._core

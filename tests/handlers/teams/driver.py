@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from ipaddress import IPv4Network, IPv6Network
 from itertools import count
 from typing import Any
 
 import httpx
+from aiohttp import web
 from microsoft_agents.hosting.core import AnonymousTokenProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -19,7 +21,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.demo.fake_teams import FakeTeams
 from bot.web import create_app
-from handlers.teams.platform import TeamsPlatform
+from handlers.teams.platform import TEAMS_SENDER_KEY, TeamsPlatform
 from tests.conftest import running
 from tests.fakes.bot_framework import FakeBotFramework
 
@@ -72,6 +74,12 @@ class TeamsDriver:
     client: httpx.AsyncClient
     keys: FakeBotFramework
     connector: FakeTeams
+    app: web.Application | None = None
+
+    async def settle(self) -> None:
+        """Wait until what the last activities enqueued was sent (Relais sends it after each turn)."""
+        assert self.app is not None
+        await self.app[TEAMS_SENDER_KEY].settle()
 
     async def post(self, body: Any, *, authorization: str | None = SIGNED) -> httpx.Response:
         """POST `body` (JSON) to /api/messages with the `Authorization` header given (None: none), by
@@ -91,13 +99,16 @@ async def teams_app(
     *,
     clock: FrozenClock | None = None,
     platform: TeamsPlatform | None = None,
+    fetch_allowed_networks: tuple[IPv4Network | IPv6Network, ...] = (),
 ) -> AsyncIterator[TeamsDriver]:
-    """Relais serving Teams alone, with the bot's own tokens fixed (`FixedTokens`)."""
+    """Relais serving Teams alone, with the bot's own tokens fixed (`FixedTokens`);
+    `fetch_allowed_networks` as `create_app`'s (a test's article on a local address)."""
     app = create_app(
         settings,
         engine=engine,
         clock=clock or FrozenClock(START),
         adapters=[platform or TeamsPlatform(tokens=FixedTokens())],
+        fetch_allowed_networks=fetch_allowed_networks,
     )
     async with running(app) as client:
-        yield TeamsDriver(client, keys, connector)
+        yield TeamsDriver(client, keys, connector, app)

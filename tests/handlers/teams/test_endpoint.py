@@ -134,7 +134,8 @@ async def test_unreachable_keys_get_401_then_tokens_are_accepted_again_once_they
 ) -> None:
     now = [1000.0]
     platform = TeamsPlatform(tokens=FixedTokens(), monotonic=lambda: now[0])
-    message = activity(fake_teams.service_url)
+    # An activity Relais lets in and does nothing with: only the refused ones are checked for effects.
+    message = activity(fake_teams.service_url, "typing")
     async with teams_app(teams_settings(), engine, bot_framework, fake_teams, platform=platform) as teams:
         for answer in ("down", "garbage"):
             bot_framework.answer = answer

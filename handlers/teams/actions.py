@@ -1,0 +1,245 @@
+"""Clicks on Relais's cards in Teams: `Action.Execute` (an `adaptiveCard/action` invoke, answered in the
+HTTP response) and its `Action.Submit` fallback (a message carrying `value`, answered in reply). Both
+carry `{"action": id, "value": …}` (`handlers.teams.render`), and each id goes to one flow of the core:
+a post's Share buttons (`bot.flows.shares`: an API post when the member connected the network, else their
+personal share link), Not for me, Connect / Disconnect, Undo and "post it" (`bot.flows.connections`), the
+queue form's submission (`bot.flows.queue`).
+
+An invoke is answered with the documented types: an answer with buttons or links as a card
+(`application/vnd.microsoft.card.adaptive`, which Teams shows the person who clicked in place of the
+card), a plain answer as a message (`application/vnd.microsoft.activity.message`), a click Relais does
+not know as an error (`application/vnd.microsoft.error`). Teams may resend an invoke: the core records each
+share once, and the person gets the same answer again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from microsoft_agents.activity import Activity, ActivityTypes, Attachment
+from microsoft_agents.hosting.core import TurnContext
+
+from bot.core import Relais
+from bot.flows import acting, connections, queue, shares
+from bot.flows.caller import Caller
+from bot.messages import Actions, Message, Section
+from bot.messages.commands import say
+from bot.messages.notices import REPOST_ACTION, UNDO_ACTION
+from bot.messages.post import NOT_FOR_ME_ACTION, SHARE_ACTIONS
+from bot.services.inputs import parse_id
+from handlers.teams.commands import reply_with
+from handlers.teams.forms import QUEUE_VERB, queue_form, read_queue_form
+from handlers.teams.identity import Sender, sender_of
+from handlers.teams.membership import conversation_of
+from handlers.teams.render import render
+
+logger = logging.getLogger(__name__)
+
+CARD: Final = "application/vnd.microsoft.card.adaptive"
+MESSAGE: Final = "application/vnd.microsoft.activity.message"
+ERROR: Final = "application/vnd.microsoft.error"
+
+InvokeBody = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Click:
+    """A button's id and what it carries (`value`), and the whole data sent back (a form's inputs)."""
+
+    action: str
+    value: str
+    data: Mapping[str, Any]
+
+    @property
+    def carried_id(self) -> int | None:
+        """The id a button carries ("12" or "12:linkedin"): a post or a share; None if forged."""
+        return parse_id(self.value.split(":", 1)[0])
+
+
+@dataclass
+class Turn:
+    """One click being answered: who clicked, and what a flow said early (Teams has no separate ack:
+    an early word is the answer when the flow has nothing more to say)."""
+
+    core: Relais
+    context: TurnContext
+    sender: Sender
+    said: list[Message] = field(default_factory=list)
+
+    async def early(self, message: Message) -> None:
+        self.said.append(message)
+
+    async def caller(self, *, refresh: bool = True) -> Caller:
+        return await acting.caller(
+            self.core, self.sender.directory, self.sender.who, channel=self.sender.channel, refresh=refresh
+        )
+
+
+# What answers an invoke: a message, or a card built here (the queue form with its refusals).
+Answer = Message | InvokeBody | None
+Route = Callable[[Turn, Click], Awaitable[Answer]]
+
+
+def clicked(activity_value: object, *, invoke: bool) -> Click | None:
+    """The click an invoke (`value.action.verb`/`data`) or a submission (`value`) carries; None if it
+    is not one of Relais's."""
+    if not isinstance(activity_value, dict):
+        return None
+    data: object = activity_value
+    verb: object = activity_value.get("action")
+    if invoke:
+        action = activity_value.get("action")
+        if not isinstance(action, dict):
+            return None
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
+        verb = action.get("verb") or (data.get("action") if isinstance(data, dict) else None)
+    if not isinstance(verb, str) or not isinstance(data, dict):
+        return None
+    value = data.get("value")
+    return Click(verb, value if isinstance(value, str) else "", data)
+
+
+async def on_invoke(core: Relais, context: TurnContext) -> InvokeBody:
+    """An `adaptiveCard/action` invoke: the flow's answer as the invoke's response body."""
+    click = clicked(context.activity.value, invoke=True)
+    route = ROUTES.get(click.action) if click is not None else None
+    if click is None or route is None:
+        return error_body(f"unsupported action: {click.action if click else '-'}")
+    sender = await sender_of(core, context.activity)
+    if sender is None:
+        return error_body("unknown sender")
+    turn = Turn(core, context, sender)
+    answer = await _run(turn, route, click)
+    if isinstance(answer, dict):
+        return answer
+    if answer is None:
+        return {"statusCode": 200, "type": MESSAGE, "value": ""}
+    return invoke_body(answer)
+
+
+async def on_submit(core: Relais, context: TurnContext) -> None:
+    """An `Action.Submit` (a client without Universal Actions): the same flows, answered in reply."""
+    click = clicked(context.activity.value, invoke=False)
+    route = ROUTES.get(click.action) if click is not None else None
+    if click is None or route is None:
+        logger.info("Teams submission Relais does not know: ignored")
+        return
+    sender = await sender_of(core, context.activity)
+    if sender is None:
+        return
+    answer = await _run(Turn(core, context, sender), route, click)
+    if isinstance(answer, dict):
+        card = answer.get("value") if answer.get("type") == CARD else None
+        if isinstance(card, dict):
+            await _reply_card(context, card)
+        return
+    if answer is not None:
+        await reply_with(context, answer)
+
+
+async def _run(turn: Turn, route: Route, click: Click) -> Answer:
+    try:
+        answer = await route(turn, click)
+    except Exception:
+        logger.exception("Teams click %s failed", click.action)
+        answer = say(acting.cached_language(turn.core, turn.sender.who), "something_went_wrong")
+    if answer is None and turn.said:
+        return turn.said[-1]
+    return answer
+
+
+def invoke_body(message: Message) -> InvokeBody:
+    """A card when the answer has buttons or links to press, else a plain message."""
+    if _interactive(message):
+        _, card = render(message)
+        return {"statusCode": 200, "type": CARD, "value": card}
+    summary, _ = render(message)
+    return {"statusCode": 200, "type": MESSAGE, "value": summary}
+
+
+def error_body(reason: str) -> InvokeBody:
+    return {"statusCode": 400, "type": ERROR, "value": {"code": "BadRequest", "message": reason}}
+
+
+def _interactive(message: Message) -> bool:
+    return any(
+        isinstance(part, Actions) or (isinstance(part, Section) and part.action is not None)
+        for part in message.parts
+    )
+
+
+async def _reply_card(context: TurnContext, card: dict[str, Any]) -> None:
+    await context.send_activity(
+        Activity(type=ActivityTypes.message, attachments=[Attachment(content_type=CARD, content=card)])
+    )
+
+
+# -- the routes ----------------------------------------------------------------------------------------
+
+
+async def _share(turn: Turn, click: Click) -> Answer:
+    network, post_id = shares.NETWORK_OF_ACTION[click.action], click.carried_id
+    core, who = turn.core, turn.sender.who
+    started = await shares.start_share(core, who, post_id, network, turn.early)
+    return await shares.share_answer(core, turn.sender.directory, who, post_id, network, started)
+
+
+async def _not_for_me(turn: Turn, click: Click) -> Answer:
+    return await shares.not_for_me(
+        turn.core, turn.sender.directory, turn.sender.who, click.carried_id, turn.early
+    )
+
+
+async def _connection(turn: Turn, click: Click) -> Answer:
+    caller = await turn.caller()
+    network = connections.NETWORK_OF_ACTION[click.action]
+    if click.action.startswith("disconnect_"):
+        return await connections.disconnect(turn.core, caller.member, network, caller.lang)
+    return await connections.connect(turn.core, caller.member, network, caller.lang)
+
+
+async def _undo(turn: Turn, click: Click) -> Answer:
+    caller = await turn.caller(refresh=False)
+    return await connections.undo(turn.core, caller.member, click.carried_id, caller.lang)
+
+
+async def _repost(turn: Turn, click: Click) -> Answer:
+    started = await connections.start_repost(
+        turn.core, turn.sender.directory, turn.sender.who, click.carried_id, turn.early
+    )
+    return await connections.repost_answer(turn.core, started)
+
+
+async def _queue_submitted(turn: Turn, click: Click) -> Answer:
+    """The queue form: refused fields go back under the fields (the form sent again in place); else the
+    post is queued and the admin told where and when it goes."""
+    caller = await turn.caller()
+    checked = queue.check(turn.core, caller, read_queue_form(click.data, caller.timezone))
+    if isinstance(checked, queue.Checked):
+        return await queue.submit(turn.core, caller, checked)
+    picked = [part for part in str(click.data.get(queue.CHANNELS) or "").split(",") if part]
+    here = [conversation_of(turn.context.activity)] if turn.sender.channel else []
+    offered = list(dict.fromkeys((*picked, *here)))
+    suggestion = click.data.get("suggestion_id")
+    card = queue_form(
+        caller.lang,
+        channels=[(channel, channel) for channel in offered],
+        chosen=picked,
+        suggestion_id=parse_id(suggestion) if isinstance(suggestion, str) else None,
+        values=click.data,
+        refusals=checked,
+    )
+    return {"statusCode": 200, "type": CARD, "value": card}
+
+
+ROUTES: Final[dict[str, Route]] = {
+    **dict.fromkeys(SHARE_ACTIONS.values(), _share),
+    NOT_FOR_ME_ACTION: _not_for_me,
+    **dict.fromkeys(connections.NETWORK_OF_ACTION, _connection),
+    UNDO_ACTION: _undo,
+    REPOST_ACTION: _repost,
+    QUEUE_VERB: _queue_submitted,
+}

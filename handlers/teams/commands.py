@@ -1,0 +1,70 @@
+"""Messages to Relais in Teams: a command, typed in a 1:1 chat or after @mentioning Relais in a channel,
+run by the core (`bot.flows.commands.run_command`) with Teams' surface, for the sender as the activity
+names them; the core's answer is rendered as an Adaptive Card and sent in reply, in the turn.
+
+Teams may deliver the same activity again (no answer in time, a retry): an activity id seen already
+(`Redeliveries`) has no second effect. A message carrying `value` is an `Action.Submit` (the fallback of a
+card's buttons), not a command: `handlers.teams.actions`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from microsoft_agents.activity import Activity, ActivityTypes, Attachment
+from microsoft_agents.hosting.core import TurnContext
+
+from bot.core import Relais
+from bot.flows.commands import run_command
+from bot.messages import Message
+from handlers.teams.identity import in_channel, sender_of
+from handlers.teams.render import ADAPTIVE_CARD, render
+from handlers.teams.surface import TeamsSurface, typed_command
+
+logger = logging.getLogger(__name__)
+
+
+async def on_command(core: Relais, context: TurnContext) -> None:
+    """A message typed to Relais: the command it holds, run for its sender, answered in reply. In a
+    channel, only a message that @mentions Relais is for it."""
+    activity = context.activity
+    if in_channel(activity) and not _mentions_bot(activity):
+        return
+    sender = await sender_of(core, activity)
+    if sender is None:
+        logger.info("Teams message from someone outside the tenant's directory: not answered")
+        return
+    typed = typed_command(activity, channel=sender.channel)
+    reply = await run_command(
+        core,
+        TeamsSurface(context, typed),
+        sender.directory,
+        sender.who,
+        typed.text,
+        channel=sender.channel,
+    )
+    if reply is not None:  # None: the answer was a form, sent already
+        await reply_with(context, reply, names=typed.names)
+
+
+async def reply_with(
+    context: TurnContext, message: Message, *, names: Mapping[str, str] | None = None
+) -> None:
+    """The core's message as a card, in reply to the activity (no `text`: a client would show two
+    messages, and the card could no longer be updated)."""
+    summary, card = render(message, names=names)
+    await context.send_activity(
+        Activity(
+            type=ActivityTypes.message,
+            summary=summary,
+            attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)],
+        )
+    )
+
+
+def _mentions_bot(activity: Activity) -> bool:
+    try:
+        return activity.is_recipient_mentioned()
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,133 @@
+"""What only Teams can do for the core's flows (`bot.flows.caller.ChatSurface`), for one turn.
+
+A channel is named in a Teams message by @mentioning it: the mention (`<at>General</at>`, with its id in
+the activity's entities) becomes one word, `#General`, which names that channel; any other `#word`
+names a channel Relais cannot find. `channel` typed alone in a team's channel names that channel (the
+adapter adds it, `typed_command`). The queue form is an Adaptive Card sent in the turn.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+from microsoft_agents.activity import Activity, ActivityTypes, Attachment
+from microsoft_agents.hosting.core import TurnContext
+
+from bot.flows.caller import UnknownChannel
+from handlers.teams.forms import queue_form
+from handlers.teams.membership import conversation_of
+from handlers.teams.render import ADAPTIVE_CARD
+
+PLATFORM: Final = "teams"
+_MENTION = re.compile(r"<at>(.*?)</at>", re.DOTALL | re.IGNORECASE)
+_UNSAFE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A message's command: its words, each @mentioned channel as one `#Name` word, and those words'
+    channel ids; `names` are the channels' names by id (to show them)."""
+
+    text: str
+    channels: Mapping[str, str] = field(default_factory=dict)
+    names: Mapping[str, str] = field(default_factory=dict)
+
+
+def typed_command(activity: Activity, *, channel: str | None) -> Typed:
+    """The command in a message: the bot's own mention removed (`remove_recipient_mention`), each
+    channel mention turned into a `#Name` word; in a team's `channel`, `channel` alone names it."""
+    try:
+        text = activity.remove_recipient_mention()
+    except (TypeError, re.error):  # a mention entity without its text or name
+        text = activity.text or ""
+    channels: dict[str, str] = {}
+    names: dict[str, str] = {}
+    for mention in activity.get_mentions():
+        account = mention.mentioned
+        if account is None or not account.id or not mention.text or not _is_channel(account.id):
+            continue
+        name = account.name or _MENTION.sub(r"\1", mention.text)
+        word = "#" + _UNSAFE.sub("_", name.strip()) if name.strip() else "#" + account.id
+        channels[word] = account.id
+        names[account.id] = name
+        text = text.replace(mention.text, f" {word} ")
+    if channel is not None:
+        here = _channel_name(activity)
+        if here:
+            names.setdefault(channel, here)
+        words = text.split()
+        if len(words) == 1 and words[0].lower() == "channel":
+            word = "#" + _UNSAFE.sub("_", here) if here else "#" + channel
+            channels[word] = channel
+            text = f"channel {word}"
+    return Typed(" ".join(text.split()), channels, names)
+
+
+def _is_channel(account_id: str) -> bool:
+    """A team's channel (Teams' channel conversation ids start with `19:`), not a person (`29:`)."""
+    return account_id.startswith("19:")
+
+
+def _channel_name(activity: Activity) -> str:
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    found = data.get("channel")
+    name = found.get("name") if isinstance(found, dict) else None
+    return name.strip() if isinstance(name, str) else ""
+
+
+class TeamsSurface:
+    platform = PLATFORM
+
+    def __init__(self, context: TurnContext, typed: Typed) -> None:
+        self._context = context
+        self._typed = typed
+
+    def is_channel_reference(self, word: str) -> bool:
+        return word.startswith("#") and len(word) > 1
+
+    async def resolve_channel(self, reference: str) -> str:
+        """The channel a mention named in this message; `UnknownChannel` for any other `#word`."""
+        found = self._typed.channels.get(reference)
+        if found is None:
+            raise UnknownChannel(reference)
+        return found
+
+    def typed(self, text: str) -> str:
+        return text
+
+    def for_network(self, text: str) -> str:
+        """A person's mention (`<at>Ann Lee</at>`) as `@Ann Lee`."""
+        return _MENTION.sub(r"@\1", text)
+
+    async def open_queue_form(
+        self,
+        channels: tuple[str, ...],
+        lang: str,
+        *,
+        url: str | None = None,
+        suggestion_id: int | None = None,
+    ) -> None:
+        """The form, sent as a card in reply: the channels chosen, and the one the command came from."""
+        offered = list(dict.fromkeys((*channels, *self._here())))
+        card = queue_form(
+            lang,
+            channels=[(channel, self._typed.names.get(channel, channel)) for channel in offered],
+            chosen=channels,
+            url=url,
+            suggestion_id=suggestion_id,
+        )
+        await self._context.send_activity(
+            Activity(
+                type=ActivityTypes.message,
+                attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)],
+            )
+        )
+
+    def _here(self) -> tuple[str, ...]:
+        activity = self._context.activity
+        if activity.conversation is None or activity.conversation.conversation_type != "channel":
+            return ()
+        return (conversation_of(activity),)
