@@ -1,0 +1,172 @@
+"""Clicks on a post's card in Teams, through `/api/messages`: Share (the member's personal link, or an API
+post once they connected the network), Not for me, Undo, each answered with the documented invoke
+response types, and recorded once even when Teams sends the invoke again; the `Action.Submit` fallback
+does the same, answered in the member's 1:1 chat."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.demo.fake_teams import CREATE, REPLY, SEND
+from bot.web import TASKS_KEY
+from models import Dismissal, Share, ShareStatus, TrackedLink
+from tests.fakes.bot_framework import FakeBotFramework
+from tests.fakes.social import FakeLinkedIn
+from tests.handlers.teams.driver import SettingsFactory
+from tests.handlers.teams.team import (
+    BOB,
+    BOB_CHAT,
+    CHANNEL,
+    Team,
+    actions,
+    button,
+    card_text,
+    installed_team,
+)
+
+Sessions = async_sessionmaker[AsyncSession]
+CARD = "application/vnd.microsoft.card.adaptive"
+MESSAGE = "application/vnd.microsoft.activity.message"
+PUBLIC = "https://relais.example.test"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
+
+@pytest.fixture
+async def team(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+    linkedin: FakeLinkedIn,
+) -> AsyncIterator[Team]:
+    settings = teams_settings(
+        encryption_key=Fernet.generate_key().decode(),
+        linkedin_client_id=linkedin.client_id,
+        linkedin_client_secret=linkedin.client_secret,
+        linkedin_auth_url=linkedin.auth_url,
+        linkedin_api_url=linkedin.api_url,
+    )
+    async with installed_team(settings, engine, sessions, bot_framework) as installed:
+        yield installed
+
+
+async def count(team: Team, model: Any) -> int:
+    async with team.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def urls(card: dict[str, Any]) -> list[str]:
+    return [a["url"] for a in actions(card) if a["type"] == "Action.OpenUrl"]
+
+
+async def test_share_gives_the_member_their_personal_link_once_and_only_to_them(team: Team) -> None:
+    card_id, card = await team.published()
+    before = len(team.connector.calls)
+    click = team.invoke(BOB, button(card, "share_linkedin"), card_id=card_id)
+    answer = await team.click(click)
+    again = await team.click(click)  # Teams sent the invoke again
+    assert answer["statusCode"] == 200
+    assert answer["type"] == CARD
+    assert "Here is your personal link to share on LinkedIn" in "\n".join(
+        block.get("text", "") for block in answer["value"]["body"]
+    )
+    (share_page,) = urls(answer["value"])
+    assert share_page.startswith("https://www.linkedin.com/sharing/share-offsite/?url=https%3A%2F%2Frelais")
+    assert urls(again["value"]) == [share_page]
+    assert await count(team, TrackedLink) == 1  # one link per member, post and network
+    assert await count(team, Share) == 0  # counted when the link is opened
+    assert team.connector.calls[before:] == []  # nothing posted where others would see it
+
+
+async def test_not_for_me_is_noted_once_with_a_message_answer(team: Team) -> None:
+    card_id, card = await team.published()
+    click = team.invoke(BOB, button(card, "not_for_me"), card_id=card_id)
+    answer = await team.click(click)
+    assert answer == {
+        "statusCode": 200,
+        "type": MESSAGE,
+        "value": "Noted: this one is not for you. It won't come back in your reminders.",
+    }
+    await team.click(click)
+    assert await count(team, Dismissal) == 1
+
+
+async def test_a_click_relais_does_not_know_gets_the_error_type(team: Team) -> None:
+    card_id, _ = await team.published()
+    answer = await team.click(team.invoke(BOB, {"verb": "frobnicate", "data": {}}, card_id=card_id))
+    assert answer["statusCode"] == 400
+    assert answer["type"] == "application/vnd.microsoft.error"
+    assert answer["value"]["code"] == "BadRequest"
+
+
+async def test_the_submit_fallback_answers_in_the_members_own_chat(team: Team) -> None:
+    card_id, card = await team.published()
+    before = len(team.connector.calls)
+    assert (
+        await team.teams.post(team.submit(BOB, button(card, "share_x"), card_id=card_id))
+    ).status_code == 202
+    calls = team.connector.calls[before:]
+    assert [call.operation for call in calls] == [CREATE, SEND]  # Bob's 1:1 chat, not the channel
+    assert calls[1].conversation_id == BOB_CHAT
+    assert "Here is your personal link to share on X" in card_text(calls[1].body)
+    assert not [call for call in calls if call.operation == REPLY]
+    # The welcome, the queue's answer and the post: nothing more.
+    assert len(team.connector.activities(CHANNEL)) == 3
+
+
+async def browse(team: Team, url: str, cookie: str | None = None) -> httpx.Response:
+    """A Relais page opened in the member's browser, i.e. in the running web app."""
+    assert url.startswith(PUBLIC), url
+    parts = urlsplit(url)
+    headers = {"User-Agent": BROWSER, **({"Cookie": cookie} if cookie else {})}
+    return await team.teams.client.get(
+        f"{parts.path}?{parts.query}" if parts.query else parts.path, headers=headers
+    )
+
+
+async def connect_linkedin(team: Team) -> None:
+    """Bob types `connect linkedin` in his chat, then his browser goes through Relais's start page,
+    LinkedIn's consent and Relais's callback (the real routes); he is told in his chat."""
+    (reply,) = await team.say(team.personal(BOB, "connect linkedin"))
+    (link,) = urls(reply["attachments"][0]["content"])
+    start = await browse(team, link)
+    assert start.status_code == 302, start.text
+    cookie = start.headers["Set-Cookie"].split(";", 1)[0]
+    async with httpx.AsyncClient() as browser:  # LinkedIn consents at once and sends the browser back
+        consent = await browser.get(start.headers["Location"])
+    page = await browse(team, consent.headers["Location"], cookie)
+    assert page.status_code == 200, page.text
+    assert team.teams.app is not None
+    await asyncio.gather(*team.teams.app[TASKS_KEY])  # the confirmation, sent to Teams
+    assert "Your LinkedIn account is connected" in card_text(team.connector.activities(BOB_CHAT)[-1])
+
+
+async def test_a_connected_member_shares_through_the_api_once_and_can_undo(
+    team: Team, linkedin: FakeLinkedIn
+) -> None:
+    card_id, card = await team.published()
+    await connect_linkedin(team)
+    click = team.invoke(BOB, button(card, "share_linkedin"), card_id=card_id)
+    posted = await team.click(click)
+    again = await team.click(click)  # Teams sent the invoke again
+    assert posted["type"] == CARD
+    assert "Posted on LinkedIn. Thank you!" in card_text(
+        {"attachments": [{"contentType": CARD, "content": posted["value"]}]}
+    )
+    assert "You already shared this on LinkedIn." in str(again["value"])
+    assert len(linkedin.posts) == 1
+    async with team.sessions() as session:
+        (share,) = (await session.scalars(select(Share))).all()
+    assert share.status is ShareStatus.POSTED
+    undone = await team.click(team.invoke(BOB, button(posted["value"], "share_undo"), card_id=card_id))
+    assert undone["statusCode"] == 200
+    assert linkedin.posts == {}
