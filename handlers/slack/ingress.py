@@ -11,7 +11,6 @@ that does not parse into a Slack payload gets 400. Bolt still verifies the signa
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 
@@ -21,14 +20,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import Clock, SignatureVerifier
 
+from bot.inbound import announced_too_large, read_body, refuse
 from handlers.slack.shapes import has_slack_shape
 
 logger = logging.getLogger(__name__)
 
-# Slack's payloads are a few kilobytes; the largest, a modal's submitted state, stays far below this.
-MAX_BODY_BYTES = 1024 * 1024
-# Slack gives up on a request after 3 seconds: a body still arriving after this is not Slack's.
-BODY_TIMEOUT_SECONDS = 5.0
 # SignatureVerifier's own window: a request signed longer ago (or ahead) than this is a replay.
 SIGNATURE_MAX_AGE_SECONDS = 5 * 60
 
@@ -54,19 +50,15 @@ class SlackIngress:
         refusal = self._check_before_body(request)
         if refusal is not None:
             return refusal
-        try:
-            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
-                raw = await request.read()
-        except TimeoutError:
-            return _refuse(408, "the request body was too slow")
-        except web.HTTPRequestEntityTooLarge:  # no Content-Length (chunked) and too long
-            return _refuse(413, "the request body is too large")
+        raw = await read_body(request)
+        if isinstance(raw, web.Response):
+            return raw
         text = self._verified_text(raw, request)
         if text is None:
-            return _refuse(401, "invalid request")
+            return refuse(401, "invalid request")
         bolt_request = _parse(text, request)
         if bolt_request is None:
-            return _refuse(400, "the request body is not a Slack payload")
+            return refuse(400, "the request body is not a Slack payload")
         return await to_aiohttp_response(await self._app.async_dispatch(bolt_request))
 
     def _check_before_body(self, request: web.Request) -> web.Response | None:
@@ -75,12 +67,10 @@ class SlackIngress:
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
-            return _refuse(401, "invalid request")
+            return refuse(401, "invalid request")
         if abs(self._clock.now() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
-            return _refuse(401, "invalid request")
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return _refuse(413, "the request body is too large")
-        return None
+            return refuse(401, "invalid request")
+        return announced_too_large(request)
 
     def _verified_text(self, raw: bytes, request: web.Request) -> str | None:
         """The body as text when its signature is Slack's; None otherwise. Slack sends UTF-8, and
@@ -113,7 +103,3 @@ def _parse(text: str, request: web.Request) -> AsyncBoltRequest | None:
         logger.warning("signed Slack request whose payload is not shaped as Slack's")
         return None
     return bolt_request
-
-
-def _refuse(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)

@@ -14,7 +14,6 @@ may deliver the activity again.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import warnings
@@ -25,15 +24,11 @@ from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.aiohttp import CloudAdapter
 from microsoft_agents.hosting.core import ClaimsIdentity
 
+from bot.inbound import announced_too_large, read_body, refuse
 from handlers.teams.agent import TeamsAgent
 from handlers.teams.auth import BotFrameworkTokens, is_loopback
 
 logger = logging.getLogger(__name__)
-
-# Activities are a few kilobytes (attachments are links); this leaves room for a large card's submission.
-MAX_BODY_BYTES = 1024 * 1024
-# The Bot Framework sends its request at once: a body still arriving after this is not its.
-BODY_TIMEOUT_SECONDS = 5.0
 
 
 class TeamsIngress:
@@ -49,27 +44,24 @@ class TeamsIngress:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         authorization = request.headers.get("Authorization")
         if self._tokens is not None and not _bearer(authorization):
-            return _refuse(401, "invalid request")
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return _refuse(413, "the request body is too large")
-        try:
-            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
-                raw = await request.read()
-        except TimeoutError:
-            return _refuse(408, "the request body was too slow")
-        except web.HTTPRequestEntityTooLarge:  # no Content-Length (chunked) and too long
-            return _refuse(413, "the request body is too large")
+            return refuse(401, "invalid request")
+        too_large = announced_too_large(request)
+        if too_large is not None:
+            return too_large
+        raw = await read_body(request)
+        if isinstance(raw, web.Response):
+            return raw
         body = _json_object(raw, request.charset)
         if body is None:
-            return _refuse(400, "the request body is not an activity")
+            return refuse(400, "the request body is not an activity")
         identity = await self._identity(authorization, body)
         if identity is None:
-            return _refuse(401, "invalid request")
+            return refuse(401, "invalid request")
         try:
             Activity.model_validate(body)
         except Exception as exc:  # pydantic's errors, and the SDK's own checks raise a bare Exception
             logger.warning("authenticated Teams request that is not an activity (%s)", type(exc).__name__)
-            return _refuse(400, "the request body is not an activity")
+            return refuse(400, "the request body is not an activity")
         with warnings.catch_warnings():  # the SDK's aiohttp adapter reads this plain key, not a RequestKey
             warnings.simplefilter("ignore", web.NotAppKeyWarning)
             request["claims_identity"] = identity
@@ -102,7 +94,3 @@ def _json_object(raw: bytes, charset: str | None) -> dict[str, Any] | None:
     except (LookupError, ValueError, RecursionError):  # unknown charset, bad bytes or JSON, too deep
         return None
     return value if isinstance(value, dict) else None
-
-
-def _refuse(status: int, reason: str) -> web.Response:
-    return web.json_response({"error": reason}, status=status)

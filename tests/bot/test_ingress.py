@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.config import Settings
 from bot.demo.fake_slack import FakeSlack
 from bot.demo.signing import signature, signed_headers
+from bot.inbound import BODY_TIMEOUT_SECONDS, MAX_BODY_BYTES
 from bot.web import HEADER_TIMEOUT_SECONDS, create_app
-from handlers.slack.ingress import BODY_TIMEOUT_SECONDS, MAX_BODY_BYTES
 from models import Base
 from tests.conftest import BOT_TOKEN, SETTINGS_VARIABLES, SIGNING_SECRET, free_port, running
 

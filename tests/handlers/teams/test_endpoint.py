@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
 from bot.demo.fake_teams import FakeTeams
+from bot.inbound import BODY_TIMEOUT_SECONDS, MAX_BODY_BYTES
 from bot.web import create_app
 from handlers.teams.auth import RETRY_AFTER_FAILURE_SECONDS
-from handlers.teams.ingress import BODY_TIMEOUT_SECONDS, MAX_BODY_BYTES
 from handlers.teams.platform import TeamsPlatform
 from tests.bot.test_ingress import row_counts
 from tests.conftest import running
