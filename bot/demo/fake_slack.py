@@ -45,11 +45,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import WSCloseCode, WSMsgType, web
+
+from bot.demo.local import LocalServer
 
 __all__ = ["FakeChannel", "FakeSlack", "FakeUser", "SlackCall", "message_errors"]
 
@@ -426,7 +427,7 @@ def _view_errors(view: Any, allowed_types: Sequence[str]) -> list[str]:
 # ------------------------------------------------------------------------------------------------------------
 
 
-class FakeSlack:
+class FakeSlack(LocalServer):
     """A fake Slack workspace served over HTTP and WebSocket on 127.0.0.1."""
 
     def __init__(
@@ -485,8 +486,7 @@ class FakeSlack:
         self._response_targets: dict[str, _ResponseTarget] = {}
         self._ts_counter = 0
         self._id_counter = 0
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        super().__init__()
 
         self._handlers: dict[str, Callable[[SlackCall], dict[str, Any]]] = {
             "api.test": self._api_test,
@@ -520,50 +520,22 @@ class FakeSlack:
     # --------------------------------------------------------------------------------------------------------
     # lifecycle
 
-    async def start(self) -> None:
-        """Serve on 127.0.0.1, on a port the system picks."""
-        if self._runner is not None:
-            raise RuntimeError("FakeSlack is already started")
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{url_id}", self._handle_response_url)
         app.router.add_get("/socket", self._handle_socket)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
 
-    async def stop(self) -> None:
-        """Close the WebSocket connections and the server."""
+    async def closing(self) -> None:
+        """The WebSocket connections close before the server."""
         for ws in list(self._sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
         for waiter in self._ack_waiters.values():
             waiter.cancel()
         self._ack_waiters.clear()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._port = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -1351,7 +1323,7 @@ class FakeSlack:
     def _apps_connections_open(self, call: SlackCall) -> dict[str, Any]:
         ticket = str(uuid.uuid4())
         self._tickets.add(ticket)
-        return {"url": f"ws://127.0.0.1:{self._port}/socket?ticket={ticket}&app_id={self.app_id}"}
+        return {"url": f"ws://127.0.0.1:{self.port}/socket?ticket={ticket}&app_id={self.app_id}"}
 
     def _users_info(self, call: SlackCall) -> dict[str, Any]:
         user = self.users.get(self._param(call, "user") or "")

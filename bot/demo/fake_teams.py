@@ -39,10 +39,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from aiohttp import web
+
+from bot.demo.local import LocalServer
 
 __all__ = ["ConnectorCall", "FakeConversation", "FakeMember", "FakeTeams", "message_size"]
 
@@ -172,7 +173,7 @@ class _ConnectorError(Exception):
         self.message = message or ERROR_MESSAGES.get(code, code)
 
 
-class FakeTeams:
+class FakeTeams(LocalServer):
     """A fake Bot Connector for one or more tenants, served over HTTP on 127.0.0.1."""
 
     def __init__(
@@ -209,49 +210,18 @@ class FakeTeams:
         self._tenant_requests: dict[str, deque[float]] = {}
         self._message_counter = 0
         self._conversation_counter = 0
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        super().__init__()
 
     # --------------------------------------------------------------------------------------------------------
     # lifecycle
 
-    async def start(self) -> None:
-        """Serve on 127.0.0.1, on a port the system picks."""
-        if self._runner is not None:
-            raise RuntimeError("FakeTeams is already started")
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._port = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def service_url(self) -> str:
         """The `serviceUrl` of activities from this fake (ends with "/", like Teams' own)."""
-        if self._port is None:
-            raise RuntimeError("FakeTeams is not started")
-        return f"http://127.0.0.1:{self._port}{self.path}"
+        return f"http://127.0.0.1:{self.port}{self.path}"
 
     # --------------------------------------------------------------------------------------------------------
     # tenant set-up
