@@ -24,17 +24,28 @@ from microsoft_agents.activity import Activity, ActivityTypes, Attachment, Conve
 from microsoft_agents.hosting.core import ConnectorClientBase, TurnContext
 
 from bot.core import Relais
-from bot.flows import acting, connections, queue, shares
-from bot.flows.caller import Caller
+from bot.flows import acting, connections, queue, shares, suggestions
+from bot.flows.caller import Caller, FormRefusals
 from bot.messages import Actions, Message, Section
 from bot.messages.commands import say
 from bot.messages.notices import REPOST_ACTION, UNDO_ACTION
-from bot.messages.post import NOT_FOR_ME_ACTION, SHARE_ACTIONS
+from bot.messages.post import EDIT_SHARE_ACTION, NOT_FOR_ME_ACTION, SHARE_ACTIONS
+from bot.messages.suggestions import APPROVE, REJECT
+from bot.services.hotpath import AckDeadline
 from bot.services.inputs import parse_id
-from handlers.teams.forms import QUEUE_VERB, queue_form, read_queue_form
+from handlers.teams.forms import (
+    CAPTION,
+    EDIT_VERB,
+    NETWORK,
+    QUEUE_VERB,
+    edit_form,
+    queue_form,
+    read_queue_form,
+)
 from handlers.teams.identity import Sender, sender_of
 from handlers.teams.membership import conversation_of, tenant_of
-from handlers.teams.render import render
+from handlers.teams.render import Card, render
+from handlers.teams.surface import TeamsSurface, Typed
 
 logger = logging.getLogger(__name__)
 
@@ -264,6 +275,82 @@ async def _queue_submitted(turn: Turn, click: Click) -> Answer:
     return {"statusCode": 200, "type": CARD, "value": card}
 
 
+async def _edit_share(turn: Turn, click: Click) -> Answer:
+    """Edit & share: the form, in place of the card for the member who clicked."""
+    caller = await turn.caller()
+    form = await shares.edit_form(turn.core, caller, click.carried_id)
+    if isinstance(form, Message):
+        return form
+    card = edit_form(
+        caller.lang, post_id=form.post_id, title=form.title, caption=form.caption, networks=form.networks
+    )
+    return {"statusCode": 200, "type": CARD, "value": card}
+
+
+async def _edit_submitted(turn: Turn, click: Click) -> Answer:
+    """Edit & share submitted: refused fields go back under the fields; else the share is started (an
+    API post with the member's words, or their personal link with them)."""
+    caller = await turn.caller()
+    raw_post = click.data.get("post_id")
+    post_id = parse_id(raw_post) if isinstance(raw_post, str) else None
+    caption, network = click.data.get(CAPTION), click.data.get(NETWORK)
+    checked = shares.check_edit(
+        caller.lang,
+        caption=caption if isinstance(caption, str) else "",
+        network=network if isinstance(network, str) else "",
+        post_id=post_id,
+    )
+    if not isinstance(checked, shares.EditChoice):
+        return await _edit_again(turn, caller, post_id, click, checked)
+    started = await shares.submit_edit(turn.core, caller, checked, AckDeadline(), turn.early)
+    if started is None:
+        return None  # told through `early`
+    if not isinstance(started, shares.EditStarted):
+        return await _edit_again(turn, caller, post_id, click, started)
+    return await shares.edited_share_answer(
+        turn.core, caller, checked.post_id, checked.network, checked.caption, started
+    )
+
+
+async def _edit_again(
+    turn: Turn, caller: Caller, post_id: int | None, click: Click, refusals: FormRefusals
+) -> Answer:
+    """The Edit & share form sent back as submitted, each refusal under its field."""
+    form = await shares.edit_form(turn.core, caller, post_id)
+    if isinstance(form, Message):
+        return form
+    card = edit_form(
+        caller.lang,
+        post_id=form.post_id,
+        title=form.title,
+        caption=form.caption,
+        networks=form.networks,
+        values=click.data,
+        refusals=refusals,
+    )
+    return {"statusCode": 200, "type": CARD, "value": card}
+
+
+async def _approve(turn: Turn, click: Click) -> Answer:
+    """Approve on a suggestion's review: the queue form, prefilled, in place of the review."""
+    if click.carried_id is None:
+        return None
+    forms: list[Card] = []
+    surface = TeamsSurface(turn.context, Typed(""), forms=forms)
+    answer = await suggestions.approve(
+        turn.core, surface, turn.sender.directory, turn.sender.who, click.carried_id
+    )
+    if forms:
+        return {"statusCode": 200, "type": CARD, "value": forms[-1]}
+    return answer
+
+
+async def _reject(turn: Turn, click: Click) -> Answer:
+    if click.carried_id is None:
+        return None
+    return await suggestions.reject(turn.core, turn.sender.directory, turn.sender.who, click.carried_id)
+
+
 ROUTES: Final[dict[str, Route]] = {
     **dict.fromkeys(SHARE_ACTIONS.values(), _share),
     NOT_FOR_ME_ACTION: _not_for_me,
@@ -271,4 +358,8 @@ ROUTES: Final[dict[str, Route]] = {
     UNDO_ACTION: _undo,
     REPOST_ACTION: _repost,
     QUEUE_VERB: _queue_submitted,
+    EDIT_SHARE_ACTION: _edit_share,
+    EDIT_VERB: _edit_submitted,
+    APPROVE: _approve,
+    REJECT: _reject,
 }

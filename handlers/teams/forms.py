@@ -24,6 +24,9 @@ from handlers.teams.render import CARD_SCHEMA, CARD_VERSION, Card, Element, mark
 from handlers.teams.text import t
 
 QUEUE_VERB: Final = "queue_submit"
+EDIT_VERB: Final = "edit_submit"
+CAPTION: Final = "caption"
+NETWORK: Final = "network"
 PUBLISH_DATE: Final = "publish_date"
 PUBLISH_TIME: Final = "publish_time"
 CHANNEL_PREFIX: Final = "19:"  # Teams' channel conversation ids
@@ -165,3 +168,58 @@ def _choices(name: str, label: str, choices: list[dict[str, str]], value: str) -
 
 def _date(name: str, label: str, values: Mapping[str, Any]) -> Element:
     return {"type": "Input.Date", "id": name, "label": label, "value": _text(values.get(name))}
+
+
+def edit_form(
+    lang: str,
+    *,
+    post_id: int,
+    title: str,
+    caption: str | None,
+    networks: Sequence[str],
+    values: Mapping[str, Any] | None = None,
+    refusals: Mapping[str, Inline] | None = None,
+) -> Card:
+    """Edit & share: the member's caption to start from and the network to share on; the post's id goes
+    back with the submission."""
+    values = values or {}
+    refusals = refusals or {}
+    body: list[Element] = [
+        {"type": "TextBlock", "text": t(lang, "modal_edit_title"), "weight": "Bolder", "size": "Medium"},
+        {"type": "TextBlock", "text": markdown(title), "wrap": True, "isSubtle": True},
+    ]
+    caption_input = _input(CAPTION, t(lang, "modal_your_caption"), _text(values.get(CAPTION, caption or "")))
+    caption_input.update(isMultiline=True, maxLength=3000, placeholder=t(lang, "modal_caption_hint"))
+    choices = [{"title": markdown(network_name(lang, n)), "value": n} for n in networks]
+    network_input = {
+        "type": "Input.ChoiceSet",
+        "id": NETWORK,
+        "label": t(lang, "modal_network"),
+        "style": "expanded",
+        "choices": choices,
+        "value": _text(values.get(NETWORK)) or (networks[0] if networks else ""),
+    }
+    for element, name in ((caption_input, CAPTION), (network_input, NETWORK)):
+        body.append(element)
+        if name in refusals:
+            body.append(
+                {"type": "TextBlock", "text": markdown(refusals[name]), "color": "Attention", "wrap": True}
+            )
+    data = {"action": EDIT_VERB, "post_id": str(post_id)}
+    title_text = t(lang, "modal_edit_submit")
+    submit = {
+        "type": "Action.Execute",
+        "title": title_text,
+        "verb": EDIT_VERB,
+        "data": data,
+        "style": "positive",
+        "fallback": {"type": "Action.Submit", "title": title_text, "data": dict(data), "style": "positive"},
+    }
+    return {
+        "type": "AdaptiveCard",
+        "$schema": CARD_SCHEMA,
+        "version": CARD_VERSION,
+        "fallbackText": t(lang, "modal_edit_title"),
+        "body": body,
+        "actions": [submit],
+    }

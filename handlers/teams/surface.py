@@ -19,7 +19,7 @@ from microsoft_agents.hosting.core import TurnContext
 from bot.flows.caller import UnknownChannel
 from handlers.teams.forms import queue_form
 from handlers.teams.membership import conversation_of
-from handlers.teams.render import ADAPTIVE_CARD
+from handlers.teams.render import ADAPTIVE_CARD, Card
 
 PLATFORM: Final = "teams"
 _MENTION = re.compile(r"<at>(.*?)</at>", re.DOTALL | re.IGNORECASE)
@@ -81,9 +81,11 @@ def _channel_name(activity: Activity) -> str:
 class TeamsSurface:
     platform = PLATFORM
 
-    def __init__(self, context: TurnContext, typed: Typed) -> None:
+    def __init__(self, context: TurnContext, typed: Typed, *, forms: list[Card] | None = None) -> None:
+        """With `forms`, a form is kept there (to answer a click with it) instead of being sent."""
         self._context = context
         self._typed = typed
+        self._forms = forms
 
     def is_channel_reference(self, word: str) -> bool:
         return word.startswith("#") and len(word) > 1
@@ -119,6 +121,9 @@ class TeamsSurface:
             url=url,
             suggestion_id=suggestion_id,
         )
+        if self._forms is not None:
+            self._forms.append(card)
+            return
         await self._context.send_activity(
             Activity(
                 type=ActivityTypes.message,

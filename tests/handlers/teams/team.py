@@ -124,6 +124,22 @@ class Team:
         )
         return body
 
+    def invoke_in_chat(
+        self, person: dict[str, str], button: dict[str, Any], *, card_id: str
+    ) -> dict[str, Any]:
+        """A click on a button of a card Relais sent to `person`'s 1:1 chat."""
+        body = self.personal(person, "")
+        body.update(
+            type="invoke",
+            name="adaptiveCard/action",
+            replyToId=card_id,
+            value={
+                "action": {"type": "Action.Execute", "verb": button["verb"], "data": button["data"]},
+                "trigger": "manual",
+            },
+        )
+        return body
+
     def submit(self, person: dict[str, str], button: dict[str, Any], *, card_id: str) -> dict[str, Any]:
         """The same click from a client without Universal Actions: the button's `Action.Submit` fallback,
         a message carrying its data as `value`."""
@@ -216,3 +232,11 @@ def button(card: dict[str, Any], verb: str) -> dict[str, Any]:
     """The card's `Action.Execute` button with this verb."""
     (found,) = [a for a in actions(card) if a["type"] == "Action.Execute" and a["verb"] == verb]
     return found
+
+
+def filled(card: dict[str, Any], verb: str, **changes: str) -> dict[str, Any]:
+    """The card's submit button as a client sends it: its data with every input's value (as the card
+    shows it, or as `changes` says the person changed it)."""
+    found = button(card, verb)
+    values = {e["id"]: e.get("value", "") for e in elements(card) if str(e.get("type")).startswith("Input.")}
+    return {**found, "data": {**found["data"], **values, **changes}}

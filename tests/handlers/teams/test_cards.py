@@ -18,11 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.demo.fake_teams import CREATE, REPLY, SEND
 from bot.web import TASKS_KEY
-from models import Dismissal, Share, ShareStatus, TrackedLink
+from models import Dismissal, Share, ShareStatus, Suggestion, SuggestionState, TrackedLink
 from tests.fakes.bot_framework import FakeBotFramework
 from tests.fakes.social import FakeLinkedIn
 from tests.handlers.teams.driver import SettingsFactory
 from tests.handlers.teams.team import (
+    ANN,
+    ANN_CHAT,
+    ARTICLE,
     BOB,
     BOB_CHAT,
     CHANNEL,
@@ -30,6 +33,8 @@ from tests.handlers.teams.team import (
     actions,
     button,
     card_text,
+    elements,
+    filled,
     installed_team,
 )
 
@@ -170,3 +175,43 @@ async def test_a_connected_member_shares_through_the_api_once_and_can_undo(
     undone = await team.click(team.invoke(BOB, button(posted["value"], "share_undo"), card_id=card_id))
     assert undone["statusCode"] == 200
     assert linkedin.posts == {}
+
+
+async def test_edit_and_share_gives_a_form_whose_words_go_into_the_members_link(team: Team) -> None:
+    card_id, card = await team.published()
+    form = await team.click(team.invoke(BOB, button(card, "edit_share"), card_id=card_id))
+    assert form["type"] == CARD
+    inputs = {element["id"]: element for element in elements(form["value"]) if "id" in element}
+    assert inputs["caption"]["value"] == "Proud of this one"
+    assert [choice["value"] for choice in inputs["network"]["choices"]] == ["linkedin", "x"]
+    wrong = filled(form["value"], "edit_submit", caption="Mine", network="myspace")
+    refused = await team.click(team.invoke(BOB, wrong, card_id=card_id))
+    assert refused["type"] == CARD
+    assert "Choose at least one network (LinkedIn or X)." in str(refused["value"])
+    assert await count(team, TrackedLink) == 0
+    mine = filled(form["value"], "edit_submit", caption="My own words", network="x")
+    answer = await team.click(team.invoke(BOB, mine, card_id=card_id))
+    (intent,) = urls(answer["value"])
+    assert intent.startswith("https://x.com/intent/tweet?text=My+own+words&url=https%3A%2F%2Frelais")
+    assert await count(team, TrackedLink) == 1
+
+
+async def test_an_admin_approves_a_suggestion_from_its_review_and_the_post_is_queued(team: Team) -> None:
+    (thanks,) = await team.say(team.personal(BOB, f"suggest {ARTICLE} Worth a share"))
+    assert "Your suggestion was sent to the admins" in card_text(thanks)
+    review = team.connector.activities(ANN_CHAT)[-1]
+    assert "<at>Bob Stone</at> suggests sharing" in card_text(review)
+    content = review["attachments"][0]["content"]
+    form = await team.click(
+        team.invoke_in_chat(ANN, button(content, "suggestion_approve"), card_id=review["id"])
+    )
+    assert form["type"] == CARD
+    inputs = {element["id"]: element for element in elements(form["value"]) if "id" in element}
+    assert inputs["url"]["value"] == ARTICLE
+    submit = filled(form["value"], "queue_submit")
+    queued = await team.click(team.invoke_in_chat(ANN, submit, card_id=review["id"]))
+    assert "is being published in" in queued["value"]
+    async with team.sessions() as session:
+        (suggestion,) = (await session.scalars(select(Suggestion))).all()
+    assert suggestion.state is SuggestionState.APPROVED
+    assert "Good news: your suggestion" in card_text(team.connector.activities(BOB_CHAT)[-1])

@@ -18,6 +18,7 @@ from tests.fakes.bot_framework import FakeBotFramework
 from tests.handlers.teams.driver import SettingsFactory
 from tests.handlers.teams.team import (
     ANN,
+    ANN_CHAT,
     ARTICLE,
     BOB,
     BOB_CHAT,
@@ -28,6 +29,7 @@ from tests.handlers.teams.team import (
     actions,
     card_text,
     elements,
+    filled,
     installed_team,
 )
 
@@ -140,34 +142,24 @@ async def test_a_redelivered_command_has_no_second_effect(team: Team) -> None:
 async def test_queue_alone_sends_the_form_and_its_submission_queues_the_post(team: Team) -> None:
     (form,) = await team.say(team.personal(ANN, "queue"))
     card = form["attachments"][0]["content"]
+    form_id = team.connector.activities(ANN_CHAT)[-1]["id"]
     ids = {element.get("id") for element in elements(card)}
     assert {"url", "caption_1", "caption_2", "caption_3", "networks", "channels", "expires_on"} <= ids
     (submit,) = [a for a in actions(card) if a["type"] == "Action.Execute"]
     assert submit["fallback"]["type"] == "Action.Submit"
-    invoke = team.personal(
-        ANN,
-        "",
-        type="invoke",
-        name="adaptiveCard/action",
-        value={
-            "action": {
-                "type": "Action.Execute",
-                "verb": submit["verb"],
-                "data": {**submit["data"], "url": "not a link", "networks": "linkedin", "channels": CHANNEL},
-            },
-            "trigger": "manual",
-        },
-    )
-    response = await team.teams.post(invoke)
-    assert response.status_code == 200
-    refused = response.json()
+    wrong = filled(card, "queue_submit", url="not a link", publish_date="2026-11-25")
+    refused = await team.click(team.invoke_in_chat(ANN, wrong, card_id=form_id))
     assert refused["type"] == "application/vnd.microsoft.card.adaptive"
+    shown = [e["text"] for e in elements(refused["value"]) if e.get("color") == "Attention"]
+    assert len(shown) == 2  # under the link, and under the half-filled publication time
+    assert shown[0].startswith("That doesn't look like a link I can share")
+    assert shown[1] == "This is not a date I can read; pick one with the calendar."
+    inputs = {e["id"]: e for e in elements(refused["value"]) if "id" in e}
+    assert inputs["url"]["value"] == "not a link"  # what was typed stays
     assert await team.posts() == 0
-    invoke["id"] += "-again"
-    invoke["value"]["action"]["data"]["url"] = ARTICLE
-    response = await team.teams.post(invoke)
-    await team.teams.settle()
-    assert response.json()["type"] == "application/vnd.microsoft.activity.message"
-    assert "is being published in" in response.json()["value"]
+    right = filled(card, "queue_submit", url=ARTICLE, caption_1="Read this")
+    queued = await team.click(team.invoke_in_chat(ANN, right, card_id=form_id))
+    assert queued["type"] == "application/vnd.microsoft.activity.message"
+    assert "is being published in" in queued["value"]
     assert await team.posts() == 1
     assert len(team.connector.calls_to(SEND)) == 1  # the post, in the channel
