@@ -520,10 +520,12 @@ class FakeSlack(LocalServer):
     # --------------------------------------------------------------------------------------------------------
     # lifecycle
 
-    def routes(self, app: web.Application) -> None:
+    def application(self) -> web.Application:
+        app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{url_id}", self._handle_response_url)
         app.router.add_get("/socket", self._handle_socket)
+        return app
 
     async def closing(self) -> None:
         """The WebSocket connections close before the server."""

@@ -215,8 +215,10 @@ class FakeTeams(LocalServer):
     # --------------------------------------------------------------------------------------------------------
     # lifecycle
 
-    def routes(self, app: web.Application) -> None:
+    def application(self) -> web.Application:
+        app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
+        return app
 
     @property
     def service_url(self) -> str:

@@ -10,13 +10,17 @@ from aiohttp import web
 
 
 class LocalServer:
-    """Subclasses build their app (`routes`) and may close what they hold open first (`closing`)."""
+    """Subclasses build their app (`application`) and may close what they hold open first (`closing`).
+    `keeps_port`: started again after `stop`, it serves on the same port (a server that was down and is
+    back, as clients see it)."""
+
+    keeps_port = False
 
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
-    def routes(self, app: web.Application) -> None:
+    def application(self) -> web.Application:
         raise NotImplementedError
 
     async def closing(self) -> None:
@@ -26,11 +30,11 @@ class LocalServer:
         """Serve on 127.0.0.1, on a port the system picks."""
         if self._runner is not None:
             raise RuntimeError(f"{type(self).__name__} is already started")
-        app = web.Application()
-        self.routes(app)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
+        runner = web.AppRunner(
+            self.application(), handle_signals=False, access_log=None, shutdown_timeout=1.0
+        )
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await web.TCPSite(runner, "127.0.0.1", self._port if self.keeps_port and self._port else 0).start()
         self._runner = runner
         self._port = int(runner.addresses[0][1])
 
@@ -39,7 +43,8 @@ class LocalServer:
         if self._runner is not None:
             await self._runner.cleanup()
         self._runner = None
-        self._port = None
+        if not self.keeps_port:
+            self._port = None
 
     async def __aenter__(self) -> Self:
         await self.start()

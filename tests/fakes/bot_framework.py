@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import time
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+from bot.demo.local import LocalServer
 
 ISSUER = "https://api.botframework.com"
 METADATA_PATH = "/v1/.well-known/openidconfiguration"
@@ -34,7 +35,11 @@ def new_key() -> RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-class FakeBotFramework:
+class FakeBotFramework(LocalServer):
+    """Started again after `stop`, it serves on the same port: the keys were unreachable, and are back."""
+
+    keeps_port = True
+
     def __init__(self, *, app_id: str, endorsements: tuple[str, ...] | None = ("msteams",)) -> None:
         self.app_id = app_id
         self.endorsements = endorsements
@@ -42,44 +47,23 @@ class FakeBotFramework:
         self.current = "key-1"
         self.answer: Literal["ok", "down", "garbage"] = "ok"
         self.fetches: list[str] = []
-        self._runner: web.AppRunner | None = None
-        self._port = 0
+        super().__init__()
 
     # -- the server ------------------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def metadata_url(self) -> str:
         return self.base_url + METADATA_PATH
 
-    async def start(self) -> None:
+    def application(self) -> web.Application:
         app = web.Application()
         app.router.add_get(METADATA_PATH, self._metadata)
         app.router.add_get(KEYS_PATH, self._keys)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", self._port)  # the same port again after `stop`
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        """Close the server: its port then refuses connections (the keys are unreachable)."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+        return app
 
     def _failure(self) -> web.Response | None:
         if self.answer == "down":

@@ -64,11 +64,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from aiohttp import web
+
+from bot.demo.local import LocalServer
 
 __all__ = ["FakeLinkedIn", "FakeToken", "FakeX", "SocialCall", "x_weighted_length"]
 
@@ -205,11 +206,10 @@ def x_weighted_length(text: str) -> int:
     return total
 
 
-class _FakeServer:
+class _FakeServer(LocalServer):
     """What both fakes share: lifecycle, recording, failure injection, tokens."""
 
     ROUTES: ClassVar[tuple[str, ...]] = ()
-    _display_name: ClassVar[str] = "fake"
 
     def __init__(self, *, client_id: str, client_secret: str, redirect_uris: tuple[str, ...] | None) -> None:
         self.client_id = client_id
@@ -222,8 +222,7 @@ class _FakeServer:
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
         self._denials = 0
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        super().__init__()
 
     # ---------------------------------------------------------------------------------------------------
     # lifecycle
@@ -231,42 +230,14 @@ class _FakeServer:
     def _add_routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
-    async def start(self) -> None:
-        """Serve on 127.0.0.1, on a port the system picks."""
-        if self._runner is not None:
-            raise RuntimeError(f"{self._display_name} is already started")
+    def application(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         self._add_routes(app)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._port = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        return app
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError(f"{self._display_name} is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -444,7 +415,6 @@ class FakeLinkedIn(_FakeServer):
         "initialize_image_upload",
         "upload_image",
     )
-    _display_name = "FakeLinkedIn"
 
     def __init__(
         self,
@@ -852,7 +822,6 @@ class FakeX(_FakeServer):
     """
 
     ROUTES = ("authorize", "token", "revoke", "me", "create_tweet", "delete_tweet")
-    _display_name = "FakeX"
 
     def __init__(
         self,
