@@ -8,8 +8,8 @@ queue form's submission (`bot.flows.queue`).
 An invoke is answered with the documented types: an answer with buttons or links as a card
 (`application/vnd.microsoft.card.adaptive`, which Teams shows the person who clicked in place of the
 card), a plain answer as a message (`application/vnd.microsoft.activity.message`), a click Relais does
-not know as an error (`application/vnd.microsoft.error`). Teams may resend an invoke: the core records each
-share once, and the person gets the same answer again.
+not know as an error (`application/vnd.microsoft.error`). Teams may resend an invoke: it gets the answer
+the first one got (`handlers.teams.redelivery`), and the core records each share once anyway.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ class TeamsAgent:
         if activity.name != ADAPTIVE_CARD_ACTION:
             await _answer_invoke(context, _unsupported(activity))
             return
-        await _answer_invoke(context, await actions.on_invoke(self._core, context))
+        body = await self._redeliveries.answer(activity, lambda: actions.on_invoke(self._core, context))
+        await _answer_invoke(context, body)
         self._after()
 
 

@@ -162,7 +162,9 @@ async def test_a_connected_member_shares_through_the_api_once_and_can_undo(
     await connect_linkedin(team)
     click = team.invoke(BOB, button(card, "share_linkedin"), card_id=card_id)
     posted = await team.click(click)
-    again = await team.click(click)  # Teams sent the invoke again
+    assert await team.click(click) == posted  # Teams sent the invoke again: the same answer
+    click["id"] += "-later"
+    again = await team.click(click)  # Bob clicks again
     assert posted["type"] == CARD
     assert "Posted on LinkedIn. Thank you!" in card_text(
         {"attachments": [{"contentType": CARD, "content": posted["value"]}]}
@@ -215,3 +217,15 @@ async def test_an_admin_approves_a_suggestion_from_its_review_and_the_post_is_qu
         (suggestion,) = (await session.scalars(select(Suggestion))).all()
     assert suggestion.state is SuggestionState.APPROVED
     assert "Good news: your suggestion" in card_text(team.connector.activities(BOB_CHAT)[-1])
+
+
+async def test_a_redelivered_form_submission_queues_one_post(team: Team) -> None:
+    await team.say(team.personal(ANN, "queue"))
+    form = team.connector.activities(ANN_CHAT)[-1]
+    submit = filled(form["attachments"][0]["content"], "queue_submit", url=ARTICLE)
+    invoke = team.invoke_in_chat(ANN, submit, card_id=form["id"])
+    first, again = await asyncio.gather(team.click(invoke), team.click(invoke))
+    assert first == again
+    assert "is being published in" in first["value"]
+    assert await team.click(invoke) == first
+    assert await team.posts() == 1
