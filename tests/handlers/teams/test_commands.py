@@ -5,9 +5,12 @@ delivered again has no second effect."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -163,3 +166,31 @@ async def test_queue_alone_sends_the_form_and_its_submission_queues_the_post(tea
     assert "is being published in" in queued["value"]
     assert await team.posts() == 1
     assert len(team.connector.calls_to(SEND)) == 1  # the post, in the channel
+
+
+WORDS = st.sampled_from(
+    ["queue", "channel", "lang", "fr", "me", "help", "#", "#News", "<at>", "</at>", "<at>Relais</at>", "\n"]
+)
+TYPED = st.lists(WORDS | st.text(max_size=12), max_size=6).map(" ".join)
+
+
+async def test_whatever_a_member_types_gets_one_answer_and_queues_nothing(team: Team) -> None:
+    loop = asyncio.get_running_loop()
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        database=None,
+        derandomize=True,
+    )
+    @given(typed=TYPED, in_channel=st.booleans())
+    def examples(typed: str, in_channel: bool) -> None:
+        body = team.in_channel(BOB, typed) if in_channel else team.personal(BOB, typed)
+        replies = asyncio.run_coroutine_threadsafe(team.say(body), loop).result()
+        assert len(replies) == 1, typed
+        assert replies[0]["attachments"][0]["content"]["body"], typed
+
+    await asyncio.to_thread(examples)
+    assert await team.posts() == 0
+    assert team.connector.violations == []
