@@ -175,6 +175,21 @@ async def running(app: web.Application) -> AsyncIterator[httpx.AsyncClient]:
         await runner.cleanup()
 
 
+@asynccontextmanager
+async def web_pages(page: Callable[[web.Request], Any]) -> AsyncIterator[str]:
+    """Serve every path with `page` on 127.0.0.2 (loopback; the one address the tests' preview fetcher
+    may read, as a public site) and yield the base URL."""
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.2", 0).start()
+    try:
+        yield f"http://127.0.0.2:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

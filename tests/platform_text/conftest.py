@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.services.members import Profile
 from bot.web import DEPS_KEY, create_app
 from tests.bot.flows.conftest import START, Directory
-from tests.conftest import running
+from tests.conftest import running, web_pages
 from tests.fakes.social import FakeLinkedIn
 from tests.platform_text.adapter import TextChat, TextPlatform
 
@@ -44,20 +44,12 @@ class World:
 @pytest.fixture
 async def article() -> AsyncIterator[str]:
     """An article page on 127.0.0.2 (the one address the preview fetcher may read in tests)."""
-    app = web.Application()
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(text=ARTICLE_PAGE, content_type="text/html")
 
-    app.router.add_get("/{tail:.*}", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.2", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.2:{runner.addresses[0][1]}/lyon"
-    finally:
-        await runner.cleanup()
+    async with web_pages(page) as base:
+        yield f"{base}/lyon"
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.demo.fake_slack import FakeSlack
 from bot.demo.workspace import TEAM, Sent, SlackDriver, eventually, setup_workspace
 from bot.web import create_app
-from tests.conftest import running
+from tests.conftest import running, web_pages
 
 # A Wednesday morning in Paris.
 START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -33,21 +33,12 @@ ARTICLE = """<!doctype html><html><head><title>Fallback title</title>
 @asynccontextmanager
 async def article_server() -> AsyncIterator[str]:
     """A public-looking page on 127.0.0.2 (loopback; the fetcher is told to allow that one address)."""
-    app = web.Application()
 
     async def page(request: web.Request) -> web.Response:
         return web.Response(text=ARTICLE, content_type="text/html")
 
-    app.router.add_get("/{tail:.*}", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.2", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.2:{port}"
-    finally:
-        await runner.cleanup()
+    async with web_pages(page) as base:
+        yield base
 
 
 @asynccontextmanager

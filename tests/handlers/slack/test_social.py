@@ -40,7 +40,7 @@ from models import (
     TrackedLink,
 )
 from scheduler import jobs
-from tests.conftest import BOT_TOKEN
+from tests.conftest import BOT_TOKEN, web_pages
 from tests.fakes.social import FakeLinkedIn, FakeX
 from tests.handlers.slack.driver import (
     ARTICLE,
@@ -96,7 +96,6 @@ PNG = bytes.fromhex(
 async def article(linkedin: FakeLinkedIn) -> AsyncIterator[str]:
     """The article page on 127.0.0.2 (the fetcher's allowed address), with its og:image as a real PNG.
     Under /private/, a page whose og:image is on a loopback address the fetcher must not reach."""
-    app = web.Application()
 
     async def page(request: web.Request) -> web.Response:
         if request.path == "/images/cover.png":
@@ -106,15 +105,8 @@ async def article(linkedin: FakeLinkedIn) -> AsyncIterator[str]:
             return web.Response(text=ARTICLE.replace("/images/cover.png", inside), content_type="text/html")
         return web.Response(text=ARTICLE, content_type="text/html")
 
-    app.router.add_get("/{tail:.*}", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.2", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.2:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with web_pages(page) as base:
+        yield base
 
 
 @pytest.fixture
