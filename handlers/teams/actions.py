@@ -19,9 +19,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import aiohttp
-from microsoft_agents.activity import Activity, ActivityTypes, Attachment, ConversationParameters
-from microsoft_agents.hosting.core import ConnectorClientBase, TurnContext
+from microsoft_agents.hosting.core import TurnContext
 
 from bot.core import Relais
 from bot.flows import acting, connections, queue, shares, suggestions
@@ -43,8 +41,9 @@ from handlers.teams.forms import (
     read_queue_form,
 )
 from handlers.teams.identity import Sender, sender_of
-from handlers.teams.membership import conversation_of, tenant_of
+from handlers.teams.membership import conversation_of
 from handlers.teams.render import Card, render
+from handlers.teams.replies import tell_privately
 from handlers.teams.surface import TeamsSurface, Typed
 
 logger = logging.getLogger(__name__)
@@ -145,45 +144,9 @@ async def on_submit(core: Relais, context: TurnContext) -> None:
     if isinstance(answer, dict):
         card = answer.get("value") if answer.get("type") == CARD else None
         if isinstance(card, dict):
-            await _tell(context, card)
+            await tell_privately(context, card)
     elif answer is not None:
-        await _tell(context, render(answer)[1])
-
-
-async def _tell(context: TurnContext, card: dict[str, Any]) -> None:
-    """A card for the person who clicked alone: in reply in their 1:1 chat; from a channel or a group
-    chat, in their 1:1 chat with Relais (opened if needed), never where others would see their link."""
-    activity = context.activity
-    message = Activity(type=ActivityTypes.message, attachments=[Attachment(content_type=CARD, content=card)])
-    if activity.conversation is not None and activity.conversation.conversation_type == "personal":
-        await context.send_activity(message)
-        return
-    client = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]  # the SDK's own key
-    tenant = tenant_of(activity)
-    if client is None or tenant is None or activity.from_property is None:
-        logger.warning("a Teams click's answer could not be told privately: not sent")
-        return
-    try:
-        created = await client.conversations.create_conversation(
-            ConversationParameters(
-                is_group=False,
-                agent=activity.recipient,
-                members=[activity.from_property],
-                tenant_id=tenant,
-                channel_data={"tenant": {"id": tenant}},
-            )
-        )
-        reference = activity.get_conversation_reference()
-        assert reference.conversation is not None
-        personal = reference.conversation.model_copy(
-            update={"id": created.id, "conversation_type": "personal", "is_group": False}
-        )
-        message.apply_conversation_reference(
-            reference.model_copy(update={"conversation": personal, "activity_id": None})
-        )
-        await client.conversations.send_to_conversation(created.id, message)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        logger.warning("a Teams click's answer was not sent (%s: %.200r)", type(exc).__name__, str(exc))
+        await tell_privately(context, render(answer)[1])
 
 
 async def _run(turn: Turn, route: Route, click: Click) -> Answer:

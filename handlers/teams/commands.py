@@ -1,6 +1,7 @@
 """Messages to Relais in Teams: a command, typed in a 1:1 chat or after @mentioning Relais in a channel,
 run by the core (`bot.flows.commands.run_command`) with Teams' surface, for the sender as the activity
-names them; the core's answer is rendered as an Adaptive Card and sent in reply, in the turn.
+names them; the core's answer is rendered as an Adaptive Card and sent in the turn, to the sender alone
+(`handlers.teams.replies`: in reply in their 1:1 chat, or in that chat when they wrote in a channel).
 
 Teams may deliver the same activity again (no answer in time, a retry): an activity id seen already
 (`Redeliveries`) has no second effect. A message carrying `value` is an `Action.Submit` (the fallback of a
@@ -12,14 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from microsoft_agents.activity import Activity, ActivityTypes, Attachment
+from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.core import Relais
 from bot.flows.commands import run_command
 from bot.messages import Message
 from handlers.teams.identity import in_channel, sender_of
-from handlers.teams.render import ADAPTIVE_CARD, render
+from handlers.teams.render import render
+from handlers.teams.replies import tell_privately
 from handlers.teams.surface import TeamsSurface, typed_command
 
 logger = logging.getLogger(__name__)
@@ -51,16 +53,10 @@ async def on_command(core: Relais, context: TurnContext) -> None:
 async def reply_with(
     context: TurnContext, message: Message, *, names: Mapping[str, str] | None = None
 ) -> None:
-    """The core's message as a card, in reply to the activity (no `text`: a client would show two
-    messages, and the card could no longer be updated)."""
+    """The core's message as a card, to the sender alone (`tell_privately`), without `text`: a client
+    would show two messages, and the card could no longer be updated."""
     summary, card = render(message, names=names)
-    await context.send_activity(
-        Activity(
-            type=ActivityTypes.message,
-            summary=summary,
-            attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)],
-        )
-    )
+    await tell_privately(context, card, summary=summary)
 
 
 def _mentions_bot(activity: Activity) -> bool:

@@ -3,7 +3,7 @@
 A channel is named in a Teams message by @mentioning it: the mention (`<at>General</at>`, with its id in
 the activity's entities) becomes one word, `#General`, which names that channel; any other `#word`
 names a channel Relais cannot find. `channel` typed alone in a team's channel names that channel (the
-adapter adds it, `typed_command`). The queue form is an Adaptive Card sent in the turn.
+adapter adds it, `typed_command`). The queue form is an Adaptive Card sent in the turn, to the admin alone.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from microsoft_agents.activity import Activity, ActivityTypes, Attachment
+from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.flows.caller import UnknownChannel
 from handlers.teams.forms import queue_form
 from handlers.teams.membership import conversation_of
-from handlers.teams.render import ADAPTIVE_CARD, Card
+from handlers.teams.render import Card
+from handlers.teams.replies import tell_privately
 
 PLATFORM: Final = "teams"
 _MENTION = re.compile(r"<at>(.*?)</at>", re.DOTALL | re.IGNORECASE)
@@ -112,7 +113,8 @@ class TeamsSurface:
         url: str | None = None,
         suggestion_id: int | None = None,
     ) -> None:
-        """The form, sent as a card in reply: the channels chosen, and the one the command came from."""
+        """The form, sent as a card to the admin alone: the channels chosen, and the one the command came
+        from."""
         offered = list(dict.fromkeys((*channels, *self._here())))
         card = queue_form(
             lang,
@@ -124,12 +126,7 @@ class TeamsSurface:
         if self._forms is not None:
             self._forms.append(card)
             return
-        await self._context.send_activity(
-            Activity(
-                type=ActivityTypes.message,
-                attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)],
-            )
-        )
+        await tell_privately(self._context, card)
 
     def _here(self) -> tuple[str, ...]:
         activity = self._context.activity

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.demo.fake_teams import REPLY, FakeTeams
+from bot.demo.fake_teams import REPLY, SEND, FakeTeams
 from models import Member, Post
 from tests.fakes.bot_framework import FakeBotFramework
 from tests.handlers.teams.driver import APP_ID, OUTBOUND_TOKEN, TENANT, TeamsDriver, activity, teams_app
@@ -96,14 +96,17 @@ class Team:
         )
 
     async def say(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        """Post `body`; what Relais replied to it (and what that enqueued, sent)."""
+        """Post `body`; what Relais answered the sender (once what it enqueued was sent): replies in their
+        1:1 chat, or messages sent to that chat when they wrote in the channel."""
         before = len(self.connector.calls)
         assert (await self.teams.post(body)).status_code == 202
         await self.teams.settle()
+        chat = ANN_CHAT if body["from"]["id"] == ANN["id"] else BOB_CHAT
         return [
             call.body
             for call in self.connector.calls[before:]
-            if call.operation == REPLY and call.activity_id == body["id"]
+            if (call.operation == REPLY and call.activity_id == body["id"])
+            or (call.operation == SEND and call.conversation_id == chat)
         ]
 
     def invoke(self, person: dict[str, str], button: dict[str, Any], *, card_id: str) -> dict[str, Any]:

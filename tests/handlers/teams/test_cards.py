@@ -124,8 +124,8 @@ async def test_the_submit_fallback_answers_in_the_members_own_chat(team: Team) -
     assert calls[1].conversation_id == BOB_CHAT
     assert "Here is your personal link to share on X" in card_text(calls[1].body)
     assert not [call for call in calls if call.operation == REPLY]
-    # The welcome, the queue's answer and the post: nothing more.
-    assert len(team.connector.activities(CHANNEL)) == 3
+    # The install's welcome and the post: nothing more.
+    assert len(team.connector.activities(CHANNEL)) == 2
 
 
 async def browse(team: Team, url: str, cookie: str | None = None) -> httpx.Response:
@@ -229,3 +229,11 @@ async def test_a_redelivered_form_submission_queues_one_post(team: Team) -> None
     assert "is being published in" in first["value"]
     assert await team.click(invoke) == first
     assert await team.posts() == 1
+
+
+async def test_a_connect_link_asked_for_in_the_channel_reaches_the_member_alone(team: Team) -> None:
+    (answer,) = await team.say(team.in_channel(BOB, "connect linkedin"))
+    (link,) = urls(answer["attachments"][0]["content"])
+    assert link.startswith(f"{PUBLIC}/oauth/linkedin/start?")
+    assert team.connector.activities(BOB_CHAT)[-1]["attachments"] == answer["attachments"]
+    assert len(team.connector.activities(CHANNEL)) == 1  # the install's welcome only

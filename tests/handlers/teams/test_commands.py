@@ -62,13 +62,16 @@ async def test_help_in_a_personal_chat_is_answered_with_a_card_in_reply(team: Te
 async def test_an_admin_queues_a_link_from_the_channel_and_the_post_reaches_it(team: Team) -> None:
     (reply,) = await team.say(team.in_channel(ANN, f"queue {ARTICLE} Proud of this one"))
     assert "is being published in" in card_text(reply)
-    (post_card,) = [body for body in team.connector.activities(CHANNEL) if "replyToId" not in body]
+    # The answer is Ann's alone, in her chat; the channel gets the post (after the install's welcome).
+    assert team.connector.activities(ANN_CHAT)[-1]["attachments"] == reply["attachments"]
+    (welcome, post_card) = team.connector.activities(CHANNEL)
+    assert welcome["replyToId"] is not None
     shown = card_text(post_card)
     assert "127.0.0.2" in shown
     assert "Proud of this one" in shown
     verbs = [a["verb"] for a in actions(post_card) if a["type"] == "Action.Execute"]
     assert verbs == ["share_linkedin", "share_x", "edit_share", "not_for_me"]
-    assert len(team.connector.calls_to(SEND)) == 1  # the post; the answer was a reply
+    assert [call.conversation_id for call in team.connector.calls_to(SEND)] == [ANN_CHAT, CHANNEL]
     assert await team.posts() == 1
     async with team.sessions() as session:
         workspace = (await session.scalars(select(Workspace))).one()
@@ -139,7 +142,7 @@ async def test_a_redelivered_command_has_no_second_effect(team: Team) -> None:
     assert len(await team.say(body)) == 1
     assert await team.say(body) == []  # the Bot Framework sent it again: the same id
     assert await team.posts() == 1
-    assert len(team.connector.calls_to(SEND)) == 1
+    assert [call.conversation_id for call in team.connector.calls_to(SEND)] == [ANN_CHAT, CHANNEL]
 
 
 async def test_queue_alone_sends_the_form_and_its_submission_queues_the_post(team: Team) -> None:
