@@ -26,6 +26,7 @@ from bot.flows import acting, connections, queue, shares, suggestions
 from bot.flows.caller import Caller, FormRefusals
 from bot.messages import Actions, Message, Section
 from bot.messages.commands import say
+from bot.messages.connections import DISCONNECT_ACTIONS
 from bot.messages.notices import REPOST_ACTION, UNDO_ACTION
 from bot.messages.post import EDIT_SHARE_ACTION, NOT_FOR_ME_ACTION, SHARE_ACTIONS
 from bot.messages.suggestions import APPROVE, REJECT
@@ -146,7 +147,8 @@ async def on_submit(core: Relais, context: TurnContext) -> None:
         if isinstance(card, dict):
             await tell_privately(context, card)
     elif answer is not None:
-        await tell_privately(context, render(answer)[1])
+        summary, card = render(answer)
+        await tell_privately(context, card, summary=summary)
 
 
 async def _run(turn: Turn, route: Route, click: Click) -> Answer:
@@ -199,7 +201,7 @@ async def _not_for_me(turn: Turn, click: Click) -> Answer:
 async def _connection(turn: Turn, click: Click) -> Answer:
     caller = await turn.caller()
     network = connections.NETWORK_OF_ACTION[click.action]
-    if click.action.startswith("disconnect_"):
+    if click.action in DISCONNECT_ACTIONS.values():
         return await connections.disconnect(turn.core, caller.member, network, caller.lang)
     return await connections.connect(turn.core, caller.member, network, caller.lang)
 
