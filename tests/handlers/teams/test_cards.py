@@ -237,3 +237,11 @@ async def test_a_connect_link_asked_for_in_the_channel_reaches_the_member_alone(
     assert link.startswith(f"{PUBLIC}/oauth/linkedin/start?")
     assert team.connector.activities(BOB_CHAT)[-1]["attachments"] == answer["attachments"]
     assert len(team.connector.activities(CHANNEL)) == 1  # the install's welcome only
+
+
+async def test_a_click_is_answered_in_the_language_of_its_activity(team: Team) -> None:
+    card_id, card = await team.published()
+    click = team.invoke(BOB, button(card, "not_for_me"), card_id=card_id)
+    click.update(locale="fr-FR", entities=[{"type": "clientInfo", "locale": "fr-FR"}])
+    answer = await team.click(click)
+    assert answer["value"].startswith("C'est noté : ce contenu n'est pas pour vous.")
