@@ -90,6 +90,10 @@ async def test_share_gives_the_member_their_personal_link_once_and_only_to_them(
     assert await count(team, TrackedLink) == 1  # one link per member, post and network
     assert await count(team, Share) == 0  # counted when the link is opened
     assert team.connector.calls[before:] == []  # nothing posted where others would see it
+    # This Relais can post to LinkedIn for Bob: the link comes with a Connect button.
+    connect = await team.click(team.invoke(BOB, button(answer["value"], "connect_linkedin"), card_id=card_id))
+    (start,) = urls(connect["value"])
+    assert start.startswith(f"{PUBLIC}/oauth/linkedin/start?")
 
 
 async def test_not_for_me_is_noted_once_with_a_message_answer(team: Team) -> None:
