@@ -6,9 +6,11 @@ personal share link), Not for me, Connect / Disconnect, Undo and "post it" (`bot
 queue form's submission (`bot.flows.queue`).
 
 An invoke is answered with the documented types: an answer with buttons or links as a card
-(`application/vnd.microsoft.card.adaptive`, which Teams shows the person who clicked in place of the
-card), a plain answer as a message (`application/vnd.microsoft.activity.message`), a click Relais does
-not know as an error (`application/vnd.microsoft.error`). Teams may resend an invoke: it gets the answer
+(`application/vnd.microsoft.card.adaptive`, which Teams shows the person who clicked, alone, in place of
+the card), a plain answer as a message (`application/vnd.microsoft.activity.message`), a click Relais
+does not know as an error (`application/vnd.microsoft.error`). In the person's 1:1 chat, an answer with
+buttons is a message of its own there instead (the invoke answered with its summary), so that the card
+clicked, a nudge of several posts, stays whole. Teams may resend an invoke: it gets the answer
 the first one got (`handlers.teams.redelivery`), and the core records each share once anyway.
 """
 
@@ -128,7 +130,18 @@ async def on_invoke(core: Relais, context: TurnContext) -> InvokeBody:
         return answer
     if answer is None:
         return {"statusCode": 200, "type": MESSAGE, "value": ""}
+    if _interactive(answer) and _personal(context):
+        # In their own chat, the answer is a message of its own: the card clicked (a nudge of several
+        # posts) stays as it was.
+        summary, card = render(answer)
+        await tell_privately(context, card, summary=summary)
+        return {"statusCode": 200, "type": MESSAGE, "value": summary}
     return invoke_body(answer)
+
+
+def _personal(context: TurnContext) -> bool:
+    conversation = context.activity.conversation
+    return conversation is not None and conversation.conversation_type == "personal"
 
 
 async def on_submit(core: Relais, context: TurnContext) -> None:

@@ -249,3 +249,14 @@ async def test_a_click_is_answered_in_the_language_of_its_activity(team: Team) -
     click.update(locale="fr-FR", entities=[{"type": "clientInfo", "locale": "fr-FR"}])
     answer = await team.click(click)
     assert answer["value"].startswith("C'est noté : ce contenu n'est pas pour vous.")
+
+
+async def test_in_the_members_own_chat_the_link_comes_as_a_message_and_the_card_stays(team: Team) -> None:
+    _, card = await team.published()  # as if a nudge in Bob's chat showed it
+    click = team.invoke_in_chat(BOB, button(card, "share_linkedin"), card_id="1764200000123")
+    answer = await team.click(click)
+    assert answer["type"] == MESSAGE
+    assert answer["value"].startswith(f"Share on LinkedIn: {PUBLIC}/r/")
+    (sent,) = team.connector.activities(BOB_CHAT)
+    (share_page,) = urls(sent["attachments"][0]["content"])
+    assert share_page.startswith("https://www.linkedin.com/sharing/share-offsite/")
