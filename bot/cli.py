@@ -1,4 +1,5 @@
-"""The `relais` command: migrate, serve, clock, export, demo.
+"""The `relais` command: migrate, serve, clock, export, demo, and what the installed platforms add
+(`bot.platforms.commands`: `teams-package`).
 
 Every failure the operator can fix (a missing setting, a bad argument, an unmigrated database) is one
 line on stderr and exit code 2, never a traceback.
@@ -10,7 +11,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
@@ -18,9 +19,10 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import db
+from bot import db, platforms
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from bot.logs import redact_secrets
+from bot.platforms import PlatformCommand
 
 logger = logging.getLogger("relais")
 
@@ -40,7 +42,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(added: Mapping[str, PlatformCommand] | None = None) -> argparse.ArgumentParser:
+    """`added`: the platforms' subcommands (default: those installed)."""
     parser = _Parser(
         prog="relais",
         description="Relais: employee advocacy in Slack and Microsoft Teams.",
@@ -126,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Ignores every setting."
         ),
     )
+    for name, command in (platforms.commands() if added is None else added).items():
+        command.add_arguments(commands.add_parser(name, help=command.help, description=command.description))
     return parser
 
 
@@ -148,9 +153,12 @@ def _parse_date(value: str) -> date:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    added = platforms.commands()
+    args = build_parser(added).parse_args(argv)
     if args.command == "demo":
         return _demo()
+    if args.command in added:  # needs no setting: it runs before they are read
+        return added[args.command].run(args)
     try:
         settings = load_settings()
         configure_logging(settings)
@@ -332,7 +340,6 @@ async def _print_blocked(sessions: async_sessionmaker[AsyncSession]) -> None:
 
 
 def _clock(settings: Settings) -> int:
-    from bot import platforms
     from scheduler.clock import run_clock
 
     platforms.configured(settings)  # a platform configured incompletely is said before anything runs

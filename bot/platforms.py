@@ -3,11 +3,13 @@
 The core never imports an adapter: each one is found through a Python entry point of its package
 (pyproject.toml, `[project.entry-points."relais.platforms"]`), so `bot/` runs with whichever adapters
 are installed and serves those the settings configure. The social networks' clients come the same way
-(`relais.social`): a builder from the settings and the shared HTTP client to the clients it can make.
+(`relais.social`): a builder from the settings and the shared HTTP client to the clients it can make. A
+platform may add subcommands to `relais` the same way (`relais.commands`; Teams' `relais teams-package`).
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 from typing import Protocol
@@ -25,6 +27,7 @@ from models import Network
 
 PLATFORMS_GROUP = "relais.platforms"
 SOCIAL_GROUP = "relais.social"
+COMMANDS_GROUP = "relais.commands"
 
 SocialBuilder = Callable[[Settings, httpx.AsyncClient], Mapping[Network, SocialClient]]
 
@@ -58,6 +61,20 @@ class Platform(Protocol):
         ...
 
 
+class PlatformCommand(Protocol):
+    """A `relais` subcommand a platform adds (entry point group `relais.commands`, named as the
+    subcommand). It needs no setting and no database: `relais` runs it before reading either."""
+
+    help: str
+    description: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Do it; the exit code. A failure the operator can fix is one line on stderr and 2."""
+        ...
+
+
 def installed() -> list[Platform]:
     """Every installed platform adapter, by name (an install seen twice counts once)."""
     found: dict[str, Platform] = {}
@@ -82,6 +99,16 @@ def notifiers(
     """The notifiers the clock sends the outbox through, by platform name: each workspace's messages go
     through its own platform's; with none configured, messages wait in the outbox."""
     return {platform.name: platform.notifier(settings, sessions, clock) for platform in chosen}
+
+
+def commands() -> dict[str, PlatformCommand]:
+    """The subcommands the installed platforms add to `relais`, by name (the first install of a name)."""
+    found: dict[str, PlatformCommand] = {}
+    for point in sorted(entry_points(group=COMMANDS_GROUP), key=lambda point: point.name):
+        if point.name not in found:
+            command: PlatformCommand = point.load()()
+            found[point.name] = command
+    return found
 
 
 def social_clients(settings: Settings, http: httpx.AsyncClient) -> dict[Network, SocialClient]:

@@ -266,4 +266,13 @@ MESSAGES: dict[str, str] = {
         "• `help` for everything your colleagues and you can do"
     ),
     "welcome_note": "Colleagues get one-click share buttons and at most one reminder a week.",
+    # The app as a chat platform's app store shows it (Teams' app package: `relais teams-package`)
+    "app_name_full": "Relais: employee advocacy",
+    "app_description_short": "Share company news on your own LinkedIn and X, in one click.",
+    "app_description_full": (
+        "Relais posts your company's news in a channel with one-click share buttons, so colleagues can "
+        "share it on their own LinkedIn and X, with a caption they may edit first. It sends at most one "
+        "reminder a week, in working hours, and recognises everyone who takes part with a weekly "
+        "leaderboard and a private rank. Anyone can suggest content to share. In English and French."
+    ),
 }

@@ -266,4 +266,14 @@ MESSAGES: dict[str, str] = {
         "• `help` pour tout ce que vos collègues et vous pouvez faire"
     ),
     "welcome_note": "Vos collègues reçoivent des boutons de partage en un clic et au plus un rappel par semaine.",
+    # L'application telle que la boutique d'applications d'une plateforme la montre (`relais teams-package`)
+    "app_name_full": "Relais : collaborateurs ambassadeurs",
+    "app_description_short": "Partagez les actualités de l'entreprise sur votre LinkedIn et X, en un clic.",
+    "app_description_full": (
+        "Relais publie les actualités de votre entreprise dans un canal avec des boutons de partage en un "
+        "clic : chacun peut les partager sur son propre LinkedIn et X, avec une légende à modifier s'il le "
+        "souhaite. Au plus un rappel par semaine, aux heures de travail, et chaque participant est "
+        "reconnu : un classement hebdomadaire et un rang privé. Chacun peut suggérer un contenu à "
+        "partager. En français et en anglais."
+    ),
 }
