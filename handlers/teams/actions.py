@@ -275,7 +275,7 @@ async def _edit_submitted(turn: Turn, click: Click) -> Answer:
     checked = shares.check_edit(
         caller.lang,
         caption=caption if isinstance(caption, str) else "",
-        network=network if isinstance(network, str) else "",
+        network=network if isinstance(network, str) and network else None,
         post_id=post_id,
     )
     if not isinstance(checked, shares.EditChoice):

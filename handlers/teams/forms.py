@@ -16,7 +16,7 @@ from typing import Any, Final
 from bot.flows import queue
 from bot.flows.queue import QueueForm
 from bot.messages import Inline
-from bot.messages.post import NETWORK_ORDER, network_name
+from bot.messages.post import network_name
 from bot.services import members
 from bot.services.inputs import parse_id
 from bot.services.posts import MAX_CAPTIONS
@@ -64,8 +64,10 @@ def queue_form(
         if index == 1:
             element["placeholder"] = t(lang, "modal_caption_hint")
         field(element, name)
-    networks = [{"title": markdown(network_name(lang, n)), "value": n} for n in NETWORK_ORDER]
-    picked_networks = values.get(queue.NETWORKS, ",".join(NETWORK_ORDER))
+    offer = queue.form_spec(lang).networks
+    networks = [{"title": markdown(choice.label), "value": choice.value} for choice in offer]
+    ticked = ",".join(choice.value for choice in offer if choice.chosen)
+    picked_networks = values.get(queue.NETWORKS, ticked)
     field(_choices(queue.NETWORKS, t(lang, "modal_networks"), networks, picked_networks), queue.NETWORKS)
     offered = [{"title": name, "value": channel} for channel, name in channels]
     picked_channels = values.get(queue.CHANNELS, ",".join(chosen))
