@@ -94,6 +94,7 @@ def test_the_french_strings_are_valid_and_french(written: zipfile.ZipFile) -> No
         for position, command in enumerate(listed["commands"]):
             key = f"bots[0].commandLists[{index}].commands[{position}].description"
             assert strings[key] == package.command_hint("fr", command["title"])
+            assert len(strings[key]) <= 128
     assert strings["bots[0].commandLists[1].commands[0].description"] == "help — cette liste"
 
 
@@ -127,6 +128,8 @@ def test_the_menus_list_every_command_with_its_line_of_the_help(written: zipfile
     assert hints["resume"] == "pause [weeks], resume, optout — reminders"
     assert hints["queue"].startswith("queue <url> [caption]")
     assert not any("/relais" in hint or "`" in hint for hint in hints.values())
+    # Teams' schemas before 1.30 allowed 128 characters; kept to, for older clients' menus.
+    assert max(len(hint) for hint in hints.values()) <= 128
 
 
 def test_the_icons_are_192_colour_and_32_outline_on_transparent(written: zipfile.ZipFile) -> None:
