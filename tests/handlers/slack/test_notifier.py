@@ -10,7 +10,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.demo.fake_slack import FakeSlack
 from bot.notifier import (
+    CHANNEL_ARCHIVED,
+    CHANNEL_GONE,
     CHANNEL_UNUSABLE,
+    MALFORMED,
+    NOT_A_MEMBER,
+    NOT_ALLOWED,
     RATE_LIMITED,
     RECIPIENT_GONE,
     REFUSED,
@@ -31,22 +36,22 @@ def _notifier(fake: FakeSlack) -> SlackNotifier:
 
 
 @pytest.mark.parametrize(
-    ("destination", "error", "code"),
+    ("destination", "error", "code", "cause"),
     [
-        ("UANA", "user_not_found", RECIPIENT_GONE),
-        ("UANA", "channel_not_found", RECIPIENT_GONE),  # a DM to someone who left
-        ("C0NEWS", "channel_not_found", CHANNEL_UNUSABLE),
-        ("C0NEWS", "is_archived", CHANNEL_UNUSABLE),
-        ("C0NEWS", "not_in_channel", CHANNEL_UNUSABLE),
-        ("C0NEWS", "restricted_action", CHANNEL_UNUSABLE),
-        ("C0NEWS", "msg_too_long", TOO_BIG),
-        ("C0NEWS", "msg_blocks_too_long", TOO_BIG),
-        ("C0NEWS", "invalid_blocks", REFUSED),
-        ("C0NEWS", "fatal_error", TRANSIENT),
+        ("UANA", "user_not_found", RECIPIENT_GONE, None),
+        ("UANA", "channel_not_found", RECIPIENT_GONE, None),  # a DM to someone who left
+        ("C0NEWS", "channel_not_found", CHANNEL_UNUSABLE, CHANNEL_GONE),
+        ("C0NEWS", "is_archived", CHANNEL_UNUSABLE, CHANNEL_ARCHIVED),
+        ("C0NEWS", "not_in_channel", CHANNEL_UNUSABLE, NOT_A_MEMBER),
+        ("C0NEWS", "restricted_action", CHANNEL_UNUSABLE, NOT_ALLOWED),
+        ("C0NEWS", "msg_too_long", TOO_BIG, TOO_BIG),
+        ("C0NEWS", "msg_blocks_too_long", TOO_BIG, TOO_BIG),
+        ("C0NEWS", "invalid_blocks", REFUSED, MALFORMED),
+        ("C0NEWS", "fatal_error", TRANSIENT, None),
     ],
 )
 async def test_slack_errors_become_neutral_codes_with_slacks_words_kept(
-    fake_slack: FakeSlack, destination: str, error: str, code: str
+    fake_slack: FakeSlack, destination: str, error: str, code: str, cause: str | None
 ) -> None:
     fake_slack.add_user("UANA")
     fake_slack.add_channel("C0NEWS", "news")
@@ -54,7 +59,7 @@ async def test_slack_errors_become_neutral_codes_with_slacks_words_kept(
     outcome = await _notifier(fake_slack).send(
         kind="social_connected", destination=destination, payload=PAYLOAD, workspace_id=1
     )
-    assert outcome == Delivered(ok=False, error=code, detail=error)
+    assert outcome == Delivered(ok=False, error=code, detail=error, cause=cause)
 
 
 async def test_a_dead_token_asks_for_a_much_later_attempt(fake_slack: FakeSlack) -> None:
