@@ -4,7 +4,7 @@ installed Relais) and Bob (a member), in their 1:1 chats or in the team's Genera
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from ipaddress import ip_network
@@ -176,13 +176,22 @@ class Team:
 
 @asynccontextmanager
 async def installed_team(
-    settings: Settings, engine: AsyncEngine, sessions: Sessions, bot_framework: FakeBotFramework
+    settings: Settings,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+    *,
+    people: Sequence[str] = (),
 ) -> AsyncIterator[Team]:
     """Relais installed by Ann in the team (the General channel its default), Ann's and Bob's 1:1
-    chats with Relais; the connector's recordings start after the install."""
+    chats with Relais; `people` (names) are in the team too, known to Relais from its roster only (Teams
+    id `29:<name>`, Entra object id `aad-<name>`, no chat with Relais yet). The connector's recordings
+    start after the install."""
     async with FakeTeams(tenant_id=TENANT, bot_id=BOT["id"], token=OUTBOUND_TOKEN) as connector:
         connector.add_member("29:ann", aad_object_id="aad-ann", name="Ann Lee")
         connector.add_member("29:bob", aad_object_id="aad-bob", name="Bob Stone")
+        for name in people:
+            connector.add_member(f"29:{name}", name=name.title())
         connector.add_conversation(CHANNEL)
         connector.add_conversation(ANN_CHAT, conversation_type="personal", members=["29:ann"])
         connector.add_conversation(BOB_CHAT, conversation_type="personal", members=["29:bob"])
