@@ -28,6 +28,7 @@ from bot import db, oauth_pages, platforms
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.core import Relais
+from bot.flows import share_links
 from bot.services import links
 from bot.services.posting import Poster
 from bot.services.preview import PreviewFetcher
@@ -54,6 +55,7 @@ PLATFORMS_KEY = web.AppKey("platforms", list[platforms.Platform])
 HTTP_KEY = web.AppKey("social_http", httpx.AsyncClient)
 TASKS_KEY = web.AppKey("tasks", set[asyncio.Task[None]])
 VISITS_KEY = web.AppKey("visits", links.VisitCounter)
+SHARE_LINKS_KEY = web.AppKey("share_links", share_links.ShareLinks)
 
 
 def create_app(
@@ -106,10 +108,12 @@ def create_app(
     )
     app.cleanup_ctx.append(_services)
     app[VISITS_KEY] = links.VisitCounter(sessions, secret=_visitor_secret(settings), now=clock.now)
+    app[SHARE_LINKS_KEY] = share_links.ShareLinks(app[DEPS_KEY], secret=_visitor_secret(settings))
 
     app.router.add_get("/healthz", handle_healthz)
     # Codes are token_urlsafe: anything else (a NUL, which PostgreSQL refuses in text) is 404 unlooked-up.
     app.router.add_get("/r/{code:[A-Za-z0-9_-]+}", handle_tracked_link)
+    app.router.add_get("/s/{code:[A-Za-z0-9_-]+}", handle_share_link)
     app.router.add_get("/oauth/{network}/start", handle_oauth_start)
     app.router.add_get("/oauth/{network}/callback", handle_oauth_callback)
     app[PLATFORMS_KEY] = platforms.installed() if adapters is None else adapters
@@ -206,6 +210,47 @@ async def handle_tracked_link(request: web.Request) -> web.Response:
             "Referrer-Policy": "no-referrer-when-downgrade",
         },
         text=f'<a href="{html.escape(visit.location)}">{html.escape(visit.location)}</a>',
+        content_type="text/html",
+    )
+
+
+GONE_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>No longer available</title>
+<body style="font-family:sans-serif;max-width:32em;margin:4em auto">
+<h1>No longer available</h1><p>This post can no longer be shared.</p>
+<p lang="fr">Ce contenu ne peut plus être partagé.</p></body></html>"""
+
+
+async def handle_share_link(request: web.Request) -> web.Response:
+    """`/s/<code>`: a member's share link. A person opening it has their share counted once, then goes
+    (303) to the network's share page; a HEAD or a link-preview robot goes there uncounted
+    (`bot.flows.share_links`). An unknown code is 404, a post that can no longer be shared 410."""
+    code = request.match_info["code"]
+    if len(code) > 64:
+        return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")
+    opened = await request.app[SHARE_LINKS_KEY].open(
+        code=code,
+        address=client_address(request.remote, request.headers.get("X-Forwarded-For")),
+        user_agent=request.headers.get("User-Agent"),
+        caption=request.query.get("text"),
+        robot=request.method != "GET",
+    )
+    if opened is None:
+        return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")
+    if isinstance(opened, links.Refused):
+        return web.Response(
+            status=opened.status,
+            headers={"Retry-After": str(opened.retry_after), "Cache-Control": "no-store"},
+            text=UNAVAILABLE_PAGE if opened.busy else TOO_MANY_PAGE,
+            content_type="text/html",
+        )
+    if opened.location is None:
+        return web.Response(
+            status=410, headers={"Cache-Control": "no-store"}, text=GONE_PAGE, content_type="text/html"
+        )
+    return web.Response(
+        status=303,
+        headers={"Location": opened.location, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        text=f'<a href="{html.escape(opened.location)}">{html.escape(opened.location)}</a>',
         content_type="text/html",
     )
 

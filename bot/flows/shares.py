@@ -178,20 +178,31 @@ async def start_share(core: Relais, who: Who, post_id: int | None, network: Netw
 
 
 async def share_answer(
-    core: Relais, directory: Directory, who: Who, post_id: int | None, network: Network, started: Started
+    core: Relais,
+    directory: Directory,
+    who: Who,
+    post_id: int | None,
+    network: Network,
+    started: Started,
+    *,
+    counted_by_link: bool = False,
 ) -> Message | None:
     """After the ack: the outcome of the API share the click claimed, or the member's personal share
     link (with a Connect button where this Relais can post for them), or why the post cannot be shared.
-    None when the member was already answered."""
+    None when the member was already answered. `counted_by_link`: the platform's link buttons tell it
+    nothing (Teams), so the personal link's button opens the member's Relais share link, which counts
+    the share (`bot.flows.share_links`); otherwise the click on it does (`open_share`)."""
     if started.answered:
         return None
     if started.claim is not None and started.member is not None:
         return await _api_share_answer(core, started.member.member_id, started.claim, started.member.lang)
     caller = await acting.caller(core, directory, who)
-    return await _personal_link(core, caller, post_id, network)
+    return await _personal_link(core, caller, post_id, network, counted_by_link=counted_by_link)
 
 
-async def _personal_link(core: Relais, caller: Caller, post_id: int | None, network: Network) -> Message:
+async def _personal_link(
+    core: Relais, caller: Caller, post_id: int | None, network: Network, *, counted_by_link: bool
+) -> Message:
     async with core.sessions() as session:
         post = None
         if post_id is not None:
@@ -216,6 +227,7 @@ async def _personal_link(core: Relais, caller: Caller, post_id: int | None, netw
         caption=caption,
         lang=caller.lang,
         connectable=network in core.social,
+        opens=links.share_url(core.settings.base_url, link.code) if counted_by_link else None,
     )
 
 
@@ -435,10 +447,18 @@ async def submit_edit(
 
 
 async def edited_share_answer(
-    core: Relais, caller: Caller, post_id: int, network: Network, caption: str, started: EditStarted
+    core: Relais,
+    caller: Caller,
+    post_id: int,
+    network: Network,
+    caption: str,
+    started: EditStarted,
+    *,
+    counted_by_link: bool = False,
 ) -> Message:
     """After the form closed: the API share's outcome, or the personal link with the member's words, or
-    why the post can no longer be shared."""
+    why the post can no longer be shared. `counted_by_link`: as for `share_answer` (the Relais share
+    link carries the member's words to the share page)."""
     if not started.available:
         return say(caller.lang, "no_longer_available")
     if started.claim is not None:
@@ -460,4 +480,7 @@ async def edited_share_answer(
         caption=caption or None,
         lang=caller.lang,
         connectable=network in core.social,
+        opens=links.share_url(core.settings.base_url, link.code, caption=caption or None)
+        if counted_by_link
+        else None,
     )

@@ -104,10 +104,22 @@ def connect_action(lang: str, network: str, *, again: bool = False) -> Action:
 
 
 def share_link(
-    *, network: str, post_id: int, link: str, caption: str | None, lang: str, connectable: bool = False
+    *,
+    network: str,
+    post_id: int,
+    link: str,
+    caption: str | None,
+    lang: str,
+    connectable: bool = False,
+    opens: str | None = None,
 ) -> Message:
     """The personal share link, with the member's caption to copy; with `connectable` (this Relais can
-    post to the network for the member) a Connect button too, so next time one click is enough."""
+    post to the network for the member) a Connect button too, so next time one click is enough.
+
+    The button opens the network's share page, and its click tells the platform's adapter to count the
+    share (Slack). On a platform whose link buttons tell the bot nothing (Teams), `opens` is the member's
+    Relais share link (`PUBLIC_URL/s/<code>`, `bot.flows.share_links`), which counts the share and then
+    sends them to that page."""
     name = network_name(lang, network)
     intro = text(lang, "share_link_intro" if caption else "share_link_no_caption", network=name)
     body: Inline = lines(intro, Quote(caption)) if caption else intro
@@ -119,7 +131,7 @@ def share_link(
                     OPEN_SHARE_ACTIONS[network],
                     text(lang, "open_network", network=name),
                     value=f"{post_id}:{network}",
-                    url=share_intent_url(network, link=link, caption=caption),
+                    url=opens or share_intent_url(network, link=link, caption=caption),
                     style="primary",
                 ),
             ),

@@ -84,6 +84,14 @@ def tracked_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}/r/{code}"
 
 
+def share_url(base_url: str, code: str, *, caption: str | None = None) -> str:
+    """The member's Relais share link (`/s/<code>`, the same code as their tracked link): opening it
+    counts their share and sends them to the network's share page (`bot.flows.share_links`). `caption`
+    is words of their own (Edit & share) for that page instead of their caption variant."""
+    url = f"{base_url.rstrip('/')}/s/{code}"
+    return f"{url}?{urlencode({'text': caption})}" if caption else url
+
+
 def destination_url(post_url: str, *, network: str, post_id: int) -> str:
     """The post's URL with utm_source/medium/campaign set; the rest of its query is kept."""
     parts = urlsplit(post_url)
@@ -117,6 +125,49 @@ async def link_for(
     return (
         await session.scalars(select(TrackedLink).where(TrackedLink.workspace_id == workspace_id, key))
     ).one()
+
+
+@dataclass(frozen=True)
+class ShareTarget:
+    """What a share link (`/s/<code>`) stands for: the member, the post and the network, and what the
+    share page needs (the post's captions, whether it can still be shared there)."""
+
+    workspace_id: int
+    member_id: int
+    post_id: int
+    network: Network
+    captions: tuple[str, ...]
+    shareable: bool
+
+
+async def share_target(session: AsyncSession, code: str) -> ShareTarget | None:
+    """The tracked link behind `code` and its post, in one read; None for an unknown code."""
+    found = (
+        await session.execute(
+            select(
+                TrackedLink.workspace_id,
+                TrackedLink.member_id,
+                TrackedLink.post_id,
+                TrackedLink.network,
+                Post.state,
+                Post.networks,
+                Post.captions,
+            )
+            .join(Post, Post.id == TrackedLink.post_id)
+            .where(TrackedLink.code == code)
+        )
+    ).first()
+    if found is None:
+        return None
+    workspace_id, member_id, post_id, network, state, networks, captions = found
+    return ShareTarget(
+        workspace_id=workspace_id,
+        member_id=member_id,
+        post_id=post_id,
+        network=network,
+        captions=tuple(captions or ()),
+        shareable=state is PostState.PUBLISHED and network.value in (networks or ()),
+    )
 
 
 def is_crawler(user_agent: str | None) -> bool:

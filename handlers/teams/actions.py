@@ -202,7 +202,10 @@ async def _share(turn: Turn, click: Click) -> Answer:
     network, post_id = shares.NETWORK_OF_ACTION[click.action], click.carried_id
     core, who = turn.core, turn.sender.who
     started = await shares.start_share(core, who, post_id, network, turn.early)
-    return await shares.share_answer(core, turn.sender.directory, who, post_id, network, started)
+    # A link button tells Teams nothing: the member's Relais share link counts the share.
+    return await shares.share_answer(
+        core, turn.sender.directory, who, post_id, network, started, counted_by_link=True
+    )
 
 
 async def _not_for_me(turn: Turn, click: Click) -> Answer:
@@ -286,7 +289,7 @@ async def _edit_submitted(turn: Turn, click: Click) -> Answer:
     if not isinstance(started, shares.EditStarted):
         return await _edit_again(turn, caller, post_id, click, started)
     return await shares.edited_share_answer(
-        turn.core, caller, checked.post_id, checked.network, checked.caption, started
+        turn.core, caller, checked.post_id, checked.network, checked.caption, started, counted_by_link=True
     )
 
 

@@ -85,7 +85,7 @@ async def test_share_gives_the_member_their_personal_link_once_and_only_to_them(
         block.get("text", "") for block in answer["value"]["body"]
     )
     (share_page,) = urls(answer["value"])
-    assert share_page.startswith("https://www.linkedin.com/sharing/share-offsite/?url=https%3A%2F%2Frelais")
+    assert share_page.startswith(f"{PUBLIC}/s/")  # Relais's share link: it counts the share
     assert urls(again["value"]) == [share_page]
     assert await count(team, TrackedLink) == 1  # one link per member, post and network
     assert await count(team, Share) == 0  # counted when the link is opened
@@ -197,9 +197,12 @@ async def test_edit_and_share_gives_a_form_whose_words_go_into_the_members_link(
     assert await count(team, TrackedLink) == 0
     mine = filled(form["value"], "edit_submit", caption="My own words", network="x")
     answer = await team.click(team.invoke(BOB, mine, card_id=card_id))
-    (intent,) = urls(answer["value"])
-    assert intent.startswith("https://x.com/intent/tweet?text=My+own+words&url=https%3A%2F%2Frelais")
+    (link,) = urls(answer["value"])
+    opened = await browse(team, link)
+    assert opened.status_code == 303
+    assert opened.headers["Location"].startswith("https://x.com/intent/tweet?text=My+own+words&url=")
     assert await count(team, TrackedLink) == 1
+    assert await count(team, Share) == 1
 
 
 async def test_an_admin_approves_a_suggestion_from_its_review_and_the_post_is_queued(team: Team) -> None:
@@ -259,4 +262,80 @@ async def test_in_the_members_own_chat_the_link_comes_as_a_message_and_the_card_
     assert answer["value"].startswith(f"Share on LinkedIn: {PUBLIC}/r/")
     (sent,) = team.connector.activities(BOB_CHAT)
     (share_page,) = urls(sent["attachments"][0]["content"])
-    assert share_page.startswith("https://www.linkedin.com/sharing/share-offsite/")
+    assert share_page.startswith(f"{PUBLIC}/s/")
+
+
+async def personal_link(team: Team, action: str = "share_linkedin") -> str:
+    """Bob clicks Share on the channel's post: the Relais share link on his answer's button."""
+    card_id, card = await team.published()
+    answer = await team.click(team.invoke(BOB, button(card, action), card_id=card_id))
+    (link,) = urls(answer["value"])
+    return link
+
+
+async def test_opening_the_share_link_counts_the_share_once_then_goes_to_the_share_page(team: Team) -> None:
+    link = await personal_link(team)
+    first, again = await browse(team, link), await browse(team, link)
+    async with team.sessions() as session:
+        (share,) = (await session.scalars(select(Share))).all()
+        (tracked,) = (await session.scalars(select(TrackedLink))).all()
+    assert share.status is ShareStatus.INTENT
+    assert share.network.value == "linkedin"
+    assert link == f"{PUBLIC}/s/{tracked.code}"
+    for opened in (first, again):
+        assert opened.status_code == 303
+        assert opened.headers["Location"] == (
+            f"https://www.linkedin.com/sharing/share-offsite/?url=https%3A%2F%2Frelais.example.test%2Fr%2F{tracked.code}"
+        )
+        assert opened.headers["Cache-Control"] == "no-store"
+
+
+async def test_the_x_share_link_carries_the_members_caption_variant(team: Team) -> None:
+    link = await personal_link(team, "share_x")
+    opened = await browse(team, link)
+    assert opened.status_code == 303
+    assert opened.headers["Location"].startswith("https://x.com/intent/tweet?text=Proud+of+this+one&url=")
+    async with team.sessions() as session:
+        (share,) = (await session.scalars(select(Share))).all()
+    assert (share.network.value, share.caption) == ("x", "Proud of this one")
+
+
+async def test_robots_and_previews_of_the_share_link_count_nothing(team: Team) -> None:
+    link = await personal_link(team)
+    path = urlsplit(link).path
+    head = await team.teams.client.head(path, headers={"User-Agent": BROWSER})
+    assert head.status_code == 303
+    for robot in (
+        "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5",
+        "Slackbot-LinkExpanding 1.0",
+        "",
+    ):
+        preview = await team.teams.client.get(path, headers={"User-Agent": robot})
+        assert preview.status_code == 303
+        assert preview.headers["Location"].startswith("https://www.linkedin.com/sharing/share-offsite/")
+    assert await count(team, Share) == 0
+    assert (await browse(team, link)).status_code == 303  # Bob himself
+    assert await count(team, Share) == 1
+
+
+async def test_an_unknown_share_link_is_a_clear_404_and_records_nothing(team: Team) -> None:
+    await personal_link(team)
+    for path in ("/s/AAAAAAAAAAAAAAAAAAAAAA", "/s/" + "a" * 65):
+        page = await team.teams.client.get(path, headers={"User-Agent": BROWSER})
+        assert page.status_code == 404
+        assert "Link not found" in page.text
+    # Not a code at all (a NUL, which PostgreSQL refuses in text): the router's 404, nothing looked up.
+    assert (await team.teams.client.get("/s/%00", headers={"User-Agent": BROWSER})).status_code == 404
+    assert await count(team, Share) == 0
+
+
+async def test_the_share_link_of_a_cancelled_post_says_so_and_records_nothing(team: Team) -> None:
+    link = await personal_link(team)
+    async with team.sessions() as session:
+        post_id = await session.scalar(select(TrackedLink.post_id))
+    (cancelled,) = await team.say(team.personal(ANN, f"cancel {post_id}"))
+    assert f"Post #{post_id} is cancelled" in card_text(cancelled)
+    page = await browse(team, link)
+    assert page.status_code == 410
+    assert "This post can no longer be shared." in page.text
+    assert await count(team, Share) == 0
