@@ -5,6 +5,9 @@
                           Slack credentials: `relais demo`, a scenario against a local fake Slack)
     python3 dev.py test   set up .venv with the test tools and run the whole test suite
     python3 dev.py lint   ruff (lint + format check), mypy --strict and the import rules (lint-imports)
+    python3 dev.py e2e    the end-to-end test with a real Teams client: `relais serve` driven through the
+                          Microsoft 365 Agents Playground (needs Node.js and npm; installs the Playground
+                          with npm into tests/e2e/node_modules on first use)
 
 The virtual environment is created in .venv on first use and reinstalled when pyproject.toml changes.
 Tests run on SQLite; set TEST_DATABASE_URL=postgresql://… to run them on PostgreSQL too.
@@ -13,7 +16,9 @@ Tests run on SQLite; set TEST_DATABASE_URL=postgresql://… to run them on Postg
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -52,8 +57,30 @@ def ensure_venv(extras: str) -> None:
     stamp.write_text(wanted)
 
 
-def run(*command: str) -> int:
-    return subprocess.run(command, cwd=ROOT, check=False).returncode
+def run(*command: str, **environment: str) -> int:
+    return subprocess.run(command, cwd=ROOT, env={**os.environ, **environment}, check=False).returncode
+
+
+E2E = ROOT / "tests" / "e2e"
+PLAYGROUND = "@microsoft/m365agentsplayground"
+
+
+def ensure_playground() -> bool:
+    """Install the Agents Playground at the version tests/e2e/package.json pins (`npm ci`: exactly what
+    its lockfile says), unless already there; False when Node.js or npm is missing."""
+    npm = shutil.which("npm")
+    if shutil.which("node") is None or npm is None:
+        print(
+            "dev.py: error: the end-to-end test needs Node.js and npm (on Debian: apt-get install nodejs npm)"
+        )
+        return False
+    wanted = json.loads((E2E / "package.json").read_text())["dependencies"][PLAYGROUND]
+    installed = E2E / "node_modules" / PLAYGROUND / "package.json"
+    if installed.exists() and json.loads(installed.read_text())["version"] == wanted:
+        return True
+    print(f"dev.py: installing {PLAYGROUND}@{wanted} into tests/e2e/node_modules", flush=True)
+    subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=E2E, check=True)
+    return True
 
 
 # Exits 3 when no Slack credential is set, in the environment or .env (then `run` plays the demo).
@@ -95,6 +122,21 @@ def main() -> int:
     if task == "test":
         ensure_venv("[test]")
         return run(_python(), "-m", "pytest", *extra_args)
+    if task == "e2e":
+        ensure_venv("[test]")
+        if not ensure_playground():
+            return 1
+        # Required: a Playground that cannot start fails the run instead of skipping it.
+        return run(
+            _python(),
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "tests/e2e",
+            *extra_args,
+            RELAIS_E2E="required",
+        )
     if task == "lint":
         ensure_venv("[test]")
         failures = 0
