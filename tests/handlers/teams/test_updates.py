@@ -1,6 +1,6 @@
 """Cards that change, in Teams, through `/api/messages` and the fake Bot Connector's records: a cancelled
 post's card in the channel is updated in place (`PUT …/activities/{id}` on the message Relais sent), for
-everyone, with no buttons left; a share is marked for the person who shared alone, by the card that
+everyone, with no buttons left, and a decided suggestion's review in the admin's chat; a share is marked for the person who shared alone, by the card that
 answers their click (Teams shows it to that person's client only), never by editing the channel's card,
 which everyone sees. (A big round's progress, edited in place in the admin's chat, is in
 `test_weekly.py`.)"""
@@ -16,11 +16,31 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.demo.fake_teams import SEND, UPDATE
 from bot.services.posts import POST_UPDATE_KIND
-from models import OutboxMessage, OutboxState, Post, PostState, Share, ShareStatus
+from models import (
+    OutboxMessage,
+    OutboxState,
+    Post,
+    PostState,
+    Share,
+    ShareStatus,
+    Suggestion,
+    SuggestionState,
+)
 from tests.fakes.bot_framework import FakeBotFramework
 from tests.fakes.social import FakeLinkedIn
 from tests.handlers.teams.driver import SettingsFactory
-from tests.handlers.teams.team import ANN, BOB, CHANNEL, Team, actions, button, card_text, installed_team
+from tests.handlers.teams.team import (
+    ANN,
+    ANN_CHAT,
+    ARTICLE,
+    BOB,
+    CHANNEL,
+    Team,
+    actions,
+    button,
+    card_text,
+    installed_team,
+)
 from tests.handlers.teams.test_cards import connect_linkedin
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -123,3 +143,25 @@ async def test_a_share_is_marked_for_the_person_who_shared_alone(team: Team) -> 
     async with team.sessions() as session:
         (share,) = (await session.scalars(select(Share))).all()
     assert share.status is ShareStatus.POSTED
+
+
+async def test_a_decided_suggestion_is_closed_in_place_in_the_admins_chat(team: Team) -> None:
+    await team.say(team.personal(BOB, f"suggest {ARTICLE} Worth a share"))
+    review = team.connector.activities(ANN_CHAT)[-1]
+    content = review["attachments"][0]["content"]
+    assert "<at>Bob Stone</at> suggests sharing" in card_text(review)
+    rejected = await team.click(
+        team.invoke_in_chat(ANN, button(content, "suggestion_reject"), card_id=review["id"])
+    )
+    assert rejected["statusCode"] == 200
+    (update,) = team.connector.calls_to(UPDATE)
+    assert (update.conversation_id, update.activity_id) == (ANN_CHAT, review["id"])
+    (closed,) = [a for a in team.connector.activities(ANN_CHAT) if a["id"] == review["id"]]
+    assert "❌ Rejected by <at>Ann Lee</at>." in card_text(closed)
+    assert actions(closed) == []
+    # A click on the review as another client still showed it: decided already, nothing edited again.
+    await team.click(team.invoke_in_chat(ANN, button(content, "suggestion_reject"), card_id=review["id"]))
+    assert len(team.connector.calls_to(UPDATE)) == 1
+    async with team.sessions() as session:
+        (suggestion,) = (await session.scalars(select(Suggestion))).all()
+    assert suggestion.state is SuggestionState.REJECTED
