@@ -1,9 +1,9 @@
 """Cards that change, in Teams, through `/api/messages` and the fake Bot Connector's records: a cancelled
 post's card in the channel is updated in place (`PUT …/activities/{id}` on the message Relais sent), for
-everyone, with no buttons left, and a decided suggestion's review in the admin's chat; a share is marked for the person who shared alone, by the card that
-answers their click (Teams shows it to that person's client only), never by editing the channel's card,
-which everyone sees. (A big round's progress, edited in place in the admin's chat, is in
-`test_weekly.py`.)"""
+everyone, with no buttons left, and so is a decided suggestion's review in the admin's chat. A share is
+marked for the person who shared alone, by the card that answers their click (Teams shows it to that
+person's client only), never by editing the channel's card, which everyone sees. (A big round's progress,
+edited in place in the admin's chat, is in `test_weekly.py`.)"""
 
 from __future__ import annotations
 
