@@ -4,7 +4,13 @@
 is a Markdown subset every chat platform's renderer knows how to show (`**bold**`, `_italic_`,
 `` `code` ``, `• ` bullets), emoji are Unicode characters, and no text names a chat platform; each
 platform's adapter turns that markup into its own (Slack: `handlers.slack.text`). The member's language is their own
-choice (`/relais lang`) when set, else their chat locale (`fr-FR` → French), else English.
+choice (the command `lang`) when set, else their chat locale (`fr-FR` → French), else English.
+
+A text naming one of Relais's commands writes `{{relais}} ` (`COMMAND`) where the way to call Relais
+goes: `` `{{relais}} help points` ``. Each platform fills it with how its people call Relais (`template`'s
+`command`): Slack `/relais ` (the slash command), Teams nothing (commands are typed to Relais in one's
+chat with it, where Relais answers them). The neutral texts (`t`, `bot.messages.plain_text`) name a
+command bare, as Teams does: it is the command's own word, with no platform's way of calling it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,10 @@ from bot.i18n import en, fr
 Language = Literal["en", "fr"]
 LANGUAGES: Final[tuple[Language, ...]] = get_args(Language)
 DEFAULT_LANGUAGE: Final[Language] = "en"
+# Where a text names a command, the way to call Relais (see the module docstring). Not a `str.format`
+# field: a text is filled before it is formatted, so parameters never carry it.
+COMMAND: Final = "{{relais}} "
+NEUTRAL_COMMAND: Final = ""
 
 CATALOGUES: Final[dict[Language, dict[str, str]]] = {"en": en.MESSAGES, "fr": fr.MESSAGES}
 
@@ -54,9 +64,10 @@ def spoken(lang: str) -> Language:
     return DEFAULT_LANGUAGE
 
 
-def template(lang: str, key: str, /) -> str:
-    """The message `key` in `lang` (English if `lang` is not supported), unformatted."""
-    return CATALOGUES[spoken(lang)][key]
+def template(lang: str, key: str, /, *, command: str = NEUTRAL_COMMAND) -> str:
+    """The message `key` in `lang` (English if `lang` is not supported), unformatted, each command named
+    with `command` before it (a platform's way of calling Relais: Slack's `/relais `)."""
+    return CATALOGUES[spoken(lang)][key].replace(COMMAND, command)
 
 
 def t(lang: str, key: str, /, **params: object) -> str:

@@ -4,38 +4,38 @@ MESSAGES: dict[str, str] = {
     # Help
     "help_title": "**Relais** helps you share company news on your own LinkedIn and X.",
     "help_employee": (
-        "• `/relais me` — your shares, clicks and rank (`/relais help points`: how points work)\n"
-        "• `/relais suggest <url> [why]` — suggest something to share\n"
-        "• `/relais pause [weeks]`, `/relais resume`, `/relais optout` — reminders\n"
-        "• `/relais connect linkedin|x`, `/relais disconnect linkedin|x` — share in one click\n"
-        "• `/relais lang fr|en` — your language\n"
-        "• `/relais help` — this list"
+        "• `{{relais}} me` — your shares, clicks and rank (`{{relais}} help points`: how points work)\n"
+        "• `{{relais}} suggest <url> [why]` — suggest something to share\n"
+        "• `{{relais}} pause [weeks]`, `{{relais}} resume`, `{{relais}} optout` — reminders\n"
+        "• `{{relais}} connect linkedin|x`, `{{relais}} disconnect linkedin|x` — share in one click\n"
+        "• `{{relais}} lang fr|en` — your language\n"
+        "• `{{relais}} help` — this list"
     ),
     "help_admin": (
         "**Admins**\n"
-        "• `/relais queue <url> [caption] [#channel …] [at <when>]` — publish a link now or later "
-        "(`/relais queue` alone opens a form)\n"
-        "• `/relais list` — upcoming and recent posts\n"
-        "• `/relais cancel <id>` — withdraw a post\n"
-        "• `/relais stats [id]` — shares, clicks and top sharers\n"
-        "• `/relais channel #name` — the default channel\n"
-        "• `/relais schedule [nudges|leaderboard <day> <HH:MM> [#channel]]` — the weekly reminders and leaderboard"
+        "• `{{relais}} queue <url> [caption] [#channel …] [at <when>]` — publish a link now or later "
+        "(`{{relais}} queue` alone opens a form)\n"
+        "• `{{relais}} list` — upcoming and recent posts\n"
+        "• `{{relais}} cancel <id>` — withdraw a post\n"
+        "• `{{relais}} stats [id]` — shares, clicks and top sharers\n"
+        "• `{{relais}} channel #name` — the default channel\n"
+        "• `{{relais}} schedule [nudges|leaderboard <day> <HH:MM> [#channel]]` — the weekly reminders and leaderboard"
     ),
     # Refusals
-    "not_admin": "Only Relais admins can use `/relais {command}`. Ask a workspace admin if you need it.",
+    "not_admin": "Only Relais admins can use `{{relais}} {command}`. Ask a workspace admin if you need it.",
     "unknown_command": "I don't know `{command}`. Here is what you can do:",
-    "missing_url": "Give me a link: `/relais {command} https://…`",
+    "missing_url": "Give me a link: `{{relais}} {command} https://…`",
     "invalid_url": "That doesn't look like a link I can share ({reason}). Use a full `https://…` address.",
     "unknown_channel": "I can't find the channel {channel}. Mention it with #, and invite me there first if private.",
-    "no_channel": "Where should this go? Name a channel (`#news`) or set a default with `/relais channel #name`.",
+    "no_channel": "Where should this go? Name a channel (`#news`) or set a default with `{{relais}} channel #name`.",
     "when_past": "“{text}” is in the past. Pick a time to come.",
     "when_too_far": "“{text}” is more than a year away.",
     "when_bad_time": "“{text}” is not a valid time (try 9:00, 17h or 5pm).",
     "when_bad_date": "“{text}” is not a valid date (try 2026-12-01 09:00).",
     "when_bad_timezone": "Your time zone is unknown to me; use a full date in UTC.",
     "when_unrecognised": "I don't understand the time “{text}” (try `tomorrow 9:00`, `mon 9am` or `2026-12-01 09:00`).",
-    "missing_post_id": "Which post? `/relais {command} <id>` (see `/relais list`).",
-    "unknown_post": "There is no post #{id} here (see `/relais list`).",
+    "missing_post_id": "Which post? `{{relais}} {command} <id>` (see `{{relais}} list`).",
+    "unknown_post": "There is no post #{id} here (see `{{relais}} list`).",
     "already_cancelled": "Post #{id} is already cancelled.",
     "no_network": "Choose at least one network (LinkedIn or X).",
     "too_many_captions": "At most {limit} caption variants.",
@@ -51,7 +51,7 @@ MESSAGES: dict[str, str] = {
     "queued_now": "Post #{id} is being published in {channels}. I'll tell you if a channel refuses it.",
     "queued_later": "Post #{id} will be published in {channels} on {when}.",
     "preview_missing": "(I couldn't read the page's title and image; the link alone will be shown.)",
-    "list_empty": "No posts yet. Queue one with `/relais queue <url>`.",
+    "list_empty": "No posts yet. Queue one with `{{relais}} queue <url>`.",
     "list_header": "**Posts**",
     "list_line": "`#{id}` {state} · {title} · {shares} shares",
     "state_draft": "draft",
@@ -96,7 +96,7 @@ MESSAGES: dict[str, str] = {
     # Suggestions
     "suggest_sent": "Thanks! Your suggestion was sent to the admins; I'll tell you what they decide.",
     "suggest_unsent": "Your suggestion is saved, but I could not reach the admins just now. Please tell one of them about it.",
-    "suggest_no_admins": "I don't know any Relais admin here yet to send this to. Ask an admin to use Relais once (`/relais help`, for instance); if nobody here is an admin, Relais's operator can name one in RELAIS_ADMINS.",
+    "suggest_no_admins": "I don't know any Relais admin here yet to send this to. Ask an admin to use Relais once (`{{relais}} help`, for instance); if nobody here is an admin, Relais's operator can name one in RELAIS_ADMINS.",
     "suggestion_review": "{user} suggests sharing {url}",
     "approve": "Approve",
     "reject": "Reject",
@@ -127,7 +127,7 @@ MESSAGES: dict[str, str] = {
     "expiry_too_far": "The expiry date must be within a year of the publication.",
     "bad_date": "This is not a date I can read; pick one with the calendar.",
     "form_outdated": "This form is out of date: close it and start again.",
-    "not_a_post_id": "“{text}” is not a post number: `/relais {command} 12` (see `/relais list`).",
+    "not_a_post_id": "“{text}” is not a post number: `{{relais}} {command} 12` (see `{{relais}} list`).",
     "text_too_long": "This text is too long: at most {limit} characters (it has {length}).",
     "text_control_characters": "This text contains invisible control characters; remove them and try again.",
     # App Home
@@ -143,12 +143,12 @@ MESSAGES: dict[str, str] = {
     "home_latest_title": "**Latest posts**",
     "home_no_posts": "Nothing to share yet.",
     # Preferences
-    "paused_until": "Reminders paused until {date}. `/relais resume` brings them back.",
+    "paused_until": "Reminders paused until {date}. `{{relais}} resume` brings them back.",
     "resumed": "Reminders are back on.",
-    "opted_out": "You won't get reminders any more. `/relais resume` if you change your mind.",
+    "opted_out": "You won't get reminders any more. `{{relais}} resume` if you change your mind.",
     "lang_set": "I'll speak English with you.",
     "lang_unknown": "I speak `en` (English) and `fr` (français).",
-    "bad_weeks": "Pause for 1 to 52 weeks: `/relais pause 2`.",
+    "bad_weeks": "Pause for 1 to 52 weeks: `{{relais}} pause 2`.",
     # Connected accounts (API sharing)
     "connect_network": "Connect {network}",
     "reconnect_network": "Reconnect {network}",
@@ -165,7 +165,7 @@ MESSAGES: dict[str, str] = {
     "disconnected": "Your {network} account is disconnected; its tokens are deleted.",
     "was_not_connected": "Your {network} account was not connected.",
     "network_not_available": "Posting to {network} is not set up on this Relais; the share buttons give you a personal link instead.",
-    "unknown_network": "Which network? `/relais {command} linkedin` or `/relais {command} x`.",
+    "unknown_network": "Which network? `{{relais}} {command} linkedin` or `{{relais}} {command} x`.",
     "share_posted": "Posted on {network}. Thank you!",
     "share_already_posted": "You already shared this on {network}.",
     "view_post": "View the post",
@@ -192,10 +192,10 @@ MESSAGES: dict[str, str] = {
     "oauth_connected_title": "Connected",
     "oauth_connected": "Your {network} account is connected to Relais. You can close this tab and go back to your chat.",
     "oauth_failed_title": "Not connected",
-    "oauth_invalid_link": "This link is not valid. Ask Relais for a new one in your chat: /relais connect {network}.",
-    "oauth_expired_link": "This link has expired (links work for 10 minutes). Ask Relais for a new one in your chat: /relais connect {network}.",
-    "oauth_used_link": "This link was already used. Ask Relais for a new one in your chat: /relais connect {network}.",
-    "oauth_other_browser": "This browser started another connection in the meantime. Ask Relais for a new link in your chat (/relais connect {network}) and finish in one browser.",
+    "oauth_invalid_link": "This link is not valid. Ask Relais for a new one in your chat: {{relais}} connect {network}.",
+    "oauth_expired_link": "This link has expired (links work for 10 minutes). Ask Relais for a new one in your chat: {{relais}} connect {network}.",
+    "oauth_used_link": "This link was already used. Ask Relais for a new one in your chat: {{relais}} connect {network}.",
+    "oauth_other_browser": "This browser started another connection in the meantime. Ask Relais for a new link in your chat ({{relais}} connect {network}) and finish in one browser.",
     "oauth_denied": "You did not give Relais access to {network}, so nothing was connected. You can try again from your chat whenever you like.",
     "oauth_provider_error": "{network} answered with an error, so nothing was connected. Please try again from your chat in a few minutes.",
     "oauth_not_configured": "{network} is not set up on this Relais.",
@@ -206,7 +206,7 @@ MESSAGES: dict[str, str] = {
     "board_climbers": "📈 Biggest climbers: {names}",
     "board_totals": "This week: {shares} shares, {clicks} clicks, {people} people took part.",
     "board_top_post": "Most shared: {post} ({shares} shares)",
-    "board_footer": "Everyone who took part gets their own rank privately. Points: `/relais help points`.",
+    "board_footer": "Everyone who took part gets their own rank privately. Points: `{{relais}} help points`.",
     "rank_new": "your first week on the board",
     "rank_up": "up {places} since last week",
     "rank_down": "down {places} since last week",
@@ -215,7 +215,7 @@ MESSAGES: dict[str, str] = {
     "rank_streak": "🔥 {weeks} weeks in a row: your streak adds bonus points.",
     # Weekly nudge
     "nudge_intro": "Hi! {count} recent post(s) you might like to share. One click is enough:",
-    "nudge_footer": "At most one reminder a week. `/relais pause` or `/relais optout` if you'd rather not.",
+    "nudge_footer": "At most one reminder a week. `{{relais}} pause` or `{{relais}} optout` if you'd rather not.",
     "tip_1": "💡 Tip: add one line about why it matters to you; personal posts get more attention than copied ones.",
     "tip_2": "💡 Tip: mention a colleague or a customer who made it happen (ask them first).",
     "tip_3": '💡 Tip: a question at the end ("what do you think?") invites comments.',
@@ -228,18 +228,18 @@ MESSAGES: dict[str, str] = {
     "schedule_set": "Done: {what} on {day} at {time}.",
     "schedule_what_nudges": "reminders",
     "schedule_what_leaderboard": "the leaderboard",
-    "schedule_usage": "Use `/relais schedule nudges <day> <HH:MM>` or `/relais schedule leaderboard <day> <HH:MM> [#channel]` (days: mon … sun).",
+    "schedule_usage": "Use `{{relais}} schedule nudges <day> <HH:MM>` or `{{relais}} schedule leaderboard <day> <HH:MM> [#channel]` (days: mon … sun).",
     "schedule_bad_day": "I don't know that day: use mon, tue, wed, thu, fri, sat or sun.",
     "schedule_bad_time": "I don't understand that time: use HH:MM, e.g. 10:00.",
     "schedule_bad_timezone": "This workspace's time zone is unknown to me; set a time zone in your profile and try again.",
     "schedule_weekend": "Reminders never go out at weekends: choose a day from mon to fri.",
     "schedule_outside_hours": "Reminders go out in working hours only: choose a time from 09:00 to 17:59.",
     "help_points": "**Points**\n• a share posted through the network's API: 10\n• a share through your personal link: 3\n• each click your links bring: 1 (at most 20 per link per week)\n• a streak bonus of 5 for each of up to 4 weeks in a row before this one in which you shared\nTies go to more shares, then to whoever shared first.",
-    "channel_problem_channel_gone": "I could not post in {channel}: the channel no longer exists. Choose another one with `/relais channel` or in the next post.",
-    "channel_problem_channel_archived": "I could not post in {channel}: the channel is archived. Choose another one with `/relais channel` or in the next post.",
-    "channel_problem_not_a_member": "I could not post in {channel}: I am not a member of it. Add me to the channel, or choose another one with `/relais channel` or in the next post.",
-    "channel_problem_not_allowed": "I could not post in {channel}: posting there is restricted (an announcement-only channel, for instance). Ask whoever manages the channel to let Relais post there, or choose another one with `/relais channel` or in the next post.",
-    "channel_problem_other": "I could not post in {channel}: the channel cannot be used ({error}). Choose another one with `/relais channel` or in the next post.",
+    "channel_problem_channel_gone": "I could not post in {channel}: the channel no longer exists. Choose another one with `{{relais}} channel` or in the next post.",
+    "channel_problem_channel_archived": "I could not post in {channel}: the channel is archived. Choose another one with `{{relais}} channel` or in the next post.",
+    "channel_problem_not_a_member": "I could not post in {channel}: I am not a member of it. Add me to the channel, or choose another one with `{{relais}} channel` or in the next post.",
+    "channel_problem_not_allowed": "I could not post in {channel}: posting there is restricted (an announcement-only channel, for instance). Ask whoever manages the channel to let Relais post there, or choose another one with `{{relais}} channel` or in the next post.",
+    "channel_problem_other": "I could not post in {channel}: the channel cannot be used ({error}). Choose another one with `{{relais}} channel` or in the next post.",
     "progress_line": "{what}: delivered to {done} / {total}…",
     "progress_done": "{what}: done, {done} / {total}.",
     "progress_nudges": "This week's reminders",

@@ -4,38 +4,38 @@ MESSAGES: dict[str, str] = {
     # Aide
     "help_title": "**Relais** vous aide à partager les nouvelles de l'entreprise sur votre LinkedIn et votre X.",
     "help_employee": (
-        "• `/relais me` — vos partages, clics et rang (`/relais help points` : le calcul des points)\n"
-        "• `/relais suggest <url> [pourquoi]` — suggérer un contenu à partager\n"
-        "• `/relais pause [semaines]`, `/relais resume`, `/relais optout` — les rappels\n"
-        "• `/relais connect linkedin|x`, `/relais disconnect linkedin|x` — partager en un clic\n"
-        "• `/relais lang fr|en` — votre langue\n"
-        "• `/relais help` — cette liste"
+        "• `{{relais}} me` — vos partages, clics et rang (`{{relais}} help points` : le calcul des points)\n"
+        "• `{{relais}} suggest <url> [pourquoi]` — suggérer un contenu à partager\n"
+        "• `{{relais}} pause [semaines]`, `{{relais}} resume`, `{{relais}} optout` — les rappels\n"
+        "• `{{relais}} connect linkedin|x`, `{{relais}} disconnect linkedin|x` — partager en un clic\n"
+        "• `{{relais}} lang fr|en` — votre langue\n"
+        "• `{{relais}} help` — cette liste"
     ),
     "help_admin": (
         "**Admins**\n"
-        "• `/relais queue <url> [légende] [#canal …] [at <quand>]` — publier un lien maintenant ou plus tard "
-        "(`/relais queue` seul ouvre un formulaire)\n"
-        "• `/relais list` — publications à venir et récentes\n"
-        "• `/relais cancel <id>` — retirer une publication\n"
-        "• `/relais stats [id]` — partages, clics et meilleurs relais\n"
-        "• `/relais channel #nom` — le canal par défaut\n"
-        "• `/relais schedule [nudges|leaderboard <jour> <HH:MM> [#canal]]` — les rappels et le classement de la semaine"
+        "• `{{relais}} queue <url> [légende] [#canal …] [at <quand>]` — publier un lien maintenant ou plus tard "
+        "(`{{relais}} queue` seul ouvre un formulaire)\n"
+        "• `{{relais}} list` — publications à venir et récentes\n"
+        "• `{{relais}} cancel <id>` — retirer une publication\n"
+        "• `{{relais}} stats [id]` — partages, clics et meilleurs relais\n"
+        "• `{{relais}} channel #nom` — le canal par défaut\n"
+        "• `{{relais}} schedule [nudges|leaderboard <jour> <HH:MM> [#canal]]` — les rappels et le classement de la semaine"
     ),
     # Refus
-    "not_admin": "Seuls les admins Relais peuvent utiliser `/relais {command}`. Demandez à un admin de l'espace.",
+    "not_admin": "Seuls les admins Relais peuvent utiliser `{{relais}} {command}`. Demandez à un admin de l'espace.",
     "unknown_command": "Je ne connais pas `{command}`. Voici ce que vous pouvez faire :",
-    "missing_url": "Donnez-moi un lien : `/relais {command} https://…`",
+    "missing_url": "Donnez-moi un lien : `{{relais}} {command} https://…`",
     "invalid_url": "Ce n'est pas un lien que je peux partager ({reason}). Utilisez une adresse `https://…` complète.",
     "unknown_channel": "Je ne trouve pas le canal {channel}. Mentionnez-le avec #, et invitez-moi d'abord s'il est privé.",
-    "no_channel": "Où publier ? Nommez un canal (`#news`) ou choisissez un canal par défaut avec `/relais channel #nom`.",
+    "no_channel": "Où publier ? Nommez un canal (`#news`) ou choisissez un canal par défaut avec `{{relais}} channel #nom`.",
     "when_past": "« {text} » est déjà passé. Choisissez un moment à venir.",
     "when_too_far": "« {text} » est à plus d'un an.",
     "when_bad_time": "« {text} » n'est pas une heure valide (essayez 9:00, 17h ou 5pm).",
     "when_bad_date": "« {text} » n'est pas une date valide (essayez 2026-12-01 09:00).",
     "when_bad_timezone": "Je ne connais pas votre fuseau horaire ; donnez une date complète en UTC.",
     "when_unrecognised": "Je ne comprends pas l'heure « {text} » (essayez `demain 9h`, `lundi 9h` ou `2026-12-01 09:00`).",
-    "missing_post_id": "Quelle publication ? `/relais {command} <id>` (voir `/relais list`).",
-    "unknown_post": "Il n'y a pas de publication n°{id} ici (voir `/relais list`).",
+    "missing_post_id": "Quelle publication ? `{{relais}} {command} <id>` (voir `{{relais}} list`).",
+    "unknown_post": "Il n'y a pas de publication n°{id} ici (voir `{{relais}} list`).",
     "already_cancelled": "La publication n°{id} est déjà annulée.",
     "no_network": "Choisissez au moins un réseau (LinkedIn ou X).",
     "too_many_captions": "Au plus {limit} variantes de légende.",
@@ -51,7 +51,7 @@ MESSAGES: dict[str, str] = {
     "queued_now": "La publication n°{id} est en cours de publication dans {channels}. Je vous préviendrai si un canal la refuse.",
     "queued_later": "La publication n°{id} sera publiée dans {channels} le {when}.",
     "preview_missing": "(Je n'ai pas pu lire le titre et l'image de la page ; seul le lien sera affiché.)",
-    "list_empty": "Aucune publication. Ajoutez-en une avec `/relais queue <url>`.",
+    "list_empty": "Aucune publication. Ajoutez-en une avec `{{relais}} queue <url>`.",
     "list_header": "**Publications**",
     "list_line": "`n°{id}` {state} · {title} · {shares} partages",
     "state_draft": "brouillon",
@@ -96,7 +96,7 @@ MESSAGES: dict[str, str] = {
     # Suggestions
     "suggest_sent": "Merci ! Votre suggestion est envoyée aux admins ; je vous dirai ce qu'ils décident.",
     "suggest_unsent": "Votre suggestion est enregistrée, mais je n'ai pas pu joindre les admins pour l'instant. Parlez-en à l'un d'eux, s'il vous plaît.",
-    "suggest_no_admins": "Je ne connais encore ici aucun admin Relais à qui l'envoyer. Demandez à un admin d'utiliser Relais une fois (`/relais help`, par exemple) ; si personne ici n'est admin, l'opérateur de Relais peut en désigner un dans RELAIS_ADMINS.",
+    "suggest_no_admins": "Je ne connais encore ici aucun admin Relais à qui l'envoyer. Demandez à un admin d'utiliser Relais une fois (`{{relais}} help`, par exemple) ; si personne ici n'est admin, l'opérateur de Relais peut en désigner un dans RELAIS_ADMINS.",
     "suggestion_review": "{user} suggère de partager {url}",
     "approve": "Approuver",
     "reject": "Refuser",
@@ -127,7 +127,7 @@ MESSAGES: dict[str, str] = {
     "expiry_too_far": "La date d'expiration doit tomber dans l'année qui suit la publication.",
     "bad_date": "Je ne sais pas lire cette date ; choisissez-la dans le calendrier.",
     "form_outdated": "Ce formulaire n'est plus à jour : fermez-le et recommencez.",
-    "not_a_post_id": "« {text} » n'est pas un numéro de publication : `/relais {command} 12` (voir `/relais list`).",
+    "not_a_post_id": "« {text} » n'est pas un numéro de publication : `{{relais}} {command} 12` (voir `{{relais}} list`).",
     "text_too_long": "Ce texte est trop long : {limit} caractères au plus (il en a {length}).",
     "text_control_characters": "Ce texte contient des caractères de contrôle invisibles ; retirez-les et réessayez.",
     # Accueil de l'app
@@ -143,12 +143,12 @@ MESSAGES: dict[str, str] = {
     "home_latest_title": "**Dernières publications**",
     "home_no_posts": "Rien à partager pour l'instant.",
     # Préférences
-    "paused_until": "Rappels en pause jusqu'au {date}. `/relais resume` pour les réactiver.",
+    "paused_until": "Rappels en pause jusqu'au {date}. `{{relais}} resume` pour les réactiver.",
     "resumed": "Les rappels sont réactivés.",
-    "opted_out": "Vous ne recevrez plus de rappels. `/relais resume` si vous changez d'avis.",
+    "opted_out": "Vous ne recevrez plus de rappels. `{{relais}} resume` si vous changez d'avis.",
     "lang_set": "Je vous parlerai en français.",
     "lang_unknown": "Je parle `en` (English) et `fr` (français).",
-    "bad_weeks": "Mettez en pause de 1 à 52 semaines : `/relais pause 2`.",
+    "bad_weeks": "Mettez en pause de 1 à 52 semaines : `{{relais}} pause 2`.",
     # Comptes connectés (partage par l'API)
     "connect_network": "Connecter {network}",
     "reconnect_network": "Reconnecter {network}",
@@ -165,7 +165,7 @@ MESSAGES: dict[str, str] = {
     "disconnected": "Votre compte {network} est déconnecté ; ses jetons sont supprimés.",
     "was_not_connected": "Votre compte {network} n'était pas connecté.",
     "network_not_available": "La publication sur {network} n'est pas configurée sur ce Relais ; les boutons de partage vous donnent un lien personnel.",
-    "unknown_network": "Quel réseau ? `/relais {command} linkedin` ou `/relais {command} x`.",
+    "unknown_network": "Quel réseau ? `{{relais}} {command} linkedin` ou `{{relais}} {command} x`.",
     "share_posted": "Publié sur {network}. Merci !",
     "share_already_posted": "Vous avez déjà partagé ceci sur {network}.",
     "view_post": "Voir la publication",
@@ -192,10 +192,10 @@ MESSAGES: dict[str, str] = {
     "oauth_connected_title": "Connecté",
     "oauth_connected": "Votre compte {network} est connecté à Relais. Vous pouvez fermer cet onglet et revenir à votre messagerie.",
     "oauth_failed_title": "Non connecté",
-    "oauth_invalid_link": "Ce lien n'est pas valide. Demandez-en un nouveau à Relais dans votre messagerie : /relais connect {network}.",
-    "oauth_expired_link": "Ce lien a expiré (il sert pendant 10 minutes). Demandez-en un nouveau à Relais dans votre messagerie : /relais connect {network}.",
-    "oauth_used_link": "Ce lien a déjà servi. Demandez-en un nouveau à Relais dans votre messagerie : /relais connect {network}.",
-    "oauth_other_browser": "Ce navigateur a entre-temps commencé une autre connexion. Demandez un nouveau lien à Relais dans votre messagerie (/relais connect {network}) et terminez dans un seul navigateur.",
+    "oauth_invalid_link": "Ce lien n'est pas valide. Demandez-en un nouveau à Relais dans votre messagerie : {{relais}} connect {network}.",
+    "oauth_expired_link": "Ce lien a expiré (il sert pendant 10 minutes). Demandez-en un nouveau à Relais dans votre messagerie : {{relais}} connect {network}.",
+    "oauth_used_link": "Ce lien a déjà servi. Demandez-en un nouveau à Relais dans votre messagerie : {{relais}} connect {network}.",
+    "oauth_other_browser": "Ce navigateur a entre-temps commencé une autre connexion. Demandez un nouveau lien à Relais dans votre messagerie ({{relais}} connect {network}) et terminez dans un seul navigateur.",
     "oauth_denied": "Vous n'avez pas donné accès à {network}, donc rien n'a été connecté. Vous pouvez réessayer depuis votre messagerie quand vous voulez.",
     "oauth_provider_error": "{network} a répondu par une erreur, donc rien n'a été connecté. Réessayez depuis votre messagerie dans quelques minutes.",
     "oauth_not_configured": "{network} n'est pas configuré sur ce Relais.",
@@ -206,7 +206,7 @@ MESSAGES: dict[str, str] = {
     "board_climbers": "📈 Plus belles progressions : {names}",
     "board_totals": "Cette semaine : {shares} partages, {clicks} clics, {people} participants.",
     "board_top_post": "Le plus partagé : {post} ({shares} partages)",
-    "board_footer": "Chaque participant reçoit son propre rang en privé. Les points : `/relais help points`.",
+    "board_footer": "Chaque participant reçoit son propre rang en privé. Les points : `{{relais}} help points`.",
     "rank_new": "votre première semaine au classement",
     "rank_up": "{places} place(s) de gagnée(s) depuis la semaine dernière",
     "rank_down": "{places} place(s) de perdue(s) depuis la semaine dernière",
@@ -215,7 +215,7 @@ MESSAGES: dict[str, str] = {
     "rank_streak": "🔥 {weeks} semaines d'affilée : votre régularité rapporte des points bonus.",
     # Rappel hebdomadaire
     "nudge_intro": "Bonjour ! {count} publication(s) récente(s) que vous aimeriez peut-être partager. Un clic suffit :",
-    "nudge_footer": "Au plus un rappel par semaine. `/relais pause` ou `/relais optout` si vous préférez.",
+    "nudge_footer": "Au plus un rappel par semaine. `{{relais}} pause` ou `{{relais}} optout` si vous préférez.",
     "tip_1": "💡 Astuce : ajoutez une ligne sur ce que cela représente pour vous ; un message personnel touche plus qu'un texte copié.",
     "tip_2": "💡 Astuce : citez un collègue ou un client qui y a contribué (demandez-lui d'abord).",
     "tip_3": "💡 Astuce : une question à la fin (« qu'en pensez-vous ? ») invite aux commentaires.",
@@ -228,18 +228,18 @@ MESSAGES: dict[str, str] = {
     "schedule_set": "C'est fait : {what} le {day} à {time}.",
     "schedule_what_nudges": "les rappels",
     "schedule_what_leaderboard": "le classement",
-    "schedule_usage": "Utilisez `/relais schedule nudges <jour> <HH:MM>` ou `/relais schedule leaderboard <jour> <HH:MM> [#canal]` (jours : lun … dim).",
+    "schedule_usage": "Utilisez `{{relais}} schedule nudges <jour> <HH:MM>` ou `{{relais}} schedule leaderboard <jour> <HH:MM> [#canal]` (jours : lun … dim).",
     "schedule_bad_day": "Je ne connais pas ce jour : utilisez lun, mar, mer, jeu, ven, sam ou dim.",
     "schedule_bad_time": "Je ne comprends pas cette heure : utilisez HH:MM, par exemple 10:00.",
     "schedule_bad_timezone": "Je ne connais pas le fuseau horaire de cet espace ; réglez un fuseau horaire dans votre profil et réessayez.",
     "schedule_weekend": "Les rappels ne partent jamais le week-end : choisissez un jour du lundi au vendredi.",
     "schedule_outside_hours": "Les rappels partent aux heures ouvrées seulement : choisissez une heure entre 09:00 et 17:59.",
     "help_points": "**Points**\n• un partage publié par l'API du réseau : 10\n• un partage par votre lien personnel : 3\n• chaque clic apporté par vos liens : 1 (au plus 20 par lien et par semaine)\n• un bonus de régularité de 5 pour chacune des 4 semaines d'affilée au plus, avant celle-ci, où vous avez partagé\nÀ égalité, l'avantage va au plus grand nombre de partages, puis au premier à avoir partagé.",
-    "channel_problem_channel_gone": "Je n'ai pas pu publier dans {channel} : le canal n'existe plus. Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
-    "channel_problem_channel_archived": "Je n'ai pas pu publier dans {channel} : le canal est archivé. Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
-    "channel_problem_not_a_member": "Je n'ai pas pu publier dans {channel} : je n'en suis pas membre. Ajoutez-moi au canal, ou choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
-    "channel_problem_not_allowed": "Je n'ai pas pu publier dans {channel} : la publication y est restreinte (un canal d'annonces, par exemple). Demandez à qui gère le canal d'y autoriser Relais, ou choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
-    "channel_problem_other": "Je n'ai pas pu publier dans {channel} : le canal n'est pas utilisable ({error}). Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
+    "channel_problem_channel_gone": "Je n'ai pas pu publier dans {channel} : le canal n'existe plus. Choisissez-en un autre avec `{{relais}} channel` ou dans la prochaine publication.",
+    "channel_problem_channel_archived": "Je n'ai pas pu publier dans {channel} : le canal est archivé. Choisissez-en un autre avec `{{relais}} channel` ou dans la prochaine publication.",
+    "channel_problem_not_a_member": "Je n'ai pas pu publier dans {channel} : je n'en suis pas membre. Ajoutez-moi au canal, ou choisissez-en un autre avec `{{relais}} channel` ou dans la prochaine publication.",
+    "channel_problem_not_allowed": "Je n'ai pas pu publier dans {channel} : la publication y est restreinte (un canal d'annonces, par exemple). Demandez à qui gère le canal d'y autoriser Relais, ou choisissez-en un autre avec `{{relais}} channel` ou dans la prochaine publication.",
+    "channel_problem_other": "Je n'ai pas pu publier dans {channel} : le canal n'est pas utilisable ({error}). Choisissez-en un autre avec `{{relais}} channel` ou dans la prochaine publication.",
     "progress_line": "{what} : remis à {done} / {total}…",
     "progress_done": "{what} : terminé, {done} / {total}.",
     "progress_nudges": "Les rappels de la semaine",

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
-from bot.i18n import template
+from bot.i18n import NEUTRAL_COMMAND, template
 
 
 @dataclass(frozen=True)
@@ -145,21 +145,25 @@ class Message:
     parts: tuple[Part, ...] = ()
 
 
-def plain_text(content: Inline | int | float) -> str:
-    """Inline content as plain text, without markup (a button's label, a notification's summary)."""
+def plain_text(content: Inline | int | float, *, command: str = NEUTRAL_COMMAND) -> str:
+    """Inline content as plain text, without markup (a button's label, a notification's summary).
+    `command`: how the platform showing it calls Relais, before each command a text names (`bot.i18n`);
+    neutral, the command's words alone."""
     if isinstance(content, str):
         return content
     if isinstance(content, int | float):
         return str(content)
     if isinstance(content, Text):
-        bare = template(content.lang, content.key).replace("**", "")
-        return bare.format(**{name: plain_text(value) for name, value in content.params.items()})
+        bare = template(content.lang, content.key, command=command).replace("**", "")
+        return bare.format(
+            **{name: plain_text(value, command=command) for name, value in content.params.items()}
+        )
     if isinstance(content, Link):
-        return plain_text(content.label)
+        return plain_text(content.label, command=command)
     if isinstance(content, Mention):
         return ("@" if content.kind == "member" else "#") + content.ref
     if isinstance(content, Strong):
-        return plain_text(content.content)
+        return plain_text(content.content, command=command)
     if isinstance(content, Quote):
         return content.content
-    return content.separator.join(plain_text(part) for part in content.parts)
+    return content.separator.join(plain_text(part, command=command) for part in content.parts)

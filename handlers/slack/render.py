@@ -27,7 +27,7 @@ from bot.messages import (
     plain_text,
 )
 from handlers.slack.blocks import Blocks, button, clip, context, escape, link, quote, section
-from handlers.slack.text import t
+from handlers.slack.text import COMMAND, t
 
 
 def mrkdwn(content: Inline | int | float) -> str:
@@ -39,7 +39,7 @@ def mrkdwn(content: Inline | int | float) -> str:
     if isinstance(content, Text):
         return t(content.lang, content.key, **{name: mrkdwn(value) for name, value in content.params.items()})
     if isinstance(content, Link):
-        return link(content.url, plain_text(content.label))
+        return link(content.url, plain_text(content.label, command=COMMAND))
     if isinstance(content, Mention):
         return f"<@{content.ref}>" if content.kind == "member" else f"<#{content.ref}>"
     if isinstance(content, Strong):
@@ -96,4 +96,10 @@ def _image(image: Image) -> dict[str, Any]:
 
 
 def _button(action: Action) -> dict[str, Any]:
-    return button(plain_text(action.label), action.id, value=action.value, url=action.url, style=action.style)
+    return button(
+        plain_text(action.label, command=COMMAND),
+        action.id,
+        value=action.value,
+        url=action.url,
+        style=action.style,
+    )

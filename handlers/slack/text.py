@@ -1,5 +1,6 @@
 """The catalogues' neutral markup as Slack mrkdwn: `**bold**` is `*bold*` in Slack; the rest of the
-subset (`_italic_`, `` `code` ``, bullets, Unicode emoji) reads the same."""
+subset (`_italic_`, `` `code` ``, bullets, Unicode emoji) reads the same; a command is the slash
+command (`/relais help`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from functools import cache
 from bot.i18n import spoken, template
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+# How a Slack member calls Relais, before each command a text names (`bot.i18n.COMMAND`).
+COMMAND = "/relais "
 
 
 def mrkdwn(neutral: str) -> str:
@@ -18,7 +21,7 @@ def mrkdwn(neutral: str) -> str:
 
 @cache
 def _slack_template(lang: str, key: str) -> str:
-    return mrkdwn(template(lang, key))
+    return mrkdwn(template(lang, key, command=COMMAND))
 
 
 def t(lang: str, key: str, /, **params: object) -> str:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from bot.flows.commands import SUBCOMMANDS
 from bot.i18n import LANGUAGES, Language, template
+from handlers.teams.text import COMMAND
 
 SCHEMA_VERSION: Final = "1.30"
 SCHEMA_URL: Final = (
@@ -224,11 +225,11 @@ def command_hint(lang: Language, name: str) -> str:
     if name not in SUBCOMMANDS:
         raise KeyError(name)
     for key in ("help_employee", "help_admin"):
-        for found in _HELP_LINE.finditer(template(lang, key)):
+        for found in _HELP_LINE.finditer(template(lang, key, command=COMMAND)):
             line = found["line"]
             named = line.split(" — ", 1)[0]  # the commands the line is about, before what they do
-            if re.search(rf"`/relais {re.escape(name)}[ `]", named):
-                return line.replace("`", "").replace("/relais ", "")
+            if re.search(rf"`{re.escape(name)}[ `]", named):
+                return line.replace("`", "")
     raise KeyError(f"the help names no {name!r}")
 
 

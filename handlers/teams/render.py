@@ -44,7 +44,7 @@ from bot.messages import (
     Text,
 )
 from handlers.teams.fit import fit_card
-from handlers.teams.text import escape, link, paragraphs, t
+from handlers.teams.text import COMMAND, escape, link, paragraphs, t
 
 ADAPTIVE_CARD: Final = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION: Final = "1.5"
@@ -146,7 +146,7 @@ class _Renderer:
         if isinstance(content, int | float):
             return str(content)
         if isinstance(content, Text):
-            bare = template(content.lang, content.key).replace("**", "")
+            bare = template(content.lang, content.key, command=COMMAND).replace("**", "")
             return bare.format(**{name: self.plain(value) for name, value in content.params.items()})
         if isinstance(content, Link):
             return self.plain(content.label)

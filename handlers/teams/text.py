@@ -13,6 +13,11 @@ from functools import cache
 
 from bot.i18n import template
 
+# How a person calls Relais in Teams, before each command a text names (`bot.i18n.COMMAND`): nothing.
+# Relais answers every command in the person's 1:1 chat with it, where a command is typed as it is
+# (`help`); in a channel, the @mention that goes before it is Teams' own way of addressing Relais.
+COMMAND = ""
+
 # The characters that would start markup in Teams' subset: emphasis, links, and the escape itself.
 _SPECIAL = re.compile(r"([\\*_\[\]])")
 _NEWLINES = re.compile(r"\n+")
@@ -39,7 +44,7 @@ def paragraphs(markdown: str) -> str:
 @cache
 def _template(lang: str, key: str) -> str:
     """A catalogue template as Teams Markdown: Teams shows no code, so `` `code` `` is plain text."""
-    return template(lang, key).replace("`", "")
+    return template(lang, key, command=COMMAND).replace("`", "")
 
 
 def t(lang: str, key: str, /, **params: object) -> str:

@@ -7,7 +7,7 @@ from string import Formatter
 
 import pytest
 
-from bot.i18n import CATALOGUES, language_for, parse_language, spoken, t
+from bot.i18n import CATALOGUES, COMMAND, language_for, parse_language, spoken, t, template
 
 
 def _placeholders(text: str) -> set[str]:
@@ -57,3 +57,16 @@ def test_catalogues_are_neutral_markup_any_platform_can_render() -> None:
             assert not re.search(r"<[@#!]|<https?:", text), where
             assert "Slack" not in text, where
             assert "Teams" not in text, where
+            # A command is named after COMMAND, which each platform fills (Slack's `/relais `).
+            assert "/relais" not in text, where
+            assert text.replace(COMMAND, "").count("{{") == 0, where
+
+
+def test_a_command_is_named_as_each_platform_calls_relais() -> None:
+    assert template("en", "not_admin") == (
+        "Only Relais admins can use `{command}`. Ask a workspace admin if you need it."
+    )
+    assert t("en", "nudge_footer") == "At most one reminder a week. `pause` or `optout` if you'd rather not."
+    assert template("fr", "paused_until", command="/relais ") == (
+        "Rappels en pause jusqu'au {date}. `/relais resume` pour les réactiver."
+    )

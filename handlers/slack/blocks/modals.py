@@ -10,7 +10,7 @@ from bot.flows import queue as fields
 from bot.messages import plain_text
 from bot.services.posts import MAX_CAPTIONS
 from handlers.slack.blocks import Blocks, clip, context
-from handlers.slack.text import t
+from handlers.slack.text import COMMAND, t
 
 QUEUE_CALLBACK = "queue_modal"
 EDIT_CALLBACK = "edit_share_modal"
@@ -64,7 +64,7 @@ def build_queue_modal(form: QueueForm, lang: str) -> dict[str, Any]:
             )
         )
     offered = fields.form_spec(lang).networks
-    networks = [_option(choice.value, plain_text(choice.label)) for choice in offered]
+    networks = [_option(choice.value, plain_text(choice.label, command=COMMAND)) for choice in offered]
     ticked = [option for option, choice in zip(networks, offered, strict=True) if choice.chosen]
     checkboxes: dict[str, Any] = {"type": "checkboxes", "action_id": "value", "options": networks}
     if ticked:

@@ -24,6 +24,7 @@ from handlers.slack.channels import is_channel_id
 from handlers.slack.identity import button_id, caller_of, submitter_of
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.render import render
+from handlers.slack.text import COMMAND
 from models import Member
 
 
@@ -79,7 +80,10 @@ def _queue_form(view: dict[str, Any]) -> queue.QueueForm:
 
 async def _refuse(ack: AsyncAck, refusals: Mapping[str, Inline]) -> None:
     """Close nothing: each refusal is shown under its field (Slack shows these as plain text)."""
-    await ack(response_action="errors", errors={field: plain_text(why) for field, why in refusals.items()})
+    await ack(
+        response_action="errors",
+        errors={field: plain_text(why, command=COMMAND) for field, why in refusals.items()},
+    )
 
 
 async def handle_queue_submission(

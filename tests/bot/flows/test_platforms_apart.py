@@ -96,7 +96,7 @@ async def test_a_suggestion_in_teams_never_goes_to_a_slack_admin_named_in_relais
     assert refused is not None
     assert plain_text(refused.summary) == (
         "Je ne connais encore ici aucun admin Relais à qui l'envoyer. Demandez à un admin d'utiliser Relais "
-        "une fois (`/relais help`, par exemple) ; si personne ici n'est admin, l'opérateur de Relais peut en "
+        "une fois (`help`, par exemple) ; si personne ici n'est admin, l'opérateur de Relais peut en "
         "désigner un dans RELAIS_ADMINS."
     )
     assert await count(sessions, Suggestion) == 0

@@ -107,7 +107,7 @@ async def test_a_person_gone_and_an_unusable_channel_are_told_by_neutral_codes(s
     assert shown is not None
     assert plain_text(shown.summary) == (
         "Je n'ai pas pu publier dans #19:news@thread : le canal n'est pas utilisable (ConversationNotFound). "
-        "Choisissez-en un autre avec `/relais channel` ou dans la prochaine publication."
+        "Choisissez-en un autre avec `channel` ou dans la prochaine publication."
     )
 
 

@@ -200,12 +200,12 @@ async def test_alerts_queued_before_causes_are_told_in_the_same_words(sessions: 
 
     assert [sent.text for sent in recorder.sent] == [
         "Je n'ai pas pu publier dans #C0OUT : je n'en suis pas membre. Ajoutez-moi au canal, ou "
-        "choisissez-en un autre avec `/relais channel` ou dans la prochaine publication.",
+        "choisissez-en un autre avec `channel` ou dans la prochaine publication.",
         "Post #4 was not published in #C0ANN: posting there is restricted (an announcement-only channel, for "
         "instance). Ask whoever manages the channel to let Relais post there, or queue the post into another "
         "channel.",
         "Post #5 was not published in #C0NEWS: The message was refused as too long (msg_too_long). This is a "
         "bug in Relais; please report it.",
         "I could not post in #C0ODD: the channel cannot be used (something_new). Choose another one with "
-        "`/relais channel` or in the next post.",
+        "`channel` or in the next post.",
     ]

@@ -59,6 +59,21 @@ async def test_help_in_a_personal_chat_is_answered_with_a_card_in_reply(team: Te
     assert stored["replyToId"] is not None
 
 
+async def test_the_help_names_commands_as_they_are_typed_in_teams(team: Team) -> None:
+    """In Teams a command is typed to Relais in one's chat with it (or after @Relais in a channel): the
+    help, in English and in French, and a refusal name commands without Slack's `/relais`."""
+    for lang in ("en", "fr"):
+        body = team.personal(ANN, "help")
+        body.update(locale=f"{lang}-FR", entities=[{"type": "clientInfo", "locale": f"{lang}-FR"}])
+        (reply,) = await team.say(body)
+        shown = card_text(reply)
+        assert "/relais" not in shown + reply["summary"]
+        assert "me — " in shown  # each command as typed: `me`, shown without the code's backticks
+        assert "queue <url> [caption]" in shown or "queue <url> [légende]" in shown
+    (refused,) = await team.say(team.personal(BOB, f"queue {ARTICLE}"))
+    assert "Only Relais admins can use queue. Ask a workspace admin if you need it." in card_text(refused)
+
+
 async def test_an_admin_queues_a_link_from_the_channel_and_the_post_reaches_it(team: Team) -> None:
     (reply,) = await team.say(team.in_channel(ANN, f"queue {ARTICLE} Proud of this one"))
     assert "is being published in" in card_text(reply)

@@ -645,7 +645,7 @@ async def test_the_admins_are_told_why_a_teams_channel_failed_in_words_for_teams
     shown = [activity["summary"] for activity in fake.activities("a:admin-chat")]
     assert sorted(shown) == [
         f"I could not post in #{CHANNEL}: I am not a member of it. Add me to the channel, or choose another "
-        "one with `/relais channel` or in the next post.",
+        "one with `channel` or in the next post.",
         f"Post #7 was not published in #{CHANNEL}: I am not a member of the channel. Add me to it and "
         "queue the post again, or queue it into another channel.",
     ]
