@@ -18,6 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Relais
+from bot.flows import acting
+from bot.flows.acting import Who
 from bot.i18n import language_for
 from bot.messages.model import Message
 from bot.messages.welcome import welcome
@@ -112,6 +114,8 @@ async def spoke(
             active=True,
         )
         await session.commit()
+    # The hot path (a share click) answers in the language it keeps in memory: the one just recorded.
+    acting.remember(core, Who(platform, workspace, person.external_id), member)
     return profile
 
 

@@ -90,8 +90,11 @@ async def test_the_weekly_rounds_reach_every_teams_member_once_with_private_rank
 ) -> None:
     card_id, card = await team.published()
     await connect_linkedin(team)
-    posted = await team.click(team.invoke(BOB, button(card, "share_linkedin"), card_id=card_id))
-    assert "Posted on LinkedIn" in str(posted["value"])
+    share = team.invoke(BOB, button(card, "share_linkedin"), card_id=card_id)
+    # Bob's Teams speaks French now: his answers, and his rank, are in French.
+    share.update(locale="fr-FR", entities=[{"type": "clientInfo", "locale": "fr-FR"}])
+    posted = await team.click(share)
+    assert "Publié sur LinkedIn. Merci !" in str(posted["value"])
     cleo = {"id": "29:person00", "name": "Person00", "aadObjectId": "aad-person00"}
     noted = await team.click(team.invoke(cleo, button(card, "not_for_me"), card_id=card_id))
     assert noted["type"] == "application/vnd.microsoft.activity.message"
@@ -110,7 +113,7 @@ async def test_the_weekly_rounds_reach_every_teams_member_once_with_private_rank
     for nobody in ("Ann Lee", "Person00", "Person01"):
         assert nobody not in shown
     (rank,) = [call.body for call in team.connector.calls_to(SEND) if call.conversation_id == BOB_CHAT]
-    assert "This week you are **#1** of 1 with **10 points** (1 shares" in card_text(rank)
+    assert "Cette semaine vous êtes **n° 1** sur 1 avec **10 points** (1 partages" in card_text(rank)
     assert delivered(team, SEND) == Counter({CHANNEL: 1, BOB_CHAT: 1})
     assert await jobs.run_job(ctx, "leaderboard") == "0 leaderboard messages"
     assert delivered(team, SEND) == Counter({CHANNEL: 1, BOB_CHAT: 1})
