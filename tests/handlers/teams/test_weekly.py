@@ -90,10 +90,10 @@ async def test_the_weekly_rounds_reach_every_teams_member_once_with_private_rank
 ) -> None:
     card_id, card = await team.published()
     await connect_linkedin(team)
-    share = team.invoke(BOB, button(card, "share_linkedin"), card_id=card_id)
+    click = team.invoke(BOB, button(card, "share_linkedin"), card_id=card_id)
     # Bob's Teams speaks French now: his answers, and his rank, are in French.
-    share.update(locale="fr-FR", entities=[{"type": "clientInfo", "locale": "fr-FR"}])
-    posted = await team.click(share)
+    click.update(locale="fr-FR", entities=[{"type": "clientInfo", "locale": "fr-FR"}])
+    posted = await team.click(click)
     assert "Publié sur LinkedIn. Merci !" in str(posted["value"])
     cleo = {"id": "29:person00", "name": "Person00", "aadObjectId": "aad-person00"}
     noted = await team.click(team.invoke(cleo, button(card, "not_for_me"), card_id=card_id))
