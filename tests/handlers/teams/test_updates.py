@@ -8,14 +8,18 @@ edited in place in the admin's chat, is in `test_weekly.py`.)"""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.clock import FrozenClock
+from bot.config import Settings
 from bot.demo.fake_teams import SEND, UPDATE
 from bot.services.posts import POST_UPDATE_KIND
+from handlers.teams.platform import TeamsPlatform
 from models import (
     OutboxMessage,
     OutboxState,
@@ -26,9 +30,10 @@ from models import (
     Suggestion,
     SuggestionState,
 )
+from scheduler import jobs
 from tests.fakes.bot_framework import FakeBotFramework
 from tests.fakes.social import FakeLinkedIn
-from tests.handlers.teams.driver import SettingsFactory
+from tests.handlers.teams.driver import START, FixedTokens, SettingsFactory
 from tests.handlers.teams.team import (
     ANN,
     ANN_CHAT,
@@ -49,22 +54,30 @@ MESSAGE = "application/vnd.microsoft.activity.message"
 
 
 @pytest.fixture
-async def team(
-    teams_settings: SettingsFactory,
-    engine: AsyncEngine,
-    sessions: Sessions,
-    bot_framework: FakeBotFramework,
-    linkedin: FakeLinkedIn,
-) -> AsyncIterator[Team]:
-    settings = teams_settings(
+def settings(teams_settings: SettingsFactory, linkedin: FakeLinkedIn) -> Settings:
+    """A Teams-only deployment where members can connect LinkedIn."""
+    return teams_settings(
         encryption_key=Fernet.generate_key().decode(),
         linkedin_client_id=linkedin.client_id,
         linkedin_client_secret=linkedin.client_secret,
         linkedin_auth_url=linkedin.auth_url,
         linkedin_api_url=linkedin.api_url,
     )
+
+
+@pytest.fixture
+async def team(
+    settings: Settings, engine: AsyncEngine, sessions: Sessions, bot_framework: FakeBotFramework
+) -> AsyncIterator[Team]:
     async with installed_team(settings, engine, sessions, bot_framework) as installed:
         yield installed
+
+
+async def edits_of(team: Team) -> list[OutboxMessage]:
+    """The outbox's edits of a post's channel messages."""
+    async with team.sessions() as session:
+        edits = select(OutboxMessage).where(OutboxMessage.kind == POST_UPDATE_KIND)
+        return list((await session.scalars(edits)).all())
 
 
 async def post_of(team: Team) -> Post:
@@ -114,12 +127,33 @@ async def test_a_withdrawal_whose_card_was_deleted_in_teams_is_not_retried(team:
     assert f"Post #{post.id} is cancelled" in card_text(reply)
     (update,) = team.connector.calls_to(UPDATE)
     assert update.status == 404
-    async with team.sessions() as session:
-        (row,) = (
-            await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == POST_UPDATE_KIND))
-        ).all()
+    (row,) = await edits_of(team)
     assert row.state is OutboxState.FAILED  # for good: the message to edit is gone
     assert (await post_of(team)).state is PostState.CANCELLED
+
+
+async def test_a_withdrawal_teams_throttles_is_sent_again_after_its_retry_after(
+    team: Team, settings: Settings
+) -> None:
+    card_id, _ = await team.published()
+    post = await post_of(team)
+    team.connector.fail_next(UPDATE, status=429, retry_after=2)
+    await team.say(team.personal(ANN, f"cancel {post.id}"))
+    (throttled,) = team.connector.calls_to(UPDATE)
+    assert throttled.status == 429
+    (row,) = await edits_of(team)
+    assert row.state is OutboxState.PENDING
+    assert row.next_attempt_at >= START + timedelta(seconds=2)  # Teams' Retry-After, and a little jitter
+    clock = FrozenClock(START + timedelta(seconds=1))
+    notifier = TeamsPlatform(tokens=FixedTokens()).notifier(settings, team.sessions, clock)
+    ctx = jobs.Context(team.sessions, {"teams": notifier}, clock.now)
+    assert await jobs.run_job(ctx, "outbox") == "0 API shares, 0 messages"  # not yet
+    clock.set(START + timedelta(seconds=4))
+    assert await jobs.run_job(ctx, "outbox") == "0 API shares, 1 messages"
+    (_, update) = team.connector.calls_to(UPDATE)
+    assert (update.status, update.activity_id) == (200, card_id)
+    (withdrawn,) = [a for a in team.connector.activities(CHANNEL) if a["id"] == card_id]
+    assert actions(withdrawn) == []
 
 
 async def test_a_share_is_marked_for_the_person_who_shared_alone(team: Team) -> None:
