@@ -2,18 +2,21 @@
 
 The start link comes from chat (personal, single-use, 10 minutes); it redirects to the provider with a
 `state` that is also set in a cookie scoped to the callback, so the callback is accepted only in the
-browser that started it. The callback answers with a small page in the member's language.
+browser that started it. The callback answers with a small page in the member's language; a page
+asking for a new link names the command as the member's chat platform calls Relais (`commands`: each
+configured platform's `command`, by name).
 """
 
 from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Mapping
 
 from aiohttp import web
 
 from bot.core import Relais
-from bot.i18n import t
+from bot.i18n import NEUTRAL_COMMAND, t, template
 from bot.services import connections
 from bot.services.connections import ConnectFailure
 from models import Network
@@ -45,14 +48,28 @@ def page(lang: str, title: str, message: str, *, status: int = 200) -> web.Respo
     )
 
 
-def failure_page(failure: ConnectFailure, network: Network | str) -> web.Response:
+def failure_page(
+    failure: ConnectFailure, network: Network | str, commands: Mapping[str, str] | None = None
+) -> web.Response:
     name = t(failure.lang, f"network_{network}") if network in ("linkedin", "x") else str(network)
-    message = t(failure.lang, f"oauth_{failure.code}", network=name)
+    command = _command(failure.platform, commands or {})
+    message = template(failure.lang, f"oauth_{failure.code}", command=command).format(network=name)
     status = 502 if failure.code == "provider_error" else 400
     return page(failure.lang, t(failure.lang, "oauth_failed_title"), message, status=status)
 
 
-async def handle_start(deps: Relais, request: web.Request) -> web.Response:
+def _command(platform: str | None, commands: Mapping[str, str]) -> str:
+    """How the member calls Relais: their platform's way; for a link that names no member, the way of
+    the one platform this Relais serves, or, serving several, the command's words alone."""
+    if platform is not None and platform in commands:
+        return commands[platform]
+    ways = set(commands.values())
+    return ways.pop() if len(ways) == 1 else NEUTRAL_COMMAND
+
+
+async def handle_start(
+    deps: Relais, request: web.Request, commands: Mapping[str, str] | None = None
+) -> web.Response:
     network = _network(request)
     if network is None:
         raise web.HTTPNotFound()
@@ -70,7 +87,7 @@ async def handle_start(deps: Relais, request: web.Request) -> web.Response:
                 now=deps.clock.now(),
             )
         except ConnectFailure as failure:
-            return failure_page(failure, network)
+            return failure_page(failure, network, commands)
         await session.commit()
     response = web.Response(
         status=302, headers={"Location": started.redirect_to, "Cache-Control": "no-store"}
@@ -87,7 +104,9 @@ async def handle_start(deps: Relais, request: web.Request) -> web.Response:
     return response
 
 
-async def handle_callback(deps: Relais, request: web.Request) -> tuple[web.Response, bool]:
+async def handle_callback(
+    deps: Relais, request: web.Request, commands: Mapping[str, str] | None = None
+) -> tuple[web.Response, bool]:
     """The page, and whether an account was connected (a confirmation then waits in the outbox)."""
     network = _network(request)
     if network is None:
@@ -106,7 +125,7 @@ async def handle_callback(deps: Relais, request: web.Request) -> tuple[web.Respo
             now=deps.clock.now(),
         )
     except ConnectFailure as failure:
-        response, ok = failure_page(failure, network), False
+        response, ok = failure_page(failure, network, commands), False
     else:
         ok = True
         lang = connected.lang

@@ -36,6 +36,9 @@ class Platform(Protocol):
     """A chat platform's adapter, as the web server and the clock see it."""
 
     name: str
+    # How this platform's people call Relais, written before a command's words where a text names one
+    # (`bot.i18n.COMMAND`): Slack's `/relais `; empty where the words are typed alone.
+    command: str
 
     def configured(self, settings: Settings) -> bool:
         """Whether these settings ask for this platform (any of its credentials set)."""

@@ -151,12 +151,22 @@ async def handle_healthz(request: web.Request) -> web.Response:
 
 
 async def handle_oauth_start(request: web.Request) -> web.Response:
-    return await oauth_pages.handle_start(request.app[DEPS_KEY], request)
+    return await oauth_pages.handle_start(request.app[DEPS_KEY], request, _commands(request.app))
+
+
+def _commands(app: web.Application) -> dict[str, str]:
+    """How each configured platform's people call Relais, by platform name (`bot.i18n.COMMAND`)."""
+    settings = app[SETTINGS_KEY]
+    return {
+        platform.name: platform.command for platform in app[PLATFORMS_KEY] if platform.configured(settings)
+    }
 
 
 async def handle_oauth_callback(request: web.Request) -> web.Response:
     """After a connection the member's confirmation is sent at once (the clock would send it too)."""
-    response, connected = await oauth_pages.handle_callback(request.app[DEPS_KEY], request)
+    response, connected = await oauth_pages.handle_callback(
+        request.app[DEPS_KEY], request, _commands(request.app)
+    )
     if connected:
         for platform in request.app[PLATFORMS_KEY]:
             task = asyncio.create_task(platform.drain(request.app))

@@ -18,6 +18,7 @@ from handlers.slack.app import build_slack_app, build_socket_mode_handler, build
 from handlers.slack.ingress import SlackIngress
 from handlers.slack.notifier import SlackNotifier
 from handlers.slack.outbox import drain_outbox
+from handlers.slack.text import COMMAND
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ CORE_KEY = web.AppKey("slack_core", Relais)
 
 class SlackPlatform:
     name = "slack"
+    command = COMMAND
 
     def configured(self, settings: Settings) -> bool:
         return settings.slack_configured

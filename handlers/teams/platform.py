@@ -23,6 +23,7 @@ from handlers.teams.auth import KEYS_COOLDOWN_SECONDS, BotFrameworkTokens
 from handlers.teams.hosting import build_adapter, token_provider
 from handlers.teams.ingress import TeamsIngress
 from handlers.teams.notifier import TeamsNotifier
+from handlers.teams.text import COMMAND
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class TeamsPlatform:
     and the pause after a failed fetch) are the token check's (`handlers.teams.auth`)."""
 
     name = "teams"
+    command = COMMAND
 
     def __init__(
         self,

@@ -52,6 +52,7 @@ class Echo:
     """A platform adapter no module of the core names: one route answering with what the core holds."""
 
     name = "echo"
+    command = ""
 
     def configured(self, settings: Settings) -> bool:
         return True

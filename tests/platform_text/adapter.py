@@ -46,6 +46,7 @@ class TextPlatform:
 
     recorder: RecordingNotifier = field(default_factory=RecordingNotifier)
     name: str = NAME
+    command: str = ""  # its people type a command's words alone
 
     def configured(self, settings: Settings) -> bool:
         return True

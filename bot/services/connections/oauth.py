@@ -29,7 +29,7 @@ from bot.services import members as member_service
 from bot.services import outbox
 from bot.services.connections.tokens import account_of, put_tokens
 from bot.social import SocialClient, SocialError, TokenSet
-from models import Member, Network, OAuthAttempt, SocialAccount, SocialAccountStatus
+from models import Member, Network, OAuthAttempt, SocialAccount, SocialAccountStatus, Workspace
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +47,12 @@ class ConnectFailure(Exception):
     `invalid_link`, `expired_link`, `used_link`, `other_browser`, `denied`, `provider_error`,
     `not_configured`."""
 
-    def __init__(self, code: str, lang: Language = "en") -> None:
+    def __init__(self, code: str, lang: Language = "en", platform: str | None = None) -> None:
         super().__init__(code)
         self.code = code
         self.lang = lang
+        # The member's chat platform, when the link is theirs: the page says how to ask for a new one.
+        self.platform = platform
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,12 @@ class Connected:
     member_external_id: str
     network: Network
     lang: Language
+
+
+async def _platform_of(session: AsyncSession, member: Member) -> str:
+    return (
+        await session.scalars(select(Workspace.platform).where(Workspace.id == member.workspace_id))
+    ).one()
 
 
 def redirect_uri(base_url: str, network: Network) -> str:
@@ -127,12 +135,13 @@ async def start(
     attempt = await _attempt_of_token(session, cipher, token, network)
     member = await session.get_one(Member, attempt.member_id)
     lang = member_service.language_of(member)
+    platform = await _platform_of(session, member)
     if client is None:
-        raise ConnectFailure("not_configured", lang)
+        raise ConnectFailure("not_configured", lang, platform)
     if attempt.started_at is not None:
-        raise ConnectFailure("used_link", lang)
+        raise ConnectFailure("used_link", lang, platform)
     if now >= attempt.expires_at:
-        raise ConnectFailure("expired_link", lang)
+        raise ConnectFailure("expired_link", lang, platform)
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64) if client.uses_pkce else None
     used = await session.execute(
@@ -146,7 +155,8 @@ async def start(
         )
     )
     if used.rowcount != 1:  # type: ignore[attr-defined]
-        raise ConnectFailure("used_link", lang)  # opened twice at the same moment: the other one won
+        # Opened twice at the same moment: the other one won.
+        raise ConnectFailure("used_link", lang, platform)
     url = client.authorization_url(
         redirect_uri=redirect_uri(base_url, network),
         state=state,
@@ -198,17 +208,18 @@ async def finish(
             raise ConnectFailure("invalid_link")
         member = await session.get_one(Member, attempt.member_id)
         lang = member_service.language_of(member)
+        platform = await _platform_of(session, member)
         if attempt.finished_at is not None:
-            raise ConnectFailure("used_link", lang)
+            raise ConnectFailure("used_link", lang, platform)
         if now >= attempt.started_at + CALLBACK_TTL:
-            raise ConnectFailure("expired_link", lang)
+            raise ConnectFailure("expired_link", lang, platform)
         if browser_state is not None and not secrets.compare_digest(browser_state, state):
             # This browser started a different connection: a callback forced into it (login CSRF) is
             # refused. No cookie at all is accepted: on phones the provider's app often hands the
             # callback to another browser than the one that opened the link.
-            raise ConnectFailure("other_browser", lang)
+            raise ConnectFailure("other_browser", lang, platform)
         if client is None:
-            raise ConnectFailure("not_configured", lang)
+            raise ConnectFailure("not_configured", lang, platform)
         error = query.get("error")
         outcome = (
             "denied" if error in DENIALS else "provider_error" if error or not query.get("code") else None
@@ -220,11 +231,11 @@ async def finish(
         )
         await session.commit()
         if consumed.rowcount != 1:  # type: ignore[attr-defined]
-            raise ConnectFailure("used_link", lang)
+            raise ConnectFailure("used_link", lang, platform)
         if outcome is not None:
             if error not in DENIALS:
                 logger.warning("%s refused the authorization: %s", network.value, error or "no code")
-            raise ConnectFailure(outcome, lang)
+            raise ConnectFailure(outcome, lang, platform)
         verifier = (
             cipher.decrypt(attempt.code_verifier_encrypted.encode()).decode()
             if attempt.code_verifier_encrypted
@@ -243,7 +254,7 @@ async def finish(
         async with sessions() as session:
             await _set_outcome(session, attempt_id, "provider_error", now)
             await session.commit()
-        raise ConnectFailure("provider_error", lang) from None
+        raise ConnectFailure("provider_error", lang, platform) from None
 
     for attempt_number in range(2):
         try:

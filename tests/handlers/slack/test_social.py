@@ -354,10 +354,12 @@ async def test_connect_links_are_single_use_expire_and_cannot_be_forged(world: W
     expired = await _browse(w, late)
     assert expired.status_code == 400
     assert "This link has expired" in expired.text
+    assert "Ask Relais for a new one in your chat: /relais connect LinkedIn." in expired.text
 
     forged = await _browse(w, late[:-6] + "AAAAAA")
     assert forged.status_code == 400
     assert "This link is not valid" in forged.text
+    assert "/relais connect LinkedIn" in forged.text  # no member, but Slack is the platform served
     tampered = await _browse(w, f"{PUBLIC}/oauth/x/start?t=" + late.split("t=", 1)[1])
     assert tampered.status_code == 400
     assert "not valid" in tampered.text

@@ -339,3 +339,17 @@ async def test_the_share_link_of_a_cancelled_post_says_so_and_records_nothing(te
     assert page.status_code == 410
     assert "This post can no longer be shared." in page.text
     assert await count(team, Share) == 0
+
+
+async def test_a_connect_link_used_twice_says_how_to_ask_for_another_in_teams(team: Team) -> None:
+    (reply,) = await team.say(team.personal(BOB, "connect linkedin"))
+    (link,) = urls(reply["attachments"][0]["content"])
+    assert (await browse(team, link)).status_code == 302
+    again = await browse(team, link)
+    assert again.status_code == 400
+    assert (
+        "This link was already used. Ask Relais for a new one in your chat: connect LinkedIn." in again.text
+    )
+    forged = await browse(team, link[:-6] + "AAAAAA")
+    assert forged.status_code == 400
+    assert "Ask Relais for a new one in your chat: connect LinkedIn." in forged.text
