@@ -1,7 +1,7 @@
-"""Properties of the HTTP layer, over every route (/slack/events, /healthz, /r/<code>, /oauth/<network>/start
-and /callback), with hypothesis: random and malformed bodies, missing, bad and stale signatures, wrong
-content types, unknown action and view ids, forged user and team ids, huge numbers, unicode, right-to-left
-and control characters, injection strings.
+"""Properties of the HTTP layer, over every route (/slack/events, /healthz, /r/<code>, /s/<code>,
+/oauth/<network>/start and /callback), with hypothesis: random and malformed bodies, missing, bad and
+stale signatures, wrong content types, unknown action and view ids, forged user and team ids, huge
+numbers, unicode, right-to-left and control characters, injection strings.
 
 Whatever comes in: no 5xx, no traceback in a response or in the log, and no database change from a request
 that is not properly signed. Signed but structurally malformed Slack payloads get a 2xx or a 4xx. The
@@ -438,7 +438,7 @@ async def test_signed_malformed_slack_payloads_get_a_2xx_or_4xx(site: Site, data
     assert response.status_code < 300 or 400 <= response.status_code < 500
 
 
-ROUTES = ["/slack/events", "/healthz", "/r/{}", "/oauth/{}/start", "/oauth/{}/callback", "/{}"]
+ROUTES = ["/slack/events", "/healthz", "/r/{}", "/s/{}", "/oauth/{}/start", "/oauth/{}/callback", "/{}"]
 
 
 @FUZZ
@@ -509,6 +509,22 @@ async def test_tracked_links_with_unknown_codes_are_404_and_change_nothing(
     response = await site.client.get(
         f"/r/{quote(code, safe='')}",
         headers={b"User-Agent": header_value(user_agent), b"X-Forwarded-For": header_value(forwarded)},
+    )
+    assert_no_server_error(response)
+    assert response.status_code in (404, 429)
+    assert await site.snapshot() == before
+
+
+@FUZZ
+@given(code=nasty_text, caption=nasty_text, user_agent=nasty_text)
+async def test_share_links_with_unknown_codes_are_404_and_record_nothing(
+    site: Site, code: str, caption: str, user_agent: str
+) -> None:
+    before = await site.snapshot()
+    response = await site.client.get(
+        f"/s/{quote(code, safe='')}",
+        params={"text": caption},
+        headers={b"User-Agent": header_value(user_agent)},
     )
     assert_no_server_error(response)
     assert response.status_code in (404, 429)
