@@ -353,3 +353,15 @@ async def test_a_connect_link_used_twice_says_how_to_ask_for_another_in_teams(te
     forged = await browse(team, link[:-6] + "AAAAAA")
     assert forged.status_code == 400
     assert "Ask Relais for a new one in your chat: connect LinkedIn." in forged.text
+
+
+async def test_an_address_looking_up_too_many_share_links_is_told_to_wait(team: Team) -> None:
+    """The look-ups of `/s/` are limited per address as `/r/`'s are (the clock stands still here)."""
+    link = await personal_link(team)
+    for _ in range(120):
+        assert (await team.teams.client.get("/s/AAAAAAAAAAAAAAAAAAAAAA")).status_code == 404
+    refused = await browse(team, link)
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert "Too many requests" in refused.text
+    assert await count(team, Share) == 0
