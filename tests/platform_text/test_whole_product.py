@@ -133,8 +133,7 @@ print(sorted(m for m in sys.modules if m.startswith(chat)))
 async def test_an_admin_queues_by_typing_and_a_member_is_refused(world: World) -> None:
     refused = await world.chat.type("UANNE", f"queue {world.article} #news")
     assert (
-        said(refused)
-        == "Seuls les admins Relais peuvent utiliser `queue`. Demandez à un admin de l'espace."
+        said(refused) == "Seuls les admins Relais peuvent utiliser `queue`. Demandez à un admin de l'espace."
     )
     assert await count(world, Post) == 0
 
@@ -268,8 +267,7 @@ async def test_a_suggestion_reaches_the_admins_and_approving_it_queues_the_post(
 
     refused = await world.chat.click("UANNE", review.button("suggestion_approve"))
     assert (
-        said(refused)
-        == "Seuls les admins Relais peuvent utiliser `queue`. Demandez à un admin de l'espace."
+        said(refused) == "Seuls les admins Relais peuvent utiliser `queue`. Demandez à un admin de l'espace."
     )
     assert await world.chat.click("UBOSS", review.button("suggestion_approve")) is None  # a form instead
     assert world.chat.surface.forms == [(("CNEWS",), "en")]
