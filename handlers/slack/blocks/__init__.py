@@ -42,8 +42,8 @@ def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[: max(limit - 1, 0)]
-    opening = cut.rfind("<")
-    if opening > cut.rfind(">"):
+    opening = cut.find("<", cut.rfind(">") + 1)  # the first `<` left open, however many follow
+    if opening != -1:
         cut = cut[:opening]
     ampersand = cut.rfind("&")
     if ampersand != -1 and ";" not in cut[ampersand:]:

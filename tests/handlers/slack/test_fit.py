@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -70,6 +70,7 @@ def test_every_fitted_message_is_taken_cleanly_by_slack(text: str, blocks: list[
 
 
 @given(text=_text, limit=st.integers(1, 400))
+@example(text="00000<000<00", limit=11)  # two `<` left open: cut before the first
 def test_clipping_never_cuts_inside_a_link_a_mention_or_an_entity(text: str, limit: int) -> None:
     clipped = clip(text, limit)
 
