@@ -83,21 +83,23 @@ def ensure_playground() -> bool:
     return True
 
 
-# Exits 3 when no Slack credential is set, in the environment or .env (then `run` plays the demo).
-SLACK_CONFIGURED = """
+# Exits 3 when no chat platform is configured, in the environment or .env (then `run` plays the demo).
+PLATFORM_CONFIGURED = """
+from bot import platforms
 from bot.config import ConfigError, load_settings
 try:
-    configured = load_settings().slack_configured
+    configured = bool(platforms.configured(load_settings()))
 except ConfigError:
-    configured = True
+    configured = True  # `relais serve` says what is missing
 raise SystemExit(0 if configured else 3)
 """
-NO_SLACK = 3
+NO_PLATFORM = 3
 
-CONNECT_SLACK = """
-dev.py: Slack is not configured, so this ran `relais demo`. To serve Relais to a real workspace, create
-dev.py: the Slack app (README.md, "Create the Slack app"), put SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET
-dev.py: in .env, and run `python3 dev.py run` again."""
+CONNECT_A_PLATFORM = """
+dev.py: No chat platform is configured, so this ran `relais demo`. To serve Relais to a real workspace,
+dev.py: create the Slack app (README.md, "Create the Slack app") and put SLACK_BOT_TOKEN and
+dev.py: SLACK_SIGNING_SECRET in .env, or add Relais to Microsoft Teams (README.md, "Add Relais to
+dev.py: Microsoft Teams"); then run `python3 dev.py run` again."""
 
 
 def main() -> int:
@@ -108,9 +110,9 @@ def main() -> int:
         ensure_venv("")  # the demo's fake Slack ships in the package: no test tools needed
         if run(relais, "migrate") != 0:
             return 1
-        if run(_python(), "-c", SLACK_CONFIGURED) == NO_SLACK:
+        if run(_python(), "-c", PLATFORM_CONFIGURED) == NO_PLATFORM:
             status = run(relais, "demo")
-            print(CONNECT_SLACK, flush=True)
+            print(CONNECT_A_PLATFORM, flush=True)
             return status
         # The clock (scheduled posts, the outbox) runs beside the web server, and stops with it.
         clock = subprocess.Popen([str(BIN / "relais"), "clock"], cwd=ROOT)

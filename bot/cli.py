@@ -251,10 +251,11 @@ def _serve(settings: Settings) -> int:
     asyncio.run(_check_schema(settings))
     _raise_open_files_limit()
     app = create_app(settings)
-    if not settings.slack_configured:
+    if not platforms.configured(settings):
         logger.warning(
-            "Slack is not configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect a workspace "
-            "(README, 'Create the Slack app')"
+            "No chat platform is configured: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (README, "
+            "'Create the Slack app') or MICROSOFT_APP_ID and its settings (README, 'Add Relais to "
+            "Microsoft Teams')"
         )
     logger.info("Relais listening on port %d (public URL %s)", settings.port, settings.base_url)
     # run_app handles SIGINT/SIGTERM: stop accepting, let in-flight requests finish, run cleanups.
