@@ -12,6 +12,7 @@ from models.enums import (
     ShareStatus,
     SocialAccountStatus,
 )
+from models.inbound import InboundDelivery
 from models.job import ClockJob, JobRun
 from models.link import Click, TrackedLink, VisitTally
 from models.member import Member
@@ -30,6 +31,7 @@ __all__ = [
     "ConversationRef",
     "Delivery",
     "Dismissal",
+    "InboundDelivery",
     "JobRun",
     "JobRunState",
     "Member",

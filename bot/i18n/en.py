@@ -47,6 +47,7 @@ MESSAGES: dict[str, str] = {
     "private_url": "That link leads to a private or local network address; Relais only shares public pages.",
     "no_longer_available": "This post is no longer available.",
     "something_went_wrong": "Something went wrong on my side; nothing was changed. Please try again.",
+    "still_being_handled": "I'm already handling this; no need to do it again.",
     # Admin confirmations
     "queued_now": "Post #{id} is being published in {channels}. I'll tell you if a channel refuses it.",
     "queued_later": "Post #{id} will be published in {channels} on {when}.",

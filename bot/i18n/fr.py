@@ -47,6 +47,7 @@ MESSAGES: dict[str, str] = {
     "private_url": "Ce lien mène à une adresse d'un réseau privé ou local ; Relais ne partage que des pages publiques.",
     "no_longer_available": "Cette publication n'est plus disponible.",
     "something_went_wrong": "Un problème de mon côté ; rien n'a été modifié. Réessayez, s'il vous plaît.",
+    "still_being_handled": "Je m'en occupe déjà ; inutile de recommencer.",
     # Confirmations admin
     "queued_now": "La publication n°{id} est en cours de publication dans {channels}. Je vous préviendrai si un canal la refuse.",
     "queued_later": "La publication n°{id} sera publiée dans {channels} le {when}.",

@@ -33,7 +33,7 @@ class TeamsAgent:
     ) -> None:
         self._core = core
         self._after = after or (lambda: None)
-        self._redeliveries = redeliveries or Redeliveries()
+        self._redeliveries = redeliveries or Redeliveries(core.sessions, core.clock)
 
     async def on_turn(self, context: TurnContext) -> None:
         kind = context.activity.type
@@ -47,13 +47,15 @@ class TeamsAgent:
             await self._on_invoke(context)
 
     async def _on_message(self, context: TurnContext) -> None:
-        if not self._redeliveries.first_time(context.activity):
-            return  # run once already: no second effect
+        if await self._redeliveries.run_once(context.activity, lambda: self._message(context)):
+            self._after()
+        # else run once already, in this process or another: no second effect
+
+    async def _message(self, context: TurnContext) -> None:
         if context.activity.value is not None:
             await actions.on_submit(self._core, context)
         else:
             await commands.on_command(self._core, context)
-        self._after()
 
     async def _on_invoke(self, context: TurnContext) -> None:
         activity = context.activity
