@@ -40,3 +40,13 @@ async def display_names(
         return {}
     async with sessions() as session:
         return await members.display_names(session, workspace_id=workspace_id, external_ids=external_ids)
+
+
+async def conversation_names(
+    sessions: Sessions, *, platform: str, workspace: str, keys: Collection[str]
+) -> dict[str, str]:
+    """The names Relais knows for these channels of the workspace (`platform`, its own id)."""
+    if not keys:
+        return {}
+    async with sessions() as session:
+        return await conversations.names(session, platform=platform, workspace=workspace, keys=keys)

@@ -167,3 +167,32 @@ def plain_text(content: Inline | int | float, *, command: str = NEUTRAL_COMMAND)
     if isinstance(content, Quote):
         return content.content
     return content.separator.join(plain_text(part, command=command) for part in content.parts)
+
+
+def mentions(message: Message, kind: Literal["member", "channel"]) -> set[str]:
+    """The ids of the members or channels `message` mentions (a platform that shows them by name looks
+    the names up first)."""
+    found: set[str] = set()
+    _mentions_in(message.summary, kind, found)
+    for part in message.parts:
+        if isinstance(part, Heading | Section | Note):
+            _mentions_in(part.text, kind, found)
+        elif isinstance(part, Facts):
+            for label, value in part.items:
+                _mentions_in(label, kind, found)
+                _mentions_in(value, kind, found)
+    return found
+
+
+def _mentions_in(content: Inline | int | float, kind: str, found: set[str]) -> None:
+    if isinstance(content, Mention):
+        if content.kind == kind:
+            found.add(content.ref)
+    elif isinstance(content, Text):
+        for value in content.params.values():
+            _mentions_in(value, kind, found)
+    elif isinstance(content, Link | Strong):
+        _mentions_in(content.label if isinstance(content, Link) else content.content, kind, found)
+    elif isinstance(content, Joined):
+        for piece in content.parts:
+            _mentions_in(piece, kind, found)

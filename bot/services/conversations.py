@@ -4,6 +4,7 @@ one each activity brings; its notifier looks it up when the outbox sends."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import ConversationRef
+from models import ConversationRef, Workspace
 
 
 async def remember(
@@ -19,7 +20,12 @@ async def remember(
 ) -> None:
     """Keep `reference` as the way to reach `key` (a member's AAD object id, a channel's conversation id)
     in the workspace, replacing an older one: one statement, so that concurrent activities of the same
-    person agree without a conflict error. The caller commits."""
+    person agree without a conflict error. A name the older one gave the conversation (Teams names a
+    channel in some activities only) is kept when the newer one has none. The caller commits."""
+    if not _name_of(reference):
+        older = _name_of(await reference_for(session, workspace_id=workspace_id, key=key))
+        if older:
+            reference = {**reference, "conversation": {**reference.get("conversation", {}), "name": older}}
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     statement = insert(ConversationRef).values(
         workspace_id=workspace_id, key=key, reference=reference, updated_at=now
@@ -39,3 +45,28 @@ async def reference_for(session: AsyncSession, *, workspace_id: int, key: str) -
             ConversationRef.workspace_id == workspace_id, ConversationRef.key == key
         )
     )
+
+
+async def names(
+    session: AsyncSession, *, platform: str, workspace: str, keys: Collection[str]
+) -> dict[str, str]:
+    """The names of these conversations (channels) as their stored references give them (a platform
+    whose ids are not for people names a channel so); keys without one are left out."""
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(ConversationRef.key, ConversationRef.reference)
+        .join(Workspace, Workspace.id == ConversationRef.workspace_id)
+        .where(
+            Workspace.platform == platform,
+            Workspace.external_id == workspace,
+            ConversationRef.key.in_(list(keys)),
+        )
+    )
+    return {key: name for key, reference in rows if (name := _name_of(reference))}
+
+
+def _name_of(reference: object) -> str:
+    conversation = reference.get("conversation") if isinstance(reference, dict) else None
+    name = conversation.get("name") if isinstance(conversation, dict) else None
+    return name.strip() if isinstance(name, str) else ""

@@ -29,6 +29,7 @@ from bot.flows.caller import Caller, FormRefusals
 from bot.messages import Actions, Message, Section
 from bot.messages.commands import say
 from bot.messages.connections import DISCONNECT_ACTIONS
+from bot.messages.model import mentions
 from bot.messages.notices import REPOST_ACTION, UNDO_ACTION
 from bot.messages.post import EDIT_SHARE_ACTION, NOT_FOR_ME_ACTION, SHARE_ACTIONS
 from bot.messages.suggestions import APPROVE, REJECT
@@ -39,6 +40,7 @@ from handlers.teams.forms import (
     EDIT_VERB,
     NETWORK,
     QUEUE_VERB,
+    carried_names,
     edit_form,
     queue_form,
     read_queue_form,
@@ -47,7 +49,7 @@ from handlers.teams.identity import Sender, sender_of
 from handlers.teams.membership import conversation_of
 from handlers.teams.render import Card, render
 from handlers.teams.replies import tell_privately
-from handlers.teams.surface import TeamsSurface, Typed
+from handlers.teams.surface import TeamsSurface, Typed, channel_names
 
 logger = logging.getLogger(__name__)
 
@@ -130,13 +132,20 @@ async def on_invoke(core: Relais, context: TurnContext) -> InvokeBody:
         return answer
     if answer is None:
         return {"statusCode": 200, "type": MESSAGE, "value": ""}
+    names = await _names(core, context, answer, click)
     if _interactive(answer) and _personal(context):
         # In their own chat, the answer is a message of its own: the card clicked (a nudge of several
         # posts) stays as it was.
-        summary, card = render(answer)
+        summary, card = render(answer, names=names)
         await tell_privately(context, card, summary=summary)
         return {"statusCode": 200, "type": MESSAGE, "value": summary}
-    return invoke_body(answer)
+    return invoke_body(answer, names=names)
+
+
+async def _names(core: Relais, context: TurnContext, answer: Message, click: Click) -> dict[str, str]:
+    """How to name the channels an answer mentions: as the queue form named them, else as stored."""
+    known = carried_names(click.data)
+    return await channel_names(core, context.activity, mentions(answer, "channel"), known)
 
 
 def _personal(context: TurnContext) -> bool:
@@ -160,7 +169,7 @@ async def on_submit(core: Relais, context: TurnContext) -> None:
         if isinstance(card, dict):
             await tell_privately(context, card)
     elif answer is not None:
-        summary, card = render(answer)
+        summary, card = render(answer, names=await _names(core, context, answer, click))
         await tell_privately(context, card, summary=summary)
 
 
@@ -175,12 +184,12 @@ async def _run(turn: Turn, route: Route, click: Click) -> Answer:
     return answer
 
 
-def invoke_body(message: Message) -> InvokeBody:
+def invoke_body(message: Message, *, names: Mapping[str, str] | None = None) -> InvokeBody:
     """A card when the answer has buttons or links to press, else a plain message."""
     if _interactive(message):
-        _, card = render(message)
+        _, card = render(message, names=names)
         return {"statusCode": 200, "type": CARD, "value": card}
-    summary, _ = render(message)
+    summary, _ = render(message, names=names)
     return {"statusCode": 200, "type": MESSAGE, "value": summary}
 
 
@@ -245,9 +254,10 @@ async def _queue_submitted(turn: Turn, click: Click) -> Answer:
     here = [conversation_of(turn.context.activity)] if turn.sender.channel else []
     offered = list(dict.fromkeys((*picked, *here)))
     suggestion = click.data.get("suggestion_id")
+    names = carried_names(click.data)
     card = queue_form(
         caller.lang,
-        channels=[(channel, channel) for channel in offered],
+        channels=[(channel, names.get(channel, channel)) for channel in offered],
         chosen=picked,
         suggestion_id=parse_id(suggestion) if isinstance(suggestion, str) else None,
         values=click.data,
@@ -317,7 +327,7 @@ async def _approve(turn: Turn, click: Click) -> Answer:
     if click.carried_id is None:
         return None
     forms: list[Card] = []
-    surface = TeamsSurface(turn.context, Typed(""), forms=forms)
+    surface = TeamsSurface(turn.core, turn.context, Typed(""), forms=forms)
     answer = await suggestions.approve(
         turn.core, surface, turn.sender.directory, turn.sender.who, click.carried_id
     )

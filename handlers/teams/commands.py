@@ -19,10 +19,11 @@ from microsoft_agents.hosting.core import TurnContext
 from bot.core import Relais
 from bot.flows.commands import run_command
 from bot.messages import Message
+from bot.messages.model import mentions
 from handlers.teams.identity import in_channel, sender_of
 from handlers.teams.render import render
 from handlers.teams.replies import tell_privately
-from handlers.teams.surface import TeamsSurface, typed_command
+from handlers.teams.surface import TeamsSurface, channel_names, typed_command
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +41,15 @@ async def on_command(core: Relais, context: TurnContext) -> None:
     typed = typed_command(activity, channel=sender.channel)
     reply = await run_command(
         core,
-        TeamsSurface(context, typed),
+        TeamsSurface(core, context, typed),
         sender.directory,
         sender.who,
         typed.text,
         channel=sender.channel,
     )
     if reply is not None:  # None: the answer was a form, sent already
-        await reply_with(context, reply, names=typed.names)
+        names = await channel_names(core, activity, mentions(reply, "channel"), typed.names)
+        await reply_with(context, reply, names=names)
 
 
 async def reply_with(

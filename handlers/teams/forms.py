@@ -30,6 +30,9 @@ NETWORK: Final = "network"
 PUBLISH_DATE: Final = "publish_date"
 PUBLISH_TIME: Final = "publish_time"
 CHANNEL_PREFIX: Final = "19:"  # Teams' channel conversation ids
+NAMES: Final = "names"
+MAX_NAMES: Final = 50
+MAX_NAME: Final = 100
 
 
 def queue_form(
@@ -84,7 +87,9 @@ def queue_form(
     hint = t(lang, "modal_publish_at_hint")
     body.append({"type": "TextBlock", "text": hint, "size": "Small", "isSubtle": True})
     field(_date(queue.EXPIRES_ON, t(lang, "modal_expires_on"), values), queue.EXPIRES_ON)
-    data: dict[str, str] = {"action": QUEUE_VERB}
+    # The channels' names ride with the submission, to name them in the answer and in the form sent back
+    # with refusals (Teams' channel ids are not for people).
+    data: dict[str, Any] = {"action": QUEUE_VERB, NAMES: dict(channels)}
     if suggestion_id is not None:
         data["suggestion_id"] = str(suggestion_id)
     title = t(lang, "modal_queue_submit")
@@ -103,6 +108,19 @@ def queue_form(
         "fallbackText": t(lang, "modal_queue_title"),
         "body": body,
         "actions": [submit],
+    }
+
+
+def carried_names(data: Mapping[str, Any]) -> dict[str, str]:
+    """The channels' names a submitted queue form carries (to show them, nothing else: the client sent
+    them)."""
+    names = data.get(NAMES)
+    if not isinstance(names, dict):
+        return {}
+    return {
+        channel: name[:MAX_NAME]
+        for channel, name in list(names.items())[:MAX_NAMES]
+        if isinstance(channel, str) and channel.startswith(CHANNEL_PREFIX) and isinstance(name, str)
     }
 
 

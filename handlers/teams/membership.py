@@ -151,6 +151,21 @@ def team_of(activity: Activity) -> str:
     return team_id if isinstance(team_id, str) and team_id else conversation_of(activity)
 
 
+def channel_name(activity: Activity) -> str:
+    """The name of the team's channel the activity comes from, when Teams gives it: the channel's own
+    name, or for the team's first channel (General: its id is the team's, and Teams gives it no name)
+    the team's name; else nothing."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    channel, team = data.get("channel"), data.get("team")
+    name = channel.get("name") if isinstance(channel, dict) else None
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    team_name = team.get("name") if isinstance(team, dict) else None
+    if activity.conversation is not None and team_of(activity) == conversation_of(activity):
+        return team_name.strip() if isinstance(team_name, str) else ""
+    return ""
+
+
 def conversation_of(activity: Activity) -> str:
     """The conversation's id, a channel's without its thread."""
     assert activity.conversation is not None
@@ -170,7 +185,10 @@ def reference(activity: Activity, user: ChannelAccount | None) -> dict[str, Any]
     channel: not in its thread), to `user` when given: JSON as the SDK writes it."""
     found = activity.get_conversation_reference()
     assert found.conversation is not None
-    conversation = found.conversation.model_copy(update={"id": conversation_of(activity)})
+    named = (
+        {"name": channel_name(activity) or None} if found.conversation.conversation_type == "channel" else {}
+    )
+    conversation = found.conversation.model_copy(update={"id": conversation_of(activity), **named})
     update: dict[str, Any] = {"activity_id": None, "conversation": conversation, "user": user}
     dumped: dict[str, Any] = found.model_copy(update=update).model_dump(
         mode="json", by_alias=True, exclude_none=True

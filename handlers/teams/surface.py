@@ -9,16 +9,18 @@ adapter adds it, `typed_command`). The queue form is an Adaptive Card sent in th
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import TurnContext
 
+from bot.core import Relais
+from bot.flows import references
 from bot.flows.caller import UnknownChannel
 from handlers.teams.forms import queue_form
-from handlers.teams.membership import conversation_of
+from handlers.teams.membership import channel_name, conversation_of, tenant_of
 from handlers.teams.render import Card
 from handlers.teams.replies import tell_privately
 
@@ -56,7 +58,7 @@ def typed_command(activity: Activity, *, channel: str | None) -> Typed:
         names[account.id] = name
         text = text.replace(mention.text, f" {word} ")
     if channel is not None:
-        here = _channel_name(activity)
+        here = channel_name(activity)
         if here:
             names.setdefault(channel, here)
         words = text.split()
@@ -72,18 +74,28 @@ def _is_channel(account_id: str) -> bool:
     return account_id.startswith("19:")
 
 
-def _channel_name(activity: Activity) -> str:
-    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
-    found = data.get("channel")
-    name = found.get("name") if isinstance(found, dict) else None
-    return name.strip() if isinstance(name, str) else ""
+async def channel_names(
+    core: Relais, activity: Activity, channels: Collection[str], known: Mapping[str, str]
+) -> dict[str, str]:
+    """The names to show `channels` by: `known` (from this activity), else the ones Relais stored."""
+    missing = [channel for channel in channels if channel not in known]
+    tenant = tenant_of(activity)
+    stored = (
+        await references.conversation_names(core.sessions, platform=PLATFORM, workspace=tenant, keys=missing)
+        if tenant and missing
+        else {}
+    )
+    return {**stored, **known}
 
 
 class TeamsSurface:
     platform = PLATFORM
 
-    def __init__(self, context: TurnContext, typed: Typed, *, forms: list[Card] | None = None) -> None:
+    def __init__(
+        self, core: Relais, context: TurnContext, typed: Typed, *, forms: list[Card] | None = None
+    ) -> None:
         """With `forms`, a form is kept there (to answer a click with it) instead of being sent."""
+        self._core = core
         self._context = context
         self._typed = typed
         self._forms = forms
@@ -116,9 +128,10 @@ class TeamsSurface:
         """The form, sent as a card to the admin alone: the channels chosen, and the one the command came
         from."""
         offered = list(dict.fromkeys((*channels, *self._here())))
+        names = await channel_names(self._core, self._context.activity, offered, self._typed.names)
         card = queue_form(
             lang,
-            channels=[(channel, self._typed.names.get(channel, channel)) for channel in offered],
+            channels=[(channel, names.get(channel, channel)) for channel in offered],
             chosen=channels,
             url=url,
             suggestion_id=suggestion_id,

@@ -210,7 +210,7 @@ async def installed_team(
                 },
                 "channelData": {
                     "tenant": {"id": TENANT},
-                    "team": {"id": CHANNEL},
+                    "team": {"id": CHANNEL, "name": "Acme"},
                     "channel": {"id": CHANNEL},
                 },
             },

@@ -18,7 +18,7 @@ from bot.demo.fake_teams import SEND
 from bot.services.conversations import reference_for
 from models import Workspace
 from tests.fakes.bot_framework import FakeBotFramework
-from tests.handlers.teams.driver import SettingsFactory
+from tests.handlers.teams.driver import TENANT, SettingsFactory
 from tests.handlers.teams.team import (
     ANN,
     ANN_CHAT,
@@ -166,6 +166,8 @@ async def test_queue_alone_sends_the_form_and_its_submission_queues_the_post(tea
     form_id = team.connector.activities(ANN_CHAT)[-1]["id"]
     ids = {element.get("id") for element in elements(card)}
     assert {"url", "caption_1", "caption_2", "caption_3", "networks", "channels", "expires_on"} <= ids
+    (channels,) = [e for e in elements(card) if e.get("id") == "channels"]
+    assert [c["title"] for c in channels["choices"]] == ["Acme"]  # the team's General channel, by name
     (submit,) = [a for a in actions(card) if a["type"] == "Action.Execute"]
     assert submit["fallback"]["type"] == "Action.Submit"
     wrong = filled(card, "queue_submit", url="not a link", publish_date="2026-11-25")
@@ -181,9 +183,21 @@ async def test_queue_alone_sends_the_form_and_its_submission_queues_the_post(tea
     right = filled(card, "queue_submit", url=ARTICLE, caption_1="Read this")
     queued = await team.click(team.invoke_in_chat(ANN, right, card_id=form_id))
     assert queued["type"] == "application/vnd.microsoft.activity.message"
-    assert "is being published in" in queued["value"]
+    assert "is being published in #Acme" in queued["value"]
     assert await team.posts() == 1
     assert len(team.connector.calls_to(SEND)) == 1  # the post, in the channel
+
+
+async def test_channels_are_named_as_teams_last_named_them(team: Team) -> None:
+    # Teams names the General channel by its team in some activities only; one without names keeps it.
+    unnamed = {"tenant": {"id": TENANT}, "team": {"id": CHANNEL}, "channel": {"id": CHANNEL}}
+    assert len(await team.say(team.in_channel(ANN, "help", channelData=unnamed))) == 1
+    (form,) = await team.say(team.personal(ANN, "queue"))
+    (channels,) = [e for e in elements(form["attachments"][0]["content"]) if e.get("id") == "channels"]
+    assert [choice["title"] for choice in channels["choices"]] == ["Acme"]
+    (queued,) = await team.say(team.personal(ANN, f"queue {ARTICLE}"))
+    assert "#Acme" in card_text(queued)
+    assert CHANNEL not in card_text(queued)
 
 
 WORDS = st.sampled_from(
