@@ -5,11 +5,21 @@ message is never enqueued twice (`dedupe_key`). `drain` claims due rows, sends e
 `Notifier` of its workspace's platform (paced by that notifier's `RatePolicy`), and records the outcome;
 a `after_send` hook lets the domain react (a channel push becomes a `Delivery`). A row's `destination` is
 the platform's own id of a member or a channel, which the notifier resolves (`bot.notifier`).
+
+Two paces hold across every drainer of every process, both kept in the `outbox_pacing` table: each
+destination's (`take_slot`, by the notifier's `RatePolicy`, on the drainer's clock), and, for a platform
+that also limits all of an app's requests in a workspace (Teams: 50 a second per app per tenant), the
+workspace's (`WorkspacePace`, which the notifier asks before each of its requests, on the real clock).
+A failed message comes back after the platform's Retry-After or the backoff, stretched by a random
+jitter so that messages that failed together do not all come back at the same instant (`record`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -36,7 +46,17 @@ STALE_SENDING: Final = timedelta(minutes=5)
 # refilled when it arrives.
 JITTER: Final = timedelta(milliseconds=100)
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
+# A failed message waits its delay (the platform's Retry-After, else the backoff) times a factor drawn in
+# [1, 1 + BACKOFF_SPREAD): never sooner than the platform asked, and messages that failed together (an
+# outage, a burst of 429s) come back spread over a quarter of their delay rather than all at once.
+BACKOFF_SPREAD: Final = 0.25
 SLOT_ATTEMPTS: Final = 5
+# The `outbox_pacing` key of a workspace's own pace (`WorkspacePace`): no platform id is "*" (Slack's are
+# letters and digits, Teams' `19:…`, `29:…`, `a:…` or an Entra object id).
+WORKSPACE_KEY: Final = "*"
+
+# A draw in [0, 1) for each retry's jitter (`random.random`; tests give a fixed sequence).
+Jitter = Callable[[], float]
 
 # Called in the transaction that records a send, with the time the drainer's clock read for it (never a
 # database stamp: every time a decision uses comes from the injected clock).
@@ -99,6 +119,7 @@ async def drain(
     before_send: BeforeSend | None = None,
     limit: int = 200,
     skip_kinds: Collection[str] = NOT_CHAT_KINDS,
+    jitter: Jitter = random.random,
 ) -> int:
     """Send every due pending chat message (up to `limit`): every kind but `skip_kinds` (by default the
     work rows that are not chat messages); returns how many were sent. Each goes through the notifier of
@@ -108,7 +129,8 @@ async def drain(
     Each row is claimed (pending → sending) in its own short transaction before the network call, so
     two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`. Each
     send then takes a slot for its destination (`take_slot`), shared through the database with every
-    other drainer; a message with no free slot is given back, due when one frees up.
+    other drainer; a message with no free slot is given back, due when one frees up. A failed one is
+    retried later (`record`, its delay stretched by a draw of `jitter`).
     """
     served = served_platforms(notifiers)
     if not served:
@@ -148,7 +170,7 @@ async def drain(
         async with sessions() as session:
             row = await session.get_one(OutboxMessage, message.id)
             recorded_at = now()
-            record(row, outcome, recorded_at)
+            record(row, outcome, recorded_at, jitter=jitter)
             if after_send is not None:
                 await after_send(session, row, outcome, recorded_at)
             await session.commit()
@@ -184,10 +206,11 @@ async def take_slot(
     destination: str,
     now: datetime,
     policy: RatePolicy,
+    margin: timedelta = JITTER,
 ) -> datetime | None:
     """Take a sending slot for `destination` at `now`: None if taken (send now), else the time one
-    frees up. About one message per `policy.interval` to one destination, in bursts of up to
-    `policy.burst`, counted across every drainer of every process.
+    frees up (plus `margin`). About one message per `policy.interval` to one destination, in bursts of
+    up to `policy.burst`, counted across every drainer of every process.
 
     The generic cell rate algorithm (a token bucket kept as one timestamp): each send moves the
     destination's `next_slot_ms` one interval past max(itself, now); a send is allowed while that stays
@@ -212,7 +235,7 @@ async def take_slot(
             else:
                 start = max(current, at)
                 if start - at > tolerance:
-                    return datetime.fromtimestamp((start - tolerance) / 1000, tz=UTC) + JITTER
+                    return datetime.fromtimestamp((start - tolerance) / 1000, tz=UTC) + margin
                 taken = await session.execute(
                     update(OutboxPacing)
                     .where(key, OutboxPacing.next_slot_ms == current)
@@ -223,6 +246,49 @@ async def take_slot(
             return None
     # Many drainers racing for one destination: this one tries again in a moment.
     return now + policy.interval
+
+
+class WorkspacePace:
+    """The pace of all of an app's requests in one workspace, for a platform that limits them as a whole
+    (Teams: 50 a second per app per tenant): `wait` returns when the caller may make one request,
+    counted across every drainer of every process through `take_slot` under `WORKSPACE_KEY`.
+
+    A notifier asks before each of its requests, not the drain before each message, because only the
+    notifier knows how many a message takes (Teams: one more to open a member's 1:1 chat, the first
+    time) and because messages are also sent outside the drain (`bot.services.progress`'s edits).
+
+    Its time is the real clock (`clock`, epoch seconds), not the drainer's injected one: the limit is on
+    requests per real second, a wait is a fraction of a second, and it is waited by sleeping, which an
+    injected clock (frozen in tests, or `relais jobs run --at`'s time) would never see pass. Its rows are
+    its own (`WORKSPACE_KEY`): no decision mixes its time with the drainer's."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        policy: RatePolicy,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._sessions = sessions
+        self._policy = policy
+        self._clock = clock
+        self._sleep = sleep
+
+    async def wait(self, workspace_id: int) -> None:
+        while True:
+            now = datetime.fromtimestamp(self._clock(), tz=UTC)
+            free = await take_slot(
+                self._sessions,
+                workspace_id=workspace_id,
+                destination=WORKSPACE_KEY,
+                now=now,
+                policy=self._policy,
+                margin=timedelta(milliseconds=1),  # slots are kept in whole milliseconds
+            )
+            if free is None:
+                return
+            await self._sleep(max((free - now).total_seconds(), 0.001))
 
 
 async def recover_stale(
@@ -318,8 +384,10 @@ async def claim_next(
         return message
 
 
-def record(row: OutboxMessage, outcome: Delivered, now: datetime) -> None:
-    """Write a send's outcome on its row: sent, failed for good, or pending again after a delay."""
+def record(row: OutboxMessage, outcome: Delivered, now: datetime, *, jitter: Jitter = random.random) -> None:
+    """Write a send's outcome on its row: sent, failed for good, or pending again after a delay: the
+    platform's Retry-After, else the backoff for this attempt, times 1 + `BACKOFF_SPREAD` × a draw of
+    `jitter` (so never sooner than the platform asked)."""
     row.updated_at = now
     if outcome.ok:
         row.state = OutboxState.SENT
@@ -332,5 +400,6 @@ def record(row: OutboxMessage, outcome: Delivered, now: datetime) -> None:
         row.state = OutboxState.FAILED
         return
     delay = outcome.retry_after or BACKOFF_SECONDS[min(row.attempts, len(BACKOFF_SECONDS)) - 1]
+    delay *= 1 + BACKOFF_SPREAD * min(max(jitter(), 0.0), 1.0)
     row.state = OutboxState.PENDING
     row.next_attempt_at = now + timedelta(seconds=delay)

@@ -12,16 +12,18 @@ destination itself, the key an edit comes back with.
 Teams' limits (per bot per conversation: 7 a second, 8 in 2 s, 60 in 30 s, 1,800 an hour) hold by the
 rate policy, which the outbox applies to each destination across every drainer: at most 5 at once, then
 one every 2.05 s (1,800 an hour needs 2 s apart, sustained). The 50 requests a second per app per tenant
-are kept in each process by `TenantPacer`. A 429 is `rate_limited` with Teams' `Retry-After` (plus a
-little jitter, so that many messages held back together do not all come back at once); 412 and 5xx are
-`transient`.
+hold across every drainer of every process too: each request to the Bot Connector (a send, an edit, a
+1:1 chat opened) first takes a slot of the tenant's shared pace (`bot.services.outbox.WorkspacePace`,
+`TEAMS_TENANT_RATE`: 40 a second in bursts of 5, so at most 45 in any second, leaving room for the web
+process's replies to the turns it answers, which do not go through here). A 429 is `rate_limited` with
+Teams' `Retry-After` (1 s without one); 412 and 5xx are `transient`, with Teams' `Retry-After` when it
+gives one, else the outbox's backoff; the outbox adds the jitter to either (`bot.services.outbox.record`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
@@ -50,6 +52,7 @@ from bot.notifier import (
     Delivered,
     RatePolicy,
 )
+from bot.services.outbox import WorkspacePace
 from handlers.teams.auth import is_loopback
 from handlers.teams.connector import Connector, ConnectorError
 from handlers.teams.fit import MAX_MESSAGE_BYTES, size
@@ -59,7 +62,9 @@ from handlers.teams.render import attachment, render
 logger = logging.getLogger(__name__)
 
 TEAMS_RATE: Final = RatePolicy(interval=timedelta(seconds=2.05), burst=5)
-TENANT_REQUESTS_PER_SECOND: Final = 45  # Teams: 50 per app per tenant; a margin for the web process's
+# Teams: 50 requests a second per app per tenant. At most burst + 1 s / interval = 45 in any second.
+TEAMS_TENANT_RATE: Final = RatePolicy(interval=timedelta(milliseconds=25), burst=5)
+TENANT_REQUESTS_PER_SECOND: Final = 45  # the same ceiling, kept in one process (`TenantPacer`)
 TOKEN_RETRY_SECONDS: Final = 3600
 # What the operator is told to do when Teams or Microsoft Entra ID refuses the bot (`Delivered.remedy`).
 CREDENTIALS_REMEDY: Final = (
@@ -84,9 +89,18 @@ class Conversations(Protocol):
     async def names(self, workspace_id: int, external_ids: Collection[str]) -> Mapping[str, str]: ...
 
 
+class TenantPace(Protocol):
+    """Asked before each request to the Bot Connector for a workspace (a tenant): returns when it may
+    be made."""
+
+    async def wait(self, workspace_id: int) -> None: ...
+
+
 class TenantPacer:
-    """At most `per_second` calls a second for one tenant, in this process: a call over it waits (less
-    than a second) for the oldest to leave the window."""
+    """At most `per_second` calls a second for one workspace (tenant), in this process alone: a call
+    over it waits (less than a second) for the oldest to leave the window. For a notifier built without
+    the core's database (a test of a few sends); the platform's notifier shares its pace with every
+    process (`TeamsNotifier.on_core`)."""
 
     def __init__(
         self,
@@ -98,10 +112,10 @@ class TenantPacer:
         self._per_second = per_second
         self._clock = clock
         self._sleep = sleep
-        self._calls: dict[str, deque[float]] = {}
+        self._calls: dict[int, deque[float]] = {}
 
-    async def wait(self, tenant_id: str) -> None:
-        calls = self._calls.setdefault(tenant_id, deque())
+    async def wait(self, workspace_id: int) -> None:
+        calls = self._calls.setdefault(workspace_id, deque())
         while True:
             now = self._clock()
             while calls and calls[0] <= now - 1.0:
@@ -160,16 +174,15 @@ class TeamsNotifier:
         conversations: Conversations,
         connector: Connector,
         *,
-        pacer: TenantPacer | None = None,
-        jitter: Callable[[], float] = lambda: random.uniform(0.0, 1.0),  # noqa: S311
+        pace: TenantPace | None = None,
         loopback_only: bool = False,
     ) -> None:
-        """`loopback_only` (anonymous mode: Relais has no credentials and serves local clients only)
+        """`pace` is asked before each request (by default a `TenantPacer`, in this process alone).
+        `loopback_only` (anonymous mode: Relais has no credentials and serves local clients only)
         refuses any service URL that is not on this machine, as the endpoint does."""
         self._conversations = conversations
         self._connector = connector
-        self._pacer = pacer or TenantPacer()
-        self._jitter = jitter
+        self._pace = pace or TenantPacer()
         self._loopback_only = loopback_only
 
     @classmethod
@@ -182,8 +195,14 @@ class TeamsNotifier:
         clock: Clock | None = None,
     ) -> TeamsNotifier:
         """The notifier the platform serves: the core's records through `sessions`, the bot's tokens from
-        `tokens` (`handlers.teams.hosting.token_provider`)."""
-        return cls(StoredConversations(sessions, clock=clock), Connector(tokens), loopback_only=loopback_only)
+        `tokens` (`handlers.teams.hosting.token_provider`), each tenant's requests paced with every other
+        process's through the same database."""
+        return cls(
+            StoredConversations(sessions, clock=clock),
+            Connector(tokens),
+            pace=WorkspacePace(sessions, TEAMS_TENANT_RATE),
+            loopback_only=loopback_only,
+        )
 
     async def send(
         self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
@@ -214,7 +233,7 @@ class TeamsNotifier:
         try:
             conversation_id = await self._conversation(workspace_id, destination, reference, target)
             activity["conversation"] = {"id": conversation_id}
-            await self._pace(target)
+            await self._pace.wait(workspace_id)
             if kind in EDIT_KINDS:
                 message_id = str(payload["message_id"])
                 await self._connector.update(target.service_url, conversation_id, message_id, activity)
@@ -237,7 +256,7 @@ class TeamsNotifier:
             return target.conversation_id
         assert target.user_id is not None  # target.complete
         assert target.tenant_id is not None
-        await self._pace(target)
+        await self._pace.wait(workspace_id)
         conversation_id = await self._connector.create_conversation(
             target.service_url, bot=target.bot, member_id=target.user_id, tenant_id=target.tenant_id
         )
@@ -253,14 +272,11 @@ class TeamsNotifier:
         await self._conversations.remember(workspace_id, destination, personal)
         return conversation_id
 
-    async def _pace(self, target: _Target) -> None:
-        await self._pacer.wait(target.tenant_id or target.service_url)
-
     def _failed(self, error: ConnectorError, *, kind: str, destination: str, member: bool) -> Delivered:
         code = neutral_error(error, member=member)
         detail = error.detail or code
         if code == RATE_LIMITED:
-            wait = (error.retry_after if error.retry_after is not None else 1.0) + self._jitter()
+            wait = error.retry_after if error.retry_after is not None else 1.0
             return Delivered(ok=False, error=code, detail=detail, retry_after=wait)
         if code == TOKEN_REVOKED:
             logger.error("Teams refuses Relais's credentials (%s): messages wait", detail)
@@ -272,9 +288,8 @@ class TeamsNotifier:
                 remedy=CREDENTIALS_REMEDY,
             )
         logger.warning("Teams refused a %s message to %s: %s", kind, destination, detail)
-        retry_after = error.retry_after + self._jitter() if error.retry_after is not None else None
         cause = neutral_cause(error, code)
-        return Delivered(ok=False, error=code, detail=detail, retry_after=retry_after, cause=cause)
+        return Delivered(ok=False, error=code, detail=detail, retry_after=error.retry_after, cause=cause)
 
 
 def neutral_error(error: ConnectorError, *, member: bool) -> str:

@@ -4,6 +4,7 @@ under Teams' limits."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,10 +29,10 @@ from bot.notifier import (
 )
 from bot.services import conversations as stored_conversations
 from bot.services import members, outbox, recipients
-from bot.services.outbox import take_slot
+from bot.services.outbox import WorkspacePace, take_slot
 from bot.services.posts import PostCard
 from handlers.teams.connector import Connector
-from handlers.teams.notifier import TEAMS_RATE, TeamsNotifier, TenantPacer
+from handlers.teams.notifier import TEAMS_RATE, TEAMS_TENANT_RATE, TeamsNotifier, TenantPacer
 from handlers.teams.references import StoredConversations
 from models import Delivery, Member, OutboxMessage, OutboxState, Post, PostState
 
@@ -140,7 +141,7 @@ async def stored(sessions: async_sessionmaker[AsyncSession], key: str) -> dict[s
 
 @pytest.fixture
 def notifier(conversations: StoredConversations) -> TeamsNotifier:
-    return TeamsNotifier(conversations, Connector(FixedTokens()), jitter=lambda: 0.0)
+    return TeamsNotifier(conversations, Connector(FixedTokens()))
 
 
 def post_payload(card: PostCard = POST, **extra: Any) -> dict[str, Any]:
@@ -322,13 +323,14 @@ async def test_rate_limited_with_teams_retry_after(
     fake: FakeTeams, conversations: StoredConversations
 ) -> None:
     fake.fail_next("send", status=429, retry_after=7)
-    notifier = TeamsNotifier(conversations, Connector(FixedTokens()), jitter=lambda: 0.25)
+    notifier = TeamsNotifier(conversations, Connector(FixedTokens()))
 
     outcome = await notifier.send(
         kind="post", destination=CHANNEL, payload=post_payload(), workspace_id=WORKSPACE
     )
 
-    assert (outcome.error, outcome.detail, outcome.retry_after) == (RATE_LIMITED, "429 Throttled", 7.25)
+    # Teams' own wait; the outbox adds the jitter (`test_many_messages_teams_throttled_together_…`).
+    assert (outcome.error, outcome.detail, outcome.retry_after) == (RATE_LIMITED, "429 Throttled", 7)
     assert not outcome.permanent
 
 
@@ -372,7 +374,7 @@ async def test_a_message_too_big_to_fit_is_not_sent(fake: FakeTeams, notifier: T
 async def test_refused_credentials_keep_messages_waiting(
     fake: FakeTeams, conversations: StoredConversations
 ) -> None:
-    wrong = TeamsNotifier(conversations, Connector(FixedTokens("another-token")), jitter=lambda: 0.0)
+    wrong = TeamsNotifier(conversations, Connector(FixedTokens("another-token")))
     refused = TeamsNotifier(
         conversations,
         Connector(FailingTokens(ValueError("Failed to acquire token: {'error': 'invalid_client'}"))),
@@ -469,10 +471,142 @@ async def test_the_tenant_pace_waits_past_fifty_a_second() -> None:
     pacer = TenantPacer(3, clock=lambda: now[0], sleep=sleep)
     for at in (0.0, 0.1, 0.2, 0.3):
         now[0] = max(now[0], at)
-        await pacer.wait("tenant-1")
-    await pacer.wait("tenant-2")  # another tenant has its own count
+        await pacer.wait(1)
+    await pacer.wait(2)  # another workspace (tenant) has its own count
 
     assert waits == [pytest.approx(0.7)]
+
+
+async def test_two_drainers_together_keep_under_the_tenant_limit(
+    fake: FakeTeams,
+    clock: Clock,
+    conversations: StoredConversations,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The web process's sender and `relais clock` (or two web processes) drain one tenant's big round at
+    the same time, each with its own notifier and the same database: 40 channel posts, and 20 people's
+    first messages (each opens the person's 1:1 chat first: two requests). Together they never go over
+    Teams' 50 requests a second per app per tenant, which the fake enforces (429) on the same clock: at
+    most 45 in any second, counted from the time of each request the fake received; each message goes
+    once. (Each process pacing itself alone, as before, let the two make 90 requests in the first second.)
+    """
+    clock.now = START.timestamp()
+    stamps: list[float] = []
+
+    def stamped() -> float:
+        stamps.append(clock.now)
+        return clock.now
+
+    fake.clock = stamped  # the fake reads its clock once for each request it counts
+
+    async def sleep(seconds: float) -> None:
+        """Real time passing while a process sleeps: the other runs meanwhile."""
+        until = clock.now + seconds
+        await asyncio.sleep(0)
+        clock.now = max(clock.now, until)
+
+    channels = [f"19:c{i:02d}@thread.tacv2" for i in range(40)]
+    people = [f"p{i:02d}" for i in range(20)]
+    async with sessions() as session:
+        for channel in channels:
+            fake.add_conversation(channel)
+            await stored_conversations.remember(
+                session, workspace_id=WORKSPACE, key=channel, reference=reference(fake, channel), now=START
+            )
+        for person in people:
+            fake.add_member(f"29:{person}")  # known from the team only
+            known = reference(fake, CHANNEL, user=person)
+            await stored_conversations.remember(
+                session, workspace_id=WORKSPACE, key=f"aad-{person}", reference=known, now=START
+            )
+        for destination in [*channels, *(f"aad-{person}" for person in people)]:
+            await outbox.enqueue(
+                session, workspace_id=WORKSPACE, kind="rank", destination=destination, payload=RANK, now=START
+            )
+        await session.commit()
+
+    def process() -> outbox.Notifiers:
+        pace = WorkspacePace(sessions, TEAMS_TENANT_RATE, clock=clock, sleep=sleep)
+        return {"teams": TeamsNotifier(conversations, Connector(FixedTokens()), pace=pace)}
+
+    def now() -> datetime:
+        return datetime.fromtimestamp(clock.now, tz=UTC)
+
+    sent = await asyncio.gather(
+        outbox.drain(sessions, notifiers=process(), now=now),
+        outbox.drain(sessions, notifiers=process(), now=now),
+    )
+
+    assert fake.limited == 0
+    assert sum(sent) == 60
+    assert len(stamps) == 80 == len(fake.calls)  # 40 posts, 20 chats opened, 20 messages in them
+    busiest = max(sum(at - 1.0 < other <= at for other in stamps) for at in stamps)
+    assert busiest <= 45
+    assert clock.now - START.timestamp() >= (80 - 45) / 40  # paced, not merely lucky
+    assert all(len(fake.activities(channel)) == 1 for channel in channels)
+    for person in people:
+        chat = fake.personal_conversation(f"29:{person}")
+        assert chat is not None
+        assert len(chat.activities) == 1
+    async with sessions() as session:
+        assert set(await session.scalars(select(OutboxMessage.state))) == {OutboxState.SENT}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Teams' outages: retried after a backoff with jitter
+
+
+async def test_teams_outages_come_back_after_a_jittered_backoff_spread_out(
+    fake: FakeTeams, notifier: TeamsNotifier, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Six posts to six channels meet Teams' outage at once: 412, 502, 503, 504 and 503 without
+    Retry-After, and a 503 that asks for 20 s. The first five wait the outbox's first backoff (5 s)
+    stretched by their own draw of the jitter, so they come back spread over 5 to 6.25 s, not all at the
+    same instant; the sixth waits at least the 20 s Teams asked for. Each is then sent once."""
+    channels = [f"19:c{i}@thread.tacv2" for i in range(6)]
+    async with sessions() as session:
+        await members.ensure_workspace(session, platform="teams", external_id=TENANT, now=START)
+        for channel in channels:
+            fake.add_conversation(channel)
+            await stored_conversations.remember(
+                session, workspace_id=WORKSPACE, key=channel, reference=reference(fake, channel), now=START
+            )
+            await outbox.enqueue(
+                session, workspace_id=WORKSPACE, kind="rank", destination=channel, payload=RANK, now=START
+            )
+        await session.commit()
+    for status in (412, 502, 503, 504, 503):
+        fake.fail_next("send", status=status, retry_after=None)
+    fake.fail_next("send", status=503, retry_after=20)
+    draws = iter([0.0, 0.2, 0.4, 0.6, 0.8, 0.5])
+
+    async def drain(at: float) -> int:
+        moment = START + timedelta(seconds=at)
+        return await outbox.drain(
+            sessions, notifiers={"teams": notifier}, now=lambda: moment, jitter=lambda: next(draws)
+        )
+
+    assert await drain(0) == 0
+
+    async with sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    assert [(row.state, row.attempts) for row in rows] == [(OutboxState.PENDING, 1)] * 6
+    assert [row.last_error for row in rows] == [
+        "412 PreconditionFailed",
+        "502 ServiceError",
+        "503 ServiceUnavailable",
+        "504 GatewayTimeout",
+        "503 ServiceUnavailable",
+        "503 ServiceUnavailable",
+    ]
+    waits = [(row.next_attempt_at.replace(tzinfo=UTC) - START).total_seconds() for row in rows]
+    assert waits == [5.0, 5.25, 5.5, 5.75, 6.0, 22.5]
+    assert await drain(5.3) == 2
+    assert await drain(6.0) == 3
+    assert await drain(22.4) == 0
+    assert await drain(22.5) == 1
+    assert [len(fake.activities(channel)) for channel in channels] == [1] * 6
+    assert len(fake.calls_to("send")) == 12
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -560,8 +694,13 @@ async def test_the_outbox_sends_through_teams_and_the_core_reacts(
     fake.fail_next("send", status=429, retry_after=30)  # the first send: the post to the channel
     hook = recipients.after_send(admins=frozenset())
 
-    await outbox.drain(sessions, notifiers={"teams": notifier}, now=lambda: START, after_send=hook)
-    await outbox.drain(sessions, notifiers={"teams": notifier}, now=lambda: START, after_send=hook)
+    half = lambda: 0.5  # noqa: E731  # the jitter's draw
+    await outbox.drain(
+        sessions, notifiers={"teams": notifier}, now=lambda: START, after_send=hook, jitter=half
+    )
+    await outbox.drain(
+        sessions, notifiers={"teams": notifier}, now=lambda: START, after_send=hook, jitter=half
+    )
 
     async with sessions() as session:
         states = {
@@ -571,7 +710,7 @@ async def test_the_outbox_sends_through_teams_and_the_core_reacts(
         gone = await session.get_one(Member, bob.id)
         deliveries = list(await session.scalars(select(Delivery)))
     assert states[("post", CHANNEL)][:2] == (OutboxState.PENDING, "429 Throttled")
-    assert states[("post", CHANNEL)][2] == START + timedelta(seconds=30)
+    assert states[("post", CHANNEL)][2] == START + timedelta(seconds=30 * (1 + 0.25 * 0.5))
     assert states[("rank", "aad-admin")][0] == OutboxState.SENT
     assert states[("rank", "aad-bob")][0] == OutboxState.FAILED
     assert states[("post", "19:busy@thread.tacv2")][0] == OutboxState.SENT
