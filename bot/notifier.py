@@ -1,9 +1,16 @@
-"""The port for outbound chat messages: one implementation per platform (Slack now, Teams later).
+"""The port for outbound chat messages: one implementation per platform (Slack, Teams).
 
 The outbox drainer hands each message's kind, destination, workspace and platform-neutral payload to the
 `Notifier` of the workspace's platform, which renders and sends it and says what happened in a
 `Delivered` value, in neutral terms (the codes below). Each notifier also states how fast one destination
-may receive messages (`RatePolicy`): the drainer paces every destination by it.
+may receive messages (`RatePolicy`): the drainer paces every destination by it. A platform that also
+limits all of an app's requests in a workspace (Teams: 50 a second per app per tenant) has its notifier
+take a slot of the workspace's shared pace before each request it makes (`WorkspacePace` in
+`bot.services.outbox`, by a `RatePolicy` too): per request rather than per message, since only the
+notifier knows how many requests a message takes. Both paces hold across every drainer of every process.
+
+A failed send's `retry_after` is the least the platform asked to wait: the outbox retries after it (or
+after its own backoff when there is none), plus a random jitter; a notifier adds no jitter of its own.
 
 Destinations are the platform's own ids, and the notifier owns their meaning: a member's id
 (`Member.external_id`: a DM) or a channel's. A notifier is told the workspace with each message, so
