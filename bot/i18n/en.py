@@ -70,6 +70,7 @@ MESSAGES: dict[str, str] = {
     "share_on_x": "Share on X",
     "edit_and_share": "Edit & share",
     "not_for_me": "Not for me",
+    "post_shared_on": "✓ Shared on {network}",
     "post_cancelled_note": "🚫 This post was withdrawn.",
     "post_expired_note": "⌛ This post has expired.",
     # Sharing through a personal link

@@ -70,6 +70,7 @@ MESSAGES: dict[str, str] = {
     "share_on_x": "Partager sur X",
     "edit_and_share": "Modifier et partager",
     "not_for_me": "Pas pour moi",
+    "post_shared_on": "✓ Partagé sur {network}",
     "post_cancelled_note": "🚫 Cette publication a été retirée.",
     "post_expired_note": "⌛ Cette publication a expiré.",
     # Partager par un lien personnel

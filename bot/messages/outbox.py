@@ -24,13 +24,14 @@ from bot.services.posting import SHARE_RESULT_KIND, ShareView
 from bot.services.posts import POST_KIND, POST_UPDATE_KIND, PostCard
 from bot.services.progress import PROGRESS_KIND, PROGRESS_UPDATE_KIND
 from bot.services.recipients import ADMIN_ALERT_KIND, POST_REFUSED_KIND
+from bot.services.shared_marks import NUDGE_UPDATE_KIND
 from bot.services.suggestions import OUTCOME_KIND, REVIEW_KIND, REVIEW_UPDATE_KIND, UNREACHED_KIND
 from bot.services.weekly import LEADERBOARD_KIND, NUDGE_KIND, RANK_KIND
 
 Payload = Mapping[str, Any]
 
 # Kinds that edit a message sent before (the payload's `message_id`) rather than send a new one.
-EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND, REVIEW_UPDATE_KIND})
+EDIT_KINDS: Final = frozenset({POST_UPDATE_KIND, PROGRESS_UPDATE_KIND, REVIEW_UPDATE_KIND, NUDGE_UPDATE_KIND})
 # The cause of a failure told in a row queued before notifiers reported causes, by the error it names
 # (Slack's: the only platform then). Read only, for those rows: a notifier reports its own causes.
 CAUSES_OF_EARLIER_ROWS: Final[Mapping[str, str]] = {
@@ -110,6 +111,7 @@ BUILDERS: Final[Mapping[str, Callable[[Payload], Message]]] = {
     CONNECTED_KIND: _connected,
     EXPIRING_KIND: _expiring,
     NUDGE_KIND: weekly.nudge,
+    NUDGE_UPDATE_KIND: weekly.nudge,
     LEADERBOARD_KIND: weekly.leaderboard,
     RANK_KIND: weekly.rank,
     PROGRESS_KIND: _progress,

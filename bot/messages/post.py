@@ -52,10 +52,14 @@ def post_actions_id(post_id: int) -> str:
     return f"post:{post_id}"
 
 
-def post_card(card: PostCard, lang: str) -> Message:
+def post_card(card: PostCard, lang: str, *, shared: frozenset[str] = frozenset()) -> Message:
     """The channel message of a post. A withdrawn or expired post keeps its preview and says so, without
     buttons; a live one offers a share button per network (the first one primary: one primary button a
-    row), Edit & share and Not for me."""
+    row), Edit & share and Not for me.
+
+    `shared`: the networks the member it is shown to has shared it on (their reminder, kept true): each
+    says "✓ Shared on …" in place of its button. Edit & share stays while a network is left to share on;
+    Not for me goes (the post already left their reminders by the share); all shared, no button is left."""
     title = card.title or card.url
     summary = text(lang, "post_fallback", title=clip(title, TITLE_LENGTH), url=card.url)
     headline: Inline = Strong(Link(card.url, clip(title, TITLE_LENGTH)))
@@ -67,8 +71,15 @@ def post_card(card: PostCard, lang: str) -> Message:
     if card.state in ("cancelled", "expired"):
         parts.append(Note(text(lang, f"post_{card.state}_note")))
         return Message(summary, tuple(parts))
+    done = [network for network in NETWORK_ORDER if network in shared]
+    if done:
+        parts.append(
+            Note(lines(*(text(lang, "post_shared_on", network=network_name(lang, n)) for n in done)))
+        )
     value = str(card.id)
-    shares = [network for network in NETWORK_ORDER if network in card.networks]
+    shares = [network for network in NETWORK_ORDER if network in card.networks and network not in shared]
+    if done and not shares:
+        return Message(summary, tuple(parts))
     buttons = [
         Action(
             SHARE_ACTIONS[network],
@@ -79,7 +90,8 @@ def post_card(card: PostCard, lang: str) -> Message:
         for index, network in enumerate(shares)
     ]
     buttons.append(Action(EDIT_SHARE_ACTION, text(lang, "edit_and_share"), value=value))
-    buttons.append(Action(NOT_FOR_ME_ACTION, text(lang, "not_for_me"), value=value))
+    if not done:
+        buttons.append(Action(NOT_FOR_ME_ACTION, text(lang, "not_for_me"), value=value))
     parts.append(Actions(tuple(buttons), id=post_actions_id(card.id)))
     return Message(summary, tuple(parts))
 

@@ -6,6 +6,8 @@ with "database is locked" errors; so shares go through `ShareWriter`, a group co
 every pending record from a queue and inserts the batch in one transaction with
 `INSERT … ON CONFLICT DO NOTHING RETURNING` on the unique key, then wakes each waiting request with
 whether its row was new. Double clicks, parallel clicks and Slack retries all land on the same key.
+Each new share also queues, in that transaction, the edit of the member's sent reminders showing the
+post (`shared_marks`): read and enqueue only, no network call.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
+from bot.services import shared_marks
+from bot.services.shared_marks import NewShare
 from models import Network, Share, ShareStatus
 
 logger = logging.getLogger(__name__)
@@ -103,29 +107,38 @@ class ShareWriter:
                     self._queue.task_done()
 
     async def _write(self, batch: list[_Pending]) -> set[tuple[int, int, Network]]:
-        rows: dict[tuple[int, int, Network], dict[str, object]] = {}
+        records: dict[tuple[int, int, Network], ShareRecord] = {}
         for pending in batch:
-            r = pending.record
-            rows.setdefault(
-                r.key,
-                {
-                    "workspace_id": r.workspace_id,
-                    "member_id": r.member_id,
-                    "post_id": r.post_id,
-                    "network": r.network,
-                    "status": r.status,
-                    "caption": r.caption,
-                    "attempts": 0,
-                    "intent_at": r.at if r.status is ShareStatus.INTENT else None,
-                    "created_at": r.at,
-                    "updated_at": r.at,
-                },
-            )
+            records.setdefault(pending.record.key, pending.record)
+        rows = [
+            {
+                "workspace_id": r.workspace_id,
+                "member_id": r.member_id,
+                "post_id": r.post_id,
+                "network": r.network,
+                "status": r.status,
+                "caption": r.caption,
+                "attempts": 0,
+                "intent_at": r.at if r.status is ShareStatus.INTENT else None,
+                "created_at": r.at,
+                "updated_at": r.at,
+            }
+            for r in records.values()
+        ]
         async with self._sessions() as session:
-            statement = insert_ignoring_conflicts(session, Share.__table__, list(rows.values())).returning(
+            statement = insert_ignoring_conflicts(session, Share.__table__, rows).returning(
                 Share.member_id, Share.post_id, Share.network
             )
             result = await session.execute(statement)
             created = {(row.member_id, row.post_id, Network(row.network)) for row in result}
+            if created:
+                # The member's sent reminders showing the post say so from now on: queued in this same
+                # transaction, so a share is never recorded without it.
+                new = [records[key] for key in created]
+                await shared_marks.mark_shared(
+                    session,
+                    [NewShare(r.workspace_id, r.member_id, r.post_id, r.network) for r in new],
+                    now=max(r.at for r in new),
+                )
             await session.commit()
         return created

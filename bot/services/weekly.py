@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import chunks
 from bot.i18n import Language
 from bot.services import members as member_service
-from bot.services import outbox, progress, suggestions
+from bot.services import outbox, progress, shared_marks, suggestions
 from bot.services import posts as post_service
 from bot.services.leaderboard import Board, Entry, weekly_board
 from bot.services.schedules import (
@@ -38,13 +38,14 @@ from bot.services.schedules import (
     week_key,
     zone,
 )
+from bot.services.shared_marks import nudge_key
 from models import Dismissal, Member, OutboxMessage, Post, PostState, Share, Workspace
 
 logger = logging.getLogger(__name__)
 
 LEADERBOARD_KIND: Final = "leaderboard"
 RANK_KIND: Final = "rank"
-NUDGE_KIND: Final = "nudge"
+NUDGE_KIND: Final = shared_marks.NUDGE_KIND
 
 WORK_START: Final = time(9, 0)
 WORK_END: Final = time(18, 0)
@@ -243,7 +244,7 @@ async def nudge_round(
                 destination=member.external_id,
                 payload=payload,
                 now=at,
-                dedupe_key=f"nudge:{week}:{member.id}",
+                dedupe_key=nudge_key(week, member.id),
                 round_key=round_key,
             )
         count += len(planned)

@@ -60,6 +60,17 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str]]] = {
         {"posts": [LAUNCH.to_payload(), GUIDE.to_payload()], "tip": 2, "lang": "fr"},
         ["2 publication", "Launch day: R&D ships <Beam>", "A guide", "Proud of the team & our [customers]_"],
     ),
+    "shared nudge": (
+        "nudge_update",
+        {
+            "posts": [LAUNCH.to_payload(), GUIDE.to_payload()],
+            "tip": 2,
+            "lang": "fr",
+            "shared": {"7": ["linkedin"]},
+            "message_id": "1.2",
+        },
+        ["2 publication", "Launch day: R&D ships <Beam>", "✓ Partagé sur LinkedIn", "A guide"],
+    ),
     "leaderboard": (
         "leaderboard",
         {
@@ -168,3 +179,17 @@ def test_slack_and_teams_show_the_same_facts(case: str) -> None:
     assert html.unescape(re.sub(r"<([^<>|]+)\|([^<>]*)>", r"\2", slack_text)) == teams_summary
     if kind != "leaderboard":
         assert slack_buttons, "a live post has buttons"
+
+
+def test_a_post_shared_from_a_nudge_has_lost_that_share_button_on_both() -> None:
+    """The member's reminder kept true: no Share on LinkedIn for the post they shared there, in either."""
+    message = message_for(*CASES["shared nudge"][:2])
+    assert isinstance(message, Message)
+    for buttons in (slack_reading(render_slack(message)[1])[1], teams_reading(render_teams(message)[1])[1]):
+        assert [button[:2] for button in buttons] == [
+            ("share_x", "7"),
+            ("edit_share", "7"),
+            ("share_x", "8"),
+            ("edit_share", "8"),
+            ("not_for_me", "8"),
+        ]

@@ -28,11 +28,12 @@ from cryptography.fernet import MultiFernet
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services import connections, links, outbox
+from bot.services import connections, links, outbox, shared_marks
 from bot.services import members as member_service
 from bot.services.outbox import SOCIAL_POST_KIND
 from bot.services.posting.claims import RESTORE_KEY, ShareView
 from bot.services.posting.texts import article_of, compose
+from bot.services.shared_marks import NewShare
 from bot.social import (
     Article,
     Image,
@@ -239,6 +240,10 @@ class Poster:
             else:
                 state = OutboxState.SENT if status is ShareStatus.POSTED else OutboxState.FAILED
                 await self._close(session, job.id, state, now, error=reason)
+                if status is ShareStatus.POSTED:
+                    # The member's sent reminders showing the post say it is shared (an edit queued).
+                    shared = NewShare(share.workspace_id, share.member_id, share.post_id, share.network)
+                    await shared_marks.mark_shared(session, [shared], now=now)
                 if notify:
                     await self._notify(session, share, view, now)
             await session.commit()

@@ -24,6 +24,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "social_connected": {"network": "x"},
     "social_expiring": {"network": "linkedin", "expires_at": "2026-12-01T23:30:00+00:00", "timezone": None},
     "nudge": {"posts": [CARD], "tip": 2},
+    "nudge_update": {"posts": [CARD], "tip": 2, "shared": {"7": ["x"]}, "message_id": "1.4"},
     "leaderboard": {"week": "2026-W48", "top": [ENTRY], "participants": 1, "shares": 1, "clicks": 1},
     "rank": {**ENTRY, "participants": 1},
     "round_progress": {"what": "post", "total": 3},

@@ -153,3 +153,25 @@ def test_the_intent_urls() -> None:
     assert parse_qs(urlsplit(x).query) == {"text": ["Hello & bye"], "url": ["https://r/a"]}
     too_long = share_intent_url("x", link="https://r/a", caption="é" * 1000)
     assert parse_qs(urlsplit(too_long).query) == {"url": ["https://r/a"]}  # the caption stays to copy
+
+
+@pytest.mark.parametrize(
+    ("shared", "marks", "buttons"),
+    [
+        ({"linkedin"}, ["linkedin"], [("share_x", "7", "primary"), ("edit_share", "7", None)]),
+        ({"x"}, ["x"], [("share_linkedin", "7", "primary"), ("edit_share", "7", None)]),
+        ({"x", "linkedin"}, ["linkedin", "x"], []),
+    ],
+)
+def test_a_post_shared_by_the_member_says_so_in_place_of_its_buttons(
+    shared: set[str], marks: list[str], buttons: list[tuple[str, str, str | None]]
+) -> None:
+    """Their reminder kept true: each network shared is a "✓ Shared on …" note instead of its button; Edit
+    & share stays while a network is left; Not for me goes (they shared it); all shared, no buttons."""
+    message = post_card(CARD, "fr", shared=frozenset(shared))
+    notes = [part.text for part in message.parts if isinstance(part, Note)]
+    expected = Joined(
+        tuple(Text("fr", "post_shared_on", {"network": Text("fr", f"network_{n}", {})}) for n in marks), "\n"
+    )
+    assert notes[-1] == expected
+    assert (_buttons(message) if buttons else _actions(message)) == buttons
