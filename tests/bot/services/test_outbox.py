@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from bot.messages import plain_text
 from bot.messages.outbox import message_for
-from bot.notifier import CHANNEL_UNUSABLE, RECIPIENT_GONE, TOKEN_REVOKED, Delivered, RatePolicy
+from bot.notifier import CHANNEL_UNUSABLE, RECIPIENT_GONE, TOKEN_REVOKED, TRANSIENT, Delivered, RatePolicy
 from bot.services import outbox, recipients
 from bot.services.connections import CONNECTED_KIND
 from models import Member, OutboxMessage, OutboxState, Platform, Workspace
@@ -166,3 +168,23 @@ async def test_each_destination_is_paced_by_the_notifiers_own_policy(sessions: S
     clock.advance(timedelta(seconds=2))
     assert await _drain(sessions, notifier, clock) == 1
     assert notifier.sent == [(CONNECTED_KIND, "29:bob"), (CONNECTED_KIND, ADMIN), (CONNECTED_KIND, "29:bob")]
+
+
+@given(
+    retry_after=st.one_of(st.none(), st.floats(min_value=0.001, max_value=86_400)),
+    attempts=st.integers(min_value=1, max_value=outbox.MAX_ATTEMPTS - 1),
+    draw=st.floats(min_value=0, max_value=1, exclude_max=True),
+)
+def test_a_retry_never_comes_sooner_than_asked_and_at_most_a_quarter_later(
+    retry_after: float | None, attempts: int, draw: float
+) -> None:
+    """Whatever the jitter draws: the platform's Retry-After (else the backoff for this attempt) is the
+    least a failed message waits, and a quarter more the most."""
+    row = OutboxMessage(state=OutboxState.SENDING, attempts=attempts, next_attempt_at=NOW)
+    failed = Delivered(ok=False, error=TRANSIENT, detail="503 ServiceUnavailable", retry_after=retry_after)
+
+    outbox.record(row, failed, NOW, jitter=lambda: draw)
+
+    asked = timedelta(seconds=retry_after or outbox.BACKOFF_SECONDS[attempts - 1])
+    assert row.state is OutboxState.PENDING
+    assert NOW + asked <= row.next_attempt_at <= NOW + asked * 1.25
