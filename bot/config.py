@@ -34,6 +34,9 @@ _HOW_TO_SET: dict[str, str] = {
     "slack_signing_secret": "the Signing Secret from your Slack app's 'Basic Information' page",
     "slack_app_token": "an app-level token (xapp-…) with connections:write, from 'Basic Information'",
     "slack_api_url": "e.g. SLACK_API_URL=https://slack.com/api/",
+    "slack_client_id": "the Client ID from your Slack app's 'Basic Information' page (Sign in with Slack)",
+    "slack_client_secret": "the Client Secret from your Slack app's 'Basic Information' page",
+    "slack_oidc_authorize_url": "e.g. SLACK_OIDC_AUTHORIZE_URL=https://slack.com/openid/connect/authorize",
     "relais_channel": "a Slack channel id such as C0123456789 (or #name)",
     "relais_admins": "a comma-separated list of chat user ids, e.g. RELAIS_ADMINS=U012AB3CD,U045EF6GH",
     "encryption_key": (
@@ -80,6 +83,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_client_id: str | None = None  # Sign in with Slack (browser sign-in), with the secret below
+    slack_client_secret: SecretStr | None = None
+    slack_oidc_authorize_url: str = "https://slack.com/openid/connect/authorize"
     relais_channel: str | None = None  # Slack's: the fallback channel of Slack workspaces only
     relais_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     encryption_key: SecretStr | None = None
@@ -114,7 +120,14 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value
 
-    @field_validator("linkedin_auth_url", "linkedin_api_url", "x_auth_url", "x_api_url", mode="before")
+    @field_validator(
+        "linkedin_auth_url",
+        "linkedin_api_url",
+        "x_auth_url",
+        "x_api_url",
+        "slack_oidc_authorize_url",
+        mode="before",
+    )
     @classmethod
     def _social_url(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -125,7 +138,9 @@ class Settings(BaseSettings):
                 raise ValueError("must start with http:// or https://")
         return value
 
-    @field_validator("linkedin_client_id", "x_client_id", "microsoft_app_id", "microsoft_app_tenant_id")
+    @field_validator(
+        "linkedin_client_id", "x_client_id", "microsoft_app_id", "microsoft_app_tenant_id", "slack_client_id"
+    )
     @classmethod
     def _client_id(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -155,6 +170,7 @@ class Settings(BaseSettings):
         "linkedin_client_secret",
         "x_client_secret",
         "microsoft_app_password",
+        "slack_client_secret",
     )
     @classmethod
     def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
@@ -242,7 +258,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _social_credentials_come_in_pairs(self) -> Settings:
-        for network in ("linkedin", "x"):
+        for network in ("linkedin", "x", "slack"):
             has_id = getattr(self, f"{network}_client_id") is not None
             has_secret = getattr(self, f"{network}_client_secret") is not None
             if has_id and not has_secret:

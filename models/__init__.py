@@ -22,6 +22,7 @@ from models.post import Delivery, Post
 from models.share import Share
 from models.social import SocialAccount
 from models.suggestion import Suggestion, SuggestionState
+from models.web_session import SignInAttempt, WebSession
 from models.workspace import Workspace
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "PostState",
     "Share",
     "ShareStatus",
+    "SignInAttempt",
     "SocialAccount",
     "SocialAccountStatus",
     "Suggestion",
@@ -51,5 +53,6 @@ __all__ = [
     "TrackedLink",
     "UTCDateTime",
     "VisitTally",
+    "WebSession",
     "Workspace",
 ]

@@ -25,6 +25,11 @@ def test_slack_manifest_sends_everything_to_the_one_request_url() -> None:
     assert all(url.endswith("/slack/events") for url in urls)
     assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
     assert {"commands", "chat:write", "users:read"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    # Sign in with Slack (`handlers.slack.signin`): its scopes, and the callback it comes back to.
+    assert set(manifest["oauth_config"]["scopes"]["user"]) == {"openid", "profile"}
+    assert [
+        url.removeprefix("https://relais.example.com") for url in manifest["oauth_config"]["redirect_urls"]
+    ] == ["/login/slack/callback"]
 
 
 def test_procfile_runs_migrations_on_release_and_serves_the_web() -> None:

@@ -46,8 +46,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import jwt
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.demo.local import LocalServer
@@ -176,6 +178,17 @@ class _Failure:
     status: int
     retry_after: int | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class _OidcGrant:
+    """What a Sign in with Slack code (then its user token) stands for."""
+
+    user_id: str
+    team_id: str
+    nonce: str | None
+    redirect_uri: str
+    scopes: frozenset[str]
 
 
 @dataclass
@@ -443,8 +456,12 @@ class FakeSlack(LocalServer):
         app_id: str = "A0001",
         scopes: Sequence[str] = DEFAULT_SCOPES,
         builtin_users: bool = True,
+        client_id: str = "1111.2222",
+        client_secret: str = "fake-slack-client-secret-0123456789abcdef",  # noqa: S107
     ) -> None:
         self.bot_token = bot_token
+        self.client_id = client_id
+        self.client_secret = client_secret
         self.team_id = team_id
         self.team_name = team_name
         self.bot_user_id = bot_user_id
@@ -486,6 +503,13 @@ class FakeSlack(LocalServer):
         self._response_targets: dict[str, _ResponseTarget] = {}
         self._ts_counter = 0
         self._id_counter = 0
+        # Sign in with Slack: who is signed in to Slack in "the browser" (`sign_in_as`), the codes the
+        # authorize page gave (single use) and the user tokens openid.connect.token gave for them.
+        self.browser_user: str | None = None
+        self.browser_team: str | None = None
+        self.consents = True
+        self._oidc_codes: dict[str, _OidcGrant] = {}
+        self._oidc_tokens: dict[str, _OidcGrant] = {}
         super().__init__()
 
         self._handlers: dict[str, Callable[[SlackCall], dict[str, Any]]] = {
@@ -502,6 +526,8 @@ class FakeSlack(LocalServer):
             "conversations.list": self._conversations_list,
             "conversations.members": self._conversations_members,
             "conversations.open": self._conversations_open,
+            "openid.connect.token": self._openid_connect_token,
+            "openid.connect.userInfo": self._openid_connect_user_info,
             "reactions.add": self._reactions_add,
             "users.info": self._users_info,
             "users.list": self._users_list,
@@ -525,6 +551,7 @@ class FakeSlack(LocalServer):
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{url_id}", self._handle_response_url)
         app.router.add_get("/socket", self._handle_socket)
+        app.router.add_get("/openid/connect/authorize", self._handle_authorize)
         return app
 
     async def closing(self) -> None:
@@ -547,6 +574,19 @@ class FakeSlack(LocalServer):
     @property
     def workspace_url(self) -> str:
         return f"https://{self.domain}.slack.com/"
+
+    @property
+    def authorize_url(self) -> str:
+        """Sign in with Slack's authorize page, for `SLACK_OIDC_AUTHORIZE_URL`."""
+        return f"{self.base_url}/openid/connect/authorize"
+
+    def sign_in_as(self, user_id: str | None, *, team_id: str | None = None, consents: bool = True) -> None:
+        """Who is signed in to Slack in the browser that opens the authorize page (None: nobody, which
+        the page answers with a 401 sign-in page). `team_id` puts them in another workspace than the
+        bot's; `consents=False` makes them press Cancel (`error=access_denied`)."""
+        self.browser_user = user_id
+        self.browser_team = team_id
+        self.consents = consents
 
     # --------------------------------------------------------------------------------------------------------
     # workspace set-up
@@ -982,7 +1022,13 @@ class FakeSlack(LocalServer):
         return self._json({"ok": True, **payload}, token=token)
 
     def _authenticate(self, method: str, token: str | None) -> None:
-        if method == "api.test":
+        if method in ("api.test", "openid.connect.token"):
+            return  # the token method authenticates the client (`_openid_connect_token`)
+        if method == "openid.connect.userInfo":
+            if not token:
+                raise _SlackError("not_authed")
+            if token not in self._oidc_tokens:
+                raise _SlackError("invalid_auth")
             return
         if not token:
             raise _SlackError("not_authed")
@@ -1321,6 +1367,119 @@ class FakeSlack(LocalServer):
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    # Sign in with Slack (OpenID Connect)
+
+    async def _handle_authorize(self, request: web.Request) -> web.StreamResponse:
+        """Slack's authorize page, as the browser of whoever `sign_in_as` names sees it: it checks the
+        request (client id, response type, scope, redirect URI) and, once they consent, redirects to
+        the redirect URI with a single-use code and the state."""
+        query = request.query
+        self.calls.append(
+            SlackCall(
+                method="openid/connect/authorize",
+                params=dict(query),
+                token=None,
+                headers=dict(request.headers),
+                http_method="GET",
+            )
+        )
+        redirect_uri = query.get("redirect_uri", "")
+        scopes = set(query.get("scope", "").split())
+        if (
+            query.get("client_id") != self.client_id
+            or query.get("response_type") != "code"
+            or "openid" not in scopes
+            or not scopes <= {"openid", "profile", "email"}
+            or not redirect_uri.startswith(("http://", "https://"))
+        ):
+            return web.Response(status=400, text="<h1>Invalid request</h1>", content_type="text/html")
+        if self.browser_user is None or self.browser_user not in self.users:
+            return web.Response(status=401, text="<h1>Sign in to Slack</h1>", content_type="text/html")
+        back: dict[str, str] = {"state": query.get("state", "")}
+        if self.consents:
+            code = f"{self.team_id}.{uuid.uuid4().hex}"
+            self._oidc_codes[code] = _OidcGrant(
+                user_id=self.browser_user,
+                team_id=self.browser_team or self.team_id,
+                nonce=query.get("nonce"),
+                redirect_uri=redirect_uri,
+                scopes=frozenset(scopes),
+            )
+            back["code"] = code
+        else:
+            back["error"] = "access_denied"
+        separator = "&" if "?" in redirect_uri else "?"
+        raise web.HTTPFound(redirect_uri + separator + urlencode(back))
+
+    def _oidc_client(self, call: SlackCall) -> tuple[str | None, str | None]:
+        """The client id and secret: HTTP Basic (as slack_sdk sends them) or form parameters."""
+        authorization = call.headers.get("Authorization", "")
+        if authorization.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(authorization[6:].strip()).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None, None
+            client_id, _, secret = decoded.partition(":")
+            return client_id, secret
+        return self._param(call, "client_id"), self._param(call, "client_secret")
+
+    def _openid_connect_token(self, call: SlackCall) -> dict[str, Any]:
+        client_id, secret = self._oidc_client(call)
+        if client_id != self.client_id:
+            raise _SlackError("invalid_client_id")
+        if secret != self.client_secret:
+            raise _SlackError("bad_client_secret")
+        grant = self._oidc_codes.pop(self._param(call, "code") or "", None)
+        if grant is None:
+            raise _SlackError("invalid_code")
+        if self._param(call, "redirect_uri") != grant.redirect_uri:
+            raise _SlackError("bad_redirect_uri")
+        access_token = f"xoxp-{uuid.uuid4().hex}"
+        self._oidc_tokens[access_token] = grant
+        now = int(time.time())
+        claims = {
+            "iss": "https://slack.com",
+            "sub": grant.user_id,
+            "aud": self.client_id,
+            "exp": now + 3600,
+            "iat": now,
+            "auth_time": now,
+            "at_hash": uuid.uuid4().hex[:22],
+            **self._oidc_claims(grant),
+        }
+        if grant.nonce is not None:
+            claims["nonce"] = grant.nonce
+        id_token = jwt.encode(claims, self.client_secret, algorithm="HS256")
+        return {"access_token": access_token, "token_type": "Bearer", "id_token": id_token}
+
+    def _openid_connect_user_info(self, call: SlackCall) -> dict[str, Any]:
+        grant = self._oidc_tokens[call.token or ""]
+        return {"sub": grant.user_id, **self._oidc_claims(grant)}
+
+    def _oidc_claims(self, grant: _OidcGrant) -> dict[str, Any]:
+        """Slack's claims about the person (openid.connect.userInfo, and the ID token)."""
+        user = self.users[grant.user_id]
+        first, _, last = user.real_name.partition(" ")
+        claims: dict[str, Any] = {
+            "https://slack.com/user_id": user.id,
+            "https://slack.com/team_id": grant.team_id,
+            "https://slack.com/team_name": self.team_name,
+            "https://slack.com/team_domain": self.domain,
+        }
+        if "profile" in grant.scopes:
+            claims.update(
+                {
+                    "name": user.real_name,
+                    "given_name": first,
+                    "family_name": last,
+                    "picture": f"https://avatars.slack-edge.com/fake/{user.id}_512.png",
+                    "locale": user.locale,
+                }
+            )
+        if "email" in grant.scopes and user.email is not None:
+            claims.update({"email": user.email, "email_verified": True})
+        return claims
 
     def _apps_connections_open(self, call: SlackCall) -> dict[str, Any]:
         ticket = str(uuid.uuid4())

@@ -277,4 +277,26 @@ MESSAGES: dict[str, str] = {
         "reminder a week, in working hours, and recognises everyone who takes part with a weekly "
         "leaderboard and a private rank. Anyone can suggest content to share. In English and French."
     ),
+    # Browser sign-in and the member's page (bot/signin_pages.py, bot/me_page.py).
+    "signin_title": "Sign in to Relais",
+    "signin_choose": "Choose the account you use Relais with:",
+    "signin_with": "Sign in with {provider}",
+    "signin_not_configured": "Signing in is not set up on this Relais. Ask the person who runs it.",
+    "signin_failed_title": "Not signed in",
+    "signin_bad_state": "This sign-in was not started in this browser, has expired (it lasts 10 minutes) or was already used, so you are not signed in.",
+    "signin_denied": "You did not let Relais know who you are, so you are not signed in.",
+    "signin_provider_error": "{provider} answered with an error, so you are not signed in. Please try again in a few minutes.",
+    "signin_unknown_workspace": "This Relais does not serve the {provider} workspace you chose, so you are not signed in. Sign in with the workspace where you use Relais.",
+    "signin_again": "Sign in again",
+    "signout_title": "Signed out",
+    "signout_done": "You are signed out of Relais on this browser.",
+    "signout_button": "Sign out",
+    "csrf_title": "Not done",
+    "csrf_refused": "This form has expired or did not come from Relais, so nothing was done. Reload the page and try again.",
+    "me_title": "Your Relais",
+    "me_signed_in_as": "Signed in as {name}.",
+    "me_connections": "Your connections",
+    "me_no_connection": "You have not connected LinkedIn or X to Relais.",
+    "me_network": "Network",
+    "me_connected_since": "Connected since",
 }

@@ -278,4 +278,26 @@ MESSAGES: dict[str, str] = {
         "reconnu : un classement hebdomadaire et un rang privé. Chacun peut suggérer un contenu à "
         "partager. En français et en anglais."
     ),
+    # Browser sign-in and the member's page (bot/signin_pages.py, bot/me_page.py).
+    "signin_title": "Se connecter à Relais",
+    "signin_choose": "Choisissez le compte avec lequel vous utilisez Relais :",
+    "signin_with": "Se connecter avec {provider}",
+    "signin_not_configured": "La connexion n'est pas configurée sur ce Relais. Demandez à la personne qui l'administre.",
+    "signin_failed_title": "Connexion impossible",
+    "signin_bad_state": "Cette connexion n'a pas été commencée dans ce navigateur, a expiré (elle dure 10 minutes) ou a déjà servi : vous n'êtes pas connecté.",
+    "signin_denied": "Vous n'avez pas autorisé Relais à savoir qui vous êtes : vous n'êtes pas connecté.",
+    "signin_provider_error": "{provider} a répondu par une erreur : vous n'êtes pas connecté. Réessayez dans quelques minutes.",
+    "signin_unknown_workspace": "Ce Relais ne sert pas l'espace de travail {provider} que vous avez choisi : vous n'êtes pas connecté. Connectez-vous avec l'espace où vous utilisez Relais.",
+    "signin_again": "Se reconnecter",
+    "signout_title": "Déconnecté",
+    "signout_done": "Vous êtes déconnecté de Relais sur ce navigateur.",
+    "signout_button": "Se déconnecter",
+    "csrf_title": "Rien n'a été fait",
+    "csrf_refused": "Ce formulaire a expiré ou ne vient pas de Relais : rien n'a été fait. Rechargez la page et réessayez.",
+    "me_title": "Votre Relais",
+    "me_signed_in_as": "Connecté en tant que {name}.",
+    "me_connections": "Vos connexions",
+    "me_no_connection": "Vous n'avez connecté ni LinkedIn ni X à Relais.",
+    "me_network": "Réseau",
+    "me_connected_since": "Connecté depuis le",
 }

@@ -14,10 +14,12 @@ from bot.config import Settings
 from bot.core import Relais
 from bot.db import Sessions
 from bot.notifier import Notifier
+from bot.signin import SignInProvider
 from handlers.slack.app import build_slack_app, build_socket_mode_handler, build_web_client
 from handlers.slack.ingress import SlackIngress
 from handlers.slack.notifier import SlackNotifier
 from handlers.slack.outbox import drain_outbox
+from handlers.slack.signin import sign_in
 from handlers.slack.text import COMMAND
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ class SlackPlatform:
 
     def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
         return SlackNotifier(build_web_client(settings))  # Slack ids need no look-up
+
+    def sign_in(self, settings: Settings) -> SignInProvider | None:
+        """Sign in with Slack (`bot.signin.SignsIn`), when SLACK_CLIENT_ID is set."""
+        return sign_in(settings)
 
 
 async def handle_slack_events(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,63 @@
+"""The look of Relais's own web pages (sign-in, the member's page): one layout, every text escaped.
+
+Pages are small and few, so they are written with `html.escape` rather than a template engine; every
+value put in a page goes through `escape` (or `layout`'s title), and markup is only ever ours.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Final
+
+from aiohttp import web
+
+from bot.i18n import Language, language_for
+
+escape = html.escape
+
+# No page of ours is cached, sends a referrer (a query may carry a code), runs a script or is framed.
+HEADERS: Final = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def browser_language(request: web.Request) -> Language:
+    """The language of someone Relais does not know yet: the browser's first supported language."""
+    for part in request.headers.get("Accept-Language", "").split(","):
+        tag = part.split(";", 1)[0].strip()
+        if tag and tag != "*" and language_for(locale=tag) == tag.split("-", 1)[0].lower():
+            return language_for(locale=tag)
+    return "en"
+
+
+def layout(lang: str, title: str, body: str, *, status: int = 200) -> web.Response:
+    """A page: `title` is escaped here, `body` is markup the caller built with `escape`."""
+    text = f"""<!doctype html><html lang="{escape(lang)}"><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Relais — {escape(title)}</title>
+<body style="font-family:sans-serif;max-width:40em;margin:4em auto;padding:0 1em">
+<h1>{escape(title)}</h1>
+{body}
+</body></html>"""
+    return web.Response(status=status, text=text, content_type="text/html", headers=HEADERS)
+
+
+def paragraph(text: str) -> str:
+    return f"<p>{escape(text)}</p>"
+
+
+def link(href: str, text: str) -> str:
+    return f'<p><a href="{escape(href)}">{escape(text)}</a></p>'
+
+
+def post_button(action: str, csrf_token: str, label: str) -> str:
+    """A form that posts to `action` with the session's CSRF token (`bot.services.web_sessions`)."""
+    return (
+        f'<form method="post" action="{escape(action)}">'
+        f'<input type="hidden" name="csrf_token" value="{escape(csrf_token)}">'
+        f'<button type="submit">{escape(label)}</button></form>'
+    )
