@@ -63,7 +63,7 @@ async def mark_shared(session: AsyncSession, shares: Iterable[NewShare], *, now:
     for workspace_id, posts_of in by_workspace.items():
         for nudge in await _sent_nudges(session, workspace_id, list(posts_of), now):
             shown = _post_ids(nudge.payload)
-            member_id = int(nudge.payload.get("member_id", 0))
+            member_id = int(str(nudge.dedupe_key).rsplit(":", 1)[1])  # `nudge_key`
             if shown & posts_of.get(member_id, set()):
                 await _edit(session, nudge, member_id, shown, now)
 
