@@ -23,6 +23,13 @@ the fake). It speaks Slack's wire protocol:
   post) refuses the bot's chat.postMessage with `restricted_action`. `deactivate_token()` makes every
   call with the bot token answer `account_inactive`, as Slack does once the app's bot user or workspace
   is gone.
+* Sign in with Slack (OpenID Connect): `GET /openid/connect/authorize` (`authorize_url`) is the consent page
+  as the browser of whoever `sign_in_as` names sees it (nobody: 401), redirecting to the `redirect_uri` with a
+  single-use code and the `state` (or `error=access_denied` when they decline); `openid.connect.token` takes
+  the client id and secret (HTTP Basic, as slack_sdk sends them, or form fields), the code and the same
+  `redirect_uri`, and gives a user token and an ID token (HS256 with the client secret, carrying the
+  `nonce`); `openid.connect.userInfo` names the person with Slack's claims (`sub`,
+  `https://slack.com/user_id`, `https://slack.com/team_id`, `name`, `locale`...).
 * A `trigger_id` can be used once (`exchanged_trigger_id` the second time); the trigger id "expired" answers
   `expired_trigger_id`.
 

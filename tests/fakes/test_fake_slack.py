@@ -7,7 +7,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+import httpx
+import jwt
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -657,3 +660,96 @@ async def test_apps_connections_open_needs_the_app_token(fake: FakeSlack, client
 
     opened = await client.apps_connections_open(app_token=APP_TOKEN)
     assert opened["url"].startswith(fake.base_url.replace("http://", "ws://") + "/socket?ticket=")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sign in with Slack (OpenID Connect)
+
+REDIRECT = "https://relais.example.test/login/slack/callback"
+
+
+async def authorize(fake: FakeSlack, **overrides: str) -> httpx.Response:
+    query = {
+        "response_type": "code",
+        "scope": "openid profile",
+        "client_id": fake.client_id,
+        "state": "the-state",
+        "nonce": "the-nonce",
+        "redirect_uri": REDIRECT,
+        **overrides,
+    }
+    async with httpx.AsyncClient() as browser:
+        return await browser.get(fake.authorize_url, params=query)
+
+
+def code_of(answer: httpx.Response) -> str:
+    assert answer.status_code == 302
+    back = urlsplit(answer.headers["location"])
+    assert f"{back.scheme}://{back.netloc}{back.path}" == REDIRECT
+    query = dict(parse_qsl(back.query))
+    assert query["state"] == "the-state"
+    return query["code"]
+
+
+async def test_sign_in_with_slack_code_token_and_user_info(fake: FakeSlack) -> None:
+    fake.sign_in_as("U001")
+    code = code_of(await authorize(fake))
+    anonymous = AsyncWebClient(base_url=fake.api_url)
+    tokens = await anonymous.openid_connect_token(
+        client_id=fake.client_id, client_secret=fake.client_secret, code=code, redirect_uri=REDIRECT
+    )
+    assert tokens["token_type"] == "Bearer"
+    claims = jwt.decode(tokens["id_token"], fake.client_secret, algorithms=["HS256"], audience=fake.client_id)
+    assert (claims["iss"], claims["sub"], claims["nonce"]) == ("https://slack.com", "U001", "the-nonce")
+    assert claims["https://slack.com/team_id"] == fake.team_id
+    info = await AsyncWebClient(token=tokens["access_token"], base_url=fake.api_url).openid_connect_userInfo()
+    assert info["sub"] == info["https://slack.com/user_id"] == "U001"
+    assert (info["name"], info["locale"], info["https://slack.com/team_id"]) == (
+        "Alice Martin",
+        "fr-FR",
+        "T0001",
+    )
+    assert "email" not in info  # not asked for
+
+    # The code is single use.
+    again = await api_error(
+        anonymous.openid_connect_token(
+            client_id=fake.client_id, client_secret=fake.client_secret, code=code, redirect_uri=REDIRECT
+        )
+    )
+    assert again.response["error"] == "invalid_code"
+
+
+async def test_sign_in_with_slack_refusals(fake: FakeSlack) -> None:
+    anonymous = AsyncWebClient(base_url=fake.api_url)
+    fake.sign_in_as(None)
+    assert (await authorize(fake)).status_code == 401  # nobody signed in to Slack
+    fake.sign_in_as("U001")
+    assert (await authorize(fake, client_id="other")).status_code == 400
+    assert (await authorize(fake, response_type="token")).status_code == 400
+    assert (await authorize(fake, scope="profile")).status_code == 400
+    for client_id, secret, redirect, error in (
+        ("other", fake.client_secret, REDIRECT, "invalid_client_id"),
+        (fake.client_id, "wrong", REDIRECT, "bad_client_secret"),
+        (fake.client_id, fake.client_secret, REDIRECT + "x", "bad_redirect_uri"),
+    ):
+        code = code_of(await authorize(fake))
+        refused = await api_error(
+            anonymous.openid_connect_token(
+                client_id=client_id, client_secret=secret, code=code, redirect_uri=redirect
+            )
+        )
+        assert refused.response["error"] == error
+    unknown = await api_error(
+        AsyncWebClient(token="xoxp-unknown", base_url=fake.api_url).openid_connect_userInfo()
+    )
+    assert unknown.response["error"] == "invalid_auth"
+    bot = await api_error(AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url).openid_connect_userInfo())
+    assert bot.response["error"] == "invalid_auth"
+
+    fake.sign_in_as("U001", consents=False)
+    denied = await authorize(fake)
+    assert dict(parse_qsl(urlsplit(denied.headers["location"]).query)) == {
+        "state": "the-state",
+        "error": "access_denied",
+    }

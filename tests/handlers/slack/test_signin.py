@@ -264,6 +264,22 @@ async def test_an_expired_sign_in_is_refused(site: Site) -> None:
     assert await site.count(WebSession) == 0
 
 
+async def test_a_code_obtained_for_another_sign_in_is_refused(site: Site) -> None:
+    """Code injection: Mallory puts the code of his own sign-in into Alice's callback (her browser's
+    state). The ID token carries his sign-in's nonce, not hers: refused."""
+    alice = await site.to_slack()
+    mallory = Browser(site.browser.client)
+    site.fake.sign_in_as("UEMP3")
+    mallorys_callback = await site.consent(await mallory.get("/login", params={"next": "/me"}))
+    code = parse_qs(urlsplit(mallorys_callback).query)["code"][0]
+    state = parse_qs(urlsplit(alice.headers["location"]).query)["state"][0]
+    page = await site.browser.get("/login/slack/callback", params={"state": state, "code": code})
+    assert page.status_code == 502
+    assert "Slack answered with an error" in shown(page)
+    assert site.browser.cookie("relais_session") is None
+    assert (await site.count(WebSession), await site.count(Member)) == (0, 0)
+
+
 async def test_declining_on_slack_is_a_clear_page(site: Site) -> None:
     authorize = await site.to_slack()
     site.fake.sign_in_as("UEMP1", consents=False)
