@@ -24,7 +24,7 @@ from bot.messages import Message, text
 from bot.messages.commands import refusal, say
 from bot.messages.post import NETWORK_ORDER, OPEN_SHARE_ACTIONS, SHARE_ACTIONS, network_name, share_link
 from bot.services import connections as connection_service
-from bot.services import links, posting
+from bot.services import links, posting, shared_marks
 from bot.services import posts as post_service
 from bot.services.hotpath import AckDeadline, MemberRef, PostRef, started_within
 from bot.services.members import Directory, timezone_of_member
@@ -303,9 +303,9 @@ async def opened_answer(
 async def not_for_me(
     core: Relais, directory: Directory, who: Who, post_id: int | None, early: Early
 ) -> Message:
-    """Record "Not for me" once (the post leaves the member's reminders); a withdrawn or expired post has
-    nothing to give feedback on. The answer comes within the ack's budget, or "still working" then and
-    the answer when the database has recorded it."""
+    """Record "Not for me" once (the post leaves the member's reminders, and their sent ones say so); a
+    withdrawn or expired post has nothing to give feedback on. The answer comes within the ack's budget,
+    or "still working" then and the answer when the database has recorded it."""
 
     async def dismiss() -> Message:
         caller = await acting.caller(core, directory, who)
@@ -316,6 +316,13 @@ async def not_for_me(
             noted = post is not None and post.state is PostState.PUBLISHED
             if post is not None and noted:
                 await post_service.dismiss(
+                    session,
+                    workspace_id=caller.workspace.id,
+                    member_id=caller.member.id,
+                    post_id=post.id,
+                    now=core.clock.now(),
+                )
+                await shared_marks.mark_dismissed(
                     session,
                     workspace_id=caller.workspace.id,
                     member_id=caller.member.id,

@@ -52,14 +52,17 @@ def post_actions_id(post_id: int) -> str:
     return f"post:{post_id}"
 
 
-def post_card(card: PostCard, lang: str, *, shared: frozenset[str] = frozenset()) -> Message:
+def post_card(
+    card: PostCard, lang: str, *, shared: frozenset[str] = frozenset(), dismissed: bool = False
+) -> Message:
     """The channel message of a post. A withdrawn or expired post keeps its preview and says so, without
     buttons; a live one offers a share button per network (the first one primary: one primary button a
     row), Edit & share and Not for me.
 
     `shared`: the networks the member it is shown to has shared it on (their reminder, kept true): each
     says "✓ Shared on …" in place of its button. Edit & share stays while a network is left to share on;
-    Not for me goes (the post already left their reminders by the share); all shared, no button is left."""
+    Not for me goes (the post already left their reminders by the share); all shared, no button is left.
+    `dismissed`: they said it is not for them: noted so, with no button."""
     title = card.title or card.url
     summary = text(lang, "post_fallback", title=clip(title, TITLE_LENGTH), url=card.url)
     headline: Inline = Strong(Link(card.url, clip(title, TITLE_LENGTH)))
@@ -76,9 +79,11 @@ def post_card(card: PostCard, lang: str, *, shared: frozenset[str] = frozenset()
         parts.append(
             Note(lines(*(text(lang, "post_shared_on", network=network_name(lang, n)) for n in done)))
         )
+    if dismissed:
+        parts.append(Note(text(lang, "not_for_me_noted")))
     value = str(card.id)
     shares = [network for network in NETWORK_ORDER if network in card.networks and network not in shared]
-    if done and not shares:
+    if dismissed or (done and not shares):
         return Message(summary, tuple(parts))
     buttons = [
         Action(

@@ -30,17 +30,19 @@ MEDALS: Final = {1: "🥇", 2: "🥈", 3: "🥉"}
 
 
 def nudge(payload: Mapping[str, Any]) -> Message:
-    """The reminder; once sent, edited to mark each post the member has shared since, by network (the
-    payload's `shared`: post id → networks, `bot.services.shared_marks`)."""
+    """The reminder; once sent, edited to mark each post the member has shared since, by network, or said
+    was not for them (the payload's `shared`: post id → networks, and `dismissed`: post ids;
+    `bot.services.shared_marks`)."""
     lang = str(payload.get("lang", "en"))
     cards = [PostCard.from_payload(card) for card in payload["posts"]]
     shared: Mapping[str, Any] = payload.get("shared") or {}
+    dismissed = {int(post_id) for post_id in payload.get("dismissed") or ()}
     intro = text(lang, "nudge_intro", count=len(cards))
     parts: list[Part] = [Section(intro)]
     for card in cards:
         parts.append(Divider())
         networks = frozenset(str(network) for network in shared.get(str(card.id)) or ())
-        parts += post_card(card, lang, shared=networks).parts
+        parts += post_card(card, lang, shared=networks, dismissed=card.id in dismissed).parts
     parts.append(Divider())
     parts.append(Note(text(lang, f"tip_{int(payload.get('tip', 1))}")))
     parts.append(Note(text(lang, "nudge_footer")))

@@ -175,3 +175,9 @@ def test_a_post_shared_by_the_member_says_so_in_place_of_its_buttons(
     )
     assert notes[-1] == expected
     assert (_buttons(message) if buttons else _actions(message)) == buttons
+
+
+def test_a_post_the_member_said_was_not_for_them_says_so_without_buttons() -> None:
+    message = post_card(CARD, "en", dismissed=True)
+    assert message.parts[-1] == Note(Text("en", "not_for_me_noted", {}))
+    assert _actions(message) == []

@@ -2,7 +2,7 @@
 (the channel's card and their personal share link `/s/<code>`, which Teams' link buttons tell the bot
 nothing about; an API post), the reminder in their 1:1 chat is updated in place (`PUT …/activities/{id}`
 on the message Relais sent) to say "✓ Shared on LinkedIn" instead of offering that share again. The
-share counts once, and opening the link again edits nothing more."""
+share counts once, and opening the link again edits nothing more. "Not for me" is marked the same way."""
 
 from __future__ import annotations
 
@@ -167,3 +167,21 @@ async def test_a_share_posted_through_the_api_marks_the_reminder_in_place(
     assert verbs(marked) == ["share_x", "edit_share"]
     (share,) = await shares(team)
     assert share.status is ShareStatus.POSTED
+
+
+async def test_not_for_me_from_the_reminder_marks_it_in_place(team: Team, settings: Settings) -> None:
+    await team.published()
+    chat, nudge_id, reminder = await bobs_reminder(team, settings)
+    noted = await team.click(team.invoke_in_chat(BOB, button(reminder, "not_for_me"), card_id=nudge_id))
+    assert noted["value"] == "Noted: this one is not for you. It won't come back in your reminders."
+    (update,) = team.connector.calls_to(UPDATE)
+    assert (update.conversation_id, update.activity_id) == (chat, nudge_id)
+    marked = shown(team, chat, nudge_id)
+    assert "Noted: this one is not for you." in card_text(marked)
+    assert "Proud of this one" in card_text(marked)
+    assert verbs(marked) == []
+    # Clicked again from another client that still shows the buttons: nothing more is edited.
+    await team.click(team.invoke_in_chat(BOB, button(reminder, "not_for_me"), card_id=nudge_id))
+    assert len(team.connector.calls_to(UPDATE)) == 1
+    assert len(await edits(team)) == 1
+    assert await shares(team) == []
