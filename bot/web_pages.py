@@ -54,10 +54,12 @@ def link(href: str, text: str) -> str:
     return f'<p><a href="{escape(href)}">{escape(text)}</a></p>'
 
 
-def post_button(action: str, csrf_token: str, label: str) -> str:
-    """A form that posts to `action` with the session's CSRF token (`bot.services.web_sessions`)."""
-    return (
-        f'<form method="post" action="{escape(action)}">'
-        f'<input type="hidden" name="csrf_token" value="{escape(csrf_token)}">'
-        f'<button type="submit">{escape(label)}</button></form>'
+def post_button(action: str, csrf_token: str, label: str, *, fields: dict[str, str] | None = None) -> str:
+    """A form that posts to `action` with the session's CSRF token (`bot.services.web_sessions`) and
+    `fields` as hidden inputs."""
+    hidden = "".join(
+        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+        for name, value in {**(fields or {}), "csrf_token": csrf_token}.items()
     )
+    button = f'<button type="submit">{escape(label)}</button>'
+    return f'<form method="post" action="{escape(action)}">{hidden}{button}</form>'

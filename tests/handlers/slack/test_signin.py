@@ -16,13 +16,25 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import db
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
-from models import Member, Network, SignInAttempt, SocialAccount, WebSession
+from models import (
+    Click,
+    Member,
+    Network,
+    Post,
+    Share,
+    ShareStatus,
+    SignInAttempt,
+    SocialAccount,
+    TrackedLink,
+    WebSession,
+)
 from tests.handlers.slack.driver import START, SettingsFactory, relais_app, setup_workspace
 
 PUBLIC = "https://relais.example.test"
@@ -209,6 +221,113 @@ async def test_me_lists_the_members_connections(site: Site) -> None:
     assert "Signed in as Bob." in shown(page)
     assert "<td>LinkedIn</td><td>2026-10-26</td>" in shown(page)
     assert "<td>X</td>" not in page.text
+
+
+async def test_me_shows_the_members_shares_clicks_points_and_rank(site: Site) -> None:
+    """The figures of the `me` command: a share posted through the API (10 points) this week, one by
+    personal link (3) ten days ago, 4 counted clicks (and one not counted); Carla has 20 points."""
+    await site.sign_in("UEMP2")
+    async with site.sessions() as session:
+        bob = (await session.scalars(select(Member).where(Member.external_id == "UEMP2"))).one()
+        carla = Member(workspace_id=bob.workspace_id, external_id="UEMP3", created_at=START, updated_at=START)
+        post = Post(
+            workspace_id=bob.workspace_id, url="https://acme.example/news", created_at=START, updated_at=START
+        )
+        session.add_all([carla, post])
+        await session.flush()
+
+        def share(member: Member, network: Network, status: ShareStatus, days: int) -> Share:
+            at = START - timedelta(days=days)
+            return Share(
+                workspace_id=bob.workspace_id,
+                member_id=member.id,
+                post_id=post.id,
+                network=network,
+                status=status,
+                created_at=at,
+                updated_at=at,
+            )
+
+        link = TrackedLink(
+            workspace_id=bob.workspace_id, code="bobli", post_id=post.id, member_id=bob.id,
+            network=Network.LINKEDIN, created_at=START,
+        )  # fmt: skip
+        session.add_all(
+            [
+                share(bob, Network.LINKEDIN, ShareStatus.POSTED, 2),
+                share(bob, Network.X, ShareStatus.INTENT, 10),
+                share(carla, Network.LINKEDIN, ShareStatus.POSTED, 1),
+                share(carla, Network.X, ShareStatus.POSTED, 1),
+                link,
+            ]
+        )
+        await session.flush()
+        session.add_all(
+            Click(
+                workspace_id=bob.workspace_id, link_id=link.id, at=START - timedelta(hours=n), counted=n != 0
+            )
+            for n in range(5)
+        )
+        await session.commit()
+    page = shown(await site.browser.get("/me"))
+    figures = {
+        "Shares in the last 7 days": "1",
+        "Shares in all": "2",
+        "Clicks your links brought": "4",
+        "Your points": "17",
+        "Rank": "2 of 2 participants",
+    }
+    for label, value in figures.items():
+        assert f"<tr><th>{label}</th><td>{value}</td></tr>" in page
+
+
+async def test_disconnect_from_me_forgets_the_connection(
+    make_settings: SettingsFactory, engine: AsyncEngine, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    setup_workspace(fake_slack)
+    settings = _settings(make_settings, fake_slack, encryption_key=Fernet.generate_key().decode())
+    async with relais_app(settings, engine, clock, fake_slack) as driver:
+        site = Site(Browser(driver.client), fake_slack, clock, db.session_factory(engine))
+        await site.sign_in("UEMP2")
+        async with site.sessions() as session:
+            bob = (await session.scalars(select(Member).where(Member.external_id == "UEMP2"))).one()
+            csrf = (await session.scalars(select(WebSession.csrf_token))).one()
+            session.add(
+                SocialAccount(
+                    workspace_id=bob.workspace_id,
+                    member_id=bob.id,
+                    network=Network.LINKEDIN,
+                    external_person_id="li-bob",
+                    access_token_encrypted=settings.fernet.encrypt(b"li-token").decode(),
+                    created_at=START,
+                    updated_at=START,
+                )
+            )
+            await session.commit()
+        page = shown(await site.browser.get("/me"))
+        assert (
+            '<input type="hidden" name="network" value="linkedin">'
+            f'<input type="hidden" name="csrf_token" value="{csrf}">'
+            '<button type="submit">Disconnect LinkedIn</button>'
+        ) in page
+
+        for form in ({"network": "linkedin"}, {"network": "linkedin", "csrf_token": "forged"}):
+            refused = await site.browser.post("/me/disconnect", data=form)
+            assert refused.status_code == 403
+            assert await site.count(SocialAccount) == 1
+        unknown = await site.browser.post("/me/disconnect", data={"network": "myspace", "csrf_token": csrf})
+        assert unknown.status_code == 400
+        assert "There is no such network to disconnect." in shown(unknown)
+
+        done = await site.browser.post("/me/disconnect", data={"network": "linkedin", "csrf_token": csrf})
+        assert done.status_code == 200
+        assert "LinkedIn is disconnected: Relais forgot its access." in shown(done)
+        assert "You have not connected LinkedIn or X to Relais." in shown(done)
+        assert await site.count(SocialAccount) == 0
+
+        await site.browser.post("/logout", data={"csrf_token": csrf})
+        signed_out = await site.browser.post("/me/disconnect", data={"network": "x", "csrf_token": csrf})
+        assert (signed_out.status_code, signed_out.headers["location"]) == (303, "/login?next=%2Fme")
 
 
 async def test_me_without_a_session_sends_the_browser_to_sign_in(site: Site) -> None:
