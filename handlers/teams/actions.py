@@ -10,8 +10,9 @@ An invoke is answered with the documented types: an answer with buttons or links
 the card), a plain answer as a message (`application/vnd.microsoft.activity.message`), a click Relais
 does not know as an error (`application/vnd.microsoft.error`). In the person's 1:1 chat, an answer with
 buttons is a message of its own there instead (the invoke answered with its summary), so that the card
-clicked, a nudge of several posts, stays whole. Teams may resend an invoke: it gets the answer
-the first one got (`handlers.teams.redelivery`), and the core records each share once anyway.
+clicked, a nudge of several posts, stays whole. Teams may resend an invoke, to this web process or
+another: it gets the answer the first one got, kept in the database (`handlers.teams.redelivery`), and the
+core records each share once anyway.
 """
 
 from __future__ import annotations

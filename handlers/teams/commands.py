@@ -3,9 +3,10 @@ run by the core (`bot.flows.commands.run_command`) with Teams' surface, for the 
 names them; the core's answer is rendered as an Adaptive Card and sent in the turn, to the sender alone
 (`handlers.teams.replies`: in reply in their 1:1 chat, or in that chat when they wrote in a channel).
 
-Teams may deliver the same activity again (no answer in time, a retry): an activity id seen already
-(`Redeliveries`) has no second effect. A message carrying `value` is an `Action.Submit` (the fallback of a
-card's buttons), not a command: `handlers.teams.actions`.
+Teams may deliver the same activity again (no answer in time, a retry), to any web process: an activity
+id some process claimed already (`Redeliveries`, through the database) has no second effect. A message
+carrying `value` is an `Action.Submit` (the fallback of a card's buttons), not a command:
+`handlers.teams.actions`.
 """
 
 from __future__ import annotations
