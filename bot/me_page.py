@@ -14,7 +14,7 @@ from bot.i18n import t
 from bot.services import connections, scores
 from bot.services import members as member_service
 from bot.services.web_sessions import SignedIn
-from bot.signin_pages import CORE_KEY, csrf_ok, csrf_refused, login_path, signed_in
+from bot.signin_pages import CORE_KEY, csrf_ok, csrf_refused, login_path, posted_form, signed_in
 from bot.web_pages import escape, layout, paragraph, post_button
 from models import Network, Workspace
 
@@ -41,12 +41,12 @@ async def handle_disconnect(request: web.Request) -> web.Response:
     who = await signed_in(request)
     if who is None:
         return _to_sign_in()
-    form = await request.post()
+    form = await posted_form(request)
     if not csrf_ok(form.get("csrf_token"), who):
         return csrf_refused(who)
     lang = member_service.language_of(who.member)
     try:
-        network = Network(str(form.get("network", "")))
+        network = Network(form.get("network", ""))
     except ValueError:
         return layout(lang, t(lang, "me_title"), paragraph(t(lang, "me_unknown_network")), status=400)
     await connection_flow.disconnect(request.app[CORE_KEY], who.member, network, lang)

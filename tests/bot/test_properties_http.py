@@ -1,7 +1,8 @@
 """Properties of the HTTP layer, over every route (/slack/events, /healthz, /r/<code>, /s/<code>,
-/oauth/<network>/start and /callback), with hypothesis: random and malformed bodies, missing, bad and
-stale signatures, wrong content types, unknown action and view ids, forged user and team ids, huge
-numbers, unicode, right-to-left and control characters, injection strings.
+/oauth/<network>/start and /callback, /login and its callback, /logout, /me), with hypothesis: random
+and malformed bodies, missing, bad and stale signatures, wrong content types, unknown action and view
+ids, forged user and team ids, huge numbers, unicode, right-to-left and control characters, injection
+strings.
 
 Whatever comes in: no 5xx, no traceback in a response or in the log, and no database change from a request
 that is not properly signed. Signed but structurally malformed Slack payloads get a 2xx or a 4xx. The
@@ -381,6 +382,8 @@ async def site(
         linkedin_client_id=linkedin.client_id, linkedin_client_secret=linkedin.client_secret,
         linkedin_auth_url=linkedin.auth_url, linkedin_api_url=linkedin.api_url,
         x_client_id=x.client_id, x_client_secret=x.client_secret, x_auth_url=x.auth_url, x_api_url=x.api_url,
+        slack_client_id=fake_slack.client_id, slack_client_secret=fake_slack.client_secret,
+        slack_oidc_authorize_url=fake_slack.authorize_url,
     )  # fmt: skip
     async with relais_app(settings, engine, FrozenClock(START), fake_slack) as driver:
         for user in ("UADMIN", "UEMP1"):
@@ -438,14 +441,15 @@ async def test_signed_malformed_slack_payloads_get_a_2xx_or_4xx(site: Site, data
     assert response.status_code < 300 or 400 <= response.status_code < 500
 
 
-ROUTES = ["/slack/events", "/healthz", "/r/{}", "/s/{}", "/oauth/{}/start", "/oauth/{}/callback", "/{}"]
+ROUTES = ["/slack/events", "/healthz", "/r/{}", "/s/{}", "/oauth/{}/start", "/oauth/{}/callback", "/{}",
+          "/login/{}/callback", "/logout", "/me", "/me/disconnect"]  # fmt: skip
 
 
 @FUZZ
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]),
     route=st.sampled_from(ROUTES),
-    segment=st.sampled_from(["linkedin", "x", "c0de"]) | nasty_text,
+    segment=st.sampled_from(["linkedin", "x", "c0de", "slack"]) | nasty_text,
     query=st.dictionaries(st.sampled_from(["t", "state", "code", "error", "error_description"]) | nasty_text,
                           nasty_text, max_size=4),
     headers=st.dictionaries(
@@ -498,6 +502,31 @@ async def test_oauth_pages_refuse_forged_tokens_states_and_cookies(
     assert response.status_code in (200, 400, 403, 404, 410)  # a page that says what went wrong
     assert await site.snapshot() == before
     assert len(site.fake.calls) == calls
+
+
+@FUZZ
+@given(
+    next_path=nasty_text | st.sampled_from(["//evil.example", "/\\evil.example", "https://evil.example/"]),
+    provider=st.sampled_from(["", "/slack"]),
+    language=nasty_text,
+)
+async def test_signing_in_goes_to_slack_and_never_anywhere_else_afterwards(
+    site: Site, next_path: str, provider: str, language: str
+) -> None:
+    """Whatever `next` says, `/login` sends the browser to Slack's authorize page, and what it will follow
+    after signing in is a path of this site."""
+    response = await site.client.get(
+        f"/login{provider}", params={"next": next_path}, headers={b"Accept-Language": header_value(language)}
+    )
+    assert_no_server_error(response)
+    assert response.status_code == 302
+    assert response.headers["location"].startswith(site.fake.authorize_url + "?")
+    async with site.sessions() as session:
+        stored = await session.scalar(text("SELECT next_path FROM signin_attempt ORDER BY id DESC LIMIT 1"))
+    assert isinstance(stored, str)
+    assert stored.startswith("/")
+    assert not stored.startswith("//")
+    assert "\\" not in stored
 
 
 @FUZZ

@@ -468,6 +468,23 @@ async def test_signing_out_needs_the_sessions_csrf_token(site: Site) -> None:
     assert (await site.browser.get("/me")).status_code == 303
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [("multipart/form-data; boundary=x", b"garbage"), ("multipart/form-data", b"--x\r\n\r\nzz"),
+     ("application/x-www-form-urlencoded; charset=no-such-charset", b"csrf_token=x"),
+     ("application/x-www-form-urlencoded", b"csrf_token=%ff%fe"), ("application/json", b'{"csrf_token": 1}')],
+)  # fmt: skip
+async def test_a_malformed_form_is_refused_without_a_server_error(
+    site: Site, content_type: str, body: bytes
+) -> None:
+    await site.sign_in("UEMP2")
+    for path in ("/logout", "/me/disconnect"):
+        refused = await site.browser.post(path, content=body, headers={"Content-Type": content_type})
+        assert refused.status_code == 403
+    assert (await site.browser.get("/me")).status_code == 200
+    assert await site.count(WebSession) == 1
+
+
 async def test_a_stolen_cookie_is_useless_after_signing_out(site: Site) -> None:
     await site.sign_in("UEMP2")
     token = site.browser.cookie("relais_session")
