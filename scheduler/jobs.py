@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
-from bot.services import connections, delivery, inbound, outbox, weekly
+from bot.services import connections, delivery, inbound, outbox, web_sessions, weekly
 from bot.services import posts as post_service
 from bot.services.posting import Poster
 from models import ClockJob, OutboxMessage, OutboxState, Workspace
@@ -162,10 +162,12 @@ async def leaderboard(ctx: Context) -> str:
 
 async def connection_warnings(ctx: Context) -> str:
     """LinkedIn connections ending within a week (told once); the hourly housekeeping too: old connect
-    attempts and old inbound deliveries (a platform's redeliveries, `bot.services.inbound`) forgotten."""
+    attempts, ended browser sessions and sign-ins (`bot.services.web_sessions`) and old inbound
+    deliveries (a platform's redeliveries, `bot.services.inbound`) forgotten."""
     async with ctx.sessions() as session:
         warned = await connections.warn_expiring(session, now=ctx.now(), queued_at=ctx.sending_now())
         await connections.purge_attempts(session, now=ctx.now())
+        await web_sessions.purge(session, now=ctx.now())
         await inbound.prune(session, now=ctx.sending_now())
         await session.commit()
     await drain(ctx)
