@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import db
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
+from handlers.slack.platform import SlackPlatform
 from models import (
     Click,
     Member,
@@ -581,3 +582,53 @@ async def test_without_a_client_id_signing_in_is_not_offered(
         assert (await driver.client.get("/login/slack/callback?state=x&code=y")).status_code == 404
     async with db.session_factory(engine)() as session:
         assert await session.scalar(select(func.count()).select_from(SignInAttempt)) == 0
+
+
+class _OtherChat:
+    """A second chat platform that only offers sign-in (the choice page appears with two)."""
+
+    name = "otherchat"
+    command = ""
+
+    def configured(self, settings: Any) -> bool:
+        return False
+
+    def install(self, app: Any, core: Any) -> None:
+        return None
+
+    def sign_in(self, settings: Any) -> Any:
+        return self
+
+    label = "Other Chat"
+
+    def authorization_url(self, *, state: str, nonce: str, redirect_uri: str) -> str:
+        return f"https://other.example/authorize?state={state}&redirect_uri={redirect_uri}"
+
+    async def identify(self, *, code: str, redirect_uri: str, nonce: str) -> Any:
+        raise AssertionError("not reached")
+
+
+async def test_with_two_ways_to_sign_in_the_browser_chooses(
+    make_settings: SettingsFactory, engine: AsyncEngine, fake_slack: FakeSlack, clock: FrozenClock
+) -> None:
+    setup_workspace(fake_slack)
+    adapters = [SlackPlatform(), _OtherChat()]
+    async with relais_app(
+        _settings(make_settings, fake_slack), engine, clock, fake_slack, adapters=adapters
+    ) as driver:
+        browser = Browser(driver.client)
+        choice = await browser.get(
+            "/login", params={"next": "/admin?weeks=4"}, headers={"Accept-Language": "fr"}
+        )
+        assert choice.status_code == 200
+        page = shown(choice)
+        assert '<a href="/login/slack?next=%2Fadmin%3Fweeks%3D4">Se connecter avec Slack</a>' in page
+        assert "Se connecter avec Other Chat" in page
+        assert await Site(browser, fake_slack, clock, db.session_factory(engine)).count(SignInAttempt) == 0
+        other = await browser.get("/login/otherchat", params={"next": "/me"})
+        assert other.status_code == 302
+        assert other.headers["location"].startswith("https://other.example/authorize?state=")
+        assert (
+            "redirect_uri=https://relais.example.test/login/otherchat/callback" in other.headers["location"]
+        )
+        assert (await browser.get("/login/nosuch")).status_code == 404
