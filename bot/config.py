@@ -24,6 +24,8 @@ LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 MICROSOFT_APP_TYPES = ("MultiTenant", "SingleTenant", "UserAssignedMSI")
 # Where the Bot Framework publishes the keys that sign the tokens of the activities it sends.
 BOT_FRAMEWORK_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+# Microsoft Entra ID's sign-in host: the keys of a single-tenant bot's tokens, the Microsoft sign-in.
+MICROSOFT_LOGIN_URL = "https://login.microsoftonline.com"
 
 # How to set each variable, for the one-line error. Keys are field names.
 _HOW_TO_SET: dict[str, str] = {
@@ -59,6 +61,7 @@ _HOW_TO_SET: dict[str, str] = {
     "microsoft_app_type": "one of " + ", ".join(MICROSOFT_APP_TYPES) + ", as the Azure Bot's 'Type of App'",
     "relais_teams_anonymous": "true only for a local client such as the Agents Playground, else false",
     "teams_openid_metadata_url": f"e.g. TEAMS_OPENID_METADATA_URL={BOT_FRAMEWORK_OPENID_METADATA_URL}",
+    "microsoft_login_url": f"e.g. MICROSOFT_LOGIN_URL={MICROSOFT_LOGIN_URL} (Microsoft Entra ID)",
 }
 
 
@@ -105,6 +108,7 @@ class Settings(BaseSettings):
     microsoft_app_type: str = "MultiTenant"
     relais_teams_anonymous: bool = False
     teams_openid_metadata_url: str = BOT_FRAMEWORK_OPENID_METADATA_URL
+    microsoft_login_url: str = MICROSOFT_LOGIN_URL  # Microsoft Entra ID (tests point it at a local one)
 
     @field_validator("database_url")
     @classmethod
@@ -225,6 +229,17 @@ class Settings(BaseSettings):
             return BOT_FRAMEWORK_OPENID_METADATA_URL
         if isinstance(value, str):
             value = value.strip()
+            if not value.startswith(("http://", "https://")):
+                raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("microsoft_login_url", mode="before")
+    @classmethod
+    def _login_url(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return MICROSOFT_LOGIN_URL
+        if isinstance(value, str):
+            value = value.strip().rstrip("/")
             if not value.startswith(("http://", "https://")):
                 raise ValueError("must start with http:// or https://")
         return value

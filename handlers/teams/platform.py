@@ -74,6 +74,11 @@ class TeamsPlatform:
             tokens = BotFrameworkTokens(
                 settings.microsoft_app_id,
                 metadata_url=settings.teams_openid_metadata_url,
+                # A single-tenant bot's tokens may come from its tenant's Microsoft Entra ID.
+                entra_tenant=None
+                if settings.microsoft_app_type == "MultiTenant"
+                else settings.microsoft_app_tenant_id,
+                login_url=settings.microsoft_login_url,
                 keys_cooldown=self._keys_cooldown,
                 monotonic=self._monotonic,
             )
