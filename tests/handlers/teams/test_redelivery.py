@@ -195,6 +195,7 @@ async def test_a_first_run_that_failed_runs_again_when_delivered_again(two: tupl
     assert answer["value"].startswith("Share on LinkedIn: https://relais.example.test/r/")
     (sent,) = sent_to(a, BOB_CHAT, before)
     assert "Here is your personal link to share on LinkedIn" in card_text(sent)
+    assert len(a.connector.activities(BOB_CHAT)) == 1  # what Bob's chat shows: his link, once
     assert await count(a, TrackedLink) == 1
     (claim,) = [row for row in await claims(a) if row.key == stored_key(click)]
     assert claim.answer == answer
