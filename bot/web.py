@@ -171,11 +171,16 @@ async def handle_oauth_callback(request: web.Request) -> web.Response:
         request.app[DEPS_KEY], request, _commands(request.app)
     )
     if connected:
-        for platform in request.app[PLATFORMS_KEY]:
-            task = asyncio.create_task(platform.drain(request.app))
-            request.app[TASKS_KEY].add(task)
-            task.add_done_callback(request.app[TASKS_KEY].discard)
+        _send_soon(request.app)
     return response
+
+
+def _send_soon(app: web.Application) -> None:
+    """What was just enqueued goes out now, in the background, rather than on the clock's next pass."""
+    for platform in app[PLATFORMS_KEY]:
+        task = asyncio.create_task(platform.drain(app))
+        app[TASKS_KEY].add(task)
+        task.add_done_callback(app[TASKS_KEY].discard)
 
 
 NOT_FOUND_PAGE = """<!doctype html><html lang="en"><meta charset="utf-8"><title>Link not found</title>
@@ -256,6 +261,8 @@ async def handle_share_link(request: web.Request) -> web.Response:
             text=UNAVAILABLE_PAGE if opened.busy else TOO_MANY_PAGE,
             content_type="text/html",
         )
+    if opened.counted:
+        _send_soon(request.app)  # the member's reminders now say "shared ✓" (`bot.services.shared_marks`)
     if opened.location is None:
         return web.Response(
             status=410, headers={"Cache-Control": "no-store"}, text=GONE_PAGE, content_type="text/html"

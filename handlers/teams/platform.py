@@ -90,8 +90,11 @@ class TeamsPlatform:
         app.router.add_post("/api/messages", handle_teams_activity)
 
     async def drain(self, app: web.Application) -> None:
+        """Send now what waits for Teams, through the sender (whose `settle` then waits for it too)."""
         if TEAMS_SENDER_KEY in app:
-            await app[TEAMS_SENDER_KEY].drain()
+            sender = app[TEAMS_SENDER_KEY]
+            sender.soon()
+            await sender.settle()
 
     def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
         return TeamsNotifier.on_core(

@@ -4,6 +4,7 @@ to it as the Bot Framework posts them: JSON with a bearer token signed for the a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.demo.fake_teams import FakeTeams
-from bot.web import create_app
+from bot.web import TASKS_KEY, create_app
 from handlers.teams.platform import TEAMS_SENDER_KEY, TeamsPlatform
 from tests.conftest import running
 from tests.fakes.bot_framework import FakeBotFramework
@@ -77,8 +78,11 @@ class TeamsDriver:
     app: web.Application | None = None
 
     async def settle(self) -> None:
-        """Wait until what the last activities enqueued was sent (Relais sends it after each turn)."""
+        """Wait until what the last activities or requests enqueued was sent (Relais sends it after each
+        turn, and after a share link counted a share)."""
         assert self.app is not None
+        while self.app[TASKS_KEY]:
+            await asyncio.gather(*self.app[TASKS_KEY])
         await self.app[TEAMS_SENDER_KEY].settle()
 
     async def post(self, body: Any, *, authorization: str | None = SIGNED) -> httpx.Response:
