@@ -2,21 +2,46 @@
 
 A platform adapter (`bot.platforms.Platform`) offers sign-in by also having a `sign_in(settings)` method
 (`SignsIn`) that returns its `SignInProvider` when the settings configure one (Slack: `SLACK_CLIENT_ID`),
-else None. The core keeps everything else: the state and nonce, the cookies, the session, the pages
-(`bot.signin_pages`); the provider only builds its authorization URL and turns the code it sends back
-into an `Identity`, refusing a person of a workspace this Relais does not serve.
+else None. The core keeps everything else: the state, the nonce and the PKCE code verifier (RFC 7636,
+S256: kept server side with the sign-in under way, never in a cookie), the cookies, the session, the
+pages (`bot.signin_pages`); the provider only builds its authorization URL (with the code challenge) and
+turns the code it sends back into an `Identity` (sending the verifier), refusing a person of a
+workspace this Relais does not serve.
+
+PKCE binds the code to the server that started the sign-in: a code that leaks from the browser (a log,
+a Referer, a code injected into another sign-in's callback) is useless without the verifier, which
+never leaves this server until the token request. The two functions below are RFC 7636 §4.1-4.2 with
+the standard library (the S256 transform is checked against the RFC's Appendix B example in tests); the
+connect flow's PKCE (`bot.services.connections`) uses the same.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, runtime_checkable
 
 from bot.config import Settings
 
 # Why a provider refused: the code names the page the browser gets (`signin_<code>` in bot/i18n).
 Refusal = Literal["denied", "provider_error", "unknown_workspace"]
+
+# The one code challenge method Relais sends: `plain` would put the verifier itself in the browser.
+PKCE_METHOD: Final = "S256"
+
+
+def new_code_verifier() -> str:
+    """A PKCE code verifier: 32 random octets, base64url (43 characters of RFC 7636's unreserved set)."""
+    return secrets.token_urlsafe(32)
+
+
+def code_challenge(code_verifier: str) -> str:
+    """The S256 code challenge of `code_verifier`: BASE64URL(SHA256(ASCII(verifier))), unpadded."""
+    digest = hashlib.sha256(code_verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -28,6 +53,9 @@ class Identity:
     member: str  # the platform's user id
     name: str | None = None
     locale: str | None = None
+    # False when the provider accepts people of any workspace of its kind (a multi-tenant Microsoft app
+    # registration): the core then lets in only a workspace Relais already serves (the bot is installed).
+    workspace_checked: bool = True
 
 
 class SignInFailed(Exception):
@@ -45,13 +73,15 @@ class SignInProvider(Protocol):
     name: str
     label: str
 
-    def authorization_url(self, *, state: str, nonce: str, redirect_uri: str) -> str:
-        """The provider's page where the person consents; it comes back to `redirect_uri` with a code."""
+    def authorization_url(self, *, state: str, nonce: str, code_challenge: str, redirect_uri: str) -> str:
+        """The provider's page where the person consents; it comes back to `redirect_uri` with a code.
+        `code_challenge` is sent with `code_challenge_method=S256` (`PKCE_METHOD`)."""
         ...
 
-    async def identify(self, *, code: str, redirect_uri: str, nonce: str) -> Identity:
-        """Exchange `code` for the person's identity, checked (nonce, audience, workspace served).
-        Raises `SignInFailed`. Called outside any transaction: it is a network call."""
+    async def identify(self, *, code: str, redirect_uri: str, nonce: str, code_verifier: str) -> Identity:
+        """Exchange `code` (with the PKCE `code_verifier`) for the person's identity, checked (nonce,
+        audience, workspace served). Raises `SignInFailed`. Called outside any transaction: it is a
+        network call."""
         ...
 
 

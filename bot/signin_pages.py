@@ -4,10 +4,12 @@ and `POST /logout`, and `signed_in` for every page that needs to know who is at 
 The chat platforms vouch for the person (`bot.signin`: OpenID Connect's authorization code flow); this
 module keeps the rest. A sign-in starts with a random `state` kept in a short-lived cookie scoped to
 `/login/` (so the callback is accepted only in the browser that started it) and, hashed, in the
-database (so it is used once), and a `nonce` the provider's ID token must carry. The callback checks
-both before it calls the provider, and opens a session (`bot.services.web_sessions`) whose token goes
-in an HttpOnly, SameSite=Lax cookie, Secure when `PUBLIC_URL` is https. Refusals are pages in the
-browser's language, and change nothing.
+database (so it is used once), a `nonce` the provider's ID token must carry, and a PKCE code verifier
+kept in the database, whose S256 challenge goes to the provider (so the code is worth nothing to
+anyone but this server). The callback checks the state before it calls the provider with the
+verifier, and opens a session (`bot.services.web_sessions`) whose token goes in an HttpOnly,
+SameSite=Lax cookie, Secure when `PUBLIC_URL` is https. Refusals are pages in the browser's language,
+and change nothing.
 """
 
 from __future__ import annotations
@@ -128,17 +130,20 @@ async def handle_login_with(request: web.Request) -> web.Response:
 async def _start(request: web.Request, provider: signin.SignInProvider, next_path: str) -> web.Response:
     core = request.app[CORE_KEY]
     async with core.sessions() as session:
-        state, nonce = await web_sessions.start_signin(
+        started = await web_sessions.start_signin(
             session, provider=provider.name, next_path=next_path, now=core.clock.now()
         )
         await session.commit()
     location = provider.authorization_url(
-        state=state, nonce=nonce, redirect_uri=redirect_uri(core, provider.name)
+        state=started.state,
+        nonce=started.nonce,
+        code_challenge=signin.code_challenge(started.code_verifier),
+        redirect_uri=redirect_uri(core, provider.name),
     )
     response = _redirect(location, status=302)
     response.set_cookie(
         SIGNIN_COOKIE,
-        state,
+        started.state,
         max_age=int(web_sessions.SIGNIN_TTL.total_seconds()),
         path=SIGNIN_COOKIE_PATH,
         httponly=True,
@@ -179,7 +184,10 @@ async def handle_callback(request: web.Request) -> web.Response:
         return _refused(lang, t(lang, "signin_denied"), status=400)
     try:
         identity = await provider.identify(
-            code=code, redirect_uri=redirect_uri(core, provider.name), nonce=attempt.nonce
+            code=code,
+            redirect_uri=redirect_uri(core, provider.name),
+            nonce=attempt.nonce,
+            code_verifier=attempt.code_verifier,
         )
     except signin.SignInFailed as failure:
         logger.warning("sign-in with %s refused (%s)", provider.name, failure)

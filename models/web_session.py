@@ -31,8 +31,9 @@ class SignInAttempt(Base):
     """One trip to a sign-in provider. Not scoped to a workspace: nobody knows which one until the
     provider answers. `state_hash` is the SHA-256 of the `state` the provider echoes back (the browser
     holds it in a short-lived cookie); `finished_at` marks it used, so a replayed callback does nothing.
-    `nonce` is checked against the provider's ID token; `next_path` is where the browser goes after
-    (a local path, checked before it is stored)."""
+    `nonce` is checked against the provider's ID token; `code_verifier` is the PKCE secret (RFC 7636)
+    sent with the code at the callback, its S256 challenge having gone to the provider; `next_path` is
+    where the browser goes after (a local path, checked before it is stored)."""
 
     __tablename__ = "signin_attempt"
 
@@ -40,6 +41,7 @@ class SignInAttempt(Base):
     provider: Mapped[str] = mapped_column(String(32))
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
     nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
     next_path: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -27,8 +27,9 @@ the fake). It speaks Slack's wire protocol:
   as the browser of whoever `sign_in_as` names sees it (nobody: 401), redirecting to the `redirect_uri` with a
   single-use code and the `state` (or `error=access_denied` when they decline); `openid.connect.token` takes
   the client id and secret (HTTP Basic, as slack_sdk sends them, or form fields), the code and the same
-  `redirect_uri`, and gives a user token and an ID token (HS256 with the client secret, carrying the
-  `nonce`); `openid.connect.userInfo` names the person with Slack's claims (`sub`,
+  `redirect_uri` (and the PKCE `code_verifier` when the authorize request had an S256 `code_challenge`:
+  else `invalid_code_verifier`), and gives a user token and an ID token (HS256 with the client secret,
+  carrying the `nonce`); `openid.connect.userInfo` names the person with Slack's claims (`sub`,
   `https://slack.com/user_id`, `https://slack.com/team_id`, `name`, `locale`...).
 * A `trigger_id` can be used once (`exchanged_trigger_id` the second time); the trigger id "expired" answers
   `expired_trigger_id`.
@@ -44,6 +45,7 @@ import base64
 import binascii
 import contextlib
 import copy
+import hashlib
 import json
 import re
 import time
@@ -196,6 +198,7 @@ class _OidcGrant:
     nonce: str | None
     redirect_uri: str
     scopes: frozenset[str]
+    code_challenge: str | None = None  # PKCE (S256 only): the token request must bring its verifier
 
 
 @dataclass
@@ -212,6 +215,14 @@ class _SlackError(Exception):
         super().__init__(error)
         self.error = error
         self.extra = extra
+
+
+def _s256(verifier: str | None) -> str | None:
+    """RFC 7636's S256 challenge of a PKCE verifier (written here again: the fake checks Relais's)."""
+    if verifier is None:
+        return None
+    digest = hashlib.sha256(verifier.encode("ascii", errors="replace")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def _invalid_arguments(messages: list[str]) -> _SlackError:
@@ -1399,6 +1410,7 @@ class FakeSlack(LocalServer):
             or "openid" not in scopes
             or not scopes <= {"openid", "profile", "email"}
             or not redirect_uri.startswith(("http://", "https://"))
+            or ("code_challenge" in query and query.get("code_challenge_method") != "S256")
         ):
             return web.Response(status=400, text="<h1>Invalid request</h1>", content_type="text/html")
         if self.browser_user is None or self.browser_user not in self.users:
@@ -1412,6 +1424,7 @@ class FakeSlack(LocalServer):
                 nonce=query.get("nonce"),
                 redirect_uri=redirect_uri,
                 scopes=frozenset(scopes),
+                code_challenge=query.get("code_challenge"),
             )
             back["code"] = code
         else:
@@ -1442,6 +1455,11 @@ class FakeSlack(LocalServer):
             raise _SlackError("invalid_code")
         if self._param(call, "redirect_uri") != grant.redirect_uri:
             raise _SlackError("bad_redirect_uri")
+        if (
+            grant.code_challenge is not None
+            and _s256(self._param(call, "code_verifier")) != grant.code_challenge
+        ):
+            raise _SlackError("invalid_code_verifier")
         access_token = f"xoxp-{uuid.uuid4().hex}"
         self._oidc_tokens[access_token] = grant
         now = int(time.time())

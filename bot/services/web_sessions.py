@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.signin import new_code_verifier
 from models import Member, SignInAttempt, WebSession
 
 SESSION_TTL: Final = timedelta(hours=12)
@@ -77,23 +78,34 @@ class SignedIn:
     expires_at: datetime
 
 
-async def start_signin(
-    session: AsyncSession, *, provider: str, next_path: str, now: datetime
-) -> tuple[str, str]:
-    """Record a sign-in under way; the `(state, nonce)` to send to the provider (the state also goes
-    in the browser's cookie). The caller commits."""
-    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+@dataclass(frozen=True)
+class Started:
+    """A sign-in under way: `state` goes to the provider and in the browser's cookie, `nonce` to the
+    provider, and only the challenge of `code_verifier` (PKCE) leaves this server before the callback."""
+
+    state: str
+    nonce: str
+    code_verifier: str
+
+
+async def start_signin(session: AsyncSession, *, provider: str, next_path: str, now: datetime) -> Started:
+    """Record a sign-in under way (its state hashed; its nonce and PKCE verifier as they are, both
+    useless without the provider's single-use code). The caller commits."""
+    started = Started(
+        state=secrets.token_urlsafe(32), nonce=secrets.token_urlsafe(32), code_verifier=new_code_verifier()
+    )
     session.add(
         SignInAttempt(
             provider=provider,
-            state_hash=digest(state),
-            nonce=nonce,
+            state_hash=digest(started.state),
+            nonce=started.nonce,
+            code_verifier=started.code_verifier,
             next_path=safe_next(next_path),
             created_at=now,
             expires_at=now + SIGNIN_TTL,
         )
     )
-    return state, nonce
+    return started
 
 
 async def consume_signin(

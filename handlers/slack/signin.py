@@ -9,6 +9,11 @@ The ID token comes straight from Slack's token endpoint over TLS, so its signatu
 (OpenID Connect Core 3.1.3.7 allows it); its audience must be our client id and its nonce the one this
 sign-in sent. A person is accepted only from the workspace the bot token belongs to (`auth.test`): the
 one workspace this Relais serves on Slack.
+
+PKCE (RFC 7636, S256): the authorize request carries `code_challenge` and `code_challenge_method`, and
+`openid.connect.token` the `code_verifier`; Slack's reference for that method lists `code_verifier`
+("required when the authorization request included a `code_challenge`"). An authorization server that
+did not know the parameters would ignore them (RFC 6749 §3.1), so sending them costs nothing either way.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.services.web_sessions import same_secret
-from bot.signin import Identity, SignInFailed
+from bot.signin import PKCE_METHOD, Identity, SignInFailed
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +64,20 @@ class SlackSignIn:
             token=token, base_url=self._settings.slack_api_url, timeout=TIMEOUT_SECONDS, logger=_api_logger
         )
 
-    def authorization_url(self, *, state: str, nonce: str, redirect_uri: str) -> str:
+    def authorization_url(self, *, state: str, nonce: str, code_challenge: str, redirect_uri: str) -> str:
         query = {
             "response_type": "code",
             "scope": SCOPES,
             "client_id": self._client_id,
             "state": state,
             "nonce": nonce,
+            "code_challenge": code_challenge,
+            "code_challenge_method": PKCE_METHOD,
             "redirect_uri": redirect_uri,
         }
         return f"{self._settings.slack_oidc_authorize_url}?{urlencode(query)}"
 
-    async def identify(self, *, code: str, redirect_uri: str, nonce: str) -> Identity:
+    async def identify(self, *, code: str, redirect_uri: str, nonce: str, code_verifier: str) -> Identity:
         try:
             tokens = await self._client().openid_connect_token(
                 client_id=self._client_id,
@@ -78,6 +85,7 @@ class SlackSignIn:
                 code=code,
                 redirect_uri=redirect_uri,
                 grant_type="authorization_code",
+                code_verifier=code_verifier,
             )
             access_token, id_token = tokens.get("access_token"), tokens.get("id_token")
             if not isinstance(access_token, str) or not isinstance(id_token, str):

@@ -753,3 +753,22 @@ async def test_sign_in_with_slack_refusals(fake: FakeSlack) -> None:
         "state": "the-state",
         "error": "access_denied",
     }
+
+
+async def test_sign_in_with_slack_pkce(fake: FakeSlack) -> None:
+    """RFC 7636 Appendix B's verifier and S256 challenge: the code is redeemed only with that verifier."""
+    verifier, challenge = (
+        "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    )
+    fake.sign_in_as("U001")
+    assert (await authorize(fake, code_challenge=challenge, code_challenge_method="plain")).status_code == 400
+    anonymous = AsyncWebClient(base_url=fake.api_url)
+    credentials = {"client_id": fake.client_id, "client_secret": fake.client_secret, "redirect_uri": REDIRECT}
+    for wrong in ({}, {"code_verifier": verifier[:-1] + "l"}):
+        code = code_of(await authorize(fake, code_challenge=challenge, code_challenge_method="S256"))
+        refused = await api_error(anonymous.openid_connect_token(code=code, **credentials, **wrong))
+        assert refused.response["error"] == "invalid_code_verifier"
+    code = code_of(await authorize(fake, code_challenge=challenge, code_challenge_method="S256"))
+    tokens = await anonymous.openid_connect_token(code=code, code_verifier=verifier, **credentials)
+    assert tokens["id_token"]

@@ -45,6 +45,7 @@ async def test_housekeeping_forgets_ended_sessions_and_dead_sign_ins(
                     provider="slack",
                     state_hash=name.ljust(64, "0"),
                     nonce=name,
+                    code_verifier=name,
                     next_path="/me",
                     created_at=at - started,
                     expires_at=at - started + timedelta(minutes=10),

@@ -11,7 +11,6 @@ stored encrypted with `ENCRYPTION_KEY` and decrypted only to make a call.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import secrets
@@ -28,6 +27,7 @@ from bot.i18n import Language
 from bot.services import members as member_service
 from bot.services import outbox
 from bot.services.connections.tokens import account_of, put_tokens
+from bot.signin import code_challenge
 from bot.social import SocialClient, SocialError, TokenSet
 from models import Member, Network, OAuthAttempt, SocialAccount, SocialAccountStatus, Workspace
 
@@ -90,9 +90,8 @@ def state_digest(state: str) -> str:
 
 
 def pkce_challenge(verifier: str) -> str:
-    """RFC 7636 S256: base64url(sha256(verifier)) without padding."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    """RFC 7636 S256: base64url(sha256(verifier)) without padding (the same as browser sign-in's)."""
+    return code_challenge(verifier)
 
 
 async def issue_link(

@@ -4,9 +4,11 @@ redirect, CSRF, expiry), through HTTP into the running app."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,7 +22,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import db
+from bot import db, signin
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
 from handlers.slack.platform import SlackPlatform
@@ -117,6 +119,11 @@ class Site:
             return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
+def s256(verifier: str) -> str:
+    """RFC 7636's S256 code challenge, computed here independently of the app."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
 def shown(response: httpx.Response) -> str:
     """The page's text as a person reads it (entities such as &#x27; decoded)."""
     return html.unescape(response.text)
@@ -158,6 +165,14 @@ async def test_sign_in_with_slack_opens_a_session_and_me_names_the_member(site: 
     assert query["redirect_uri"] == CALLBACK
     assert query["state"] == site.browser.cookie("relais_signin")
     assert len(query["nonce"]) >= 32
+    async with site.sessions() as session:
+        [attempt] = (await session.scalars(select(SignInAttempt))).all()
+    # PKCE: only the S256 challenge of the verifier kept server side goes out (in no cookie).
+    assert query["code_challenge_method"] == "S256"
+    assert 43 <= len(attempt.code_verifier) <= 128
+    assert query["code_challenge"] == s256(attempt.code_verifier)
+    assert attempt.code_verifier not in authorize.headers["location"]
+    assert attempt.code_verifier not in str(site.browser.set_cookies)
     state_cookie = site.browser.last_set("relais_signin")
     assert (state_cookie["path"], state_cookie["httponly"], state_cookie["secure"]) == ("/login/", True, True)
     assert state_cookie["samesite"] == "Lax"
@@ -183,6 +198,7 @@ async def test_sign_in_with_slack_opens_a_session_and_me_names_the_member(site: 
     [exchange] = site.fake.calls_to("openid.connect.token")
     assert exchange.headers["Authorization"].startswith("Basic ")
     assert exchange.params["redirect_uri"] == CALLBACK
+    assert exchange.params["code_verifier"] == attempt.code_verifier
     assert len(site.fake.calls_to("openid.connect.userInfo")) == 1
 
     async with site.sessions() as session:
@@ -386,7 +402,8 @@ async def test_an_expired_sign_in_is_refused(site: Site) -> None:
 
 async def test_a_code_obtained_for_another_sign_in_is_refused(site: Site) -> None:
     """Code injection: Mallory puts the code of his own sign-in into Alice's callback (her browser's
-    state). The ID token carries his sign-in's nonce, not hers: refused."""
+    state). The code was issued for his sign-in's PKCE challenge, and Relais redeems it with her
+    sign-in's verifier: Slack refuses it (and its ID token would carry his nonce, not hers)."""
     alice = await site.to_slack()
     mallory = Browser(site.browser.client)
     site.fake.sign_in_as("UEMP3")
@@ -394,6 +411,7 @@ async def test_a_code_obtained_for_another_sign_in_is_refused(site: Site) -> Non
     code = parse_qs(urlsplit(mallorys_callback).query)["code"][0]
     state = parse_qs(urlsplit(alice.headers["location"]).query)["state"][0]
     page = await site.browser.get("/login/slack/callback", params={"state": state, "code": code})
+    assert site.fake._oidc_tokens == {}  # refused by the verifier: Slack issued no token at all
     assert page.status_code == 502
     assert "Slack answered with an error" in shown(page)
     assert site.browser.cookie("relais_session") is None
@@ -601,10 +619,10 @@ class _OtherChat:
 
     label = "Other Chat"
 
-    def authorization_url(self, *, state: str, nonce: str, redirect_uri: str) -> str:
+    def authorization_url(self, *, state: str, nonce: str, code_challenge: str, redirect_uri: str) -> str:
         return f"https://other.example/authorize?state={state}&redirect_uri={redirect_uri}"
 
-    async def identify(self, *, code: str, redirect_uri: str, nonce: str) -> Any:
+    async def identify(self, *, code: str, redirect_uri: str, nonce: str, code_verifier: str) -> Any:
         raise AssertionError("not reached")
 
 
@@ -632,3 +650,14 @@ async def test_with_two_ways_to_sign_in_the_browser_chooses(
             "redirect_uri=https://relais.example.test/login/otherchat/callback" in other.headers["location"]
         )
         assert (await browser.get("/login/nosuch")).status_code == 404
+
+
+def test_the_code_challenge_is_rfc_7636s_s256() -> None:
+    """RFC 7636 Appendix B: the example verifier and its S256 challenge; a new verifier is 43 characters
+    of the RFC's unreserved set, and never the same twice."""
+    assert signin.code_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == (
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    )
+    verifiers = {signin.new_code_verifier() for _ in range(50)}
+    assert len(verifiers) == 50
+    assert all(re.fullmatch(r"[A-Za-z0-9._~-]{43,128}", verifier) for verifier in verifiers)
