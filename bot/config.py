@@ -385,6 +385,9 @@ def configure_logging(settings: Settings) -> None:
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # aiosqlite logs every statement with its parameters at DEBUG: sign-in nonces and PKCE verifiers,
+    # CSRF tokens. Secrets are never logged, whatever the level.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     if settings.log_level != "DEBUG":
         # Alembic narrates its set-up at INFO; `relais migrate` prints its own summary.
         logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -198,6 +198,10 @@ async def handle_callback(request: web.Request) -> web.Response:
         message = t(lang, "signin_provider_error", provider=provider.label)
         return _refused(lang, message, status=REFUSED_STATUS["provider_error"])
     opened = await _open(core, identity, previous=request.cookies.get(SESSION_COOKIE))
+    if opened is None:
+        logger.warning("sign-in with %s refused: a workspace Relais does not serve", provider.name)
+        message = t(lang, "signin_unknown_workspace", provider=provider.label)
+        return _refused(lang, message, status=REFUSED_STATUS["unknown_workspace"])
     response = _redirect(attempt.next_path)
     response.del_cookie(SIGNIN_COOKIE, path=SIGNIN_COOKIE_PATH)
     response.set_cookie(
@@ -212,14 +216,25 @@ async def handle_callback(request: web.Request) -> web.Response:
     return response
 
 
-async def _open(core: Relais, identity: signin.Identity, *, previous: str | None) -> web_sessions.Opened:
+async def _open(
+    core: Relais, identity: signin.Identity, *, previous: str | None
+) -> web_sessions.Opened | None:
     """The member the provider vouched for (created if Relais never met them), and a new session for
-    them; a session this browser had before is closed."""
+    them; a session this browser had before is closed. None, and nothing written, for a workspace the
+    provider did not check (`Identity.workspace_checked`) that Relais does not already serve."""
     now = core.clock.now()
     async with core.sessions() as session:
-        workspace = await member_service.ensure_workspace(
-            session, platform=identity.platform, external_id=identity.workspace, now=now
-        )
+        if identity.workspace_checked:
+            workspace = await member_service.ensure_workspace(
+                session, platform=identity.platform, external_id=identity.workspace, now=now
+            )
+        else:
+            found = await member_service.find_workspace(
+                session, platform=identity.platform, external_id=identity.workspace
+            )
+            if found is None:
+                return None
+            workspace = found
         member = await member_service.ensure_member(
             session, workspace=workspace, external_id=identity.member, now=now
         )

@@ -63,6 +63,13 @@ async def ensure_workspace(
     return workspace
 
 
+async def find_workspace(session: AsyncSession, *, platform: str, external_id: str) -> Workspace | None:
+    """The workspace row of a team/tenant id on a platform, if Relais has met it."""
+    return await session.scalar(
+        select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
+    )
+
+
 async def ensure_member(
     session: AsyncSession, *, workspace: Workspace, external_id: str, now: datetime
 ) -> Member:

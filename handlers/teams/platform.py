@@ -18,11 +18,13 @@ from bot.core import Relais
 from bot.db import Sessions
 from bot.notifier import Notifier
 from bot.services import delivery
+from bot.signin import SignInProvider
 from handlers.teams.agent import TeamsAgent
 from handlers.teams.auth import KEYS_COOLDOWN_SECONDS, BotFrameworkTokens
 from handlers.teams.hosting import build_adapter, token_provider
 from handlers.teams.ingress import TeamsIngress
 from handlers.teams.notifier import TeamsNotifier
+from handlers.teams.signin import sign_in
 from handlers.teams.text import COMMAND
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,11 @@ class TeamsPlatform:
 
     def require(self, settings: Settings) -> None:
         settings.require_teams()
+
+    def sign_in(self, settings: Settings) -> SignInProvider | None:
+        """Sign in with Microsoft (`bot.signin.SignsIn`) through the bot's app registration, when it has
+        a client secret (`handlers.teams.signin`); its keys are timed as the token check's."""
+        return sign_in(settings, monotonic=self._monotonic, keys_cooldown=self._keys_cooldown)
 
     def install(self, app: web.Application, core: Relais) -> None:
         """Raises `ConfigError` when the Teams settings are incomplete."""

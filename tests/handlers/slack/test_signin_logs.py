@@ -1,6 +1,6 @@
 """`relais serve` at LOG_LEVEL=DEBUG while someone signs in with Slack: slack_sdk, aiohttp and the
 database driver all log, and no secret of the sign-in is among what they log (the code, the state, the
-session's token, Slack's user token, the client secret)."""
+PKCE verifier, the session's token and CSRF token, Slack's user token, the client secret)."""
 
 from __future__ import annotations
 
@@ -64,7 +64,10 @@ async def test_debug_logs_of_the_real_server_hold_no_secret_of_a_sign_in(
         logs = stderr.decode()
         assert " DEBUG " in logs
         assert "GET /login/slack/callback 303" in logs
+        verifier = fake_slack.calls_to("openid.connect.token")[0].params["code_verifier"]
+        csrf_token = me.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         secrets = [query["code"][0], query["state"][0], session_token, access_token, fake_slack.client_secret]
+        secrets += [verifier, csrf_token]  # kept in the database: the driver's DEBUG lines must not show them
         for secret in secrets:
             assert secret not in logs
     finally:
