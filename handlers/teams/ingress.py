@@ -4,8 +4,8 @@ In order: a request without a bearer token is refused from its headers (401), an
 body too (413), before a byte of the body is read; the body must arrive within a few seconds (408) and
 be a JSON object (400); its Bot Framework token must be valid for it (`handlers.teams.auth`: 401, even
 when the keys cannot be fetched); it must be an activity the SDK can read (400). Only then does the SDK's
-adapter run the turn. In anonymous mode (a local client, no token) the activity's `serviceUrl` must be
-on this machine instead (401 otherwise), since replies go there.
+adapter run the turn. In anonymous mode (a local client, no token) the request must come from this
+machine and the activity's `serviceUrl` must be on it too (401 otherwise), since replies go there.
 
 The SDK answers 202, or the invoke's answer. When it fails before the turn runs (the bot's own token
 cannot be obtained from Microsoft Entra ID), the answer is 503: nothing was done, and the Bot Framework
@@ -14,6 +14,7 @@ may deliver the activity again.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import warnings
@@ -44,6 +45,9 @@ class TeamsIngress:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         authorization = request.headers.get("Authorization")
         if self._tokens is not None and not _bearer(authorization):
+            return refuse(401, "invalid request")
+        if self._tokens is None and not _on_this_machine(request.remote):
+            logger.warning("anonymous Teams request refused: it does not come from this machine")
             return refuse(401, "invalid request")
         too_large = announced_too_large(request)
         if too_large is not None:
@@ -81,6 +85,15 @@ class TeamsIngress:
             logger.warning("anonymous Teams activity refused: its serviceUrl is not on this machine")
             return None
         return ClaimsIdentity({})  # no claims: the SDK then replies without a token
+
+
+def _on_this_machine(remote: str | None) -> bool:
+    """Whether the request's peer is this machine: anonymous mode serves local clients only (anyone else
+    could act as any person, and make Relais call any local port)."""
+    try:
+        return remote is not None and ipaddress.ip_address(remote).is_loopback
+    except ValueError:
+        return False
 
 
 def _bearer(authorization: str | None) -> bool:

@@ -7,11 +7,14 @@ any Teams setting the route answers 404."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import pytest
+from aiohttp.test_utils import make_mocked_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from microsoft_agents.hosting.core import AnonymousTokenProvider
@@ -22,7 +25,7 @@ from bot.demo.fake_teams import FakeTeams
 from bot.inbound import BODY_TIMEOUT_SECONDS, MAX_BODY_BYTES
 from bot.web import create_app
 from handlers.teams.auth import RETRY_AFTER_FAILURE_SECONDS
-from handlers.teams.platform import TeamsPlatform
+from handlers.teams.platform import TEAMS_INGRESS_KEY, TeamsPlatform
 from tests.bot.test_ingress import row_counts
 from tests.conftest import running
 from tests.fakes.bot_framework import KEYS_PATH, METADATA_PATH, FakeBotFramework, new_key
@@ -340,6 +343,31 @@ async def test_anonymous_mode_answers_local_clients_without_a_token(
         answer = await teams.post(_invoke(local), authorization=None)
         assert (answer.status_code, answer.json()["type"]) == (200, ERROR_TYPE)
     assert bot_framework.fetches == []  # no token is looked at
+
+
+async def test_anonymous_mode_refuses_clients_off_this_machine(
+    anonymous: Settings, engine: AsyncEngine, bot_framework: FakeBotFramework, fake_teams: FakeTeams
+) -> None:
+    # `relais serve` listens on every interface: a client elsewhere on the network could otherwise act as
+    # anyone (no token), and point Relais at any port of this machine.
+    async with teams_app(anonymous, engine, bot_framework, fake_teams, platform=TeamsPlatform()) as teams:
+        assert teams.app is not None
+        transport = mock.Mock()
+        transport.get_extra_info.side_effect = lambda name, default=None: (
+            ("192.0.2.7", 50123) if name == "peername" else default
+        )
+        body = json.dumps(activity(fake_teams.service_url, text="help")).encode()
+        request = make_mocked_request(
+            "POST",
+            "/api/messages",
+            headers={"Content-Type": "application/json", "Content-Length": str(len(body))},
+            transport=transport,
+            app=teams.app,
+            payload=mock.Mock(read=mock.AsyncMock(return_value=body)),
+        )
+        response = await teams.app[TEAMS_INGRESS_KEY].handle(request)
+        assert response.status == 401
+    await _nothing_changed(engine, fake_teams)
 
 
 @pytest.mark.parametrize(
