@@ -3,9 +3,10 @@
 In order: a request without a bearer token is refused from its headers (401), and one announcing a huge
 body too (413), before a byte of the body is read; the body must arrive within a few seconds (408) and
 be a JSON object (400); its Bot Framework token must be valid for it (`handlers.teams.auth`: 401, even
-when the keys cannot be fetched); it must be an activity the SDK can read (400). Only then does the SDK's
-adapter run the turn. In anonymous mode (a local client, no token) the request must come from this
-machine and the activity's `serviceUrl` must be on it too (401 otherwise), since replies go there.
+when the keys cannot be fetched); it must be an activity the SDK can read (400); a single-tenant bot
+answers its own tenant only (403). Only then does the SDK's adapter run the turn. In anonymous mode (a
+local client, no token) the request must come from this machine and the activity's `serviceUrl` must be
+on it too (401 otherwise), since replies go there.
 
 The SDK answers 202, or the invoke's answer. When it fails before the turn runs (the bot's own token
 cannot be obtained from Microsoft Entra ID), the answer is 503: nothing was done, and the Bot Framework
@@ -28,6 +29,7 @@ from microsoft_agents.hosting.core import ClaimsIdentity
 from bot.inbound import announced_too_large, read_body, refuse
 from handlers.teams.agent import TeamsAgent
 from handlers.teams.auth import BotFrameworkTokens, is_loopback
+from handlers.teams.membership import tenant_of
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +39,19 @@ class TeamsIngress:
 
     `tokens` is None in anonymous mode (`RELAIS_TEAMS_ANONYMOUS`)."""
 
-    def __init__(self, adapter: CloudAdapter, agent: TeamsAgent, tokens: BotFrameworkTokens | None) -> None:
+    def __init__(
+        self,
+        adapter: CloudAdapter,
+        agent: TeamsAgent,
+        tokens: BotFrameworkTokens | None,
+        *,
+        tenant: str | None = None,
+    ) -> None:
+        """`tenant`: the one tenant a single-tenant bot serves (None: any)."""
         self.adapter = adapter
         self._agent = agent
         self._tokens = tokens
+        self._tenant = tenant.lower() if tenant else None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         authorization = request.headers.get("Authorization")
@@ -62,10 +73,14 @@ class TeamsIngress:
         if identity is None:
             return refuse(401, "invalid request")
         try:
-            Activity.model_validate(body)
+            activity = Activity.model_validate(body)
         except Exception as exc:  # pydantic's errors, and the SDK's own checks raise a bare Exception
             logger.warning("authenticated Teams request that is not an activity (%s)", type(exc).__name__)
             return refuse(400, "the request body is not an activity")
+        tenant = tenant_of(activity)
+        if self._tenant is not None and tenant is not None and tenant.lower() != self._tenant:
+            logger.warning("Teams activity from another tenant refused: this bot is single-tenant")
+            return refuse(403, "this Relais serves another tenant")
         with warnings.catch_warnings():  # the SDK's aiohttp adapter reads this plain key, not a RequestKey
             warnings.simplefilter("ignore", web.NotAppKeyWarning)
             request["claims_identity"] = identity

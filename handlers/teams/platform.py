@@ -92,7 +92,13 @@ class TeamsPlatform:
         adapter = build_adapter(self._tokens or token_provider(settings))
         sender = TeamsSender(core, self.notifier(settings, core.sessions, core.clock))
         app[TEAMS_SENDER_KEY] = sender
-        app[TEAMS_INGRESS_KEY] = TeamsIngress(adapter, TeamsAgent(core, after=sender.soon), tokens)
+        single = settings.microsoft_app_type != "MultiTenant" and settings.microsoft_app_id is not None
+        app[TEAMS_INGRESS_KEY] = TeamsIngress(
+            adapter,
+            TeamsAgent(core, after=sender.soon),
+            tokens,
+            tenant=settings.microsoft_app_tenant_id if single else None,
+        )
         app.on_shutdown.append(sender.settle_on_shutdown)
         app.router.add_post("/api/messages", handle_teams_activity)
 

@@ -166,6 +166,35 @@ async def test_a_single_tenant_bot_still_takes_the_bot_frameworks_tokens(
     assert entra.fetches == []
 
 
+async def test_a_single_tenant_bot_answers_its_own_tenant_only(
+    single_tenant: SettingsFactory,
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    bot_framework: FakeBotFramework,
+    fake_teams: FakeTeams,
+) -> None:
+    # Another organisation that uploads a package naming this bot gets nothing from this deployment (its
+    # people would otherwise get a workspace here, with this deployment's social apps and outbox).
+    elsewhere = install(fake_teams.service_url)
+    elsewhere["conversation"]["tenantId"] = "other-tenant"
+    elsewhere["channelData"] = {"tenant": {"id": "other-tenant"}}
+    async with teams_app(single_tenant(), engine, bot_framework, fake_teams) as teams:
+        response = await teams.post(elsewhere)
+        assert (response.status_code, response.json()) == (
+            403,
+            {"error": "this Relais serves another tenant"},
+        )
+    await _nothing_changed(engine, fake_teams)
+    # Its own tenant, written in capitals (tenant ids are GUIDs, in any case), is served.
+    async with teams_app(
+        single_tenant(microsoft_app_tenant_id=TENANT.upper()), engine, bot_framework, fake_teams
+    ) as teams:
+        assert (await teams.post(install(fake_teams.service_url))).status_code == 202
+    # A MultiTenant bot serves every tenant.
+    async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
+        assert (await teams.post(elsewhere)).status_code == 202
+
+
 # Each way an Entra token can be wrong for the SingleTenant bot of TENANT: (authorization, activity).
 Case = Callable[[FakeEntra, FakeBotFramework, str], tuple[str, dict[str, Any]]]
 
