@@ -35,11 +35,14 @@ async def remember(
 async def display_names(
     sessions: Sessions, *, workspace_id: int, external_ids: Collection[str]
 ) -> dict[str, str]:
-    """The display names Relais knows for these platform ids (ids without one are left out)."""
+    """The names Relais knows for these platform ids: members' display names, and channels' names as
+    their stored references give them (ids without one are left out)."""
     if not external_ids:
         return {}
     async with sessions() as session:
-        return await members.display_names(session, workspace_id=workspace_id, external_ids=external_ids)
+        found = await members.display_names(session, workspace_id=workspace_id, external_ids=external_ids)
+        others = [key for key in external_ids if key not in found]
+        return found | await conversations.names(session, workspace_id=workspace_id, keys=others)
 
 
 async def conversation_names(

@@ -48,21 +48,26 @@ async def reference_for(session: AsyncSession, *, workspace_id: int, key: str) -
 
 
 async def names(
-    session: AsyncSession, *, platform: str, workspace: str, keys: Collection[str]
+    session: AsyncSession,
+    *,
+    keys: Collection[str],
+    workspace_id: int | None = None,
+    platform: str | None = None,
+    workspace: str | None = None,
 ) -> dict[str, str]:
-    """The names of these conversations (channels) as their stored references give them (a platform
-    whose ids are not for people names a channel so); keys without one are left out."""
+    """The names of these conversations (channels) of a workspace (its id, or its platform and own id)
+    as their stored references give them (a platform whose ids are not for people names a channel so);
+    keys without one are left out."""
     if not keys:
         return {}
-    rows = await session.execute(
-        select(ConversationRef.key, ConversationRef.reference)
-        .join(Workspace, Workspace.id == ConversationRef.workspace_id)
-        .where(
-            Workspace.platform == platform,
-            Workspace.external_id == workspace,
-            ConversationRef.key.in_(list(keys)),
+    query = select(ConversationRef.key, ConversationRef.reference).where(ConversationRef.key.in_(list(keys)))
+    if workspace_id is not None:
+        query = query.where(ConversationRef.workspace_id == workspace_id)
+    else:
+        query = query.join(Workspace, Workspace.id == ConversationRef.workspace_id).where(
+            Workspace.platform == platform, Workspace.external_id == workspace
         )
-    )
+    rows = await session.execute(query)
     return {key: name for key, reference in rows if (name := _name_of(reference))}
 
 

@@ -26,7 +26,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final, Protocol
@@ -35,8 +35,8 @@ from microsoft_agents.hosting.core import AccessTokenProviderBase
 
 from bot.clock import Clock
 from bot.db import Sessions
-from bot.messages import Inline, Joined, Link, Mention, Message, Quote, Section, Strong, Text
-from bot.messages.model import Facts, Heading, Note, Part
+from bot.messages import Message
+from bot.messages.model import mentions
 from bot.messages.outbox import EDIT_KINDS, message_for
 from bot.notifier import (
     CHANNEL_GONE,
@@ -225,7 +225,8 @@ class TeamsNotifier:
             return Delivered(
                 ok=False, error=REFUSED, detail="serviceUrl not on this machine (anonymous mode)"
             )
-        names = await self._conversations.names(workspace_id, sorted(set(_members(message))))
+        mentioned = mentions(message, "member") | mentions(message, "channel")
+        names = await self._conversations.names(workspace_id, sorted(mentioned))
         activity = _activity(message, names, target)
         if size(activity) > MAX_MESSAGE_BYTES:
             logger.error("a %s message for Teams is %d bytes: not sent", kind, size(activity))
@@ -339,37 +340,3 @@ def _activity(message: Message, names: Mapping[str, str], target: _Target) -> di
     if target.bot:
         activity["from"] = target.bot
     return activity
-
-
-def _members(message: Message) -> Iterator[str]:
-    """The ids of the members a message mentions (whose names a card needs)."""
-    for part in message.parts:
-        yield from _part_members(part)
-    yield from _inline_members(message.summary)
-
-
-def _part_members(part: Part) -> Iterator[str]:
-    if isinstance(part, Heading | Section | Note):
-        yield from _inline_members(part.text)
-    elif isinstance(part, Facts):
-        for label, value in part.items:
-            yield from _inline_members(label)
-            yield from _inline_members(value)
-
-
-def _inline_members(content: Inline | int | float) -> Iterator[str]:
-    if isinstance(content, Mention):
-        if content.kind == "member":
-            yield content.ref
-    elif isinstance(content, Text):
-        for value in content.params.values():
-            yield from _inline_members(value)
-    elif isinstance(content, Link):
-        yield from _inline_members(content.label)
-    elif isinstance(content, Strong):
-        yield from _inline_members(content.content)
-    elif isinstance(content, Joined):
-        for part in content.parts:
-            yield from _inline_members(part)
-    elif isinstance(content, Quote | str | int | float):
-        return

@@ -96,7 +96,12 @@ async def fake(clock: Clock) -> AsyncIterator[FakeTeams]:
 
 
 def reference(
-    fake: FakeTeams, conversation: str, *, kind: str = "channel", user: str | None = None
+    fake: FakeTeams,
+    conversation: str,
+    *,
+    kind: str = "channel",
+    user: str | None = None,
+    name: str | None = None,
 ) -> dict[str, Any]:
     ref: dict[str, Any] = {
         "serviceUrl": fake.service_url,
@@ -104,6 +109,8 @@ def reference(
         "bot": BOT,
         "conversation": {"id": conversation, "conversationType": kind, "tenantId": TENANT},
     }
+    if name is not None:
+        ref["conversation"]["name"] = name
     if user is not None:
         ref["user"] = {"id": f"29:{user}", "aadObjectId": f"aad-{user}"}
     return ref
@@ -115,7 +122,7 @@ async def conversations(fake: FakeTeams, sessions: async_sessionmaker[AsyncSessi
     fake.add_conversation("a:admin-chat", conversation_type="personal", members=["29:admin"])
     references = {
         # The channel, as stored when the admin installed Relais in the team (the reference names them).
-        CHANNEL: reference(fake, f"{CHANNEL};messageid=1764200000000", user="admin"),
+        CHANNEL: reference(fake, f"{CHANNEL};messageid=1764200000000", user="admin", name="News"),
         # Ann and Bob are known from the team only; the admin from their 1:1 chat.
         "aad-ann": reference(fake, CHANNEL, user="ann"),
         "aad-bob": reference(fake, CHANNEL, user="bob"),
@@ -781,10 +788,10 @@ async def test_the_admins_are_told_why_a_teams_channel_failed_in_words_for_teams
         "admin_alert": ("aad-admin", OutboxState.SENT),
     }
     assert told["admin_alert"][2]["cause"] == "not_a_member"
-    shown = [activity["summary"] for activity in fake.activities("a:admin-chat")]
-    assert sorted(shown) == [
-        f"I could not post in #{CHANNEL}: I am not a member of it. Add me to the channel, or choose another "
-        "one with `channel` or in the next post.",
-        f"Post #7 was not published in #{CHANNEL}: I am not a member of the channel. Add me to it and "
+    shown = [activity["summary"].replace("`", "") for activity in fake.activities("a:admin-chat")]
+    assert sorted(shown) == [  # the channel by the name Teams gave it, never its id
+        "I could not post in #News: I am not a member of it. Add me to the channel, or choose another "
+        "one with channel or in the next post.",
+        "Post #7 was not published in #News: I am not a member of the channel. Add me to it and "
         "queue the post again, or queue it into another channel.",
     ]
