@@ -4,11 +4,14 @@ A platform that tells its bot who is there (Teams: `installationUpdate`, `conver
 person over as a `Person`: their id, what the platform says about them, and the way to write to them
 first (the platform's conversation reference, kept by `bot.services.conversations`). The workspace is
 created on first contact; whoever installed Relais is one of its admins, and the channel it was installed
-in becomes the default channel when the workspace has none. All of it in one short transaction.
+in becomes the default channel when the workspace has none. All of it in one short transaction, with the
+installer's welcome queued in the outbox (sent by the drainer, retried when the platform refuses it for
+a while, and never queued twice for one place).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,9 +24,8 @@ from bot.core import Relais
 from bot.flows import acting
 from bot.flows.acting import Who
 from bot.i18n import language_for
-from bot.messages.model import Message
-from bot.messages.welcome import welcome
-from bot.services import conversations
+from bot.messages.welcome import WELCOME_KIND
+from bot.services import conversations, outbox
 from bot.services import members as member_service
 from bot.services.members import Profile
 from models import Member, Workspace
@@ -52,10 +54,11 @@ class Place:
 
 async def installed(
     core: Relais, *, platform: str, workspace: str, installer: Person | None, place: Place
-) -> Message | None:
+) -> bool:
     """Relais was installed in `place` by `installer` (None when the platform does not say who). The
-    installer is recorded as an admin; the welcome, in their language, is returned only the first time
-    Relais hears of this place, so that the platform sending the same news again changes nothing."""
+    installer is recorded as an admin; the welcome, in their language, is queued to `place` only the first
+    time Relais hears of it (and once per place: its dedupe key), so that the platform sending the same
+    news again changes nothing. Returns whether a welcome was queued (the caller may send it soon)."""
     async with core.sessions() as session:
         row = await _workspace(core, session, platform, workspace)
         first_time = await conversations.reference_for(session, workspace_id=row.id, key=place.key) is None
@@ -68,11 +71,27 @@ async def installed(
         member = await _record(core, session, row, installer) if installer is not None else None
         if member is not None:
             member.is_admin = True
+        if first_time:
+            lang = language_for(
+                chosen=member.language if member else None, locale=member.locale if member else None
+            )
+            await outbox.enqueue(
+                session,
+                workspace_id=row.id,
+                kind=WELCOME_KIND,
+                destination=place.key,
+                payload={"lang": lang},
+                now=core.clock.now(),
+                dedupe_key=_welcome_key(place.key),
+            )
         await session.commit()
-    if not first_time:
-        return None
-    locale = member.locale if member is not None else None
-    return welcome(language_for(chosen=member.language if member else None, locale=locale))
+    return first_time
+
+
+def _welcome_key(place: str) -> str:
+    """The welcome's dedupe key for a place: its id hashed, since an id may take the column's whole width
+    (Teams' 1:1 chat ids run to hundreds of characters)."""
+    return "welcome:" + hashlib.sha256(place.encode()).hexdigest()
 
 
 async def joined(core: Relais, *, platform: str, workspace: str, people: Sequence[Person]) -> None:

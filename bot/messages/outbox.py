@@ -10,6 +10,7 @@ from typing import Any, Final
 from bot.messages import notices, suggestions, weekly
 from bot.messages.model import Message
 from bot.messages.post import post_card
+from bot.messages.welcome import WELCOME_KIND, welcome_of
 from bot.notifier import (
     CAUSES,
     CHANNEL_ARCHIVED,
@@ -122,6 +123,7 @@ BUILDERS: Final[Mapping[str, Callable[[Payload], Message]]] = {
     REVIEW_UPDATE_KIND: suggestions.review_of,
     OUTCOME_KIND: suggestions.outcome_of,
     UNREACHED_KIND: suggestions.unreached_of,
+    WELCOME_KIND: welcome_of,
 }
 
 

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Final
+
 from bot.messages.model import Heading, Message, Note, Section, text
+
+# The outbox kind of a welcome (`bot.flows.membership.installed` queues it; `bot.messages.outbox` renders
+# it): sent by the drainer, so a throttled or failed send is retried rather than lost.
+WELCOME_KIND: Final = "welcome"
 
 
 def welcome(lang: str) -> Message:
@@ -14,3 +21,8 @@ def welcome(lang: str) -> Message:
             Note(text(lang, "welcome_note")),
         ),
     )
+
+
+def welcome_of(payload: Mapping[str, Any]) -> Message:
+    """The welcome an outbox row carries (its payload: the installer's language)."""
+    return welcome(str(payload.get("lang", "en")))

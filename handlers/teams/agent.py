@@ -38,9 +38,11 @@ class TeamsAgent:
     async def on_turn(self, context: TurnContext) -> None:
         kind = context.activity.type
         if kind == ActivityTypes.installation_update:
-            await membership.on_installation_update(self._core, context)
+            if await membership.on_installation_update(self._core, context):
+                self._after()  # the welcome it queued
         elif kind == ActivityTypes.conversation_update:
-            await membership.on_conversation_update(self._core, context)
+            if await membership.on_conversation_update(self._core, context):
+                self._after()
         elif kind == ActivityTypes.message:
             await self._on_message(context)
         elif kind == ActivityTypes.invoke:

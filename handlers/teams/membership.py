@@ -6,8 +6,9 @@ either way); it says people joined or left a team Relais is in with `conversatio
 the workspace; a person is their Microsoft Entra object id (`aadObjectId`, stable across the tenant's
 teams and chats), with the name, locale and time zone the activity gives (its `clientInfo` entity), and
 the conversation reference to write to them first. A team's channel is its conversation id without a
-thread (`;messageid=…`). Installed in a team, Relais lists the team's people once (Teams names only the
-bot among those added), so that reminders and the leaderboard reach everyone from the start.
+thread (`;messageid=…`). Installed in a team, Relais lists the team's people (Teams names only the bot
+among those added) on each install activity, so that reminders and the leaderboard reach everyone from
+the start; the installer's welcome goes through the outbox, sent right after the turn.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ import logging
 from typing import Any, Final
 
 import aiohttp
-from microsoft_agents.activity import Activity, ActivityTypes, Attachment, ChannelAccount
+from microsoft_agents.activity import Activity, ChannelAccount
 from microsoft_agents.hosting.core import ConnectorClientBase, TurnContext
 
 from bot.core import Relais
 from bot.flows import membership
 from bot.flows.membership import Person, Place
-from handlers.teams.render import ADAPTIVE_CARD, render
 
 logger = logging.getLogger(__name__)
 
@@ -32,24 +32,27 @@ ROSTER_PAGE_SIZE: Final = 500  # Teams' largest page
 ROSTER_PAGES: Final = 20
 
 
-async def on_installation_update(core: Relais, context: TurnContext) -> None:
+async def on_installation_update(core: Relais, context: TurnContext) -> bool:
+    """Returns whether something was queued to send (the installer's welcome)."""
     activity = context.activity
     if activity.action not in INSTALL_ACTIONS:
         logger.info("Teams app %s in tenant %s", activity.action or "changed", tenant_of(activity) or "-")
-        return
-    await _installed(core, context)
+        return False
+    return await _installed(core, context)
 
 
-async def on_conversation_update(core: Relais, context: TurnContext) -> None:
+async def on_conversation_update(core: Relais, context: TurnContext) -> bool:
+    """Returns whether something was queued to send (the installer's welcome)."""
     activity = context.activity
     tenant = tenant_of(activity)
     if tenant is None:
         logger.warning("Teams conversationUpdate without a tenant: ignored")
-        return
+        return False
     bot_id = activity.recipient.id if activity.recipient else None
     added = [member for member in activity.members_added or () if member.id != bot_id]
+    welcomed = False
     if any(member.id == bot_id for member in activity.members_added or ()):
-        await _installed(core, context)
+        welcomed = await _installed(core, context)
     people = [person for member in added if (person := person_of(activity, member)) is not None]
     if people:
         await membership.joined(core, platform=PLATFORM, workspace=tenant, people=people)
@@ -60,37 +63,60 @@ async def on_conversation_update(core: Relais, context: TurnContext) -> None:
     ]
     if gone:
         await membership.left(core, platform=PLATFORM, workspace=tenant, people=gone)
+    return welcomed
 
 
-async def _installed(core: Relais, context: TurnContext) -> None:
+async def _installed(core: Relais, context: TurnContext) -> bool:
+    """Relais installed where `context`'s activity says: the place (the channel the installer picked, else
+    the conversation the activity comes from) recorded with the installer, the welcome queued (the
+    outbox sends it after the turn and retries it when Teams refuses it for a while), then, in a team, its
+    people listed, on every install activity: a team listed in part (or not at all) the first time is
+    listed again when Teams sends the news again. Returns whether a welcome was queued."""
     activity = context.activity
     tenant = tenant_of(activity)
     if tenant is None or activity.conversation is None:
         logger.warning("Teams installation without a tenant or a conversation: ignored")
-        return
+        return False
     installer = person_of(activity, activity.from_property) if activity.from_property else None
-    conversation = conversation_of(activity)
-    place = Place(
-        key=conversation,
-        reference=reference(activity, None),
-        channel=activity.conversation.conversation_type == "channel",
+    welcomed = await membership.installed(
+        core, platform=PLATFORM, workspace=tenant, installer=installer, place=place_of(activity)
     )
-    welcome = await membership.installed(
-        core, platform=PLATFORM, workspace=tenant, installer=installer, place=place
-    )
-    if welcome is None:
-        return  # not the first time Relais hears of this place: done then
-    _, card = render(welcome)
-    await context.send_activity(
-        Activity(
-            type=ActivityTypes.message,
-            attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)],
-        )
-    )
-    if place.channel:
+    if activity.conversation.conversation_type == "channel":
         people = [person for member in await _roster(context) if (person := person_of(activity, member))]
         if people:
             await membership.joined(core, platform=PLATFORM, workspace=tenant, people=people)
+    return welcomed
+
+
+def place_of(activity: Activity) -> Place:
+    """Where Relais was installed: in a team, the channel the installer picked (`channelData.settings.
+    selectedChannel`, which Teams sends with the install; the activity itself comes from the General
+    channel), else the conversation the activity comes from."""
+    assert activity.conversation is not None
+    channel = activity.conversation.conversation_type == "channel"
+    selected = _selected_channel(activity) if channel else None
+    found = reference(activity, None)
+    if selected is not None and selected[0] != conversation_of(activity):
+        channel_id, name = selected
+        conversation = {**found["conversation"], "id": channel_id}
+        conversation.pop("name", None)
+        if name or channel_id == team_of(activity):
+            conversation["name"] = name or channel_name(activity)
+        return Place(key=channel_id, reference={**found, "conversation": conversation}, channel=True)
+    return Place(key=conversation_of(activity), reference=found, channel=channel)
+
+
+def _selected_channel(activity: Activity) -> tuple[str, str] | None:
+    """The channel the installer picked (its id and, when Teams gives it, its name), if any."""
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    settings = data.get("settings")
+    selected = settings.get("selectedChannel") if isinstance(settings, dict) else None
+    if not isinstance(selected, dict):
+        return None
+    channel_id, name = selected.get("id"), selected.get("name")
+    if not isinstance(channel_id, str) or not channel_id.startswith("19:") or len(channel_id) > 255:
+        return None
+    return channel_id.split(";messageid=", 1)[0], name.strip() if isinstance(name, str) else ""
 
 
 async def _roster(context: TurnContext) -> list[ChannelAccount]:

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import ip_network
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.demo.fake_teams import REPLY, SEND, FakeTeams
 from models import Member, Post
-from tests.fakes.bot_framework import FakeBotFramework
+from tests.fakes.bot_framework import FakeBotFramework, entra_session
 from tests.handlers.teams.driver import APP_ID, OUTBOUND_TOKEN, TENANT, TeamsDriver, activity, teams_app
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -57,6 +59,31 @@ class Team:
     teams: TeamsDriver
     connector: FakeTeams
     sessions: Sessions
+    # Each person's browser signed in to Relais (its session cookie), by Entra object id.
+    browser_sessions: dict[str, str] = field(default_factory=dict)
+
+    async def signed_in(self, person: dict[str, str]) -> str:
+        """`person`'s browser signs in to Relais with Microsoft (once), through the real routes and the fake
+        Entra (signed in to Microsoft in that browser): the session cookie it then sends."""
+        oid = person["aadObjectId"]
+        if oid not in self.browser_sessions:
+            to_microsoft = await self.teams.client.get("/login", params={"next": "/me"})
+            assert to_microsoft.status_code == 302, to_microsoft.text
+            state = to_microsoft.headers["Set-Cookie"].split(";", 1)[0]
+            async with httpx.AsyncClient() as browser:
+                consent = await browser.get(
+                    to_microsoft.headers["Location"],
+                    headers={"Cookie": entra_session(oid, TENANT, person.get("name", ""))},
+                )
+            assert consent.status_code == 302, consent.text
+            back = urlsplit(consent.headers["Location"])
+            landed = await self.teams.client.get(f"{back.path}?{back.query}", headers={"Cookie": state})
+            assert landed.status_code == 303, landed.text
+            [session] = [
+                value for value in landed.headers.get_list("Set-Cookie") if "relais_session=" in value
+            ]
+            self.browser_sessions[oid] = session.split(";", 1)[0]
+        return self.browser_sessions[oid]
 
     def personal(self, person: dict[str, str], text: str, **fields: Any) -> dict[str, Any]:
         chat = ANN_CHAT if person is ANN else BOB_CHAT
@@ -162,7 +189,8 @@ class Team:
     async def published(self) -> tuple[str, dict[str, Any]]:
         """Ann queues the article from the channel: the post card's message id and the card."""
         await self.say(self.in_channel(ANN, f"queue {ARTICLE} Proud of this one"))
-        (post,) = [body for body in self.connector.activities(CHANNEL) if "replyToId" not in body]
+        _welcome, *posted = self.connector.activities(CHANNEL)
+        (post,) = [body for body in posted if "replyToId" not in body]
         return str(post["id"]), post["attachments"][0]["content"]
 
     async def member(self, aad: str) -> Member:
@@ -223,6 +251,7 @@ async def installed_team(
             fetch_allowed_networks=(ip_network("127.0.0.2/32"),),
         ) as teams:
             assert (await teams.post(install)).status_code == 202
+            await teams.settle()  # the welcome, sent through the outbox
             connector.reset()
             yield Team(teams, connector, sessions)
         assert connector.violations == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,23 +17,24 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.clock import SystemClock
+from bot.clock import FrozenClock, SystemClock
 from bot.config import Settings
-from bot.demo.fake_teams import MEMBERS, FakeTeams
+from bot.demo.fake_teams import MEMBERS, SEND, FakeTeams
 from bot.services import outbox
 from bot.services.connections import CONNECTED_KIND
 from bot.services.conversations import reference_for
 from handlers.teams.connector import Connector
 from handlers.teams.notifier import TeamsNotifier
-from handlers.teams.platform import TeamsPlatform
+from handlers.teams.platform import TEAMS_SENDER_KEY, TeamsPlatform
 from handlers.teams.references import StoredConversations
-from models import ConversationRef, Member, Workspace
+from models import ConversationRef, Member, OutboxMessage, OutboxState, Workspace
 from scheduler import jobs
 from scheduler.clock import build_context
 from tests.fakes.bot_framework import FakeBotFramework
 from tests.handlers.teams.driver import (
     APP_ID,
     OUTBOUND_TOKEN,
+    START,
     TENANT,
     FixedTokens,
     SettingsFactory,
@@ -111,8 +113,9 @@ async def test_installing_in_a_team_makes_the_tenant_a_workspace_and_welcomes_th
         (welcome,) = connector.activities(CHANNEL)
     assert "👋 Relais est installé" in card_text(welcome)
     assert "queue <url> pour publier votre premier lien" in card_text(welcome)
-    assert welcome["replyToId"] == install["id"]
-    assert len(connector.calls_to(MEMBERS)) == 1  # the team's people, listed once
+    assert "replyToId" not in welcome  # a message of its own, sent through the outbox
+    # The team's people, listed on each install activity (the news may come before Teams lists them all).
+    assert len(connector.calls_to(MEMBERS)) == 4
     assert {call.token for call in connector.calls} == {OUTBOUND_TOKEN}
     assert connector.violations == []
 
@@ -135,7 +138,7 @@ async def test_installing_in_a_team_makes_the_tenant_a_workspace_and_welcomes_th
     assert (channel["serviceUrl"], channel["conversation"]["id"], channel["bot"]) == (url, CHANNEL, BOT)
     assert "user" not in channel
     assert ann is not None
-    assert ann["user"] == ANN
+    assert (ann["user"]["id"], ann["user"]["aadObjectId"]) == (ANN["id"], ANN["aadObjectId"])
     assert (ann["conversation"]["tenantId"], ann["channelId"]) == (TENANT, "msteams")
     assert "activityId" not in ann
 
@@ -427,3 +430,70 @@ async def test_the_clock_of_a_teams_only_deployment_sends_through_the_teams_noti
         assert "LinkedIn" in card_text(notice)
         assert len(playground.activities(CHANNEL)) == 2  # the welcome, then this
     assert workspace.platform == "teams"
+
+
+async def test_a_welcome_teams_refuses_for_a_while_arrives_once_later_and_the_team_is_listed_at_once(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+    fake_teams: FakeTeams,
+) -> None:
+    """Teams throttles the welcome (429), then fails it (503): the install holds all the same (the team's
+    people listed in the same turn), and the outbox sends the welcome once Teams takes it again, however
+    often Teams sends the news meanwhile."""
+    fake_teams.add_member("29:ann", aad_object_id="aad-ann", name="Ann Lee")
+    fake_teams.add_member("29:bob", aad_object_id="aad-bob", name="Bob Stone")
+    fake_teams.add_conversation(CHANNEL)
+    fake_teams.fail_next(SEND, status=429, retry_after=1)
+    fake_teams.fail_next(SEND, status=503, retry_after=1)
+    clock = FrozenClock(START)
+    install = team_activity(fake_teams.service_url, "installationUpdate", action="add")
+    async with teams_app(teams_settings(), engine, bot_framework, fake_teams, clock=clock) as teams:
+        assert (await teams.post(install)).status_code == 202
+        await teams.settle()
+        assert sorted(await members(sessions)) == ["aad-ann", "aad-bob"]  # listed at once
+        assert [call.status for call in fake_teams.calls_to(SEND)] == [429]
+        assert (await teams.post(install)).status_code == 202  # Teams sends the news again
+        await teams.settle()
+        assert fake_teams.activities(CHANNEL) == []
+        for _ in range(2):  # past the Retry-After (and its jitter) each time
+            clock.advance(timedelta(seconds=2))
+            assert teams.app is not None
+            teams.app[TEAMS_SENDER_KEY].soon()
+            await teams.settle()
+    assert [call.status for call in fake_teams.calls_to(SEND)] == [429, 503, 201]
+    (welcome,) = fake_teams.activities(CHANNEL)
+    assert "Relais est installé" in card_text(welcome)
+    async with sessions() as session:
+        (row,) = (await session.scalars(select(OutboxMessage))).all()
+    assert (row.kind, row.destination, row.state) == ("welcome", CHANNEL, OutboxState.SENT)
+
+
+async def test_the_channel_picked_at_install_is_the_default_channel_and_gets_the_welcome(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+    fake_teams: FakeTeams,
+) -> None:
+    """Adding Relais to a team, the installer picks a channel; Teams sends the install from the General
+    channel all the same, naming the one picked in `channelData.settings.selectedChannel`."""
+    news = "19:news@thread.tacv2"
+    fake_teams.add_conversation(CHANNEL)
+    fake_teams.add_conversation(news)
+    install = team_activity(fake_teams.service_url, "installationUpdate", action="add")
+    install["channelData"]["settings"] = {"selectedChannel": {"id": news}}
+    async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
+        assert (await teams.post(install)).status_code == 202
+    (welcome,) = fake_teams.activities(news)
+    assert "Relais est installé" in card_text(welcome)
+    assert fake_teams.activities(CHANNEL) == []
+    async with sessions() as session:
+        workspace = (await session.scalars(select(Workspace))).one()
+        reference = await reference_for(session, workspace_id=workspace.id, key=news)
+    assert workspace.default_channel == news
+    assert reference is not None
+    assert reference["conversation"]["id"] == news
+    assert (reference["serviceUrl"], reference["bot"]) == (fake_teams.service_url, BOT)
+    assert "name" not in reference["conversation"]  # Teams did not name it: not the team's name either
