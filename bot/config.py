@@ -27,6 +27,17 @@ BOT_FRAMEWORK_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-kno
 # Microsoft Entra ID's sign-in host: the keys of a single-tenant bot's tokens, the Microsoft sign-in.
 MICROSOFT_LOGIN_URL = "https://login.microsoftonline.com"
 
+# A Microsoft Entra object id (Teams' `aadObjectId`): a GUID, which Teams sends in lower case and which
+# an admin may paste from elsewhere in upper case.
+_GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+def user_id_key(user_id: str) -> str:
+    """A chat user id as RELAIS_ADMINS is compared: a GUID (an Entra object id) in lower case, whatever
+    case it was written in; any other id as it is (Slack's are upper case by nature, and case matters
+    to them)."""
+    return user_id.lower() if _GUID.fullmatch(user_id) else user_id
+
 # How to set each variable, for the one-line error. Keys are field names.
 _HOW_TO_SET: dict[str, str] = {
     "database_url": "e.g. DATABASE_URL=postgresql://user:password@host:5432/relais or sqlite:///relais.db",
@@ -248,7 +259,9 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return frozenset(part.strip() for part in value.split(",") if part.strip())
+            value = value.split(",")
+        if isinstance(value, list | tuple | set | frozenset):
+            return frozenset(user_id_key(part.strip()) for part in value if str(part).strip())
         return value
 
     @field_validator("relais_channel")

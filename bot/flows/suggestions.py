@@ -16,7 +16,7 @@ from bot.flows.caller import ChatSurface, Refusal
 from bot.flows.invocation import Invocation
 from bot.i18n import url_reason
 from bot.messages import Message, text
-from bot.messages.commands import refusal, say
+from bot.messages.commands import refusal, say, unknown_button
 from bot.services import inputs, suggestions
 from bot.services import posts as post_service
 from bot.services.members import Directory
@@ -55,14 +55,16 @@ async def suggest(run: Invocation) -> Message:
 
 
 async def approve(
-    core: Relais, surface: ChatSurface, directory: Directory, who: Who, suggestion_id: int
+    core: Relais, surface: ChatSurface, directory: Directory, who: Who, suggestion_id: int | None
 ) -> Message | None:
     """Approve on a review: opens the queue form prefilled with the suggested link (the suggestion is
     approved when the admin submits it: `approved`; closing the form leaves it pending). What the admin
-    is told instead, if anything."""
+    is told instead, if anything (`suggestion_id` None: the button carried no id Relais wrote)."""
     caller = await acting.caller(core, directory, who)
     if not caller.admin:
         return say(caller.lang, "not_admin", command="queue")
+    if suggestion_id is None:
+        return unknown_button(caller.lang)
     async with core.sessions() as session:
         try:
             suggestion = await suggestions.get(
@@ -105,12 +107,14 @@ async def approved(
     await suggestions.close_reviews(session, suggestion=suggestion, now=now)
 
 
-async def reject(core: Relais, directory: Directory, who: Who, suggestion_id: int) -> Message | None:
+async def reject(core: Relais, directory: Directory, who: Who, suggestion_id: int | None) -> Message | None:
     """Reject on a review: the suggestion is rejected, its reviews closed and the employee told. What the
-    admin is told instead, if anything."""
+    admin is told instead, if anything (`suggestion_id` None: the button carried no id Relais wrote)."""
     caller = await acting.caller(core, directory, who)
     if not caller.admin:
         return say(caller.lang, "not_admin", command="queue")
+    if suggestion_id is None:
+        return unknown_button(caller.lang)
     now = core.clock.now()
     async with core.sessions() as session:
         try:

@@ -29,6 +29,18 @@ def _shown(value: object) -> str | int | float:
     return value if isinstance(value, str | int | float) else str(value)
 
 
+def unknown_button(lang: str) -> Message:
+    """A click Relais cannot act on (a button it does not know, or one whose id is not one it wrote): said
+    so, and nothing is done."""
+    return say(lang, "button_unknown")
+
+
+def unknown_sender(lang: str) -> Message:
+    """A click from someone who is not a person of the organisation (a guest of another one, a bot):
+    said so, and nothing is done."""
+    return say(lang, "sender_unknown")
+
+
 def paragraph(content: Inline) -> Message:
     """An answer shown as one paragraph (its summary is the same text)."""
     return Message(content, (Section(content),))
@@ -159,6 +171,11 @@ def stats(lang: str, found: PostStats, *, title: Text, refused: Sequence[Undeliv
     return paragraph(lines(title, said, top, *([not_delivered] if not_delivered is not None else [])))
 
 
+def day_name(lang: str, day: int) -> Text:
+    """A weekday (0 = Monday) as the caller reads it: schedules name days in the caller's language."""
+    return text(lang, f"schedule_day_{day}")
+
+
 def schedules_shown(
     lang: str, *, nudges: Schedule, board: Schedule, timezone: str, channel: str | None
 ) -> Message:
@@ -166,11 +183,17 @@ def schedules_shown(
         text(
             lang,
             "schedule_show",
-            nudges_day=nudges.day_name,
+            nudges_day=day_name(lang, nudges.day),
             nudges_time=nudges.time_text,
-            board_day=board.day_name,
+            board_day=day_name(lang, board.day),
             board_time=board.time_text,
             timezone=timezone,
             channel=Mention("channel", channel) if channel else text(lang, "schedule_no_channel"),
         )
     )
+
+
+def schedule_set(lang: str, schedule: Schedule) -> Message:
+    """A schedule was changed: which one, and its day and time, in the caller's language."""
+    what = text(lang, f"schedule_what_{schedule.job}")
+    return say(lang, "schedule_set", what=what, day=day_name(lang, schedule.day), time=schedule.time_text)

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import user_id_key
 from bot.db import insert_ignoring_conflicts
 from bot.i18n import Language, language_for
 from models import Member, Workspace
@@ -130,8 +131,9 @@ def apply_profile(member: Member, profile: Profile | LookupFailed | None, *, now
 
 
 def is_admin(member: Member, *, admins: frozenset[str]) -> bool:
-    """Workspace admins and owners (cached from the directory) and the ids in RELAIS_ADMINS."""
-    return member.external_id in admins or member.is_admin
+    """Workspace admins and owners (cached from the directory) and the ids in RELAIS_ADMINS (`admins`,
+    read by `bot.config.user_id_key`: an Entra object id matches whatever its case)."""
+    return user_id_key(member.external_id) in admins or member.is_admin
 
 
 def language_of(member: Member) -> Language:

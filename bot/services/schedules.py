@@ -24,6 +24,8 @@ NUDGES: Final = "nudges"
 LEADERBOARD: Final = "leaderboard"
 SCHEDULED_JOBS: Final = (NUDGES, LEADERBOARD)
 
+# The days as typed (English, French, short or whole); a schedule shows its day in the reader's language
+# (`bot.messages.commands.day_name`).
 DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_WORDS: Final = {
     **{day: i for i, day in enumerate(DAYS)},
@@ -60,10 +62,6 @@ class Schedule:
     day: int  # 0 = Monday
     at: time
     channel: str | None = None
-
-    @property
-    def day_name(self) -> str:
-        return DAYS[self.day]
 
     @property
     def time_text(self) -> str:

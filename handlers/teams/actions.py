@@ -27,8 +27,9 @@ from microsoft_agents.hosting.core import TurnContext
 from bot.core import Relais
 from bot.flows import acting, connections, queue, shares, suggestions
 from bot.flows.caller import Caller, FormRefusals
+from bot.i18n import language_for
 from bot.messages import Actions, Message, Section
-from bot.messages.commands import say
+from bot.messages.commands import say, unknown_button, unknown_sender
 from bot.messages.connections import DISCONNECT_ACTIONS
 from bot.messages.model import mentions
 from bot.messages.notices import REPOST_ACTION, UNDO_ACTION
@@ -119,14 +120,16 @@ def clicked(activity_value: object, *, invoke: bool) -> Click | None:
 
 
 async def on_invoke(core: Relais, context: TurnContext) -> InvokeBody:
-    """An `adaptiveCard/action` invoke: the flow's answer as the invoke's response body."""
+    """An `adaptiveCard/action` invoke: the flow's answer as the invoke's response body. A click Relais
+    does not know, or from someone it does not answer, gets the error type with the core's words for it,
+    in the language of the person's Teams."""
     click = clicked(context.activity.value, invoke=True)
     route = ROUTES.get(click.action) if click is not None else None
     if click is None or route is None:
-        return error_body(f"unsupported action: {click.action if click else '-'}")
+        return refusal_body(unknown_button(_client_language(context)))
     sender = await sender_of(core, context.activity)
     if sender is None:
-        return error_body("unknown sender")
+        return refusal_body(unknown_sender(_client_language(context)))
     turn = Turn(core, context, sender)
     answer = await _run(turn, route, click)
     if isinstance(answer, dict):
@@ -155,14 +158,18 @@ def _personal(context: TurnContext) -> bool:
 
 
 async def on_submit(core: Relais, context: TurnContext) -> None:
-    """An `Action.Submit` (a client without Universal Actions): the same flows, answered in reply."""
+    """An `Action.Submit` (a client without Universal Actions): the same flows, answered in reply; a
+    submission Relais does not know is told so. Someone who is not a person of the tenant is not
+    answered, as a command of theirs is not (`handlers.teams.commands`)."""
     click = clicked(context.activity.value, invoke=False)
     route = ROUTES.get(click.action) if click is not None else None
     if click is None or route is None:
-        logger.info("Teams submission Relais does not know: ignored")
+        summary, told = render(unknown_button(_client_language(context)))
+        await tell_privately(context, told, summary=summary)
         return
     sender = await sender_of(core, context.activity)
     if sender is None:
+        logger.info("Teams submission from someone outside the tenant's directory: not answered")
         return
     answer = await _run(Turn(core, context, sender), route, click)
     if isinstance(answer, dict):
@@ -196,6 +203,18 @@ def invoke_body(message: Message, *, names: Mapping[str, str] | None = None) -> 
 
 def error_body(reason: str) -> InvokeBody:
     return {"statusCode": 400, "type": ERROR, "value": {"code": "BadRequest", "message": reason}}
+
+
+def refusal_body(message: Message) -> InvokeBody:
+    """The documented error type, its message the core's words (plain text) for why nothing was done."""
+    summary, _ = render(message)
+    return error_body(summary)
+
+
+def _client_language(context: TurnContext) -> str:
+    """The language of the person's Teams (the activity's locale), for an answer given before Relais
+    knows who they are."""
+    return language_for(locale=context.activity.locale)
 
 
 def _interactive(message: Message) -> bool:
@@ -325,8 +344,6 @@ async def _edit_again(
 
 async def _approve(turn: Turn, click: Click) -> Answer:
     """Approve on a suggestion's review: the queue form, prefilled, in place of the review."""
-    if click.carried_id is None:
-        return None
     forms: list[Card] = []
     surface = TeamsSurface(turn.core, turn.context, Typed(""), forms=forms)
     answer = await suggestions.approve(
@@ -338,8 +355,6 @@ async def _approve(turn: Turn, click: Click) -> Answer:
 
 
 async def _reject(turn: Turn, click: Click) -> Answer:
-    if click.carried_id is None:
-        return None
     return await suggestions.reject(turn.core, turn.sender.directory, turn.sender.who, click.carried_id)
 
 

@@ -146,7 +146,8 @@ class _Renderer:
         if isinstance(content, int | float):
             return str(content)
         if isinstance(content, Text):
-            bare = template(content.lang, content.key, command=COMMAND).replace("**", "")
+            # No markup in plain text: neither bold nor a code span's backticks (Teams would show them).
+            bare = template(content.lang, content.key, command=COMMAND).replace("**", "").replace("`", "")
             return bare.format(**{name: self.plain(value) for name, value in content.params.items()})
         if isinstance(content, Link):
             return self.plain(content.label)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.flows.caller import Refusal
 from bot.flows.commands.posts import default_channel, resolve_channel
 from bot.flows.invocation import Invocation
-from bot.messages import Message, commands, text
+from bot.messages import Message, commands
 from bot.services import schedules, weekly
 
 
@@ -41,9 +41,9 @@ async def schedule(run: Invocation) -> Message:
             raise Refusal("schedule_outside_hours")
     elif len(args) > 3:
         channel = await resolve_channel(run.surface, args[3])
+    chosen = schedules.Schedule(job, day, at, channel)
     async with run.applying() as (_, admin):
         if job == schedules.LEADERBOARD:
             admin.workspace.timezone = timezone  # the leaderboard's clock is the workspace's
-        schedules.set_schedule(admin.workspace, schedules.Schedule(job, day, at, channel), lang=lang)
-    what = text(lang, f"schedule_what_{job}")
-    return commands.say(lang, "schedule_set", what=what, day=schedules.DAYS[day], time=at.strftime("%H:%M"))
+        schedules.set_schedule(admin.workspace, chosen, lang=lang)
+    return commands.schedule_set(lang, chosen)
