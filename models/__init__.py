@@ -2,6 +2,7 @@
 
 from models.base import Base, UTCDateTime
 from models.conversation import ConversationRef
+from models.dashboard import DashboardMemberWeek, DashboardReachWeek, DashboardRefresh, DashboardWeek
 from models.dismissal import Dismissal
 from models.enums import (
     JobRunState,
@@ -30,6 +31,10 @@ __all__ = [
     "Click",
     "ClockJob",
     "ConversationRef",
+    "DashboardMemberWeek",
+    "DashboardReachWeek",
+    "DashboardRefresh",
+    "DashboardWeek",
     "Delivery",
     "Dismissal",
     "InboundDelivery",

@@ -23,6 +23,8 @@ class OutboxMessage(WorkspaceScoped, Timestamps, Base):
         UniqueConstraint("workspace_id", "dedupe_key"),
         Index(None, "state", "next_attempt_at"),
         Index(None, "workspace_id", "round_key", "state"),
+        # The dashboard's members reached: the nudges sent in a week (`bot.services.analytics`).
+        Index(None, "workspace_id", "kind", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -20,6 +20,8 @@ class Share(WorkspaceScoped, Timestamps, Base):
         UniqueConstraint("member_id", "post_id", "network"),
         Index(None, "workspace_id", "created_at"),
         Index(None, "post_id"),
+        # The dashboard's aggregates find the shares changed since they were built (`bot.services.analytics`).
+        Index(None, "workspace_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC as UTC_ZONE
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -17,6 +17,7 @@ from typing import IO, Any, Final
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.scores import share_counts
 from models import Click, Member, Post, Share, TrackedLink, Workspace
 
 
@@ -44,6 +45,7 @@ _SELECTS: Final[dict[ExportKind, tuple[Any, ...]]] = {
         external_url=Share.external_url,
         created_at=Share.created_at,
         updated_at=Share.updated_at,
+        counted=share_counts(),
     ),
     ExportKind.POSTS: _labelled(
         id=Post.id,
@@ -187,6 +189,18 @@ async def write_csv(rows: AsyncIterator[dict[str, Any]], out: IO[str], kind: Exp
     count = 0
     async for row in rows:
         writer.writerow({key: _csv_cell(value) for key, value in row.items()})
+        count += 1
+    return count
+
+
+def write_table(header: Sequence[str], rows: Iterable[Sequence[Any]], out: IO[str]) -> int:
+    """Write a table of plain values (the dashboard's, `bot.admin_page`) as `write_csv` writes an export:
+    same dialect, same formula-safe cells. Returns the row count."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow([_csv_cell(value) for value in row])
         count += 1
     return count
 

@@ -1,0 +1,76 @@
+"""Weekly aggregates of the admins' dashboard (`bot.services.analytics`): settled weeks only, rebuilt from the
+share, click and outbox rows, so that the dashboard reads thousands of rows instead of millions.
+
+`week` is the number of whole weeks from Monday 1970-01-05 UTC to the week's Monday. A week is settled an
+hour after it ends; the weeks after the last settled one are always read from the rows themselves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, Id
+
+
+class DashboardWeek(Base):
+    """One post on one network in one week: share rows of any status (share clicks), counted shares, and
+    counted clicks its tracked links brought."""
+
+    __tablename__ = "dashboard_week"
+
+    workspace_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
+    )
+    week: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    network: Mapped[str] = mapped_column(String(16), primary_key=True)
+    share_clicks: Mapped[int] = mapped_column(Integer, default=0)
+    shares: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DashboardMemberWeek(Base):
+    """One member on one network in one week: counted shares and the counted clicks their links brought,
+    over every post (`channel` empty) and again over the posts pushed to each channel (for the channel
+    choice). Only members with a share or a click have a row."""
+
+    __tablename__ = "dashboard_member_week"
+
+    workspace_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(255), primary_key=True)
+    week: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    network: Mapped[str] = mapped_column(String(16), primary_key=True)
+    shares: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DashboardReachWeek(Base):
+    """Members a weekly nudge listing a post was sent to, in one week."""
+
+    __tablename__ = "dashboard_reach_week"
+
+    workspace_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
+    )
+    week: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(Id, primary_key=True)
+    reached: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DashboardRefresh(Base):
+    """How far a workspace's aggregates go: every week before `settled_week` is in them, as its rows stood
+    at `refreshed_at` (a share changed since then has its week rebuilt)."""
+
+    __tablename__ = "dashboard_refresh"
+
+    workspace_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
+    )
+    settled_week: Mapped[int | None] = mapped_column(Integer)
+    refreshed_at: Mapped[datetime | None]
