@@ -1,10 +1,13 @@
 """`GET /oauth/<network>/start` and `/callback`: the browser side of connecting LinkedIn or X.
 
-The start link comes from chat (personal, single-use, 10 minutes); it redirects to the provider with a
-`state` that is also set in a cookie scoped to the callback, so the callback is accepted only in the
-browser that started it. The callback answers with a small page in the member's language; a page
-asking for a new link names the command as the member's chat platform calls Relais (`commands`: each
-configured platform's `command`, by name).
+The start link comes from chat (personal, single-use, 10 minutes). It works only in a browser signed in
+as the member it was made for (a browser signed in as nobody signs in first, `/login?next=<the link>`,
+and comes back; anyone else gets a refusal): a forwarded link cannot put someone else's account on the
+sender's record. It redirects to the provider with a `state` that is also set in a cookie scoped to the
+callback, and the callback is accepted only with that cookie, in a browser signed in as the same
+member. The callback answers with a small page in the member's language; a page asking for a new link
+names the command as the member's chat platform calls Relais (`commands`: each configured platform's
+`command`, by name).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
+from bot import signin_pages
 from bot.core import Relais
 from bot.i18n import NEUTRAL_COMMAND, t, template
 from bot.services import connections
@@ -54,7 +58,9 @@ def failure_page(
     name = t(failure.lang, f"network_{network}") if network in ("linkedin", "x") else str(network)
     command = _command(failure.platform, commands or {})
     message = template(failure.lang, f"oauth_{failure.code}", command=command).format(network=name)
-    status = 502 if failure.code == "provider_error" else 400
+    # A provider's error is no server error of Relais's (no request gets a 5xx): the page says what
+    # happened, with the 400 of every refusal; `other_member` is a 403.
+    status = 403 if failure.code == "other_member" else 400
     return page(failure.lang, t(failure.lang, "oauth_failed_title"), message, status=status)
 
 
@@ -75,6 +81,7 @@ async def handle_start(
         raise web.HTTPNotFound()
     if deps.cipher is None:
         return failure_page(ConnectFailure("not_configured"), network)
+    who = await signin_pages.signed_in(request)
     async with deps.sessions() as session:
         try:
             started = await connections.start(
@@ -84,7 +91,14 @@ async def handle_start(
                 base_url=deps.settings.base_url,
                 network=network,
                 token=request.query.get("t", ""),
+                signed_in=who.member if who is not None else None,
                 now=deps.clock.now(),
+            )
+        except connections.SignInFirst:
+            # Back to this very link once signed in (it is still unused).
+            return web.Response(
+                status=303,
+                headers={"Location": signin_pages.login_path(request.path_qs), "Cache-Control": "no-store"},
             )
         except ConnectFailure as failure:
             return failure_page(failure, network, commands)
@@ -113,6 +127,7 @@ async def handle_callback(
         raise web.HTTPNotFound()
     if deps.cipher is None:
         return failure_page(ConnectFailure("not_configured"), network), False
+    who = await signin_pages.signed_in(request)
     try:
         connected = await connections.finish(
             deps.sessions,
@@ -122,6 +137,7 @@ async def handle_callback(
             network=network,
             query=dict(request.query),
             browser_state=request.cookies.get(COOKIE_PREFIX + network.value),
+            signed_in_member_id=who.member.id if who is not None else None,
             now=deps.clock.now(),
         )
     except ConnectFailure as failure:

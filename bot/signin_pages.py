@@ -38,7 +38,9 @@ SIGNIN_COOKIE_PATH: Final = "/login/"
 CORE_KEY = web.AppKey("signin_core", Relais)
 PROVIDERS_KEY = web.AppKey("signin_providers", dict[str, signin.SignInProvider])
 
-REFUSED_STATUS: Final[dict[str, int]] = {"denied": 400, "provider_error": 502, "unknown_workspace": 403}
+# A provider's refusal or failure is no server error of Relais's (no request gets a 5xx): 400, as a bad
+# code is; someone of a workspace Relais does not serve: 403.
+REFUSED_STATUS: Final[dict[str, int]] = {"denied": 400, "provider_error": 400, "unknown_workspace": 403}
 
 
 def install(app: web.Application, core: Relais, providers: dict[str, signin.SignInProvider]) -> None:

@@ -198,6 +198,8 @@ MESSAGES: dict[str, str] = {
     "oauth_expired_link": "This link has expired (links work for 10 minutes). Ask Relais for a new one in your chat: {{relais}} connect {network}.",
     "oauth_used_link": "This link was already used. Ask Relais for a new one in your chat: {{relais}} connect {network}.",
     "oauth_other_browser": "This browser started another connection in the meantime. Ask Relais for a new link in your chat ({{relais}} connect {network}) and finish in one browser.",
+    "oauth_other_member": "This link was made for someone else, so nothing was connected. If someone sent it to you, do not use it. To connect your own {network} account, ask Relais in your chat: {{relais}} connect {network}.",
+    "oauth_not_signed_in": "This browser is not signed in to Relais, so nothing was connected. Ask Relais for a new link in your chat ({{relais}} connect {network}), sign in when asked, and finish in that browser.",
     "oauth_denied": "You did not give Relais access to {network}, so nothing was connected. You can try again from your chat whenever you like.",
     "oauth_provider_error": "{network} answered with an error, so nothing was connected. Please try again from your chat in a few minutes.",
     "oauth_not_configured": "{network} is not set up on this Relais.",

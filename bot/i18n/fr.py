@@ -198,6 +198,8 @@ MESSAGES: dict[str, str] = {
     "oauth_expired_link": "Ce lien a expiré (il sert pendant 10 minutes). Demandez-en un nouveau à Relais dans votre messagerie : {{relais}} connect {network}.",
     "oauth_used_link": "Ce lien a déjà servi. Demandez-en un nouveau à Relais dans votre messagerie : {{relais}} connect {network}.",
     "oauth_other_browser": "Ce navigateur a entre-temps commencé une autre connexion. Demandez un nouveau lien à Relais dans votre messagerie ({{relais}} connect {network}) et terminez dans un seul navigateur.",
+    "oauth_other_member": "Ce lien a été fait pour quelqu'un d'autre : rien n'a été connecté. Si quelqu'un vous l'a envoyé, ne l'utilisez pas. Pour connecter votre propre compte {network}, demandez-le à Relais dans votre messagerie : {{relais}} connect {network}.",
+    "oauth_not_signed_in": "Ce navigateur n'est pas connecté à Relais : rien n'a été connecté. Demandez un nouveau lien à Relais dans votre messagerie ({{relais}} connect {network}), connectez-vous quand on vous le demande et terminez dans ce navigateur.",
     "oauth_denied": "Vous n'avez pas donné accès à {network}, donc rien n'a été connecté. Vous pouvez réessayer depuis votre messagerie quand vous voulez.",
     "oauth_provider_error": "{network} a répondu par une erreur, donc rien n'a été connecté. Réessayez depuis votre messagerie dans quelques minutes.",
     "oauth_not_configured": "{network} n'est pas configuré sur ce Relais.",

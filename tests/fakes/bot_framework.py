@@ -29,6 +29,9 @@ at the authority that issued it), the same redirect URI and the PKCE verifier (e
 as Entra's AADSTS errors are), and answers with an ID token signed by the current key: `iss` the
 person's tenant's v2 issuer, `aud` the app id, `tid`, `oid`, `sub`, `name`, `preferred_username`,
 `nonce`. For `common`/`organizations` its metadata's issuer is the `{tenantid}` template, as Entra's is.
+A browser may also say who is signed in to Microsoft in it with a `fake_entra_session` cookie
+(`entra_session(oid, tenant, name)`), as a real browser carries its Microsoft session: tests that only
+drive the app's HTTP (and not the fake's object) sign in that way.
 `token_requests` records the token endpoint's forms.
 """
 
@@ -42,7 +45,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import jwt
 from aiohttp import web
@@ -286,7 +289,7 @@ class FakeEntra(LocalServer):
             or (challenge is not None and query.get("code_challenge_method") != "S256")
         ):
             return web.Response(status=400, text="<h1>AADSTS900144</h1>", content_type="text/html")
-        user = self.browser_user
+        user = _browser_session(request) or self.browser_user
         if user is None:
             return web.Response(status=401, text="<h1>Sign in to your account</h1>", content_type="text/html")
         back = {"state": query.get("state", "")}
@@ -421,3 +424,19 @@ def _s256(verifier: str | None) -> str | None:
         return None
     digest = hashlib.sha256(verifier.encode("ascii", errors="replace")).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+SESSION_COOKIE = "fake_entra_session"
+
+
+def entra_session(oid: str, tenant: str, name: str = "") -> str:
+    """A `Cookie` header for the fake's authorize page: this browser is signed in to Microsoft as `oid`."""
+    return f"{SESSION_COOKIE}={quote(json.dumps([oid, tenant, name]))}"
+
+
+def _browser_session(request: web.Request) -> EntraUser | None:
+    try:
+        oid, tenant, name = json.loads(unquote(request.cookies.get(SESSION_COOKIE, "")))
+    except (ValueError, TypeError):
+        return None
+    return EntraUser(str(oid), str(tenant), str(name), f"{oid}@{tenant}")

@@ -10,9 +10,11 @@ SDK: it is what Teams' adapter has to be, in a few dozen lines.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -31,6 +33,7 @@ from bot.messages.suggestions import APPROVE, REJECT
 from bot.notifier import Notifier
 from bot.services import delivery
 from bot.services.inputs import parse_id
+from bot.signin import Identity, SignInFailed, SignInProvider, code_challenge
 from scheduler import jobs
 from tests.bot.flows.conftest import Directory, TextSurface
 from tests.fakes.notifier import RecordingNotifier, Shown
@@ -40,11 +43,55 @@ CORE_KEY: Final = web.AppKey("text_core", Relais)
 
 
 @dataclass
+class TextSignIn:
+    """The text platform vouching for a person (`bot.signin.SignInProvider`): its consent page is a route
+    of its own (`PATH`), where the browser names its person with a `text_user` cookie (`signed_in_as`),
+    as a browser signed in to Slack or Microsoft does; it redirects back with a single-use code bound to
+    the PKCE challenge and the nonce, which `identify` checks as a real provider would."""
+
+    PATH = "/text/sign-in"
+    name: str = NAME
+    label: str = "Text"
+    base_url: str = ""
+    codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # code: user, nonce, challenge
+
+    def authorization_url(self, *, state: str, nonce: str, code_challenge: str, redirect_uri: str) -> str:
+        query = {
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": code_challenge,
+            "redirect_uri": redirect_uri,
+        }
+        return f"{self.base_url}{self.PATH}?{urlencode(query)}"
+
+    async def handle_consent(self, request: web.Request) -> web.Response:
+        user, query = request.cookies.get("text_user"), request.query
+        if not user:
+            return web.Response(status=401, text="nobody is signed in to the text platform here")
+        code = secrets.token_urlsafe(16)
+        self.codes[code] = (user, query["nonce"], query["code_challenge"])
+        back = urlencode({"code": code, "state": query["state"]})
+        return web.Response(status=302, headers={"Location": f"{query['redirect_uri']}?{back}"})
+
+    async def identify(self, *, code: str, redirect_uri: str, nonce: str, code_verifier: str) -> Identity:
+        user, sent_nonce, challenge = self.codes.pop(code, ("", "", ""))
+        if not user or sent_nonce != nonce or code_challenge(code_verifier) != challenge:
+            raise SignInFailed("provider_error", "not this sign-in's code")
+        return Identity(platform=NAME, workspace=TextChat.workspace, member=user)
+
+
+def signed_in_as(user: str) -> str:
+    """The `Cookie` of a browser where `user` is signed in to the text platform."""
+    return f"text_user={user}"
+
+
+@dataclass
 class TextPlatform:
     """The platform as the web server and the clock see it (`bot.platforms.Platform`): no route of its
     own (its people type into `TextChat`), the core kept from `install`, one recording notifier."""
 
     recorder: RecordingNotifier = field(default_factory=RecordingNotifier)
+    signing_in: TextSignIn = field(default_factory=lambda: TextSignIn())
     name: str = NAME
     command: str = ""  # its people type a command's words alone
 
@@ -56,6 +103,12 @@ class TextPlatform:
 
     def install(self, app: web.Application, core: Relais) -> None:
         app[CORE_KEY] = core
+        app.router.add_get(TextSignIn.PATH, self.signing_in.handle_consent)
+
+    def sign_in(self, settings: Settings) -> SignInProvider:
+        """Its people sign in to Relais's pages too (`bot.signin.SignsIn`), with `TextSignIn`."""
+        self.signing_in.base_url = settings.base_url
+        return self.signing_in
 
     async def drain(self, app: web.Application) -> None:
         await deliver(app[CORE_KEY], self.recorder)

@@ -42,7 +42,7 @@ from models import (
 from scheduler import jobs
 from tests.bot.flows.conftest import START
 from tests.fakes.notifier import Shown
-from tests.platform_text.adapter import NAME, context
+from tests.platform_text.adapter import NAME, context, signed_in_as
 from tests.platform_text.conftest import PUBLIC, World
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,18 +89,34 @@ async def browse(world: World, url: str, cookie: str | None = None) -> httpx.Res
     )
 
 
+async def sign_in(world: World, user: str) -> str:
+    """`user`'s browser signs in to Relais (the real routes; the text platform vouches for them): the
+    session cookie it then sends."""
+    to_platform = await browse(world, PUBLIC + "/login?next=%2Fme")
+    assert to_platform.status_code == 302, to_platform.text
+    state = to_platform.headers["Set-Cookie"].split(";", 1)[0]
+    back = await browse(world, to_platform.headers["Location"], signed_in_as(user))
+    landed = await browse(world, back.headers["Location"], state)
+    assert landed.status_code == 303, landed.text
+    [session] = [
+        value for value in landed.headers.get_list("Set-Cookie") if value.startswith("relais_session=")
+    ]
+    return session.split(";", 1)[0]
+
+
 async def connect_linkedin(world: World, user: str) -> Shown:
-    """`connect linkedin`, then the browser: Relais's start page, LinkedIn's consent, Relais's callback
-    (the real routes); returns what the member was told in the chat once connected."""
+    """`connect linkedin`, then the browser, signed in to Relais: Relais's start page, LinkedIn's consent,
+    Relais's callback (the real routes); returns what the member was told in the chat once connected."""
     link = await world.chat.type(user, "connect linkedin")
     assert link is not None
-    start = await browse(world, str(link.button("connect_open").url))
+    session = await sign_in(world, user)
+    start = await browse(world, str(link.button("connect_open").url), session)
     assert start.status_code == 302, start.text
     cookie = start.headers["Set-Cookie"].split(";", 1)[0]
     async with httpx.AsyncClient() as browser:  # LinkedIn consents at once and sends the browser back
         consent = await browser.get(start.headers["Location"])
     assert consent.status_code == 302
-    page = await browse(world, consent.headers["Location"], cookie)
+    page = await browse(world, consent.headers["Location"], f"{cookie}; {session}")
     assert page.status_code == 200, page.text
     assert "Your LinkedIn account is connected to Relais" in page.text
     await asyncio.gather(*world.app[TASKS_KEY])  # the callback sends the confirmation through the platform

@@ -5,7 +5,8 @@ a Fernet ciphertext of an `OAuthAttempt` row's id and nonce — authentic (only 
 bound to the member, valid 10 minutes and single-use (the row records its first use). Opening it sets
 the attempt's random `state` (echoed back by the provider, and also kept in a browser cookie: a browser
 holding another flow's state is refused) and, for X, a PKCE verifier; the callback is accepted once,
-for that state, within `CALLBACK_TTL`. Tokens are
+for that state, within `CALLBACK_TTL`. Both ends need the browser signed in (`bot.signin_pages`) as the
+member the link was made for: a forwarded link or consent page stores nothing. Tokens are
 stored encrypted with `ENCRYPTION_KEY` and decrypted only to make a call.
 """
 
@@ -44,8 +45,10 @@ DENIALS: Final = frozenset({"user_cancelled_login", "user_cancelled_authorize", 
 
 class ConnectFailure(Exception):
     """Why a connection did not happen, as a code the page explains in the member's language:
-    `invalid_link`, `expired_link`, `used_link`, `other_browser`, `denied`, `provider_error`,
-    `not_configured`."""
+    `invalid_link`, `expired_link`, `used_link`, `other_browser` (the callback came to a browser that
+    did not start this connection), `other_member` (the browser is signed in as someone else than the
+    member the link was made for), `not_signed_in` (a callback to a browser signed in as nobody),
+    `denied`, `provider_error`, `not_configured`."""
 
     def __init__(self, code: str, lang: Language = "en", platform: str | None = None) -> None:
         super().__init__(code)
@@ -53,6 +56,11 @@ class ConnectFailure(Exception):
         self.lang = lang
         # The member's chat platform, when the link is theirs: the page says how to ask for a new one.
         self.platform = platform
+
+
+class SignInFirst(Exception):
+    """The link is good, but nobody is signed in at the browser: sign in, then open it again (it is
+    still unused)."""
 
 
 @dataclass(frozen=True)
@@ -128,9 +136,15 @@ async def start(
     base_url: str,
     network: Network,
     token: str,
+    signed_in: Member | None,
     now: datetime,
 ) -> Started:
-    """Use a connect link: check it, mark it used, and give the provider URL to redirect to."""
+    """Use a connect link: check it, mark it used, and give the provider URL to redirect to.
+
+    The link is a bearer token, and can be forwarded: it is used only in a browser signed in as the
+    member it was made for (`signed_in`, the browser's session), so that nobody can get another
+    person's consent stored on their own record. Nobody signed in: `SignInFirst`, the link unused.
+    Someone else: `other_member`, the link unused, nothing stored."""
     attempt = await _attempt_of_token(session, cipher, token, network)
     member = await session.get_one(Member, attempt.member_id)
     lang = member_service.language_of(member)
@@ -141,6 +155,10 @@ async def start(
         raise ConnectFailure("used_link", lang, platform)
     if now >= attempt.expires_at:
         raise ConnectFailure("expired_link", lang, platform)
+    if signed_in is None:
+        raise SignInFirst()
+    if signed_in.id != attempt.member_id:
+        await _refuse_other_member(session, attempt, signed_in)
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64) if client.uses_pkce else None
     used = await session.execute(
@@ -162,6 +180,19 @@ async def start(
         code_challenge=pkce_challenge(verifier) if verifier else None,
     )
     return Started(redirect_to=url, state=state, lang=lang)
+
+
+async def _refuse_other_member(session: AsyncSession, attempt: OAuthAttempt, signed_in: Member) -> None:
+    """Raise `other_member`, told to the person at the browser (in their language, their platform's
+    command), and noted: a link opened by someone else is how a forwarded link would be abused."""
+    logger.warning(
+        "connect link of member %s refused in a browser signed in as member %s",
+        attempt.member_id,
+        signed_in.id,
+    )
+    raise ConnectFailure(
+        "other_member", member_service.language_of(signed_in), await _platform_of(session, signed_in)
+    )
 
 
 async def _attempt_of_token(
@@ -186,12 +217,15 @@ async def finish(
     network: Network,
     query: dict[str, str],
     browser_state: str | None,
+    signed_in_member_id: int | None,
     now: datetime,
 ) -> Connected:
     """The provider's callback: check the state, exchange the code, store the connection, tell the member.
 
-    The attempt is consumed (committed) before the code is exchanged, so a replayed callback fails
-    whatever happens next."""
+    The state must be this browser's (its cookie, mandatory) and the browser signed in as the member
+    who started (`signed_in_member_id`): a consent page forwarded to someone else comes back to their
+    browser, which has neither, and nothing is stored. The attempt is consumed (committed) before the
+    code is exchanged, so a replayed callback fails whatever happens next."""
     async with sessions() as session:
         state = query.get("state", "")
         attempt = (
@@ -212,11 +246,19 @@ async def finish(
             raise ConnectFailure("used_link", lang, platform)
         if now >= attempt.started_at + CALLBACK_TTL:
             raise ConnectFailure("expired_link", lang, platform)
-        if browser_state is not None and not secrets.compare_digest(browser_state, state):
-            # This browser started a different connection: a callback forced into it (login CSRF) is
-            # refused. No cookie at all is accepted: on phones the provider's app often hands the
-            # callback to another browser than the one that opened the link.
+        if browser_state is None or not secrets.compare_digest(browser_state, state):
+            # This browser did not start this connection: a callback forced into it (login CSRF), or a
+            # consent page forwarded to someone else. Refused even without any cookie, though on phones
+            # the provider's app may hand the callback to another browser: the member then finishes in
+            # the browser where they opened the link.
             raise ConnectFailure("other_browser", lang, platform)
+        if signed_in_member_id is None:
+            raise ConnectFailure("not_signed_in", lang, platform)
+        if signed_in_member_id != attempt.member_id:
+            signed_in = await session.get(Member, signed_in_member_id)
+            if signed_in is None:
+                raise ConnectFailure("not_signed_in", lang, platform)
+            await _refuse_other_member(session, attempt, signed_in)
         if client is None:
             raise ConnectFailure("not_configured", lang, platform)
         error = query.get("error")

@@ -412,7 +412,7 @@ async def test_a_code_obtained_for_another_sign_in_is_refused(site: Site) -> Non
     state = parse_qs(urlsplit(alice.headers["location"]).query)["state"][0]
     page = await site.browser.get("/login/slack/callback", params={"state": state, "code": code})
     assert site.fake._oidc_tokens == {}  # refused by the verifier: Slack issued no token at all
-    assert page.status_code == 502
+    assert page.status_code == 400  # the provider refusing: no server error of Relais's
     assert "Slack answered with an error" in shown(page)
     assert site.browser.cookie("relais_session") is None
     assert (await site.count(WebSession), await site.count(Member)) == (0, 0)
@@ -444,7 +444,7 @@ async def test_someone_of_another_workspace_is_refused(site: Site) -> None:
 async def test_slack_refusing_the_code_is_a_clear_page(site: Site) -> None:
     site.fake.fail_next("openid.connect.token", status=200, error="invalid_code")
     page = await site.sign_in("UEMP1")
-    assert page.status_code == 502
+    assert page.status_code == 400  # the provider refusing: no server error of Relais's
     assert "Slack answered with an error" in shown(page)
     assert (await site.count(WebSession), await site.count(Member)) == (0, 0)
 

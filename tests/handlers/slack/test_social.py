@@ -4,14 +4,15 @@ Undo, and every failure path (401, 429, 5xx, timeout, duplicate, too long, expir
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
@@ -68,10 +69,19 @@ class World:
     sessions: Sessions
     settings: Any
     article: str
+    # Each member's browser signed in to Relais (its session cookie), and who each connect link is for.
+    signed_in: dict[str, str] = field(default_factory=dict)
+    link_owner: dict[str, str] = field(default_factory=dict)
 
 
-def _social_settings(make_settings: SettingsFactory, linkedin: FakeLinkedIn, x: FakeX, **extra: Any) -> Any:
+def _social_settings(
+    make_settings: SettingsFactory, linkedin: FakeLinkedIn, x: FakeX, fake_slack: FakeSlack, **extra: Any
+) -> Any:
+    """Both networks, and Sign in with Slack: a connect link is opened in a browser signed in to Relais."""
     return make_settings(
+        slack_client_id=fake_slack.client_id,
+        slack_client_secret=fake_slack.client_secret,
+        slack_oidc_authorize_url=fake_slack.authorize_url,
         encryption_key=KEY,
         linkedin_client_id=linkedin.client_id,
         linkedin_client_secret=linkedin.client_secret,
@@ -122,7 +132,7 @@ async def world(
     request: pytest.FixtureRequest,
 ) -> AsyncIterator[World]:
     setup_workspace(fake_slack)
-    settings = _social_settings(make_settings, linkedin, x)
+    settings = _social_settings(make_settings, linkedin, x, fake_slack)
     timeout = getattr(request, "param", 10.0)
     async with relais_app(settings, engine, clock, fake_slack, social_timeout=timeout) as driver:
         yield World(driver, linkedin, x, clock, sessions, settings, article)
@@ -166,11 +176,17 @@ async def _dms(w: World, user: str, count: int = 1) -> list[dict[str, Any]]:
     return w.slack.fake.messages[channel]
 
 
-async def _browse(w: World, url: str, cookie: str | None = None) -> httpx.Response:
-    """Open a Relais URL (PUBLIC_URL/...) in the test's 'browser' (the running app)."""
+async def _browse(
+    w: World, url: str, cookie: str | None = None, *, user: str | None = None
+) -> httpx.Response:
+    """Open a Relais URL (PUBLIC_URL/...) in the test's 'browser' (the running app): `user`'s browser,
+    signed in to Relais as them, when given."""
     assert url.startswith(PUBLIC), url
     parts = urlsplit(url)
-    headers = {"Cookie": cookie} if cookie else {}
+    cookies = [cookie] if cookie else []
+    if user is not None:
+        cookies.append(await _signed_in(w, user))
+    headers = {"Cookie": "; ".join(cookies)} if cookies else {}
     with _browser_logs_off():
         return await w.slack.client.get(
             parts.path + ("?" + parts.query if parts.query else ""), headers=headers
@@ -199,19 +215,46 @@ async def _consent(provider_url: str) -> httpx.Response:
             return await browser.get(provider_url)
 
 
+async def _signed_in(w: World, user: str) -> str:
+    """`user`'s browser signs in to Relais with Slack (once), through the real routes and the fake
+    Slack's OpenID Connect: the session cookie it then sends."""
+    if user not in w.signed_in:
+        w.slack.fake.sign_in_as(user)
+        with _browser_logs_off():
+            to_slack = await w.slack.client.get("/login", params={"next": "/me"})
+            assert to_slack.status_code == 302, to_slack.text
+            state_cookie = to_slack.headers["Set-Cookie"].split(";", 1)[0]
+            consent = await _consent(to_slack.headers["Location"])
+            back = urlsplit(consent.headers["Location"])
+            landed = await w.slack.client.get(f"{back.path}?{back.query}", headers={"Cookie": state_cookie})
+        assert landed.status_code == 303, landed.text
+        [session] = [
+            header for header in landed.headers.get_list("Set-Cookie") if "relais_session=" in header
+        ]
+        w.signed_in[user] = session.split(";", 1)[0]
+    return w.signed_in[user]
+
+
 async def _connect_link(w: World, user: str, network: str) -> str:
     reply = await w.slack.command(user, f"connect {network}")
-    return str(_button(reply, "connect_open")["url"])
+    link = str(_button(reply, "connect_open")["url"])
+    w.link_owner[link] = user
+    return link
 
 
 async def _dance(w: World, link: str, *, network: str = "linkedin") -> httpx.Response:
-    """The browser's part: start link → provider consent → callback, carrying the state cookie."""
-    start = await _browse(w, link)
+    """The browser's part, in the browser of the member the link is for, signed in to Relais: start link →
+    provider consent → callback, carrying the state cookie."""
+    user = w.link_owner[link]
+    start = await _browse(w, link, user=user)
+    if start.status_code == 303 and start.headers["Location"].startswith("/login?"):
+        del w.signed_in[user]  # the session ended (the clock moved on): the member signs in again
+        start = await _browse(w, link, user=user)
     assert start.status_code == 302, start.text
     cookie = start.headers["Set-Cookie"].split(";", 1)[0]
     consent = await _consent(start.headers["Location"])
     assert consent.status_code == 302
-    return await _browse(w, consent.headers["Location"], cookie)
+    return await _browse(w, consent.headers["Location"], cookie, user=user)
 
 
 async def _connect(w: World, user: str, network: str) -> None:
@@ -270,6 +313,7 @@ async def test_connecting_linkedin_from_the_share_button_stores_encrypted_tokens
     link_message = (await w.slack.responses(clicked.url_id))[0]
     link = _button(link_message, "connect_open")["url"]
     assert link.startswith(f"{PUBLIC}/oauth/linkedin/start?t=")
+    w.link_owner[link] = "UEMP2"
 
     page = await _dance(w, link)
     assert page.status_code == 200
@@ -344,8 +388,8 @@ async def _assert_no_plaintext(engine: AsyncEngine, secrets: list[str]) -> None:
 async def test_connect_links_are_single_use_expire_and_cannot_be_forged(world: World) -> None:
     w = world
     link = await _connect_link(w, "UEMP1", "linkedin")
-    assert (await _browse(w, link)).status_code == 302
-    again = await _browse(w, link)
+    assert (await _browse(w, link, user="UEMP1")).status_code == 302
+    again = await _browse(w, link, user="UEMP1")
     assert again.status_code == 400
     assert "Ce lien a déjà servi" in again.text  # in the member's language
 
@@ -370,7 +414,7 @@ async def test_connect_links_are_single_use_expire_and_cannot_be_forged(world: W
 async def test_callbacks_are_checked_state_browser_replay_and_denial(world: World) -> None:
     w = world
     link = await _connect_link(w, "UEMP2", "linkedin")
-    start = await _browse(w, link)
+    start = await _browse(w, link, user="UEMP2")
     cookie = start.headers["Set-Cookie"].split(";", 1)[0]
     assert "HttpOnly" in start.headers["Set-Cookie"]
     assert "SameSite=Lax" in start.headers["Set-Cookie"]
@@ -379,18 +423,18 @@ async def test_callbacks_are_checked_state_browser_replay_and_denial(world: Worl
 
     # A browser that holds another connection's state is refused (a callback forced into it), and the
     # flow stays usable; a forged state is refused.
-    other_flow = await _browse(w, await _connect_link(w, "UEMP3", "linkedin"))
+    other_flow = await _browse(w, await _connect_link(w, "UEMP2", "linkedin"), user="UEMP2")
     other_cookie = other_flow.headers["Set-Cookie"].split(";", 1)[0]
-    forced = await _browse(w, callback, other_cookie)
+    forced = await _browse(w, callback, other_cookie, user="UEMP2")
     assert forced.status_code == 400
     assert "This browser started another connection" in forced.text
-    forged_state = await _browse(w, callback.replace("state=", "state=x"), cookie)
+    forged_state = await _browse(w, callback.replace("state=", "state=x"), cookie, user="UEMP2")
     assert forged_state.status_code == 400
     assert w.linkedin.calls_to("access_token") == []
 
-    done = await _browse(w, callback, cookie)
+    done = await _browse(w, callback, cookie, user="UEMP2")
     assert done.status_code == 200
-    replay = await _browse(w, callback, cookie)
+    replay = await _browse(w, callback, cookie, user="UEMP2")
     assert replay.status_code == 400
     assert "already used" in replay.text
     assert len(w.linkedin.calls_to("access_token")) == 1
@@ -403,23 +447,95 @@ async def test_callbacks_are_checked_state_browser_replay_and_denial(world: Worl
     assert await _account(w, "x") is None
 
 
-async def test_a_callback_in_a_browser_without_the_cookie_is_accepted(world: World) -> None:
-    """On phones the provider's app often hands the callback to another browser than the one that
-    opened the link: the state (bound to the member, single use) is then enough."""
+async def test_a_callback_without_the_state_cookie_or_the_session_is_refused(world: World) -> None:
+    """The state cookie is mandatory (a consent page forwarded to another browser comes back without
+    it), and so is the member's session: nothing is stored, and the flow stays usable where it began."""
     w = world
-    start = await _browse(w, await _connect_link(w, "UEMP2", "x"))
-    consent = await _consent(start.headers["Location"])
-    page = await _browse(w, consent.headers["Location"])
-    assert page.status_code == 200
-    account = await _account(w, "x")
-    assert account is not None
+    link = await _connect_link(w, "UEMP2", "x")
+    start = await _browse(w, link, user="UEMP2")
+    cookie = start.headers["Set-Cookie"].split(";", 1)[0]
+    callback = (await _consent(start.headers["Location"])).headers["Location"]
+    no_cookie = await _browse(w, callback, user="UEMP2")
+    assert no_cookie.status_code == 400
+    assert "This browser started another connection" in no_cookie.text
+    no_session = await _browse(w, callback, cookie)
+    assert no_session.status_code == 400
+    assert "This browser is not signed in to Relais, so nothing was connected." in no_session.text
+    assert w.x.calls_to("token") == []
+    assert await _account(w, "x") is None
+    done = await _browse(w, callback, cookie, user="UEMP2")
+    assert done.status_code == 200
+    assert await _account(w, "x") is not None
+
+
+async def test_a_forwarded_start_link_is_refused_in_someone_elses_browser(world: World) -> None:
+    """The attack: Mallory (UEMP3) forwards his personal link to Alice (UEMP1, French), who opens it in
+    her browser, signed in to Relais as herself. Refused before LinkedIn is ever reached, in her language;
+    the link is still unused, and nothing is stored on anyone."""
+    w = world
+    mallorys = await _connect_link(w, "UEMP3", "linkedin")
+    refused = await _browse(w, mallorys, user="UEMP1")
+    assert refused.status_code == 403
+    assert "Ce lien a été fait pour quelqu'un d'autre : rien n'a été connecté." in html.unescape(refused.text)
+    assert "/relais connect LinkedIn" in refused.text
+    assert "relais_oauth_" not in refused.headers.get("Set-Cookie", "")
+    assert w.linkedin.calls == []
+    assert await _account(w, "linkedin") is None
+    async with w.sessions() as session:
+        attempt = (await session.scalars(select(OAuthAttempt))).one()
+    assert (attempt.started_at, attempt.state) == (None, None)
+
+
+async def test_a_start_link_in_a_browser_signed_in_as_nobody_signs_in_first_then_goes_on(
+    world: World,
+) -> None:
+    w = world
+    link = await _connect_link(w, "UEMP2", "linkedin")
+    first = await _browse(w, link)
+    assert first.status_code == 303
+    path = link.removeprefix(PUBLIC)
+    assert first.headers["Location"] == "/login?" + urlencode({"next": path})
+    # Signing in (the real routes) brings the browser back to the link, which now goes on to LinkedIn.
+    w.slack.fake.sign_in_as("UEMP2")
+    with _browser_logs_off():
+        to_slack = await w.slack.client.get(first.headers["Location"])
+        state_cookie = to_slack.headers["Set-Cookie"].split(";", 1)[0]
+        back = urlsplit((await _consent(to_slack.headers["Location"])).headers["Location"])
+        landed = await w.slack.client.get(f"{back.path}?{back.query}", headers={"Cookie": state_cookie})
+    assert (landed.status_code, landed.headers["Location"]) == (303, path)
+    session = landed.headers["Set-Cookie"].split("relais_session=", 1)[1].split(";", 1)[0]
+    w.signed_in["UEMP2"] = f"relais_session={session}"
+    start = await _browse(w, PUBLIC + landed.headers["Location"], user="UEMP2")
+    assert start.status_code == 302
+    assert start.headers["Location"].startswith(w.linkedin.auth_url)
+
+
+async def test_a_forwarded_consent_page_is_refused_at_the_callback(world: World) -> None:
+    """The attack's second form: Mallory opens his link himself and forwards LinkedIn's consent page;
+    Alice consents as herself in her browser (signed in to Relais as Alice). The callback comes to her
+    browser, without the state cookie and signed in as someone else: refused, no code exchanged, nothing
+    stored. Even with the cookie planted in her browser (cookie tossing), the member check refuses it."""
+    w = world
+    start = await _browse(w, await _connect_link(w, "UEMP3", "linkedin"), user="UEMP3")
+    mallorys_cookie = start.headers["Set-Cookie"].split(";", 1)[0]
+    callback = (await _consent(start.headers["Location"])).headers["Location"]  # Alice consents
+    in_alices_browser = await _browse(w, callback, user="UEMP1")
+    assert in_alices_browser.status_code == 400
+    planted = await _browse(w, callback, mallorys_cookie, user="UEMP1")
+    assert planted.status_code == 403
+    assert "Ce lien a été fait pour quelqu'un d'autre" in html.unescape(planted.text)
+    assert w.linkedin.calls_to("access_token") == []
+    assert await _account(w, "linkedin") is None
+    async with w.sessions() as session:
+        attempt = (await session.scalars(select(OAuthAttempt))).one()
+    assert (attempt.finished_at, attempt.outcome) == (None, None)
 
 
 async def test_provider_error_during_the_exchange_is_explained(world: World) -> None:
     w = world
     w.x.fail_next("token", status=503)
     page = await _dance(w, await _connect_link(w, "UEMP1", "x"), network="x")
-    assert page.status_code == 502
+    assert page.status_code == 400  # X's error is no server error of Relais's
     assert "X a répondu par une erreur" in page.text
     assert await _account(w, "x") is None
     async with w.sessions() as session:
@@ -823,11 +939,11 @@ async def test_tokens_never_reach_the_logs(world: World, caplog: pytest.LogCaptu
 async def test_stale_attempts_cannot_be_used_after_the_callback_window(world: World) -> None:
     w = world
     link = await _connect_link(w, "UEMP2", "linkedin")
-    start = await _browse(w, link)
+    start = await _browse(w, link, user="UEMP2")
     cookie = start.headers["Set-Cookie"].split(";", 1)[0]
     consent = await _consent(start.headers["Location"])
     w.clock.advance(timedelta(minutes=16))
-    late = await _browse(w, consent.headers["Location"], cookie)
+    late = await _browse(w, consent.headers["Location"], cookie, user="UEMP2")
     assert late.status_code == 400
     assert "expired" in late.text
     assert await _account(w, "linkedin") is None

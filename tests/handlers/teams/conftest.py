@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.demo.fake_teams import FakeTeams
-from tests.fakes.bot_framework import FakeBotFramework
+from tests.fakes.bot_framework import FakeBotFramework, FakeEntra
 from tests.handlers.teams.driver import APP_ID, APP_PASSWORD, TENANT, SettingsFactory
 
 
@@ -27,8 +27,16 @@ async def fake_teams() -> AsyncIterator[FakeTeams]:
 
 
 @pytest.fixture
-def teams_settings(database_url: str, bot_framework: FakeBotFramework) -> SettingsFactory:
-    """Settings for a Teams-only deployment (no Slack setting at all); keyword arguments override."""
+async def entra() -> AsyncIterator[FakeEntra]:
+    """Microsoft Entra ID for the bot's app registration: people sign in to Relais's pages with it."""
+    async with FakeEntra(app_id=APP_ID, client_secret=APP_PASSWORD) as fake:
+        yield fake
+
+
+@pytest.fixture
+def teams_settings(database_url: str, bot_framework: FakeBotFramework, entra: FakeEntra) -> SettingsFactory:
+    """Settings for a Teams-only deployment (no Slack setting at all), Microsoft Entra ID being the fake
+    one (sign-in); keyword arguments override."""
 
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -38,6 +46,7 @@ def teams_settings(database_url: str, bot_framework: FakeBotFramework) -> Settin
             "microsoft_app_password": APP_PASSWORD,
             "microsoft_app_type": "MultiTenant",
             "teams_openid_metadata_url": bot_framework.metadata_url,
+            "microsoft_login_url": entra.login_url,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)

@@ -6,6 +6,7 @@ does the same, answered in the member's 1:1 chat."""
 from __future__ import annotations
 
 import asyncio
+import html
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.demo.fake_teams import CREATE, REPLY, SEND
 from bot.web import TASKS_KEY
-from models import Dismissal, Share, ShareStatus, Suggestion, SuggestionState, TrackedLink
+from models import Dismissal, Share, ShareStatus, SocialAccount, Suggestion, SuggestionState, TrackedLink
 from tests.fakes.bot_framework import FakeBotFramework
 from tests.fakes.social import FakeLinkedIn
 from tests.handlers.teams.driver import SettingsFactory
@@ -143,16 +144,18 @@ async def browse(team: Team, url: str, cookie: str | None = None) -> httpx.Respo
 
 
 async def connect_linkedin(team: Team) -> None:
-    """Bob types `connect linkedin` in his chat, then his browser goes through Relais's start page,
-    LinkedIn's consent and Relais's callback (the real routes); he is told in his chat."""
+    """Bob types `connect linkedin` in his chat, then his browser, signed in to Relais with Microsoft, goes
+    through Relais's start page, LinkedIn's consent and Relais's callback (the real routes); he is told in
+    his chat."""
     (reply,) = await team.say(team.personal(BOB, "connect linkedin"))
     (link,) = urls(reply["attachments"][0]["content"])
-    start = await browse(team, link)
+    bobs_session = await team.signed_in(BOB)
+    start = await browse(team, link, bobs_session)
     assert start.status_code == 302, start.text
     cookie = start.headers["Set-Cookie"].split(";", 1)[0]
     async with httpx.AsyncClient() as browser:  # LinkedIn consents at once and sends the browser back
         consent = await browser.get(start.headers["Location"])
-    page = await browse(team, consent.headers["Location"], cookie)
+    page = await browse(team, consent.headers["Location"], f"{cookie}; {bobs_session}")
     assert page.status_code == 200, page.text
     assert team.teams.app is not None
     await asyncio.gather(*team.teams.app[TASKS_KEY])  # the confirmation, sent to Teams
@@ -344,8 +347,8 @@ async def test_the_share_link_of_a_cancelled_post_says_so_and_records_nothing(te
 async def test_a_connect_link_used_twice_says_how_to_ask_for_another_in_teams(team: Team) -> None:
     (reply,) = await team.say(team.personal(BOB, "connect linkedin"))
     (link,) = urls(reply["attachments"][0]["content"])
-    assert (await browse(team, link)).status_code == 302
-    again = await browse(team, link)
+    assert (await browse(team, link, await team.signed_in(BOB))).status_code == 302
+    again = await browse(team, link, await team.signed_in(BOB))
     assert again.status_code == 400
     assert (
         "This link was already used. Ask Relais for a new one in your chat: connect LinkedIn." in again.text
@@ -365,3 +368,50 @@ async def test_an_address_looking_up_too_many_share_links_is_told_to_wait(team: 
     assert int(refused.headers["Retry-After"]) >= 1
     assert "Too many requests" in refused.text
     assert await count(team, Share) == 0
+
+
+async def test_a_forwarded_connect_link_or_consent_page_connects_nobody(
+    team: Team, linkedin: FakeLinkedIn
+) -> None:
+    """The attack, in Teams: Bob (Mallory here) forwards his personal link to Ann, who opens it in her
+    browser, signed in to Relais as Ann: refused, the link unused. Then he opens it himself and
+    forwards LinkedIn's consent page: Ann consents in her browser, and the callback refuses it there
+    (no state cookie; and, even with Bob's cookie planted, signed in as someone else). No code is
+    exchanged and nothing is stored on either of them; Bob can still finish in his own browser."""
+    (reply,) = await team.say(team.personal(BOB, "connect linkedin"))
+    (link,) = urls(reply["attachments"][0]["content"])
+    anns_session = await team.signed_in(ANN)
+    refused = await browse(team, link, anns_session)
+    assert refused.status_code == 403
+    assert "This link was made for someone else, so nothing was connected." in html.unescape(refused.text)
+    assert "ask Relais in your chat: connect LinkedIn." in refused.text
+    assert linkedin.calls == []
+
+    start = await browse(team, link, await team.signed_in(BOB))
+    assert start.status_code == 302
+    bobs_state = start.headers["Set-Cookie"].split(";", 1)[0]
+    async with httpx.AsyncClient() as anns_browser:  # Ann consents on the forwarded page
+        callback = (await anns_browser.get(start.headers["Location"])).headers["Location"]
+    in_anns_browser = await browse(team, callback, anns_session)
+    assert in_anns_browser.status_code == 400
+    planted = await browse(team, callback, f"{bobs_state}; {anns_session}")
+    assert planted.status_code == 403
+    assert linkedin.calls_to("access_token") == []
+    assert await count(team, SocialAccount) == 0
+
+    done = await browse(team, callback, f"{bobs_state}; {await team.signed_in(BOB)}")
+    assert done.status_code == 200
+    async with team.sessions() as session:
+        account = (await session.scalars(select(SocialAccount))).one()
+    assert account.member_id == (await team.member("aad-bob")).id
+
+
+async def test_a_connect_link_opened_signed_out_signs_in_with_microsoft_first(team: Team) -> None:
+    (reply,) = await team.say(team.personal(BOB, "connect linkedin"))
+    (link,) = urls(reply["attachments"][0]["content"])
+    first = await browse(team, link)
+    assert first.status_code == 303
+    assert first.headers["Location"].startswith("/login?next=%2Foauth%2Flinkedin%2Fstart%3Ft%3D")
+    to_microsoft = await team.teams.client.get(first.headers["Location"])
+    assert to_microsoft.status_code == 302
+    assert "/organizations/oauth2/v2.0/authorize?" in to_microsoft.headers["Location"]

@@ -80,12 +80,6 @@ class Site:
 
 
 @pytest.fixture
-async def entra() -> AsyncIterator[FakeEntra]:
-    async with FakeEntra(app_id=APP_ID, client_secret=APP_PASSWORD) as fake:
-        yield fake
-
-
-@pytest.fixture
 def microsoft_settings(teams_settings: SettingsFactory, entra: FakeEntra) -> SettingsFactory:
     def make(**overrides: Any) -> Settings:
         return teams_settings(**{"microsoft_login_url": entra.login_url, **overrides})
@@ -220,7 +214,7 @@ async def test_a_code_obtained_for_another_sign_in_is_refused_by_pkce(site: Site
     code = parse_qs(urlsplit(mallorys).query)["code"][0]
     state = parse_qs(urlsplit(alice.headers["location"]).query)["state"][0]
     page = await site.browser.get("/login/microsoft/callback", params={"state": state, "code": code})
-    assert page.status_code == 502
+    assert page.status_code == 400  # the provider refusing: no server error of Relais's
     assert "Microsoft answered with an error" in shown(page)
     [exchange] = site.entra.token_requests
     assert exchange["code"] == code  # redeemed, and refused: no ID token was issued for it
@@ -236,7 +230,7 @@ async def test_an_id_token_without_this_sign_ins_nonce_is_refused(site: Site) ->
         await session.execute(update(SignInAttempt).values(nonce="another-sign-in-s-nonce"))
         await session.commit()
     page = await site.browser.get(callback)
-    assert page.status_code == 502
+    assert page.status_code == 400  # the provider refusing: no server error of Relais's
     assert len(site.entra.token_requests) == 1
     await site.nothing_stored()
 
@@ -245,7 +239,7 @@ async def test_an_id_token_signed_by_an_unpublished_key_is_refused(site: Site) -
     """Entra's ID token is checked against the keys the tenant's metadata names, not taken as given."""
     site.entra.sign_with = new_key()  # under the current key's id, but not the key published
     page = await site.sign_in()
-    assert page.status_code == 502
+    assert page.status_code == 400  # the provider refusing: no server error of Relais's
     await site.nothing_stored()
 
 
@@ -258,7 +252,7 @@ async def test_a_wrong_client_secret_is_refused(
     settings = microsoft_settings(microsoft_app_password="not-the-app-registration-s-secret")
     async with site_with(settings, engine, bot_framework, entra) as site:
         page = await site.sign_in()
-        assert page.status_code == 502
+        assert page.status_code == 400  # the provider refusing: no server error of Relais's
         assert "Microsoft answered with an error" in shown(page)
         assert site.entra.token_requests[0]["client_secret"] == "not-the-app-registration-s-secret"
         await site.nothing_stored()
