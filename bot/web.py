@@ -24,7 +24,7 @@ from aiohttp.abc import AbstractAccessLogger
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import db, me_page, oauth_pages, platforms, signin, signin_pages
+from bot import admin_page, db, me_page, oauth_pages, platforms, signin, signin_pages
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.core import Relais
@@ -122,6 +122,7 @@ def create_app(
     adapters_in_use: list[platforms.Platform] = app[PLATFORMS_KEY]
     signin_pages.install(app, app[DEPS_KEY], signin.providers(adapters_in_use, settings))
     me_page.install(app)
+    admin_page.install(app)
 
     if owns_engine:
         app.on_cleanup.append(_dispose_engine)

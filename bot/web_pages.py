@@ -34,12 +34,13 @@ def browser_language(request: web.Request) -> Language:
     return "en"
 
 
-def layout(lang: str, title: str, body: str, *, status: int = 200) -> web.Response:
-    """A page: `title` is escaped here, `body` is markup the caller built with `escape`."""
+def layout(lang: str, title: str, body: str, *, status: int = 200, width: str = "40em") -> web.Response:
+    """A page: `title` is escaped here, `body` is markup the caller built with `escape`; `width` the
+    widest the text runs (the dashboard's tables need more than a form)."""
     text = f"""<!doctype html><html lang="{escape(lang)}"><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Relais — {escape(title)}</title>
-<body style="font-family:sans-serif;max-width:40em;margin:4em auto;padding:0 1em">
+<body style="font-family:sans-serif;max-width:{escape(width)};margin:4em auto;padding:0 1em">
 <h1>{escape(title)}</h1>
 {body}
 </body></html>"""

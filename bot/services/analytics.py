@@ -762,7 +762,7 @@ async def post_page(session: AsyncSession, scope: Scope) -> PostPage | None:
             .where(Delivery.workspace_id == scope.workspace_id, Delivery.post_id == post.id)
             .order_by(Delivery.created_at, Delivery.destination)
         )
-    ).tuples()
+    ).all()
     captions = (
         await session.execute(
             select(Share.caption, func.count())
@@ -770,11 +770,11 @@ async def post_page(session: AsyncSession, scope: Scope) -> PostPage | None:
             .group_by(Share.caption)
             .order_by(func.count().desc(), Share.caption)
         )
-    ).tuples()
+    ).all()
     return PostPage(
         post=post,
         figures=figures,
         weeks=await weekly(session, scope, split),
-        pushed=list(pushed),
+        pushed=[(channel, at) for channel, at in pushed],
         captions=[(caption, int(count)) for caption, count in captions],
     )

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 # The surface a command needs: a chat platform's.
 CommandSurface = ChatSurface
 
-ADMIN_COMMANDS: Final = frozenset({"queue", "list", "cancel", "stats", "channel", "schedule"})
+ADMIN_COMMANDS: Final = frozenset({"queue", "list", "cancel", "stats", "channel", "schedule", "dashboard"})
 # The whole text of one command; a chat client's own box holds far less, so only a forged request comes
 # near.
 MAX_COMMAND_TEXT: Final = 12_000
@@ -41,6 +41,7 @@ SUBCOMMANDS: Final[dict[str, Subcommand]] = {
     "lang": members.lang,
     "me": members.me,
     "stats": posts.stats,
+    "dashboard": posts.dashboard,
     "suggest": suggestions.suggest,
     "schedule": schedule.schedule,
     "connect": members.connect,

@@ -11,7 +11,7 @@ from bot.flows.caller import Caller, ChatSurface, Refusal, UnknownChannel
 from bot.flows.invocation import Invocation
 from bot.flows.queue import OFFERED_NETWORKS, queued_reply
 from bot.i18n import url_reason
-from bot.messages import Mention, Message, commands, text
+from bot.messages import Link, Mention, Message, commands, text
 from bot.services import inputs, scores
 from bot.services import posts as post_service
 from bot.services.preview import UnsafeURL, validate_url
@@ -143,3 +143,12 @@ async def stats(run: Invocation) -> Message:
             title = text(lang, "stats_period_title", days=STATS_DAYS)
             refused = await post_service.undelivered(session, workspace_id=workspace_id, since=since)
     return commands.stats(lang, found, title=title, refused=refused)
+
+
+async def dashboard(run: Invocation) -> Message:
+    """`dashboard`: the link to `GET /admin` (the page itself checks, again, that its visitor is an admin)."""
+    public_url = run.core.settings.public_url
+    if not public_url:
+        raise Refusal("dashboard_no_public_url")
+    url = public_url.rstrip("/") + "/admin"
+    return commands.say(run.lang, "dashboard_link", link=Link(url, text(run.lang, "dashboard_link_label")))
