@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Relais
+from bot.db import Sessions
 from bot.flows import acting
 from bot.flows.acting import Who
 from bot.i18n import language_for
@@ -152,6 +153,14 @@ async def left(core: Relais, *, platform: str, workspace: str, people: Sequence[
             .values(active=False, updated_at=core.clock.now())
         )
         await session.commit()
+
+
+async def workspace_id(sessions: Sessions, *, platform: str, workspace: str) -> int | None:
+    """The id of the workspace (`platform`, its own id), None when Relais does not know it yet: what an
+    adapter keeps a workspace's pace by (`bot.services.outbox.WorkspacePace`), in a session of its own."""
+    async with sessions() as session:
+        found = await member_service.find_workspace(session, platform=platform, external_id=workspace)
+        return found.id if found is not None else None
 
 
 async def _workspace(core: Relais, session: AsyncSession, platform: str, external_id: str) -> Workspace:

@@ -181,13 +181,24 @@ async def test_a_share_delivered_again_to_another_process_is_posted_once_with_th
 
 async def test_a_first_run_that_failed_runs_again_when_delivered_again(two: tuple[Team, Team]) -> None:
     """Bob clicks Share on a card in his own chat: his link comes as a message there. Teams refuses that
-    message (502): the turn fails, Teams has no answer and sends the click again, to b, which runs it."""
+    message (502, and again when tried again): the turn fails, Bob is told something went wrong (the
+    invoke's documented error type, never an HTTP 5xx), and Teams sends the click again, to b, which runs
+    it."""
     a, b = two
     _, card = await a.published()  # as if a reminder in Bob's chat showed it
     click = a.invoke_in_chat(BOB, button(card, "share_linkedin"), card_id="1764200000123")
-    a.connector.fail_next(REPLY, status=502)
+    a.connector.fail_next(REPLY, status=502, times=3)
     failed = await a.teams.post(click)
-    assert failed.status_code != 200  # Teams had no answer (the SDK's 501 for an invoke unanswered)
+    assert failed.status_code == 200
+    assert failed.json() == {
+        "statusCode": 500,
+        "type": "application/vnd.microsoft.error",
+        "value": {
+            "code": "InternalServerError",
+            "message": "Something went wrong on my side; nothing was changed. Please try again.",
+        },
+    }
+    assert len(a.connector.calls_to(REPLY)) == 3  # tried twice more, then given up
     assert stored_key(click) not in [row.key for row in await claims(a)]  # forgotten
     before = len(a.connector.calls)
     answer = await b.click(click)
