@@ -124,7 +124,8 @@ class Team:
 
     async def say(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         """Post `body`; what Relais answered the sender (once what it enqueued was sent): replies in their
-        1:1 chat, or messages sent to that chat when they wrote in the channel."""
+        1:1 chat, or messages sent to that chat when they wrote in the channel. Only what the connector
+        accepted: a reply it answered 429 (many commands in a row) and Relais sent again counts once."""
         before = len(self.connector.calls)
         assert (await self.teams.post(body)).status_code == 202
         await self.teams.settle()
@@ -132,8 +133,11 @@ class Team:
         return [
             call.body
             for call in self.connector.calls[before:]
-            if (call.operation == REPLY and call.activity_id == body["id"])
-            or (call.operation == SEND and call.conversation_id == chat)
+            if call.status < 300
+            and (
+                (call.operation == REPLY and call.activity_id == body["id"])
+                or (call.operation == SEND and call.conversation_id == chat)
+            )
         ]
 
     def invoke(self, person: dict[str, str], button: dict[str, Any], *, card_id: str) -> dict[str, Any]:
