@@ -8,6 +8,9 @@ A request with a missing, wrong or stale signature gets 401 and touches nothing.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -47,15 +50,29 @@ def build_slack_app(settings: Settings, deps: Relais) -> AsyncApp:
     """Raises `ConfigError` (via `require_slack`) when the Slack credentials are incomplete."""
     settings.require_slack()
     assert settings.slack_signing_secret is not None
-    app = AsyncApp(
-        client=build_web_client(settings),
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        # Ack first, then work: listeners may run after the HTTP response (Slack's 3-second rule).
-        process_before_response=False,
-        logger=logging.getLogger("relais.slack"),
-    )
+    with _hidden("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+        app = AsyncApp(
+            client=build_web_client(settings),
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            # Ack first, then work: listeners may run after the HTTP response (Slack's 3-second rule).
+            process_before_response=False,
+            logger=logging.getLogger("relais.slack"),
+        )
     register(app, deps)
     return app
+
+
+@contextmanager
+def _hidden(*names: str) -> Iterator[None]:
+    """Environment variables Bolt must not see while it is built. Finding SLACK_CLIENT_ID and
+    SLACK_CLIENT_SECRET in the environment, Bolt turns to OAuth installs (a file-based installation
+    store) and drops the bot token, so nothing would be answered; in Relais those two are Sign in with
+    Slack's settings (`bot.config`), not an installation flow."""
+    kept = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(kept)
 
 
 def build_socket_mode_handler(app: AsyncApp, settings: Settings) -> AsyncSocketModeHandler | None:
