@@ -6,7 +6,7 @@ one's own figures). Slack shows these answers to the person alone; so does this.
 An answer is sent inside the turn (Teams waits for it), so it is not an outbox row; it keeps Teams'
 limits all the same. Each request first takes a slot of the tenant's shared pace (`ReplyPace`: the
 notifier's, `bot.services.outbox.WorkspacePace`), and one that Teams refuses for a while (429, 412, 502,
-503, 504, or no connection) is tried again after Teams' `Retry-After` (else a short backoff with jitter),
+503, 504, or no connection at all) is tried again after Teams' `Retry-After` (else a short backoff with jitter),
 at most `RETRIES` times and `RETRY_SECONDS` in all, so that a turn never hangs: an invoke must be answered
 within Teams' limits. An answer still refused is logged (status and Teams' code, nothing more); a message
 turn then ends quietly, an invoke's raises (its caller answers that something went wrong).
@@ -149,8 +149,10 @@ async def _patiently(context: TurnContext, request: Callable[[], Awaitable[T]]) 
                 exc.status in RETRIED_STATUSES,
             )
             delay = _seconds(exc.headers.get("Retry-After") if exc.headers else None)
-        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        except aiohttp.ClientConnectorError as exc:  # no connection: nothing reached Teams
             failure, retried, delay = type(exc).__name__, True, None
+        except (aiohttp.ClientError, TimeoutError) as exc:  # it may have reached Teams: not sent twice
+            failure, retried, delay = type(exc).__name__, False, None
         except ValueError as exc:  # the SDK's own check of what it was given
             raise NotTold(type(exc).__name__) from exc
         if delay is None:
