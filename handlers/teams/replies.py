@@ -5,11 +5,12 @@ one's own figures). Slack shows these answers to the person alone; so does this.
 
 An answer is sent inside the turn (Teams waits for it), so it is not an outbox row; it keeps Teams'
 limits all the same. Each request first takes a slot of the tenant's shared pace (`ReplyPace`: the
-notifier's, `bot.services.outbox.WorkspacePace`), and one that Teams refuses for a while (429, 412, 502,
-503, 504, or no connection at all) is tried again after Teams' `Retry-After` (else a short backoff with jitter),
-at most `RETRIES` times and `RETRY_SECONDS` in all, so that a turn never hangs: an invoke must be answered
-within Teams' limits. An answer still refused is logged (status and Teams' code, nothing more); a message
-turn then ends quietly, an invoke's raises (its caller answers that something went wrong).
+notifier's, `bot.services.outbox.WorkspacePace`), and one that Teams refuses for a while (429, 412,
+502, 503, 504, or no connection at all) is tried again after Teams' `Retry-After` (else a short backoff
+with jitter), at most `RETRIES` times and `RETRY_SECONDS` in all, so that a turn never hangs: an invoke
+must be answered within Teams' limits. An answer still refused is logged (status and Teams' code,
+nothing more); a message turn then ends quietly, an invoke's raises (its caller answers that something
+went wrong).
 """
 
 from __future__ import annotations
