@@ -38,6 +38,7 @@ def user_id_key(user_id: str) -> str:
     to them)."""
     return user_id.lower() if _GUID.fullmatch(user_id) else user_id
 
+
 # How to set each variable, for the one-line error. Keys are field names.
 _HOW_TO_SET: dict[str, str] = {
     "database_url": "e.g. DATABASE_URL=postgresql://user:password@host:5432/relais or sqlite:///relais.db",
@@ -51,7 +52,10 @@ _HOW_TO_SET: dict[str, str] = {
     "slack_client_secret": "the Client Secret from your Slack app's 'Basic Information' page",
     "slack_oidc_authorize_url": "e.g. SLACK_OIDC_AUTHORIZE_URL=https://slack.com/openid/connect/authorize",
     "relais_channel": "a Slack channel id such as C0123456789 (or #name)",
-    "relais_admins": "a comma-separated list of chat user ids, e.g. RELAIS_ADMINS=U012AB3CD,U045EF6GH",
+    "relais_admins": (
+        "a comma-separated list of chat user ids (Slack user ids, Teams users' Microsoft Entra object ids), "
+        "e.g. RELAIS_ADMINS=U012AB3CD,0e6f1b2c-4a5d-4e8f-9a1b-2c3d4e5f6a7b"
+    ),
     "encryption_key": (
         "a Fernet key, made with: python -c 'from cryptography.fernet import Fernet; "
         "print(Fernet.generate_key().decode())' (several keys comma-separated rotate them, newest first)"
