@@ -48,7 +48,7 @@ from handlers.teams.forms import (
     read_queue_form,
 )
 from handlers.teams.identity import Sender, sender_of
-from handlers.teams.membership import conversation_of
+from handlers.teams.membership import conversation_of, tenant_of
 from handlers.teams.render import Card, render
 from handlers.teams.replies import tell_privately
 from handlers.teams.surface import TeamsSurface, Typed, channel_names
@@ -164,8 +164,9 @@ async def on_submit(core: Relais, context: TurnContext) -> None:
     click = clicked(context.activity.value, invoke=False)
     route = ROUTES.get(click.action) if click is not None else None
     if click is None or route is None:
-        summary, told = render(unknown_button(_client_language(context)))
-        await tell_privately(context, told, summary=summary)
+        if _from_a_person(context):
+            summary, told = render(unknown_button(_client_language(context)))
+            await tell_privately(context, told, summary=summary)
         return
     sender = await sender_of(core, context.activity)
     if sender is None:
@@ -209,6 +210,13 @@ def refusal_body(message: Message) -> InvokeBody:
     """The documented error type, its message the core's words (plain text) for why nothing was done."""
     summary, _ = render(message)
     return error_body(summary)
+
+
+def _from_a_person(context: TurnContext) -> bool:
+    """Whether the activity comes from a person of a tenant (an Entra object id), as `sender_of` checks,
+    without recording them."""
+    account = context.activity.from_property
+    return tenant_of(context.activity) is not None and account is not None and bool(account.aad_object_id)
 
 
 def _client_language(context: TurnContext) -> str:

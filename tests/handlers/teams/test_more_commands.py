@@ -377,6 +377,11 @@ async def test_a_click_from_outside_the_tenant_is_told_so_and_records_nobody(
     answer = await team.click(body)
     assert answer["type"] == ERROR
     assert answer["value"]["message"] == expected
+    # Their `Action.Submit`, known or not, is not answered (nor is a command of theirs).
+    for value in ({"action": "not_for_me", "value": "1"}, {"action": "frobnicate"}):
+        submitted = team.personal(BOB, "", value=value, locale=locale)
+        submitted["from"] = {"id": "29:guest", "name": "A Guest"}
+        assert await team.say(submitted) == []
     assert await count(team, Member) == members
 
 
