@@ -39,6 +39,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     },
     "suggestion_outcome": {"url": "https://example.com/a", "state": "rejected", "post_id": None},
     "suggestion_unreached": {"url": "https://example.com/a"},
+    "welcome": {"lang": "fr"},
 }
 
 
