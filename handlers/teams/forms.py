@@ -5,6 +5,11 @@ by `queue` alone, submitted with `Action.Execute` (an `Action.Submit` fallback),
 Its fields are the core's (`bot.flows.queue`: `url`, `caption_1`…, `networks`, `channels`, `expires_on`);
 the publication moment is a date and a time, read in the admin's time zone into the core's instant.
 Channels are those Relais can name here: the ones chosen already and the channel the command came from.
+
+Each text field says how long it may be (`maxLength`: the core's limits, a link's and a caption's), and
+a form sent back with its refusals shows each value again only up to that length and only the choices
+offered: a forged submission cannot make the answer big. The card is then fitted to the size budget
+(`handlers.teams.fit`, its fields' values included).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from bot.messages import Inline
 from bot.messages.post import network_name
 from bot.services import members
 from bot.services.inputs import parse_id
-from bot.services.posts import MAX_CAPTIONS
+from bot.services.posts import LINKEDIN_MAX, MAX_CAPTIONS
+from bot.services.preview.urls import MAX_URL_LENGTH
+from handlers.teams.fit import card_budget, fit_card
 from handlers.teams.render import CARD_SCHEMA, CARD_VERSION, Card, Element, markdown
 from handlers.teams.text import t
 
@@ -33,6 +40,10 @@ CHANNEL_PREFIX: Final = "19:"  # Teams' channel conversation ids
 NAMES: Final = "names"
 MAX_NAMES: Final = 50
 MAX_NAME: Final = 100
+MAX_CHANNEL_ID: Final = 255  # as the core stores a channel
+# The longest caption any network takes (LinkedIn's; X's shorter one is the core's refusal to explain).
+MAX_CAPTION: Final = LINKEDIN_MAX
+MAX_MOMENT: Final = 32  # a date or a time shown again: "2026-11-25", "09:30"
 
 
 def queue_form(
@@ -49,6 +60,11 @@ def queue_form(
     the fields again, and each refusal shows under its field."""
     values = values or {}
     refusals = refusals or {}
+    channels = [
+        (channel, name[:MAX_NAME])
+        for channel, name in channels
+        if channel.startswith(CHANNEL_PREFIX) and len(channel) <= MAX_CHANNEL_ID
+    ][:MAX_NAMES]
     body: list[Element] = [
         {"type": "TextBlock", "text": t(lang, "modal_queue_title"), "weight": "Bolder", "size": "Medium"}
     ]
@@ -60,10 +76,12 @@ def queue_form(
                 {"type": "TextBlock", "text": markdown(refusals[name]), "color": "Attention", "wrap": True}
             )
 
-    field(_input(queue.URL, t(lang, "modal_url"), values.get(queue.URL, url or ""), required=True), queue.URL)
+    link = _text(values.get(queue.URL, url or ""))
+    field(_input(queue.URL, t(lang, "modal_url"), link, limit=MAX_URL_LENGTH, required=True), queue.URL)
     for index in range(1, MAX_CAPTIONS + 1):
         name = queue.caption_field(index)
-        element = _input(name, t(lang, "modal_caption", n=index), values.get(name, ""), multiline=True)
+        label = t(lang, "modal_caption", n=index)
+        element = _input(name, label, _text(values.get(name)), limit=MAX_CAPTION, multiline=True)
         if index == 1:
             element["placeholder"] = t(lang, "modal_caption_hint")
         field(element, name)
@@ -75,7 +93,7 @@ def queue_form(
     offered = [{"title": name, "value": channel} for channel, name in channels]
     picked_channels = values.get(queue.CHANNELS, ",".join(chosen))
     field(_choices(queue.CHANNELS, t(lang, "modal_channels"), offered, picked_channels), queue.CHANNELS)
-    at = {"type": "Input.Time", "id": PUBLISH_TIME, "label": " ", "value": _text(values.get(PUBLISH_TIME))}
+    at = {"type": "Input.Time", "id": PUBLISH_TIME, "label": " ", "value": _moment_text(values, PUBLISH_TIME)}
     when: Element = {
         "type": "ColumnSet",
         "columns": [
@@ -101,14 +119,16 @@ def queue_form(
         "style": "positive",
         "fallback": {"type": "Action.Submit", "title": title, "data": dict(data), "style": "positive"},
     }
-    return {
-        "type": "AdaptiveCard",
-        "$schema": CARD_SCHEMA,
-        "version": CARD_VERSION,
-        "fallbackText": t(lang, "modal_queue_title"),
-        "body": body,
-        "actions": [submit],
-    }
+    return _fitted(
+        {
+            "type": "AdaptiveCard",
+            "$schema": CARD_SCHEMA,
+            "version": CARD_VERSION,
+            "fallbackText": t(lang, "modal_queue_title"),
+            "body": body,
+            "actions": [submit],
+        }
+    )
 
 
 def carried_names(data: Mapping[str, Any]) -> dict[str, str]:
@@ -165,8 +185,17 @@ def _split(value: object) -> list[str]:
     return [part.strip() for part in _text(value).split(",") if part.strip()]
 
 
-def _input(name: str, label: str, value: str, *, required: bool = False, multiline: bool = False) -> Element:
-    element: Element = {"type": "Input.Text", "id": name, "label": label, "value": value}
+def _input(
+    name: str, label: str, value: str, *, limit: int, required: bool = False, multiline: bool = False
+) -> Element:
+    """A text field that takes at most `limit` characters, showing `value` (cut to that)."""
+    element: Element = {
+        "type": "Input.Text",
+        "id": name,
+        "label": label,
+        "value": value[:limit],
+        "maxLength": limit,
+    }
     if required:
         element["isRequired"] = True
     if multiline:
@@ -174,7 +203,10 @@ def _input(name: str, label: str, value: str, *, required: bool = False, multili
     return element
 
 
-def _choices(name: str, label: str, choices: list[dict[str, str]], value: str) -> Element:
+def _choices(name: str, label: str, choices: list[dict[str, str]], value: object) -> Element:
+    """A multi-select of `choices`, those of `value` (values joined with commas) ticked: only choices it
+    offers (whatever else a submission said is not shown again)."""
+    offered = {choice["value"] for choice in choices}
     return {
         "type": "Input.ChoiceSet",
         "id": name,
@@ -182,12 +214,22 @@ def _choices(name: str, label: str, choices: list[dict[str, str]], value: str) -
         "isMultiSelect": True,
         "style": "expanded",
         "choices": choices,
-        "value": value,
+        "value": ",".join(dict.fromkeys(part for part in _split(value) if part in offered)),
     }
 
 
 def _date(name: str, label: str, values: Mapping[str, Any]) -> Element:
-    return {"type": "Input.Date", "id": name, "label": label, "value": _text(values.get(name))}
+    return {"type": "Input.Date", "id": name, "label": label, "value": _moment_text(values, name)}
+
+
+def _offered(value: object, choices: Sequence[str]) -> str:
+    """`value` when it is one of `choices`, else nothing."""
+    return value if isinstance(value, str) and value in choices else ""
+
+
+def _moment_text(values: Mapping[str, Any], name: str) -> str:
+    """A date or a time submitted, shown again (as typed, the core refusing what it is not)."""
+    return _text(values.get(name))[:MAX_MOMENT]
 
 
 def edit_form(
@@ -208,8 +250,10 @@ def edit_form(
         {"type": "TextBlock", "text": t(lang, "modal_edit_title"), "weight": "Bolder", "size": "Medium"},
         {"type": "TextBlock", "text": markdown(title), "wrap": True, "isSubtle": True},
     ]
-    caption_input = _input(CAPTION, t(lang, "modal_your_caption"), _text(values.get(CAPTION, caption or "")))
-    caption_input.update(isMultiline=True, maxLength=3000, placeholder=t(lang, "modal_caption_hint"))
+    label = t(lang, "modal_your_caption")
+    shown = _text(values.get(CAPTION, caption or ""))
+    caption_input = _input(CAPTION, label, shown, limit=MAX_CAPTION, multiline=True)
+    caption_input["placeholder"] = t(lang, "modal_caption_hint")
     choices = [{"title": markdown(network_name(lang, n)), "value": n} for n in networks]
     network_input = {
         "type": "Input.ChoiceSet",
@@ -217,7 +261,7 @@ def edit_form(
         "label": t(lang, "modal_network"),
         "style": "expanded",
         "choices": choices,
-        "value": _text(values.get(NETWORK)) or (networks[0] if networks else ""),
+        "value": _offered(values.get(NETWORK), networks) or (networks[0] if networks else ""),
     }
     for element, name in ((caption_input, CAPTION), (network_input, NETWORK)):
         body.append(element)
@@ -235,11 +279,20 @@ def edit_form(
         "style": "positive",
         "fallback": {"type": "Action.Submit", "title": title_text, "data": dict(data), "style": "positive"},
     }
-    return {
-        "type": "AdaptiveCard",
-        "$schema": CARD_SCHEMA,
-        "version": CARD_VERSION,
-        "fallbackText": t(lang, "modal_edit_title"),
-        "body": body,
-        "actions": [submit],
-    }
+    return _fitted(
+        {
+            "type": "AdaptiveCard",
+            "$schema": CARD_SCHEMA,
+            "version": CARD_VERSION,
+            "fallbackText": t(lang, "modal_edit_title"),
+            "body": body,
+            "actions": [submit],
+        }
+    )
+
+
+def _fitted(card: Card) -> Card:
+    """The form within the size budget of an activity whose summary is its fallback text (how it is sent:
+    `handlers.teams.replies`), or of an invoke's answer (smaller)."""
+    fallback = card.get("fallbackText")
+    return fit_card(card, budget=card_budget(fallback if isinstance(fallback, str) else ""), inputs=True)

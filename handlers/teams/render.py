@@ -43,7 +43,7 @@ from bot.messages import (
     Strong,
     Text,
 )
-from handlers.teams.fit import fit_card
+from handlers.teams.fit import card_budget, fit_card
 from handlers.teams.text import COMMAND, escape, link, paragraphs, t
 
 ADAPTIVE_CARD: Final = "application/vnd.microsoft.card.adaptive"
@@ -69,7 +69,7 @@ def render(message: Message, *, names: Mapping[str, str] | None = None) -> tuple
     }
     if renderer.entities:
         card["msteams"] = {"entities": list(renderer.entities.values())}
-    return summary, fit_card(card)
+    return summary, fit_card(card, budget=card_budget(summary))
 
 
 def render_parts(

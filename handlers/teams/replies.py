@@ -34,6 +34,7 @@ from microsoft_agents.hosting.core import ConnectorClientBase, TurnContext
 
 from bot.db import Sessions
 from bot.flows import membership
+from handlers.teams.fit import SUMMARY_LENGTH
 from handlers.teams.membership import tenant_of
 from handlers.teams.render import ADAPTIVE_CARD, Card
 
@@ -87,7 +88,7 @@ async def tell_privately(context: TurnContext, card: Card, *, summary: str | Non
     fallback = card.get("fallbackText")
     message = Activity(
         type=ActivityTypes.message,
-        summary=summary or (fallback if isinstance(fallback, str) else ""),
+        summary=(summary or (fallback if isinstance(fallback, str) else ""))[:SUMMARY_LENGTH],
         attachments=[Attachment(content_type=ADAPTIVE_CARD, content=card)],
     )
     try:
