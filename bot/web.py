@@ -111,6 +111,7 @@ def create_app(
     app[SHARE_LINKS_KEY] = share_links.ShareLinks(app[DEPS_KEY], secret=_visitor_secret(settings))
 
     app.router.add_get("/healthz", handle_healthz)
+    app.router.add_get("/favicon.ico", handle_favicon)
     # Codes are token_urlsafe: anything else (a NUL, which PostgreSQL refuses in text) is 404 unlooked-up.
     app.router.add_get("/r/{code:[A-Za-z0-9_-]+}", handle_tracked_link)
     app.router.add_get("/s/{code:[A-Za-z0-9_-]+}", handle_share_link)
@@ -137,6 +138,12 @@ class AccessLogger(AbstractAccessLogger):
         self.logger.info(
             "%s %s %s %d %.1fms", request.remote, request.method, request.path, response.status, time * 1000
         )
+
+
+async def handle_favicon(request: web.Request) -> web.Response:
+    """Browsers ask every site for /favicon.ico. Relais has no icon, and a 404 would be an error in the
+    browser's console on every page: no content, which browsers keep for a day."""
+    return web.Response(status=204, headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def handle_healthz(request: web.Request) -> web.Response:
