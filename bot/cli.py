@@ -134,7 +134,7 @@ def build_parser(added: Mapping[str, PlatformCommand] | None = None) -> argparse
     return parser
 
 
-JOB_NAMES = ("publish", "nudges", "leaderboard", "connection-warnings", "outbox")
+JOB_NAMES = ("publish", "nudges", "leaderboard", "connection-warnings", "outbox", "dashboard")
 
 
 def _parse_time(value: str) -> datetime:

@@ -2,7 +2,13 @@
 
 from models.base import Base, UTCDateTime
 from models.conversation import ConversationRef
-from models.dashboard import DashboardMemberWeek, DashboardReachWeek, DashboardRefresh, DashboardWeek
+from models.dashboard import (
+    DashboardMemberWeek,
+    DashboardReachWeek,
+    DashboardRefresh,
+    DashboardSharersWeek,
+    DashboardWeek,
+)
 from models.dismissal import Dismissal
 from models.enums import (
     JobRunState,
@@ -34,6 +40,7 @@ __all__ = [
     "DashboardMemberWeek",
     "DashboardReachWeek",
     "DashboardRefresh",
+    "DashboardSharersWeek",
     "DashboardWeek",
     "Delivery",
     "Dismissal",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Id
@@ -20,6 +20,7 @@ class DashboardWeek(Base):
     counted clicks its tracked links brought."""
 
     __tablename__ = "dashboard_week"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - the rows are the primary key's order
 
     workspace_id: Mapped[int] = mapped_column(
         Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
@@ -38,6 +39,11 @@ class DashboardMemberWeek(Base):
     choice). Only members with a share or a click have a row."""
 
     __tablename__ = "dashboard_member_week"
+    __table_args__ = (
+        # The members of the last days, looked up one by one (`bot.services.analytics.advocates`).
+        Index(None, "workspace_id", "channel", "member_id"),
+        {"sqlite_with_rowid": False},  # read in the primary key's order
+    )
 
     workspace_id: Mapped[int] = mapped_column(
         Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
@@ -50,10 +56,28 @@ class DashboardMemberWeek(Base):
     clicks: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class DashboardSharersWeek(Base):
+    """Members who shared in one week, over every network (`network` empty) and on each, over every post
+    (`channel` empty) and over the posts pushed to each channel: participation without counting distinct
+    members of a year at every look."""
+
+    __tablename__ = "dashboard_sharers_week"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012
+
+    workspace_id: Mapped[int] = mapped_column(
+        Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(String(255), primary_key=True)
+    network: Mapped[str] = mapped_column(String(16), primary_key=True)
+    week: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sharers: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class DashboardReachWeek(Base):
     """Members a weekly nudge listing a post was sent to, in one week."""
 
     __tablename__ = "dashboard_reach_week"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012
 
     workspace_id: Mapped[int] = mapped_column(
         Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True

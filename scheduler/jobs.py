@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
-from bot.services import connections, delivery, inbound, outbox, web_sessions, weekly
+from bot.services import analytics, connections, delivery, inbound, outbox, web_sessions, weekly
 from bot.services import posts as post_service
 from bot.services.posting import Poster
 from models import ClockJob, OutboxMessage, OutboxState, Workspace
@@ -174,6 +174,17 @@ async def connection_warnings(ctx: Context) -> str:
     return f"{len(warned)} warnings"
 
 
+async def dashboard(ctx: Context) -> str:
+    """The dashboard's weekly aggregates brought up to date for every workspace (`analytics.refresh`), so
+    that no admin's first look after a week settles, or after an upgrade, waits for them to be built."""
+
+    async def refreshed(session: AsyncSession, workspace: Workspace) -> int:
+        await analytics.refresh(session, workspace_id=workspace.id, now=ctx.now())
+        return 1
+
+    return f"{await _per_workspace(ctx, refreshed)} workspaces"
+
+
 async def send(ctx: Context) -> str:
     """API shares due again (429, 5xx) or interrupted, then every chat message waiting."""
     views = await ctx.poster.run_due() if ctx.poster is not None else []
@@ -207,6 +218,7 @@ JOBS: dict[str, Job] = {
             "every hour: LinkedIn connections ending soon, old records forgotten",
         ),
         Job("outbox", send, 60, "every minute: API share retries and every waiting chat message"),
+        Job("dashboard", dashboard, 3600, "every hour: the dashboard's weekly aggregates brought up to date"),
     )
 }
 

@@ -47,12 +47,12 @@ from sqlalchemy import (
     delete,
     distinct,
     func,
-    insert,
     literal_column,
     select,
     text,
-    union_all,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import insert_ignoring_conflicts
@@ -63,6 +63,7 @@ from models import (
     DashboardMemberWeek,
     DashboardReachWeek,
     DashboardRefresh,
+    DashboardSharersWeek,
     DashboardWeek,
     Delivery,
     Dismissal,
@@ -86,6 +87,7 @@ _FIRST_MONDAY: Final = date(1970, 1, 5)
 _MONDAY_EPOCH: Final = 4 * 86_400
 _WEEK: Final = 7 * 86_400
 ALL_CHANNELS: Final = ""  # `DashboardMemberWeek.channel` of the rows over every post
+ALL_NETWORKS: Final = ""  # `DashboardSharersWeek.network` of the rows over every network
 
 
 def week_of(at: datetime) -> date:
@@ -142,16 +144,26 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class Recent:
+    """The rows of the weeks not settled yet, grouped by week, post, member and network: few (a week or
+    two), read once per page and summed in Python every way the page needs."""
+
+    # (week, post id, member id, network, share clicks, counted shares)
+    shares: list[tuple[int, int, int, Network, int, int]] = field(default_factory=list)
+    # (week, post id, member id, network, counted clicks)
+    clicks: list[tuple[int, int, int, Network, int]] = field(default_factory=list)
+    # (post id, members reached): the nudges sent in those weeks
+    reach: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Split:
-    """A period's weeks as read: `[scope.first_week, settled)` from the aggregates, the rest (from
-    `raw_since`) from the rows."""
+    """A period's weeks as read: `[scope.first_week, settled)` from the aggregates, the rest from the
+    rows (`recent`)."""
 
     settled: int
     raw_since: datetime
-
-
-def _split(scope: Scope, settled: int) -> Split:
-    return Split(settled=min(settled, scope.end_week), raw_since=_start(max(settled, scope.first_week)))
+    recent: Recent = field(default_factory=Recent)
 
 
 @dataclass(frozen=True)
@@ -305,16 +317,15 @@ async def refresh(session: AsyncSession, *, workspace_id: int, now: datetime) ->
     if state.settled_week is None or state.refreshed_at is None:
         rebuild_from = None  # never built: every week
     else:
-        changed = await session.scalar(
-            select(func.min(Share.created_at)).where(
-                Share.workspace_id == workspace_id,
-                Share.updated_at >= state.refreshed_at - SETTLE,
-                Share.created_at < _start(state.settled_week),
+        # The shares changed since (few: those of the last days), by the index on `updated_at` alone: a
+        # condition on `created_at` too would lead SQLite to that index and through every share.
+        changed = await session.scalars(
+            select(Share.created_at).where(
+                Share.workspace_id == workspace_id, Share.updated_at >= state.refreshed_at - SETTLE
             )
         )
-        rebuild_from = state.settled_week
-        if changed is not None:
-            rebuild_from = min(rebuild_from, week_number(week_of(changed)))
+        rebuild_from = min((week_number(week_of(at)) for at in changed), default=state.settled_week)
+        rebuild_from = min(rebuild_from, state.settled_week)
         if rebuild_from >= settled:
             return state.settled_week
     await _rebuild(session, workspace_id=workspace_id, first=rebuild_from, end=settled)
@@ -323,11 +334,12 @@ async def refresh(session: AsyncSession, *, workspace_id: int, now: datetime) ->
 
 
 async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | None, end: int) -> None:
-    """Aggregate weeks `[first, end)` (`first` None: every week before `end`) from the rows."""
+    """Aggregate weeks `[first, end)` (`first` None: every week before `end`) from the rows, in SQL: each
+    part grouped where it is read, the parts added up by upserts."""
     dialect = session.get_bind().dialect.name
     since = _start(first) if first is not None else datetime(1970, 1, 5, tzinfo=UTC)
     until = _start(end)
-    for table in (DashboardWeek, DashboardMemberWeek, DashboardReachWeek):
+    for table in (DashboardWeek, DashboardMemberWeek, DashboardSharersWeek, DashboardReachWeek):
         where = [table.workspace_id == workspace_id, table.week < end]
         if first is not None:
             where.append(table.week >= first)
@@ -335,76 +347,90 @@ async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | Non
 
     everything = Scope(workspace_id, 1, since)  # no network, channel or post
     # Constants written into the SQL (an int of ours): PostgreSQL cannot type a bound parameter in a
-    # SELECT list of a UNION.
+    # SELECT list.
     ws = literal_column(str(int(workspace_id)), Integer)
-    zero, one = literal_column("0", Integer), literal_column("1", Integer)
-    counted = case((share_counts(), one), else_=zero)
+    zero = literal_column("0", Integer)
+    no_channel = literal_column("''", String)
+    counted = case((share_counts(), 1), else_=0)
     share_week = _week_sql(Share.created_at, dialect)
     click_week = _week_sql(Click.at, dialect)
+    all_shares = _share_filters(everything, since, until, counted=False)
+    counted_shares = _share_filters(everything, since, until)
+    counted_clicks = _click_filters(everything, since, until)
 
-    shares = (
-        select(
-            share_week.label("week"), Share.post_id.label("post_id"), Share.network.label("network"),
-            one.label("share_clicks"), counted.label("shares"), zero.label("clicks"),
-        ).where(*_share_filters(everything, since, until, counted=False))
-    )  # fmt: skip
-    clicks = (
-        select(
-            click_week.label("week"), TrackedLink.post_id.label("post_id"),
-            TrackedLink.network.label("network"), zero.label("share_clicks"), zero.label("shares"),
-            one.label("clicks"),
+    def upsert(table: Any, keys: list[str], query: Any, adds: tuple[str, ...] = ()) -> Any:
+        insert_into = pg_insert if dialect == "postgresql" else sqlite_insert
+        columns = [column.name for column in table.__table__.columns]
+        statement = insert_into(table).from_select(columns, query)
+        if not adds:
+            return statement
+        return statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={name: table.__table__.c[name] + statement.excluded[name] for name in adds},
         )
-        .select_from(Click)
-        .join(TrackedLink, TrackedLink.id == Click.link_id)
-        .where(*_click_filters(everything, since, until))
-    )  # fmt: skip
-    rows = union_all(shares, clicks).subquery()
+
+    def delivered(post_column: Any) -> Any:
+        return (Delivery.post_id == post_column) & (Delivery.workspace_id == workspace_id)
+
+    week_keys = ["workspace_id", "week", "post_id", "network"]
     await session.execute(
-        insert(DashboardWeek).from_select(
-            ["workspace_id", "week", "post_id", "network", "share_clicks", "shares", "clicks"],
-            select(
-                ws, rows.c.week, rows.c.post_id, rows.c.network,
-                func.sum(rows.c.share_clicks), func.sum(rows.c.shares), func.sum(rows.c.clicks),
-            ).group_by(rows.c.week, rows.c.post_id, rows.c.network),
-        )
+        upsert(DashboardWeek, week_keys,
+               select(ws, share_week, Share.post_id, Share.network, func.count(), func.sum(counted), zero)
+               .where(*all_shares).group_by(share_week, Share.post_id, Share.network))
     )  # fmt: skip
-
-    def member_rows(channel: Any, post_column: Any, base: Any) -> Any:
-        if channel is None:
-            return base.add_columns(literal_column("''", String).label("channel"))
-        return base.add_columns(Delivery.destination.label("channel")).join(
-            Delivery, (Delivery.post_id == post_column) & (Delivery.workspace_id == workspace_id)
-        )
-
-    member_shares = select(
-        share_week.label("week"), Share.member_id.label("member_id"), Share.network.label("network"),
-        one.label("shares"), zero.label("clicks"),
-    ).where(*_share_filters(everything, since, until))  # fmt: skip
-    member_clicks = (
-        select(
-            click_week.label("week"), TrackedLink.member_id.label("member_id"),
-            TrackedLink.network.label("network"), zero.label("shares"), one.label("clicks"),
-        )
-        .select_from(Click)
-        .join(TrackedLink, TrackedLink.id == Click.link_id)
-        .where(*_click_filters(everything, since, until))
-    )  # fmt: skip
-    parts = union_all(
-        member_rows(None, Share.post_id, member_shares),
-        member_rows(Delivery, Share.post_id, member_shares),
-        member_rows(None, TrackedLink.post_id, member_clicks),
-        member_rows(Delivery, TrackedLink.post_id, member_clicks),
-    ).subquery()
     await session.execute(
-        insert(DashboardMemberWeek).from_select(
-            ["workspace_id", "channel", "week", "member_id", "network", "shares", "clicks"],
-            select(
-                ws, parts.c.channel, parts.c.week, parts.c.member_id, parts.c.network,
-                func.sum(parts.c.shares), func.sum(parts.c.clicks),
-            ).group_by(parts.c.channel, parts.c.week, parts.c.member_id, parts.c.network),
+        upsert(DashboardWeek, week_keys,
+               select(ws, click_week, TrackedLink.post_id, TrackedLink.network, zero, zero, func.count())
+               .select_from(Click).join(TrackedLink, TrackedLink.id == Click.link_id)
+               .where(*counted_clicks).group_by(click_week, TrackedLink.post_id, TrackedLink.network),
+               ("clicks",))
+    )  # fmt: skip
+
+    member_keys = ["workspace_id", "channel", "week", "member_id", "network"]
+    for channel in (no_channel, Delivery.destination):
+        shares = select(ws, channel, share_week, Share.member_id, Share.network, func.count(), zero)
+        clicks = select(
+            ws, channel, click_week, TrackedLink.member_id, TrackedLink.network, zero, func.count()
         )
+        clicks = clicks.select_from(Click).join(TrackedLink, TrackedLink.id == Click.link_id)
+        if channel is not no_channel:
+            shares = shares.join(Delivery, delivered(Share.post_id))
+            clicks = clicks.join(Delivery, delivered(TrackedLink.post_id))
+        await session.execute(
+            upsert(DashboardMemberWeek, member_keys,
+                   shares.where(*counted_shares)
+                   .group_by(channel, share_week, Share.member_id, Share.network),
+                   ("shares",))
+        )  # fmt: skip
+        await session.execute(
+            upsert(DashboardMemberWeek, member_keys,
+                   clicks.where(*counted_clicks)
+                   .group_by(channel, click_week, TrackedLink.member_id, TrackedLink.network),
+                   ("clicks",))
+        )  # fmt: skip
+
+    built = (
+        DashboardMemberWeek.workspace_id == workspace_id,
+        DashboardMemberWeek.week >= _week_of_start(since),
+        DashboardMemberWeek.week < end,
+        DashboardMemberWeek.shares > 0,
+    )
+    member = DashboardMemberWeek
+    await session.execute(
+        upsert(DashboardSharersWeek, [],
+               select(ws, member.channel, member.network, member.week, func.count())
+               .where(*built).group_by(member.channel, member.network, member.week))
+    )  # fmt: skip
+    await session.execute(
+        upsert(DashboardSharersWeek, [],
+               select(ws, member.channel, no_channel, member.week, func.count(distinct(member.member_id)))
+               .where(*built).group_by(member.channel, member.week))
     )  # fmt: skip
     await session.execute(_reach_sql(dialect, insert_into=True), _reach_params(workspace_id, since, until))
+
+
+def _week_of_start(at: datetime) -> int:
+    return week_number(week_of(at))
 
 
 # --- The figures -----------------------------------------------------------------------------------------
@@ -452,37 +478,32 @@ async def weekly(session: AsyncSession, scope: Scope, split: Split) -> list[Week
             shares[_monday(number)][Network(network)] = int(shared)
         if clicked:
             clicks[_monday(number)][Network(network)] = int(clicked)
-    share_week = _week_sql(Share.created_at, dialect)
-    for network, number, count in await session.execute(
-        select(Share.network, share_week, func.count())
-        .where(*_share_filters(scope, split.raw_since, scope.until))
-        .group_by(Share.network, share_week)
-    ):
-        shares[_monday(number)][Network(network)] = int(count)
-    click_week = _week_sql(Click.at, dialect)
-    for network, number, count in await session.execute(
-        select(TrackedLink.network, click_week, func.count())
-        .select_from(Click)
-        .join(TrackedLink, TrackedLink.id == Click.link_id)
-        .where(*_click_filters(scope, split.raw_since, scope.until))
-        .group_by(TrackedLink.network, click_week)
-    ):
-        clicks[_monday(number)][Network(network)] = int(count)
+    for number, _, _, network, _, counted in split.recent.shares:
+        if counted:
+            week = shares[_monday(number)]
+            week[network] = week.get(network, 0) + counted
+    for number, _, _, network, count in split.recent.clicks:
+        week = clicks[_monday(number)]
+        week[network] = week.get(network, 0) + count
 
     sharers: dict[date, int] = {}
     if scope.post_id is None:
         for number, count in await session.execute(
-            select(DashboardMemberWeek.week, func.count(distinct(DashboardMemberWeek.member_id)))
-            .where(*_member_filters(scope, split), DashboardMemberWeek.shares > 0)
-            .group_by(DashboardMemberWeek.week)
+            select(DashboardSharersWeek.week, DashboardSharersWeek.sharers).where(
+                DashboardSharersWeek.workspace_id == scope.workspace_id,
+                DashboardSharersWeek.channel == (scope.channel or ALL_CHANNELS),
+                DashboardSharersWeek.network == (scope.network.value if scope.network else ALL_NETWORKS),
+                DashboardSharersWeek.week >= scope.first_week,
+                DashboardSharersWeek.week < split.settled,
+            )
         ):
             sharers[_monday(number)] = int(count)
-        for number, count in await session.execute(
-            select(share_week, func.count(distinct(Share.member_id)))
-            .where(*_share_filters(scope, split.raw_since, scope.until))
-            .group_by(share_week)
-        ):
-            sharers[_monday(number)] = int(count)
+        recent_sharers: dict[int, set[int]] = defaultdict(set)
+        for number, _, member_id, _, _, counted in split.recent.shares:
+            if counted:
+                recent_sharers[number].add(member_id)
+        for number, members_who_shared in recent_sharers.items():
+            sharers[_monday(number)] = len(members_who_shared)
     members = await _active_members_by_week(session, scope, dialect)
     return [
         Week(
@@ -526,7 +547,6 @@ def _add(into: dict[int, int], pairs: Any) -> None:
 
 async def posts(session: AsyncSession, scope: Scope, split: Split) -> list[PostFigures]:
     """Every post with a figure in the period, most shared first (then most clicked, then newest)."""
-    dialect = session.get_bind().dialect.name
     share_clicks: dict[int, int] = {}
     shares: dict[int, int] = {}
     clicks: dict[int, int] = {}
@@ -539,31 +559,10 @@ async def posts(session: AsyncSession, scope: Scope, split: Split) -> list[PostF
         _add(share_clicks, [(post_id, clicked_share)])
         _add(shares, [(post_id, shared)])
         _add(clicks, [(post_id, clicked)])
-    recent = split.raw_since, scope.until
-    _add(
-        share_clicks,
-        await session.execute(
-            select(Share.post_id, func.count())
-            .where(*_share_filters(scope, *recent, counted=False))
-            .group_by(Share.post_id)
-        ),
-    )
-    _add(
-        shares,
-        await session.execute(
-            select(Share.post_id, func.count()).where(*_share_filters(scope, *recent)).group_by(Share.post_id)
-        ),
-    )
-    _add(
-        clicks,
-        await session.execute(
-            select(TrackedLink.post_id, func.count())
-            .select_from(Click)
-            .join(TrackedLink, TrackedLink.id == Click.link_id)
-            .where(*_click_filters(scope, *recent))
-            .group_by(TrackedLink.post_id)
-        ),
-    )
+    for _, post_id, _, _, clicked_share, shared in split.recent.shares:
+        _add(share_clicks, [(post_id, clicked_share)])
+        _add(shares, [(post_id, shared)])
+    _add(clicks, ((post_id, count) for _, post_id, _, _, count in split.recent.clicks))
     dismissal_filters: list[Any] = [
         Dismissal.workspace_id == scope.workspace_id,
         Dismissal.created_at >= scope.since,
@@ -594,10 +593,7 @@ async def posts(session: AsyncSession, scope: Scope, split: Split) -> list[PostF
             .group_by(DashboardReachWeek.post_id)
         ),
     )
-    reach_rows = await session.execute(
-        _reach_sql(dialect, insert_into=False), _reach_params(scope.workspace_id, *recent)
-    )
-    _add(reach, ((post_id, count) for _, _, post_id, count in reach_rows))
+    _add(reach, split.recent.reach)
     ids = set(shares) | set(share_clicks) | set(clicks) | set(not_for_me) | set(reach)
     if scope.post_id is not None:
         ids &= {scope.post_id}
@@ -631,43 +627,60 @@ async def posts(session: AsyncSession, scope: Scope, split: Split) -> list[PostF
 async def advocates(
     session: AsyncSession, scope: Scope, split: Split, *, limit: int | None = TOP_ADVOCATES
 ) -> list[Advocate]:
-    """The members who shared most in the period (then whose links brought most clicks)."""
-    shares: dict[int, int] = {}
-    clicks: dict[int, int] = {}
-    for member_id, shared, clicked in await session.execute(
-        select(DashboardMemberWeek.member_id, func.sum(DashboardMemberWeek.shares),
-               func.sum(DashboardMemberWeek.clicks))
+    """The members who shared most in the period (then whose links brought most clicks); every member with
+    a share or a click when `limit` is None.
+
+    With a limit, the settled weeks give only their own top `limit` (sorted in SQL), plus the members of
+    the recent weeks who could still overtake them: a member outside the settled top has at most the
+    shares of its last one, so only recent shares can lift them (their settled sums are then looked up
+    by member, through the table's member index). The result is the same as summing every member."""
+    recent_shares: dict[int, int] = {}
+    recent_clicks: dict[int, int] = {}
+    for _, _, member_id, _, _, shared in split.recent.shares:
+        _add(recent_shares, [(member_id, shared)])
+    _add(recent_clicks, ((member_id, count) for _, _, member_id, _, count in split.recent.clicks))
+    summed_shares = func.sum(DashboardMemberWeek.shares)
+    summed_clicks = func.sum(DashboardMemberWeek.clicks)
+    settled = (
+        select(DashboardMemberWeek.member_id, summed_shares, summed_clicks)
         .where(*_member_filters(scope, split))
         .group_by(DashboardMemberWeek.member_id)
-    ):  # fmt: skip
-        _add(shares, [(member_id, shared)])
-        _add(clicks, [(member_id, clicked)])
-    recent = split.raw_since, scope.until
-    _add(
-        shares,
-        await session.execute(
-            select(Share.member_id, func.count())
-            .where(*_share_filters(scope, *recent))
-            .group_by(Share.member_id)
-        ),
     )
-    _add(
-        clicks,
-        await session.execute(
-            select(TrackedLink.member_id, func.count())
-            .select_from(Click)
-            .join(TrackedLink, TrackedLink.id == Click.link_id)
-            .where(*_click_filters(scope, *recent))
-            .group_by(TrackedLink.member_id)
-        ),
-    )
-    ranked = sorted(
-        (
+    shares: dict[int, int] = {}
+    clicks: dict[int, int] = {}
+
+    async def read(query: Any) -> None:
+        for member_id, shared, clicked in await session.execute(query):
+            shares[int(member_id)] = int(shared or 0)
+            clicks[int(member_id)] = int(clicked or 0)
+
+    if limit is None:
+        await read(settled)
+        candidates = set(shares) | set(recent_shares) | set(recent_clicks)
+    else:
+        order = (summed_shares.desc(), summed_clicks.desc(), DashboardMemberWeek.member_id)
+        await read(settled.order_by(*order).limit(limit))
+        # Outside the settled top, a member has at most `floor` settled shares; the top's totals already
+        # put `limit` members at `bar` shares or more.
+        floor = min(shares.values()) if len(shares) >= limit else 0
+        totals = sorted(
+            (count + recent_shares.get(member_id, 0) for member_id, count in shares.items()), reverse=True
+        )
+        bar = totals[limit - 1] if len(totals) >= limit else 0
+        rising = [
             member_id
-            for member_id in set(shares) | set(clicks)
-            if shares.get(member_id) or clicks.get(member_id)
-        ),
-        key=lambda member_id: (-shares.get(member_id, 0), -clicks.get(member_id, 0), member_id),
+            for member_id in set(recent_shares) | set(recent_clicks)
+            if member_id not in shares and floor + recent_shares.get(member_id, 0) >= bar
+        ]
+        for start in range(0, len(rising), 10_000):
+            await read(settled.where(DashboardMemberWeek.member_id.in_(rising[start : start + 10_000])))
+        candidates = set(shares) | set(rising)
+    for member_id in candidates:
+        shares[member_id] = shares.get(member_id, 0) + recent_shares.get(member_id, 0)
+        clicks[member_id] = clicks.get(member_id, 0) + recent_clicks.get(member_id, 0)
+    ranked = sorted(
+        (member_id for member_id in shares if shares[member_id] or clicks[member_id]),
+        key=lambda member_id: (-shares[member_id], -clicks[member_id], member_id),
     )
     chosen = ranked[:limit] if limit is not None else ranked
     if not chosen:
@@ -711,7 +724,36 @@ async def settled(session: AsyncSession, scope: Scope) -> Split:
     """`refresh`, committed, and how the period splits between the aggregates and the rows."""
     first_unsettled = await refresh(session, workspace_id=scope.workspace_id, now=scope.now)
     await session.commit()
-    return _split(scope, first_unsettled)
+    settled_end = min(first_unsettled, scope.end_week)
+    raw_since = _start(max(first_unsettled, scope.first_week))
+    return Split(settled=settled_end, raw_since=raw_since, recent=await _recent(session, scope, raw_since))
+
+
+async def _recent(session: AsyncSession, scope: Scope, since: datetime) -> Recent:
+    dialect = session.get_bind().dialect.name
+    share_week = _week_sql(Share.created_at, dialect)
+    shares = await session.execute(
+        select(share_week, Share.post_id, Share.member_id, Share.network, func.count(),
+               func.sum(case((share_counts(), 1), else_=0)))
+        .where(*_share_filters(scope, since, scope.until, counted=False))
+        .group_by(share_week, Share.post_id, Share.member_id, Share.network)
+    )  # fmt: skip
+    click_week = _week_sql(Click.at, dialect)
+    clicks = await session.execute(
+        select(click_week, TrackedLink.post_id, TrackedLink.member_id, TrackedLink.network, func.count())
+        .select_from(Click)
+        .join(TrackedLink, TrackedLink.id == Click.link_id)
+        .where(*_click_filters(scope, since, scope.until))
+        .group_by(click_week, TrackedLink.post_id, TrackedLink.member_id, TrackedLink.network)
+    )
+    reach = await session.execute(
+        _reach_sql(dialect, insert_into=False), _reach_params(scope.workspace_id, since, scope.until)
+    )
+    return Recent(
+        shares=[(int(w), int(p), int(m), Network(n), int(c), int(k or 0)) for w, p, m, n, c, k in shares],
+        clicks=[(int(w), int(p), int(m), Network(n), int(c)) for w, p, m, n, c in clicks],
+        reach=[(int(post_id), int(count)) for _, _, post_id, count in reach],
+    )
 
 
 async def dashboard(session: AsyncSession, scope: Scope) -> Dashboard:

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("clicks", sa.Integer(), nullable=False),
         _workspace_fk("dashboard_week"),
         sa.PrimaryKeyConstraint("workspace_id", "week", "post_id", "network", name=op.f("pk_dashboard_week")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "dashboard_member_week",
@@ -54,6 +55,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "workspace_id", "channel", "week", "member_id", "network", name=op.f("pk_dashboard_member_week")
         ),
+        sqlite_with_rowid=False,
+    )
+    with op.batch_alter_table("dashboard_member_week", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_dashboard_member_week_workspace_id_channel_member_id"),
+            ["workspace_id", "channel", "member_id"],
+        )
+    op.create_table(
+        "dashboard_sharers_week",
+        sa.Column("workspace_id", ID, nullable=False),
+        sa.Column("channel", sa.String(length=255), nullable=False),
+        sa.Column("network", sa.String(length=16), nullable=False),
+        sa.Column("week", sa.Integer(), nullable=False),
+        sa.Column("sharers", sa.Integer(), nullable=False),
+        _workspace_fk("dashboard_sharers_week"),
+        sa.PrimaryKeyConstraint(
+            "workspace_id", "channel", "network", "week", name=op.f("pk_dashboard_sharers_week")
+        ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "dashboard_reach_week",
@@ -63,6 +83,7 @@ def upgrade() -> None:
         sa.Column("reached", sa.Integer(), nullable=False),
         _workspace_fk("dashboard_reach_week"),
         sa.PrimaryKeyConstraint("workspace_id", "week", "post_id", name=op.f("pk_dashboard_reach_week")),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "dashboard_refresh",
@@ -87,5 +108,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_share_workspace_id_updated_at"))
     op.drop_table("dashboard_refresh")
     op.drop_table("dashboard_reach_week")
+    op.drop_table("dashboard_sharers_week")
     op.drop_table("dashboard_member_week")
     op.drop_table("dashboard_week")

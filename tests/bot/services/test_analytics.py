@@ -203,3 +203,18 @@ async def seed_workspace_empty(session: AsyncSession) -> int:
     session.add(workspace)
     await session.commit()
     return workspace.id
+
+
+@pytest.mark.parametrize("weeks", [4, 12])
+async def test_the_top_advocates_are_the_first_of_every_member(
+    engine: AsyncEngine, seeded: Seeded, weeks: int
+) -> None:
+    """The top reads only the settled weeks' own top and the recent members who could overtake it: Carla
+    leads the settled weeks (as many shares as Bob, more clicks), Bob passes her with this week's two."""
+    scope = Scope(seeded.workspace_id, weeks, NOW)
+    async with db.session_factory(engine)() as session:
+        split = await analytics.settled(session, scope)
+        everyone = await analytics.advocates(session, scope, split, limit=None)
+        for limit in (1, 2, 3):
+            assert await analytics.advocates(session, scope, split, limit=limit) == everyone[:limit]
+    assert [row.external_id for row in everyone] == ["UBOB", "UCARLA"]
