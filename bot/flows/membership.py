@@ -46,11 +46,14 @@ class Person:
 @dataclass(frozen=True)
 class Place:
     """Where Relais was installed: a conversation (`key`, its id) and how to write there. `channel` says
-    it is a team's channel, which may become the workspace's default channel."""
+    it is a team's channel, which may become the workspace's default channel. `scope` is what one welcome
+    is for, when wider than the place (a team, whichever of its channels the platform names): None, the
+    place itself."""
 
     key: str
     reference: dict[str, Any]
     channel: bool
+    scope: str | None = None
 
 
 async def installed(
@@ -58,8 +61,9 @@ async def installed(
 ) -> bool:
     """Relais was installed in `place` by `installer` (None when the platform does not say who). The
     installer is recorded as an admin; the welcome, in their language, is queued to `place` only the first
-    time Relais hears of it (and once per place: its dedupe key), so that the platform sending the same
-    news again changes nothing. Returns whether a welcome was queued (the caller may send it soon)."""
+    time Relais hears of it (and once per place, or per its scope: its dedupe key), so that the platform
+    sending the same news again, or naming another channel of the same team, changes nothing. Returns
+    whether a welcome may have been queued (the caller may have it sent soon)."""
     async with core.sessions() as session:
         row = await _workspace(core, session, platform, workspace)
         first_time = await conversations.reference_for(session, workspace_id=row.id, key=place.key) is None
@@ -83,16 +87,16 @@ async def installed(
                 destination=place.key,
                 payload={"lang": lang},
                 now=core.clock.now(),
-                dedupe_key=_welcome_key(place.key),
+                dedupe_key=_welcome_key(place.scope or place.key),
             )
         await session.commit()
     return first_time
 
 
-def _welcome_key(place: str) -> str:
-    """The welcome's dedupe key for a place: its id hashed, since an id may take the column's whole width
-    (Teams' 1:1 chat ids run to hundreds of characters)."""
-    return "welcome:" + hashlib.sha256(place.encode()).hexdigest()
+def _welcome_key(scope: str) -> str:
+    """The welcome's dedupe key for a place (or its scope): its id hashed, since an id may take the
+    column's whole width (Teams' 1:1 chat ids run to hundreds of characters)."""
+    return "welcome:" + hashlib.sha256(scope.encode()).hexdigest()
 
 
 async def joined(core: Relais, *, platform: str, workspace: str, people: Sequence[Person]) -> None:

@@ -102,8 +102,15 @@ def place_of(activity: Activity) -> Place:
         conversation.pop("name", None)
         if name or channel_id == team_of(activity):
             conversation["name"] = name or channel_name(activity)
-        return Place(key=channel_id, reference={**found, "conversation": conversation}, channel=True)
-    return Place(key=conversation_of(activity), reference=found, channel=channel)
+        return Place(
+            key=channel_id,
+            reference={**found, "conversation": conversation},
+            channel=True,
+            scope=team_of(activity),
+        )
+    # One welcome per team, whichever of its channels an install activity names (Teams sends two).
+    scope = team_of(activity) if channel else None
+    return Place(key=conversation_of(activity), reference=found, channel=channel, scope=scope)
 
 
 def _selected_channel(activity: Activity) -> tuple[str, str] | None:

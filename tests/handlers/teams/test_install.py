@@ -497,3 +497,33 @@ async def test_the_channel_picked_at_install_is_the_default_channel_and_gets_the
     assert reference["conversation"]["id"] == news
     assert (reference["serviceUrl"], reference["bot"]) == (fake_teams.service_url, BOT)
     assert "name" not in reference["conversation"]  # Teams did not name it: not the team's name either
+
+
+async def test_one_welcome_per_team_when_only_one_install_activity_names_the_picked_channel(
+    teams_settings: SettingsFactory,
+    engine: AsyncEngine,
+    sessions: Sessions,
+    bot_framework: FakeBotFramework,
+    fake_teams: FakeTeams,
+) -> None:
+    """Teams says Relais was installed twice (installationUpdate, conversationUpdate): should only one of
+    them name the channel picked, the team is welcomed once all the same, in that channel."""
+    news = "19:news@thread.tacv2"
+    fake_teams.add_conversation(CHANNEL)
+    fake_teams.add_conversation(news)
+    install = team_activity(fake_teams.service_url, "installationUpdate", action="add")
+    install["channelData"]["settings"] = {"selectedChannel": {"id": news}}
+    bot_added = team_activity(
+        fake_teams.service_url,
+        "conversationUpdate",
+        membersAdded=[BOT],
+        channelData={"tenant": {"id": TENANT}, "team": {"id": CHANNEL}},
+    )
+    async with teams_app(teams_settings(), engine, bot_framework, fake_teams) as teams:
+        for body in (install, bot_added):
+            assert (await teams.post(body)).status_code == 202
+    (welcome,) = fake_teams.activities(news)
+    assert "Relais est installé" in card_text(welcome)
+    assert fake_teams.activities(CHANNEL) == []
+    async with sessions() as session:
+        assert (await session.scalars(select(Workspace.default_channel))).one() == news
