@@ -5,9 +5,11 @@
                           Slack credentials: `relais demo`, a scenario against a local fake Slack)
     python3 dev.py test   set up .venv with the test tools and run the whole test suite
     python3 dev.py lint   ruff (lint + format check), mypy --strict and the import rules (lint-imports)
-    python3 dev.py e2e    the end-to-end test with a real Teams client: `relais serve` driven through the
-                          Microsoft 365 Agents Playground (needs Node.js and npm; installs the Playground
-                          with npm into tests/e2e/node_modules on first use)
+    python3 dev.py e2e    the end-to-end tests: `relais serve` driven through the Microsoft 365 Agents
+                          Playground, a real Teams client (needs Node.js and npm; installs the Playground
+                          with npm into tests/e2e/node_modules on first use), and through headless
+                          Chromium with the fake Slack (needs Debian's chromium, or RELAIS_CHROMIUM set to
+                          a Chromium or Chrome); screenshots of every page go to tests/e2e/artifacts/
 
 The virtual environment is created in .venv on first use and reinstalled when pyproject.toml changes.
 Tests run on SQLite; set TEST_DATABASE_URL=postgresql://… to run them on PostgreSQL too.
@@ -83,6 +85,19 @@ def ensure_playground() -> bool:
     return True
 
 
+def ensure_chromium() -> bool:
+    """The browser test drives an installed Chromium (Playwright's Python client, from the test extra,
+    downloads no browser); False when there is none."""
+    found = os.environ.get("RELAIS_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        print(
+            "dev.py: error: the browser test needs Chromium (on Debian: apt-get install chromium; "
+            "elsewhere set RELAIS_CHROMIUM to a Chromium or Chrome executable)"
+        )
+        return False
+    return True
+
+
 # Exits 3 when no chat platform is configured, in the environment or .env (then `run` plays the demo).
 PLATFORM_CONFIGURED = """
 from bot import platforms
@@ -126,9 +141,10 @@ def main() -> int:
         return run(_python(), "-m", "pytest", *extra_args)
     if task == "e2e":
         ensure_venv("[test]")
-        if not ensure_playground():
+        ready = ensure_playground()
+        if not ensure_chromium() or not ready:
             return 1
-        # Required: a Playground that cannot start fails the run instead of skipping it.
+        # Required: a Playground or a Chromium that cannot start fails the run instead of skipping it.
         return run(
             _python(),
             "-m",
