@@ -200,12 +200,42 @@ def _buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def expected_me(site: Site, user: str, now: datetime) -> dict[str, str]:
+@dataclass
+class Exported:
+    """`relais export` of the whole database, read once."""
+
+    shares: list[dict[str, Any]]  # every share row (share clicks); `counted` marks those that count
+    clicks: list[dict[str, Any]]  # the counted clicks only
+    members: list[dict[str, Any]]
+
+    @classmethod
+    async def read(cls, site: Site) -> Exported:
+        shares, clicks, members = await asyncio.gather(*map(site.export, ("shares", "clicks", "members")))
+        return cls(shares, [row for row in clicks if row["counted"]], members)
+
+    @property
+    def counted(self) -> list[dict[str, Any]]:
+        return [row for row in self.shares if row["counted"]]
+
+    def weekly(self, weeks: list[str], rows: list[dict[str, Any]], at: str) -> list[list[str]]:
+        """A weekly table as the dashboard shows it: week, LinkedIn, X, total."""
+        per = Counter((monday(row[at]), row["network"]) for row in rows)
+        return [
+            [
+                week,
+                str(per[week, "linkedin"]),
+                str(per[week, "x"]),
+                str(per[week, "linkedin"] + per[week, "x"]),
+            ]
+            for week in weeks
+        ]
+
+
+def expected_me(exported: Exported, user: str, now: datetime) -> dict[str, str]:
     """What `/me` must show `user`, worked out from `relais export` alone: shares that count, those of
     the last 7 days, the counted clicks on their links, points (10 a share posted through the API, 3 one
     by personal link, a click 1, at most 20 a link a week), and the rank among members with points."""
-    shares = [row for row in await site.export("shares") if row["counted"]]
-    clicks = [row for row in await site.export("clicks") if row["counted"]]
+    shares, clicks = exported.counted, exported.clicks
     points: Counter[str] = Counter()
     for row in shares:
         points[row["member"]] += POSTED_POINTS if row["status"] == "posted" else INTENT_POINTS
@@ -282,37 +312,6 @@ def monday(at: str) -> str:
     return (day - timedelta(days=day.weekday())).isoformat()
 
 
-@dataclass
-class Exported:
-    """`relais export` of the whole database, read once."""
-
-    shares: list[dict[str, Any]]  # every share row (share clicks); `counted` marks those that count
-    clicks: list[dict[str, Any]]  # the counted clicks only
-    members: list[dict[str, Any]]
-
-    @classmethod
-    async def read(cls, site: Site) -> Exported:
-        clicks = [row for row in await site.export("clicks") if row["counted"]]
-        return cls(await site.export("shares"), clicks, await site.export("members"))
-
-    @property
-    def counted(self) -> list[dict[str, Any]]:
-        return [row for row in self.shares if row["counted"]]
-
-    def weekly(self, weeks: list[str], rows: list[dict[str, Any]], at: str) -> list[list[str]]:
-        """A weekly table as the dashboard shows it: week, LinkedIn, X, total."""
-        per = Counter((monday(row[at]), row["network"]) for row in rows)
-        return [
-            [
-                week,
-                str(per[week, "linkedin"]),
-                str(per[week, "x"]),
-                str(per[week, "linkedin"] + per[week, "x"]),
-            ]
-            for week in weeks
-        ]
-
-
 async def _dashboard_shows_the_export(site: Site, tab: Tab, label: str, weeks: int) -> None:
     await tab.show(label)
     lang, found, exported = "en", await tables(tab), await Exported.read(site)
@@ -346,9 +345,9 @@ async def _dashboard_shows_the_export(site: Site, tab: Tab, label: str, weeks: i
 
 async def _me_shows_the_export(site: Site, tab: Tab, user: str, label: str) -> None:
     await tab.show(label)
-    shown = await figures(tab)
-    assert shown == await expected_me(site, user, datetime.now(UTC)), shown
-    (member,) = [row for row in await site.export("members") if row["member"] == user]
+    shown, exported = await figures(tab), await Exported.read(site)
+    assert shown == expected_me(exported, user, datetime.now(UTC)), shown
+    (member,) = [row for row in exported.members if row["member"] == user]
     assert t(LANGUAGE[user], "me_signed_in_as", name=member["name"]) in await tab.text()
 
 
