@@ -49,7 +49,7 @@ MESSAGES: dict[str, str] = {
     "no_longer_available": "This post is no longer available.",
     "something_went_wrong": "Something went wrong on my side; nothing was changed. Please try again.",
     "still_being_handled": "I'm already handling this; no need to do it again.",
-    "teams_unsupported_invoke": "Relais can't do anything with this action in Teams; nothing was changed.",
+    "unsupported_action": "Relais can't do anything with this action; nothing was changed.",
     # Admin confirmations
     "queued_now": "Post #{id} is being published in {channels}. I'll tell you if a channel refuses it.",
     "queued_later": "Post #{id} will be published in {channels} on {when}.",

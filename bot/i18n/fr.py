@@ -49,7 +49,7 @@ MESSAGES: dict[str, str] = {
     "no_longer_available": "Cette publication n'est plus disponible.",
     "something_went_wrong": "Un problème de mon côté ; rien n'a été modifié. Réessayez, s'il vous plaît.",
     "still_being_handled": "Je m'en occupe déjà ; inutile de recommencer.",
-    "teams_unsupported_invoke": "Relais ne sait rien faire de cette action dans Teams ; rien n'a été modifié.",
+    "unsupported_action": "Relais ne sait rien faire de cette action ; rien n'a été modifié.",
     # Confirmations admin
     "queued_now": "La publication n°{id} est en cours de publication dans {channels}. Je vous préviendrai si un canal la refuse.",
     "queued_later": "La publication n°{id} sera publiée dans {channels} le {when}.",

@@ -91,7 +91,7 @@ class TeamsAgent:
 
 
 def _unsupported(activity: Activity) -> dict[str, Any]:
-    return actions.refusal_body(say(language_for(locale=activity.locale), "teams_unsupported_invoke"))
+    return actions.refusal_body(say(language_for(locale=activity.locale), "unsupported_action"))
 
 
 def _failed(activity: Activity) -> dict[str, Any]:

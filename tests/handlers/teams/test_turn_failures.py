@@ -108,7 +108,7 @@ async def test_an_invoke_relais_does_not_handle_is_refused_in_the_persons_langua
         "type": "application/vnd.microsoft.error",
         "value": {
             "code": "BadRequest",
-            "message": "Relais ne sait rien faire de cette action dans Teams ; rien n'a été modifié.",
+            "message": "Relais ne sait rien faire de cette action ; rien n'a été modifié.",
         },
     }
 
