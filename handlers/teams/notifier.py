@@ -14,8 +14,8 @@ rate policy, which the outbox applies to each destination across every drainer: 
 one every 2.05 s (1,800 an hour needs 2 s apart, sustained). The 50 requests a second per app per tenant
 hold across every drainer of every process too: each request to the Bot Connector (a send, an edit, a
 1:1 chat opened) first takes a slot of the tenant's shared pace (`bot.services.outbox.WorkspacePace`,
-`TEAMS_TENANT_RATE`: 40 a second in bursts of 5, so at most 45 in any second, leaving room for the web
-process's replies to the turns it answers, which do not go through here). A 429 is `rate_limited` with
+`TEAMS_TENANT_RATE`: 40 a second in bursts of 5, so at most 45 in any second; the web process's replies
+in the turns it answers take the same pace, `handlers.teams.replies`). A 429 is `rate_limited` with
 Teams' `Retry-After` (1 s without one); 412 and 5xx are `transient`, with Teams' `Retry-After` when it
 gives one, else the outbox's backoff; the outbox adds the jitter to either (`bot.services.outbox.record`).
 """
