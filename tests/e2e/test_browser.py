@@ -356,8 +356,9 @@ async def test_an_admin_signs_in_with_slack_sees_their_numbers_and_signs_out(sit
         await _me_shows_the_export(site, tab, ADA, "me")
         assert (await figures(tab))[t("en", "me_points")] == str(INTENT_POINTS)  # her one share, no click
 
-        await tab.page.get_by_role("button", name=t("en", "signout_button")).click()
-        await tab.show("signed-out")
+        async with tab.page.expect_navigation() as signed_out:
+            await tab.page.get_by_role("button", name=t("en", "signout_button")).click()
+        await tab.show("signed-out", response=await signed_out.value)
         assert t("en", "signout_done") in await tab.text()
         # Signed out: /me asks to sign in again (Slack's page: nobody is signed in to Slack any more).
         site.slack.sign_in_as(None)
