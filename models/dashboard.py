@@ -1,8 +1,7 @@
-"""Weekly aggregates of the admins' dashboard (`bot.services.analytics`): settled weeks only, rebuilt from the
-share, click and outbox rows, so that the dashboard reads thousands of rows instead of millions.
+"""Weekly aggregates of the admins' dashboard (`bot.services.analytics`), rebuilt from the share, click and
+outbox rows stamped before a watermark, so that the dashboard reads thousands of rows instead of millions.
 
-`week` is the number of whole weeks from Monday 1970-01-05 UTC to the week's Monday. A week is settled an
-hour after it ends; the weeks after the last settled one are always read from the rows themselves.
+`week` is the number of whole weeks from Monday 1970-01-05 UTC to the week's Monday.
 """
 
 from __future__ import annotations
@@ -88,13 +87,13 @@ class DashboardReachWeek(Base):
 
 
 class DashboardRefresh(Base):
-    """How far a workspace's aggregates go: every week before `settled_week` is in them, as its rows stood
-    at `refreshed_at` (a share changed since then has its week rebuilt)."""
+    """How far a workspace's aggregates go: every row stamped before `watermark`, as the rows stood at
+    `refreshed_at` (a share changed since then has its week rebuilt)."""
 
     __tablename__ = "dashboard_refresh"
 
     workspace_id: Mapped[int] = mapped_column(
         Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
     )
-    settled_week: Mapped[int | None] = mapped_column(Integer)
+    watermark: Mapped[datetime | None]
     refreshed_at: Mapped[datetime | None]

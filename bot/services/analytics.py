@@ -21,12 +21,16 @@ to the posts pushed to that channel (`Delivery`); a post (its page) to that post
 the workspace.
 
 Speed: with 50,000 members and 2,000,000 shares and clicks, reading the rows themselves took 7 s for 4
-weeks and 13 s for 12 on SQLite (`tests/benchmarks/bench_dashboard.py`). So settled weeks (ended an hour
-ago or more) are kept as weekly aggregates (`models.dashboard`), brought up to date by `refresh` before
-every read, in the reader's own transaction: newly settled weeks are added, and a settled week holding a
-share changed since the last refresh (its status moved: posted, undone) is rebuilt. Clicks, nudges and new
-shares are written at the time they happen, so they land in the weeks still read from the rows. The
-export and the dashboard therefore agree at every moment.
+weeks and 13 s for 12 on SQLite (`tests/benchmarks/bench_dashboard.py`). So the rows are kept as weekly
+aggregates too (`models.dashboard`: per post and network, per member and network over every post and per
+channel, members who shared, members reached), holding every row stamped before a watermark, and the
+dashboard adds the rows stamped since (minutes of them). `refresh` brings them up to date before every
+read, in the reader's own transaction: when the watermark is older than `FRESH`, or a share stamped before
+it changed since (its status moved: posted, undone; found by `updated_at`), the weeks from the
+watermark's (or the changed share's) are rebuilt from the rows. The clock's hourly `dashboard` job does
+the same for every workspace, so a look rarely pays for it. Clicks, nudges and new shares are stamped when
+they are written, so they land after the watermark. The export and the dashboard therefore agree at every
+moment.
 """
 
 from __future__ import annotations
@@ -79,9 +83,12 @@ from models import (
 PERIODS: Final = (4, 12, 52)
 DEFAULT_PERIOD: Final = 4
 TOP_ADVOCATES: Final = 10
-# A week is settled (aggregated) this long after it ends: a share or click stamped just before the end
-# but committed just after is in by then.
-SETTLE: Final = timedelta(hours=1)
+# The aggregates hold every row stamped before their watermark, set this long before the refresh that
+# wrote it: a share or click stamped just before but committed just after is in by the next one.
+SETTLE: Final = timedelta(minutes=10)
+# A look at the dashboard refreshes aggregates older than this (the clock's job does it every hour; without
+# it, a look pays for rebuilding the current week at most this often).
+FRESH: Final = timedelta(minutes=10)
 # Week numbers count from this Monday (1970-01-05, UTC), 604,800 seconds each.
 _FIRST_MONDAY: Final = date(1970, 1, 5)
 _MONDAY_EPOCH: Final = 4 * 86_400
@@ -145,24 +152,23 @@ class Scope:
 
 @dataclass(frozen=True)
 class Recent:
-    """The rows of the weeks not settled yet, grouped by week, post, member and network: few (a week or
-    two), read once per page and summed in Python every way the page needs."""
+    """The rows stamped after the aggregates' watermark (minutes of them), grouped by week, post, member
+    and network, read once per page and summed in Python every way the page needs."""
 
     # (week, post id, member id, network, share clicks, counted shares)
-    shares: list[tuple[int, int, int, Network, int, int]] = field(default_factory=list)
+    shares: list[tuple[int, int, int, Network, int, int]] = field(default_factory=list, repr=False)
     # (week, post id, member id, network, counted clicks)
-    clicks: list[tuple[int, int, int, Network, int]] = field(default_factory=list)
-    # (post id, members reached): the nudges sent in those weeks
-    reach: list[tuple[int, int]] = field(default_factory=list)
+    clicks: list[tuple[int, int, int, Network, int]] = field(default_factory=list, repr=False)
+    # (post id, members reached): the nudges sent since
+    reach: list[tuple[int, int]] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True)
 class Split:
-    """A period's weeks as read: `[scope.first_week, settled)` from the aggregates, the rest from the
-    rows (`recent`)."""
+    """A period as read: the aggregates (every row stamped before `watermark`) and the rows since
+    (`recent`)."""
 
-    settled: int
-    raw_since: datetime
+    watermark: datetime
     recent: Recent = field(default_factory=Recent)
 
 
@@ -301,11 +307,11 @@ def _reach_params(workspace_id: int, since: datetime, until: datetime) -> dict[s
 # --- The aggregates --------------------------------------------------------------------------------------
 
 
-async def refresh(session: AsyncSession, *, workspace_id: int, now: datetime) -> int:
-    """Bring the workspace's aggregates up to date (see the module's docstring); returns the first week
-    not in them. The caller commits. Concurrent refreshes of one workspace wait for each other (the
-    workspace's `DashboardRefresh` row is written, or locked, first)."""
-    settled = week_number(week_of(now - SETTLE))
+async def refresh(session: AsyncSession, *, workspace_id: int, now: datetime) -> datetime:
+    """Bring the workspace's aggregates up to date (see the module's docstring); returns their watermark.
+    The caller commits. Concurrent refreshes of one workspace wait for each other (the workspace's
+    `DashboardRefresh` row is written, or locked, first)."""
+    target = now - SETTLE
     await session.execute(
         insert_ignoring_conflicts(session, DashboardRefresh.__table__, [{"workspace_id": workspace_id}])
     )
@@ -313,34 +319,33 @@ async def refresh(session: AsyncSession, *, workspace_id: int, now: datetime) ->
         select(DashboardRefresh).where(DashboardRefresh.workspace_id == workspace_id).with_for_update()
     )
     assert state is not None
-    rebuild_from: int | None
-    if state.settled_week is None or state.refreshed_at is None:
-        rebuild_from = None  # never built: every week
-    else:
-        # The shares changed since (few: those of the last days), by the index on `updated_at` alone: a
-        # condition on `created_at` too would lead SQLite to that index and through every share.
+    first: int | None = None  # never built: every week
+    if state.watermark is not None and state.refreshed_at is not None:
+        # Shares changed since the last refresh (few: minutes or days of them), by the index on
+        # `updated_at` alone: a condition on `created_at` too would lead SQLite through every share.
         changed = await session.scalars(
             select(Share.created_at).where(
                 Share.workspace_id == workspace_id, Share.updated_at >= state.refreshed_at - SETTLE
             )
         )
-        rebuild_from = min((week_number(week_of(at)) for at in changed), default=state.settled_week)
-        rebuild_from = min(rebuild_from, state.settled_week)
-        if rebuild_from >= settled:
-            return state.settled_week
-    await _rebuild(session, workspace_id=workspace_id, first=rebuild_from, end=settled)
-    state.settled_week, state.refreshed_at = settled, now
-    return settled
+        dirty = [week_number(week_of(at)) for at in changed if at < state.watermark]
+        if not dirty and target - FRESH <= state.watermark <= target:
+            return state.watermark
+        # From the week of the older of the two watermarks (a clock set back, `relais jobs run --at`, too).
+        first = min([week_number(week_of(min(state.watermark, target))), *dirty])
+    await _rebuild(session, workspace_id=workspace_id, first=first, until=target)
+    state.watermark, state.refreshed_at = target, now
+    return target
 
 
-async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | None, end: int) -> None:
-    """Aggregate weeks `[first, end)` (`first` None: every week before `end`) from the rows, in SQL: each
-    part grouped where it is read, the parts added up by upserts."""
+async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | None, until: datetime) -> None:
+    """Aggregate the rows stamped from week `first` (None: from the first) until `until`, replacing those
+    weeks' aggregates, in SQL: each part grouped where it is read, the parts added up by upserts."""
     dialect = session.get_bind().dialect.name
     since = _start(first) if first is not None else datetime(1970, 1, 5, tzinfo=UTC)
-    until = _start(end)
+    end = week_number(week_of(until)) + 1
     for table in (DashboardWeek, DashboardMemberWeek, DashboardSharersWeek, DashboardReachWeek):
-        where = [table.workspace_id == workspace_id, table.week < end]
+        where = [table.workspace_id == workspace_id]
         if first is not None:
             where.append(table.week >= first)
         await session.execute(delete(table).where(*where))
@@ -440,7 +445,7 @@ def _aggregate_filters(scope: Scope, split: Split) -> list[Any]:
     filters: list[Any] = [
         DashboardWeek.workspace_id == scope.workspace_id,
         DashboardWeek.week >= scope.first_week,
-        DashboardWeek.week < split.settled,
+        DashboardWeek.week < scope.end_week,
     ]
     if scope.network is not None:
         filters.append(DashboardWeek.network == scope.network.value)
@@ -451,12 +456,11 @@ def _aggregate_filters(scope: Scope, split: Split) -> list[Any]:
     return filters
 
 
-def _member_filters(scope: Scope, split: Split) -> list[Any]:
+def _member_filters(scope: Scope) -> list[Any]:
+    """The member rows of the scope's channel and network (any week)."""
     filters: list[Any] = [
         DashboardMemberWeek.workspace_id == scope.workspace_id,
         DashboardMemberWeek.channel == (scope.channel or ALL_CHANNELS),
-        DashboardMemberWeek.week >= scope.first_week,
-        DashboardMemberWeek.week < split.settled,
     ]
     if scope.network is not None:
         filters.append(DashboardMemberWeek.network == scope.network.value)
@@ -494,7 +498,7 @@ async def weekly(session: AsyncSession, scope: Scope, split: Split) -> list[Week
                 DashboardSharersWeek.channel == (scope.channel or ALL_CHANNELS),
                 DashboardSharersWeek.network == (scope.network.value if scope.network else ALL_NETWORKS),
                 DashboardSharersWeek.week >= scope.first_week,
-                DashboardSharersWeek.week < split.settled,
+                DashboardSharersWeek.week < scope.end_week,
             )
         ):
             sharers[_monday(number)] = int(count)
@@ -502,8 +506,16 @@ async def weekly(session: AsyncSession, scope: Scope, split: Split) -> list[Week
         for number, _, member_id, _, _, counted in split.recent.shares:
             if counted:
                 recent_sharers[number].add(member_id)
+        # A week with shares since the watermark: its members who shared before it, and since (once).
         for number, members_who_shared in recent_sharers.items():
-            sharers[_monday(number)] = len(members_who_shared)
+            before = await session.scalars(
+                select(DashboardMemberWeek.member_id).where(
+                    *_member_filters(scope),
+                    DashboardMemberWeek.week == number,
+                    DashboardMemberWeek.shares > 0,
+                )
+            )
+            sharers[_monday(number)] = len(members_who_shared | set(before.all()))
     members = await _active_members_by_week(session, scope, dialect)
     return [
         Week(
@@ -583,7 +595,7 @@ async def posts(session: AsyncSession, scope: Scope, split: Split) -> list[PostF
     reach_filters: list[Any] = [
         DashboardReachWeek.workspace_id == scope.workspace_id,
         DashboardReachWeek.week >= scope.first_week,
-        DashboardReachWeek.week < split.settled,
+        DashboardReachWeek.week < scope.end_week,
     ]
     _add(
         reach,
@@ -643,7 +655,11 @@ async def advocates(
     summed_clicks = func.sum(DashboardMemberWeek.clicks)
     settled = (
         select(DashboardMemberWeek.member_id, summed_shares, summed_clicks)
-        .where(*_member_filters(scope, split))
+        .where(
+            *_member_filters(scope),
+            DashboardMemberWeek.week >= scope.first_week,
+            DashboardMemberWeek.week < scope.end_week,
+        )
         .group_by(DashboardMemberWeek.member_id)
     )
     shares: dict[int, int] = {}
@@ -721,12 +737,11 @@ async def channels(session: AsyncSession, *, workspace_id: int) -> list[str]:
 
 
 async def settled(session: AsyncSession, scope: Scope) -> Split:
-    """`refresh`, committed, and how the period splits between the aggregates and the rows."""
-    first_unsettled = await refresh(session, workspace_id=scope.workspace_id, now=scope.now)
+    """`refresh`, committed, and the rows since the aggregates' watermark."""
+    watermark = await refresh(session, workspace_id=scope.workspace_id, now=scope.now)
     await session.commit()
-    settled_end = min(first_unsettled, scope.end_week)
-    raw_since = _start(max(first_unsettled, scope.first_week))
-    return Split(settled=settled_end, raw_since=raw_since, recent=await _recent(session, scope, raw_since))
+    since = max(watermark, scope.since)
+    return Split(watermark=watermark, recent=await _recent(session, scope, since))
 
 
 async def _recent(session: AsyncSession, scope: Scope, since: datetime) -> Recent:

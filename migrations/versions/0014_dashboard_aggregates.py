@@ -1,5 +1,5 @@
-"""dashboard aggregates: settled weeks of shares, clicks and reach per post, network and member, and the
-indexes that find what changed
+"""dashboard aggregates: weekly shares, clicks, sharers and reach per post, network, member and channel,
+and the indexes that find what changed
 
 Revision ID: 0014
 Revises: 0013
@@ -88,7 +88,7 @@ def upgrade() -> None:
     op.create_table(
         "dashboard_refresh",
         sa.Column("workspace_id", ID, nullable=False),
-        sa.Column("settled_week", sa.Integer(), nullable=True),
+        sa.Column("watermark", sa.DateTime(timezone=True), nullable=True),
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=True),
         _workspace_fk("dashboard_refresh"),
         sa.PrimaryKeyConstraint("workspace_id", name=op.f("pk_dashboard_refresh")),

@@ -33,15 +33,15 @@ async def test_the_hourly_job_builds_every_workspaces_aggregates(
         assert code == 0, err
         assert "2 workspaces" in out  # T1 and the other one of the seed
         async with sessions() as session:
-            settled = set((await session.scalars(select(DashboardRefresh.settled_week))).all())
+            watermarks = set((await session.scalars(select(DashboardRefresh.watermark))).all())
             weeks = await session.scalar(
                 select(func.count())
                 .select_from(DashboardWeek)
                 .where(DashboardWeek.workspace_id == seeded.workspace_id)
             )
             found = await analytics.dashboard(session, analytics.Scope(seeded.workspace_id, 4, NOW))
-        assert settled == {analytics.week_number(analytics.week_of(NOW))}
-        assert weeks  # the settled weeks are built
+        assert watermarks == {NOW - analytics.SETTLE}
+        assert weeks  # the weeks are built
         assert {w.start.isoformat(): (w.shares, w.clicks, w.sharers) for w in found.weeks} == FOUR_WEEKS
     finally:
         await engine.dispose()

@@ -89,9 +89,9 @@ async def test_a_network_or_a_channel_narrows_every_figure(engine: AsyncEngine, 
 
 
 async def test_settled_weeks_follow_later_changes_and_the_clock(engine: AsyncEngine, seeded: Seeded) -> None:
-    """The week of 2026-11-16 is aggregated at the first look; Bob's pending X share of P2 (stamped Sunday
-    23:59:59) is posted on Wednesday: that week is rebuilt. A week later, the week of 2026-11-23 is
-    aggregated too, and the figures do not move."""
+    """Every row stamped before 10 minutes ago is aggregated at the first look; Bob's pending X share of
+    P2 (stamped Sunday 23:59:59) is posted on Wednesday: that week is rebuilt. A week later the figures
+    do not move."""
     scope = Scope(seeded.workspace_id, 4, NOW)
     await figures(engine, scope)
     sessions = db.session_factory(engine)
@@ -112,13 +112,13 @@ async def test_settled_weeks_follow_later_changes_and_the_clock(engine: AsyncEng
     assert by_week(changed)["2026-11-16"] == ({Network.X: 2}, {Network.X: 1}, 1)  # Bob both times
 
     later = await figures(engine, Scope(seeded.workspace_id, 12, NOW + timedelta(days=7)))
-    same = await figures(engine, Scope(seeded.workspace_id, 12, NOW))
-    assert by_week(later)["2026-11-23"] == by_week(same)["2026-11-23"] == FOUR_WEEKS["2026-11-23"]
-    assert by_week(later)["2026-11-16"] == by_week(same)["2026-11-16"]
     async with sessions() as session:
         state = await session.scalar(select(DashboardRefresh))
         assert state is not None
-        assert state.settled_week == analytics.week_number(date(2026, 11, 30))
+        assert state.watermark == NOW + timedelta(days=7) - analytics.SETTLE
+    same = await figures(engine, Scope(seeded.workspace_id, 12, NOW))
+    assert by_week(later)["2026-11-23"] == by_week(same)["2026-11-23"] == FOUR_WEEKS["2026-11-23"]
+    assert by_week(later)["2026-11-16"] == by_week(same)["2026-11-16"]
 
 
 def _export(kind: str, database_url: str) -> list[dict[str, str]]:
