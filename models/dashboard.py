@@ -41,6 +41,7 @@ class DashboardMemberWeek(Base):
     __table_args__ = (
         # The members of the last days, looked up one by one (`bot.services.analytics.advocates`).
         Index(None, "workspace_id", "channel", "member_id"),
+        Index(None, "workspace_id", "week"),  # a rebuild's weeks, every channel
         {"sqlite_with_rowid": False},  # read in the primary key's order
     )
 

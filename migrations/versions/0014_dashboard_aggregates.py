@@ -62,6 +62,9 @@ def upgrade() -> None:
             batch_op.f("ix_dashboard_member_week_workspace_id_channel_member_id"),
             ["workspace_id", "channel", "member_id"],
         )
+        batch_op.create_index(
+            batch_op.f("ix_dashboard_member_week_workspace_id_week"), ["workspace_id", "week"]
+        )
     op.create_table(
         "dashboard_sharers_week",
         sa.Column("workspace_id", ID, nullable=False),
