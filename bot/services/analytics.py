@@ -416,9 +416,11 @@ async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | Non
         for channel in (no_channel, Delivery.destination):
             counts = (func.sum(part.c.n), zero) if column == "shares" else (zero, func.sum(part.c.n))
             query = select(ws, channel, part.c.week, part.c.member_id, part.c.network, *counts)
-            if channel is not no_channel:
+            keys: list[Any] = [part.c.week, part.c.member_id, part.c.network]
+            if channel is not no_channel:  # (PostgreSQL refuses a constant in GROUP BY)
                 query = query.join(Delivery, delivered(part.c.post_id))
-            query = query.group_by(channel, part.c.week, part.c.member_id, part.c.network)
+                keys.append(channel)
+            query = query.group_by(*keys)
             await session.execute(upsert(DashboardMemberWeek, member_keys, query, (column,)))
 
     built = (
