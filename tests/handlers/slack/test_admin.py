@@ -233,3 +233,25 @@ async def test_a_french_admin_reads_it_in_french(dashboard: Dashboard) -> None:
     assert row("2026-11-23", 1, 4, "25 %") in page
     assert "Meilleurs ambassadeurs" in page
     assert 'alt="Partages par semaine"' in page
+
+
+NASTY = [
+    "", " ", "0", "-4", "4.0", "４", "52 ", "x" * 300, "\x00", "linkedin\x00", "C0NEWS\n",
+    "'; DROP TABLE share;--", "%00", "💥", "\ufffd", "=1+1",
+]  # fmt: skip
+
+
+async def test_any_filter_is_answered_without_a_server_error(dashboard: Dashboard) -> None:
+    """Whatever the query says (a hand-edited address), the answer is the page, a clear 400, or a 404."""
+    await dashboard.admin()
+    paths = [
+        "/admin",
+        "/admin/weeks.csv",
+        f"/admin/posts/{dashboard.seeded.news}",
+        "/admin/posts/999999999999999999",
+    ]
+    for path in paths:
+        for name in ("period", "network", "channel", "other"):
+            for value in NASTY:
+                page = await dashboard.site.browser.get(path, params={name: value})
+                assert page.status_code in (200, 400, 404), (path, name, value, page.status_code)
