@@ -124,8 +124,8 @@ async def generate(
     member_rows = (
         {"workspace_id": workspace_id, "external_id": f"U{number:08d}", "display_name": f"Member {number}",
          "locale": rng.choice(("en-US", "fr-FR")), "is_admin": number == 0, "opted_out": rng.random() < 0.03,
-         "active": rng.random() > 0.02, "nudges_unanswered": 0, "created_at": moment() if number else start,
-         "updated_at": start}
+         "active": rng.random() > 0.02, "nudges_unanswered": 0,
+         "created_at": start - timedelta(days=rng.uniform(1, 365)), "updated_at": start}
         for number in range(members)
     )  # fmt: skip
     say("members", await _insert(engine, Member.__table__, member_rows), began)

@@ -347,7 +347,7 @@ MESSAGES: dict[str, str] = {
     "admin_sharers": "Members who shared",
     "admin_active_members": "Active members",
     "admin_posts": "Posts",
-    "admin_funnel_explained": "Reached: members a weekly reminder listing the post was sent to. Share clicks: members who pressed a share button or opened their share link. Shares: shares counted. Clicks: clicks their links brought. Not for me rate: Not for me answers out of those answers and share clicks.",
+    "admin_funnel_explained": "Reached: members a weekly reminder listing the post was sent to (each week counts). Share clicks: share buttons pressed or share links opened, one per member and network, whether the share went through or not. Shares: shares counted. Clicks: clicks their links brought. Not for me rate: Not for me answers out of those answers and share clicks.",
     "admin_post": "Post",
     "admin_reached": "Reached",
     "admin_share_clicks": "Share clicks",

@@ -348,7 +348,7 @@ MESSAGES: dict[str, str] = {
     "admin_sharers": "Membres ayant partagé",
     "admin_active_members": "Membres actifs",
     "admin_posts": "Publications",
-    "admin_funnel_explained": "Atteints : membres à qui un rappel hebdomadaire citant la publication a été envoyé. Clics sur Partager : membres qui ont appuyé sur un bouton de partage ou ouvert leur lien de partage. Partages : partages comptés. Clics : clics apportés par leurs liens. Taux « Pas pour moi » : réponses « Pas pour moi » parmi ces réponses et les clics sur Partager.",
+    "admin_funnel_explained": "Atteints : membres à qui un rappel hebdomadaire citant la publication a été envoyé (chaque semaine compte). Clics sur Partager : boutons de partage pressés ou liens de partage ouverts, un par membre et par réseau, que le partage ait abouti ou non. Partages : partages comptés. Clics : clics apportés par leurs liens. Taux « Pas pour moi » : réponses « Pas pour moi » parmi ces réponses et les clics sur Partager.",
     "admin_post": "Publication",
     "admin_reached": "Atteints",
     "admin_share_clicks": "Clics sur Partager",
