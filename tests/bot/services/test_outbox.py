@@ -187,4 +187,5 @@ def test_a_retry_never_comes_sooner_than_asked_and_at_most_a_quarter_later(
 
     asked = timedelta(seconds=retry_after or outbox.BACKOFF_SECONDS[attempts - 1])
     assert row.state is OutboxState.PENDING
-    assert NOW + asked <= row.next_attempt_at <= NOW + asked * 1.25
+    # (to the microsecond a timedelta keeps)
+    assert NOW + asked <= row.next_attempt_at <= NOW + asked * 1.25 + timedelta(microseconds=1)
