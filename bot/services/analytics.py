@@ -666,8 +666,10 @@ async def advocates(
         select(DashboardMemberWeek.member_id, summed_shares, summed_clicks)
         .where(
             *_member_filters(scope),
-            DashboardMemberWeek.week >= scope.first_week,
-            DashboardMemberWeek.week < scope.end_week,
+            # The weeks written into the SQL (ints of ours): with parameters, PostgreSQL soon reuses one
+            # generic plan for every period, and a year's then took three times as long.
+            DashboardMemberWeek.week >= literal_column(str(int(scope.first_week)), Integer),
+            DashboardMemberWeek.week < literal_column(str(int(scope.end_week)), Integer),
         )
         .group_by(DashboardMemberWeek.member_id)
     )
