@@ -57,7 +57,10 @@ def failure_page(
 ) -> web.Response:
     name = t(failure.lang, f"network_{network}") if network in ("linkedin", "x") else str(network)
     command = _command(failure.platform, commands or {})
-    message = template(failure.lang, f"oauth_{failure.code}", command=command).format(network=name)
+    # `word`: the network as the command takes it (`connect linkedin`), `network` as people name it.
+    message = template(failure.lang, f"oauth_{failure.code}", command=command).format(
+        network=name, word=str(network)
+    )
     # A provider's error is no server error of Relais's (no request gets a 5xx): the page says what
     # happened, with the 400 of every refusal; `other_member` is a 403.
     status = 403 if failure.code == "other_member" else 400

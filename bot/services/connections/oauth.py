@@ -246,19 +246,19 @@ async def finish(
             raise ConnectFailure("used_link", lang, platform)
         if now >= attempt.started_at + CALLBACK_TTL:
             raise ConnectFailure("expired_link", lang, platform)
+        if signed_in_member_id is not None and signed_in_member_id != attempt.member_id:
+            # Someone else's consent page, completed here (forwarded): told so, in their own words.
+            signed_in = await session.get(Member, signed_in_member_id)
+            if signed_in is not None:
+                await _refuse_other_member(session, attempt, signed_in)
         if browser_state is None or not secrets.compare_digest(browser_state, state):
             # This browser did not start this connection: a callback forced into it (login CSRF), or a
             # consent page forwarded to someone else. Refused even without any cookie, though on phones
             # the provider's app may hand the callback to another browser: the member then finishes in
             # the browser where they opened the link.
             raise ConnectFailure("other_browser", lang, platform)
-        if signed_in_member_id is None:
+        if signed_in_member_id is None or signed_in_member_id != attempt.member_id:
             raise ConnectFailure("not_signed_in", lang, platform)
-        if signed_in_member_id != attempt.member_id:
-            signed_in = await session.get(Member, signed_in_member_id)
-            if signed_in is None:
-                raise ConnectFailure("not_signed_in", lang, platform)
-            await _refuse_other_member(session, attempt, signed_in)
         if client is None:
             raise ConnectFailure("not_configured", lang, platform)
         error = query.get("error")

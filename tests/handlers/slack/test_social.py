@@ -398,12 +398,12 @@ async def test_connect_links_are_single_use_expire_and_cannot_be_forged(world: W
     expired = await _browse(w, late)
     assert expired.status_code == 400
     assert "This link has expired" in expired.text
-    assert "Ask Relais for a new one in your chat: /relais connect LinkedIn." in expired.text
+    assert "Ask Relais for a new one in your chat: /relais connect linkedin." in expired.text
 
     forged = await _browse(w, late[:-6] + "AAAAAA")
     assert forged.status_code == 400
     assert "This link is not valid" in forged.text
-    assert "/relais connect LinkedIn" in forged.text  # no member, but Slack is the platform served
+    assert "/relais connect linkedin" in forged.text  # no member, but Slack is the platform served
     tampered = await _browse(w, f"{PUBLIC}/oauth/x/start?t=" + late.split("t=", 1)[1])
     assert tampered.status_code == 400
     assert "not valid" in tampered.text
@@ -427,7 +427,7 @@ async def test_callbacks_are_checked_state_browser_replay_and_denial(world: Worl
     other_cookie = other_flow.headers["Set-Cookie"].split(";", 1)[0]
     forced = await _browse(w, callback, other_cookie, user="UEMP2")
     assert forced.status_code == 400
-    assert "This browser started another connection" in forced.text
+    assert "This browser did not start this connection" in forced.text
     forged_state = await _browse(w, callback.replace("state=", "state=x"), cookie, user="UEMP2")
     assert forged_state.status_code == 400
     assert w.linkedin.calls_to("access_token") == []
@@ -457,7 +457,7 @@ async def test_a_callback_without_the_state_cookie_or_the_session_is_refused(wor
     callback = (await _consent(start.headers["Location"])).headers["Location"]
     no_cookie = await _browse(w, callback, user="UEMP2")
     assert no_cookie.status_code == 400
-    assert "This browser started another connection" in no_cookie.text
+    assert "This browser did not start this connection" in no_cookie.text
     no_session = await _browse(w, callback, cookie)
     assert no_session.status_code == 400
     assert "This browser is not signed in to Relais, so nothing was connected." in no_session.text
@@ -477,7 +477,7 @@ async def test_a_forwarded_start_link_is_refused_in_someone_elses_browser(world:
     refused = await _browse(w, mallorys, user="UEMP1")
     assert refused.status_code == 403
     assert "Ce lien a été fait pour quelqu'un d'autre : rien n'a été connecté." in html.unescape(refused.text)
-    assert "/relais connect LinkedIn" in refused.text
+    assert "/relais connect linkedin" in refused.text
     assert "relais_oauth_" not in refused.headers.get("Set-Cookie", "")
     assert w.linkedin.calls == []
     assert await _account(w, "linkedin") is None
@@ -520,7 +520,9 @@ async def test_a_forwarded_consent_page_is_refused_at_the_callback(world: World)
     mallorys_cookie = start.headers["Set-Cookie"].split(";", 1)[0]
     callback = (await _consent(start.headers["Location"])).headers["Location"]  # Alice consents
     in_alices_browser = await _browse(w, callback, user="UEMP1")
-    assert in_alices_browser.status_code == 400
+    # Told, in her own language, that the link was someone else's (not that her browser started anything).
+    assert in_alices_browser.status_code == 403
+    assert "Ce lien a été fait pour quelqu'un d'autre" in html.unescape(in_alices_browser.text)
     planted = await _browse(w, callback, mallorys_cookie, user="UEMP1")
     assert planted.status_code == 403
     assert "Ce lien a été fait pour quelqu'un d'autre" in html.unescape(planted.text)

@@ -351,11 +351,11 @@ async def test_a_connect_link_used_twice_says_how_to_ask_for_another_in_teams(te
     again = await browse(team, link, await team.signed_in(BOB))
     assert again.status_code == 400
     assert (
-        "This link was already used. Ask Relais for a new one in your chat: connect LinkedIn." in again.text
+        "This link was already used. Ask Relais for a new one in your chat: connect linkedin." in again.text
     )
     forged = await browse(team, link[:-6] + "AAAAAA")
     assert forged.status_code == 400
-    assert "Ask Relais for a new one in your chat: connect LinkedIn." in forged.text
+    assert "Ask Relais for a new one in your chat: connect linkedin." in forged.text
 
 
 async def test_an_address_looking_up_too_many_share_links_is_told_to_wait(team: Team) -> None:
@@ -384,7 +384,7 @@ async def test_a_forwarded_connect_link_or_consent_page_connects_nobody(
     refused = await browse(team, link, anns_session)
     assert refused.status_code == 403
     assert "This link was made for someone else, so nothing was connected." in html.unescape(refused.text)
-    assert "ask Relais in your chat: connect LinkedIn." in refused.text
+    assert "ask Relais in your chat: connect linkedin." in refused.text
     assert linkedin.calls == []
 
     start = await browse(team, link, await team.signed_in(BOB))
@@ -393,7 +393,7 @@ async def test_a_forwarded_connect_link_or_consent_page_connects_nobody(
     async with httpx.AsyncClient() as anns_browser:  # Ann consents on the forwarded page
         callback = (await anns_browser.get(start.headers["Location"])).headers["Location"]
     in_anns_browser = await browse(team, callback, anns_session)
-    assert in_anns_browser.status_code == 400
+    assert in_anns_browser.status_code == 403  # told the link was someone else's
     planted = await browse(team, callback, f"{bobs_state}; {anns_session}")
     assert planted.status_code == 403
     assert linkedin.calls_to("access_token") == []
