@@ -310,33 +310,47 @@ def _reach_params(workspace_id: int, since: datetime, until: datetime) -> dict[s
 
 async def refresh(session: AsyncSession, *, workspace_id: int, now: datetime) -> datetime:
     """Bring the workspace's aggregates up to date (see the module's docstring); returns their watermark.
-    The caller commits. Concurrent refreshes of one workspace wait for each other (the workspace's
-    `DashboardRefresh` row is written, or locked, first)."""
+    The caller commits. Up-to-date aggregates are only read (no write lock, on SQLite either); a rebuild
+    first writes, or locks, the workspace's `DashboardRefresh` row, so concurrent ones wait for each other
+    and the second finds the work done."""
     target = now - SETTLE
+    state = await session.get(DashboardRefresh, workspace_id)
+    if state is not None and state.watermark is not None and not (await _stale(session, state, target))[0]:
+        return state.watermark
     await session.execute(
         insert_ignoring_conflicts(session, DashboardRefresh.__table__, [{"workspace_id": workspace_id}])
     )
     state = await session.scalar(
-        select(DashboardRefresh).where(DashboardRefresh.workspace_id == workspace_id).with_for_update()
+        select(DashboardRefresh)
+        .where(DashboardRefresh.workspace_id == workspace_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     assert state is not None
-    first: int | None = None  # never built: every week
-    if state.watermark is not None and state.refreshed_at is not None:
-        # Shares changed since the last refresh (few: minutes or days of them), by the index on
-        # `updated_at` alone: a condition on `created_at` too would lead SQLite through every share.
-        changed = await session.scalars(
-            select(Share.created_at).where(
-                Share.workspace_id == workspace_id, Share.updated_at >= state.refreshed_at - SETTLE
-            )
-        )
-        dirty = [week_number(week_of(at)) for at in changed if at < state.watermark]
-        if not dirty and target - FRESH <= state.watermark <= target:
-            return state.watermark
-        # From the week of the older of the two watermarks (a clock set back, `relais jobs run --at`, too).
-        first = min([week_number(week_of(min(state.watermark, target))), *dirty])
+    stale, first = await _stale(session, state, target)
+    if not stale and state.watermark is not None:
+        return state.watermark
     await _rebuild(session, workspace_id=workspace_id, first=first, until=target)
     state.watermark, state.refreshed_at = target, now
     return target
+
+
+async def _stale(session: AsyncSession, state: DashboardRefresh, target: datetime) -> tuple[bool, int | None]:
+    """Whether the aggregates need a rebuild, and from which week (None: every week)."""
+    if state.watermark is None or state.refreshed_at is None:
+        return True, None  # never built
+    # Shares changed since the last refresh (few: minutes or days of them), by the index on `updated_at`
+    # alone: a condition on `created_at` too would lead SQLite through every share.
+    changed = await session.scalars(
+        select(Share.created_at).where(
+            Share.workspace_id == state.workspace_id, Share.updated_at >= state.refreshed_at - SETTLE
+        )
+    )
+    dirty = [week_number(week_of(at)) for at in changed if at < state.watermark]
+    if not dirty and target - FRESH <= state.watermark <= target:
+        return False, None
+    # From the week of the older of the two watermarks (a clock set back, `relais jobs run --at`, too).
+    return True, min([week_number(week_of(min(state.watermark, target))), *dirty])
 
 
 async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | None, until: datetime) -> None:
