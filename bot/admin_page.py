@@ -41,6 +41,7 @@ ADMIN_HEADERS: Final = {
 TABLES: Final = ("weeks", "posts", "advocates")
 POST_TABLES: Final = ("weeks", "channels", "captions")
 NO_FIGURE: Final = "—"
+SMALL_COUNTS: Final = 10
 TABLE_LOOK: Final = 'style="border-collapse:collapse" border="1" cellpadding="4"'
 
 
@@ -280,6 +281,9 @@ def _config(**extra: object) -> dict[str, object]:
 def _week_chart(lang: str, weeks: list[Week], networks: list[Network], which: str) -> str:
     chart = pygal.StackedBar(**_config())
     chart.x_labels = [week.start.isoformat() for week in weeks]
+    highest = max((sum(getattr(week, which).values()) for week in weeks), default=0)
+    if highest < SMALL_COUNTS:  # whole numbers on the axis, not pygal's 0.2, 0.4, …
+        chart.y_labels = list(range(highest + 2))
     for network in networks:
         counts = [getattr(week, which).get(network, 0) for week in weeks]
         chart.add(t(lang, f"network_{network.value}"), counts)
