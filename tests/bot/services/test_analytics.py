@@ -4,6 +4,7 @@ shares change afterwards."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections import Counter
@@ -218,3 +219,26 @@ async def test_the_top_advocates_are_the_first_of_every_member(
         for limit in (1, 2, 3):
             assert await analytics.advocates(session, scope, split, limit=limit) == everyone[:limit]
     assert [row.external_id for row in everyone] == ["UBOB", "UCARLA"]
+
+
+async def test_two_first_looks_at_once_build_the_aggregates_once(engine: AsyncEngine, seeded: Seeded) -> None:
+    """Two admins (or web processes) look at the same moment: one builds, the other waits for it and finds
+    the work done; both see the same figures and nothing fails on the aggregates' keys."""
+    scope = Scope(seeded.workspace_id, 4, NOW)
+    first, second = await asyncio.gather(figures(engine, scope), figures(engine, scope))
+    assert by_week(first) == by_week(second) == FOUR_WEEKS
+    async with db.session_factory(engine)() as session:
+        rows = await session.scalar(
+            select(func.count())
+            .select_from(DashboardWeek)
+            .where(DashboardWeek.workspace_id == seeded.workspace_id)
+        )
+        keys = await session.scalar(
+            select(func.count()).select_from(
+                select(DashboardWeek.week, DashboardWeek.post_id, DashboardWeek.network)
+                .where(DashboardWeek.workspace_id == seeded.workspace_id)
+                .distinct()
+                .subquery()
+            )
+        )
+    assert rows == keys
