@@ -39,7 +39,18 @@ DEFAULT_DEVELOPER: Final = "Relais"
 
 # The commands each scope's menu lists (Teams: at most 12 a list), every subcommand in one at least:
 # a team's menu leads with what admins do in a channel, a 1:1 chat's with what each person does.
-TEAM_COMMANDS: Final = ("help", "queue", "channel", "schedule", "list", "cancel", "stats", "me", "suggest")
+TEAM_COMMANDS: Final = (
+    "help",
+    "queue",
+    "channel",
+    "schedule",
+    "list",
+    "cancel",
+    "stats",
+    "dashboard",
+    "me",
+    "suggest",
+)
 PERSONAL_COMMANDS: Final = (
     "help",
     "me",
