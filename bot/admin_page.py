@@ -6,15 +6,13 @@ not signed in is sent to sign in first. Every figure is of the admin's own works
 workspace's post is a 404.
 
 The period, network and channel are a GET form, so the page works without JavaScript. Charts are SVG
-drawn on the server by pygal and shown as `data:` images: an image runs no script (pygal's SVG carries
-one), so the page keeps its no-script Content-Security-Policy, only letting `data:` images in. Each
-chart has its numbers in the table beside it, and each table a CSV download (formula-safe, as
-`relais export`).
+drawn on the server by pygal (`bot.web_pages.chart_image`: `data:` images, so the page keeps its
+no-script Content-Security-Policy). Each chart has its numbers in the table beside it
+(`bot.web_pages.chart_with_table`), and each table a CSV download (formula-safe, as `relais export`).
 """
 
 from __future__ import annotations
 
-import base64
 import io
 from collections.abc import Sequence
 from typing import Final
@@ -30,19 +28,23 @@ from bot.services.analytics import Dashboard, PostPage, Scope, Week
 from bot.services.export import write_table
 from bot.services.web_sessions import SignedIn
 from bot.signin_pages import CORE_KEY, login_path, signed_in
-from bot.web_pages import HEADERS, escape, layout, paragraph
+from bot.web_pages import (
+    CHART_HEADERS,
+    HEADERS,
+    chart_config,
+    chart_image,
+    chart_with_table,
+    escape,
+    html_table,
+    layout,
+    paragraph,
+    whole_numbers,
+)
 from models import Network
 
-# The pages' policy: ours (`bot.web_pages.HEADERS`) with the charts' `data:` images let in.
-ADMIN_HEADERS: Final = {
-    **HEADERS,
-    "Content-Security-Policy": HEADERS["Content-Security-Policy"] + "; img-src data:",
-}
 TABLES: Final = ("weeks", "posts", "advocates")
 POST_TABLES: Final = ("weeks", "channels", "captions")
 NO_FIGURE: Final = "—"
-SMALL_COUNTS: Final = 10
-TABLE_LOOK: Final = 'style="border-collapse:collapse" border="1" cellpadding="4"'
 
 
 def install(app: web.Application) -> None:
@@ -249,8 +251,8 @@ def _csv(filename: str, header: Sequence[str], rows: list[list[object]]) -> web.
 
 
 def _page(lang: str, title: str, body: str) -> web.Response:
-    response = layout(lang, title, body, width="60em")
-    response.headers.update(ADMIN_HEADERS)
+    response = layout(lang, title, body, width="75em")
+    response.headers.update(CHART_HEADERS)
     return response
 
 
@@ -258,53 +260,25 @@ def _percent(lang: str, rate: float | None) -> str:
     return NO_FIGURE if rate is None else t(lang, "admin_percent", value=round(rate * 100))
 
 
-def _chart(chart: pygal.Graph, label: str) -> str:
-    """The chart as an `<img>` of its SVG (a `data:` address: one request, no script run)."""
-    data = base64.b64encode(chart.render()).decode("ascii")
-    return f'<img src="data:image/svg+xml;base64,{data}" alt="{escape(label)}" style="width:100%">'
-
-
-def _config(**extra: object) -> dict[str, object]:
-    """pygal with no script of its own to fetch (`js=[]`: no CDN), sized for the page."""
-    return {
-        "js": [],
-        "width": 900,
-        "height": 360,
-        "legend_at_bottom": True,
-        "x_label_rotation": 45,
-        "print_values": False,
-        "show_minor_x_labels": True,
-        **extra,
-    }
-
-
 def _week_chart(lang: str, weeks: list[Week], networks: list[Network], which: str) -> str:
-    chart = pygal.StackedBar(**_config())
+    chart = pygal.StackedBar(**chart_config())
     chart.x_labels = [week.start.isoformat() for week in weeks]
     highest = max((sum(getattr(week, which).values()) for week in weeks), default=0)
-    if highest < SMALL_COUNTS:  # whole numbers on the axis, not pygal's 0.2, 0.4, …
-        chart.y_labels = list(range(highest + 2))
+    whole_numbers(chart, highest)
     for network in networks:
         counts = [getattr(week, which).get(network, 0) for week in weeks]
         chart.add(t(lang, f"network_{network.value}"), counts)
-    return _chart(chart, t(lang, f"admin_{which}_chart"))
+    return chart_image(chart, t(lang, f"admin_{which}_chart"))
 
 
 def _participation_chart(lang: str, weeks: list[Week]) -> str:
-    chart = pygal.Line(**_config(show_legend=False, range=(0, 100)))
+    chart = pygal.Line(**chart_config(show_legend=False, range=(0, 100)))
     chart.x_labels = [week.start.isoformat() for week in weeks]
     chart.add(
         t(lang, "admin_participation"),
         [None if w.participation is None else round(w.participation * 100, 1) for w in weeks],
     )
-    return _chart(chart, t(lang, "admin_participation_chart"))
-
-
-def _html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A table: `head` is text (escaped here), `rows` markup the caller built with `escape`."""
-    heads = "".join(f"<th>{escape(cell)}</th>" for cell in head)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table {TABLE_LOOK}><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>"
+    return chart_image(chart, t(lang, "admin_participation_chart"))
 
 
 def _csv_link(lang: str, href: str) -> str:
@@ -354,40 +328,46 @@ def _dashboard_body(lang: str, found: Dashboard) -> str:
     body += paragraph(t(lang, "admin_period_from", since=found.weeks[0].start.isoformat(), weeks=scope.weeks))
 
     body += f"<h2>{escape(t(lang, 'admin_shares_chart'))}</h2>"
-    body += _week_chart(lang, found.weeks, networks, "shares")
-    body += _html_table(week_head, _weeks_html(lang, found.weeks, networks, "shares"))
+    body += chart_with_table(
+        _week_chart(lang, found.weeks, networks, "shares"),
+        html_table(week_head, _weeks_html(lang, found.weeks, networks, "shares")),
+    )
     body += _csv_link(lang, f"/admin/weeks.csv?{query}")
 
     body += f"<h2>{escape(t(lang, 'admin_clicks_chart'))}</h2>"
-    body += _week_chart(lang, found.weeks, networks, "clicks")
-    body += _html_table(week_head, _weeks_html(lang, found.weeks, networks, "clicks"))
+    body += chart_with_table(
+        _week_chart(lang, found.weeks, networks, "clicks"),
+        html_table(week_head, _weeks_html(lang, found.weeks, networks, "clicks")),
+    )
     body += _csv_link(lang, f"/admin/weeks.csv?{query}")
 
     body += f"<h2>{escape(t(lang, 'admin_participation_chart'))}</h2>"
-    body += _participation_chart(lang, found.weeks)
-    body += _html_table(
-        [
-            t(lang, "admin_week"),
-            t(lang, "admin_sharers"),
-            t(lang, "admin_active_members"),
-            t(lang, "admin_participation"),
-        ],
-        [
+    body += chart_with_table(
+        _participation_chart(lang, found.weeks),
+        html_table(
             [
-                escape(w.start.isoformat()),
-                str(w.sharers),
-                str(w.members),
-                escape(_percent(lang, w.participation)),
-            ]
-            for w in found.weeks
-        ],
+                t(lang, "admin_week"),
+                t(lang, "admin_sharers"),
+                t(lang, "admin_active_members"),
+                t(lang, "admin_participation"),
+            ],
+            [
+                [
+                    escape(w.start.isoformat()),
+                    str(w.sharers),
+                    str(w.members),
+                    escape(_percent(lang, w.participation)),
+                ]
+                for w in found.weeks
+            ],
+        ),
     )
     body += _csv_link(lang, f"/admin/weeks.csv?{query}")
 
     body += f"<h2>{escape(t(lang, 'admin_posts'))}</h2>"
     body += paragraph(t(lang, "admin_funnel_explained"))
     if found.posts:
-        body += _html_table(
+        body += html_table(
             [
                 t(lang, "admin_post"),
                 t(lang, "admin_reached"),
@@ -416,7 +396,7 @@ def _dashboard_body(lang: str, found: Dashboard) -> str:
 
     body += f"<h2>{escape(t(lang, 'admin_advocates'))}</h2>"
     if found.advocates:
-        body += _html_table(
+        body += html_table(
             [t(lang, "admin_member"), t(lang, "admin_shares"), t(lang, "admin_clicks")],
             [[escape(row.name), str(row.shares), str(row.clicks)] for row in found.advocates],
         )
@@ -433,7 +413,7 @@ def _post_body(lang: str, scope: Scope, found: PostPage) -> str:
     body = f'<p><a href="/admin?{escape(query)}">{escape(t(lang, "admin_back"))}</a></p>'
     body += f'<p><a href="{escape(found.post.url)}" rel="noreferrer">{escape(figures.title)}</a></p>'
     body += paragraph(t(lang, "admin_period_from", since=found.weeks[0].start.isoformat(), weeks=scope.weeks))
-    body += _html_table(
+    body += html_table(
         [
             t(lang, "admin_reached"),
             t(lang, "admin_share_clicks"),
@@ -456,7 +436,7 @@ def _post_body(lang: str, scope: Scope, found: PostPage) -> str:
     networks = _networks(scope.network)
     by_network = found.shares_by_network
     body += f"<h2>{escape(t(lang, 'admin_shares_by_network'))}</h2>"
-    body += _html_table(
+    body += html_table(
         [t(lang, "admin_network"), t(lang, "admin_shares")],
         [
             [escape(t(lang, f"network_{network.value}")), str(by_network.get(network, 0))]
@@ -464,18 +444,20 @@ def _post_body(lang: str, scope: Scope, found: PostPage) -> str:
         ],
     )
     body += f"<h2>{escape(t(lang, 'admin_clicks_chart'))}</h2>"
-    body += _week_chart(lang, found.weeks, networks, "clicks")
     week_head = [
         t(lang, "admin_week"),
         *[t(lang, f"network_{n.value}") for n in networks],
         t(lang, "admin_total"),
     ]
-    body += _html_table(week_head, _weeks_html(lang, found.weeks, networks, "clicks"))
+    body += chart_with_table(
+        _week_chart(lang, found.weeks, networks, "clicks"),
+        html_table(week_head, _weeks_html(lang, found.weeks, networks, "clicks")),
+    )
     body += _csv_link(lang, f"{base}/weeks.csv?{query}")
 
     body += f"<h2>{escape(t(lang, 'admin_pushed'))}</h2>"
     if found.pushed:
-        body += _html_table(
+        body += html_table(
             [t(lang, "admin_channel"), t(lang, "admin_pushed_at")],
             [[escape(channel), escape(at.isoformat(timespec="minutes"))] for channel, at in found.pushed],
         )
@@ -485,7 +467,7 @@ def _post_body(lang: str, scope: Scope, found: PostPage) -> str:
 
     body += f"<h2>{escape(t(lang, 'admin_captions'))}</h2>"
     if found.captions:
-        body += _html_table(
+        body += html_table(
             [t(lang, "admin_caption"), t(lang, "admin_shares")],
             [
                 [escape(caption or t(lang, "admin_no_caption")), str(count)]

@@ -1,5 +1,7 @@
 """`GET /me`: the signed-in member's own page: their sharing (shares, the clicks their links brought,
-points and rank, the same figures as the `me` command), their connections with a Disconnect button
+points and rank, the same figures as the `me` command), their points per week over the last
+`POINTS_WEEKS` weeks (UTC weeks from Monday, as the dashboard's: a chart with its numbers beside it,
+earned by the leaderboard's rules, `bot.services.scores`), their connections with a Disconnect button
 each (`POST /me/disconnect`, CSRF-checked), and signing out.
 
 Without a session the browser is sent to sign in first, and comes back here.
@@ -7,16 +9,34 @@ Without a session the browser is sent to sign in first, and comes back here.
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import date, datetime
+from typing import Final
+
+import pygal  # type: ignore[import-untyped]
 from aiohttp import web
 
 from bot.flows import connections as connection_flow
 from bot.i18n import t
-from bot.services import connections, scores
+from bot.services import analytics, connections, scores
 from bot.services import members as member_service
 from bot.services.web_sessions import SignedIn
 from bot.signin_pages import CORE_KEY, csrf_ok, csrf_refused, login_path, posted_form, signed_in
-from bot.web_pages import escape, layout, paragraph, post_button
+from bot.web_pages import (
+    CHART_HEADERS,
+    chart_config,
+    chart_image,
+    chart_with_table,
+    escape,
+    html_table,
+    layout,
+    paragraph,
+    post_button,
+    whole_numbers,
+)
 from models import Network, Workspace
+
+POINTS_WEEKS: Final = 12
 
 
 def install(app: web.Application) -> None:
@@ -63,6 +83,10 @@ async def _page(request: web.Request, who: SignedIn, *, notice: str | None = Non
         mine = await scores.member_stats(
             session, workspace_id=who.workspace_id, member_id=member.id, now=core.clock.now()
         )
+        period = analytics.Scope(who.workspace_id, POINTS_WEEKS, core.clock.now())
+        earned = await scores.member_points(
+            session, workspace_id=who.workspace_id, member_id=member.id, since=period.since
+        )
     lang = member_service.language_of(member)
     zone = member_service.zone_of(member_service.timezone_of(member, workspace))
     name = member.display_name or member.external_id
@@ -86,6 +110,7 @@ async def _page(request: web.Request, who: SignedIn, *, notice: str | None = Non
         f"<tr><th>{escape(t(lang, key))}</th><td>{escape(value)}</td></tr>" for key, value in figures
     )
     body += "</tbody></table>"
+    body += _points_per_week(lang, period.week_starts, earned)
 
     body += f"<h2>{escape(t(lang, 'me_connections'))}</h2>"
     if accounts:
@@ -108,4 +133,27 @@ async def _page(request: web.Request, who: SignedIn, *, notice: str | None = Non
     else:
         body += paragraph(t(lang, "me_no_connection"))
     body += post_button("/logout", who.csrf_token, t(lang, "signout_button"))
-    return layout(lang, t(lang, "me_title"), body)
+    response = layout(lang, t(lang, "me_title"), body, width="60em")
+    response.headers.update(CHART_HEADERS)
+    return response
+
+
+def _points_per_week(lang: str, weeks: list[date], earned: list[tuple[datetime, int]]) -> str:
+    """The points per week as a chart with the table of its numbers beside it."""
+    per_week: Counter[date] = Counter()
+    for at, value in earned:
+        per_week[analytics.week_of(at)] += value
+    points = [per_week[week] for week in weeks]
+    chart = pygal.Bar(**chart_config(show_legend=False, height=300))
+    chart.x_labels = [week.isoformat() for week in weeks]
+    whole_numbers(chart, max(points, default=0))
+    chart.add(t(lang, "me_week_points"), points)
+    table = html_table(
+        [t(lang, "me_week"), t(lang, "me_week_points")],
+        [[escape(week.isoformat()), str(value)] for week, value in zip(weeks, points, strict=True)],
+    )
+    return (
+        f"<h2>{escape(t(lang, 'me_points_per_week'))}</h2>"
+        + paragraph(t(lang, "me_points_per_week_explained", weeks=len(weeks), points=sum(points)))
+        + chart_with_table(chart_image(chart, t(lang, "me_points_per_week")), table)
+    )

@@ -1,14 +1,23 @@
-"""The look of Relais's own web pages (sign-in, the member's page): one layout, every text escaped.
+"""The look of Relais's own web pages (sign-in, the member's page, the dashboard): one layout, every
+text escaped, and charts with their numbers beside them.
 
 Pages are small and few, so they are written with `html.escape` rather than a template engine; every
 value put in a page goes through `escape` (or `layout`'s title), and markup is only ever ours.
+
+Charts are SVG drawn on the server by pygal and shown as `data:` images: an image runs no script
+(pygal's SVG carries one), so a page with charts keeps the no-script Content-Security-Policy, only
+letting `data:` images in (`CHART_HEADERS`). Each chart sits beside the table of its numbers when the
+window is wide enough, above it when not (`chart_with_table`: CSS flex with wrap, no script).
 """
 
 from __future__ import annotations
 
+import base64
 import html
+from collections.abc import Sequence
 from typing import Final
 
+import pygal  # type: ignore[import-untyped]
 from aiohttp import web
 
 from bot.i18n import Language, language_for
@@ -23,6 +32,13 @@ HEADERS: Final = {
     "frame-ancestors 'none'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
 }
+# A page with charts: ours with the charts' `data:` images let in.
+CHART_HEADERS: Final = {
+    **HEADERS,
+    "Content-Security-Policy": HEADERS["Content-Security-Policy"] + "; img-src data:",
+}
+SMALL_COUNTS: Final = 10
+TABLE_LOOK: Final = 'style="border-collapse:collapse" border="1" cellpadding="4"'
 
 
 def browser_language(request: web.Request) -> Language:
@@ -64,3 +80,46 @@ def post_button(action: str, csrf_token: str, label: str, *, fields: dict[str, s
     )
     button = f'<button type="submit">{escape(label)}</button>'
     return f'<form method="post" action="{escape(action)}">{hidden}{button}</form>'
+
+
+def chart_config(**extra: object) -> dict[str, object]:
+    """pygal with no script of its own to fetch (`js=[]`: no CDN), sized for a page."""
+    return {
+        "js": [],
+        "width": 900,
+        "height": 360,
+        "legend_at_bottom": True,
+        "x_label_rotation": 45,
+        "print_values": False,
+        "show_minor_x_labels": True,
+        **extra,
+    }
+
+
+def whole_numbers(chart: pygal.Graph, highest: int) -> None:
+    """Whole numbers on the axis when the counts are small (pygal would draw 0.2, 0.4, …)."""
+    if highest < SMALL_COUNTS:
+        chart.y_labels = list(range(highest + 2))
+
+
+def chart_image(chart: pygal.Graph, label: str) -> str:
+    """The chart as an `<img>` of its SVG (a `data:` address: one request, no script run)."""
+    data = base64.b64encode(chart.render()).decode("ascii")
+    return f'<img src="data:image/svg+xml;base64,{data}" alt="{escape(label)}" style="width:100%">'
+
+
+def html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table: `head` is text (escaped here), `rows` markup the caller built with `escape`."""
+    heads = "".join(f"<th>{escape(cell)}</th>" for cell in head)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table {TABLE_LOOK}><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def chart_with_table(chart: str, table: str) -> str:
+    """A chart (`chart_image`) and the table of its numbers, side by side when the window is wide
+    enough, the table under the chart on a narrow one (flex with wrap: no script, no media query)."""
+    return (
+        '<div class="chart-with-table" style="display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start">'
+        f'<div style="flex:3 1 28em;min-width:0">{chart}</div>'
+        f'<div style="flex:1 1 14em;overflow-x:auto">{table}</div></div>'
+    )

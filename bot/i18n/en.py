@@ -322,6 +322,10 @@ MESSAGES: dict[str, str] = {
     "me_disconnect_button": "Disconnect {network}",
     "me_disconnected": "{network} is disconnected: Relais forgot its access.",
     "me_unknown_network": "There is no such network to disconnect.",
+    "me_points_per_week": "Your points per week",
+    "me_points_per_week_explained": "The last {weeks} weeks (UTC weeks, from Monday): {points} points.",
+    "me_week": "Week",
+    "me_week_points": "Points",
     # The admins' dashboard (bot/admin_page.py) and the dashboard command.
     "admin_title": "Relais dashboard",
     "admin_refused_title": "Admins only",

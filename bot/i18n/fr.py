@@ -323,6 +323,10 @@ MESSAGES: dict[str, str] = {
     "me_disconnect_button": "Déconnecter {network}",
     "me_disconnected": "{network} est déconnecté : Relais a oublié son accès.",
     "me_unknown_network": "Aucun réseau de ce nom à déconnecter.",
+    "me_points_per_week": "Vos points par semaine",
+    "me_points_per_week_explained": "Les {weeks} dernières semaines (semaines UTC, à partir du lundi) : {points} points.",
+    "me_week": "Semaine",
+    "me_week_points": "Points gagnés",
     # The admins' dashboard (bot/admin_page.py) and the dashboard command.
     "admin_title": "Tableau de bord Relais",
     "admin_refused_title": "Réservé aux admins",

@@ -67,7 +67,7 @@ async def points_by_member(
         weekly = weekly.where(Click.at >= since)
     capped = weekly.subquery()
     clicks = (
-        select(TrackedLink.member_id, func.sum(case((capped.c.n > CLICK_CAP, CLICK_CAP), else_=capped.c.n)))
+        select(TrackedLink.member_id, func.sum(_capped(capped.c.n)))
         .join(capped, capped.c.link_id == TrackedLink.id)
         .where(TrackedLink.workspace_id == workspace_id)
         .group_by(TrackedLink.member_id)
@@ -75,6 +75,45 @@ async def points_by_member(
     for member_id, value in await session.execute(clicks):
         points[member_id] = points.get(member_id, 0) + int(value or 0)
     return {member_id: value for member_id, value in points.items() if value > 0}
+
+
+def _capped(count: Any) -> ColumnElement[int]:
+    """The click points of one link's counted clicks in one week: at most `CLICK_CAP`."""
+    return case((count > CLICK_CAP, CLICK_CAP), else_=count)
+
+
+async def member_points(
+    session: AsyncSession, *, workspace_id: int, member_id: int, since: datetime
+) -> list[tuple[datetime, int]]:
+    """One member's points since `since`, each with when it was earned: a share's points at the share's
+    time, and a link's capped clicks of one week at the first of those clicks. The rules and the weeks
+    of the cap are `points_by_member`'s, so the values add up to what it counts for the member since
+    the same moment, and the caller can bucket them by week (`/me`'s points per week)."""
+    dialect = session.get_bind().dialect.name
+    shares = select(Share.created_at, share_points()).where(
+        Share.workspace_id == workspace_id,
+        Share.member_id == member_id,
+        Share.created_at >= since,
+        share_counts(),
+    )
+    earned = [(at, int(value)) for at, value in await session.execute(shares)]
+    week = _week(Click.at, dialect)
+    weekly = (
+        select(func.min(Click.at).label("first"), func.count().label("n"))
+        .join(TrackedLink, TrackedLink.id == Click.link_id)
+        .where(
+            Click.workspace_id == workspace_id,
+            TrackedLink.workspace_id == workspace_id,
+            TrackedLink.member_id == member_id,
+            Click.counted.is_(True),
+            Click.at >= since,
+        )
+        .group_by(Click.link_id, week)
+        .subquery()
+    )
+    clicks = select(weekly.c.first, _capped(weekly.c.n))
+    earned += [(at, int(value)) for at, value in await session.execute(clicks)]
+    return earned
 
 
 def rank_of(points: dict[int, int], member_id: int) -> int | None:
