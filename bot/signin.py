@@ -8,6 +8,12 @@ pages (`bot.signin_pages`); the provider only builds its authorization URL (with
 turns the code it sends back into an `Identity` (sending the verifier), refusing a person of a
 workspace this Relais does not serve.
 
+A provider whose platform has a user directory (Slack's users.info) also offers it (`KnowsDirectory`):
+the core then refreshes the signed-in person's profile and admin flag through it at sign-in, as the
+chat commands' look-up of who is acting does (`bot.flows.acting`), so that a workspace admin who
+signs in before ever using the bot is an admin on the web too. Microsoft's sign-in has no such call:
+there the installer and RELAIS_ADMINS rule stays.
+
 PKCE binds the code to the server that started the sign-in: a code that leaks from the browser (a log,
 a Referer, a code injected into another sign-in's callback) is useless without the verifier, which
 never leaves this server until the token request. The two functions below are RFC 7636 §4.1-4.2 with
@@ -25,6 +31,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, Protocol, runtime_checkable
 
 from bot.config import Settings
+from bot.services.members import Directory
 
 # Why a provider refused: the code names the page the browser gets (`signin_<code>` in bot/i18n).
 Refusal = Literal["denied", "provider_error", "unknown_workspace"]
@@ -82,6 +89,15 @@ class SignInProvider(Protocol):
         """Exchange `code` (with the PKCE `code_verifier`) for the person's identity, checked (nonce,
         audience, workspace served). Raises `SignInFailed`. Called outside any transaction: it is a
         network call."""
+        ...
+
+
+@runtime_checkable
+class KnowsDirectory(Protocol):
+    """A provider whose platform can say who a person is (their profile and admin flag)."""
+
+    def directory(self) -> Directory:
+        """The platform's user directory, as the chat commands' look-up of who is acting uses it."""
         ...
 
 

@@ -7,9 +7,11 @@ module keeps the rest. A sign-in starts with a random `state` kept in a short-li
 database (so it is used once), a `nonce` the provider's ID token must carry, and a PKCE code verifier
 kept in the database, whose S256 challenge goes to the provider (so the code is worth nothing to
 anyone but this server). The callback checks the state before it calls the provider with the
-verifier, and opens a session (`bot.services.web_sessions`) whose token goes in an HttpOnly,
-SameSite=Lax cookie, Secure when `PUBLIC_URL` is https. Refusals are pages in the browser's language,
-and change nothing.
+verifier, refreshes the person's profile and admin flag through the platform's directory when the
+provider offers one (`bot.signin.KnowsDirectory`, with the chat commands' look-up, `bot.flows.acting`:
+no transaction is open across that call), and opens a session (`bot.services.web_sessions`) whose
+token goes in an HttpOnly, SameSite=Lax cookie, Secure when `PUBLIC_URL` is https. Refusals are pages
+in the browser's language, and change nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aiohttp import web
 
 from bot import signin
 from bot.core import Relais
+from bot.flows import acting
 from bot.i18n import Language, t
 from bot.services import members as member_service
 from bot.services import web_sessions
@@ -199,6 +202,11 @@ async def handle_callback(request: web.Request) -> web.Response:
         logger.exception("sign-in with %s failed", provider.name)
         message = t(lang, "signin_provider_error", provider=provider.label)
         return _refused(lang, message, status=REFUSED_STATUS["provider_error"])
+    if identity.workspace_checked and isinstance(provider, signin.KnowsDirectory):
+        # The chat commands' admin right, known from the first sign-in (a failed look-up keeps what
+        # Relais knew, as it does for a command).
+        who = acting.Who(identity.platform, identity.workspace, identity.member)
+        await acting.acting(core, provider.directory(), who)
     opened = await _open(core, identity, previous=request.cookies.get(SESSION_COOKIE))
     if opened is None:
         logger.warning("sign-in with %s refused: a workspace Relais does not serve", provider.name)

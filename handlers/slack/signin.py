@@ -3,7 +3,9 @@
 Slack's authorize page (`SLACK_OIDC_AUTHORIZE_URL`) sends the browser back with a code; slack_sdk's
 `openid.connect.token` exchanges it (client id and secret) for a user token and an ID token, and
 `openid.connect.userInfo` names the person with Slack's claims (`https://slack.com/team_id`,
-`https://slack.com/user_id`, `name`, `locale`). Both calls go through `SLACK_API_URL`.
+`https://slack.com/user_id`, `name`, `locale`). Both calls go through `SLACK_API_URL`. The core then
+asks the Slack directory (users.info with the bot token, `directory()`) for the person's profile and
+admin flag, as it does for a chat command.
 
 The ID token comes straight from Slack's token endpoint over TLS, so its signature is not checked
 (OpenID Connect Core 3.1.3.7 allows it); its audience must be our client id and its nonce the one this
@@ -29,6 +31,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.services.web_sessions import same_secret
 from bot.signin import PKCE_METHOD, Identity, SignInFailed
+from handlers.slack.directory import SlackDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,10 @@ class SlackSignIn:
         return AsyncWebClient(
             token=token, base_url=self._settings.slack_api_url, timeout=TIMEOUT_SECONDS, logger=_api_logger
         )
+
+    def directory(self) -> SlackDirectory:
+        """`bot.signin.KnowsDirectory`: users.info with the bot token, as the chat commands ask it."""
+        return SlackDirectory(self._client(self._bot_token.get_secret_value()))
 
     def authorization_url(self, *, state: str, nonce: str, code_challenge: str, redirect_uri: str) -> str:
         query = {

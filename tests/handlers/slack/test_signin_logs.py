@@ -55,7 +55,7 @@ async def test_debug_logs_of_the_real_server_hold_no_secret_of_a_sign_in(
             assert landed.status_code == 303
             me = await browser.get("/me")
             assert me.status_code == 200
-            assert "Signed in as Bob." in me.text
+            assert "Signed in as uemp2." in me.text  # the Slack directory's display name
         [session_token] = [value for name, value in browser.cookies.items() if name == "relais_session"]
         [access_token] = list(fake_slack._oidc_tokens)
         process.send_signal(signal.SIGTERM)
