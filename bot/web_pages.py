@@ -109,10 +109,14 @@ def chart_image(chart: pygal.Graph, label: str) -> str:
 
 
 def html_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A table: `head` is text (escaped here), `rows` markup the caller built with `escape`."""
+    """A table: `head` is text (escaped here), `rows` markup the caller built with `escape`. A table
+    wider than a narrow window scrolls on its own, not the whole page."""
     heads = "".join(f"<th>{escape(cell)}</th>" for cell in head)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table {TABLE_LOOK}><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f'<div class="table" style="overflow-x:auto"><table {TABLE_LOOK}>'
+        f"<thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
 
 
 def chart_with_table(chart: str, table: str) -> str:
@@ -120,6 +124,6 @@ def chart_with_table(chart: str, table: str) -> str:
     enough, the table under the chart on a narrow one (flex with wrap: no script, no media query)."""
     return (
         '<div class="chart-with-table" style="display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start">'
-        f'<div style="flex:3 1 28em;min-width:0">{chart}</div>'
-        f'<div style="flex:1 1 14em;overflow-x:auto">{table}</div></div>'
+        f'<div style="flex:1 1 28em;min-width:0">{chart}</div>'
+        f'<div style="flex:0 1 auto;max-width:100%">{table}</div></div>'
     )

@@ -15,6 +15,8 @@ RELAIS_E2E is set; with RELAIS_E2E=required, a missing Chromium fails the run).
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import os
 import re
@@ -59,6 +61,7 @@ ARTICLE = "https://news.example.invalid/relais-in-the-browser"
 ADA, ELODIE, BOB, CARLA = "UADMIN", "UEMP1", "UEMP2", "UEMP3"  # bot.demo.workspace.setup_workspace
 LANGUAGE = {ADA: "en", ELODIE: "fr", BOB: "en", CARLA: "en"}  # from their Slack locales
 NEWS = "C0NEWS"
+NETWORKS = ("linkedin", "x")
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"  # a person, not a robot
 
 # The start of what a member is told when a link was made for someone else (in French: Élodie's own).
@@ -219,18 +222,51 @@ class Exported:
     def counted(self) -> list[dict[str, Any]]:
         return [row for row in self.shares if row["counted"]]
 
-    def weekly(self, weeks: list[str], rows: list[dict[str, Any]], at: str) -> list[list[str]]:
-        """A weekly table as the dashboard shows it: week, LinkedIn, X, total."""
+    def weekly(
+        self, weeks: list[str], rows: list[dict[str, Any]], at: str, networks: tuple[str, ...] = NETWORKS
+    ) -> list[list[str]]:
+        """A weekly table as the dashboard shows it: week, a column per network (LinkedIn, X; only the
+        one chosen), total."""
         per = Counter((monday(row[at]), row["network"]) for row in rows)
         return [
             [
                 week,
-                str(per[week, "linkedin"]),
-                str(per[week, "x"]),
-                str(per[week, "linkedin"] + per[week, "x"]),
+                *(str(per[week, network]) for network in networks),
+                str(sum(per[week, n] for n in networks)),
             ]
             for week in weeks
         ]
+
+    def filtered(self, posts: list[dict[str, Any]], network: str | None, channel: str | None) -> Exported:
+        """The rows the dashboard counts with a network or a channel chosen: that network's shares and
+        clicks, those of the posts pushed to that channel (the members stay all of them)."""
+
+        def kept(row: dict[str, Any]) -> bool:
+            in_channel = channel is None or row["post_id"] in {
+                post["id"] for post in posts if channel in (post["channels"] or [])
+            }
+            return in_channel and (network is None or row["network"] == network)
+
+        return Exported(
+            [row for row in self.shares if kept(row)], [row for row in self.clicks if kept(row)], self.members
+        )
+
+
+def points_per_week(exported: Exported, user: str) -> Counter[str]:
+    """`user`'s points by the Monday of the week they were earned, from `relais export` alone: a share
+    in its week; a link's counted clicks of one week (at most 20) in that week."""
+    points: Counter[str] = Counter()
+    for row in exported.counted:
+        if row["member"] == user:
+            points[monday(row["created_at"])] += POSTED_POINTS if row["status"] == "posted" else INTENT_POINTS
+    weekly = Counter(
+        (row["post_id"], row["network"], monday(row["at"]))
+        for row in exported.clicks
+        if row["member"] == user
+    )
+    for (*_, week), count in weekly.items():
+        points[week] += min(count, CLICK_CAP)
+    return points
 
 
 def expected_me(exported: Exported, user: str, now: datetime) -> dict[str, str]:
@@ -272,7 +308,7 @@ def expected_me(exported: Exported, user: str, now: datetime) -> dict[str, str]:
 async def figures(tab: Tab) -> dict[str, str]:
     """The rows of the page's first table, as a person reads them: heading → value."""
     rows: list[list[str]] = await tab.page.eval_on_selector_all(
-        "table:first-of-type tr",
+        "body > table:first-of-type tr",
         "rows => rows.map(row => [row.querySelector('th'), row.querySelector('td')]"
         ".map(cell => cell ? cell.innerText : ''))",
     )
@@ -280,7 +316,9 @@ async def figures(tab: Tab) -> dict[str, str]:
 
 
 TABLES_JS = """() => Array.from(document.querySelectorAll('table')).map(table => {
-    let heading = table.previousElementSibling;
+    // A table is in its scrolling box, a chart's beside the chart in their block: the heading is above.
+    const box = table.closest('.chart-with-table') || table.closest('.table') || table;
+    let heading = box.previousElementSibling;
     while (heading && heading.tagName !== 'H2') heading = heading.previousElementSibling;
     const cells = row => Array.from(row.cells).map(cell => cell.innerText.trim());
     return {heading: heading ? heading.innerText.trim() : '',
@@ -314,15 +352,26 @@ def monday(at: str) -> str:
     return (day - timedelta(days=day.weekday())).isoformat()
 
 
-async def _dashboard_shows_the_export(site: Site, tab: Tab, label: str, weeks: int) -> None:
+async def _dashboard_shows_the_export(
+    site: Site, tab: Tab, label: str, weeks: int, *, network: str | None = None, channel: str | None = None
+) -> None:
+    """The dashboard's tables equal `relais export` (filtered as the page is: `network`, `channel`)."""
     await tab.show(label)
-    lang, found, exported = "en", await tables(tab), await Exported.read(site)
+    lang, found = "en", await tables(tab)
+    everything, pushed = await Exported.read(site), await site.export("posts")
+    exported = everything.filtered(pushed, network, channel)
+    networks = NETWORKS if network is None else (network,)
     shares = found[t(lang, "admin_shares_chart")]
+    assert shares.head == [
+        t(lang, "admin_week"),
+        *(t(lang, f"network_{n}") for n in networks),
+        t(lang, "admin_total"),
+    ]
     shown_weeks = [row[0] for row in shares.rows]
     assert len(shown_weeks) == weeks, shown_weeks
-    assert shares.rows == exported.weekly(shown_weeks, exported.counted, "created_at")
+    assert shares.rows == exported.weekly(shown_weeks, exported.counted, "created_at", networks)
     clicks = found[t(lang, "admin_clicks_chart")]
-    assert clicks.rows == exported.weekly(shown_weeks, exported.clicks, "at")
+    assert clicks.rows == exported.weekly(shown_weeks, exported.clicks, "at", networks)
     participation = found[t(lang, "admin_participation_chart")]
     sharers = {
         week: {row["member"] for row in exported.counted if monday(row["created_at"]) == week}
@@ -332,7 +381,7 @@ async def _dashboard_shows_the_export(site: Site, tab: Tab, label: str, weeks: i
     assert participation.column(t(lang, "admin_active_members"))[-1] == str(len(exported.members))
 
     posts = found[t(lang, "admin_posts")]
-    assert len({row["post_id"] for row in exported.shares}) == 1  # one row: the one post
+    assert len({row["post_id"] for row in everything.shares}) == 1  # one row: the one post
     assert posts.column(t(lang, "admin_share_clicks")) == [str(len(exported.shares))]
     assert posts.column(t(lang, "admin_shares")) == [str(len(exported.counted))]
     assert posts.column(t(lang, "admin_clicks")) == [str(len(exported.clicks))]
@@ -350,7 +399,47 @@ async def _me_shows_the_export(site: Site, tab: Tab, user: str, label: str) -> N
     shown, exported = await figures(tab), await Exported.read(site)
     assert shown == expected_me(exported, user, datetime.now(UTC)), shown
     (member,) = [row for row in exported.members if row["member"] == user]
-    assert t(LANGUAGE[user], "me_signed_in_as", name=member["name"]) in await tab.text()
+    lang = LANGUAGE[user]
+    assert t(lang, "me_signed_in_as", name=member["name"]) in await tab.text()
+
+    # Points per week: the last 12 weeks, from Monday (UTC), as the export adds them up.
+    weekly = (await tables(tab))[t(lang, "me_points_per_week")]
+    assert weekly.head == [t(lang, "me_week"), t(lang, "me_week_points")]
+    this_week = datetime.now(UTC).date() - timedelta(days=datetime.now(UTC).weekday())
+    weeks = [(this_week - timedelta(weeks=back)).isoformat() for back in range(11, -1, -1)]
+    earned = points_per_week(exported, user)
+    assert weekly.rows == [[week, str(earned[week])] for week in weeks]
+    assert sum(earned.values()) == int(shown[t(lang, "me_points")])  # all of it is recent
+    assert await tab.page.locator(f"img[alt='{t(lang, 'me_points_per_week')}']").is_visible()
+
+
+CHARTS_JS = """() => Array.from(document.querySelectorAll('.chart-with-table')).map(block => {
+    const chart = block.querySelector('img').getBoundingClientRect();
+    const table = block.querySelector('table').getBoundingClientRect();
+    if (table.right > document.documentElement.clientWidth + 1) return 'cut';
+    if (table.top >= chart.bottom - 1) return 'under';
+    return table.left >= chart.right - 1 && Math.abs(table.top - chart.top) < 2 ? 'beside' : 'overlap';
+})"""
+
+
+async def _charts_and_tables(tab: Tab) -> list[str]:
+    """Where each chart's table is, as laid out in this window: beside the chart, under it (or cut off,
+    overlapping: never)."""
+    found: list[str] = await tab.page.evaluate(CHARTS_JS)
+    return found
+
+
+async def _csv_is_the_table(tab: Tab, name: str, heading: str, columns: list[str]) -> None:
+    """Download `<name>.csv` through the page's link (with the page's filters), and find in it the rows
+    of the table under `heading`, its `columns` in the table's order; no cell reads as a formula."""
+    async with tab.page.expect_download() as started:
+        await tab.page.locator(f"a[href^='/admin/{name}.csv?']").first.click()
+    download = await started.value
+    assert download.suggested_filename.startswith(f"relais-{name}-")
+    text = (await download.path()).read_bytes().decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [[row[column] for column in columns] for row in rows] == (await tables(tab))[t("en", heading)].rows
+    assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row.values() if cell)
 
 
 async def test_an_admin_signs_in_with_slack_sees_their_numbers_and_signs_out(site: Site) -> None:
@@ -376,11 +465,31 @@ async def test_an_admin_opens_the_dashboard_switches_the_period_and_opens_a_post
     async with site.chromium.tab("ada-admin") as tab:
         await site.sign_in(tab, ADA, "/admin")
         await _dashboard_shows_the_export(site, tab, "dashboard", weeks=4)
+        assert await _charts_and_tables(tab) == ["beside"] * 3
+        await tab.page.set_viewport_size({"width": 380, "height": 800})  # a phone: each table under its chart
+        assert await _charts_and_tables(tab) == ["under"] * 3
+        assert await tab.page.evaluate("document.documentElement.scrollWidth") <= 380  # a wide table scrolls
+        await tab.show("dashboard-narrow")
+        await tab.page.set_viewport_size({"width": 1100, "height": 800})
 
         await tab.page.select_option("select[name=period]", "12")
         await tab.page.get_by_role("button", name=t("en", "admin_show")).click()
         await tab.page.wait_for_url("**/admin?*period=12*")
         await _dashboard_shows_the_export(site, tab, "dashboard-12-weeks", weeks=12)
+
+        # The network, then the channel too: the figures are the export's of that network, that channel.
+        await tab.page.select_option("select[name=network]", "linkedin")
+        await tab.page.get_by_role("button", name=t("en", "admin_show")).click()
+        await tab.page.wait_for_url("**/admin?*network=linkedin*")
+        await _dashboard_shows_the_export(site, tab, "dashboard-linkedin", weeks=12, network="linkedin")
+        await _csv_is_the_table(tab, "weeks", "admin_shares_chart", ["week", "shares_linkedin", "shares"])
+        await _csv_is_the_table(tab, "advocates", "admin_advocates", ["name", "shares", "clicks"])
+
+        await tab.page.select_option("select[name=network]", "")
+        await tab.page.select_option("select[name=channel]", NEWS)
+        await tab.page.get_by_role("button", name=t("en", "admin_show")).click()
+        await tab.page.wait_for_url(f"**/admin?*channel={NEWS}*")
+        await _dashboard_shows_the_export(site, tab, "dashboard-news", weeks=12, channel=NEWS)
 
         exported = await Exported.read(site)
         (post_id,) = {row["post_id"] for row in exported.shares}
