@@ -24,7 +24,7 @@ from aiohttp import web
 from bot.i18n import Language, t
 from bot.services import analytics
 from bot.services import members as member_service
-from bot.services.analytics import Dashboard, PostPage, Scope, Week
+from bot.services.analytics import ChannelShares, Dashboard, PostPage, Scope, Week
 from bot.services.export import write_table
 from bot.services.web_sessions import SignedIn
 from bot.signin_pages import CORE_KEY, login_path, signed_in
@@ -43,7 +43,7 @@ from bot.web_pages import (
 from models import Network
 
 TABLES: Final = ("weeks", "posts", "advocates")
-POST_TABLES: Final = ("weeks", "channels", "captions")
+POST_TABLES: Final = ("weeks", "channels", "sharechannels", "captions")
 NO_FIGURE: Final = "—"
 
 
@@ -174,6 +174,8 @@ async def handle_post_csv(request: web.Request) -> web.StreamResponse:
         header, rows = _weeks_table(found.weeks, participation=False)
     elif table == "channels":
         header, rows = ("channel", "pushed_at"), [[channel, at.isoformat()] for channel, at in found.pushed]
+    elif table == "sharechannels":
+        header, rows = _share_channels_table(found.by_channel)
     else:
         header, rows = ("caption", "shares"), [[caption or "", count] for caption, count in found.captions]
     return _csv(f"relais-post-{found.post.id}-{table}-{scope.weeks}w.csv", header, rows)
@@ -181,6 +183,17 @@ async def handle_post_csv(request: web.Request) -> web.StreamResponse:
 
 # Tables: one header (the CSV's column names) and rows of plain values, shared by the page and the CSV.
 Table = tuple[Sequence[str], list[list[object]]]
+
+
+def _share_channels_table(by_channel: list[ChannelShares]) -> Table:
+    """Shares per channel they came from, as CSV: the channel's id (empty: a reminder or a personal
+    link), its name, and the shares per network, as `relais export shares`'s `channel` column counts."""
+    header = ["channel", "name", *[f"shares_{network.value}" for network in Network], "shares"]
+    rows: list[list[object]] = [
+        [row.channel or "", row.name, *[row.shares.get(network, 0) for network in Network], row.total]
+        for row in by_channel
+    ]
+    return header, rows
 
 
 def _networks(scope_network: Network | None) -> list[Network]:
@@ -443,6 +456,26 @@ def _post_body(lang: str, scope: Scope, found: PostPage) -> str:
             for network in networks
         ],
     )
+    body += f"<h2>{escape(t(lang, 'admin_shares_by_channel'))}</h2>"
+    if found.by_channel:
+        body += html_table(
+            [
+                t(lang, "admin_channel"),
+                *[t(lang, f"network_{n.value}") for n in networks],
+                t(lang, "admin_total"),
+            ],
+            [
+                [
+                    escape(row.name if row.channel is not None else t(lang, "admin_from_no_channel")),
+                    *[str(row.shares.get(network, 0)) for network in networks],
+                    str(row.total),
+                ]
+                for row in found.by_channel
+            ],
+        )
+    else:
+        body += paragraph(t(lang, "admin_nothing"))
+    body += _csv_link(lang, f"{base}/sharechannels.csv?{query}")
     body += f"<h2>{escape(t(lang, 'admin_clicks_chart'))}</h2>"
     week_head = [
         t(lang, "admin_week"),

@@ -259,6 +259,7 @@ async def handle_share_link(request: web.Request) -> web.Response:
         user_agent=request.headers.get("User-Agent"),
         caption=request.query.get("text"),
         robot=request.method != "GET",
+        channel=request.query.get("c"),
     )
     if opened is None:
         return web.Response(status=404, text=NOT_FOUND_PAGE, content_type="text/html")

@@ -38,3 +38,7 @@ class Share(WorkspaceScoped, Timestamps, Base):
     # When the member's personal link counted this share. Kept while a later API attempt runs or after
     # it fails: a share the member was told is counted stays counted (`bot.services.scores`).
     intent_at: Mapped[datetime | None]
+    # The channel whose post card the member clicked to share: set when the row is created, never after
+    # (the first place counts). None for a share from a reminder (a private chat) or from a personal link
+    # opened with no click before it (`bot.services.analytics.post_page` shows these apart).
+    channel: Mapped[str | None] = mapped_column(String(255))

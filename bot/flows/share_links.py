@@ -56,11 +56,20 @@ class ShareLinks:
         self._pending = 0
 
     async def open(
-        self, *, code: str, address: str | None, user_agent: str | None, caption: str | None, robot: bool
+        self,
+        *,
+        code: str,
+        address: str | None,
+        user_agent: str | None,
+        caption: str | None,
+        robot: bool,
+        channel: str | None = None,
     ) -> Opened | links.Refused | None:
         """Open the link `code` (None: no such link). `caption`: the member's own words carried by the
         link (Edit & share), else their caption variant goes to the share page. `robot`: the request
-        cannot be a person opening the link (a HEAD); a crawler's User-Agent counts as one too."""
+        cannot be a person opening the link (a HEAD); a crawler's User-Agent counts as one too.
+        `channel`: the channel whose post card gave the link, recorded on the share only if the post was
+        pushed there (anything else, like no channel, is a link opened from elsewhere: NULL)."""
         core = self._core
         visitor = links.visitor_key(self._secret, address=address)
         wait = self._lookups.take(visitor, core.clock.now().timestamp())
@@ -89,7 +98,8 @@ class ShareLinks:
         )
         if robot or links.is_crawler(user_agent):
             return Opened(location, counted=False)
-        return Opened(location, counted=await self._record(target, variant))
+        place = channel if channel in target.channels else None
+        return Opened(location, counted=await self._record(target, variant, place))
 
     async def _target(self, code: str) -> links.ShareTarget | None:
         try:
@@ -98,7 +108,7 @@ class ShareLinks:
         finally:
             self._pending -= 1
 
-    async def _record(self, target: links.ShareTarget, caption: str | None) -> bool:
+    async def _record(self, target: links.ShareTarget, caption: str | None, channel: str | None) -> bool:
         """The intent share, as Slack's open button records it; whether this opening created it. Not
         confirmed within `DB_SECONDS`: the visitor is sent on, the write goes on."""
         record = ShareRecord(
@@ -109,6 +119,7 @@ class ShareLinks:
             status=ShareStatus.INTENT,
             at=self._core.clock.now(),
             caption=caption,
+            channel=channel,
         )
         task, finished = await started_within(self._core.shares.record(record), links.DB_SECONDS)
         if not finished:

@@ -50,6 +50,12 @@ def shareable(post: Post | PostRef | None, network: Network) -> bool:
     return post is not None and post.state is PostState.PUBLISHED and network.value in post.networks
 
 
+def card_channel(post: PostRef, channel: str | None) -> str | None:
+    """The channel a share came from: the place of the click when the post was pushed there (its card);
+    None for anywhere else (a reminder in a private chat, the App Home, a value no card has)."""
+    return channel if channel in post.channels else None
+
+
 # -- who clicks and the post, before the ack -----------------------------------------------------------
 
 
@@ -99,9 +105,11 @@ async def _claim_if_connected(
     post_id: int,
     network: Network,
     caption: str | None,
+    channel: str | None = None,
 ) -> Claim | None:
     """The API share of the post by the member, claimed in `session` (the caller commits) if they
-    connected `network`; None if they did not (they share through their personal link)."""
+    connected `network`; None if they did not (they share through their personal link). `channel`: the
+    channel whose card was clicked (None: a reminder or a form)."""
     account = await connection_service.account_of(session, member_id=member_id, network=network)
     if account is None or account.status is not SocialAccountStatus.CONNECTED:
         return None
@@ -113,10 +121,13 @@ async def _claim_if_connected(
         network=network,
         caption=caption,
         now=core.clock.now(),
+        channel=channel,
     )
 
 
-async def _claim_click(core: Relais, ref: MemberRef, post: PostRef, network: Network) -> Claim | None:
+async def _claim_click(
+    core: Relais, ref: MemberRef, post: PostRef, network: Network, channel: str | None
+) -> Claim | None:
     """A click's API share, with the member's caption variant."""
     async with core.sessions() as session:
         claim = await _claim_if_connected(
@@ -127,6 +138,7 @@ async def _claim_click(core: Relais, ref: MemberRef, post: PostRef, network: Net
             post_id=post.id,
             network=network,
             caption=post_service.rotate_caption(post.captions, post_id=post.id, member_id=ref.member_id),
+            channel=channel,
         )
         await session.commit()
     return claim
@@ -152,9 +164,12 @@ class Started:
     answered: bool = False
 
 
-async def start_share(core: Relais, who: Who, post_id: int | None, network: Network, early: Early) -> Started:
+async def start_share(
+    core: Relais, who: Who, post_id: int | None, network: Network, early: Early, *, channel: str | None = None
+) -> Started:
     """Before the ack: for a member who connected the network, the API share is claimed (so the click
-    cannot be lost). Anyone else gets their personal link after the ack (`share_answer`)."""
+    cannot be lost). Anyone else gets their personal link after the ack (`share_answer`). `channel`: the
+    channel whose post card was clicked (None in a private chat: a reminder), recorded on the share."""
     if network not in core.social or post_id is None:
         return Started()
     deadline = AckDeadline()
@@ -164,7 +179,9 @@ async def start_share(core: Relais, who: Who, post_id: int | None, network: Netw
     ref, post = found
     if post is None or not shareable(post, network):
         return Started(ref)
-    task, finished = await started_within(_claim_click(core, ref, post, network), deadline.left())
+    task, finished = await started_within(
+        _claim_click(core, ref, post, network, card_channel(post, channel)), deadline.left()
+    )
     if not finished:
         # Still being recorded: say so now, and how it ended once it has.
         await early(say(ref.lang, "still_working"))
@@ -186,22 +203,32 @@ async def share_answer(
     started: Started,
     *,
     counted_by_link: bool = False,
+    channel: str | None = None,
 ) -> Message | None:
     """After the ack: the outcome of the API share the click claimed, or the member's personal share
     link (with a Connect button where this Relais can post for them), or why the post cannot be shared.
     None when the member was already answered. `counted_by_link`: the platform's link buttons tell it
     nothing (Teams), so the personal link's button opens the member's Relais share link, which counts
-    the share (`bot.flows.share_links`); otherwise the click on it does (`open_share`)."""
+    the share (`bot.flows.share_links`), and carries the clicked card's `channel` for it; otherwise the
+    click on it does (`open_share`)."""
     if started.answered:
         return None
     if started.claim is not None and started.member is not None:
         return await _api_share_answer(core, started.member.member_id, started.claim, started.member.lang)
     caller = await acting.caller(core, directory, who)
-    return await _personal_link(core, caller, post_id, network, counted_by_link=counted_by_link)
+    return await _personal_link(
+        core, caller, post_id, network, counted_by_link=counted_by_link, channel=channel
+    )
 
 
 async def _personal_link(
-    core: Relais, caller: Caller, post_id: int | None, network: Network, *, counted_by_link: bool
+    core: Relais,
+    caller: Caller,
+    post_id: int | None,
+    network: Network,
+    *,
+    counted_by_link: bool,
+    channel: str | None = None,
 ) -> Message:
     async with core.sessions() as session:
         post = None
@@ -227,7 +254,9 @@ async def _personal_link(
         caption=caption,
         lang=caller.lang,
         connectable=network in core.social,
-        opens=links.share_url(core.settings.base_url, link.code) if counted_by_link else None,
+        opens=links.share_url(core.settings.base_url, link.code, channel=channel)
+        if counted_by_link
+        else None,
     )
 
 
@@ -246,11 +275,12 @@ class Opened:
 
 
 async def open_share(
-    core: Relais, who: Who, post_id: int | None, network: Network, early: Early
+    core: Relais, who: Who, post_id: int | None, network: Network, early: Early, *, channel: str | None = None
 ) -> Opened | None:
     """The member opened their personal share link: the share (`intent`) is recorded once, before the
-    ack. This is the hot path: what it needs is usually in memory (`HotCache`), so only the share's group
-    commit touches the database. None when there is nothing more to say."""
+    ack, with `channel`, the channel whose post card it was shown under (None in a private chat). This
+    is the hot path: what it needs is usually in memory (`HotCache`), so only the share's group commit
+    touches the database. None when there is nothing more to say."""
     if post_id is None:
         return None
     deadline = AckDeadline()
@@ -268,6 +298,7 @@ async def open_share(
         status=ShareStatus.INTENT,
         at=core.clock.now(),
         caption=post_service.rotate_caption(post.captions, post_id=post_id, member_id=ref.member_id),
+        channel=card_channel(post, channel),
     )
     task, finished = await started_within(core.shares.record(record), deadline.left())
     if not finished:

@@ -365,6 +365,8 @@ MESSAGES: dict[str, str] = {
     "admin_csv": "Download this table (CSV)",
     "admin_back": "Back to the dashboard",
     "admin_shares_by_network": "Shares by network",
+    "admin_shares_by_channel": "Shares by channel they came from",
+    "admin_from_no_channel": "From a reminder or a personal link",
     "admin_pushed": "Channels it was pushed to",
     "admin_pushed_at": "Pushed at (UTC)",
     "admin_not_pushed": "It was not pushed to a channel.",

@@ -366,6 +366,8 @@ MESSAGES: dict[str, str] = {
     "admin_csv": "Télécharger ce tableau (CSV)",
     "admin_back": "Retour au tableau de bord",
     "admin_shares_by_network": "Partages par réseau",
+    "admin_shares_by_channel": "Partages par canal d'origine",
+    "admin_from_no_channel": "Depuis un rappel ou un lien personnel",
     "admin_pushed": "Canaux où elle a été publiée",
     "admin_pushed_at": "Publiée le (UTC)",
     "admin_not_pushed": "Elle n'a été publiée dans aucun canal.",

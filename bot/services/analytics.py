@@ -60,6 +60,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import insert_ignoring_conflicts
+from bot.services import conversations
 from bot.services.scores import share_counts
 from bot.services.shared_marks import NUDGE_KIND
 from models import (
@@ -808,15 +809,32 @@ async def dashboard(session: AsyncSession, scope: Scope) -> Dashboard:
 
 
 @dataclass(frozen=True)
+class ChannelShares:
+    """The counted shares of a post that came from one channel (`channel` None: from a reminder or a
+    personal link), per network; `name` is how the platform names the channel, the id when Relais knows
+    no name."""
+
+    channel: str | None
+    name: str
+    shares: dict[Network, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.shares.values())
+
+
+@dataclass(frozen=True)
 class PostPage:
     """One post over the period: its funnel, its shares and clicks per week and network, the channels it
-    was pushed to (and when), and the captions its counted shares used."""
+    was pushed to (and when), its counted shares per channel they came from (`Share.channel`), and the
+    captions its counted shares used."""
 
     post: Post
     figures: PostFigures
     weeks: list[Week]
     pushed: list[tuple[str, datetime]]
     captions: list[tuple[str | None, int]]
+    by_channel: list[ChannelShares] = field(default_factory=list)
 
     @property
     def shares_by_network(self) -> dict[Network, int]:
@@ -859,4 +877,26 @@ async def post_page(session: AsyncSession, scope: Scope) -> PostPage | None:
         weeks=await weekly(session, scope, split),
         pushed=[(channel, at) for channel, at in pushed],
         captions=[(caption, int(count)) for caption, count in captions],
+        by_channel=await shares_by_channel(session, scope),
     )
+
+
+async def shares_by_channel(session: AsyncSession, scope: Scope) -> list[ChannelShares]:
+    """The scope's counted shares (as `relais export shares` counts them) per channel they came from and
+    network: the channels by most shares (then name), the shares from no channel last. Read from the
+    shares themselves (one post's rows, by its index), so every share so far is in."""
+    counts = await session.execute(
+        select(Share.channel, Share.network, func.count())
+        .where(*_share_filters(scope, scope.since, scope.until))
+        .group_by(Share.channel, Share.network)
+    )
+    found: dict[str | None, dict[Network, int]] = defaultdict(dict)
+    for channel, network, count in counts:
+        found[channel][Network(network)] = int(count)
+    keys = [channel for channel in found if channel is not None]
+    named = await conversations.names(session, keys=keys, workspace_id=scope.workspace_id)
+    rows = [ChannelShares(channel, named.get(channel, channel), found[channel]) for channel in keys]
+    rows.sort(key=lambda row: (-row.total, row.name, row.channel or ""))
+    if None in found:
+        rows.append(ChannelShares(None, "", found[None]))
+    return rows

@@ -40,6 +40,7 @@ _SELECTS: Final[dict[ExportKind, tuple[Any, ...]]] = {
         platform=Workspace.platform,
         workspace=Workspace.external_id,
         network=Share.network,
+        channel=Share.channel,
         status=Share.status,
         external_id=Share.external_id,
         external_url=Share.external_url,

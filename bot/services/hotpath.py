@@ -44,10 +44,18 @@ class PostRef:
     state: PostState
     networks: tuple[str, ...]
     captions: tuple[str, ...]
+    channels: tuple[str, ...] = ()  # where it was pushed: a share's channel is one of these
 
     @classmethod
     def of(cls, post: Post) -> PostRef:
-        return cls(post.id, post.workspace_id, post.state, tuple(post.networks), tuple(post.captions))
+        return cls(
+            post.id,
+            post.workspace_id,
+            post.state,
+            tuple(post.networks),
+            tuple(post.captions),
+            tuple(post.channels or ()),
+        )
 
 
 class HotCache:

@@ -84,12 +84,14 @@ def tracked_url(base_url: str, code: str) -> str:
     return f"{base_url.rstrip('/')}/r/{code}"
 
 
-def share_url(base_url: str, code: str, *, caption: str | None = None) -> str:
+def share_url(base_url: str, code: str, *, caption: str | None = None, channel: str | None = None) -> str:
     """The member's Relais share link (`/s/<code>`, the same code as their tracked link): opening it
     counts their share and sends them to the network's share page (`bot.flows.share_links`). `caption`
-    is words of their own (Edit & share) for that page instead of their caption variant."""
+    is words of their own (Edit & share) for that page instead of their caption variant; `channel` the
+    channel whose post card gave the link (`c`: recorded on the share if it is one the post was pushed to)."""
     url = f"{base_url.rstrip('/')}/s/{code}"
-    return f"{url}?{urlencode({'text': caption})}" if caption else url
+    query = {key: value for key, value in (("text", caption), ("c", channel)) if value}
+    return f"{url}?{urlencode(query)}" if query else url
 
 
 def destination_url(post_url: str, *, network: str, post_id: int) -> str:
@@ -138,6 +140,7 @@ class ShareTarget:
     network: Network
     captions: tuple[str, ...]
     shareable: bool
+    channels: tuple[str, ...] = ()  # the channels the post was pushed to
 
 
 async def share_target(session: AsyncSession, code: str) -> ShareTarget | None:
@@ -152,6 +155,7 @@ async def share_target(session: AsyncSession, code: str) -> ShareTarget | None:
                 Post.state,
                 Post.networks,
                 Post.captions,
+                Post.channels,
             )
             .join(Post, Post.id == TrackedLink.post_id)
             .where(TrackedLink.code == code)
@@ -159,13 +163,14 @@ async def share_target(session: AsyncSession, code: str) -> ShareTarget | None:
     ).first()
     if found is None:
         return None
-    workspace_id, member_id, post_id, network, state, networks, captions = found
+    workspace_id, member_id, post_id, network, state, networks, captions, channels = found
     return ShareTarget(
         workspace_id=workspace_id,
         member_id=member_id,
         post_id=post_id,
         network=network,
         captions=tuple(captions or ()),
+        channels=tuple(channels or ()),
         shareable=state is PostState.PUBLISHED and network.value in (networks or ()),
     )
 

@@ -40,6 +40,9 @@ class ShareRecord:
     status: ShareStatus
     at: datetime
     caption: str | None = None
+    # The channel whose post card was clicked (None: a reminder or a personal link); written only when
+    # this record creates the row: the first place counts.
+    channel: str | None = None
 
     @property
     def key(self) -> tuple[int, int, Network]:
@@ -118,6 +121,7 @@ class ShareWriter:
                 "network": r.network,
                 "status": r.status,
                 "caption": r.caption,
+                "channel": r.channel,
                 "attempts": 0,
                 "intent_at": r.at if r.status is ShareStatus.INTENT else None,
                 "created_at": r.at,

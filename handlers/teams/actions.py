@@ -238,10 +238,12 @@ def _interactive(message: Message) -> bool:
 async def _share(turn: Turn, click: Click) -> Answer:
     network, post_id = shares.NETWORK_OF_ACTION[click.action], click.carried_id
     core, who = turn.core, turn.sender.who
-    started = await shares.start_share(core, who, post_id, network, turn.early)
+    # The channel of the card clicked (None in a 1:1 chat: a reminder) goes with the share.
+    channel = turn.sender.channel
+    started = await shares.start_share(core, who, post_id, network, turn.early, channel=channel)
     # A link button tells Teams nothing: the member's Relais share link counts the share.
     return await shares.share_answer(
-        core, turn.sender.directory, who, post_id, network, started, counted_by_link=True
+        core, turn.sender.directory, who, post_id, network, started, counted_by_link=True, channel=channel
     )
 
 

@@ -92,8 +92,10 @@ async def claim(
     caption: str | None,
     now: datetime,
     allowed: tuple[ShareStatus, ...] = CLAIMABLE,
+    channel: str | None = None,
 ) -> Claim:
-    """Take the share for an API post, or say why not. The caller commits."""
+    """Take the share for an API post, or say why not. The caller commits. `channel`: where the click
+    came from, stored only if this creates the share (the first place counts)."""
     key = (Share.member_id == member_id) & (Share.post_id == post_id) & (Share.network == network)
     fields = {"status": ShareStatus.PENDING, "caption": caption, "updated_at": now}
     row = {
@@ -102,6 +104,7 @@ async def claim(
         "member_id": member_id,
         "post_id": post_id,
         "network": network,
+        "channel": channel,
         "attempts": 0,
         "created_at": now,
     }

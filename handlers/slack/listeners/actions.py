@@ -18,6 +18,14 @@ from handlers.slack.identity import button_id, who_sent
 from handlers.slack.social import early_teller, tell_message
 
 
+def clicked_in(body: dict[str, Any]) -> str | None:
+    """The conversation of the message clicked (a post card, or the ephemeral answer under it); None
+    for a click outside any conversation (the App Home). The flow keeps it only if the post was pushed
+    there."""
+    channel = (body.get("channel") or {}).get("id")
+    return str(channel) if channel else None
+
+
 async def _answer(
     body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, message: Message | None
 ) -> None:
@@ -38,7 +46,8 @@ async def handle_share(
     deps = relais(context)
     network = shares.NETWORK_OF_ACTION[action["action_id"]]
     post_id, who = button_id(action), who_sent(body)
-    started = await shares.start_share(deps, who, post_id, network, early_teller(ack, body, respond, client))
+    early = early_teller(ack, body, respond, client)
+    started = await shares.start_share(deps, who, post_id, network, early, channel=clicked_in(body))
     await ack()
     answer = await shares.share_answer(deps, SlackDirectory(client), who, post_id, network, started)
     await _answer(body, respond, client, answer)
@@ -56,7 +65,7 @@ async def handle_open_share(
     deps = relais(context)
     network = shares.NETWORK_OF_ACTION[action["action_id"]]
     who, early = who_sent(body), early_teller(ack, body, respond, client)
-    opened = await shares.open_share(deps, who, button_id(action), network, early)
+    opened = await shares.open_share(deps, who, button_id(action), network, early, channel=clicked_in(body))
     await ack()
     answer = await shares.opened_answer(deps, SlackDirectory(client), who, opened)
     await _answer(body, respond, client, answer)

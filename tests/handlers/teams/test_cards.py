@@ -284,7 +284,8 @@ async def test_opening_the_share_link_counts_the_share_once_then_goes_to_the_sha
         (tracked,) = (await session.scalars(select(TrackedLink))).all()
     assert share.status is ShareStatus.INTENT
     assert share.network.value == "linkedin"
-    assert link == f"{PUBLIC}/s/{tracked.code}"
+    # The link names the channel whose card gave it: the share records it (`test_share_channel`).
+    assert link == f"{PUBLIC}/s/{tracked.code}?c=19%3Ageneral%40thread.tacv2"
     for opened in (first, again):
         assert opened.status_code == 303
         assert opened.headers["Location"] == (
