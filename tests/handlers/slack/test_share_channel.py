@@ -1,5 +1,5 @@
 """Where a share came from, through POST /slack/events: a share clicked under the post's card in a channel
-records that channel; one from a private chat (a reminder) records none, and the first place counts.
+records that channel; one from the reminder in the member's DM records none, and the first place counts.
 The post's page on the dashboard counts them per channel, as `relais export shares` does."""
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
 from bot.demo.workspace import SlackDriver
 from models import Delivery, Share
+from scheduler import jobs
 from tests.bot.test_cli import relais
 from tests.handlers.slack.driver import START, SettingsFactory, eventually, relais_app, setup_workspace
+from tests.handlers.slack.test_shared_mark import LATER, NUDGE_TIME, clock_job
 from tests.handlers.slack.test_signin import Browser, Site, _settings, shown
 
 ADMIN, BOB, CARLA, DAN = "UADMIN", "UEMP2", "UEMP3", "UEMP1"
-DM = "D0BOTDM"  # a private chat with the bot, where reminders go
 
 
 def row(*cells: object) -> str:
@@ -82,18 +83,23 @@ async def test_a_share_records_the_channel_of_the_card_clicked_and_the_post_page
     slack, web = site
     card = await _queue(slack, web, article)
     ts = card["ts"]
-    await _share(slack, BOB, "linkedin", channel="C0NEWS", ts=ts)
-    await _share(slack, DAN, "x", channel="C0NEWS", ts=ts)
-    await _share(slack, CARLA, "linkedin", channel=DM, ts="9.9")  # from a reminder
-    # Carla shares it again from the channel's card: the first place counts, nothing changes.
+    await slack.command(BOB, "me")  # Bob, in London, is known to Relais: he gets the week's reminder
+    await jobs.run_job(clock_job(slack.fake, web.sessions, NUDGE_TIME), "nudges")
+    dm = slack.fake.dm_channel_id(BOB)
+    (nudge,) = slack.fake.messages[dm]
+    web.clock.set(LATER)
+    await _share(slack, BOB, "linkedin", channel=dm, ts=nudge["ts"])  # from his reminder
     await _share(slack, CARLA, "linkedin", channel="C0NEWS", ts=ts)
+    await _share(slack, DAN, "x", channel="C0NEWS", ts=ts)
+    # Bob shares it again from the channel's card: the first place counts, nothing changes.
+    await _share(slack, BOB, "linkedin", channel="C0NEWS", ts=ts)
 
     async with web.sessions() as session:
         rows = (await session.execute(select(Share.network, Share.channel).order_by(Share.id))).all()
     assert [(network.value, channel) for network, channel in rows] == [
+        ("linkedin", None),
         ("linkedin", "C0NEWS"),
         ("x", "C0NEWS"),
-        ("linkedin", None),
     ]
 
     await slack.command(ADMIN, "dashboard")  # Relais knows the admin and their admin flag
