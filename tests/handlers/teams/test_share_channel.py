@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from sqlalchemy import select
 
 from models import Share, ShareStatus
-from tests.handlers.teams.team import BOB, CHANNEL, NEWS, Team, button
+from tests.handlers.teams.team import ANN, BOB, CHANNEL, NEWS, Team, button
 from tests.handlers.teams.test_cards import PUBLIC, browse, connect_linkedin, team, urls
 
 __all__ = ["team"]  # the fixture, as `test_cards` builds it
@@ -61,3 +61,22 @@ async def test_an_api_share_from_the_channels_card_records_the_channel(team: Tea
         (share,) = (await session.scalars(select(Share))).all()
     assert share.status is ShareStatus.POSTED
     assert share.channel == CHANNEL
+
+
+async def test_the_posts_page_names_the_channel_as_teams_does(team: Team) -> None:
+    """Ann, who installed Relais (an admin), opens the post's page after Bob's share from the channel."""
+    card_id, card = await team.published()
+    answer = await team.click(team.invoke(BOB, button(card, "share_linkedin"), card_id=card_id))
+    (link,) = urls(answer["value"])
+    assert (await browse(team, link)).status_code == 303
+    page = await browse(team, f"{PUBLIC}/admin/posts/1?period=4", await team.signed_in(ANN))
+    assert page.status_code == 200, page.text
+    # The General channel, named as Teams names it (the team's name: Relais keeps it from Teams' activities).
+    assert "<tr><td>Acme</td><td>1</td><td>0</td><td>1</td></tr>" in page.text
+    table = await browse(
+        team, f"{PUBLIC}/admin/posts/1/sharechannels.csv?period=4", await team.signed_in(ANN)
+    )
+    assert table.text.splitlines() == [
+        "channel,name,shares_linkedin,shares_x,shares",
+        f"{CHANNEL},Acme,1,0,1",
+    ]
