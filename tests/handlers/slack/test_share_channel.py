@@ -25,6 +25,7 @@ from tests.handlers.slack.driver import START, SettingsFactory, eventually, rela
 from tests.handlers.slack.test_shared_mark import LATER, NUDGE_TIME, clock_job
 from tests.handlers.slack.test_signin import Browser, Site, _settings, shown
 
+# Dan (UEMP1, Slack locale fr-FR) is an admin too, by RELAIS_ADMINS.
 ADMIN, BOB, CARLA, DAN = "UADMIN", "UEMP2", "UEMP3", "UEMP1"
 
 
@@ -42,7 +43,7 @@ async def site(
     assert migrated.returncode == 0, migrated.stderr
     setup_workspace(fake_slack)
     clock = FrozenClock(START)
-    settings = _settings(make_settings, fake_slack, database_url=empty_database_url)
+    settings = _settings(make_settings, fake_slack, database_url=empty_database_url, relais_admins=DAN)
     engine = db.create_engine(empty_database_url)
     try:
         async with relais_app(settings, engine, clock, fake_slack) as driver:
@@ -127,3 +128,12 @@ async def test_a_share_records_the_channel_of_the_card_clicked_and_the_post_page
         if r["counted"] == "true" and r["post_id"] == "1"
     )
     assert counted == {("C0NEWS", "linkedin"): 1, ("C0NEWS", "x"): 1, ("", "linkedin"): 1}
+
+    # A French admin reads the same table in French.
+    await slack.command(DAN, "dashboard")
+    dans = Site(Browser(slack.client), web.fake, web.clock, web.sessions)  # his own browser
+    await dans.sign_in(DAN, "/admin")
+    french = shown(await dans.browser.get("/admin/posts/1?period=4"))
+    assert "<h2>Partages par canal d'origine</h2>" in french
+    assert row("C0NEWS", 1, 1, 2) in french
+    assert row("Depuis un rappel ou un lien personnel", 1, 0, 1) in french
