@@ -527,6 +527,8 @@ class FakeSlack(LocalServer):
         self.browser_team: str | None = None
         self.consents = True
         self._oidc_codes: dict[str, _OidcGrant] = {}
+        # Claims the next ID token carries instead of the right ones (a test's misbehaving Slack).
+        self.next_id_token_claims: dict[str, Any] = {}
         self._oidc_tokens: dict[str, _OidcGrant] = {}
         super().__init__()
 
@@ -1475,6 +1477,8 @@ class FakeSlack(LocalServer):
         }
         if grant.nonce is not None:
             claims["nonce"] = grant.nonce
+        claims.update(self.next_id_token_claims)
+        self.next_id_token_claims = {}
         id_token = jwt.encode(claims, self.client_secret, algorithm="HS256")
         return {"access_token": access_token, "token_type": "Bearer", "id_token": id_token}
 

@@ -182,6 +182,16 @@ async def start(
     return Started(redirect_to=url, state=state, lang=lang)
 
 
+async def _spend(session: AsyncSession, attempt: OAuthAttempt, now: datetime) -> None:
+    """Mark a refused callback's attempt finished (committed: the refusal raises next)."""
+    await session.execute(
+        update(OAuthAttempt)
+        .where(OAuthAttempt.id == attempt.id, OAuthAttempt.finished_at.is_(None))
+        .values(finished_at=now, updated_at=now, outcome="refused")
+    )
+    await session.commit()
+
+
 async def _refuse_other_member(session: AsyncSession, attempt: OAuthAttempt, signed_in: Member) -> None:
     """Raise `other_member`, told to the person at the browser (in their language, their platform's
     command), and noted: a link opened by someone else is how a forwarded link would be abused."""
@@ -246,18 +256,24 @@ async def finish(
             raise ConnectFailure("used_link", lang, platform)
         if now >= attempt.started_at + CALLBACK_TTL:
             raise ConnectFailure("expired_link", lang, platform)
+        # A refused callback spends its attempt: the code it carries is the consent of whoever was at this
+        # browser, and must not be replayed elsewhere (sent back to the link's member, it would connect
+        # that person's account to them).
         if signed_in_member_id is not None and signed_in_member_id != attempt.member_id:
             # Someone else's consent page, completed here (forwarded): told so, in their own words.
             signed_in = await session.get(Member, signed_in_member_id)
             if signed_in is not None:
+                await _spend(session, attempt, now)
                 await _refuse_other_member(session, attempt, signed_in)
         if browser_state is None or not secrets.compare_digest(browser_state, state):
             # This browser did not start this connection: a callback forced into it (login CSRF), or a
             # consent page forwarded to someone else. Refused even without any cookie, though on phones
             # the provider's app may hand the callback to another browser: the member then finishes in
             # the browser where they opened the link.
+            await _spend(session, attempt, now)
             raise ConnectFailure("other_browser", lang, platform)
         if signed_in_member_id is None or signed_in_member_id != attempt.member_id:
+            await _spend(session, attempt, now)
             raise ConnectFailure("not_signed_in", lang, platform)
         if client is None:
             raise ConnectFailure("not_configured", lang, platform)

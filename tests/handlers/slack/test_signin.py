@@ -419,6 +419,22 @@ async def test_a_code_obtained_for_another_sign_in_is_refused(site: Site) -> Non
     assert (await site.count(WebSession), await site.count(Member)) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    "claims", [{"aud": "another-app"}, {"iss": "https://evil.example"}], ids=["audience", "issuer"]
+)
+async def test_an_id_token_for_another_app_or_from_another_issuer_is_refused(
+    site: Site, claims: dict[str, str]
+) -> None:
+    authorize = await site.to_slack()
+    site.fake.sign_in_as("UEMP1")
+    site.fake.next_id_token_claims = claims
+    page = await site.browser.get(await site.consent(authorize))
+    assert page.status_code == 400
+    assert "Slack answered with an error" in shown(page)
+    assert site.browser.cookie("relais_session") is None
+    assert (await site.count(WebSession), await site.count(Member)) == (0, 0)
+
+
 async def test_declining_on_slack_is_a_clear_page(site: Site) -> None:
     authorize = await site.to_slack()
     site.fake.sign_in_as("UEMP1", consents=False)

@@ -431,7 +431,13 @@ async def test_callbacks_are_checked_state_browser_replay_and_denial(world: Worl
     forged_state = await _browse(w, callback.replace("state=", "state=x"), cookie, user="UEMP2")
     assert forged_state.status_code == 400
     assert w.linkedin.calls_to("access_token") == []
+    # The refused callback spent its link (its code is someone's consent: never replayed elsewhere).
+    spent = await _browse(w, callback, cookie, user="UEMP2")
+    assert spent.status_code == 400
+    assert "already used" in spent.text
+    assert w.linkedin.calls_to("access_token") == []
 
+    cookie, callback = await _flow(w, "UEMP2", "linkedin")
     done = await _browse(w, callback, cookie, user="UEMP2")
     assert done.status_code == 200
     replay = await _browse(w, callback, cookie, user="UEMP2")
@@ -447,22 +453,30 @@ async def test_callbacks_are_checked_state_browser_replay_and_denial(world: Worl
     assert await _account(w, "x") is None
 
 
+async def _flow(w: World, user: str, network: str) -> tuple[str, str]:
+    """A new connect link opened by `user` and consented to: the state cookie and the callback."""
+    start = await _browse(w, await _connect_link(w, user, network), user=user)
+    cookie = start.headers["Set-Cookie"].split(";", 1)[0]
+    return cookie, (await _consent(start.headers["Location"])).headers["Location"]
+
+
 async def test_a_callback_without_the_state_cookie_or_the_session_is_refused(world: World) -> None:
     """The state cookie is mandatory (a consent page forwarded to another browser comes back without
-    it), and so is the member's session: nothing is stored, and the flow stays usable where it began."""
+    it), and so is the member's session: nothing is stored, and the refusal spends the link (its code
+    is the consent of whoever was at that browser); the member finishes with a new one."""
     w = world
-    link = await _connect_link(w, "UEMP2", "x")
-    start = await _browse(w, link, user="UEMP2")
-    cookie = start.headers["Set-Cookie"].split(";", 1)[0]
-    callback = (await _consent(start.headers["Location"])).headers["Location"]
+    cookie, callback = await _flow(w, "UEMP2", "x")
     no_cookie = await _browse(w, callback, user="UEMP2")
     assert no_cookie.status_code == 400
     assert "This browser did not start this connection" in no_cookie.text
+    assert "already used" in (await _browse(w, callback, cookie, user="UEMP2")).text
+    cookie, callback = await _flow(w, "UEMP2", "x")
     no_session = await _browse(w, callback, cookie)
     assert no_session.status_code == 400
     assert "This browser is not signed in to Relais, so nothing was connected." in no_session.text
     assert w.x.calls_to("token") == []
     assert await _account(w, "x") is None
+    cookie, callback = await _flow(w, "UEMP2", "x")
     done = await _browse(w, callback, cookie, user="UEMP2")
     assert done.status_code == 200
     assert await _account(w, "x") is not None
@@ -523,14 +537,21 @@ async def test_a_forwarded_consent_page_is_refused_at_the_callback(world: World)
     # Told, in her own language, that the link was someone else's (not that her browser started anything).
     assert in_alices_browser.status_code == 403
     assert "Ce lien a été fait pour quelqu'un d'autre" in html.unescape(in_alices_browser.text)
+    # Alice sends Mallory the address she landed on: her consent, replayed in his own browser, finds the
+    # link spent by the refusal.
+    replayed = await _browse(w, callback, mallorys_cookie, user="UEMP3")
+    assert replayed.status_code == 400
+    assert "already used" in replayed.text
+    # Cookie tossing, on a new link: Mallory's state cookie planted in Alice's browser.
+    mallorys_cookie, callback = await _flow(w, "UEMP3", "linkedin")
     planted = await _browse(w, callback, mallorys_cookie, user="UEMP1")
     assert planted.status_code == 403
     assert "Ce lien a été fait pour quelqu'un d'autre" in html.unescape(planted.text)
     assert w.linkedin.calls_to("access_token") == []
-    assert await _account(w, "linkedin") is None
+    assert await _account(w, "linkedin") is None  # nobody's: neither Alice's nor Mallory's
     async with w.sessions() as session:
-        attempt = (await session.scalars(select(OAuthAttempt))).one()
-    assert (attempt.finished_at, attempt.outcome) == (None, None)
+        attempts = (await session.scalars(select(OAuthAttempt))).all()
+    assert [attempt.outcome for attempt in attempts] == ["refused", "refused"]
 
 
 async def test_provider_error_during_the_exchange_is_explained(world: World) -> None:
