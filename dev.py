@@ -5,6 +5,9 @@
                           Slack credentials: `relais demo`, a scenario against a local fake Slack)
     python3 dev.py test   set up .venv with the test tools and run the whole test suite
     python3 dev.py lint   ruff (lint + format check), mypy --strict and the import rules (lint-imports)
+    python3 dev.py bench  the benchmarks (tests/benchmarks/run.py): machine, versions, then every figure
+                          against its target, also written to bench-results.json; `--quick` to check
+                          they work, `--postgres URL` (or RELAIS_BENCH_DATABASE_URL) for PostgreSQL
     python3 dev.py e2e    the end-to-end tests: `relais serve` driven through the Microsoft 365 Agents
                           Playground, a real Teams client (needs Node.js and npm; installs the Playground
                           with npm into tests/e2e/node_modules on first use), and through headless
@@ -139,6 +142,9 @@ def main() -> int:
     if task == "test":
         ensure_venv("[test]")
         return run(_python(), "-m", "pytest", *extra_args)
+    if task == "bench":
+        ensure_venv("[test]")
+        return run(_python(), "-m", "tests.benchmarks.run", *extra_args)
     if task == "e2e":
         ensure_venv("[test]")
         ready = ensure_playground()
