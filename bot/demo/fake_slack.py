@@ -31,6 +31,10 @@ the fake). It speaks Slack's wire protocol:
   else `invalid_code_verifier`), and gives a user token and an ID token (HS256 with the client secret,
   carrying the `nonce`); `openid.connect.userInfo` names the person with Slack's claims (`sub`,
   `https://slack.com/user_id`, `https://slack.com/team_id`, `name`, `locale`...).
+* Rate limits, when asked for: chat.postMessage about one a second per channel in bursts
+  (`limit_channel_rate`), a workspace-wide cap (`limit_workspace_rate`, 600 a minute by default) and a
+  seeded fraction of random 429s (`random_rate_limits`); `accepted` counts the calls answered `ok`, by
+  method, and `refused` the 429s, by cause.
 * A `trigger_id` can be used once (`exchanged_trigger_id` the second time); the trigger id "expired" answers
   `expired_trigger_id`.
 
@@ -47,9 +51,12 @@ import contextlib
 import copy
 import hashlib
 import json
+import math
+import random
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -129,6 +136,13 @@ TZ_LABELS = {
     "Europe/Paris": "Central European Time",
     "UTC": "Coordinated Universal Time",
 }
+
+# Slack's workspace-wide cap on chat.postMessage is documented only as "several hundred messages per
+# minute": the fake's default (`limit_workspace_rate`) takes 600 a minute (10 a second, the middle of
+# "several hundred"), with a burst of one second's worth (10), so that a sender that waits the whole
+# seconds of `Retry-After` loses nothing to the rounding.
+WORKSPACE_MESSAGES_PER_MINUTE = 600
+WORKSPACE_BURST = 10
 
 # The pseudo-method name `fail_next` and `delay` use for POSTs to response URLs.
 RESPONSE_URL = "response_url"
@@ -513,7 +527,14 @@ class FakeSlack(LocalServer):
         self._channel_limit: tuple[int, float] | None = None
         self._limit_clock: Callable[[], float] = time.monotonic
         self._channel_buckets: dict[str, tuple[float, float]] = {}
-        self.limited = 0
+        # Slack's workspace-wide cap (`limit_workspace_rate`): (burst, per second, methods), and its bucket.
+        self._workspace_limit: tuple[int, float, frozenset[str]] | None = None
+        self._workspace_bucket: tuple[float, float] | None = None
+        # Random 429s (`random_rate_limits`): (fraction, Retry-After, methods, seeded generator).
+        self._random_limit: tuple[float, int, frozenset[str], random.Random] | None = None
+        self.limited = 0  # every rate-limit refusal (a channel's, the workspace's, or a random one)
+        self.refused: Counter[str] = Counter()  # the same refusals by cause: "channel", "workspace", "random"
+        self.accepted: Counter[str] = Counter()  # calls answered `ok: true`, by method
         self.violations: list[str] = []  # guideline breaches Slack lets through (see _guideline_violations)
         self.token_error: str | None = None  # set by deactivate_token()
         self._delays: dict[str, float] = {}
@@ -768,22 +789,77 @@ class FakeSlack(LocalServer):
         bursts of `burst` (a token bucket per channel, on the real clock, or on `clock`: seconds, e.g.
         a test's injected clock); beyond it, 429 with `Retry-After: 1`. `limited` counts the refusals."""
         self._channel_limit = (burst, per_second)
-        self._limit_clock = clock or time.monotonic
+        self._limit_clock = clock or self._limit_clock
+
+    def limit_workspace_rate(
+        self,
+        *,
+        per_minute: float = WORKSPACE_MESSAGES_PER_MINUTE,
+        burst: int = WORKSPACE_BURST,
+        methods: Sequence[str] = ("chat.postMessage",),
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """Enforce a workspace-wide cap on `methods` (Slack: chat.postMessage, "several hundred messages
+        per minute" per app and workspace, whatever the channel): one token bucket of `burst` tokens
+        refilled at `per_minute` a minute, on the real clock or `clock` (seconds). Beyond it, 429 with
+        `Retry-After` in whole seconds until a token is back (at least 1, as Slack never says 0), and
+        `{"ok": false, "error": "ratelimited"}`. A call must pass both this and the channel's limit
+        (`limit_channel_rate`); a refused call uses no token of either."""
+        self._workspace_limit = (burst, per_minute / 60, frozenset(methods))
+        self._workspace_bucket = None
+        self._limit_clock = clock or self._limit_clock
+
+    def random_rate_limits(
+        self,
+        fraction: float = 0.02,
+        *,
+        seed: int = 0,
+        retry_after: int = 1,
+        methods: Sequence[str] = ("chat.postMessage",),
+    ) -> None:
+        """Refuse a random `fraction` of the calls to `methods` with 429, `Retry-After: retry_after` and
+        `ratelimited`, whatever the limits (Slack's limits are not exact, and a busy workspace is refused
+        early), drawn from a generator seeded with `seed` so that a run can be repeated; 0 stops it."""
+        if fraction <= 0:
+            self._random_limit = None
+        else:
+            self._random_limit = (fraction, retry_after, frozenset(methods), random.Random(seed))  # noqa: S311
 
     def _rate_limited(self, method: str, params: dict[str, Any]) -> web.Response | None:
-        if self._channel_limit is None or method != "chat.postMessage":
-            return None
-        burst, rate = self._channel_limit
-        channel = str(params.get("channel", ""))
+        """A 429 for a call over a limit (the random ones first, then the channel's and the workspace's
+        buckets, which only a call that passes both takes a token from); None to answer it."""
+        if self._random_limit is not None:
+            fraction, retry_after, methods, draw = self._random_limit
+            if method in methods and draw.random() < fraction:
+                return self._refuse("random", retry_after)
         now = self._limit_clock()
-        tokens, at = self._channel_buckets.get(channel, (float(burst), now))
-        tokens = min(float(burst), tokens + (now - at) * rate)
-        if tokens < 1:
+        channel_refill: tuple[str, float] | None = None
+        if self._channel_limit is not None and method == "chat.postMessage":
+            burst, rate = self._channel_limit
+            channel = str(params.get("channel", ""))
+            tokens, at = self._channel_buckets.get(channel, (float(burst), now))
+            tokens = min(float(burst), tokens + (now - at) * rate)
             self._channel_buckets[channel] = (tokens, now)
-            self.limited += 1
-            return self._failure_response(_Failure(status=429, retry_after=1, error=None))
-        self._channel_buckets[channel] = (tokens - 1, now)
+            if tokens < 1:
+                return self._refuse("channel", 1)
+            channel_refill = (channel, tokens)
+        if self._workspace_limit is not None and method in self._workspace_limit[2]:
+            burst, rate, _ = self._workspace_limit
+            tokens, at = self._workspace_bucket or (float(burst), now)
+            tokens = min(float(burst), tokens + (now - at) * rate)
+            self._workspace_bucket = (tokens, now)
+            if tokens < 1:
+                return self._refuse("workspace", max(1, math.ceil((1 - tokens) / rate)))
+            self._workspace_bucket = (tokens - 1, now)
+        if channel_refill is not None:
+            channel, tokens = channel_refill
+            self._channel_buckets[channel] = (tokens - 1, now)
         return None
+
+    def _refuse(self, cause: str, retry_after: int) -> web.Response:
+        self.limited += 1
+        self.refused[cause] += 1
+        return self._failure_response(_Failure(status=429, retry_after=retry_after, error=None))
 
     def deactivate_token(self, error: str = "account_inactive") -> None:
         """From now on every call with the bot token answers `error`: the bot user or the workspace was
@@ -1039,6 +1115,7 @@ class FakeSlack(LocalServer):
             payload = handler(call)
         except _SlackError as error:
             return self._json({"ok": False, "error": error.error, **error.extra}, token=token)
+        self.accepted[method] += 1
         return self._json({"ok": True, **payload}, token=token)
 
     def _authenticate(self, method: str, token: str | None) -> None:

@@ -772,3 +772,97 @@ async def test_sign_in_with_slack_pkce(fake: FakeSlack) -> None:
     code = code_of(await authorize(fake, code_challenge=challenge, code_challenge_method="S256"))
     tokens = await anonymous.openid_connect_token(code=code, code_verifier=verifier, **credentials)
     assert tokens["id_token"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# rate limits
+
+
+class _Seconds:
+    """A clock for the fake's limits, in seconds, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_workspace_cap_refuses_beyond_its_burst_until_tokens_come_back(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    seconds = _Seconds()
+    fake.limit_workspace_rate(per_minute=120, burst=4, clock=seconds)  # 2 a second, whatever the channel
+    for i in range(4):
+        await client.chat_postMessage(channel=("C001", "U001", "U002", "C001")[i], text=f"m{i}")
+
+    error = await api_error(client.chat_postMessage(channel="U002", text="one too many"))
+
+    assert error.response.status_code == 429
+    assert error.response["error"] == "ratelimited"
+    assert error.response.headers["Retry-After"] == "1"
+    seconds.now += 0.5  # one token back
+    await client.chat_postMessage(channel="U002", text="now")
+    error = await api_error(client.chat_postMessage(channel="C001", text="again too soon"))
+    assert error.response.status_code == 429
+    assert fake.refused == {"workspace": 2}
+    assert fake.limited == 2
+    assert fake.accepted["chat.postMessage"] == 5
+    # Other methods are not capped.
+    assert (await client.users_info(user="U001"))["ok"] is True
+
+
+async def test_the_workspace_cap_says_how_many_whole_seconds_to_wait(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    seconds = _Seconds()
+    fake.limit_workspace_rate(per_minute=12, burst=1, clock=seconds)  # one every 5 s
+    await client.chat_postMessage(channel="C001", text="first")
+    seconds.now += 1.5
+
+    error = await api_error(client.chat_postMessage(channel="C001", text="second"))
+
+    assert error.response.headers["Retry-After"] == "4"  # 3.5 s rounded up
+    seconds.now += 3.5
+    assert (await client.chat_postMessage(channel="C001", text="second"))["ok"] is True
+
+
+async def test_a_call_refused_by_its_channel_takes_no_workspace_token(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    seconds = _Seconds()
+    fake.limit_channel_rate(burst=1, per_second=1.0, clock=seconds)
+    fake.limit_workspace_rate(per_minute=60, burst=2, clock=seconds)
+    await client.chat_postMessage(channel="C001", text="a")
+    error = await api_error(client.chat_postMessage(channel="C001", text="b"))
+    assert error.response.status_code == 429
+    # The workspace still has its second token for another channel.
+    assert (await client.chat_postMessage(channel="U001", text="c"))["ok"] is True
+    assert fake.refused == {"channel": 1}
+    assert [m["text"] for m in fake.messages["C001"]] == ["a"]
+
+
+async def test_random_rate_limits_refuse_about_their_fraction_and_repeat_with_their_seed(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    async def refusals(seed: int) -> list[int]:
+        fake.random_rate_limits(0.2, seed=seed, retry_after=3)
+        refused, answers = [], set()
+        for i in range(100):
+            try:
+                await client.chat_postMessage(channel="C001", text=f"{i}")
+            except SlackApiError as error:
+                response = error.response
+                answers.add((response.status_code, response.headers["Retry-After"], response["error"]))
+                refused.append(i)
+        assert answers == {(429, "3", "ratelimited")}
+        return refused
+
+    first = await refusals(seed=7)
+    assert 10 <= len(first) <= 30
+    assert await refusals(seed=7) == first
+    assert fake.refused == {"random": 2 * len(first)}
+    assert len(fake.messages["C001"]) == 200 - 2 * len(first)  # a refused message is not posted
+    assert (await client.users_info(user="U001"))["ok"] is True  # only chat.postMessage by default
+    fake.random_rate_limits(0)
+    assert (await client.chat_postMessage(channel="C001", text="calm"))["ok"] is True
