@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import itertools
 import json
 import logging
 import math
@@ -46,10 +47,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -58,6 +59,7 @@ from urllib.parse import urlencode
 import aiohttp
 import httpx
 from aiohttp import web
+from cryptography.fernet import Fernet
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
@@ -73,7 +75,24 @@ from bot.i18n import t
 from bot.web import create_app, wait_for_background_work
 from handlers.slack.ingress import SlackIngress
 from handlers.slack.platform import SLACK_APP_KEY, SLACK_INGRESS_KEY, handle_slack_events
-from models import Base, Click, Member, Network, Platform, Post, PostState, Share, TrackedLink, Workspace
+from models import (
+    Base,
+    Click,
+    Dismissal,
+    Member,
+    Network,
+    Platform,
+    Post,
+    PostState,
+    Share,
+    SocialAccount,
+    SocialAccountStatus,
+    TrackedLink,
+    Workspace,
+)
+from tests.benchmarks.report import Figure, Options, median_figure, not_measured
+from tests.benchmarks.run import print_table
+from tests.fakes.social import FakeLinkedIn
 
 SIGNING_SECRET: Final = "bench-signing-secret"
 BOT_TOKEN: Final = "xoxb-bench-token"
@@ -104,6 +123,11 @@ class ServerSpec:
     known_members: tuple[str, ...] = ()  # members already in the database before the first click
     profile_path: str | None = None  # cProfile the server between "profile-on" and "profile-off"
     flood: bool = False  # a tracked link to flood (relais only)
+    action_id: str = ACTION_ID  # the button the bare Bolt app acks
+    connected: bool = (
+        False  # the known members connected LinkedIn (a FakeLinkedIn runs beside the fake Slack)
+    )
+    prepare: bool = True  # a fresh schema; False: another server process prepared this database
 
 
 @dataclass(frozen=True)
@@ -138,7 +162,7 @@ def server_main(spec: ServerSpec, connection: Connection) -> None:
 async def _serve(spec: ServerSpec, connection: Connection) -> None:
     errors = _ErrorCounter()
     logging.getLogger().addHandler(errors)
-    async with FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM) as fake:
+    async with FakeSlack(bot_token=BOT_TOKEN, team_id=TEAM) as fake, FakeLinkedIn() as linkedin:
         fake.add_channel(CHANNEL, "news")
         for user in sorted(set(spec.clicks)):
             fake.add_user(user, real_name=f"Member {user}", tz="Europe/Paris")
@@ -148,11 +172,23 @@ async def _serve(spec: ServerSpec, connection: Connection) -> None:
         )
         engine: AsyncEngine | None = None
         if spec.kind == "bolt":
-            app = _bare_bolt_app(fake)
+            app = _bare_bolt_app(fake, spec.action_id)
         else:
             assert spec.database_url is not None
             engine = db.create_engine(spec.database_url)
-            await _prepare_database(engine, spec.known_members, flood=spec.flood)
+            fernet_key = Fernet.generate_key().decode()
+            if spec.prepare:
+                tokens = _tokens(linkedin, Fernet(fernet_key), spec.known_members) if spec.connected else {}
+                await _prepare_database(engine, spec.known_members, flood=spec.flood, tokens=tokens)
+            social: dict[str, Any] = {}
+            if spec.connected:
+                social = {
+                    "encryption_key": fernet_key,
+                    "linkedin_client_id": linkedin.client_id,
+                    "linkedin_client_secret": linkedin.client_secret,
+                    "linkedin_auth_url": linkedin.auth_url,
+                    "linkedin_api_url": linkedin.api_url,
+                }
             settings = Settings(
                 _env_file=None,
                 database_url=spec.database_url,
@@ -161,6 +197,7 @@ async def _serve(spec: ServerSpec, connection: Connection) -> None:
                 slack_api_url=fake.api_url,
                 public_url="https://relais.example.test",
                 log_level="WARNING",
+                **social,
             )
             app = create_app(settings, engine=engine, clock=SystemClock())
         runner = web.AppRunner(app, handle_signals=False, access_log=logging.getLogger("relais.access"))
@@ -177,6 +214,11 @@ async def _serve(spec: ServerSpec, connection: Connection) -> None:
             command = await loop.run_in_executor(None, connection.recv)
             if command == "cpu":
                 connection.send(time.process_time())
+            elif command == "stats":
+                connection.send((time.process_time(), errors.count))
+            elif command == "settle":  # the load just ended: time the work after the acks
+                cpu = time.process_time()
+                connection.send((cpu, await _settle(fake, before), errors.count))
             elif command == "drain":  # let the work Bolt runs after the acks finish
                 await wait_for_background_work(before, seconds=120)
                 connection.send("drained")
@@ -209,7 +251,7 @@ def _url_name(index: int) -> str:
     return f"click{index:06d}"
 
 
-def _bare_bolt_app(fake: FakeSlack) -> web.Application:
+def _bare_bolt_app(fake: FakeSlack, action_id: str = ACTION_ID) -> web.Application:
     bolt = AsyncApp(
         client=AsyncWebClient(token=BOT_TOKEN, base_url=fake.api_url),
         signing_secret=SIGNING_SECRET,
@@ -219,7 +261,7 @@ def _bare_bolt_app(fake: FakeSlack) -> web.Application:
     async def ack_only(ack: AsyncAck) -> None:
         await ack()
 
-    bolt.action(ACTION_ID)(ack_only)
+    bolt.action(action_id)(ack_only)
     app = web.Application()
     app[SLACK_APP_KEY] = bolt
     app[SLACK_INGRESS_KEY] = SlackIngress(bolt, SIGNING_SECRET)
@@ -227,11 +269,41 @@ def _bare_bolt_app(fake: FakeSlack) -> web.Application:
     return app
 
 
+async def _settle(fake: FakeSlack, before: set[asyncio.Task[Any]]) -> float:
+    """Seconds from now (the end of a load) until the last answer reached the fake's response_url, once
+    the work Bolt runs after the acks is done (0 when every answer came before)."""
+    loop = asyncio.get_running_loop()
+    started, seen, last = loop.time(), len(fake.responses), 0.0
+
+    async def watch() -> None:
+        nonlocal seen, last
+        while True:
+            if len(fake.responses) != seen:
+                seen, last = len(fake.responses), loop.time() - started
+            await asyncio.sleep(0.005)
+
+    watcher = asyncio.create_task(watch())
+    await wait_for_background_work(before | {watcher}, seconds=120)
+    await asyncio.sleep(0.01)  # the answer of the last task to finish
+    watcher.cancel()
+    return last
+
+
+def _tokens(linkedin: FakeLinkedIn, fernet: Fernet, members: Sequence[str]) -> dict[str, str]:
+    """A LinkedIn access token of each member (LinkedIn person id = the Slack id), encrypted as stored."""
+    return {member: fernet.encrypt(linkedin.issue_token(member).encode()).decode() for member in members}
+
+
 async def _prepare_database(
-    engine: AsyncEngine, known_members: Sequence[str], *, flood: bool = False
+    engine: AsyncEngine,
+    known_members: Sequence[str],
+    *,
+    flood: bool = False,
+    tokens: dict[str, str] | None = None,
 ) -> None:
-    """A fresh schema, the workspace, one published post (id 1) on both networks, the known members,
-    and with `flood` a member UFLOOD's tracked link `FLOOD_CODE`."""
+    """A fresh schema, the workspace, one published post (id 1) on both networks, the known members
+    (with a LinkedIn connection for those with an encrypted token in `tokens`), and with `flood` a member
+    UFLOOD's tracked link `FLOOD_CODE`."""
     now = datetime.now(UTC)
     async with engine.begin() as connection:
         await connection.run_sync(Base.metadata.drop_all)
@@ -273,6 +345,24 @@ async def _prepare_database(
                 for user in known_members
             ]
             await connection.execute(insert(Member), rows)
+        if tokens:
+            ids = dict((await connection.execute(select(Member.external_id, Member.id))).tuples().all())
+            accounts = [
+                {
+                    "workspace_id": workspace_id,
+                    "member_id": ids[member],
+                    "network": Network.LINKEDIN,
+                    "external_person_id": member,
+                    "access_token_encrypted": token,
+                    "expires_at": now + timedelta(days=60),
+                    "scopes": "openid profile email w_member_social",
+                    "status": SocialAccountStatus.CONNECTED,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for member, token in tokens.items()
+            ]
+            await connection.execute(insert(SocialAccount), accounts)
         if flood:
             member_id = await connection.scalar(
                 insert(Member)
@@ -333,7 +423,13 @@ class Server:
         return self._connection.recv()
 
     def ask(self, command: str, timeout: float = 180) -> Any:
+        self.send(command)
+        return self._receive(timeout)
+
+    def send(self, command: str) -> None:
         self._connection.send(command)
+
+    def receive(self, timeout: float = 180) -> Any:
         return self._receive(timeout)
 
     def stop(self) -> ServerReport:
@@ -348,8 +444,11 @@ class Server:
             self._process.join(5)
 
 
-def click_request(user: str, response_url: str) -> tuple[bytes, dict[str, str]]:
-    """A signed `block_actions` click on "Open my share link on X", form-encoded as Slack sends it."""
+def click_request(
+    user: str, response_url: str, action_id: str = ACTION_ID, value: str = VALUE
+) -> tuple[bytes, dict[str, str]]:
+    """A signed `block_actions` click (by default on "Open my share link on X"), form-encoded as Slack
+    sends it."""
     payload = {
         "type": "block_actions",
         "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
@@ -364,10 +463,10 @@ def click_request(user: str, response_url: str) -> tuple[bytes, dict[str, str]]:
         "channel": {"id": CHANNEL, "name": "news"},
         "response_url": response_url,
         "actions": [{
-            "action_id": ACTION_ID,
+            "action_id": action_id,
             "block_id": "b",
             "text": {"type": "plain_text", "text": "Open my share link"},
-            "value": VALUE,
+            "value": value,
             "type": "button",
             "url": "https://x.com/intent/post",
             "action_ts": "1764200000.000200",
@@ -618,9 +717,436 @@ HEADER: Final = (
 )
 
 
+# ------------------------------------------------------------------------------------------------------------
+# the figures of `python3 dev.py bench` (issue 13, targets 1 and 2): `measure(options)`
+
+GROUP: Final = "share click"
+CONCURRENCIES: Final = (50, 200)
+P99_CONCURRENCY: Final = 50  # the p99 target holds at 50 concurrent; at 200 it is shown for context
+AFTER_ACK_TARGET: Final = 10.0
+TWO_PROCESSES_TARGET: Final = 1.3
+NOTHING_CHANGED: Final = t("en", "something_went_wrong")
+HEADROOM: Final = 1.25  # members prepared for a load: the bare app's rate x its seconds x this
+BASELINE_REQUESTS: Final = 2000  # the bare app acks without looking: its clicks are sent round and round
+MembersKind = Literal["first", "known"]
+KIND_NAMES: Final[dict[MembersKind, str]] = {"first": "first contacts", "known": "known members"}
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button that records something before the ack: `recorded`, the row each click leaves (one per
+    member, the benchmark has a single post); `connected`: its members connected LinkedIn."""
+
+    name: str
+    action_id: str
+    value: str
+    recorded: type[Share] | type[Dismissal]
+    kinds: tuple[MembersKind, ...]
+    connected: bool = False
+
+
+OPEN_LINK: Final = Button("open link", "open_share_x", "1:x", Share, ("first", "known"))
+BUTTONS: Final = (
+    OPEN_LINK,
+    # A first contact has not connected LinkedIn: only members Relais knows can claim an API post.
+    Button("share, connected", "share_linkedin", "1", Share, ("known",), connected=True),
+    Button("not for me", "not_for_me", "1", Dismissal, ("first", "known")),
+)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    seconds: float  # each measured load lasts this long (clicks in flight then are finished)
+    warmup: int  # clicks before the first measured load of a server
+
+    @classmethod
+    def of(cls, options: Options) -> Sizes:
+        return cls(2.0, 100) if options.quick else cls(10.0, 300)
+
+
+Request = tuple[int, int, bytes, dict[str, str]]  # (server, click index on it, body, headers)
+
+
+@dataclass
+class Load:
+    """What one measured load got: `acked`, the (server, click index) of each 200."""
+
+    concurrency: int
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    acked: list[tuple[int, int]] = field(default_factory=list)
+    wall: float = 0.0
+    exhausted: bool = False  # ran out of prepared members before its time was up
+
+    @property
+    def throughput(self) -> float:
+        return len(self.acked) / self.wall if self.wall else 0.0
+
+    def p99_ms(self) -> float:
+        ordered = sorted(self.latencies)
+        return 1000 * ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)] if ordered else math.inf
+
+
+async def fire_for(
+    posters: Sequence[Poster], requests: Iterator[Request], concurrency: int, seconds: float
+) -> Load:
+    """`concurrency` clicks in flight for `seconds` (then the ones in flight finish), each to its server."""
+    load = Load(concurrency)
+    end = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        while time.perf_counter() < end:
+            request = next(requests, None)
+            if request is None:
+                load.exhausted = True
+                return
+            server, index, body, headers = request
+            started = time.perf_counter()
+            try:
+                status = await posters[server](body, headers)
+            except (aiohttp.ClientError, TimeoutError):
+                load.statuses[0] += 1
+                continue
+            load.latencies.append(time.perf_counter() - started)
+            load.statuses[status] += 1
+            if status == 200:
+                load.acked.append((server, index))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    load.wall = time.perf_counter() - started
+    return load
+
+
+@dataclass
+class Measured:
+    """A measured load on Relais and its checks (counts of violations)."""
+
+    load: Load
+    after_ack: float = 0.0  # seconds from the end of the load to the last answer
+    errors: int = 0  # non-200 answers + "nothing was changed" answers + errors logged by the servers
+    unanswered: int = 0  # acked clicks not answered exactly once
+    not_durable: int = 0  # acked members without their row right after the load, or told nothing changed
+    # but recorded
+    answers: Counter[str] = field(default_factory=Counter)  # the texts the acked members got, for the log
+
+
+@asynccontextmanager
+async def servers(
+    specs: Sequence[ServerSpec], concurrency: int
+) -> AsyncIterator[tuple[list[Server], list[Poster]]]:
+    """The servers (started one after the other: the first prepares the database) and a client to each."""
+    started: list[Server] = []
+    try:
+        for spec in specs:
+            started.append(Server(spec))
+        async with AsyncExitStack() as stack:
+            posters = [
+                await stack.enter_async_context(load_client("aiohttp", server.info.url, concurrency))
+                for server in started
+            ]
+            yield started, posters
+    finally:
+        for server in started:
+            server.kill()
+
+
+VALUES: Final = {button.action_id: button.value for button in BUTTONS}
+
+
+def requests_for(servers_: Sequence[Server], specs: Sequence[ServerSpec], indices: range) -> list[Request]:
+    """The clicks `indices` of every server, round-robin between the servers, built and signed now."""
+    return [
+        (number, index, *_click(server, spec, index))
+        for index in indices
+        for number, (server, spec) in enumerate(zip(servers_, specs, strict=True))
+    ]
+
+
+def _click(server: Server, spec: ServerSpec, index: int) -> tuple[bytes, dict[str, str]]:
+    user, response_url = spec.clicks[index], server.info.response_urls[index]
+    return click_request(user, response_url, spec.action_id, VALUES[spec.action_id])
+
+
+async def warm_up(
+    servers_: Sequence[Server], specs: Sequence[ServerSpec], posters: Sequence[Poster], sizes: Sizes
+) -> None:
+    requests = requests_for(servers_, specs, range(sizes.warmup))
+    await fire_for(posters, iter(requests), 50, seconds=300)
+    for server in servers_:
+        server.ask("drain")
+
+
+async def baseline(action_id: str, sizes: Sizes) -> dict[int, Load]:
+    """The bare Bolt app that only acks `action_id`, under each concurrency."""
+    users = tuple(f"UBASE{index:06d}" for index in range(BASELINE_REQUESTS))
+    spec = ServerSpec(kind="bolt", database_url=None, clicks=users, action_id=action_id)
+    loads: dict[int, Load] = {}
+    async with servers([spec], max(CONCURRENCIES)) as (started, posters):
+        await warm_up(started, [spec], posters, sizes)
+        requests = requests_for(started, [spec], range(len(users)))
+        for concurrency in CONCURRENCIES:
+            loads[concurrency] = await fire_for(
+                posters, itertools.cycle(requests), concurrency, sizes.seconds
+            )
+        for server in started:
+            server.stop()
+    return loads
+
+
+async def relais_loads(
+    button: Button, kind: MembersKind, url: str, sizes: Sizes, pools: dict[int, int], *, processes: int = 1
+) -> dict[int, Measured]:
+    """Relais (`processes` server processes on the database `url`) under each concurrency, a load of
+    `pools[concurrency]` prepared members at most (distinct members, never clicked before)."""
+    assert processes == 1 or not button.connected, "the LinkedIn tokens live in the first server's fake"
+    phases, first = {}, sizes.warmup
+    for concurrency in CONCURRENCIES:
+        phases[concurrency] = range(first, first + pools[concurrency])
+        first += pools[concurrency]
+    users = [tuple(f"U{number}{index:07d}" for index in range(first)) for number in range(processes)]
+    specs = [
+        ServerSpec(
+            kind="relais",
+            database_url=url,
+            clicks=users[number],
+            known_members=tuple(itertools.chain(*users)) if kind == "known" and number == 0 else (),
+            action_id=button.action_id,
+            connected=button.connected,
+            prepare=number == 0,
+        )
+        for number in range(processes)
+    ]
+    measured: dict[int, Measured] = {}
+    recorded: dict[int, Counter[str]] = {}
+    async with servers(specs, max(CONCURRENCIES)) as (started, posters):
+        await warm_up(started, specs, posters, sizes)
+        for concurrency, indices in phases.items():
+            errors_before = sum(server.ask("stats")[1] for server in started)
+            requests = requests_for(started, specs, indices)
+            load = await fire_for(posters, iter(requests), concurrency, sizes.seconds)
+            for server in started:
+                server.send("settle")
+            recorded[concurrency] = await recorded_members(url, button.recorded)  # right after the last ack
+            settled = [server.receive() for server in started]
+            measured[concurrency] = Measured(
+                load,
+                after_ack=max(after for _, after, _ in settled),
+                errors=sum(errors for _, _, errors in settled) - errors_before,
+            )
+        reports = [server.stop() for server in started]
+    final = await recorded_members(url, button.recorded)
+    for concurrency, result in measured.items():
+        _check(result, users, reports, recorded[concurrency], final)
+    return measured
+
+
+def _check(
+    result: Measured,
+    users: Sequence[Sequence[str]],
+    reports: Sequence[ServerReport],
+    at_end: Counter[str],
+    final: Counter[str],
+) -> None:
+    """Answered exactly once, durable before the ack, told the truth; non-200s and refusals are errors."""
+    answers = [Counter(name for name, _ in report.replies) for report in reports]
+    refusals = [{name for name, text in report.replies if text == NOTHING_CHANGED} for report in reports]
+    acked = [(users[server][index], _url_name(index), server) for server, index in result.load.acked]
+    refused = {member for member, name, server in acked if name in refusals[server]}
+    result.unanswered = sum(1 for _, name, server in acked if answers[server][name] != 1)
+    names = {(server, name) for _, name, server in acked}
+    result.answers = Counter(
+        text[:40]
+        for server, report in enumerate(reports)
+        for name, text in report.replies
+        if (server, name) in names
+    )
+    result.not_durable = (
+        sum(1 for member, _, _ in acked if member not in refused and at_end[member] != 1)
+        + sum(1 for member in refused if final[member])
+        + sum(1 for count in final.values() if count > 1)
+    )
+    result.errors += sum(count for status, count in result.load.statuses.items() if status != 200) + len(
+        refused
+    )
+
+
+async def recorded_members(database_url: str, row: type[Share] | type[Dismissal]) -> Counter[str]:
+    """How many `row`s each Slack user id has (the benchmark has one post: one at most is right)."""
+    engine = db.create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            query = select(Member.external_id).join(row, row.member_id == Member.id)
+            return Counter((await connection.execute(query)).scalars().all())
+    finally:
+        await engine.dispose()
+
+
+# -- the figures ---------------------------------------------------------------------------------------
+
+Key = tuple[str, MembersKind, int, str]  # (button, members, concurrency, database)
+
+
+def measure(options: Options) -> list[Figure]:
+    """Targets 1 and 2 of issue 13, each measurement run `options.repeats` times (medians; correctness
+    counts: the worst run)."""
+    return asyncio.run(_measure(options))
+
+
+async def _measure(options: Options) -> list[Figure]:
+    sizes = Sizes.of(options)
+    databases = {"SQLite": "", "PostgreSQL": options.postgres_url or ""}
+    bases: dict[tuple[str, int], list[Load]] = {}
+    results: dict[Key, list[Measured]] = {}
+    two: dict[int, list[Measured]] = {}
+    files = itertools.count()
+    for repeat in range(1, options.repeats + 1):
+        for database, url in databases.items():
+            if database == "PostgreSQL" and not url:
+                continue
+            base = await baseline(ACTION_ID, sizes)
+            for concurrency, load in base.items():
+                bases.setdefault((database, concurrency), []).append(load)
+                _progress(repeat, f"bare Bolt, {concurrency} concurrent", load)
+            pools = {
+                c: max(500, math.ceil(load.throughput * sizes.seconds * HEADROOM)) for c, load in base.items()
+            }
+            for button in BUTTONS:
+                for kind in button.kinds:
+                    where = url or f"sqlite:///{options.work_dir / f'share-click-{next(files)}.db'}"
+                    loads = await relais_loads(button, kind, db.normalize_database_url(where), sizes, pools)
+                    for concurrency, result in loads.items():
+                        results.setdefault((button.name, kind, concurrency, database), []).append(result)
+                        label = f"{button.name}, {KIND_NAMES[kind]}, {concurrency} concurrent, {database}"
+                        _progress(repeat, label, result.load, base[concurrency], result)
+            if database == "PostgreSQL":
+                loads = await relais_loads(
+                    OPEN_LINK, "first", db.normalize_database_url(url), sizes, pools, processes=2
+                )
+                for concurrency, result in loads.items():
+                    two.setdefault(concurrency, []).append(result)
+                    label = f"{OPEN_LINK.name}, first contacts, {concurrency} concurrent, two processes"
+                    _progress(repeat, label, result.load, base[concurrency], result)
+    figures = [
+        median_figure(
+            GROUP,
+            f"bare Bolt (ack only), {concurrency} concurrent, {database} pass: throughput",
+            [load.throughput for load in loads],
+            "/s",
+        )
+        for (database, concurrency), loads in bases.items()
+    ]
+    for key, runs in results.items():
+        figures.extend(_figures(key, runs, bases[(key[3], key[2])]))
+    if options.postgres_url is None:
+        figures.append(
+            not_measured(GROUP, "every figure on PostgreSQL (targets 1 and 2)", "", "", NO_POSTGRES)
+        )
+    for concurrency, runs in two.items():
+        one = results[(OPEN_LINK.name, "first", concurrency, "PostgreSQL")]
+        name = f"{OPEN_LINK.name}, first contacts, {concurrency} concurrent, PostgreSQL, two processes"
+        ratios = [
+            pair.load.throughput / single.load.throughput for pair, single in zip(runs, one, strict=True)
+        ]
+        figures.append(
+            median_figure(
+                GROUP,
+                f"{name}: throughput vs one process",
+                ratios,
+                "×",
+                comparison=">=",
+                bound=TWO_PROCESSES_TARGET,
+            )
+        )
+        figures.append(_worst(f"{name}: errors", [m.errors for m in runs]))
+        figures.append(
+            _worst(f"{name}: shares not exactly once", [m.not_durable + m.unanswered for m in runs])
+        )
+    return figures
+
+
+NO_POSTGRES: Final = (
+    "no PostgreSQL database given: pass --postgres URL or set RELAIS_BENCH_DATABASE_URL (a database of "
+    "your own: its tables are dropped and recreated)"
+)
+
+
+def _figures(key: Key, runs: Sequence[Measured], bases: Sequence[Load]) -> list[Figure]:
+    button, kind, concurrency, database = key
+    name = f"{button}, {KIND_NAMES[kind]}, {concurrency} concurrent, {database}"
+    ratios = [m.load.throughput / base.throughput for m, base in zip(runs, bases, strict=True)]
+    short = [f"run {n}: {m.load.wall:.1f} s" for n, m in enumerate(runs, 1) if m.load.exhausted]
+    note = f"ran out of prepared members ({', '.join(short)})" if short else ""
+    p99 = [m.load.p99_ms() for m in runs]
+    return [
+        median_figure(
+            GROUP,
+            f"{name}: throughput vs bare Bolt",
+            ratios,
+            "×",
+            comparison=">=",
+            bound=TARGET_RATIO,
+            note=note,
+        ),
+        median_figure(GROUP, f"{name}: p99", p99, "ms", comparison="<=", bound=TARGET_P99_MS)
+        if concurrency == P99_CONCURRENCY
+        else median_figure(GROUP, f"{name}: p99", p99, "ms"),
+        _worst(f"{name}: errors", [m.errors for m in runs]),
+        median_figure(
+            GROUP,
+            f"{name}: after-ack work done, s after the load",
+            [m.after_ack for m in runs],
+            "s",
+            comparison="<=",
+            bound=AFTER_ACK_TARGET,
+        ),
+        _worst(f"{name}: acked clicks not answered exactly once", [m.unanswered for m in runs]),
+        _worst(f"{name}: acked but not recorded right after the load", [m.not_durable for m in runs]),
+    ]
+
+
+def _worst(name: str, runs: Sequence[int]) -> Figure:
+    """A correctness count: its worst run is the figure (one violation in one run is a violation)."""
+    figure = median_figure(GROUP, f"{name} (worst run)", runs, "count", comparison="==", bound=0)
+    return replace(figure, value=float(max(runs)), target="= 0", passed=max(runs) == 0)
+
+
+def _progress(
+    repeat: int, label: str, load: Load, base: Load | None = None, result: Measured | None = None
+) -> None:
+    ratio = f", {load.throughput / base.throughput:.2f}× bare Bolt" if base is not None else ""
+    checks = ""
+    if result is not None:
+        checks = (
+            f", errors {result.errors}, last answer {result.after_ack:.1f} s after the load, "
+            f"not answered once {result.unanswered}, not durable {result.not_durable}"
+        )
+        if result.unanswered or result.not_durable or result.errors:
+            checks += f"; answers: {dict(result.answers.most_common(4))}"
+    print(
+        f"run {repeat}: {label}: {len(load.acked)} clicks in {load.wall:.1f} s, "
+        f"{load.throughput:,.0f}/s{ratio}, p99 {load.p99_ms():.0f} ms{checks}",
+        flush=True,
+    )
+
+
 def parse_arguments(arguments: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tests.benchmarks.bench_share_click", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="2 s loads: checks it works (figures not to quote)"
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each measurement (default 3)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also on this PostgreSQL (its tables are DROPPED and recreated); default: SQLite only",
+    )
+    parser.add_argument(
+        "--detailed",
+        action="store_true",
+        help="instead of the figures: docs/benchmarks.md's runs of a number of clicks (the options below)",
     )
     parser.add_argument("--clicks", type=int, default=3000, help="measured clicks per run (default 3000)")
     parser.add_argument("--concurrency", type=int, default=50, help="clicks in flight at once (default 50)")
@@ -726,7 +1252,18 @@ async def bench(options: argparse.Namespace, folder: Path) -> int:
 def main(arguments: Sequence[str] | None = None) -> int:
     options = parse_arguments(arguments)
     with tempfile.TemporaryDirectory(prefix="relais-bench-") as folder:
-        return asyncio.run(bench(options, Path(folder)))
+        if options.detailed:
+            return asyncio.run(bench(options, Path(folder)))
+        figures = measure(
+            Options(
+                repeats=options.repeats,
+                quick=options.quick,
+                postgres_url=options.postgres,
+                work_dir=Path(folder),
+            )
+        )
+    print_table(figures)
+    return 1 if any(figure.passed is False for figure in figures) else 0
 
 
 if __name__ == "__main__":
