@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Relais
@@ -27,10 +28,19 @@ from bot.services import connections as connection_service
 from bot.services import links, posting, shared_marks
 from bot.services import posts as post_service
 from bot.services.hotpath import AckDeadline, MemberRef, PostRef, started_within
-from bot.services.members import Directory, timezone_of_member
+from bot.services.members import (
+    PROFILE_TTL,
+    Directory,
+    LookupFailed,
+    ensure_member_in,
+    ensure_workspace,
+    language_of,
+    look_up_id,
+    timezone_of_member,
+)
 from bot.services.posting import Claim
 from bot.services.posts import PostError, check_captions
-from bot.services.shares import ShareRecord
+from bot.services.shares import ProfileUpdate, ShareRecord
 from models import Network, Post, PostState, ShareStatus, SocialAccountStatus
 
 logger = logging.getLogger(__name__)
@@ -59,27 +69,42 @@ def card_channel(post: PostRef, channel: str | None) -> str | None:
 # -- who clicks and the post, before the ack -----------------------------------------------------------
 
 
-async def _find(core: Relais, who: Who, post_id: int) -> tuple[MemberRef, PostRef | None]:
-    """Who is clicking and what the post is, from memory when possible, else in one session."""
+@dataclass(frozen=True)
+class Found:
+    """Who clicks and the post, as the hot path knows them: the member's workspace row id, the member
+    (None: not met by this process yet; the share's batch finds or creates their row), and the post."""
+
+    workspace_id: int
+    member: MemberRef | None
+    post: PostRef | None
+
+
+async def _find(core: Relais, who: Who, post_id: int) -> Found:
+    """Who is clicking and what the post is, from memory when possible, else in one session (the
+    workspace's row, created on first contact, and the post)."""
     ref = core.cache.member(who.platform, who.workspace, who.member)
-    post = core.cache.post(ref.workspace_id, post_id) if ref is not None else None
-    if ref is not None and post is not None:
-        return ref, post
+    workspace_id = ref.workspace_id if ref is not None else core.cache.workspace(who.platform, who.workspace)
+    post = core.cache.post(workspace_id, post_id) if workspace_id is not None else None
+    if workspace_id is not None and post is not None:
+        return Found(workspace_id, ref, post)
     async with core.sessions() as session:
-        if ref is None:
-            _, member = await acting.rows(core, session, who)
-            ref = acting.remember(core, who, member)
-        row = await post_service.get_post(session, workspace_id=ref.workspace_id, post_id=post_id)
+        if workspace_id is None:
+            workspace = await ensure_workspace(
+                session, platform=who.platform, external_id=who.workspace, now=core.clock.now()
+            )
+            workspace_id = workspace.id
+        row = await post_service.get_post(session, workspace_id=workspace_id, post_id=post_id)
         await session.commit()
+    core.cache.remember_workspace(who.platform, who.workspace, workspace_id)
     if row is not None:
         post = PostRef.of(row)
         core.cache.remember_post(post)
-    return ref, post
+    return Found(workspace_id, ref, post)
 
 
 async def _find_before_ack(
     core: Relais, who: Who, post_id: int, deadline: AckDeadline, early: Early
-) -> tuple[MemberRef, PostRef | None] | None:
+) -> Found | None:
     """Who clicks and the post, within the ack's budget. On failure nothing was recorded: the member is
     told so, and None returned."""
     task, finished = await started_within(_find(core, who, post_id), deadline.left(LOOKUP_BEFORE_ACK_SECONDS))
@@ -126,10 +151,17 @@ async def _claim_if_connected(
 
 
 async def _claim_click(
-    core: Relais, ref: MemberRef, post: PostRef, network: Network, channel: str | None
-) -> Claim | None:
-    """A click's API share, with the member's caption variant."""
+    core: Relais, who: Who, found: Found, post: PostRef, network: Network, channel: str | None
+) -> tuple[MemberRef, Claim | None]:
+    """A click's API share, with the member's caption variant; the member row (created on first
+    contact) is found in the same session when this process has not met them."""
     async with core.sessions() as session:
+        ref = found.member
+        if ref is None:
+            row = await ensure_member_in(
+                session, workspace_id=found.workspace_id, external_id=who.member, now=core.clock.now()
+            )
+            ref = MemberRef(row.workspace_id, row.id, language_of(row), row.admin_checked_at)
         claim = await _claim_if_connected(
             core,
             session,
@@ -141,7 +173,9 @@ async def _claim_click(
             channel=channel,
         )
         await session.commit()
-    return claim
+    if found.member is None:
+        core.cache.remember_member(who.platform, who.workspace, who.member, ref)
+    return ref, claim
 
 
 async def _api_share_answer(core: Relais, member_id: int, claim: Claim, lang: str) -> Message:
@@ -176,22 +210,24 @@ async def start_share(
     found = await _find_before_ack(core, who, post_id, deadline, early)
     if found is None:
         return Started(answered=True)
-    ref, post = found
+    post = found.post
     if post is None or not shareable(post, network):
-        return Started(ref)
+        return Started(found.member)
     task, finished = await started_within(
-        _claim_click(core, ref, post, network, card_channel(post, channel)), deadline.left()
+        _claim_click(core, who, found, post, network, card_channel(post, channel)), deadline.left()
     )
+    lang = found.member.lang if found.member is not None else acting.cached_language(core, who)
     if not finished:
         # Still being recorded: say so now, and how it ended once it has.
-        await early(say(ref.lang, "still_working"))
+        await early(say(lang, "still_working"))
     try:
-        return Started(ref, await task)
+        ref, claim = await task
     except Exception:
         # The claim's transaction did not commit: nothing was recorded.
         logger.exception("claiming an API share of post %s failed", post_id)
-        await early(say(ref.lang, "something_went_wrong"))
-        return Started(ref, answered=True)
+        await early(say(lang, "something_went_wrong"))
+        return Started(found.member, answered=True)
+    return Started(ref, claim)
 
 
 async def share_answer(
@@ -268,7 +304,7 @@ class Opened:
     """What opening a personal link recorded before the ack: `member`, whether the post could still be
     shared on `network`, and whether this opening counted the share (False: it was counted before)."""
 
-    member: MemberRef
+    member: MemberRef | None  # None: a post that cannot be shared, clicked by someone not met yet
     network: Network
     shareable: bool
     counted: bool
@@ -287,32 +323,40 @@ async def open_share(
     found = await _find_before_ack(core, who, post_id, deadline, early)
     if found is None:
         return None
-    ref, post = found
+    ref, post = found.member, found.post
     if post is None or not shareable(post, network):
         return Opened(ref, network, shareable=False, counted=False)
     record = ShareRecord(
-        workspace_id=ref.workspace_id,
-        member_id=ref.member_id,
+        workspace_id=found.workspace_id,
+        member_id=ref.member_id if ref is not None else None,
         post_id=post_id,
         network=network,
         status=ShareStatus.INTENT,
         at=core.clock.now(),
-        caption=post_service.rotate_caption(post.captions, post_id=post_id, member_id=ref.member_id),
+        caption=post_service.rotate_caption(post.captions, post_id=post_id, member_id=ref.member_id)
+        if ref is not None
+        else None,
         channel=card_channel(post, channel),
+        member=None if ref is not None else who.member,
+        captions=() if ref is not None else post.captions,
     )
-    task, finished = await started_within(core.shares.record(record), deadline.left())
+    task, finished = await started_within(core.shares.recorded(record), deadline.left())
+    lang = ref.lang if ref is not None else acting.cached_language(core, who)
     if not finished:
         # The database is slow (another process holds SQLite's write lock): the share is queued and
         # will be written; the member hears so now, and hears the result once it is.
         logger.warning("share of post %s queued but not confirmed before the ack", post_id)
-        await early(say(ref.lang, "share_still_recording", network=network_name(ref.lang, network.value)))
+        await early(say(lang, "share_still_recording", network=network_name(lang, network.value)))
     try:
-        created = await task
+        recorded = await task
     except Exception:
         logger.exception("recording a share of post %s failed", post_id)
-        await early(say(ref.lang, "something_went_wrong"))
+        await early(say(lang, "something_went_wrong"))
         return None
-    return Opened(ref, network, shareable=True, counted=created or not finished)
+    if recorded.member is not None:
+        ref = recorded.member
+        core.cache.remember_member(who.platform, who.workspace, who.member, ref)
+    return Opened(ref, network, shareable=True, counted=recorded.created or not finished)
 
 
 async def opened_answer(
@@ -322,10 +366,40 @@ async def opened_answer(
     for a share counted before. The language is refreshed from the directory only when stale."""
     if opened is None or (opened.shareable and not opened.counted):
         return None
-    lang = await acting.fresh_language(core, directory, who, opened.member)
+    lang = await fresh_language(core, directory, who, opened.member)
     if not opened.shareable:
         return say(lang, "no_longer_available")
     return say(lang, "share_recorded", network=network_name(lang, opened.network.value))
+
+
+async def fresh_language(core: Relais, directory: Directory, who: Who, known: MemberRef | None) -> str:
+    """After the ack: the member's language, their profile refreshed from the directory only when the
+    one this process saw is stale. The directory is asked outside any transaction, and its answer is
+    written with the share writer's next batch (one UPDATE for many members) rather than in a session
+    of its own; a failed look-up or write keeps what was known."""
+    if known is None:
+        try:
+            return (await acting.caller(core, directory, who)).lang
+        except (SQLAlchemyError, OSError):
+            logger.warning("finding who clicked failed in the database; answering in English", exc_info=True)
+            return acting.cached_language(core, who)
+    now = core.clock.now()
+    if known.checked_at is not None and now - known.checked_at < PROFILE_TTL:
+        return known.lang
+    profile = await look_up_id(directory, member_id=known.member_id, external_id=who.member)
+    if isinstance(profile, LookupFailed):
+        return known.lang
+    try:
+        written = await core.shares.update_profile(
+            ProfileUpdate(known.workspace_id, known.member_id, profile, now)
+        )
+    except Exception:
+        logger.exception("writing the profile of member %s failed", known.member_id)
+        return known.lang
+    if written is None:
+        return known.lang
+    core.cache.remember_member(who.platform, who.workspace, who.member, written)
+    return written.lang
 
 
 # -- Not for me ----------------------------------------------------------------------------------------

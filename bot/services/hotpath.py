@@ -1,7 +1,8 @@
 """Per-process memory for the share click's hot path, which must reach the database as little as
 possible before the ack (docs/benchmarks.md).
 
-Ids never change, so who a platform's user is (workspace id, member id) is kept until evicted; the member's
+Ids never change, so which workspace row a platform's team/tenant is, and who a platform's user is
+(workspace id, member id), are kept until evicted; the member's
 language and when their profile was last checked are refreshed whenever the profile is. A post's
 shareability (state, networks, captions) is kept for `POST_TTL` only: another process (the clock
 expiring it, an admin on another web process cancelling it) may change it, and the TTL bounds how long
@@ -27,6 +28,7 @@ T = TypeVar("T")
 POST_TTL_SECONDS: Final = 1.0
 MAX_MEMBERS: Final = 100_000
 MAX_POSTS: Final = 10_000
+MAX_WORKSPACES: Final = 10_000
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,17 @@ class HotCache:
 
     def __init__(self) -> None:
         self._members: OrderedDict[tuple[str, str, str], MemberRef] = OrderedDict()
+        self._workspaces: dict[tuple[str, str], int] = {}
         self._posts: OrderedDict[tuple[int, int], tuple[float, PostRef]] = OrderedDict()
+
+    def workspace(self, platform: str, workspace: str) -> int | None:
+        """The id of the workspace row of a platform's team/tenant id, if this process has met it."""
+        return self._workspaces.get((platform, workspace))
+
+    def remember_workspace(self, platform: str, workspace: str, workspace_id: int) -> None:
+        if len(self._workspaces) >= MAX_WORKSPACES:
+            self._workspaces.clear()  # a deployment serves a handful: this only bounds a flood of ids
+        self._workspaces[(platform, workspace)] = workspace_id
 
     def member(self, platform: str, workspace: str, user: str) -> MemberRef | None:
         key = (platform, workspace, user)

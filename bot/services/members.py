@@ -75,10 +75,17 @@ async def ensure_member(
     session: AsyncSession, *, workspace: Workspace, external_id: str, now: datetime
 ) -> Member:
     """The member row for a platform user id in `workspace`, created on first contact."""
-    query = select(Member).where(Member.workspace_id == workspace.id, Member.external_id == external_id)
+    return await ensure_member_in(session, workspace_id=workspace.id, external_id=external_id, now=now)
+
+
+async def ensure_member_in(
+    session: AsyncSession, *, workspace_id: int, external_id: str, now: datetime
+) -> Member:
+    """`ensure_member` by the workspace's id (the hot path knows the id, not the row)."""
+    query = select(Member).where(Member.workspace_id == workspace_id, Member.external_id == external_id)
     member = await session.scalar(query)
     if member is None:
-        row = {"workspace_id": workspace.id, "external_id": external_id, "created_at": now, "updated_at": now}
+        row = {"workspace_id": workspace_id, "external_id": external_id, "created_at": now, "updated_at": now}
         await session.execute(insert_ignoring_conflicts(session, Member.__table__, [row]))
         member = (await session.scalars(query)).one()
     return member
@@ -99,13 +106,20 @@ async def look_up(directory: Directory, member: Member) -> Profile | LookupFaile
     """Ask the directory about `member`. Call it outside any transaction: it is a network call, and a
     write transaction held open across it blocks every other writer (on SQLite, all of them).
     None means the person is gone; a failure is logged and reported as `LOOKUP_FAILED`."""
+    return await look_up_id(directory, member_id=member.id, external_id=member.external_id)
+
+
+async def look_up_id(
+    directory: Directory, *, member_id: int, external_id: str
+) -> Profile | LookupFailed | None:
+    """`look_up` by the member's ids (the hot path knows them, not the row)."""
     try:
-        return await directory.profile(member.external_id)
+        return await directory.profile(external_id)
     except Exception as exc:
         # One line, not a traceback each time: a dead token fails every look-up (the traceback at DEBUG).
         logger.warning(
             "directory lookup failed for member %s (%s: %s)",
-            member.id,
+            member_id,
             type(exc).__name__,
             exc,
             exc_info=logger.isEnabledFor(logging.DEBUG),

@@ -8,6 +8,12 @@ every pending record from a queue and inserts the batch in one transaction with
 whether its row was new. Double clicks, parallel clicks and Slack retries all land on the same key.
 Each new share also queues, in that transaction, the edit of the member's sent reminders showing the
 post (`shared_marks`): read and enqueue only, no network call.
+
+The same batch does what else the click path would otherwise do in a session of its own per click
+(docs/benchmarks.md: a session costs about a millisecond of CPU, the bare Bolt app a third of one): a
+first contact's member row is created there (`ShareRecord.member`, Core `INSERT … ON CONFLICT DO
+NOTHING` then one `SELECT` for those who existed), and the profiles read from the directory after the
+acks are written there (`ProfileUpdate`), one `UPDATE` executed for many members.
 """
 
 from __future__ import annotations
@@ -17,14 +23,19 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final, cast
 
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
+from bot.i18n import language_for
 from bot.services import shared_marks
+from bot.services.hotpath import MemberRef
+from bot.services.members import Profile
+from bot.services.posts import rotate_caption
 from bot.services.shared_marks import NewShare
-from models import Network, Share, ShareStatus
+from models import Member, Network, Share, ShareStatus
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +44,12 @@ MAX_BATCH: Final = 500
 
 @dataclass(frozen=True)
 class ShareRecord:
+    """A share to record. `member_id` None: the member is known only by their platform id (`member`),
+    and the writer finds or creates their row in its batch; the caption is then their variant of
+    `captions` (the variant depends on the member's id)."""
+
     workspace_id: int
-    member_id: int
+    member_id: int | None
     post_id: int
     network: Network
     status: ShareStatus
@@ -43,16 +58,48 @@ class ShareRecord:
     # The channel whose post card was clicked (None: a reminder or a personal link); written only when
     # this record creates the row: the first place counts.
     channel: str | None = None
+    member: str | None = None
+    captions: tuple[str, ...] = ()
 
-    @property
-    def key(self) -> tuple[int, int, Network]:
-        return (self.member_id, self.post_id, self.network)
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a share did: `created`, whether this record created the row; `member`, the
+    member's row as the batch found or created it (None when the record named its member by id)."""
+
+    created: bool
+    member: MemberRef | None = None
+
+
+@dataclass(frozen=True)
+class ProfileUpdate:
+    """What the directory said of a member (`profile` None: they are gone), to write on their row as
+    `members.apply_profile` would: a value the directory left out keeps the row's."""
+
+    workspace_id: int
+    member_id: int
+    profile: Profile | None
+    at: datetime
+
+
+Work = ShareRecord | ProfileUpdate
+Key = tuple[int, int, Network]
 
 
 @dataclass
 class _Pending:
-    record: ShareRecord
-    done: asyncio.Future[bool] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    work: Work
+    done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass
+class _Batch:
+    """One transaction's worth: the members each first-contact record resolved to, the shares it
+    created, and each profile update's member as written."""
+
+    members: dict[tuple[int, str], MemberRef] = field(default_factory=dict)
+    created: set[Key] = field(default_factory=set)
+    profiles: dict[int, MemberRef] = field(default_factory=dict)
 
 
 class ShareWriter:
@@ -79,9 +126,24 @@ class ShareWriter:
         self._task = None
 
     async def record(self, record: ShareRecord) -> bool:
+        """Whether this record created the share (False: it existed), once committed."""
+        return (await self.recorded(record)).created
+
+    async def recorded(self, record: ShareRecord) -> Recorded:
+        """`record`, also naming the member row a first-contact record was given."""
+        result: Recorded = await self._submit(record)
+        return result
+
+    async def update_profile(self, update: ProfileUpdate) -> MemberRef | None:
+        """Write a directory answer on the member's row with the next batch; the member as written (None
+        when no such member is in that workspace)."""
+        result: MemberRef | None = await self._submit(update)
+        return result
+
+    async def _submit(self, work: Work) -> Any:
         if self._task is None:
-            raise RuntimeError("ShareWriter.record() before start()")
-        pending = _Pending(record)
+            raise RuntimeError("ShareWriter used before start()")
+        pending = _Pending(work)
         await self._queue.put(pending)
         return await pending.done
 
@@ -91,58 +153,193 @@ class ShareWriter:
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                created = await self._write(batch)
+                written = await self._write([p.work for p in batch])
             except Exception as exc:
-                logger.exception("writing %d share records failed", len(batch))
+                logger.exception("writing %d share records or profiles failed", len(batch))
                 for pending in batch:
                     if not pending.done.done():
                         pending.done.set_exception(exc)
             else:
-                claimed: set[tuple[int, int, Network]] = set()
+                claimed: set[Key] = set()
                 for pending in batch:
-                    key = pending.record.key
-                    first = key in created and key not in claimed
-                    claimed.add(key)
                     if not pending.done.done():
-                        pending.done.set_result(first)
+                        pending.done.set_result(_outcome(pending.work, written, claimed))
             finally:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _write(self, batch: list[_Pending]) -> set[tuple[int, int, Network]]:
-        records: dict[tuple[int, int, Network], ShareRecord] = {}
-        for pending in batch:
-            records.setdefault(pending.record.key, pending.record)
-        rows = [
+    async def _write(self, batch: list[Work]) -> _Batch:
+        records = [work for work in batch if isinstance(work, ShareRecord)]
+        updates = [work for work in batch if isinstance(work, ProfileUpdate)]
+        written = _Batch()
+        async with self._sessions() as session:
+            written.members = await _members_of(session, [r for r in records if r.member_id is None])
+            if records:
+                written.created = await _insert_shares(session, records, written.members)
+            if updates:
+                written.profiles = await _write_profiles(session, updates)
+            await session.commit()
+        return written
+
+
+def _outcome(work: Work, written: _Batch, claimed: set[Key]) -> Recorded | MemberRef | None:
+    """What one pending work's caller is told: for a share, whether it is the first of the batch's
+    records for its key to have created the row (double clicks in one batch: only one did)."""
+    if isinstance(work, ProfileUpdate):
+        return written.profiles.get(work.member_id)
+    member = written.members.get((work.workspace_id, work.member or "")) if work.member_id is None else None
+    key = _key(work, written.members)
+    first = key in written.created and key not in claimed
+    claimed.add(key)
+    return Recorded(first, member)
+
+
+def _member_id(record: ShareRecord, members: dict[tuple[int, str], MemberRef]) -> int:
+    if record.member_id is not None:
+        return record.member_id
+    return members[(record.workspace_id, record.member or "")].member_id
+
+
+def _key(record: ShareRecord, members: dict[tuple[int, str], MemberRef]) -> Key:
+    return (_member_id(record, members), record.post_id, record.network)
+
+
+def _ref(row: Any) -> MemberRef:
+    return MemberRef(
+        row.workspace_id,
+        row.id,
+        language_for(chosen=row.language, locale=row.locale),
+        row.admin_checked_at,
+    )
+
+
+_MEMBER_COLUMNS = (
+    Member.id,
+    Member.workspace_id,
+    Member.external_id,
+    Member.language,
+    Member.locale,
+    Member.admin_checked_at,
+)
+
+
+async def _members_of(session: AsyncSession, records: list[ShareRecord]) -> dict[tuple[int, str], MemberRef]:
+    """The member row of each first-contact record, created when missing (concurrent batches of two
+    processes agree: the unique key decides). New rows come back from the INSERT; the rest (members
+    this process had not met yet) from one SELECT per workspace, scoped to it."""
+    wanted: dict[tuple[int, str], datetime] = {}
+    for record in records:
+        assert record.member is not None, "a share record names its member by id or by platform id"
+        wanted.setdefault((record.workspace_id, record.member), record.at)
+    if not wanted:
+        return {}
+    rows = [
+        {"workspace_id": workspace_id, "external_id": external_id, "created_at": at, "updated_at": at}
+        for (workspace_id, external_id), at in wanted.items()
+    ]
+    inserted = await session.execute(
+        insert_ignoring_conflicts(session, Member.__table__, rows).returning(*_MEMBER_COLUMNS)
+    )
+    found = {(row.workspace_id, row.external_id): _ref(row) for row in inserted}
+    existing: dict[int, list[str]] = {}
+    for workspace_id, external_id in wanted.keys() - found.keys():
+        existing.setdefault(workspace_id, []).append(external_id)
+    for workspace_id, external_ids in existing.items():
+        known = await session.execute(
+            select(*_MEMBER_COLUMNS).where(
+                Member.workspace_id == workspace_id, Member.external_id.in_(external_ids)
+            )
+        )
+        found.update({(row.workspace_id, row.external_id): _ref(row) for row in known})
+    return found
+
+
+async def _insert_shares(
+    session: AsyncSession, batch: list[ShareRecord], members: dict[tuple[int, str], MemberRef]
+) -> set[Key]:
+    """The batch's shares, each key once; the keys this transaction created."""
+    records: dict[Key, ShareRecord] = {}
+    for record in batch:
+        records.setdefault(_key(record, members), record)
+    rows = []
+    for (member_id, post_id, network), r in records.items():
+        caption = r.caption
+        if r.member_id is None:
+            caption = rotate_caption(r.captions, post_id=post_id, member_id=member_id)
+        rows.append(
             {
                 "workspace_id": r.workspace_id,
-                "member_id": r.member_id,
-                "post_id": r.post_id,
-                "network": r.network,
+                "member_id": member_id,
+                "post_id": post_id,
+                "network": network,
                 "status": r.status,
-                "caption": r.caption,
+                "caption": caption,
                 "channel": r.channel,
                 "attempts": 0,
                 "intent_at": r.at if r.status is ShareStatus.INTENT else None,
                 "created_at": r.at,
                 "updated_at": r.at,
             }
-            for r in records.values()
-        ]
-        async with self._sessions() as session:
-            statement = insert_ignoring_conflicts(session, Share.__table__, rows).returning(
-                Share.member_id, Share.post_id, Share.network
-            )
-            result = await session.execute(statement)
-            created = {(row.member_id, row.post_id, Network(row.network)) for row in result}
-            if created:
-                # The member's sent reminders showing the post say so from now on: queued in this same
-                # transaction, so a share is never recorded without it.
-                new = [records[key] for key in created]
-                await shared_marks.mark_shared(
-                    session,
-                    [NewShare(r.workspace_id, r.member_id, r.post_id, r.network) for r in new],
-                    now=max(r.at for r in new),
-                )
-            await session.commit()
-        return created
+        )
+    statement = insert_ignoring_conflicts(session, Share.__table__, rows).returning(
+        Share.member_id, Share.post_id, Share.network
+    )
+    result = await session.execute(statement)
+    created = {(row.member_id, row.post_id, Network(row.network)) for row in result}
+    if created:
+        # The member's sent reminders showing the post say so from now on: queued in this same
+        # transaction, so a share is never recorded without it.
+        new = [(key[0], records[key]) for key in created]
+        await shared_marks.mark_shared(
+            session,
+            [NewShare(r.workspace_id, member_id, r.post_id, r.network) for member_id, r in new],
+            now=max(r.at for _, r in new),
+        )
+    return created
+
+
+_PROFILE_UPDATE = (
+    update(cast(Table, Member.__table__))
+    .where(Member.id == bindparam("m_id"), Member.workspace_id == bindparam("m_workspace"))
+    .values(
+        display_name=func.coalesce(bindparam("m_name"), Member.display_name),
+        locale=func.coalesce(bindparam("m_locale"), Member.locale),
+        timezone=func.coalesce(bindparam("m_timezone"), Member.timezone),
+        is_admin=func.coalesce(bindparam("m_admin"), Member.is_admin),
+        active=bindparam("m_active"),
+        admin_checked_at=bindparam("m_at"),
+        updated_at=bindparam("m_at"),
+    )
+)
+
+
+async def _write_profiles(session: AsyncSession, updates: list[ProfileUpdate]) -> dict[int, MemberRef]:
+    """Each directory answer on its member's row: one UPDATE executed for all of them (the last answer
+    of a member wins), then the rows as written, read back in one SELECT per workspace."""
+    latest = {(u.workspace_id, u.member_id): u for u in updates}
+    await session.execute(
+        _PROFILE_UPDATE,
+        [
+            {
+                "m_id": u.member_id,
+                "m_workspace": u.workspace_id,
+                "m_name": u.profile.display_name if u.profile else None,
+                "m_locale": u.profile.locale if u.profile else None,
+                "m_timezone": u.profile.timezone if u.profile else None,
+                "m_admin": u.profile.is_admin if u.profile else None,
+                "m_active": u.profile.active if u.profile else False,
+                "m_at": u.at,
+            }
+            for u in latest.values()
+        ],
+    )
+    by_workspace: dict[int, list[int]] = {}
+    for workspace_id, member_id in latest:
+        by_workspace.setdefault(workspace_id, []).append(member_id)
+    written: dict[int, MemberRef] = {}
+    for workspace_id, member_ids in by_workspace.items():
+        rows = await session.execute(
+            select(*_MEMBER_COLUMNS).where(Member.workspace_id == workspace_id, Member.id.in_(member_ids))
+        )
+        written.update({row.id: _ref(row) for row in rows})
+    return written

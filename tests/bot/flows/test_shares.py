@@ -3,6 +3,7 @@ answers are asserted as the neutral messages they are, and the database as it is
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
@@ -19,6 +20,7 @@ from bot.services.hotpath import AckDeadline
 from bot.services.links import tracked_url
 from models import (
     Dismissal,
+    Member,
     Network,
     Platform,
     Post,
@@ -177,6 +179,40 @@ async def test_opening_the_personal_link_counts_the_share_once(
     async with sessions() as session:
         [share] = (await session.scalars(select(Share))).all()
     assert (share.status, share.network) == (ShareStatus.INTENT, Network.X)
+
+
+async def test_first_contacts_opening_at_once_get_their_member_row_and_share_in_one_batch(
+    writing: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    """People this process never met open their personal link together (Anne twice): each member row is
+    created with the share, in the writer's batch, once; each share counted once with the member's
+    caption variant; each answered once, in the directory's language, and the profile written."""
+    post_id = await a_post(writing, directory)
+    people = [ANNE, ANNE, *(Who(Platform.SLACK, "TEAM", f"UNEW{n}") for n in range(5))]
+    opened = await asyncio.gather(
+        *(shares.open_share(writing, who, post_id, Network.X, Early()) for who in people)
+    )
+    assert all(o is not None and o.member is not None for o in opened)
+    assert sum(1 for o in opened if o is not None and o.counted) == 6  # Anne's second opening counts nothing
+    answers = await asyncio.gather(
+        *(shares.opened_answer(writing, directory, who, o) for who, o in zip(people, opened, strict=True))
+    )
+    said = [(who.member, a.summary) for who, a in zip(people, answers, strict=True) if a is not None]
+    assert [key for key, _ in said] == ["UANNE", *(f"UNEW{n}" for n in range(5))]  # each once
+    assert all(isinstance(text, Text) and text.key == "share_recorded" for _, text in said)
+    assert [text.lang for who, text in said if isinstance(text, Text)] == ["fr", *["en"] * 5]
+    async with sessions() as session:
+        members = {m.external_id: m for m in await session.scalars(select(Member))}
+        rows = (await session.scalars(select(Share))).all()
+    assert sorted(members) == sorted({"UBOSS", "UANNE", *(f"UNEW{n}" for n in range(5))})
+    assert sorted(r.member_id for r in rows) == sorted(members[w.member].id for w in set(people))
+    for row in rows:
+        assert row.caption == ["First words", "Second words"][(row.member_id + post_id) % 2]
+    assert (members["UANNE"].locale, members["UANNE"].admin_checked_at) == ("fr-FR", START)
+    assert (members["UNEW0"].admin_checked_at, members["UNEW0"].active) == (
+        START,
+        False,
+    )  # not in the directory
 
 
 async def test_opening_a_link_to_a_network_the_post_was_not_queued_for_counts_nothing(

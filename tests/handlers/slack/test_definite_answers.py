@@ -101,7 +101,8 @@ async def test_every_click_is_answered_in_time_while_another_process_holds_the_w
     with _write_lock_held_by_another_process(database_url, 8):
         results = await asyncio.gather(
             _timed_click(slack, "UEMP2", "open_share_x", "1:x"),  # known: his share waits for the lock
-            _timed_click(slack, "UNEW", "open_share_x", "1:x"),  # first contact: cannot even be created
+            # First contact: her member row is created with her share, in the writer's batch: it waits too.
+            _timed_click(slack, "UNEW", "open_share_x", "1:x"),
             _timed_click(slack, "UEMP3", "not_for_me", "1"),
         )
         for status, elapsed, _ in results:
@@ -114,7 +115,8 @@ async def test_every_click_is_answered_in_time_while_another_process_holds_the_w
             "You will get a message here as soon as it is counted."
         ]
         assert [r["text"] for r in await slack.responses(nadia, timeout=3)] == [
-            "Something went wrong on my side; nothing was changed. Please try again."
+            "I am still recording your share on X: the database is busy. "
+            "You will get a message here as soon as it is counted."
         ]
     # Once the lock is gone, what was promised comes, and nothing else.
     assert [r["text"] for r in await slack.responses(bob, count=2, timeout=20)][1] == (
@@ -123,11 +125,16 @@ async def test_every_click_is_answered_in_time_while_another_process_holds_the_w
     still, noted = await slack.responses(carla, count=2, timeout=20)
     assert still["text"] == STILL_WORKING  # told within the ack's budget, while the lock was held
     assert noted["text"].startswith("Noted")
+    assert [r["text"] for r in await slack.responses(nadia, count=2, timeout=20)][1] == (
+        "Thanks! Your share on X is counted."
+    )
     await slack.settle(0.5)
-    assert len(_texts(slack, nadia)) == 1
+    assert len(_texts(slack, nadia)) == 2
     bob_id = await _member_id(sessions, "UEMP2")
     assert await _count(sessions, Share, Share.member_id == bob_id) == 1
-    assert await _count(sessions, Share) == 1
+    nadia_id = await _member_id(sessions, "UNEW")
+    assert await _count(sessions, Share, Share.member_id == nadia_id) == 1
+    assert await _count(sessions, Share) == 2
     assert await _count(sessions, Dismissal) == 1
 
 
