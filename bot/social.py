@@ -89,15 +89,15 @@ class RateLimited(SocialError):
 
 
 class Transient(SocialError):
-    """The request was certainly not acted on (5xx other than 504, connection refused, connect timeout):
-    safe to retry."""
+    """The request was certainly not acted on (503, connection refused, connect timeout; any 5xx for a
+    call that changes nothing): safe to retry."""
 
     reason = "unavailable"
 
 
 class OutcomeUnknown(SocialError):
-    """The request may have been acted on (timeout after sending, 504, connection lost mid-answer):
-    never retried blindly."""
+    """The request may have been acted on (timeout after sending, connection lost mid-answer, 500, 502,
+    504 to a publishing call): never retried blindly."""
 
     reason = "unknown"
 

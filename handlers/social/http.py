@@ -40,9 +40,10 @@ async def send(
     """Send one request; return the answer if it is a 2xx or a status in `ok`, else raise its SocialError.
 
     `may_act` marks a call that must not be repeated blindly (publishing): when the provider may have
-    received it but no answer came (read timeout, dropped connection, 504), the error is OutcomeUnknown
-    rather than Transient. httpx exceptions are not chained (`from None`): they carry the request, whose
-    headers hold the bearer token.
+    received it but no answer came (read timeout, dropped connection), or it failed in a way that does
+    not say whether the work was done (500, 502, 504), the error is OutcomeUnknown rather than
+    Transient. httpx exceptions are not chained (`from None`): they carry the request, whose headers hold
+    the bearer token.
     """
     secrets = [v for v in (token, auth[1] if auth else None) if v]
     secrets += [v for k, v in (data or {}).items() if k in _SECRET_FIELDS and v]
@@ -98,10 +99,14 @@ def classify(
         # Without the caller's clock a relative Retry-After cannot be placed in time: the caller's own
         # default wait applies (every time a decision uses comes from the injected clock).
         return RateLimited(detail, retry_at=retry_at(response.headers, now))
-    if status in (500, 502, 503):
+    if status == 503 or (status >= 500 and not may_act):  # 503: the provider turned the request away
         return Transient(detail, status=status)
-    if status >= 500:  # 504 and the rarer ones: the provider may have done the work before failing
-        return (OutcomeUnknown if may_act else Transient)(detail, status=status)
+    if status >= 500:
+        # 500, 502, 504 and the rarer ones: the provider may have done the work before failing (a post
+        # made, then an error on the way back). A retry would make a second post whenever the network
+        # does not refuse it as a duplicate, and LinkedIn does not when the card's thumbnail, uploaded
+        # anew for each attempt, differs.
+        return OutcomeUnknown(detail, status=status)
     if status == 403:
         return Rejected("forbidden", detail, status=status)
     return Rejected("invalid", detail, status=status)

@@ -45,8 +45,10 @@ app's settings at it (`LINKEDIN_AUTH_URL=fake.auth_url`, `LINKEDIN_API_URL=fake.
 
 Both record every request (`calls`), keep their state as plain data (`tokens`, `posts` / `tweets`,
 `members` / `users`) and take failure injection: `fail_next(key, status=..., headers=..., json=...,
-times=...)` and `delay(key, seconds)`, where `key` is a route name (see `ROUTES`), a request path
-("/rest/posts", "/2/tweets") or "METHOD /path".
+times=..., acts=...)`, `delay(key, seconds)` and `burst(key, *answers)` (a run of mixed answers: errors,
+errors after the work was done, timeouts after it was done, normal answers), where `key` is a route name
+(see `ROUTES`), a request path ("/rest/posts", "/2/tweets") or "METHOD /path". `idle()` waits until no
+request is being answered (a stalled one included).
 """
 
 from __future__ import annotations
@@ -117,9 +119,11 @@ class FakeToken:
 
 @dataclass
 class _Failure:
-    status: int
+    status: int  # 0: the normal answer (see `acts` and `stall`)
     headers: dict[str, str]
     json: Any
+    acts: bool = False  # the request is carried out (a post is made) before `status` is answered
+    stall: float = 0.0  # seconds before anything happens (a client that waits less sees a timeout)
 
 
 @dataclass
@@ -221,6 +225,9 @@ class _FakeServer(LocalServer):
         self.codes: dict[str, _AuthCode] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._denials = 0
         super().__init__()
 
@@ -254,12 +261,43 @@ class _FakeServer(LocalServer):
         headers: Mapping[str, str] | None = None,
         json: Any = None,
         times: int = 1,
+        acts: bool = False,
     ) -> None:
         """Make the next `times` requests matching `key` (a route name, a path, or "METHOD /path") answer
-        `status` with the platform's usual error body (or `json`) and `headers` added."""
+        `status` with the platform's usual error body (or `json`) and `headers` added. With `acts` the
+        request is carried out first (the post is made), as when a server fails after its work is done."""
         self._failures.setdefault(key, []).extend(
-            _Failure(status=status, headers=dict(headers or {}), json=json) for _ in range(times)
+            _Failure(status=status, headers=dict(headers or {}), json=json, acts=acts) for _ in range(times)
         )
+
+    def burst(self, key: str, *answers: int | str, stall: float = 1.0) -> None:
+        """Queue the answers of the next requests matching `key`, one each, in order:
+
+        * a status (`500`, `429`, `401`...): the platform's error body, nothing done;
+        * `"500 after"` (any status): the request is carried out (the post is made), then the error;
+        * `"timeout"`: carried out and answered normally, but only after `stall` seconds (a timeout for a
+          client that waits less, after the network did the work);
+        * `"ok"`: the normal answer.
+
+        Requests beyond the burst are answered normally. A 429 comes without `Retry-After` (X's real 429s
+        carry `x-rate-limit-reset`, added as usual)."""
+        queue = self._failures.setdefault(key, [])
+        for answer in answers:
+            if answer == "ok":
+                queue.append(_Failure(status=0, headers={}, json=None))
+            elif answer == "timeout":
+                queue.append(_Failure(status=0, headers={}, json=None, acts=True, stall=stall))
+            elif isinstance(answer, str) and answer.endswith(" after"):
+                queue.append(_Failure(status=int(answer.split()[0]), headers={}, json=None, acts=True))
+            elif isinstance(answer, int):
+                queue.append(_Failure(status=answer, headers={}, json=None))
+            else:
+                raise ValueError(f"unknown answer {answer!r}")
+
+    async def idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109 - a test's own bound
+        """Wait until no request is being answered (stalled ones finish their work), at most `timeout`."""
+        async with asyncio.timeout(timeout):
+            await self._idle.wait()
 
     def delay(self, key: str, seconds: float) -> None:
         """Answer requests matching `key` only after `seconds`, until `reset()`; 0 removes the delay."""
@@ -361,25 +399,39 @@ class _FakeServer(LocalServer):
             call.form = {k: v for k, v in form.items() if isinstance(v, str)}
         self.calls.append(call)
         request[_CALL_KEY] = call
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            response = await self._answer(request, call, handler)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+        self._finish(request, call, response)
+        call.status = response.status
+        return response
+
+    async def _answer(self, request: web.Request, call: SocialCall, handler: Handler) -> web.StreamResponse:
+        """The delay, then the injected failure (or burst answer) queued first for the request, if any,
+        else the handler's answer."""
         keys = self._keys(call)
         for key in keys:
             seconds = self._delays.get(key)
             if seconds:
                 await asyncio.sleep(seconds)
                 break
-        response: web.StreamResponse | None = None
-        for key in keys:
-            queue = self._failures.get(key)
-            if queue:
-                failure = queue.pop(0)
-                response = self._failure_response(call, failure)
-                for name, value in failure.headers.items():
-                    response.headers[name] = value
-                break
-        if response is None:
-            response = await handler(request)
-        self._finish(request, call, response)
-        call.status = response.status
+        failure = next((queue.pop(0) for key in keys if (queue := self._failures.get(key))), None)
+        if failure is None:
+            return await handler(request)
+        if failure.stall:
+            await asyncio.sleep(failure.stall)
+        if failure.status == 0:
+            return await handler(request)
+        if failure.acts:
+            await handler(request)
+        response = self._failure_response(call, failure)
+        for name, value in failure.headers.items():
+            response.headers[name] = value
         return response
 
 

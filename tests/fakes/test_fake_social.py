@@ -345,6 +345,35 @@ async def test_linkedin_failure_injection_and_delay(linkedin: FakeLinkedIn, http
     assert fast.status_code == 200
 
 
+async def test_a_burst_answers_in_order_and_its_late_or_failed_requests_may_have_posted(
+    linkedin: FakeLinkedIn, http: httpx.AsyncClient
+) -> None:
+    sub = linkedin.consenting
+    token = linkedin.issue_token(sub)
+    url = f"{linkedin.api_url}/rest/posts"
+    linkedin.burst("create_post", 500, "500 after", "timeout", "ok", stall=0.6)
+
+    async def post(text: str, wait: float = 5.0) -> int:
+        response = await http.post(
+            url, json=_li_post(sub, text), headers=_li_headers(linkedin, token), timeout=wait
+        )
+        return response.status_code
+
+    assert await post("refused") == 500
+    assert [p["commentary"] for p in linkedin.posts.values()] == []
+    assert await post("failed after") == 500
+    assert [p["commentary"] for p in linkedin.posts.values()] == ["failed after"]
+    with pytest.raises(httpx.ReadTimeout):
+        await post("late", wait=0.2)
+    await linkedin.idle()
+    assert [p["commentary"] for p in linkedin.posts.values()] == ["failed after", "late"]
+    assert await post("normal") == 201
+    assert await post("after the burst") == 201
+    assert len(linkedin.posts) == 4
+    with pytest.raises(ValueError, match="unknown answer"):
+        linkedin.burst("create_post", "sometimes")
+
+
 # ------------------------------------------------------------------------------------------------------------
 # X
 

@@ -9,10 +9,10 @@ nothing (the clock runs what is still pending). Running that row calls the API o
 * `failed` with a reason (`unauthorized`: the account is marked disconnected; `duplicate`, `too_long`,
   `forbidden`, `invalid`; `unavailable`/`rate_limited` after `MAX_ATTEMPTS`; `not_connected`;
   `withdrawn`: the post was cancelled or expired before a retry);
-* `retrying` — 429, 5xx or a connection that never reached the network: the row is due again after
+* `retrying` — 429, 503 or a connection that never reached the network: the row is due again after
   `Retry-After` / `x-rate-limit-reset` or a backoff, and the member hears the final result later;
-* `unknown` — the request may have been acted on (timeout after sending, 504, or a crash mid-call
-  found by `recover_stale`): never posted again unless the member checks and asks (`repost`).
+* `unknown` — the request may have been acted on (timeout after sending, 500, 502, 504, or a crash
+  mid-call found by `recover_stale`): never posted again unless the member checks and asks (`repost`).
 """
 
 from __future__ import annotations

@@ -705,11 +705,11 @@ async def test_429_waits_for_the_reset_then_posts_and_tells_the_member(world: Wo
     assert dm["text"] == "Posted on X. Thank you!"
 
 
-async def test_500_then_success_is_retried_with_backoff(world: World) -> None:
+async def test_503_then_success_is_retried_with_backoff(world: World) -> None:
     w = world
     await _connect(w, "UEMP2", "linkedin")
     message = await _publish(w)
-    w.linkedin.fail_next("create_post", status=500)
+    w.linkedin.fail_next("create_post", status=503)
     answer = await _click_share(w, "UEMP2", "linkedin", message)
     assert "I will try again at 09:00" in answer["text"]  # 30 s later, same minute in London (UTC)
     w.clock.advance(timedelta(seconds=31))
@@ -932,7 +932,7 @@ async def _gone(w: World) -> bool:
 
 
 async def test_tokens_never_reach_the_logs(world: World, caplog: pytest.LogCaptureFixture) -> None:
-    """Through a 500, a refresh, a 401, a refused refresh and a revocation: no token, code or state in
+    """Through a 503, a refresh, a 401, a refused refresh and a revocation: no token, code or state in
     any log line."""
     w = world
     caplog.set_level("DEBUG")
@@ -940,8 +940,8 @@ async def test_tokens_never_reach_the_logs(world: World, caplog: pytest.LogCaptu
     seen = {*w.x.tokens, *w.x.refresh_tokens, *w.x.codes}
     seen |= {q["state"] for q in w.x.authorization_requests}
     message = await _publish(w)
-    w.x.fail_next("create_tweet", status=500)
-    await _click_share(w, "UEMP2", "x", message)  # 500: will retry
+    w.x.fail_next("create_tweet", status=503)
+    await _click_share(w, "UEMP2", "x", message)  # 503: will retry
     w.clock.advance(timedelta(hours=2))
     await _clock_pass(w)  # refresh, then posted
     seen |= {*w.x.tokens, *w.x.refresh_tokens}
