@@ -108,17 +108,20 @@ def _file_identity(path: str) -> tuple[int, int] | None:
     return status.st_dev, status.st_ino
 
 
-def insert_ignoring_conflicts(session: AsyncSession, table: Any, rows: list[dict[str, Any]]) -> Any:
+def insert_ignoring_conflicts(session: AsyncSession, table: Any, rows: list[dict[str, Any]] | None) -> Any:
     """An `INSERT … ON CONFLICT DO NOTHING` statement for the session's dialect (SQLite or PostgreSQL):
-    the way to record something exactly once under concurrency, keyed by a unique constraint."""
+    the way to record something exactly once under concurrency, keyed by a unique constraint. `rows`
+    None: the rows are given to `execute` instead (an executemany, compiled once however many rows)."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).values(rows).on_conflict_do_nothing()
+        postgres = pg_insert(table)
+        return (postgres if rows is None else postgres.values(rows)).on_conflict_do_nothing()
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table).values(rows).on_conflict_do_nothing()
+    sqlite = sqlite_insert(table)
+    return (sqlite if rows is None else sqlite.values(rows)).on_conflict_do_nothing()
 
 
 T = TypeVar("T")

@@ -25,6 +25,7 @@ from models.link import Click, TrackedLink, VisitTally
 from models.member import Member
 from models.oauth import OAuthAttempt
 from models.outbox import OutboxMessage
+from models.points import PointsRefresh, SettledPoints
 from models.post import Delivery, Post
 from models.share import Share
 from models.social import SocialAccount
@@ -53,8 +54,10 @@ __all__ = [
     "OutboxMessage",
     "OutboxState",
     "Platform",
+    "PointsRefresh",
     "Post",
     "PostState",
+    "SettledPoints",
     "Share",
     "ShareStatus",
     "SignInAttempt",

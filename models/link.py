@@ -16,7 +16,10 @@ class TrackedLink(WorkspaceScoped, Base):
     """An unguessable `code` (at least 64 random bits) standing for post × member × network."""
 
     __tablename__ = "tracked_link"
-    __table_args__ = (UniqueConstraint("post_id", "member_id", "network"),)
+    __table_args__ = (
+        UniqueConstraint("post_id", "member_id", "network"),
+        Index(None, "member_id"),  # a member's own clicks (`/relais me`, `bot.services.scores`)
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)

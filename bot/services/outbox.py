@@ -17,6 +17,7 @@ jitter so that messages that failed together do not all come back at the same in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -24,11 +25,11 @@ from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
-from bot.notifier import TRANSIENT, Delivered, Notifier, RatePolicy
+from bot.notifier import RATE_LIMITED, TRANSIENT, Delivered, Notifier, RatePolicy
 from models import OutboxMessage, OutboxState, Workspace
 from models.outbox import OutboxPacing
 
@@ -51,6 +52,10 @@ BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
 # outage, a burst of 429s) come back spread over a quarter of their delay rather than all at once.
 BACKOFF_SPREAD: Final = 0.25
 SLOT_ATTEMPTS: Final = 5
+# A drainer with nothing due looks again this often: another process (the web one) may have enqueued.
+IDLE_SECONDS: Final = 5.0
+# ... and with something due that it could not take (another drainer's), waits this little.
+MIN_WAIT_SECONDS: Final = 0.02
 # The `outbox_pacing` key of a workspace's own pace (`WorkspacePace`): no platform id is "*" (Slack's are
 # letters and digits, Teams' `19:…`, `29:…`, `a:…` or an Entra object id).
 WORKSPACE_KEY: Final = "*"
@@ -79,20 +84,46 @@ async def enqueue(
 ) -> None:
     """Add a message to send (nothing happens if `dedupe_key` was already used in this workspace);
     `round_key` names the round it belongs to (`bot.services.progress`)."""
-    row = {
-        "workspace_id": workspace_id,
-        "kind": kind,
-        "destination": destination,
-        "payload": payload,
-        "dedupe_key": dedupe_key,
-        "round_key": round_key,
-        "state": OutboxState.PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-        "updated_at": now,
-    }
-    await session.execute(insert_ignoring_conflicts(session, OutboxMessage.__table__, [row]))
+    await enqueue_many(
+        session,
+        workspace_id=workspace_id,
+        kind=kind,
+        messages=[(destination, payload, dedupe_key)],
+        now=now,
+        round_key=round_key,
+    )
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    kind: str,
+    messages: Collection[tuple[str, dict[str, Any], str | None]],
+    now: datetime,
+    round_key: str | None = None,
+) -> None:
+    """`enqueue` for many messages of one kind, each (destination, payload, dedupe key), as one
+    executemany (one statement compiled once, sent in batches): a round of 50,000 private messages
+    costs no 50,000 statements."""
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "kind": kind,
+            "destination": destination,
+            "payload": payload,
+            "dedupe_key": dedupe_key,
+            "round_key": round_key,
+            "state": OutboxState.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for destination, payload, dedupe_key in messages
+    ]
+    if rows:
+        await session.execute(insert_ignoring_conflicts(session, OutboxMessage.__table__, None), rows)
 
 
 async def cancel_pending(session: AsyncSession, *, workspace_id: int, dedupe_prefix: str) -> None:
@@ -120,6 +151,7 @@ async def drain(
     limit: int = 200,
     skip_kinds: Collection[str] = NOT_CHAT_KINDS,
     jitter: Jitter = random.random,
+    stop: asyncio.Event | None = None,
 ) -> int:
     """Send every due pending chat message (up to `limit`): every kind but `skip_kinds` (by default the
     work rows that are not chat messages); returns how many were sent. Each goes through the notifier of
@@ -130,7 +162,8 @@ async def drain(
     two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`. Each
     send then takes a slot for its destination (`take_slot`), shared through the database with every
     other drainer; a message with no free slot is given back, due when one frees up. A failed one is
-    retried later (`record`, its delay stretched by a draw of `jitter`).
+    retried later (`record`, its delay stretched by a draw of `jitter`). Once `stop` is set, no further
+    message is claimed (the one being sent is finished and recorded).
     """
     served = served_platforms(notifiers)
     if not served:
@@ -139,6 +172,8 @@ async def drain(
     platform_of: dict[int, str] = {}
     sent = 0
     for _ in range(limit):
+        if stop is not None and stop.is_set():
+            break
         message = await claim_next(sessions, now(), skip_kinds=skip_kinds, platforms=served)
         if message is None:
             break
@@ -176,6 +211,53 @@ async def drain(
             await session.commit()
         sent += outcome.ok
     return sent
+
+
+async def keep_draining(
+    drain_once: Callable[[], Awaitable[int]],
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    platforms: Collection[str],
+    now: Callable[[], datetime],
+    stop: asyncio.Event,
+    idle: float = IDLE_SECONDS,
+) -> None:
+    """Drain (`drain_once`: a pass of `drain`, which must stop claiming once `stop` is set) until `stop`:
+    pass after pass while messages are due, then sleep until the next one is due, or `idle` seconds at
+    most (another process may have enqueued some). A pass that fails is logged and tried again.
+
+    A drain run only by the clock's jobs took 200 messages a pass, once a minute: a round of thousands
+    went out at 200 a minute, a fifth of what Slack allows (tests/benchmarks/bench_fanout.py). Every
+    `relais clock` runs this, its leader and its standbys alike: claims and paces are shared through the
+    database, so two clocks are two drainers."""
+    while not stop.is_set():
+        try:
+            await drain_once()
+            due = await next_due(sessions, platforms=platforms)
+        except Exception:
+            logger.exception("draining the outbox failed; trying again")
+            due = None
+        wait = idle if due is None else min(max((due - now()).total_seconds(), MIN_WAIT_SECONDS), idle)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+
+
+async def next_due(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    platforms: Collection[str],
+    skip_kinds: Collection[str] = NOT_CHAT_KINDS,
+) -> datetime | None:
+    """When the next pending chat message of `platforms` is due (None: there is none)."""
+    async with sessions() as session:
+        due: datetime | None = await session.scalar(
+            select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.state == OutboxState.PENDING,
+                OutboxMessage.kind.not_in(skip_kinds),
+                of_platforms(platforms),
+            )
+        )
+    return due
 
 
 def served_platforms(notifiers: Notifiers) -> list[str]:
@@ -387,7 +469,7 @@ async def claim_next(
 def record(row: OutboxMessage, outcome: Delivered, now: datetime, *, jitter: Jitter = random.random) -> None:
     """Write a send's outcome on its row: sent, failed for good, or pending again after a delay: the
     platform's Retry-After, else the backoff for this attempt, times 1 + `BACKOFF_SPREAD` × a draw of
-    `jitter` (so never sooner than the platform asked)."""
+    `jitter` (so never sooner than the platform asked). Being rate limited is no attempt."""
     row.updated_at = now
     if outcome.ok:
         row.state = OutboxState.SENT
@@ -396,10 +478,14 @@ def record(row: OutboxMessage, outcome: Delivered, now: datetime, *, jitter: Jit
         row.last_error = None
         return
     row.last_error = outcome.reason
-    if outcome.permanent or row.attempts >= MAX_ATTEMPTS:
+    if outcome.error == RATE_LIMITED:
+        # Not the message's failure: the platform asked to wait (Slack's random 429s, a busy workspace).
+        # It uses up no attempt, so that no message is ever given up for having been asked to wait.
+        row.attempts = max(row.attempts - 1, 0)
+    elif outcome.permanent or row.attempts >= MAX_ATTEMPTS:
         row.state = OutboxState.FAILED
         return
-    delay = outcome.retry_after or BACKOFF_SECONDS[min(row.attempts, len(BACKOFF_SECONDS)) - 1]
+    delay = outcome.retry_after or BACKOFF_SECONDS[min(max(row.attempts, 1), len(BACKOFF_SECONDS)) - 1]
     delay *= 1 + BACKOFF_SPREAD * min(max(jitter(), 0.0), 1.0)
     row.state = OutboxState.PENDING
     row.next_attempt_at = now + timedelta(seconds=delay)

@@ -8,13 +8,38 @@ link does not make the board meaningless). Aggregates are computed in SQL, per w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Final
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Final, cast
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Select,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    not_,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Click, Dismissal, Member, Network, Share, ShareStatus, TrackedLink
+from bot.db import insert_ignoring_conflicts
+from models import (
+    Click,
+    Dismissal,
+    Member,
+    Network,
+    PointsRefresh,
+    SettledPoints,
+    Share,
+    ShareStatus,
+    TrackedLink,
+)
 
 POSTED_POINTS: Final = 10
 INTENT_POINTS: Final = 3
@@ -45,36 +70,130 @@ def _week(column: Any, dialect: str) -> ColumnElement[str]:
     return func.strftime("%Y-%W", column)
 
 
+def _points_rows(
+    workspace_id: int,
+    dialect: str,
+    *,
+    since: datetime | None = None,
+    before: datetime | None = None,
+    member_id: int | None = None,
+) -> tuple[Select[int, int], Select[int, int]]:
+    """Two selects of (member_id, points) rows, several per member, to `union_all`: each counted share's
+    points, and each link's capped clicks of one week; of the shares and clicks dated in [since, before),
+    of one member if given."""
+    shares = select(Share.member_id.label("member_id"), share_points().label("points")).where(share_counts())
+    weekly = select(Click.link_id, func.count().label("n")).where(Click.counted.is_(True))
+    if member_id is None:
+        shares = shares.where(Share.workspace_id == workspace_id)
+        weekly = weekly.where(Click.workspace_id == workspace_id)
+    else:
+        shares = shares.where(*_own_shares(member_id))
+        weekly = weekly.where(_own_clicks(member_id))
+    if since is not None:
+        shares = shares.where(Share.created_at >= since)
+        weekly = weekly.where(Click.at >= since)
+    if before is not None:
+        shares = shares.where(Share.created_at < before)
+        weekly = weekly.where(Click.at < before)
+    capped = weekly.group_by(Click.link_id, _week(Click.at, dialect)).subquery()
+    clicks = (
+        select(TrackedLink.member_id.label("member_id"), _capped(capped.c.n).label("points"))
+        .join(capped, capped.c.link_id == TrackedLink.id)
+        .where(TrackedLink.workspace_id == workspace_id)
+    )
+    return shares, clicks
+
+
 async def points_by_member(
     session: AsyncSession, *, workspace_id: int, since: datetime | None = None
 ) -> dict[int, int]:
     """Member id → points (only members with any)."""
-    dialect = session.get_bind().dialect.name
-    share_value = share_points()
-    shares = select(Share.member_id, func.sum(share_value)).where(Share.workspace_id == workspace_id)
-    if since is not None:
-        shares = shares.where(Share.created_at >= since)
-    points: dict[int, int] = {}
-    for member_id, value in await session.execute(shares.group_by(Share.member_id)):
-        points[member_id] = int(value or 0)
-
-    weekly = (
-        select(Click.link_id, func.count().label("n"))
-        .where(Click.workspace_id == workspace_id, Click.counted.is_(True))
-        .group_by(Click.link_id, _week(Click.at, dialect))
-    )
-    if since is not None:
-        weekly = weekly.where(Click.at >= since)
-    capped = weekly.subquery()
-    clicks = (
-        select(TrackedLink.member_id, func.sum(_capped(capped.c.n)))
-        .join(capped, capped.c.link_id == TrackedLink.id)
-        .where(TrackedLink.workspace_id == workspace_id)
-        .group_by(TrackedLink.member_id)
-    )
-    for member_id, value in await session.execute(clicks):
-        points[member_id] = points.get(member_id, 0) + int(value or 0)
+    rows = union_all(*_points_rows(workspace_id, session.get_bind().dialect.name, since=since)).subquery()
+    summed = select(rows.c.member_id, func.sum(rows.c.points)).group_by(rows.c.member_id)
+    points = {member_id: int(value or 0) for member_id, value in await session.execute(summed)}
     return {member_id: value for member_id, value in points.items() if value > 0}
+
+
+def _own_shares(member_id: int) -> tuple[ColumnElement[bool], ...]:
+    """One member's shares, found through the (member, post, network) index. No workspace filter: the
+    member pins it, and beside it SQLite (no statistics kept) would scan the workspace's index instead."""
+    return (Share.member_id == member_id,)
+
+
+def _own_clicks(member_id: int) -> ColumnElement[bool]:
+    """The clicks one member's links brought, through the member's links and each link's clicks (both
+    indexed); no workspace filter, for `_own_shares`'s reason."""
+    return Click.link_id.in_(select(TrackedLink.id).where(TrackedLink.member_id == member_id))
+
+
+def settled_until(now: datetime) -> datetime:
+    """The Monday, 00:00 UTC, that begins `now`'s week: the points of every week before it are settled.
+    Every week bucket of the click cap (`_week`, SQLite's and PostgreSQL's) begins on a Monday, so no
+    link's cap straddles it."""
+    day = now.astimezone(UTC).date()
+    return datetime.combine(day - timedelta(days=day.weekday()), time(0), tzinfo=UTC)
+
+
+async def settle(session: AsyncSession, *, workspace_id: int, now: datetime) -> datetime:
+    """Bring the workspace's `SettledPoints` up to `settled_until(now)` and return that moment. They are
+    rebuilt from the rows when a new week has begun since they were, or a share dated before it changed
+    since (undone, posted later: found by `updated_at`, indexed); otherwise this reads two rows and writes
+    nothing. Writes go in the caller's transaction (commit it); a concurrent caller that settled first
+    wins (the claim is one conditional UPDATE)."""
+    until = settled_until(now)
+    if not await _stale(session, workspace_id, until):
+        return until
+    await session.execute(
+        insert_ignoring_conflicts(
+            session, PointsRefresh.__table__, [{"workspace_id": workspace_id, "settled_until": None}]
+        )
+    )
+    claimed = await session.execute(
+        update(PointsRefresh)
+        .where(PointsRefresh.workspace_id == workspace_id, _stale_clause(workspace_id, until))
+        .values(settled_until=until, refreshed_at=now)
+    )
+    if not cast(CursorResult[Any], claimed).rowcount:
+        return until  # another reader settled it meanwhile
+    await session.execute(delete(SettledPoints).where(SettledPoints.workspace_id == workspace_id))
+    rows = union_all(*_points_rows(workspace_id, session.get_bind().dialect.name, before=until)).subquery()
+    total = func.sum(rows.c.points)
+    await session.execute(
+        insert(SettledPoints).from_select(
+            ["workspace_id", "member_id", "points"],
+            select(literal(workspace_id), rows.c.member_id, total)
+            .group_by(rows.c.member_id)
+            .having(total > 0),
+        )
+    )
+    return until
+
+
+def _stale_clause(workspace_id: int, until: datetime) -> ColumnElement[bool]:
+    changed = (
+        select(Share.id)
+        .where(
+            Share.workspace_id == workspace_id,
+            Share.updated_at >= PointsRefresh.refreshed_at,  # >=: a frozen clock's same instant counts
+            Share.created_at < PointsRefresh.settled_until,
+        )
+        .exists()
+    )
+    return or_(
+        PointsRefresh.settled_until.is_(None),
+        PointsRefresh.settled_until != until,
+        PointsRefresh.refreshed_at.is_(None),
+        changed,
+    )
+
+
+async def _stale(session: AsyncSession, workspace_id: int, until: datetime) -> bool:
+    fresh = await session.scalar(
+        select(PointsRefresh.workspace_id).where(
+            PointsRefresh.workspace_id == workspace_id, not_(_stale_clause(workspace_id, until))
+        )
+    )
+    return fresh is None
 
 
 def _capped(count: Any) -> ColumnElement[int]:
@@ -137,31 +256,40 @@ class MemberStats:
 async def member_stats(
     session: AsyncSession, *, workspace_id: int, member_id: int, now: datetime
 ) -> MemberStats:
-    counted = (
-        Share.workspace_id == workspace_id,
-        Share.member_id == member_id,
-        share_counts(),
-    )
+    """One member's figures and rank among everyone's points: the settled weeks (`settle`) plus the
+    current week's rows, so a look reads one week of shares and clicks, not a year of them."""
+    until = await settle(session, workspace_id=workspace_id, now=now)
+    counted = (*_own_shares(member_id), share_counts())
     total = await session.scalar(select(func.count()).select_from(Share).where(*counted))
     week = await session.scalar(
         select(func.count()).select_from(Share).where(*counted, Share.created_at >= now - timedelta(days=7))
     )
     clicks = await session.scalar(
-        select(func.count())
-        .select_from(Click)
-        .join(TrackedLink, TrackedLink.id == Click.link_id)
-        .where(
-            Click.workspace_id == workspace_id, TrackedLink.member_id == member_id, Click.counted.is_(True)
-        )
+        select(func.count()).select_from(Click).where(_own_clicks(member_id), Click.counted.is_(True))
     )
-    points = await points_by_member(session, workspace_id=workspace_id)
+    dialect = session.get_bind().dialect.name
+    settled = select(SettledPoints.member_id.label("member_id"), SettledPoints.points.label("points")).where(
+        SettledPoints.workspace_id == workspace_id
+    )
+    mine_rows = union_all(
+        settled.where(SettledPoints.member_id == member_id),
+        *_points_rows(workspace_id, dialect, since=until, member_id=member_id),
+    ).subquery()
+    points = int(await session.scalar(select(func.coalesce(func.sum(mine_rows.c.points), 0))) or 0)
+    everyone = union_all(settled, *_points_rows(workspace_id, dialect, since=until)).subquery()
+    totals = select(func.sum(everyone.c.points).label("points")).group_by(everyone.c.member_id).subquery()
+    above, participants = (
+        await session.execute(
+            select(func.count().filter(totals.c.points > points), func.count().filter(totals.c.points > 0))
+        )
+    ).one()
     return MemberStats(
         shares_week=int(week or 0),
         shares_total=int(total or 0),
         clicks=int(clicks or 0),
-        points=points.get(member_id, 0),
-        rank=rank_of(points, member_id),
-        participants=len(points),
+        points=points,
+        rank=1 + int(above) if points > 0 else None,
+        participants=int(participants),
     )
 
 
