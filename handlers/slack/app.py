@@ -12,8 +12,11 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import aiohttp
+from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -30,19 +33,21 @@ logger = logging.getLogger(__name__)
 WEB_API_TIMEOUT_SECONDS = 10
 
 
-def build_web_client(settings: Settings) -> AsyncWebClient:
-    """The one Web API client: `SLACK_API_URL` as base, retries on connection errors and on 429
-    (waiting for `Retry-After` with asyncio.sleep, never a blocking sleep); every message and view it
-    sends is fitted to Slack's limits (`handlers.slack.client`)."""
+def build_web_client(settings: Settings, *, rate_limit_retries: int = 2) -> AsyncWebClient:
+    """The one Web API client: `SLACK_API_URL` as base, retries on connection errors and on 429 (up to
+    `rate_limit_retries` times, waiting for `Retry-After` with asyncio.sleep, never a blocking sleep);
+    every message and view it sends is fitted to Slack's limits (`handlers.slack.client`). The clock's
+    outbox notifier retries no 429 itself: the outbox puts the message back for `Retry-After` and sends
+    the others meanwhile, where a retry in the client would hold the whole drain."""
     assert settings.slack_bot_token is not None
+    retry_handlers: list[AsyncRetryHandler] = [AsyncConnectionErrorRetryHandler(max_retry_count=1)]
+    if rate_limit_retries > 0:
+        retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
     return FittingWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=WEB_API_TIMEOUT_SECONDS,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=1),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-        ],
+        retry_handlers=retry_handlers,
     )
 
 
@@ -60,6 +65,28 @@ def build_slack_app(settings: Settings, deps: Relais) -> AsyncApp:
         )
     register(app, deps)
     return app
+
+
+def share_one_http_session(web_app: web.Application, slack_app: AsyncApp) -> None:
+    """Every Web API call of the Slack app (Bolt gives each request a client copying the app client's
+    session) and every `respond()` (`handlers.slack.client.install_fitting_respond`) go through one
+    aiohttp session, opened when the server starts: without it slack_sdk opens a session and a TCP
+    connection per call, about 0.3-0.5 ms of CPU each (docs/benchmarks.md). It is closed after the
+    work Bolt runs after the acks has been waited for (`on_cleanup` runs after the cleanup contexts,
+    which wait for it); a call after that opens its own session, as slack_sdk does without one."""
+
+    async def open_session(_: web.Application) -> None:
+        slack_app.client.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT_SECONDS)
+        )
+
+    async def close_session(_: web.Application) -> None:
+        session, slack_app.client.session = slack_app.client.session, None
+        if session is not None:
+            await session.close()
+
+    web_app.on_startup.append(open_session)
+    web_app.on_cleanup.append(close_session)
 
 
 @contextmanager

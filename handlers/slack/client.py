@@ -8,16 +8,19 @@ The outbox's notifier fits its messages itself as well (it may be given a plain 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from ssl import SSLContext
 from typing import Any
 
-from aiohttp import FormData
+from aiohttp import ClientSession, FormData
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.models.attachments import Attachment
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook import WebhookResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from handlers.slack.blocks.fit import fit_message, fit_view
 
@@ -63,7 +66,19 @@ class FittingWebClient(AsyncWebClient):
 
 
 class FittingRespond(AsyncRespond):
-    """Bolt's `respond()` with the message fitted before it goes to the response URL."""
+    """Bolt's `respond()` with the message fitted before it goes to the response URL, through the Web
+    API client's aiohttp session when it has one (Bolt's own opens a session per call)."""
+
+    def __init__(
+        self,
+        *,
+        response_url: str | None,
+        proxy: str | None = None,
+        ssl: SSLContext | None = None,
+        session: ClientSession | None = None,
+    ) -> None:
+        super().__init__(response_url=response_url, proxy=proxy, ssl=ssl)
+        self.session = session
 
     async def __call__(  # type: ignore[override]
         self,
@@ -76,12 +91,19 @@ class FittingRespond(AsyncRespond):
             plain = [b.to_dict() if isinstance(b, Block) else b for b in blocks]
             text, fitted = fit_message(text, plain)
             blocks = fitted
-        return await super().__call__(text, blocks, attachments, **options)
+        if self.session is None or self.session.closed or self.response_url is None:
+            return await super().__call__(text, blocks, attachments, **options)
+        client = AsyncWebhookClient(self.response_url, proxy=self.proxy, ssl=self.ssl, session=self.session)
+        if isinstance(text, dict):
+            return await client.send_dict(_build_message(**text))
+        message = _build_message(text=text, blocks=blocks, attachments=attachments, **options)
+        return await client.send_dict(message)
 
 
 def install_fitting_respond(context: AsyncBoltContext) -> None:
     """Give this request's listeners the fitting `respond()` (a middleware calls it)."""
     if context.response_url is not None:
+        client = context.client
         context["respond"] = FittingRespond(
-            response_url=context.response_url, proxy=context.client.proxy, ssl=context.client.ssl
+            response_url=context.response_url, proxy=client.proxy, ssl=client.ssl, session=client.session
         )

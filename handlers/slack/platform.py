@@ -14,10 +14,16 @@ from bot.config import Settings
 from bot.core import Relais
 from bot.db import Sessions
 from bot.notifier import Notifier
+from bot.services.outbox import WorkspacePace
 from bot.signin import SignInProvider
-from handlers.slack.app import build_slack_app, build_socket_mode_handler, build_web_client
+from handlers.slack.app import (
+    build_slack_app,
+    build_socket_mode_handler,
+    build_web_client,
+    share_one_http_session,
+)
 from handlers.slack.ingress import SlackIngress
-from handlers.slack.notifier import SlackNotifier
+from handlers.slack.notifier import SlackNotifier, workspace_rate
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.signin import sign_in
 from handlers.slack.text import COMMAND
@@ -51,6 +57,7 @@ class SlackPlatform:
             app[SLACK_APP_KEY], core.settings.slack_signing_secret.get_secret_value()
         )
         app.router.add_post("/slack/events", handle_slack_events)
+        share_one_http_session(app, app[SLACK_APP_KEY])
         app.cleanup_ctx.append(_socket_mode)
 
     async def drain(self, app: web.Application) -> None:
@@ -58,7 +65,12 @@ class SlackPlatform:
             await drain_outbox(app[CORE_KEY], app[SLACK_APP_KEY].client)
 
     def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
-        return SlackNotifier(build_web_client(settings))  # Slack ids need no look-up
+        """Slack ids need no look-up; messages are paced to the workspace's cap with every other
+        drainer's, and a 429 goes back to the outbox rather than holding the drain."""
+        return SlackNotifier(
+            build_web_client(settings, rate_limit_retries=0),
+            pace=WorkspacePace(sessions, workspace_rate(settings.slack_messages_per_minute)),
+        )
 
     def sign_in(self, settings: Settings) -> SignInProvider | None:
         """Sign in with Slack (`bot.signin.SignsIn`), when SLACK_CLIENT_ID is set."""
