@@ -48,6 +48,10 @@ _HOW_TO_SET: dict[str, str] = {
     "slack_signing_secret": "the Signing Secret from your Slack app's 'Basic Information' page",
     "slack_app_token": "an app-level token (xapp-…) with connections:write, from 'Basic Information'",
     "slack_api_url": "e.g. SLACK_API_URL=https://slack.com/api/",
+    "slack_messages_per_minute": (
+        "how many messages a minute Slack takes from Relais in a workspace, all channels and DMs together, "
+        "e.g. SLACK_MESSAGES_PER_MINUTE=600 (a whole number, at least 1)"
+    ),
     "slack_client_id": "the Client ID from your Slack app's 'Basic Information' page (Sign in with Slack)",
     "slack_client_secret": "the Client Secret from your Slack app's 'Basic Information' page",
     "slack_oidc_authorize_url": "e.g. SLACK_OIDC_AUTHORIZE_URL=https://slack.com/openid/connect/authorize",
@@ -101,6 +105,9 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # Slack's workspace-wide cap on chat.postMessage, documented only as "several hundred per minute": the
+    # outbox paces every drainer's messages to it together (`handlers.slack.notifier`).
+    slack_messages_per_minute: int = Field(default=600, ge=1)
     slack_client_id: str | None = None  # Sign in with Slack (browser sign-in), with the secret below
     slack_client_secret: SecretStr | None = None
     slack_oidc_authorize_url: str = "https://slack.com/openid/connect/authorize"

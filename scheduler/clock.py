@@ -2,9 +2,11 @@
 runs the jobs of `scheduler.jobs.JOBS` (publish, nudges, leaderboard, connection-warnings, outbox), each
 at its interval and once at start (to catch up after a restart).
 
-Only the leader runs jobs (`scheduler.leader`): a second clock waits and takes over within
-`leader.TAKEOVER_SECONDS` of the first one's death; a leader whose lock's connection drops cancels its
-running jobs and stops leading, before any other clock can start, until it holds the lock again. A
+Every clock also drains the outbox continuously (`_keep_draining`), whether it leads or not: a second
+clock is a second drainer. Only the leader runs jobs (`scheduler.leader`): a second clock waits and
+takes over within `leader.TAKEOVER_SECONDS` of the first one's death; a leader whose lock's connection
+drops cancels its running jobs and stops leading, before any other clock can start, until it holds the
+lock again. A
 cancelled job leaves nothing half done: its transactions roll back (a round's claim with its messages);
 a chat message cancelled during its send stays `sending` until the outbox's stale recovery sends it
 again, and an API share so cut becomes `unknown`, exactly as after a crash. Even two leaders would send
@@ -29,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import db, platforms
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.services import delivery, outbox
 from bot.services.posting import Poster
 from bot.services.preview import PreviewFetcher
 from scheduler import jobs
@@ -127,13 +130,31 @@ async def run_clock(settings: Settings, *, retry: float | None = None) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    drainer = asyncio.create_task(_keep_draining(ctx, stop))
     try:
         await lead(
             engine, stop, lambda ended: _lead(ctx, ended), retry=RETRY_SECONDS if retry is None else retry
         )
     finally:
+        stop.set()
+        await asyncio.wait({drainer}, timeout=SHUTDOWN_SECONDS)  # the message being sent is recorded
+        drainer.cancel()
         await close()
         logger.info("Relais clock stopped")
+
+
+async def _keep_draining(ctx: jobs.Context, stop: asyncio.Event) -> None:
+    """Every clock, its leader and its standbys alike, drains the outbox until `stop`, as soon as messages
+    are due (`outbox.keep_draining`), not only when a job runs."""
+    await outbox.keep_draining(
+        lambda: delivery.deliver(
+            ctx.sessions, notifiers=ctx.notifiers, now=ctx.sending_now, admins=ctx.admins, stop=stop
+        ),
+        ctx.sessions,
+        platforms=outbox.served_platforms(ctx.notifiers),
+        now=ctx.sending_now,
+        stop=stop,
+    )
 
 
 async def _lead(ctx: jobs.Context, ended: asyncio.Event) -> None:

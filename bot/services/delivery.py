@@ -3,6 +3,7 @@ chat platform's adapter right after a request enqueued something (the clock woul
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -17,17 +18,19 @@ async def deliver(
     notifiers: outbox.Notifiers,
     now: Callable[[], datetime],
     admins: frozenset[str],
+    stop: asyncio.Event | None = None,
 ) -> int:
     """Send the chat messages due, each workspace's through its platform's notifier in `notifiers`
     (nudges to people who opted out, paused or shared since are dropped; a person gone or a channel
     refusing is acted on, `admins` being RELAIS_ADMINS), then bring the big rounds' progress messages up
-    to date; returns how many were sent."""
+    to date; returns how many were sent. Once `stop` is set, no further message is taken."""
     sent = await outbox.drain(
         sessions,
         notifiers=notifiers,
         now=now,
         after_send=recipients.after_send(admins=admins),
         before_send=weekly.still_wanted,
+        stop=stop,
     )
     await progress.refresh(sessions, notifiers=notifiers, now=now())
     return sent

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -68,6 +68,19 @@ CREDENTIALS_REMEDY: Final = (
 SLACK_RATE: Final = RatePolicy(interval=timedelta(seconds=1), burst=3)
 
 
+def workspace_rate(per_minute: int) -> RatePolicy:
+    """Slack's workspace-wide cap on chat.postMessage (SLACK_MESSAGES_PER_MINUTE), as a pace: evenly
+    spread, in bursts of one second's worth at most (Slack's `Retry-After` is in whole seconds: a burst
+    no bigger than a second's refill is never refused for having come at once)."""
+    return RatePolicy(interval=timedelta(minutes=1) / per_minute, burst=max(per_minute // 60, 1))
+
+
+class Pace(Protocol):
+    """Asked before each message a workspace is sent (`bot.services.outbox.WorkspacePace`)."""
+
+    async def wait(self, workspace_id: int) -> None: ...
+
+
 def neutral_error(error: str, destination: str) -> str:
     """Slack's `error` for a message to `destination`, as a neutral code. A DM to a person who left
     fails with `user_not_found`, or `channel_not_found` for a user id (U…, W…)."""
@@ -97,12 +110,15 @@ def neutral_cause(error: str, code: str) -> str | None:
 
 class SlackNotifier:
     """Destinations are Slack ids as they are: a channel, or a user (Slack opens the DM); one bot
-    token serves every workspace, so `workspace_id` is not needed to reach anyone."""
+    token serves every workspace, so `workspace_id` is not needed to reach anyone. With a `pace`, each
+    new message (chat.postMessage, which Slack caps per workspace) first waits for its workspace's turn;
+    edits (chat.update) are limited per method, not by that cap."""
 
     rate = SLACK_RATE
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, pace: Pace | None = None) -> None:
         self._client = client
+        self._pace = pace
 
     async def send(
         self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
@@ -118,6 +134,8 @@ class SlackNotifier:
                     return Delivered(ok=True, message_id=response.get("ts"), channel=destination)
                 # A post's card shows its own preview: Slack's unfurl would repeat it (None: not sent).
                 unfurl = False if kind == POST_KIND else None
+                if self._pace is not None:
+                    await self._pace.wait(workspace_id)
                 response = await self._client.chat_postMessage(
                     channel=destination, text=text, blocks=blocks, unfurl_links=unfurl, unfurl_media=unfurl
                 )

@@ -8,7 +8,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Relais
 from bot.services import delivery
-from handlers.slack.notifier import SlackNotifier
+from bot.services.outbox import WorkspacePace
+from handlers.slack.notifier import SlackNotifier, workspace_rate
 from models import Platform
 
 logger = logging.getLogger(__name__)
@@ -16,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 async def drain_outbox(deps: Relais, client: AsyncWebClient) -> None:
     """Only Slack workspaces' messages: another platform's wait for its own drainer."""
-    notifiers = {Platform.SLACK.value: SlackNotifier(client)}
+    pace = WorkspacePace(deps.sessions, workspace_rate(deps.settings.slack_messages_per_minute))
+    notifiers = {Platform.SLACK.value: SlackNotifier(client, pace=pace)}
     try:
         await delivery.deliver(
             deps.sessions, notifiers=notifiers, now=deps.clock.now, admins=deps.settings.relais_admins
