@@ -45,8 +45,8 @@ from tests.fakes.social import FakeLinkedIn, FakeX
 from tests.handlers.slack.driver import ARTICLE, START, SettingsFactory, relais_app, setup_workspace
 from tests.handlers.slack.test_social import PNG, World, _connect, _publish, _social_settings
 
-TIMEOUT: Final = 0.5  # how long Relais waits for a network (web process and clock alike)
-STALL: Final = 1.5  # how late the fake answers a request that "times out"
+TIMEOUT: Final = 1.0  # how long Relais waits for a network (web process and clock alike)
+STALL: Final = 2.0  # how late the fake answers a request that "times out"
 MEMBERS: Final = ("UEMP1", "UEMP2", "UEMP3", "UFLT4", "UFLT5", "UFLT6")
 NETWORK_NAME: Final = {Network.LINKEDIN: "LinkedIn", Network.X: "X"}
 
