@@ -22,13 +22,15 @@ from urllib.parse import urlencode
 import httpx
 from aiohttp import web
 
+from bot.demo import workspace
 from bot.demo.fake_slack import FakeSlack
 from bot.demo.signing import command_body, signed_headers
 
 RELAIS: Final = str(Path(sys.executable).with_name("relais"))
-SIGNING_SECRET: Final = "bench-signing-secret"
-BOT_TOKEN: Final = "xoxb-bench-token"
-TEAM: Final = "T0001"
+# The demo workspace's (`bot.demo.workspace`), so that its `SlackDriver` can act against the process.
+SIGNING_SECRET: Final = workspace.SIGNING_SECRET
+BOT_TOKEN: Final = workspace.BOT_TOKEN
+TEAM: Final = workspace.TEAM
 
 
 class TimedFakeSlack(FakeSlack):
@@ -84,6 +86,11 @@ class Served:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def driver(self) -> workspace.SlackDriver:
+        """Acts in the workspace as Slack does (signed clicks and commands) against this process."""
+        return workspace.SlackDriver(self.client, self.fake)
 
     async def command(self, user: str, text: str, *, channel: str = "C0GENERAL") -> tuple[int, str]:
         """Send the signed `/relais <text>` of `user`; returns the HTTP status and the response_url's name."""
@@ -173,3 +180,33 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     index = max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))
     return ordered[index]
+
+
+@asynccontextmanager
+async def relais_clock(database_url: str, fake: TimedFakeSlack, **settings: str) -> AsyncIterator[int]:
+    """`relais clock` with the fake Slack's token; yields its pid; stopped by SIGTERM."""
+    process = await asyncio.create_subprocess_exec(
+        RELAIS,
+        "clock",
+        env=environment(
+            DATABASE_URL=database_url,
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake.api_url,
+            **settings,
+        ),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        yield process.pid
+        if process.returncode is not None:
+            raise RuntimeError(f"relais clock exited early with {process.returncode}")
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
