@@ -1,0 +1,136 @@
+"""Fault: `kill -9` of `relais clock` in the middle of a 2,000-member nudge round, then a restart.
+
+A real `relais clock` (on a faked time, `tests.faults.clock_process`) makes this week's nudge round and
+sends it through the outbox to the fake Slack. Once 500 members have theirs, the fake Slack stops
+answering chat.postMessage (it holds each call it receives, delivering nothing), and as soon as every
+message the clock has claimed is such a held call, the clock is killed with SIGKILL: those rows stay
+`sending`, the rest `pending`. A new clock an hour later (past the outbox's `STALE_SENDING`) finishes the
+round. Every member then holds exactly one nudge in their DM with the bot, and every row is `sent`.
+
+What this does not cover, by construction: a kill after Slack delivered a message and before the row
+was marked `sent`. Slack's chat.postMessage has no idempotency key, so that message is sent again after
+the restart (at least once, at most one repeat per message in flight at the kill); see the outbox's
+`recover_stale`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+from sqlalchemy import select
+
+from bot import db
+from bot.demo.fake_slack import FakeSlack
+from models import OutboxMessage, OutboxState
+from tests.faults.clock_process import (
+    START,
+    clock_environment,
+    direct_messages,
+    kill,
+    migrate,
+    seed_nudge_round,
+    start_clock,
+    states,
+    stop,
+    until,
+)
+
+MEMBERS: Final = 2000
+BEFORE_KILL: Final = 500  # members who have their nudge when Slack starts holding calls
+HOLD: Final = 3600.0  # seconds the fake Slack holds a call: longer than the test, so never delivered
+# Deadlines in real seconds, each about three times what a run takes on a busy 2-core machine.
+SENDING_SECONDS: Final = 60.0
+SETTLE_SECONDS: Final = 20.0
+CATCH_UP_SECONDS: Final = 100.0
+
+
+async def test_a_clock_killed_mid_round_then_restarted_nudges_every_member_exactly_once(
+    empty_database_url: str, fake_slack: FakeSlack
+) -> None:
+    environment = clock_environment(empty_database_url, fake_slack)
+    await migrate(environment)
+    engine = db.create_engine(empty_database_url)
+    sessions = db.session_factory(engine)
+    try:
+        members = await seed_nudge_round(sessions, fake_slack, MEMBERS)
+
+        def delivered() -> int:
+            return sum(direct_messages(fake_slack).values())
+
+        def held() -> int:
+            """Calls Slack received and did not answer (none is ever refused here)."""
+            return len(fake_slack.calls_to("chat.postMessage")) - delivered()
+
+        async def every_claimed_message_is_held() -> bool:
+            sending = (await states(sessions)).get(OutboxState.SENDING, 0)
+            return held() > 0 and sending == held()
+
+        first = await start_clock(environment, at=START)
+        try:
+            await until(
+                lambda: delivered() >= BEFORE_KILL,
+                within=SENDING_SECONDS,
+                what=f"{BEFORE_KILL} nudges delivered",
+                process=first,
+            )
+            fake_slack.delay("chat.postMessage", HOLD)
+            await until(
+                every_claimed_message_is_held,
+                within=SETTLE_SECONDS,
+                what="every claimed message held by Slack",
+                process=first,
+            )
+        finally:
+            await kill(first)
+
+        in_flight = held()
+        at_kill = await states(sessions)
+        assert at_kill.get(OutboxState.SENDING) == in_flight
+        assert at_kill.get(OutboxState.SENT) == delivered()
+        assert at_kill.get(OutboxState.PENDING, 0) > 0, at_kill  # killed in the middle of the round
+        assert sum(at_kill.values()) == MEMBERS
+        async with sessions() as session:
+            marked_sent = set(
+                (
+                    await session.scalars(
+                        select(OutboxMessage.destination).where(OutboxMessage.state == OutboxState.SENT)
+                    )
+                ).all()
+            )
+            interrupted = set(
+                (
+                    await session.scalars(
+                        select(OutboxMessage.id).where(OutboxMessage.state == OutboxState.SENDING)
+                    )
+                ).all()
+            )
+        assert marked_sent == set(direct_messages(fake_slack))
+
+        fake_slack.delay("chat.postMessage", 0)  # Slack answers again (the held calls stay unanswered)
+        second = await start_clock(environment, at=START + timedelta(hours=1))
+        try:
+            await until(
+                lambda: _all_sent(sessions),
+                within=CATCH_UP_SECONDS,
+                what=f"all {MEMBERS} nudges sent after the restart",
+                process=second,
+            )
+        finally:
+            log = await stop(second)
+        assert f"{in_flight} outbox messages were interrupted while sending" in log
+
+        assert direct_messages(fake_slack) == dict.fromkeys(members, 1)
+        assert len(fake_slack.calls_to("chat.postMessage")) == MEMBERS + in_flight
+        assert await states(sessions) == {OutboxState.SENT: MEMBERS}
+        async with sessions() as session:
+            retried = (
+                await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(interrupted)))
+            ).all()
+        assert [row.attempts for row in retried] == [2] * in_flight
+    finally:
+        await engine.dispose()
+
+
+async def _all_sent(sessions: db.Sessions) -> bool:
+    return await states(sessions) == {OutboxState.SENT: MEMBERS}
