@@ -87,7 +87,7 @@ async def _page(request: web.Request, who: SignedIn, *, notice: str | None = Non
         earned = await scores.member_points(
             session, workspace_id=who.workspace_id, member_id=member.id, since=period.since
         )
-        await session.commit()  # the points `member_stats` settled, if a week went by
+        await session.commit()  # the points snapshot `member_stats` built or moved on, if it did
     lang = member_service.language_of(member)
     zone = member_service.zone_of(member_service.timezone_of(member, workspace))
     name = member.display_name or member.external_id

@@ -1,23 +1,25 @@
-"""Every member's points of the weeks already over, kept so that `/relais me` ranks a member among 50,000
-without adding up a year of shares and clicks at every look (`bot.services.scores.settle`)."""
+"""Every member's points as of a moment, kept so that `/relais me` ranks a member among 50,000 without
+adding up a year of everyone's shares and clicks at every look (`bot.services.scores.member_stats`)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer
+from sqlalchemy import ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Id
 
 
 class SettledPoints(Base):
-    """A member's points from the shares and clicks dated before their workspace's `PointsRefresh.
-    settled_until` (a Monday, 00:00 UTC: no link's weekly click cap straddles it). Only members with
-    points have a row."""
+    """A member's points as they were at their workspace's `PointsRefresh.as_of` (only members with
+    points have a row); the members whose rows changed since are counted from their rows instead."""
 
     __tablename__ = "settled_points"
-    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - read in the primary key's order
+    __table_args__ = (
+        Index(None, "workspace_id", "points"),  # how many members have more points than one
+        {"sqlite_with_rowid": False},
+    )
 
     workspace_id: Mapped[int] = mapped_column(
         Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
@@ -27,13 +29,11 @@ class SettledPoints(Base):
 
 
 class PointsRefresh(Base):
-    """How far a workspace's `SettledPoints` go (`settled_until`), as the rows stood at `refreshed_at`
-    (a share dated before `settled_until` that changed since has them rebuilt)."""
+    """When a workspace's `SettledPoints` were exact."""
 
     __tablename__ = "points_refresh"
 
     workspace_id: Mapped[int] = mapped_column(
         Id, ForeignKey("workspace.id", ondelete="CASCADE"), primary_key=True
     )
-    settled_until: Mapped[datetime | None]
-    refreshed_at: Mapped[datetime | None]
+    as_of: Mapped[datetime]

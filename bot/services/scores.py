@@ -7,8 +7,9 @@ link does not make the board meaningless). Aggregates are computed in SQL, per w
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
 from sqlalchemy import (
@@ -20,15 +21,15 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    not_,
     or_,
     select,
+    union,
     union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import insert_ignoring_conflicts
+from bot.db import chunks, insert_ignoring_conflicts
 from models import (
     Click,
     Dismissal,
@@ -71,30 +72,22 @@ def _week(column: Any, dialect: str) -> ColumnElement[str]:
 
 
 def _points_rows(
-    workspace_id: int,
-    dialect: str,
-    *,
-    since: datetime | None = None,
-    before: datetime | None = None,
-    member_id: int | None = None,
+    workspace_id: int, dialect: str, *, since: datetime | None = None, members: Collection[int] | None = None
 ) -> tuple[Select[int, int], Select[int, int]]:
     """Two selects of (member_id, points) rows, several per member, to `union_all`: each counted share's
-    points, and each link's capped clicks of one week; of the shares and clicks dated in [since, before),
-    of one member if given."""
+    points, and each link's capped clicks of one week; of the shares and clicks dated from `since`, of
+    `members` only if given (at most `IN_LIST_MAX`)."""
     shares = select(Share.member_id.label("member_id"), share_points().label("points")).where(share_counts())
     weekly = select(Click.link_id, func.count().label("n")).where(Click.counted.is_(True))
-    if member_id is None:
+    if members is None:
         shares = shares.where(Share.workspace_id == workspace_id)
         weekly = weekly.where(Click.workspace_id == workspace_id)
     else:
-        shares = shares.where(*_own_shares(member_id))
-        weekly = weekly.where(_own_clicks(member_id))
+        shares = shares.where(_own_shares(members))
+        weekly = weekly.where(_own_clicks(members))
     if since is not None:
         shares = shares.where(Share.created_at >= since)
         weekly = weekly.where(Click.at >= since)
-    if before is not None:
-        shares = shares.where(Share.created_at < before)
-        weekly = weekly.where(Click.at < before)
     capped = weekly.group_by(Click.link_id, _week(Click.at, dialect)).subquery()
     clicks = (
         select(TrackedLink.member_id.label("member_id"), _capped(capped.c.n).label("points"))
@@ -104,96 +97,113 @@ def _points_rows(
     return shares, clicks
 
 
+def _summed(workspace_id: int, dialect: str, **which: Any) -> Select[int, Any]:
+    rows = union_all(*_points_rows(workspace_id, dialect, **which)).subquery()
+    return select(rows.c.member_id, func.sum(rows.c.points)).group_by(rows.c.member_id)
+
+
 async def points_by_member(
     session: AsyncSession, *, workspace_id: int, since: datetime | None = None
 ) -> dict[int, int]:
-    """Member id → points (only members with any)."""
-    rows = union_all(*_points_rows(workspace_id, session.get_bind().dialect.name, since=since)).subquery()
-    summed = select(rows.c.member_id, func.sum(rows.c.points)).group_by(rows.c.member_id)
+    """Member id → points (only members with any), from the rows themselves."""
+    summed = _summed(workspace_id, session.get_bind().dialect.name, since=since)
     points = {member_id: int(value or 0) for member_id, value in await session.execute(summed)}
     return {member_id: value for member_id, value in points.items() if value > 0}
 
 
-def _own_shares(member_id: int) -> tuple[ColumnElement[bool], ...]:
-    """One member's shares, found through the (member, post, network) index. No workspace filter: the
-    member pins it, and beside it SQLite (no statistics kept) would scan the workspace's index instead."""
-    return (Share.member_id == member_id,)
+async def _points_of(session: AsyncSession, workspace_id: int, members: Collection[int]) -> dict[int, int]:
+    """Member id → points now, of these members (every one, 0 for none), through their own indexes."""
+    points = dict.fromkeys(members, 0)
+    dialect = session.get_bind().dialect.name
+    for some in chunks(list(members)):
+        for member_id, value in await session.execute(_summed(workspace_id, dialect, members=some)):
+            points[member_id] = int(value or 0)
+    return points
 
 
-def _own_clicks(member_id: int) -> ColumnElement[bool]:
-    """The clicks one member's links brought, through the member's links and each link's clicks (both
+def _own_shares(members: Collection[int]) -> ColumnElement[bool]:
+    """These members' shares, found through the (member, post, network) index. No workspace filter: the
+    members pin it, and beside it SQLite (no statistics kept) would scan the workspace's index instead."""
+    return Share.member_id.in_(members)
+
+
+def _own_clicks(members: Collection[int]) -> ColumnElement[bool]:
+    """The clicks these members' links brought, through their links and each link's clicks (both
     indexed); no workspace filter, for `_own_shares`'s reason."""
-    return Click.link_id.in_(select(TrackedLink.id).where(TrackedLink.member_id == member_id))
+    return Click.link_id.in_(select(TrackedLink.id).where(TrackedLink.member_id.in_(members)))
 
 
-def settled_until(now: datetime) -> datetime:
-    """The Monday, 00:00 UTC, that begins `now`'s week: the points of every week before it are settled.
-    Every week bucket of the click cap (`_week`, SQLite's and PostgreSQL's) begins on a Monday, so no
-    link's cap straddles it."""
-    day = now.astimezone(UTC).date()
-    return datetime.combine(day - timedelta(days=day.weekday()), time(0), tzinfo=UTC)
+# A row may be committed up to this long after the time it is stamped with (a group commit, a slow
+# transaction): members with rows stamped since `PointsRefresh.as_of` less this are looked at again.
+LATE_COMMIT: Final = timedelta(minutes=1)
+# A look that finds more members changed since the snapshot than this folds them into it first.
+FOLD_AFTER: Final = 200
 
 
-async def settle(session: AsyncSession, *, workspace_id: int, now: datetime) -> datetime:
-    """Bring the workspace's `SettledPoints` up to `settled_until(now)` and return that moment. They are
-    rebuilt from the rows when a new week has begun since they were, or a share dated before it changed
-    since (undone, posted later: found by `updated_at`, indexed); otherwise this reads two rows and writes
-    nothing. Writes go in the caller's transaction (commit it); a concurrent caller that settled first
-    wins (the claim is one conditional UPDATE)."""
-    until = settled_until(now)
-    if not await _stale(session, workspace_id, until):
-        return until
-    await session.execute(
-        insert_ignoring_conflicts(
-            session, PointsRefresh.__table__, [{"workspace_id": workspace_id, "settled_until": None}]
-        )
+async def _snapshot(session: AsyncSession, workspace_id: int, now: datetime) -> datetime:
+    """When the workspace's `SettledPoints` were exact (built from every row if there are none yet)."""
+    as_of = await session.scalar(
+        select(PointsRefresh.as_of).where(PointsRefresh.workspace_id == workspace_id)
     )
+    if as_of is not None:
+        return as_of
+    claimed = await session.scalar(
+        insert_ignoring_conflicts(
+            session, PointsRefresh.__table__, [{"workspace_id": workspace_id, "as_of": now}]
+        ).returning(PointsRefresh.workspace_id)
+    )
+    if claimed is None:  # another look built it meanwhile
+        found = await session.scalar(
+            select(PointsRefresh.as_of).where(PointsRefresh.workspace_id == workspace_id)
+        )
+        return found or now
+    summed = _summed(workspace_id, session.get_bind().dialect.name).subquery()
+    everyone = select(literal(workspace_id), *summed.c).where(summed.c[1] > 0)
+    await session.execute(
+        insert(SettledPoints).from_select(["workspace_id", "member_id", "points"], everyone)
+    )
+    return now
+
+
+async def _changed_since(session: AsyncSession, workspace_id: int, as_of: datetime) -> set[int]:
+    """Members whose points may have changed since `as_of` (less `LATE_COMMIT`): a share of theirs made
+    or changed (`updated_at`), or a click on one of their links (both indexed by time)."""
+    since = as_of - LATE_COMMIT
+    shares = select(Share.member_id).where(Share.workspace_id == workspace_id, Share.updated_at >= since)
+    clicks = (
+        select(TrackedLink.member_id)
+        .join(Click, Click.link_id == TrackedLink.id)
+        .where(Click.workspace_id == workspace_id, Click.at >= since)
+    )
+    return set(await session.scalars(union(shares, clicks)))
+
+
+async def _fold(
+    session: AsyncSession, workspace_id: int, as_of: datetime, points: dict[int, int], now: datetime
+) -> datetime:
+    """Write `points` (exact now) into the snapshot and move it on to `now`; a concurrent look that
+    folded first wins (one conditional UPDATE claims the move)."""
     claimed = await session.execute(
         update(PointsRefresh)
-        .where(PointsRefresh.workspace_id == workspace_id, _stale_clause(workspace_id, until))
-        .values(settled_until=until, refreshed_at=now)
+        .where(PointsRefresh.workspace_id == workspace_id, PointsRefresh.as_of == as_of)
+        .values(as_of=now)
     )
     if not cast(CursorResult[Any], claimed).rowcount:
-        return until  # another reader settled it meanwhile
-    await session.execute(delete(SettledPoints).where(SettledPoints.workspace_id == workspace_id))
-    rows = union_all(*_points_rows(workspace_id, session.get_bind().dialect.name, before=until)).subquery()
-    total = func.sum(rows.c.points)
-    await session.execute(
-        insert(SettledPoints).from_select(
-            ["workspace_id", "member_id", "points"],
-            select(literal(workspace_id), rows.c.member_id, total)
-            .group_by(rows.c.member_id)
-            .having(total > 0),
+        return as_of
+    for some in chunks(list(points)):
+        await session.execute(
+            delete(SettledPoints).where(
+                SettledPoints.workspace_id == workspace_id, SettledPoints.member_id.in_(some)
+            )
         )
-    )
-    return until
-
-
-def _stale_clause(workspace_id: int, until: datetime) -> ColumnElement[bool]:
-    changed = (
-        select(Share.id)
-        .where(
-            Share.workspace_id == workspace_id,
-            Share.updated_at >= PointsRefresh.refreshed_at,  # >=: a frozen clock's same instant counts
-            Share.created_at < PointsRefresh.settled_until,
-        )
-        .exists()
-    )
-    return or_(
-        PointsRefresh.settled_until.is_(None),
-        PointsRefresh.settled_until != until,
-        PointsRefresh.refreshed_at.is_(None),
-        changed,
-    )
-
-
-async def _stale(session: AsyncSession, workspace_id: int, until: datetime) -> bool:
-    fresh = await session.scalar(
-        select(PointsRefresh.workspace_id).where(
-            PointsRefresh.workspace_id == workspace_id, not_(_stale_clause(workspace_id, until))
-        )
-    )
-    return fresh is None
+    rows = [
+        {"workspace_id": workspace_id, "member_id": member_id, "points": value}
+        for member_id, value in points.items()
+        if value > 0
+    ]
+    if rows:
+        await session.execute(insert(SettledPoints), rows)
+    return now
 
 
 def _capped(count: Any) -> ColumnElement[int]:
@@ -256,40 +266,50 @@ class MemberStats:
 async def member_stats(
     session: AsyncSession, *, workspace_id: int, member_id: int, now: datetime
 ) -> MemberStats:
-    """One member's figures and rank among everyone's points: the settled weeks (`settle`) plus the
-    current week's rows, so a look reads one week of shares and clicks, not a year of them."""
-    until = await settle(session, workspace_id=workspace_id, now=now)
-    counted = (*_own_shares(member_id), share_counts())
+    """One member's figures and rank among everyone's points, exact, without adding up a year of every
+    member's rows: everyone's points as of a moment (`SettledPoints`, indexed by points), corrected by
+    the points now of the few members whose rows changed since (`_changed_since`). When those are many,
+    they are folded into the snapshot first, in the caller's transaction (commit it)."""
+    as_of = await _snapshot(session, workspace_id, now)
+    changed = await _changed_since(session, workspace_id, as_of)
+    if len(changed) > FOLD_AFTER and now > as_of:
+        as_of = await _fold(
+            session, workspace_id, as_of, await _points_of(session, workspace_id, changed), now
+        )
+        changed = await _changed_since(session, workspace_id, as_of)
+    changed.add(member_id)
+    exact = await _points_of(session, workspace_id, changed)
+    snapshot: dict[int, int] = {}
+    for some in chunks(list(changed)):
+        found = await session.execute(
+            select(SettledPoints.member_id, SettledPoints.points).where(
+                SettledPoints.workspace_id == workspace_id, SettledPoints.member_id.in_(some)
+            )
+        )
+        snapshot.update({other: int(value) for other, value in found})
+    points = exact[member_id]
+    ranked = select(func.count()).select_from(SettledPoints).where(SettledPoints.workspace_id == workspace_id)
+    # Members above: those of the snapshot, less the changed ones as they were, plus them as they are.
+    above = int(await session.scalar(ranked.where(SettledPoints.points > points)) or 0)
+    above -= sum(1 for value in snapshot.values() if value > points)
+    above += sum(1 for other, value in exact.items() if value > points and other != member_id)
+    participants = int(await session.scalar(ranked) or 0) - len(snapshot)
+    participants += sum(1 for value in exact.values() if value > 0)
+    counted = (_own_shares([member_id]), share_counts())
     total = await session.scalar(select(func.count()).select_from(Share).where(*counted))
     week = await session.scalar(
         select(func.count()).select_from(Share).where(*counted, Share.created_at >= now - timedelta(days=7))
     )
     clicks = await session.scalar(
-        select(func.count()).select_from(Click).where(_own_clicks(member_id), Click.counted.is_(True))
+        select(func.count()).select_from(Click).where(_own_clicks([member_id]), Click.counted.is_(True))
     )
-    dialect = session.get_bind().dialect.name
-    settled = select(SettledPoints.member_id.label("member_id"), SettledPoints.points.label("points")).where(
-        SettledPoints.workspace_id == workspace_id
-    )
-    mine_rows = union_all(
-        settled.where(SettledPoints.member_id == member_id),
-        *_points_rows(workspace_id, dialect, since=until, member_id=member_id),
-    ).subquery()
-    points = int(await session.scalar(select(func.coalesce(func.sum(mine_rows.c.points), 0))) or 0)
-    everyone = union_all(settled, *_points_rows(workspace_id, dialect, since=until)).subquery()
-    totals = select(func.sum(everyone.c.points).label("points")).group_by(everyone.c.member_id).subquery()
-    above, participants = (
-        await session.execute(
-            select(func.count().filter(totals.c.points > points), func.count().filter(totals.c.points > 0))
-        )
-    ).one()
     return MemberStats(
         shares_week=int(week or 0),
         shares_total=int(total or 0),
         clicks=int(clicks or 0),
         points=points,
-        rank=1 + int(above) if points > 0 else None,
-        participants=int(participants),
+        rank=1 + above if points > 0 else None,
+        participants=participants,
     )
 
 

@@ -1,5 +1,5 @@
-"""settled points: every member's points of the weeks already over (`/relais me` ranks without adding up a
-year of rows), and an index on a tracked link's member (a member's own clicks)
+"""settled points: every member's points as of a moment (`/relais me` ranks without adding up a year of
+everyone's rows), and an index on a tracked link's member (a member's own clicks)
 
 Revision ID: 0016
 Revises: 0015
@@ -20,7 +20,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    # Empty at first: the first look at a member's figures settles the weeks already over.
+    # Empty at first: the first look at a member's figures fills it from the rows.
     op.create_table(
         "settled_points",
         sa.Column("workspace_id", ID, nullable=False),
@@ -38,11 +38,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "member_id", name=op.f("pk_settled_points")),
         sqlite_with_rowid=False,
     )
+    with op.batch_alter_table("settled_points", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_settled_points_workspace_id_points"), ["workspace_id", "points"])
     op.create_table(
         "points_refresh",
         sa.Column("workspace_id", ID, nullable=False),
-        sa.Column("settled_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("as_of", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["workspace_id"],
             ["workspace.id"],

@@ -55,7 +55,7 @@ async def me(run: Invocation) -> Message:
         mine = await scores.member_stats(
             session, workspace_id=caller.workspace.id, member_id=caller.member.id, now=run.core.clock.now()
         )
-        await session.commit()  # the points it settled (`scores.settle`), if a week went by
+        await session.commit()  # the points snapshot `member_stats` built or moved on, if it did
     return commands.me(caller.lang, mine)
 
 
