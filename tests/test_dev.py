@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections.abc import Callable
+from importlib.machinery import ModuleSpec
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 import dev
+from tests.benchmarks import run as bench_run
+from tests.benchmarks.report import Figure, Options, median_figure
 from tests.bot.test_cli import _environment
 
 
@@ -32,3 +38,65 @@ def test_run_serves_when_slack_or_teams_is_configured(
         check=False,
     )
     assert checked.returncode == status
+
+
+def test_bench_runs_the_benchmark_runner_in_the_venv(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, ...]] = []
+
+    def run(*command: str, **environment: str) -> int:
+        calls.append(command)
+        return 0
+
+    monkeypatch.setattr(dev, "ensure_venv", lambda extras: calls.append(("ensure_venv", extras)))
+    monkeypatch.setattr(dev, "run", run)
+    monkeypatch.setattr(sys, "argv", ["dev.py", "bench", "--quick", "--only", "share_click"])
+    assert dev.main() == 0
+    assert calls == [
+        ("ensure_venv", "[test]"),
+        (dev._python(), "-m", "tests.benchmarks.run", "--quick", "--only", "share_click"),
+    ]
+
+
+def _benchmark(name: str, measure: Callable[[Options], list[Figure]]) -> ModuleType:
+    module = ModuleType(f"tests.benchmarks.bench_{name}")
+    module.__spec__ = ModuleSpec(module.__name__, None)
+    module.measure = measure  # type: ignore[attr-defined]
+    return module
+
+
+def test_the_runner_reports_every_benchmark_even_when_one_fails_or_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A benchmark not written yet is not measured, one that raises is failed with its error and the
+    others still run; the table's figures go to bench-results.json; exit 1 when a figure failed."""
+
+    def good(options: Options) -> list[Figure]:
+        assert options.quick
+        assert options.repeats == 2
+        assert options.postgres_url is None
+        return [median_figure("good", "speed", [3.0, 1.0, 2.0], "×", comparison=">=", bound=1.5)]
+
+    def boom(options: Options) -> list[Figure]:
+        raise RuntimeError("the server did not start")
+
+    for name, measure in (("good", good), ("boom", boom)):
+        monkeypatch.setitem(sys.modules, f"tests.benchmarks.bench_{name}", _benchmark(name, measure))
+    monkeypatch.setattr(bench_run, "MODULES", ("good", "boom", "absent"))
+    monkeypatch.setattr(bench_run, "RESULTS", tmp_path / "bench-results.json")
+    monkeypatch.delenv(bench_run.POSTGRES_ENV, raising=False)
+
+    arguments = ["--quick", "--repeats", "2", "--only"]
+    assert bench_run.main([*arguments, "good,absent"]) == 0
+    assert bench_run.main([*arguments, "good,boom,absent"]) == 1
+
+    written = json.loads((tmp_path / "bench-results.json").read_text())
+    assert written["header"]["quick"] is True
+    assert {"date", "commit", "machine", "versions"} <= set(written["header"])
+    assert written["header"]["versions"]["postgresql"] is None
+    figures = {figure["group"]: figure for figure in written["figures"]}
+    assert figures["good"]["value"] == 2.0
+    assert figures["good"]["passed"] is True
+    assert figures["boom"]["passed"] is False
+    assert figures["boom"]["note"] == "RuntimeError: the server did not start"
+    assert figures["absent"]["passed"] is None
+    assert figures["absent"]["note"] == "tests.benchmarks.bench_absent does not exist"

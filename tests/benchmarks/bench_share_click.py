@@ -155,7 +155,8 @@ class _ErrorCounter(logging.Handler):
 
 def server_main(spec: ServerSpec, connection: Connection) -> None:
     """Entry point of the server process (multiprocessing, spawn)."""
-    logging.basicConfig(level=logging.WARNING, format="server %(levelname)s %(name)s: %(message)s")
+    # Warnings are counted in the answers they lead to ("nothing was changed"); errors are also counted.
+    logging.basicConfig(level=logging.ERROR, format="server %(levelname)s %(name)s: %(message)s")
     asyncio.run(_serve(spec, connection))
 
 
@@ -829,6 +830,7 @@ class Measured:
     not_durable: int = 0  # acked members without their row right after the load, or told nothing changed
     # but recorded
     answers: Counter[str] = field(default_factory=Counter)  # the texts the acked members got, for the log
+    server_cpu: float = 0.0  # CPU seconds of the server processes during the load (not after it)
 
 
 @asynccontextmanager
@@ -922,8 +924,8 @@ async def relais_loads(
     async with servers(specs, max(CONCURRENCIES)) as (started, posters):
         await warm_up(started, specs, posters, sizes)
         for concurrency, indices in phases.items():
-            errors_before = sum(server.ask("stats")[1] for server in started)
             requests = requests_for(started, specs, indices)
+            before = [server.ask("stats") for server in started]
             load = await fire_for(posters, iter(requests), concurrency, sizes.seconds)
             for server in started:
                 server.send("settle")
@@ -932,7 +934,8 @@ async def relais_loads(
             measured[concurrency] = Measured(
                 load,
                 after_ack=max(after for _, after, _ in settled),
-                errors=sum(errors for _, _, errors in settled) - errors_before,
+                errors=sum(errors for _, _, errors in settled) - sum(errors for _, errors in before),
+                server_cpu=sum(cpu for cpu, _, _ in settled) - sum(cpu for cpu, _ in before),
             )
         reports = [server.stop() for server in started]
     final = await recorded_members(url, button.recorded)
@@ -1117,7 +1120,9 @@ def _progress(
     ratio = f", {load.throughput / base.throughput:.2f}× bare Bolt" if base is not None else ""
     checks = ""
     if result is not None:
+        cpu = 1000 * result.server_cpu / max(1, len(load.acked))
         checks = (
+            f", server CPU {cpu:.2f} ms/click"
             f", errors {result.errors}, last answer {result.after_ack:.1f} s after the load, "
             f"not answered once {result.unanswered}, not durable {result.not_durable}"
         )

@@ -235,7 +235,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
         json.dumps({"header": about, "figures": [figure.as_json() for figure in figures]}, indent=2) + "\n"
     )
     failed = [figure for figure in figures if figure.passed is False]
-    print(f"\n{len(failed)} figure(s) missed their target; written to {RESULTS.relative_to(ROOT)}")
+    print(f"\n{len(failed)} figure(s) missed their target; written to {RESULTS}")
     return 1 if failed else 0
 
 
