@@ -102,6 +102,13 @@ class OutcomeUnknown(SocialError):
     reason = "unknown"
 
 
+class Unclear(OutcomeUnknown):
+    """An error answer to a publishing call that does not say whether the work was done (500, 502): the
+    provider may have made the post before failing. Never retried blindly."""
+
+    reason = "unclear"
+
+
 class Rejected(SocialError):
     """A definite refusal that retrying will not fix. `reason` is one of `duplicate`, `too_long`,
     `forbidden`, `invalid`."""

@@ -179,6 +179,7 @@ MESSAGES: dict[str, str] = {
     "share_retrying": "{network} is busy right now. I will try again at {time} and tell you how it went.",
     "share_on_its_way": "Your share on {network} is on its way; I will tell you when it is done.",
     "share_unknown": "{network} did not answer in time, so I cannot tell whether your post went out. Please check your profile: if it is not there, use the button below.",
+    "share_unclear": "{network} answered with an error that does not say whether your post went out. Please check your profile: if it is not there, use the button below.",
     "repost_share": "It is not there: post it",
     "undo_needs_reconnect": "{network} refused your connection (it expired or was revoked), so the post is still there. Reconnect, then press Undo again.",
     "share_unsure": "Something went wrong on my side while starting your share on {network}. If it started, I will send you the result in a few minutes; if you hear nothing, click again.",

@@ -179,6 +179,7 @@ MESSAGES: dict[str, str] = {
     "share_retrying": "{network} est surchargé. Je réessaie à {time} et je vous dirai ce qu'il en est.",
     "share_on_its_way": "Votre partage sur {network} est en cours ; je vous dirai quand il sera fait.",
     "share_unknown": "{network} n'a pas répondu à temps : je ne sais pas si votre publication est partie. Vérifiez votre profil : si elle n'y est pas, utilisez le bouton ci-dessous.",
+    "share_unclear": "{network} a répondu par une erreur qui ne dit pas si votre publication est partie. Vérifiez votre profil : si elle n'y est pas, utilisez le bouton ci-dessous.",
     "repost_share": "Elle n'y est pas : la publier",
     "undo_needs_reconnect": "{network} a refusé votre connexion (expirée ou révoquée) : la publication est toujours là. Reconnectez-vous, puis appuyez de nouveau sur Annuler.",
     "share_unsure": "Un problème de mon côté est survenu au lancement de votre partage sur {network}. S'il a démarré, je vous enverrai le résultat dans quelques minutes ; sans nouvelles de ma part, cliquez de nouveau.",

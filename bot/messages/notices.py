@@ -78,7 +78,7 @@ def share_outcome(
         else:
             wording = text(lang, "share_on_its_way", network=name)
     elif status == "unknown":
-        wording = text(lang, "share_unknown", network=name)
+        wording = text(lang, "share_unclear" if share.reason == "unclear" else "share_unknown", network=name)
         buttons.append(Action(REPOST_ACTION, text(lang, "repost_share"), value=value))
     else:
         reason = share.reason or "error"

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from bot.social import OutcomeUnknown, RateLimited, Rejected, SocialError, Transient, Unauthorized
+from bot.social import OutcomeUnknown, RateLimited, Rejected, SocialError, Transient, Unauthorized, Unclear
 
 # A network's own reading of an error answer (status, safe detail); it wins over the generic mapping.
 Refine = Callable[[int, str], SocialError | None]
@@ -106,7 +106,7 @@ def classify(
         # made, then an error on the way back). A retry would make a second post whenever the network
         # does not refuse it as a duplicate, and LinkedIn does not when the card's thumbnail, uploaded
         # anew for each attempt, differs.
-        return OutcomeUnknown(detail, status=status)
+        return (Unclear if status in (500, 502) else OutcomeUnknown)(detail, status=status)
     if status == 403:
         return Rejected("forbidden", detail, status=status)
     return Rejected("invalid", detail, status=status)

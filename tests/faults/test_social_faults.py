@@ -187,7 +187,7 @@ def _expected(outcome: Outcome) -> str:
     if status is ShareStatus.POSTED:
         return t(outcome.lang, "share_posted", network=name)
     if status is ShareStatus.UNKNOWN:
-        return t(outcome.lang, "share_unknown", network=name)
+        return t(outcome.lang, "share_unclear" if reason == "unclear" else "share_unknown", network=name)
     if status is ShareStatus.RETRYING:
         return t(outcome.lang, "share_retrying", network=name, time="\0").split("\0")[0]
     return t(outcome.lang, f"share_failed_{reason}", network=name)
@@ -254,7 +254,7 @@ async def test_bursts_of_errors_and_timeouts_never_post_twice_and_every_share_en
     retrying = [o for o in outcomes if o.share.status is ShareStatus.RETRYING]
     assert sorted(waiting) == sorted(str(o.share.id) for o in retrying)
     # The bursts reached every kind of end: posted; failed with a reason; waiting for a retry; unknown
-    # after a timeout or a 500 once the network had posted (once).
+    # after a timeout or a 500 once the network had posted (once), the member told which.
     kinds = {o.share.status for o in outcomes}
     assert {ShareStatus.POSTED, ShareStatus.FAILED, ShareStatus.RETRYING, ShareStatus.UNKNOWN} <= kinds, (
         statuses
@@ -262,6 +262,7 @@ async def test_bursts_of_errors_and_timeouts_never_post_twice_and_every_share_en
     assert sum(1 for o in outcomes if o.share.status is ShareStatus.UNKNOWN and len(o.posts) == 1) >= 3
     assert ("linkedin", "failed", "unauthorized") in statuses, statuses
     assert ("x", "failed", "unauthorized") in statuses, statuses
+    assert ("linkedin", "unknown", "unclear") in statuses, statuses  # its 500 after the post was made
 
     # A day later the networks answer normally: what waited is posted, once; nothing else is sent again.
     w.clock.advance(timedelta(days=1))

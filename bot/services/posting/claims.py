@@ -22,7 +22,7 @@ from models import Network, OutboxMessage, OutboxState, Share, ShareStatus
 
 CLAIMABLE: Final = (ShareStatus.INTENT, ShareStatus.FAILED, ShareStatus.UNDONE)
 # Why an API post's outcome is unknown; an `intent` share keeps one of these in `error` after such a post.
-UNKNOWN_REASONS: Final = ("unknown", "interrupted")
+UNKNOWN_REASONS: Final = ("unknown", "unclear", "interrupted")
 # In a `social_post` job's payload: the counted status the share had before the claim (`intent`).
 RESTORE_KEY: Final = "restore"
 

@@ -200,7 +200,7 @@ class Poster:
                 reason = "unauthorized"
             except OutcomeUnknown as exc:
                 logger.warning("share %s: outcome unknown (%s)", share_id, exc.detail)
-                status, reason = ShareStatus.UNKNOWN, "unknown"
+                status, reason = ShareStatus.UNKNOWN, exc.reason
             except (RateLimited, Transient) as exc:
                 logger.warning("share %s: attempt %d failed (%s)", share_id, attempts, exc.detail)
                 reason = exc.reason

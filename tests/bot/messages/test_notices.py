@@ -54,6 +54,12 @@ VIEW = Action("view_post", Text("en", "view_post", {}), url="https://x.com/p/1")
             "share_unknown",
             (Action("share_repost", Text("en", "repost_share", {}), value="11"),),
         ),
+        (
+            _view(ShareStatus.UNKNOWN, "unclear"),
+            True,
+            "share_unclear",
+            (Action("share_repost", Text("en", "repost_share", {}), value="11"),),
+        ),
         (_view(ShareStatus.FAILED, "not_connected"), True, "share_failed_not_connected", (RECONNECT,)),
         (
             _view(ShareStatus.FAILED, "duplicate"),

@@ -30,6 +30,7 @@ from bot.social import (
     TokenSet,
     Transient,
     Unauthorized,
+    Unclear,
 )
 from handlers.social import build_social_clients, new_http_client
 from handlers.social.linkedin import LinkedInClient, default_version
@@ -322,8 +323,8 @@ async def test_linkedin_code_exchange_refusals(linkedin: FakeLinkedIn, http: htt
 @pytest.mark.parametrize(
     ("status", "on_publish", "on_read"),
     [
-        (500, OutcomeUnknown, Transient),  # a post may have been made before the error
-        (502, OutcomeUnknown, Transient),
+        (500, Unclear, Transient),  # a post may have been made before the error
+        (502, Unclear, Transient),
         (503, Transient, Transient),
         (504, OutcomeUnknown, Transient),
         (401, Unauthorized, Unauthorized),
@@ -506,7 +507,7 @@ async def test_x_refusals(x: FakeX, http: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(
     ("status", "on_publish", "on_delete"),
     [
-        (500, OutcomeUnknown, Transient),
+        (500, Unclear, Transient),
         (503, Transient, Transient),
         (504, OutcomeUnknown, Transient),
         (401, Unauthorized, Unauthorized),
