@@ -29,11 +29,12 @@ run. Per load: throughput against the bare app's (target >= 0.7x); p99 (target <
 concurrent); errors (non-200 answers, "nothing was changed" answers, errors logged; target 0); the
 seconds from the end of the load until the last answer reached the fake's response_url, once the work
 after the acks is done (target <= 10 s); acked clicks not answered exactly once (target 0); acked
-members without their row right after the last answer, or told nothing was changed yet recorded (target
-0: durable before the ack). Target 2: the open link on first contacts spread round-robin over two
-server processes on one PostgreSQL, throughput against one process in the same repeat (target >= 1.3x)
-and shares not exactly once (target 0). Each measurement runs `repeats` times: medians, and the worst
-run for the correctness counts. `--quick`: 2 s loads after 100 warm-up clicks.
+members without their row right after the last answer (target 0: durable before the ack); members told
+that nothing was changed whose row was recorded all the same (target 0). Target 2: the open link on
+first contacts spread round-robin over two server processes on one PostgreSQL, throughput against one
+process in the same repeat (target >= 1.3x) and shares not exactly once (target 0). Each measurement
+runs `repeats` times: medians, and the worst run for the correctness counts. `--quick`: 2 s loads after
+100 warm-up clicks.
 
 How long: a quick run with one repeat takes about 2 minutes on SQLite alone and 4.5 with PostgreSQL (2
 cores, 2026-11-29). A full run is 26 loads of 10 s per repeat plus about 3 minutes of starting,
@@ -849,8 +850,8 @@ class Measured:
     after_ack: float = 0.0  # seconds from the end of the load to the last answer
     errors: int = 0  # non-200 answers + "nothing was changed" answers + errors logged by the servers
     unanswered: int = 0  # acked clicks not answered exactly once
-    not_durable: int = 0  # acked members without their row right after the load, or told nothing changed
-    # but recorded
+    not_durable: int = 0  # acked members without their row right after the load (or with two)
+    contradicted: int = 0  # members told that nothing was changed, whose row was recorded
     answers: Counter[str] = field(default_factory=Counter)  # the texts the acked members got, for the log
     server_cpu: float = 0.0  # CPU seconds of the server processes during the load (not after it)
 
@@ -986,11 +987,9 @@ def _check(
         for name, text in report.replies
         if (server, name) in names
     )
-    result.not_durable = (
-        sum(1 for member, _, _ in acked if member not in refused and at_end[member] != 1)
-        + sum(1 for member in refused if final[member])
-        + sum(1 for count in final.values() if count > 1)
-    )
+    result.not_durable = sum(1 for member, _, _ in acked if member not in refused and at_end[member] != 1)
+    result.not_durable += sum(1 for count in final.values() if count > 1)
+    result.contradicted = sum(1 for member in refused if final[member])
     result.errors += sum(count for status, count in result.load.statuses.items() if status != 200) + len(
         refused
     )
@@ -1090,7 +1089,7 @@ async def _measure(options: Options) -> list[Figure]:
         )
         figures.append(_worst(f"{name}: errors", [m.errors for m in runs]))
         figures.append(
-            _worst(f"{name}: shares not exactly once", [m.not_durable + m.unanswered for m in runs])
+            _worst(f"{name}: shares not exactly once", [m.not_durable + m.contradicted for m in runs])
         )
     return figures
 
@@ -1132,6 +1131,7 @@ def _figures(key: Key, runs: Sequence[Measured], bases: Sequence[Load]) -> list[
         ),
         _worst(f"{name}: acked clicks not answered exactly once", [m.unanswered for m in runs]),
         _worst(f"{name}: acked but not recorded right after the load", [m.not_durable for m in runs]),
+        _worst(f"{name}: told nothing was changed, yet recorded", [m.contradicted for m in runs]),
     ]
 
 
@@ -1151,9 +1151,10 @@ def _progress(
         checks = (
             f", server CPU {cpu:.2f} ms/click"
             f", errors {result.errors}, last answer {result.after_ack:.1f} s after the load, "
-            f"not answered once {result.unanswered}, not durable {result.not_durable}"
+            f"not answered once {result.unanswered}, not durable {result.not_durable}, "
+            f"told nothing changed yet recorded {result.contradicted}"
         )
-        if result.unanswered or result.not_durable or result.errors:
+        if result.unanswered or result.not_durable or result.errors or result.contradicted:
             checks += f"; answers: {dict(result.answers.most_common(4))}"
     print(
         f"run {repeat}: {label}: {len(load.acked)} clicks in {load.wall:.1f} s, "
