@@ -43,9 +43,9 @@ NOT_CHAT_KINDS: Final = frozenset({SOCIAL_POST_KIND})
 MAX_ATTEMPTS: Final = 5
 STALE_SENDING: Final = timedelta(minutes=5)
 # Messages reach the platform a little after the drainer decided to send them, and not all equally late:
-# a message held back waits this much longer than the slot's exact time, so the platform's bucket has
-# refilled when it arrives.
-JITTER: Final = timedelta(milliseconds=100)
+# a slot is taken this much after the time it frees up (`take_slot`), so the platform's bucket has refilled
+# when the message arrives, even if it arrives sooner after the earlier ones than their slots were apart.
+JITTER: Final = timedelta(milliseconds=250)
 BACKOFF_SECONDS: Final = (5, 30, 120, 600, 1800)
 # A failed message waits its delay (the platform's Retry-After, else the backoff) times a factor drawn in
 # [1, 1 + BACKOFF_SPREAD): never sooner than the platform asked, and messages that failed together (an
@@ -291,15 +291,20 @@ async def take_slot(
     margin: timedelta = JITTER,
 ) -> datetime | None:
     """Take a sending slot for `destination` at `now`: None if taken (send now), else the time one
-    frees up (plus `margin`). About one message per `policy.interval` to one destination, in bursts of
-    up to `policy.burst`, counted across every drainer of every process.
+    frees up. About one message per `policy.interval` to one destination, in bursts of up to
+    `policy.burst`, counted across every drainer of every process.
 
     The generic cell rate algorithm (a token bucket kept as one timestamp): each send moves the
     destination's `next_slot_ms` one interval past max(itself, now); a send is allowed while that stays
-    within `burst - 1` intervals of now. The row is updated by compare-and-set, so two drainers never
-    take the same slot, on SQLite and PostgreSQL alike; each attempt is one short transaction."""
+    within `burst - 1` intervals of now, less `margin`. The margin is for the time a message takes to
+    reach the platform, which differs from one message to the next: a message sent the instant its slot
+    frees up may reach the platform sooner after the earlier ones than their slots were apart, and be
+    refused (the platform's bucket counts from when they reached it). So the last message of a burst goes
+    `margin` after the others, and a slot freed by time is taken `margin` after it frees up. The row is
+    updated by compare-and-set, so two drainers never take the same slot, on SQLite and PostgreSQL
+    alike; each attempt is one short transaction."""
     interval = int(policy.interval / timedelta(milliseconds=1))
-    tolerance = (policy.burst - 1) * interval
+    tolerance = (policy.burst - 1) * interval - int(margin / timedelta(milliseconds=1))
     at = int(now.timestamp() * 1000)
     key = (OutboxPacing.workspace_id == workspace_id) & (OutboxPacing.destination == destination)
     for _ in range(SLOT_ATTEMPTS):
@@ -315,13 +320,12 @@ async def take_slot(
                     insert_ignoring_conflicts(session, OutboxPacing.__table__, [row])
                 )
             else:
-                start = max(current, at)
-                if start - at > tolerance:
-                    return datetime.fromtimestamp((start - tolerance) / 1000, tz=UTC) + margin
+                if current - at > tolerance:
+                    return datetime.fromtimestamp((current - tolerance) / 1000, tz=UTC)
                 taken = await session.execute(
                     update(OutboxPacing)
                     .where(key, OutboxPacing.next_slot_ms == current)
-                    .values(next_slot_ms=start + interval)
+                    .values(next_slot_ms=max(current, at) + interval)
                 )
             await session.commit()
         if taken.rowcount == 1:  # type: ignore[attr-defined]

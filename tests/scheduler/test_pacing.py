@@ -15,6 +15,7 @@ from bot import db
 from bot.clock import FrozenClock, SystemClock
 from bot.demo.fake_slack import FakeSlack
 from bot.demo.workspace import SlackDriver
+from bot.services import outbox
 from bot.web import create_app
 from handlers.slack.notifier import SlackNotifier
 from models import Delivery, OutboxMessage, OutboxState, Post
@@ -22,6 +23,7 @@ from scheduler import jobs
 from tests.conftest import BOT_TOKEN, running
 from tests.handlers.slack.driver import START, SettingsFactory, article_server, relais_app, setup_workspace
 from tests.scheduler.test_jobs_cli import _env, _relais
+from tests.scheduler.test_weekly import _member, _workspace
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -121,3 +123,50 @@ async def test_the_web_process_and_a_relais_process_share_one_channel_s_pace(
 def _web_context(sessions: Sessions, fake_slack: FakeSlack) -> jobs.Context:
     notifier = SlackNotifier(AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
     return jobs.Context(sessions, {"slack": notifier}, SystemClock().now)
+
+
+async def test_a_slot_freed_by_time_is_taken_a_moment_later_so_slack_never_gets_it_too_soon(
+    sessions: Sessions, fake_slack: FakeSlack
+) -> None:
+    """Why the test above failed now and then: messages reach Slack some time after a drainer sends them,
+    not all equally late. A burst that took 80 ms to arrive, then a message enqueued and sent the instant
+    its slot freed up and arriving at once, were 0.92 s apart at Slack: refused. A slot freed by time is
+    now taken `outbox.JITTER` after it frees up (and the last of a burst goes that much after the
+    others), more than the difference between two messages' ways to Slack."""
+    fake_slack.add_channel("C0NEWS", "news")
+    clock = FrozenClock(START)
+    lag = 0.08  # how long the messages take to reach Slack, read by Slack's own clock
+    fake_slack.limit_channel_rate(burst=3, per_second=1.0, clock=lambda: clock.now().timestamp() + lag)
+    ctx = _web_context(sessions, fake_slack)
+    ctx = jobs.Context(sessions, ctx.notifiers, clock.now)
+
+    async def enqueue(index: int) -> None:
+        async with sessions() as session:
+            if index == 0:
+                workspace = await _workspace(session)
+                session.add(_member(workspace, "UADMIN", is_admin=True))
+            await outbox.enqueue(
+                session,
+                workspace_id=1,
+                kind="admin_alert",
+                destination="C0NEWS",
+                payload={"channel": "C0NEWS", "error": "is_archived", "lang": "en"},
+                now=clock.now(),
+                dedupe_key=f"alert:{index}",
+            )
+            await session.commit()
+
+    for index in range(3):
+        await enqueue(index)
+    for _ in range(3):
+        await jobs.drain(ctx)
+        clock.advance(outbox.JITTER)
+    assert len(fake_slack.calls_to("chat.postMessage")) == 3  # the burst
+    clock.set(START + timedelta(seconds=1))  # the burst's first slot is free again
+    lag = 0.0
+    await enqueue(3)
+    for _ in range(3):
+        await jobs.drain(ctx)
+        clock.advance(outbox.JITTER)
+    assert fake_slack.limited == 0
+    assert len(fake_slack.messages["C0NEWS"]) == 4
