@@ -3,6 +3,11 @@
 Points: a share posted through the network's API 10, a share through the personal link (intent) 3,
 each counted click the member's links brought 1, at most `CLICK_CAP` per link per week (so one viral
 link does not make the board meaningless). Aggregates are computed in SQL, per workspace.
+
+A member's rank among everyone's all-time points (`member_stats`, what `/relais me`, the App Home and
+`/me` show) is read from a snapshot of everyone's points (`models.SettledPoints`) corrected by the exact
+points of the members whose rows changed since: adding up a year of 50,000 members' rows took seconds
+at every look (tests/benchmarks/bench_leaderboard.py).
 """
 
 from __future__ import annotations
