@@ -68,7 +68,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -750,7 +750,7 @@ P99_CONCURRENCY: Final = 50  # the p99 target holds at 50 concurrent; at 200 it 
 AFTER_ACK_TARGET: Final = 10.0
 TWO_PROCESSES_TARGET: Final = 1.3
 NOTHING_CHANGED: Final = t("en", "something_went_wrong")
-HEADROOM: Final = 1.25  # members prepared for a load: the bare app's rate x its seconds x this
+HEADROOM: Final = 1.5  # members prepared for a load: the bare app's best rate x its seconds x this
 BASELINE_REQUESTS: Final = 2000  # the bare app acks without looking: its clicks are sent round and round
 MembersKind = Literal["first", "known"]
 KIND_NAMES: Final[dict[MembersKind, str]] = {"first": "first contacts", "known": "known members"}
@@ -1037,9 +1037,7 @@ async def _measure(options: Options) -> list[Figure]:
             for concurrency, load in base.items():
                 bases.setdefault((database, concurrency), []).append(load)
                 _progress(repeat, f"bare Bolt, {concurrency} concurrent", load)
-            pools = {
-                c: max(500, math.ceil(load.throughput * sizes.seconds * HEADROOM)) for c, load in base.items()
-            }
+            pools = members_per_load(base.values(), sizes)
             for button in BUTTONS:
                 for kind in button.kinds:
                     where = url or f"sqlite:///{options.work_dir / f'share-click-{next(files)}.db'}"
@@ -1098,6 +1096,14 @@ NO_POSTGRES: Final = (
     "no PostgreSQL database given: pass --postgres URL or set RELAIS_BENCH_DATABASE_URL (a database of "
     "your own: its tables are dropped and recreated)"
 )
+
+
+def members_per_load(bases: Iterable[Load], sizes: Sizes) -> dict[int, int]:
+    """How many members to prepare for each load: more than Relais can take in its seconds (it is not
+    faster than the bare app), from the bare app's best rate, which a busy machine may have slowed."""
+    best = max(load.throughput for load in bases)
+    members = max(1000, math.ceil(best * sizes.seconds * HEADROOM))
+    return dict.fromkeys(CONCURRENCIES, members)
 
 
 def _figures(key: Key, runs: Sequence[Measured], bases: Sequence[Load]) -> list[Figure]:
