@@ -62,7 +62,7 @@ def median_figure(
     value = statistics.median(runs) if runs else None
     target, passed = "", None
     if comparison is not None and bound is not None:
-        target = f"{_SYMBOLS[comparison]} {_number(bound)}{unit}"
+        target = f"{_SYMBOLS[comparison]} {_number(bound)}{_unit(unit)}"
         if value is not None:
             passed = _CHECKS[comparison](value, bound)
     return Figure(group, name, value, unit, target, passed, [float(run) for run in runs], note)
@@ -80,6 +80,11 @@ _CHECKS: dict[Comparison, Callable[[float, float], bool]] = {
 
 
 _SYMBOLS: dict[Comparison, str] = {">=": "≥", "<=": "≤", "==": "="}
+
+
+def _unit(unit: str) -> str:
+    """ "≥ 0.7×", "≤ 10%", "≤ 100 ms", "= 0" (a count needs no unit)."""
+    return "" if unit == "count" else unit if unit in ("×", "%") else f" {unit}"
 
 
 def _number(value: float) -> str:
