@@ -28,8 +28,9 @@ Figures, for each fan-out and setup: the achieved rate against the allowed rate 
 and duplicated (= 0) messages, counted per destination at the fake. The allowed rate is the fastest the
 limits permit for the messages actually sent: the time the last one could come at the earliest, from a
 first one at 0, is the longer of (messages − workspace burst) / workspace rate and, for each channel,
-(its messages − 3) / 1 s. Random 429s take no token, so they do not lower it: a drainer that does not
-stall on them loses nothing.
+(its messages − 3) / 1 s, or, if later, the last random 429's time plus its Retry-After (that message
+cannot come sooner). Random 429s take no token: a drainer that does not stall on them loses nothing
+else.
 
 Durations (one repeat, an otherwise idle machine): quick ≈ 1.5 minutes (SQLite and PostgreSQL); full ≈
 10 minutes (the 5,000 nudges take ≥ 250 s at 20 a second, on each setup). The nudge round is sent in
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
@@ -55,6 +57,7 @@ from pathlib import Path
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from aiohttp import web
 from sqlalchemy import func, insert, select, text
 
 from bot import db
@@ -74,6 +77,7 @@ CHANNEL_PER_SECOND: Final = 1.0
 WORKSPACE_PER_MINUTE: Final = 1200
 WORKSPACE_BURST: Final = 20
 RANDOM_429: Final = 0.02
+RETRY_AFTER: Final = 1  # seconds, in the random 429s
 TARGET_RATIO: Final = 0.9
 RUN_MINUTES: Final = 20  # the longest a nudge run may last: the working hours must hold that long
 STALL_SECONDS: Final = 90.0  # no message accepted for this long: the drainers are stuck, give up
@@ -107,6 +111,7 @@ class Outcome:
     duplicated: int
     refused: Counter[str]
     not_sent: int  # outbox rows left unsent at the end
+    cpu_ms_per_message: float  # the clocks' CPU time from the first message to the last, per message
 
     @property
     def achieved(self) -> float:
@@ -129,11 +134,17 @@ class CountingSlack(FakeSlack):
     def __init__(self) -> None:
         super().__init__(bot_token=BOT_TOKEN, team_id=TEAM)
         self.posted: list[tuple[float, str, str]] = []
+        self.random_refusals: list[float] = []  # when each random 429 was answered
 
     def _chat_post_message(self, call: SlackCall) -> dict[str, Any]:
         answer = super()._chat_post_message(call)
         self.posted.append((time.monotonic(), str(call.params.get("channel")), str(call.params.get("text"))))
         return answer
+
+    def _refuse(self, cause: str, retry_after: int) -> web.Response:
+        if cause == "random":
+            self.random_refusals.append(time.monotonic())
+        return super()._refuse(cause, retry_after)
 
 
 def allowed_span(per_destination: Counter[str], channels: set[str]) -> float:
@@ -318,7 +329,7 @@ async def run_fanout(setup: Setup, fanout: str, size: Size, zone: str, work_dir:
             fake.add_user(user, tz=zone)
         fake.limit_channel_rate(burst=CHANNEL_BURST, per_second=CHANNEL_PER_SECOND)
         fake.limit_workspace_rate(per_minute=WORKSPACE_PER_MINUTE, burst=WORKSPACE_BURST)
-        fake.random_rate_limits(RANDOM_429, seed=13)
+        fake.random_rate_limits(RANDOM_429, seed=13, retry_after=RETRY_AFTER)
         expected = size.posts * CHANNELS if fanout == "push" else size.members
         environment = _environment(setup.database_url, fake)
         logs = [(work_dir / f"clock-{fanout}-{index}.log").open("wb") for index in range(setup.drainers)]
@@ -326,8 +337,9 @@ async def run_fanout(setup: Setup, fanout: str, size: Size, zone: str, work_dir:
             await asyncio.create_subprocess_exec(RELAIS, "clock", env=environment, stdout=log, stderr=log)
             for log in logs
         ]
+        cpu = 0.0
         try:
-            await _until_delivered(
+            cpu = await _until_delivered(
                 fake, clocks, expected, minimum=allowed_span(Counter({"*": expected}), set())
             )
         finally:
@@ -342,31 +354,53 @@ async def run_fanout(setup: Setup, fanout: str, size: Size, zone: str, work_dir:
                     await clock.wait()
             for log in logs:
                 log.close()
-        return await _outcome(fake, setup.database_url, fanout, size, channels, members)
+        return await _outcome(fake, setup.database_url, fanout, size, channels, members, cpu)
+
+
+def _cpu_seconds(clocks: list[asyncio.subprocess.Process]) -> float:
+    """The CPU time the clock processes have used so far (Linux: /proc/<pid>/stat's utime + stime)."""
+    total = 0
+    for clock in clocks:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{clock.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 async def _until_delivered(
     fake: CountingSlack, clocks: list[asyncio.subprocess.Process], expected: int, *, minimum: float
-) -> None:
+) -> float:
     """Until `expected` messages were accepted, or nothing was for `STALL_SECONDS` after the first
-    (or before it, for twice as long: a PostgreSQL clock leads 15 s after it starts), or far too long."""
+    (or before it, for twice as long: a PostgreSQL clock leads 15 s after it starts), or far too long.
+    Returns the CPU time the clocks used from the first message accepted to the end."""
     loop = asyncio.get_running_loop()
     started = last_seen = loop.time()
     seen = 0
+    cpu_at_first = 0.0
     deadline = started + 3 * minimum + 180
     while len(fake.posted) < expected and loop.time() < deadline:
         await asyncio.sleep(0.25)
         if any(clock.returncode is not None for clock in clocks):
             raise RuntimeError("a relais clock exited: see its log in the work directory")
         if len(fake.posted) != seen:
+            if not seen:
+                cpu_at_first = _cpu_seconds(clocks)
             seen, last_seen = len(fake.posted), loop.time()
         elif loop.time() - last_seen > (STALL_SECONDS if seen else 2 * STALL_SECONDS):
             break
+    cpu = _cpu_seconds(clocks) - cpu_at_first
     await asyncio.sleep(2)  # anything sent twice arrives now
+    return cpu
 
 
 async def _outcome(
-    fake: CountingSlack, database_url: str, fanout: str, size: Size, channels: set[str], members: list[str]
+    fake: CountingSlack,
+    database_url: str,
+    fanout: str,
+    size: Size,
+    channels: set[str],
+    members: list[str],
+    cpu: float,
 ) -> Outcome:
     posted = fake.posted
     per_destination = Counter(destination for _, destination, _ in posted)
@@ -378,14 +412,20 @@ async def _outcome(
         lost = sum(1 for user in members if per_destination[user] == 0)
         duplicated = sum(max(per_destination[user] - 1, 0) for user in members)
     span = posted[-1][0] - posted[0][0] if len(posted) > 1 else 0.0
+    # A message refused at random may not come back before its Retry-After: the last one so refused
+    # bounds the span too.
+    retried = (
+        max((at + RETRY_AFTER - posted[0][0] for at in fake.random_refusals), default=0.0) if posted else 0.0
+    )
     return Outcome(
         messages=len(posted),
         span=span,
-        allowed_span=allowed_span(per_destination, channels),
+        allowed_span=max(allowed_span(per_destination, channels), retried),
         lost=lost,
         duplicated=duplicated,
         refused=Counter(fake.refused),
         not_sent=await unsent(database_url),
+        cpu_ms_per_message=1000 * cpu / len(posted) if posted else 0.0,
     )
 
 
@@ -413,6 +453,9 @@ def _figures(fanout: str, setup: Setup, outcomes: Sequence[Outcome]) -> list[Fig
         ),
         median_figure(GROUP, f"{label}: achieved rate", [o.achieved for o in outcomes], "/s"),
         median_figure(GROUP, f"{label}: allowed rate", [o.allowed for o in outcomes], "/s"),
+        median_figure(
+            GROUP, f"{label}: drainers' CPU per message", [o.cpu_ms_per_message for o in outcomes], "ms"
+        ),
         median_figure(
             GROUP, f"{label}: lost", [max(o.lost for o in outcomes)], "count", comparison="==", bound=0
         ),
@@ -476,7 +519,8 @@ async def _measure(options: Options, progress: Callable[[str], None]) -> list[Fi
                     f"{fanout}, {setup.name}, run {repeat + 1}: {outcome.messages} messages in "
                     f"{outcome.span:.1f} s ({outcome.achieved:.1f}/s; allowed {outcome.allowed:.1f}/s, "
                     f"{outcome.ratio:.2f}×); lost {outcome.lost}, duplicated {outcome.duplicated}, "
-                    f"unsent {outcome.not_sent}; 429s {dict(outcome.refused)}"
+                    f"unsent {outcome.not_sent}; 429s {dict(outcome.refused)}; "
+                    f"CPU {outcome.cpu_ms_per_message:.1f} ms/message"
                 )
             figures += _figures(fanout, setup, outcomes)
     return figures
