@@ -23,6 +23,9 @@ Teams' do. It speaks the Bot Connector REST protocol (v3) as Teams documents it:
   conversation 7 messages a second, 8 in 2 s, 60 in 30 s and 1,800 an hour (sends, replies, updates and
   deletes), and 50 requests a second per app per tenant (every call). Time is `clock` (seconds; by
   default the real monotonic clock), so a test with an injected clock moves both together.
+  `random_rate_limits(fraction, seed=…)` also refuses that fraction of the message operations at random
+  (429 `Throttled`, `Retry-After`), as a busy Teams does below its documented limits; `random_refusals`
+  records when (the fake's clock).
 * Cards are not refused for what Teams would merely render badly; those are recorded in `violations`
   (an Adaptive Card over version 1.5, an `Action.Execute` without a `verb`), which tests assert empty.
 
@@ -35,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -203,7 +207,9 @@ class FakeTeams(LocalServer):
         self.calls: list[ConnectorCall] = []
         self.violations: list[str] = []
         self.limited = 0  # how many requests the rate limits refused
+        self.random_refusals: list[float] = []  # when (`clock`) each random 429 was answered
 
+        self._random_limit: tuple[float, int, random.Random] | None = None
         self._failures: dict[str, list[_Failure]] = {}
         self._delays: dict[str, float] = {}
         self._conversation_sends: dict[str, deque[float]] = {}
@@ -342,6 +348,13 @@ class FakeTeams(LocalServer):
             _Failure(status=status, code=code, retry_after=retry_after) for _ in range(times)
         )
 
+    def random_rate_limits(self, fraction: float = 0.02, *, seed: int = 0, retry_after: int = 1) -> None:
+        """Refuse a random `fraction` of the sends, replies, updates and deletes with 429 `Throttled` and
+        `Retry-After: retry_after`, whatever the limits (Teams throttles a busy service below them), drawn
+        from a generator seeded with `seed` so that a run can be repeated; 0 stops it. A refused request
+        does not count against the limits."""
+        self._random_limit = (fraction, retry_after, random.Random(seed)) if fraction > 0 else None  # noqa: S311
+
     def delay(self, operation: str, seconds: float) -> None:
         """Answer `operation` only after `seconds` (0 removes the delay)."""
         if seconds <= 0:
@@ -354,6 +367,7 @@ class FakeTeams(LocalServer):
         self.calls.clear()
         self.violations.clear()
         self.limited = 0
+        self.random_refusals.clear()
         self._failures.clear()
         self._delays.clear()
         self._conversation_sends.clear()
@@ -403,6 +417,11 @@ class FakeTeams(LocalServer):
         failure = self._next_failure(call.operation)
         if failure is not None:
             return _failure_response(failure)
+        if self._random_limit is not None and call.operation in MESSAGE_OPERATIONS:
+            fraction, retry_after, draw = self._random_limit
+            if draw.random() < fraction:
+                self.random_refusals.append(self.clock())
+                return _error_response(429, "Throttled", headers={"Retry-After": str(retry_after)})
         try:
             if call.operation == UNKNOWN:
                 raise _ConnectorError(404, "NotFound", "The requested resource does not exist.")

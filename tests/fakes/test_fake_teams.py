@@ -351,6 +351,30 @@ async def test_refused_messages_do_not_count(clock: Clock, http: aiohttp.ClientS
     assert await send_at(http, clock, 1.0) == 201
 
 
+async def test_random_refusals_are_429s_with_retry_after_and_repeat_with_the_seed(
+    fake: FakeTeams, clock: Clock, http: aiohttp.ClientSession
+) -> None:
+    conversations = [f"19:r{n}@thread.tacv2" for n in range(200)]
+    for conversation in conversations:
+        fake.add_conversation(conversation)
+
+    async def statuses(seed: int) -> list[int]:
+        fake.reset()
+        fake.random_rate_limits(0.1, seed=seed, retry_after=3)
+        # 200 conversations, 4 seconds apart: no documented limit refuses any of them.
+        return [await send_at(http, clock, 4.0 * n, c) for n, c in enumerate(conversations)]
+
+    first = await statuses(seed=7)
+
+    assert first.count(-3) == len(fake.random_refusals)
+    assert 5 <= first.count(-3) <= 40  # about 10 %
+    assert set(first) == {201, -3}
+    assert fake.limited == 0  # not counted as the documented limits' refusals
+    assert await statuses(seed=7) == first
+    fake.random_rate_limits(0)
+    assert await send_at(http, clock, 9000.0) == 201
+
+
 async def test_limits_can_be_turned_off() -> None:
     async with FakeTeams(token=TOKEN, rate_limits=False, clock=lambda: 0.0) as fake:
         fake.add_conversation(CHANNEL)
