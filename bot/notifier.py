@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 # Why a send failed, whatever the platform (the platform's own error goes in `Delivered.detail`).
 RECIPIENT_GONE: Final = "recipient_gone"  # the person left: the domain marks them inactive
@@ -96,3 +96,15 @@ class Notifier(Protocol):
     async def send(
         self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
     ) -> Delivered: ...
+
+
+@runtime_checkable
+class FindsDelivered(Protocol):
+    """A notifier that can tell whether a message already reached its destination. The outbox asks it
+    before sending again a message whose send was interrupted (its drainer died between the call and its
+    record: the platform may have it), so that nobody gets it twice. None: not there, or the platform
+    cannot be asked; the message is then sent again (at least once)."""
+
+    async def find_delivered(
+        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
+    ) -> Delivered | None: ...

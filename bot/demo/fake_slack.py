@@ -562,6 +562,7 @@ class FakeSlack(LocalServer):
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
+            "conversations.history": self._conversations_history,
             "conversations.info": self._conversations_info,
             "conversations.join": self._conversations_join,
             "conversations.list": self._conversations_list,
@@ -1650,6 +1651,26 @@ class FakeSlack(LocalServer):
         channel = self._visible_channel(self._param(call, "channel"))
         page, next_cursor = self._page(call, self._member_ids(channel), "user", default_limit=100)
         return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
+
+    def _conversations_history(self, call: SlackCall) -> dict[str, Any]:
+        """The conversation's latest messages, newest first (`limit`, 100 by default; no older pages), with
+        their metadata only when `include_all_metadata` is set, as Slack does."""
+        channel = self._visible_channel(self._param(call, "channel"))
+        limit = int(self._param(call, "limit") or 100)
+        stored = self.messages.get(channel.id, [])
+        with_metadata = _flag(call.params.get("include_all_metadata"))
+        messages = []
+        for message in reversed(stored[-limit:]):
+            shown = copy.deepcopy(message)
+            if not with_metadata:
+                shown.pop("metadata", None)
+            messages.append(shown)
+        return {
+            "messages": messages,
+            "has_more": len(stored) > limit,
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": ""},
+        }
 
     def _conversations_join(self, call: SlackCall) -> dict[str, Any]:
         channel = self._visible_channel(self._param(call, "channel"))

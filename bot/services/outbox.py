@@ -29,7 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
-from bot.notifier import RATE_LIMITED, TRANSIENT, Delivered, Notifier, RatePolicy
+from bot.notifier import RATE_LIMITED, TRANSIENT, Delivered, FindsDelivered, Notifier, RatePolicy
 from models import OutboxMessage, OutboxState, Workspace
 from models.outbox import OutboxPacing
 
@@ -42,6 +42,8 @@ NOT_CHAT_KINDS: Final = frozenset({SOCIAL_POST_KIND})
 
 MAX_ATTEMPTS: Final = 5
 STALE_SENDING: Final = timedelta(minutes=5)
+# The `last_error` of a message `recover_stale` gave back: its last send's outcome is unknown.
+INTERRUPTED: Final = "interrupted"
 # Messages reach the platform a little after the drainer decided to send them, and not all equally late:
 # a slot is taken this much after the time it frees up (`take_slot`), so the platform's bucket has refilled
 # when the message arrives, even if it arrives sooner after the earlier ones than their slots were apart.
@@ -192,16 +194,18 @@ async def drain(
             # channel, in short bursts): this one waits.
             await _defer(sessions, message, wait_until, now())
             continue
-        try:
-            outcome = await notifier.send(
-                kind=message.kind,
-                destination=message.destination,
-                payload=message.payload,
-                workspace_id=message.workspace_id,
-            )
-        except Exception as exc:
-            logger.exception("sending outbox message %s failed", message.id)
-            outcome = Delivered(ok=False, error=TRANSIENT, detail=type(exc).__name__)
+        outcome = await _delivered_before(notifier, message) if message.last_error == INTERRUPTED else None
+        if outcome is None:
+            try:
+                outcome = await notifier.send(
+                    kind=message.kind,
+                    destination=message.destination,
+                    payload=message.payload,
+                    workspace_id=message.workspace_id,
+                )
+            except Exception as exc:
+                logger.exception("sending outbox message %s failed", message.id)
+                outcome = Delivered(ok=False, error=TRANSIENT, detail=type(exc).__name__)
         async with sessions() as session:
             row = await session.get_one(OutboxMessage, message.id)
             recorded_at = now()
@@ -258,6 +262,28 @@ async def next_due(
             )
         )
     return due
+
+
+async def _delivered_before(notifier: Notifier, message: OutboxMessage) -> Delivered | None:
+    """What the platform already has of a message whose last send was interrupted, if its notifier can
+    tell (`FindsDelivered`); None: send it (again)."""
+    if not isinstance(notifier, FindsDelivered):
+        return None
+    try:
+        found = await notifier.find_delivered(
+            kind=message.kind,
+            destination=message.destination,
+            payload=message.payload,
+            workspace_id=message.workspace_id,
+        )
+    except Exception:
+        logger.exception(
+            "could not tell whether outbox message %s was delivered; sending it again", message.id
+        )
+        return None
+    if found is not None:
+        logger.warning("outbox message %s was delivered before its send was interrupted", message.id)
+    return found
 
 
 def served_platforms(notifiers: Notifiers) -> list[str]:
@@ -381,9 +407,10 @@ async def recover_stale(
     sessions: async_sessionmaker[AsyncSession], now: datetime, *, skip_kinds: Collection[str] = NOT_CHAT_KINDS
 ) -> int:
     """Chat messages left `sending` by a drainer that died are sent again. A send takes seconds, so a
-    row still `sending` after `STALE_SENDING` was interrupted — almost always before Slack received it
-    (the call is the last step; a death in the instant between Slack's answer and our record is the
-    one case that can repeat a message)."""
+    row still `sending` after `STALE_SENDING` was interrupted: mostly before the platform received it,
+    but a death between the platform's answer and our record leaves a message delivered and not marked.
+    So each is marked `INTERRUPTED`, and before sending it again `drain` asks its notifier whether the
+    platform has it (`FindsDelivered`: Slack); a platform that cannot tell gets it again (at least once)."""
     async with sessions() as session:
         result = await session.execute(
             update(OutboxMessage)
@@ -392,7 +419,7 @@ async def recover_stale(
                 OutboxMessage.updated_at < now - STALE_SENDING,
                 OutboxMessage.kind.not_in(skip_kinds),
             )
-            .values(state=OutboxState.PENDING, next_attempt_at=now, updated_at=now, last_error="interrupted")
+            .values(state=OutboxState.PENDING, next_attempt_at=now, updated_at=now, last_error=INTERRUPTED)
         )
         await session.commit()
     recovered = int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -4,6 +4,8 @@ workspace token, a refusal)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -108,6 +110,22 @@ def neutral_cause(error: str, code: str) -> str | None:
     return None
 
 
+# Every message posted carries a mark in Slack's message metadata (an event type and its payload, which
+# conversations.history returns with include_all_metadata): a digest of what it says and to whom. A send
+# interrupted before its answer was recorded is looked for by it (`SlackNotifier.find_delivered`) among the
+# conversation's latest messages rather than posted twice. Reading them takes the history scope of the
+# conversation (im:history for a DM, channels:history, groups:history); without it the message is
+# posted again.
+MARK_EVENT: Final = "relais_outbox"
+HISTORY_LIMIT: Final = 100
+
+
+def mark_of(kind: str, destination: str, payload: dict[str, Any]) -> str:
+    """The mark of a message: the same for the same message to the same destination, whoever sends it."""
+    content = json.dumps([kind, destination, payload], sort_keys=True, default=str)
+    return hashlib.sha256(content.encode()).hexdigest()[:32]
+
+
 class SlackNotifier:
     """Destinations are Slack ids as they are: a channel, or a user (Slack opens the DM); one bot
     token serves every workspace, so `workspace_id` is not needed to reach anyone. With a `pace`, each
@@ -137,7 +155,15 @@ class SlackNotifier:
                 if self._pace is not None:
                     await self._pace.wait(workspace_id)
                 response = await self._client.chat_postMessage(
-                    channel=destination, text=text, blocks=blocks, unfurl_links=unfurl, unfurl_media=unfurl
+                    channel=destination,
+                    text=text,
+                    blocks=blocks,
+                    unfurl_links=unfurl,
+                    unfurl_media=unfurl,
+                    metadata={
+                        "event_type": MARK_EVENT,
+                        "event_payload": {"mark": mark_of(kind, destination, payload)},
+                    },
                 )
                 return Delivered(ok=True, message_id=response.get("ts"), channel=response.get("channel"))
         except SlackApiError as exc:
@@ -159,6 +185,40 @@ class SlackNotifier:
             return Delivered(ok=False, error=code, detail=error, cause=neutral_cause(error, code))
         logger.error("no renderer for outbox kind %r", kind)
         return Delivered(ok=False, error=REFUSED, detail=f"unknown kind {kind}")
+
+    async def find_delivered(
+        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
+    ) -> Delivered | None:
+        """This message, if it is among the latest `HISTORY_LIMIT` of its conversation (found by its mark,
+        `mark_of`), as if just sent; None if it is not, or Slack cannot be asked. An edit is never looked
+        for: making it again changes nothing."""
+        if kind in EDIT_KINDS:
+            return None
+        mark = mark_of(kind, destination, payload)
+        try:
+            channel = destination
+            if destination[:1] in ("U", "W"):  # a member: their DM with the bot
+                opened = await self._client.conversations_open(users=destination)
+                channel = str(opened["channel"]["id"])
+            history = await self._client.conversations_history(
+                channel=channel, limit=HISTORY_LIMIT, include_all_metadata=True
+            )
+        except SlackApiError as exc:
+            logger.warning(
+                "could not look for an interrupted %s message to %s: %s",
+                kind,
+                destination,
+                exc.response.get("error"),
+            )
+            return None
+        for message in history.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == MARK_EVENT
+                and (metadata.get("event_payload") or {}).get("mark") == mark
+            ):
+                return Delivered(ok=True, message_id=message.get("ts"), channel=channel)
+        return None
 
 
 def _fitted(message: Message) -> tuple[str, Blocks]:

@@ -194,6 +194,27 @@ async def test_conversations_open_gives_a_dm_channel(fake: FakeSlack, client: As
     assert error.response["error"] == "user_disabled"
 
 
+async def test_conversations_history_newest_first_with_metadata_only_when_asked(
+    client: AsyncWebClient,
+) -> None:
+    metadata = {"event_type": "relais_outbox", "event_payload": {"mark": "abc"}}
+    await client.chat_postMessage(channel="U001", text="first", metadata=metadata)
+    await client.chat_postMessage(channel="U001", text="second")
+    channel = (await client.conversations_open(users="U001"))["channel"]["id"]
+
+    plain = await client.conversations_history(channel=channel)
+    full = await client.conversations_history(channel=channel, include_all_metadata=True)
+    latest = await client.conversations_history(channel=channel, limit=1)
+
+    assert [m["text"] for m in plain["messages"]] == ["second", "first"]
+    assert all("metadata" not in m for m in plain["messages"])
+    assert [m.get("metadata") for m in full["messages"]] == [None, metadata]
+    assert [m["text"] for m in latest["messages"]] == ["second"]
+    assert latest["has_more"] is True
+    error = await api_error(client.conversations_history(channel="C404"))
+    assert error.response["error"] == "channel_not_found"
+
+
 # ---------------------------------------------------------------------------------------------------------
 # messages
 

@@ -88,3 +88,43 @@ async def test_a_rate_limit_slack_keeps_up_asks_for_a_later_attempt(fake_slack: 
 
 def test_slacks_pace_is_the_notifiers_policy() -> None:
     assert SlackNotifier.rate == RatePolicy(interval=timedelta(seconds=1), burst=3)
+
+
+async def test_a_message_already_posted_is_found_by_its_mark_and_no_other(fake_slack: FakeSlack) -> None:
+    """What the outbox asks before sending again a message whose send was interrupted: the same message
+    to the same member is found in their DM (by the mark in its metadata); another one, an edit, or a
+    conversation Slack does not show are not (the message is then sent again)."""
+    fake_slack.add_user("UANA")
+    fake_slack.add_channel("C0NEWS", "news")
+    notifier = _notifier(fake_slack)
+    sent = await notifier.send(kind="social_connected", destination="UANA", payload=PAYLOAD, workspace_id=1)
+    await notifier.send(kind="social_connected", destination="C0NEWS", payload=PAYLOAD, workspace_id=1)
+
+    found = await notifier.find_delivered(
+        kind="social_connected", destination="UANA", payload=PAYLOAD, workspace_id=1
+    )
+    other = {**PAYLOAD, "network": "linkedin"}
+
+    assert found == Delivered(ok=True, message_id=sent.message_id, channel=sent.channel)
+    assert (
+        await notifier.find_delivered(
+            kind="social_connected", destination="UANA", payload=other, workspace_id=1
+        )
+        is None
+    )
+    assert (
+        await notifier.find_delivered(kind="post_update", destination="UANA", payload=PAYLOAD, workspace_id=1)
+        is None
+    )
+    fake_slack.fail_next("conversations.history", status=200, error="missing_scope")
+    assert (
+        await notifier.find_delivered(
+            kind="social_connected", destination="C0NEWS", payload=PAYLOAD, workspace_id=1
+        )
+        is None
+    )
+    assert (
+        await notifier.find_delivered(
+            kind="social_connected", destination="C0NEWS", payload=PAYLOAD, workspace_id=1
+        )
+    ) is not None
