@@ -9,9 +9,10 @@ drops cancels its running jobs and stops leading, before any other clock can sta
 lock again. A
 cancelled job leaves nothing half done: its transactions roll back (a round's claim with its messages);
 a chat message cancelled during its send stays `sending` until the outbox's stale recovery sends it
-again, and an API share so cut becomes `unknown`, exactly as after a crash. Even two leaders would send
-nothing twice: weekly rounds claim their period, posts are claimed by conditional updates, outbox rows by
-their state.
+again (unless the platform shows it already has it: `bot.notifier.FindsDelivered`), and an API share so
+cut becomes `unknown`, exactly as after a crash (or a `kill -9`: tests/faults/test_clock_faults.py).
+Even two leaders would send nothing twice: weekly rounds claim their period, posts are claimed by
+conditional updates, outbox rows by their state.
 """
 
 from __future__ import annotations
