@@ -211,4 +211,4 @@ async def until(
             raise AssertionError(f"relais clock exited ({process.returncode}) before {what}:\n{log}")
         if loop.time() >= deadline:
             raise TimeoutError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # each look costs the database and the fake a little
