@@ -25,7 +25,7 @@ from bot.messages import Message, text
 from bot.messages.commands import refusal, say
 from bot.messages.post import NETWORK_ORDER, OPEN_SHARE_ACTIONS, SHARE_ACTIONS, network_name, share_link
 from bot.services import connections as connection_service
-from bot.services import links, posting, shared_marks
+from bot.services import links, posting
 from bot.services import posts as post_service
 from bot.services.hotpath import AckDeadline, MemberRef, PostRef, started_within
 from bot.services.members import (
@@ -40,7 +40,7 @@ from bot.services.members import (
 )
 from bot.services.posting import Claim
 from bot.services.posts import PostError, check_captions
-from bot.services.shares import ProfileUpdate, ShareRecord
+from bot.services.shares import DismissRecord, ProfileUpdate, ShareRecord
 from models import Network, Post, PostState, ShareStatus, SocialAccountStatus
 
 logger = logging.getLogger(__name__)
@@ -405,42 +405,69 @@ async def fresh_language(core: Relais, directory: Directory, who: Who, known: Me
 # -- Not for me ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Dismissed:
+    """What a "Not for me" click recorded before the ack: `member` (None: someone not met yet, on a
+    post that is not live), and whether it was `noted` (False: the post was withdrawn or expired)."""
+
+    member: MemberRef | None
+    noted: bool
+
+
+async def start_not_for_me(core: Relais, who: Who, post_id: int | None, early: Early) -> Dismissed | None:
+    """Before the ack: "Not for me" recorded once (the post leaves the member's reminders, and their sent
+    ones say so), through the share writer's batch like a share (the member row of a first contact
+    created there); a withdrawn or expired post has nothing to give feedback on. When the database is
+    slower than the ack's budget, `early` says "still working" and the answer follows once it is
+    recorded. None when the member was already told it failed (nothing was recorded)."""
+    if post_id is None:
+        return Dismissed(None, noted=False)
+    deadline = AckDeadline()
+    found = await _find_before_ack(core, who, post_id, deadline, early)
+    if found is None:
+        return None
+    ref, post = found.member, found.post
+    if post is None or post.state is not PostState.PUBLISHED:
+        return Dismissed(ref, noted=False)
+    record = DismissRecord(
+        workspace_id=found.workspace_id,
+        member_id=ref.member_id if ref is not None else None,
+        post_id=post.id,
+        at=core.clock.now(),
+        member=None if ref is not None else who.member,
+    )
+    task, finished = await started_within(core.shares.dismissed(record), deadline.left())
+    lang = ref.lang if ref is not None else acting.cached_language(core, who)
+    if not finished:
+        await early(say(lang, "still_working"))
+    try:
+        recorded = await task
+    except Exception:
+        logger.exception("recording Not for me on post %s failed", post_id)
+        await early(say(lang, "something_went_wrong"))
+        return None
+    if recorded.member is not None:
+        ref = recorded.member
+        core.cache.remember_member(who.platform, who.workspace, who.member, ref)
+    return Dismissed(ref, noted=True)
+
+
+async def not_for_me_answer(
+    core: Relais, directory: Directory, who: Who, dismissed: Dismissed | None
+) -> Message | None:
+    """After the ack: "noted", or why there is nothing to give feedback on, in the member's language
+    (their profile refreshed only when stale); None when they were already told it failed."""
+    if dismissed is None:
+        return None
+    lang = await fresh_language(core, directory, who, dismissed.member)
+    return say(lang, "not_for_me_noted" if dismissed.noted else "no_longer_available")
+
+
 async def not_for_me(
     core: Relais, directory: Directory, who: Who, post_id: int | None, early: Early
-) -> Message:
-    """Record "Not for me" once (the post leaves the member's reminders, and their sent ones say so); a
-    withdrawn or expired post has nothing to give feedback on. The answer comes within the ack's budget,
-    or "still working" then and the answer when the database has recorded it."""
-
-    async def dismiss() -> Message:
-        caller = await acting.caller(core, directory, who)
-        async with core.sessions() as session:
-            post = None
-            if post_id is not None:
-                post = await post_service.get_post(session, workspace_id=caller.workspace.id, post_id=post_id)
-            noted = post is not None and post.state is PostState.PUBLISHED
-            if post is not None and noted:
-                await post_service.dismiss(
-                    session,
-                    workspace_id=caller.workspace.id,
-                    member_id=caller.member.id,
-                    post_id=post.id,
-                    now=core.clock.now(),
-                )
-                await shared_marks.mark_dismissed(
-                    session,
-                    workspace_id=caller.workspace.id,
-                    member_id=caller.member.id,
-                    post_id=post.id,
-                    now=core.clock.now(),
-                )
-            await session.commit()
-        return say(caller.lang, "not_for_me_noted" if noted else "no_longer_available")
-
-    task, finished = await started_within(dismiss(), AckDeadline().left())
-    if not finished:
-        await early(say(acting.cached_language(core, who), "still_working"))
-    return await task  # a failure is the platform's to answer ("something went wrong")
+) -> Message | None:
+    """`start_not_for_me` then `not_for_me_answer`, for a platform that answers once both are done."""
+    return await not_for_me_answer(core, directory, who, await start_not_for_me(core, who, post_id, early))
 
 
 # -- Edit & share --------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar
@@ -29,6 +30,8 @@ POST_TTL_SECONDS: Final = 1.0
 MAX_MEMBERS: Final = 100_000
 MAX_POSTS: Final = 10_000
 MAX_WORKSPACES: Final = 10_000
+# At most this many clicks' work after their ack (directory look-ups, answers) runs at once; the rest wait.
+AFTER_ACK_CONCURRENCY: Final = 16
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,24 @@ class PostRef:
         )
 
 
+class AfterAck:
+    """A bound on the work that follows the acks (a look-up in the directory, the answer to the member).
+
+    One event loop serves the acks and that work alike, with no priorities: under a burst of clicks,
+    hundreds of answers in flight each take their turn between two acks, and the acks' latency grows
+    with them (p99 760-835 ms at 50 concurrent, docs/benchmarks.md). With a bound, a click waiting for
+    its turn costs nothing, the acks keep their pace, and the answers catch up once the burst is over;
+    every waiting click is still answered once (the semaphore is FIFO)."""
+
+    def __init__(self, concurrency: int = AFTER_ACK_CONCURRENCY) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        async with self._slots:
+            yield
+
+
 class HotCache:
     """Members are keyed by the platform's name with its workspace and user ids: ids are only unique
     within a platform (a Slack team id and a Teams tenant id could in principle be the same string), and
@@ -68,6 +89,7 @@ class HotCache:
     def __init__(self) -> None:
         self._members: OrderedDict[tuple[str, str, str], MemberRef] = OrderedDict()
         self._workspaces: dict[tuple[str, str], int] = {}
+        self.after_ack = AfterAck()
         self._posts: OrderedDict[tuple[int, int], tuple[float, PostRef]] = OrderedDict()
 
     def workspace(self, platform: str, workspace: str) -> int | None:

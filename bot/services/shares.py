@@ -36,7 +36,7 @@ from bot.services.hotpath import MemberRef
 from bot.services.members import Profile
 from bot.services.posts import rotate_caption
 from bot.services.shared_marks import NewShare
-from models import Member, Network, Share, ShareStatus
+from models import Dismissal, Member, Network, Share, ShareStatus
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,18 @@ class ShareRecord:
 
 
 @dataclass(frozen=True)
+class DismissRecord:
+    """A member's "Not for me" on a post, recorded once (`Dismissal`), with the same first-contact
+    rule as `ShareRecord`: `member_id` None names the member by their platform id (`member`)."""
+
+    workspace_id: int
+    member_id: int | None
+    post_id: int
+    at: datetime
+    member: str | None = None
+
+
+@dataclass(frozen=True)
 class Recorded:
     """What recording a share did: `created`, whether this record created the row; `member`, the
     member's row as the batch found or created it (None when the record named its member by id)."""
@@ -83,8 +95,10 @@ class ProfileUpdate:
     at: datetime
 
 
-Work = ShareRecord | ProfileUpdate
+Work = ShareRecord | DismissRecord | ProfileUpdate
+Record = ShareRecord | DismissRecord
 Key = tuple[int, int, Network]
+Claim = tuple[int, int, Network | None]  # a share's key, or (member, post, None) for a "Not for me"
 
 
 @dataclass
@@ -100,6 +114,7 @@ class _Batch:
 
     members: dict[tuple[int, str], MemberRef] = field(default_factory=dict)
     created: set[Key] = field(default_factory=set)
+    dismissed: set[tuple[int, int]] = field(default_factory=set)  # (member id, post id) created
     profiles: dict[int, MemberRef] = field(default_factory=dict)
 
 
@@ -135,6 +150,12 @@ class ShareWriter:
         result: Recorded = await self._submit(record)
         return result
 
+    async def dismissed(self, record: DismissRecord) -> Recorded:
+        """Record "Not for me" with the next batch: whether this record created it, and the member row
+        of a first-contact record."""
+        result: Recorded = await self._submit(record)
+        return result
+
     async def update_profile(self, update: ProfileUpdate) -> MemberRef | None:
         """Write a directory answer on the member's row with the next batch; the member as written (None
         when no such member is in that workspace)."""
@@ -161,7 +182,7 @@ class ShareWriter:
                     if not pending.done.done():
                         pending.done.set_exception(exc)
             else:
-                claimed: set[Key] = set()
+                claimed: set[Claim] = set()
                 for pending in batch:
                     if not pending.done.done():
                         pending.done.set_result(_outcome(pending.work, written, claimed))
@@ -171,12 +192,17 @@ class ShareWriter:
 
     async def _write(self, batch: list[Work]) -> _Batch:
         records = [work for work in batch if isinstance(work, ShareRecord)]
+        dismissals = [work for work in batch if isinstance(work, DismissRecord)]
         updates = [work for work in batch if isinstance(work, ProfileUpdate)]
         written = _Batch()
         async with self._sessions() as session:
-            written.members = await _members_of(session, [r for r in records if r.member_id is None])
+            first_contacts: list[Record] = [r for r in records if r.member_id is None]
+            first_contacts += [r for r in dismissals if r.member_id is None]
+            written.members = await _members_of(session, first_contacts)
             if records:
                 written.created = await _insert_shares(session, records, written.members)
+            if dismissals:
+                written.dismissed = await _insert_dismissals(session, dismissals, written.members)
             if updates:
                 written.profiles = await _write_profiles(session, updates)
             await session.commit()
@@ -194,19 +220,24 @@ def _inserting(session: AsyncSession, table: Any, *returning: Any) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing().returning(*returning)
 
 
-def _outcome(work: Work, written: _Batch, claimed: set[Key]) -> Recorded | MemberRef | None:
+def _outcome(work: Work, written: _Batch, claimed: set[Claim]) -> Recorded | MemberRef | None:
     """What one pending work's caller is told: for a share, whether it is the first of the batch's
     records for its key to have created the row (double clicks in one batch: only one did)."""
     if isinstance(work, ProfileUpdate):
         return written.profiles.get(work.member_id)
     member = written.members.get((work.workspace_id, work.member or "")) if work.member_id is None else None
+    if isinstance(work, DismissRecord):
+        pair = (_member_id(work, written.members), work.post_id)
+        first = pair in written.dismissed and (pair[0], pair[1], None) not in claimed
+        claimed.add((pair[0], pair[1], None))
+        return Recorded(first, member)
     key = _key(work, written.members)
     first = key in written.created and key not in claimed
     claimed.add(key)
     return Recorded(first, member)
 
 
-def _member_id(record: ShareRecord, members: dict[tuple[int, str], MemberRef]) -> int:
+def _member_id(record: Record, members: dict[tuple[int, str], MemberRef]) -> int:
     if record.member_id is not None:
         return record.member_id
     return members[(record.workspace_id, record.member or "")].member_id
@@ -235,7 +266,7 @@ _MEMBER_COLUMNS = (
 )
 
 
-async def _members_of(session: AsyncSession, records: list[ShareRecord]) -> dict[tuple[int, str], MemberRef]:
+async def _members_of(session: AsyncSession, records: list[Record]) -> dict[tuple[int, str], MemberRef]:
     """The member row of each first-contact record, created when missing (concurrent batches of two
     processes agree: the unique key decides). New rows come back from the INSERT; the rest (members
     this process had not met yet) from one SELECT per workspace, scoped to it."""
@@ -302,6 +333,30 @@ async def _insert_shares(
             session,
             [NewShare(r.workspace_id, member_id, r.post_id, r.network) for member_id, r in new],
             now=max(r.at for _, r in new),
+        )
+    return created
+
+
+async def _insert_dismissals(
+    session: AsyncSession, batch: list[DismissRecord], members: dict[tuple[int, str], MemberRef]
+) -> set[tuple[int, int]]:
+    """The batch's "Not for me", each (member, post) once; those this transaction created, each
+    marked in the member's sent reminders in the same transaction (`shared_marks.mark_dismissed`)."""
+    records: dict[tuple[int, int], DismissRecord] = {}
+    for record in batch:
+        records.setdefault((_member_id(record, members), record.post_id), record)
+    rows = [
+        {"workspace_id": r.workspace_id, "member_id": member_id, "post_id": post_id, "created_at": r.at}
+        for (member_id, post_id), r in records.items()
+    ]
+    result = await session.execute(
+        _inserting(session, Dismissal.__table__, Dismissal.member_id, Dismissal.post_id), rows
+    )
+    created = {(row.member_id, row.post_id) for row in result}
+    for member_id, post_id in sorted(created):
+        r = records[(member_id, post_id)]
+        await shared_marks.mark_dismissed(
+            session, workspace_id=r.workspace_id, member_id=member_id, post_id=post_id, now=r.at
         )
     return created
 

@@ -1,5 +1,7 @@
 """Button clicks on a post: Share on LinkedIn / X, opening the personal share link, Not for me. Each one
-acks, names who clicked, and renders the answer of the core's share flow (`bot.flows.shares`)."""
+acks, names who clicked, and renders the answer of the core's share flow (`bot.flows.shares`). What
+follows the ack waits for its turn (`HotCache.after_ack`), so that a burst of clicks does not slow the
+acks down."""
 
 from __future__ import annotations
 
@@ -49,8 +51,9 @@ async def handle_share(
     early = early_teller(ack, body, respond, client)
     started = await shares.start_share(deps, who, post_id, network, early, channel=clicked_in(body))
     await ack()
-    answer = await shares.share_answer(deps, SlackDirectory(client), who, post_id, network, started)
-    await _answer(body, respond, client, answer)
+    async with deps.cache.after_ack.turn():
+        answer = await shares.share_answer(deps, SlackDirectory(client), who, post_id, network, started)
+        await _answer(body, respond, client, answer)
 
 
 async def handle_open_share(
@@ -67,8 +70,9 @@ async def handle_open_share(
     who, early = who_sent(body), early_teller(ack, body, respond, client)
     opened = await shares.open_share(deps, who, button_id(action), network, early, channel=clicked_in(body))
     await ack()
-    answer = await shares.opened_answer(deps, SlackDirectory(client), who, opened)
-    await _answer(body, respond, client, answer)
+    async with deps.cache.after_ack.turn():
+        answer = await shares.opened_answer(deps, SlackDirectory(client), who, opened)
+        await _answer(body, respond, client, answer)
 
 
 async def handle_not_for_me(
@@ -79,9 +83,11 @@ async def handle_not_for_me(
     client: AsyncWebClient,
     context: AsyncBoltContext,
 ) -> None:
-    """Not for me, recorded once; acked at once."""
-    await ack()
+    """Not for me, recorded once before the ack (a click is never resent)."""
     deps = relais(context)
-    early = early_teller(ack, body, respond, client)
-    answer = await shares.not_for_me(deps, SlackDirectory(client), who_sent(body), button_id(action), early)
-    await tell_message(body, respond, client, answer)
+    who, early = who_sent(body), early_teller(ack, body, respond, client)
+    dismissed = await shares.start_not_for_me(deps, who, button_id(action), early)
+    await ack()
+    async with deps.cache.after_ack.turn():
+        answer = await shares.not_for_me_answer(deps, SlackDirectory(client), who, dismissed)
+        await _answer(body, respond, client, answer)

@@ -228,8 +228,9 @@ async def test_opening_a_link_to_a_network_the_post_was_not_queued_for_counts_no
 
 
 async def test_not_for_me_is_noted_once_and_only_for_a_live_post(
-    core: Relais, directory: Directory, sessions: Sessions
+    writing: Relais, directory: Directory, sessions: Sessions
 ) -> None:
+    core = writing  # recorded through the share writer's batch
     post_id = await a_post(core, directory)
     for _ in range(2):
         answer = await shares.not_for_me(core, directory, ANNE, post_id, Early())

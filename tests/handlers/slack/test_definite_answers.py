@@ -269,7 +269,8 @@ async def test_a_database_that_refuses_writes_gets_an_answer_never_an_http_500(
             ("UEMP2", "open_share_x", "1:x", sorry),  # known: the share's write is refused before the ack
             ("UNEW", "open_share_x", "1:x", sorry),  # first contact: the member cannot be created
             ("UNEW", "share_linkedin", "1", unfinished),  # a share link is made after the ack
-            ("UEMP3", "not_for_me", "1", unfinished),
+            # Recorded before the ack, like a share: refused, nothing done.
+            ("UEMP3", "not_for_me", "1", sorry),
         ):
             status, elapsed, url_id = await _timed_click(slack, user, action_id, value)
             assert (user, action_id, status, elapsed < SLACK_ACK_LIMIT) == (user, action_id, 200, True)
