@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import logging
 import multiprocessing
@@ -648,11 +649,14 @@ class TimedTeams(FakeTeams):
         return response
 
 
-def allowed_span(accepted: Sequence[tuple[float, str, str | None, str]]) -> float:
+def allowed_span(accepted: Sequence[tuple[float, str, str | None, str]], refused: Sequence[float]) -> float:
     """The least time from the first accepted request to the last that the fake's limits allow for them, in
-    the order they came: each placed at the earliest moment every sliding window admits it."""
+    the order they came: each placed at the earliest moment every sliding window admits it. A request
+    refused at random (at `refused`, the fake's clock) comes back `RETRY_AFTER` after the moment its
+    place in that order would have had: the span is at least that long."""
     tenant: list[float] = []
     conversations: dict[str | None, list[float]] = {}
+    placed: list[float] = []
     at = 0.0
     for _, operation, conversation, _ in accepted:
         windows = [(tenant, *TENANT_LIMIT)]
@@ -661,9 +665,16 @@ def allowed_span(accepted: Sequence[tuple[float, str, str | None, str]]) -> floa
         for times, window, limit in windows:
             if len(times) >= limit:
                 at = max(at, times[-limit] + window)
-        for times, _, _ in windows:
+        for times in {id(times): times for times, _, _ in windows}.values():  # a conversation's: once
             times.append(at)
-    return at
+        placed.append(at)
+    arrived = [when for when, _, _, _ in accepted]
+    retried = (
+        (placed[max(bisect.bisect_right(arrived, when) - 1, 0)] + RETRY_AFTER for when in refused)
+        if placed
+        else ()
+    )
+    return max(at, *retried) if placed else 0.0
 
 
 @dataclass(frozen=True)
@@ -861,12 +872,11 @@ async def run_fanout(url: str, fanout: str, sizes: Sizes, zone: str, work_dir: P
             duplicated = sum(max(count - 1, 0) for count in counts)
         first = accepted[0][0] if accepted else 0.0
         span = accepted[-1][0] - first if len(accepted) > 1 else 0.0
-        retried = max((at + RETRY_AFTER - first for at in fake.random_refusals if at >= first), default=0.0)
         return Outcome(
             requests=len(accepted),
             messages=len(sends),
             span=span,
-            allowed_span=max(allowed_span(accepted), retried),
+            allowed_span=allowed_span(accepted, fake.random_refusals),
             lost=lost,
             duplicated=duplicated,
             limited=fake.limited,

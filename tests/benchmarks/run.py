@@ -1,6 +1,6 @@
 """`python3 dev.py bench`: every benchmark's figures against their targets, in one table and in JSON.
 
-    python -m tests.benchmarks.run [--quick] [--repeats 3] [--only share_click,fanout] [--postgres URL]
+    python -m tests.benchmarks.run [--quick] [--repeats 3] [--only share_click,teams] [--postgres URL]
 
 It first states where the figures come from (the machine, Python and the libraries, the git commit, the
 date), then calls `measure(options)` of each benchmark module (`tests/benchmarks/bench_<name>.py`, see
@@ -40,7 +40,7 @@ from tests.benchmarks.report import Figure, Options
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 RESULTS: Final = ROOT / "bench-results.json"
-MODULES: Final = ("share_click", "fanout", "leaderboard", "memory")
+MODULES: Final = ("share_click", "fanout", "teams", "leaderboard", "memory")
 LIBRARIES: Final = ("slack-bolt", "slack-sdk", "aiohttp", "SQLAlchemy", "aiosqlite", "asyncpg", "httpx")
 POSTGRES_ENV: Final = "RELAIS_BENCH_DATABASE_URL"
 
