@@ -46,8 +46,8 @@ from tests.faults.clock_process import (
 MEMBERS: Final = 2000
 BEFORE_KILL: Final = 500  # members who have their nudge when Slack starts holding calls
 HOLD: Final = 3600.0  # seconds the fake Slack holds a call: longer than the test, so never delivered
-# Deadlines in real seconds: each about twice what its wait took on a 2-core machine shared with five
-# other test runs (load 6); unloaded, the whole test takes about half a minute.
+# Deadlines in real seconds: each about twice what its wait took on a 2-core machine at load 6 (the
+# whole test then took 40-90 s; 34 s at load 4).
 SENDING_SECONDS: Final = 90.0
 SETTLE_SECONDS: Final = 20.0
 CATCH_UP_SECONDS: Final = 150.0
