@@ -95,6 +95,7 @@ from bot.config import Settings
 from bot.demo.fake_teams import CONVERSATION_LIMITS, CREATE, TENANT_LIMIT, FakeTeams
 from bot.web import create_app, wait_for_background_work
 from handlers.teams.auth import BotFrameworkTokens
+from handlers.teams.notifier import TEAMS_TENANT_RATE
 from handlers.teams.platform import TeamsPlatform
 from models import (
     Base,
@@ -131,6 +132,8 @@ CHANNELS: Final = 20
 RANDOM_429: Final = 0.02
 RETRY_AFTER: Final = 1
 STALL_SECONDS: Final = 90.0
+# Relais's sustained pace of a tenant's requests (a context figure: the gap to the allowed rate).
+PACE: Final = 1 / TEAMS_TENANT_RATE.interval.total_seconds()
 CARD: Final = "application/vnd.microsoft.card.adaptive"
 MESSAGE: Final = "application/vnd.microsoft.activity.message"
 NO_POSTGRES: Final = (
@@ -953,6 +956,12 @@ async def measure_fanout(options: Options, sizes: Sizes) -> list[Figure]:
                 ),
                 median_figure(
                     FANOUT_GROUP, f"{label}: allowed rate (requests)", [o.allowed for o in outcomes], "/s"
+                ),
+                median_figure(
+                    FANOUT_GROUP,
+                    f"{label}: achieved vs Relais's own tenant pace ({PACE:g}/s)",
+                    [o.achieved / PACE for o in outcomes],
+                    "×",
                 ),
                 _worst(FANOUT_GROUP, f"{label}: lost", [o.lost for o in outcomes]),
                 _worst(FANOUT_GROUP, f"{label}: duplicated", [o.duplicated for o in outcomes]),
