@@ -40,7 +40,7 @@ from bot.services.members import (
 )
 from bot.services.posting import Claim
 from bot.services.posts import PostError, check_captions
-from bot.services.shares import DismissRecord, ProfileUpdate, ShareRecord
+from bot.services.shares import DismissRecord, LinkRequest, ProfileUpdate, ShareRecord
 from models import Network, Post, PostState, ShareStatus, SocialAccountStatus
 
 logger = logging.getLogger(__name__)
@@ -251,48 +251,38 @@ async def share_answer(
         return None
     if started.claim is not None and started.member is not None:
         return await _api_share_answer(core, started.member.member_id, started.claim, started.member.lang)
-    caller = await acting.caller(core, directory, who)
-    return await _personal_link(
-        core, caller, post_id, network, counted_by_link=counted_by_link, channel=channel
-    )
-
-
-async def _personal_link(
-    core: Relais,
-    caller: Caller,
-    post_id: int | None,
-    network: Network,
-    *,
-    counted_by_link: bool,
-    channel: str | None = None,
-) -> Message:
-    async with core.sessions() as session:
-        post = None
-        if post_id is not None:
-            post = await post_service.get_post(session, workspace_id=caller.workspace.id, post_id=post_id)
-        if post is None or not shareable(post, network):
-            await session.commit()
-            return say(caller.lang, "no_longer_available")
-        link = await links.link_for(
-            session,
-            workspace_id=caller.workspace.id,
+    if post_id is None:
+        return say((await acting.caller(core, directory, who)).lang, "no_longer_available")
+    found = await _find(core, who, post_id)
+    post, ref = found.post, started.member or found.member
+    if post is None or not shareable(post, network):
+        return say(await fresh_language(core, directory, who, ref), "no_longer_available")
+    # The tracked link comes from the share writer's batch (the member row of a first contact with it):
+    # with the member and the post in memory, no session of its own.
+    made = await core.shares.link(
+        LinkRequest(
+            workspace_id=found.workspace_id,
+            member_id=ref.member_id if ref is not None else None,
             post_id=post.id,
-            member_id=caller.member.id,
             network=network,
-            now=core.clock.now(),
+            at=core.clock.now(),
+            member=None if ref is not None else who.member,
         )
-        caption = post_service.caption_for(post, member_id=caller.member.id)
-        await session.commit()
+    )
+    if made.member is not None:
+        ref = made.member
+        core.cache.remember_member(who.platform, who.workspace, who.member, ref)
+    assert ref is not None  # named by id, or found or created by the batch
+    lang = await fresh_language(core, directory, who, ref)
+    base = core.settings.base_url
     return share_link(
         network=network.value,
         post_id=post.id,
-        link=links.tracked_url(core.settings.base_url, link.code),
-        caption=caption,
-        lang=caller.lang,
+        link=links.tracked_url(base, made.code),
+        caption=post_service.rotate_caption(post.captions, post_id=post.id, member_id=ref.member_id),
+        lang=lang,
         connectable=network in core.social,
-        opens=links.share_url(core.settings.base_url, link.code, channel=channel)
-        if counted_by_link
-        else None,
+        opens=links.share_url(base, made.code, channel=channel) if counted_by_link else None,
     )
 
 

@@ -33,10 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import language_for
 from bot.services import shared_marks
 from bot.services.hotpath import MemberRef
+from bot.services.links import new_code
 from bot.services.members import Profile
 from bot.services.posts import rotate_caption
 from bot.services.shared_marks import NewShare
-from models import Dismissal, Member, Network, Share, ShareStatus
+from models import Dismissal, Member, Network, Share, ShareStatus, TrackedLink
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,27 @@ class DismissRecord:
 
 
 @dataclass(frozen=True)
+class LinkRequest:
+    """A member's tracked link for a post on a network (`links.link_for`), created on first use; the
+    same first-contact rule as `ShareRecord` (`member_id` None: the member named by `member`)."""
+
+    workspace_id: int
+    member_id: int | None
+    post_id: int
+    network: Network
+    at: datetime
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class LinkMade:
+    """The code of the member's tracked link, and the member row a first-contact request was given."""
+
+    code: str
+    member: MemberRef | None = None
+
+
+@dataclass(frozen=True)
 class Recorded:
     """What recording a share did: `created`, whether this record created the row; `member`, the
     member's row as the batch found or created it (None when the record named its member by id)."""
@@ -95,8 +117,8 @@ class ProfileUpdate:
     at: datetime
 
 
-Work = ShareRecord | DismissRecord | ProfileUpdate
-Record = ShareRecord | DismissRecord
+Work = ShareRecord | DismissRecord | ProfileUpdate | LinkRequest
+Record = ShareRecord | DismissRecord | LinkRequest
 Key = tuple[int, int, Network]
 Claim = tuple[int, int, Network | None]  # a share's key, or (member, post, None) for a "Not for me"
 
@@ -116,6 +138,7 @@ class _Batch:
     created: set[Key] = field(default_factory=set)
     dismissed: set[tuple[int, int]] = field(default_factory=set)  # (member id, post id) created
     profiles: dict[int, MemberRef] = field(default_factory=dict)
+    links: dict[tuple[int, int, Network], str] = field(default_factory=dict)  # (member, post, network): code
 
 
 class ShareWriter:
@@ -156,6 +179,12 @@ class ShareWriter:
         result: Recorded = await self._submit(record)
         return result
 
+    async def link(self, request: LinkRequest) -> LinkMade:
+        """The code of the member's tracked link for the post and network, created with the next batch
+        when they have none (the same rule as `links.link_for`: concurrent requests agree)."""
+        result: LinkMade = await self._submit(request)
+        return result
+
     async def update_profile(self, update: ProfileUpdate) -> MemberRef | None:
         """Write a directory answer on the member's row with the next batch; the member as written (None
         when no such member is in that workspace)."""
@@ -194,10 +223,12 @@ class ShareWriter:
         records = [work for work in batch if isinstance(work, ShareRecord)]
         dismissals = [work for work in batch if isinstance(work, DismissRecord)]
         updates = [work for work in batch if isinstance(work, ProfileUpdate)]
+        wanted = [work for work in batch if isinstance(work, LinkRequest)]
         written = _Batch()
         async with self._sessions() as session:
             first_contacts: list[Record] = [r for r in records if r.member_id is None]
             first_contacts += [r for r in dismissals if r.member_id is None]
+            first_contacts += [r for r in wanted if r.member_id is None]
             written.members = await _members_of(session, first_contacts)
             if records:
                 written.created = await _insert_shares(session, records, written.members)
@@ -205,6 +236,8 @@ class ShareWriter:
                 written.dismissed = await _insert_dismissals(session, dismissals, written.members)
             if updates:
                 written.profiles = await _write_profiles(session, updates)
+            if wanted:
+                written.links = await _links_of(session, wanted, written.members)
             await session.commit()
         return written
 
@@ -220,12 +253,16 @@ def _inserting(session: AsyncSession, table: Any, *returning: Any) -> Any:
     return sqlite_insert(table).on_conflict_do_nothing().returning(*returning)
 
 
-def _outcome(work: Work, written: _Batch, claimed: set[Claim]) -> Recorded | MemberRef | None:
+def _outcome(work: Work, written: _Batch, claimed: set[Claim]) -> Recorded | LinkMade | MemberRef | None:
     """What one pending work's caller is told: for a share, whether it is the first of the batch's
     records for its key to have created the row (double clicks in one batch: only one did)."""
     if isinstance(work, ProfileUpdate):
         return written.profiles.get(work.member_id)
     member = written.members.get((work.workspace_id, work.member or "")) if work.member_id is None else None
+    if isinstance(work, LinkRequest):
+        return LinkMade(
+            written.links[(_member_id(work, written.members), work.post_id, work.network)], member
+        )
     if isinstance(work, DismissRecord):
         pair = (_member_id(work, written.members), work.post_id)
         first = pair in written.dismissed and (pair[0], pair[1], None) not in claimed
@@ -359,6 +396,42 @@ async def _insert_dismissals(
             session, workspace_id=r.workspace_id, member_id=member_id, post_id=post_id, now=r.at
         )
     return created
+
+
+async def _links_of(
+    session: AsyncSession, requests: list[LinkRequest], members: dict[tuple[int, str], MemberRef]
+) -> dict[tuple[int, int, Network], str]:
+    """The code of each requested link: new ones come back from the INSERT, those that existed (or that
+    another process created at the same time) from one SELECT per workspace, scoped to it."""
+    wanted = {(r.workspace_id, _member_id(r, members), r.post_id, r.network): r for r in requests}
+    rows = [
+        {
+            "workspace_id": workspace_id,
+            "post_id": post_id,
+            "member_id": member_id,
+            "network": network,
+            "code": new_code(),
+            "created_at": r.at,
+        }
+        for (workspace_id, member_id, post_id, network), r in wanted.items()
+    ]
+    columns = (TrackedLink.member_id, TrackedLink.post_id, TrackedLink.network, TrackedLink.code)
+    inserted = await session.execute(_inserting(session, TrackedLink.__table__, *columns), rows)
+    codes = {(row.member_id, row.post_id, Network(row.network)): row.code for row in inserted}
+    missing: dict[int, list[tuple[int, int, Network]]] = {}
+    for workspace_id, member_id, post_id, network in wanted:
+        if (member_id, post_id, network) not in codes:
+            missing.setdefault(workspace_id, []).append((member_id, post_id, network))
+    for workspace_id, keys in missing.items():
+        found = await session.execute(
+            select(*columns).where(
+                TrackedLink.workspace_id == workspace_id,
+                TrackedLink.member_id.in_({k[0] for k in keys}),
+                TrackedLink.post_id.in_({k[1] for k in keys}),
+            )
+        )
+        codes.update({(row.member_id, row.post_id, Network(row.network)): row.code for row in found})
+    return codes
 
 
 _PROFILE_UPDATE = (
