@@ -34,8 +34,9 @@ else.
 
 Durations (one repeat, measured on a busy 2-core machine): quick ≈ 2.5 minutes (SQLite and PostgreSQL);
 full ≈ 13 minutes (the 5,000 nudges take ≥ 250 s at 20 a second, on each setup; a PostgreSQL clock
-leads 15 s after it starts). Full run, 2026-11-29: push 0.95× (SQLite) and 0.96× (PostgreSQL, 2
-drainers); nudges 0.98× and 0.98×; nothing lost or duplicated; 10-15 ms of the clocks' CPU a message.
+leads 15 s after it starts); `dev.py bench`'s default of 3 repeats makes that about 40 minutes. Full
+run, 2026-11-29: push 0.95× (SQLite) and 0.96× (PostgreSQL, 2 drainers); nudges 0.98× and 0.98×;
+nothing lost or duplicated; 10-15 ms of the clocks' CPU a message.
 
 The nudge round is sent in its members' working hours on a weekday: the workspace's time zone is chosen
 so that the run falls in them; from Saturday 12:00 to Sunday 19:00 UTC no time zone does, and the nudge
@@ -494,8 +495,10 @@ def _setups(options: Options) -> list[Setup | str]:
     return setups
 
 
-def measure(options: Options, *, progress: Callable[[str], None] = lambda line: None) -> list[Figure]:
-    return asyncio.run(_measure(options, progress))
+def measure(options: Options, *, progress: Callable[[str], None] | None = None) -> list[Figure]:
+    """The figures; each run is also told to `progress` as it ends (by default printed: a full run is
+    long)."""
+    return asyncio.run(_measure(options, progress or (lambda line: print(line, flush=True))))
 
 
 async def _measure(options: Options, progress: Callable[[str], None]) -> list[Figure]:
@@ -542,7 +545,7 @@ def main(arguments: Sequence[str] | None = None) -> int:
         options = Options(
             repeats=parsed.repeats, quick=parsed.quick, postgres_url=parsed.postgres, work_dir=Path(folder)
         )
-        figures = measure(options, progress=lambda line: print(line, flush=True))
+        figures = measure(options)
     for figure in figures:
         value = "—" if figure.value is None else f"{figure.value:.3g}"
         verdict = {True: "pass", False: "FAIL", None: ""}[figure.passed]
