@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import chunks
+from bot.i18n import Language, language_for
 from bot.services.scores import CLICK_CAP, share_counts, share_points
 from models import Click, Member, Post, Share, TrackedLink, UTCDateTime
 
@@ -38,6 +38,8 @@ class Entry:
     streak: int  # weeks in a row before this one with a share
     rank: int
     previous_rank: int | None
+    language: Language = "en"  # the member's, for their private rank
+    active: bool = True  # False: left the workspace (ranked, but nobody to tell)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,10 @@ class _Row:
     clicks: int
     first_at: datetime | None  # of the first share in the week (None: clicks only)
     streak: int
+    external_id: str
+    name: str | None
+    language: Language
+    active: bool
 
 
 async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, end: datetime) -> list[_Row]:
@@ -118,20 +124,28 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
         .group_by(Share.member_id)
         .subquery()
     )
-    query = (
+    totals = (
         select(
             both.c.member_id,
-            func.sum(both.c.points),
-            func.sum(both.c.shares),
-            func.sum(both.c.clicks),
-            func.min(both.c.at),
-            *(func.max(getattr(history.c, f"w{k}")) for k in range(1, STREAK_WEEKS + 1)),
+            func.sum(both.c.points).label("points"),
+            func.sum(both.c.shares).label("shares"),
+            func.sum(both.c.clicks).label("clicks"),
+            func.min(both.c.at).label("first_at"),
+            *(func.max(getattr(history.c, f"w{k}")).label(f"w{k}") for k in range(1, STREAK_WEEKS + 1)),
         )
         .outerjoin(history, history.c.member_id == both.c.member_id)
         .group_by(both.c.member_id)
+        .subquery()
     )
+    # Who each participant is, in the same statement: no lookup of tens of thousands of ids after it.
+    query = select(
+        *totals.c, Member.external_id, Member.display_name, Member.language, Member.locale, Member.active
+    ).join(Member, Member.id == totals.c.member_id)
     rows = []
-    for member_id, points, share_count, click_count, first_at, *weeks in await session.execute(query):
+    for found in await session.execute(query):
+        member_id, points, share_count, click_count, first_at = found[:5]
+        weeks = found[5 : 5 + STREAK_WEEKS]
+        external_id, name, chosen, locale, active = found[5 + STREAK_WEEKS :]
         streak = 0
         for week in weeks:
             if not week:
@@ -140,8 +154,11 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
         share_count = int(share_count or 0)
         bonus = STREAK_POINTS * streak if share_count else 0
         rows.append(
-            _Row(member_id, int(points or 0) + bonus, share_count, int(click_count or 0), first_at, streak)
-        )
+            _Row(
+                member_id, int(points or 0) + bonus, share_count, int(click_count or 0), first_at, streak,
+                external_id, name, language_for(chosen=chosen, locale=locale), bool(active),
+            )
+        )  # fmt: skip
     return [row for row in rows if row.points > 0]
 
 
@@ -155,23 +172,19 @@ async def weekly_board(session: AsyncSession, *, workspace_id: int, end: datetim
     this_week = _ranked(await _week_rows(session, workspace_id, start, end), end)
     last_week = _ranked(await _week_rows(session, workspace_id, start - WEEK, start), start)
     previous = {row.member_id: rank for rank, row in enumerate(last_week, 1)}
-    members: dict[int, Any] = {}
-    for ids in chunks([row.member_id for row in this_week]):
-        found = await session.execute(
-            select(Member.id, Member.external_id, Member.display_name).where(Member.id.in_(ids))
-        )
-        members.update({member_id: (external_id, name) for member_id, external_id, name in found})
     entries = tuple(
         Entry(
             member_id=row.member_id,
-            external_id=members[row.member_id][0],
-            name=members[row.member_id][1],
+            external_id=row.external_id,
+            name=row.name,
             points=row.points,
             shares=row.shares,
             clicks=row.clicks,
             streak=row.streak,
             rank=rank,
             previous_rank=previous.get(row.member_id),
+            language=row.language,
+            active=row.active,
         )
         for rank, row in enumerate(this_week, 1)
     )

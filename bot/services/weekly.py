@@ -22,8 +22,6 @@ from typing import Any, Final
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import chunks
-from bot.i18n import Language, language_for
 from bot.services import members as member_service
 from bot.services import outbox, progress, shared_marks, suggestions
 from bot.services import posts as post_service
@@ -132,36 +130,20 @@ async def leaderboard_round(
         logger.warning(
             "workspace %s has no channel for the leaderboard; ranks are sent privately", workspace.id
         )
-    languages = await _languages(session, [e.member_id for e in board.entries])
     ranks = [
         (
             entry.external_id,
             {**_entry_payload(entry), "participants": len(board.entries), "week": week,
-             "lang": languages[entry.member_id], "member_id": entry.member_id},
+             "lang": entry.language, "member_id": entry.member_id},
             f"rank:{week}:{entry.member_id}",
         )
         for entry in board.entries
-        if entry.member_id in languages  # else left the workspace: ranked, but nobody to tell
+        if entry.active  # else left the workspace: ranked, but nobody to tell
     ]  # fmt: skip
     await outbox.enqueue_many(
         session, workspace_id=workspace.id, kind=RANK_KIND, messages=ranks, now=queued_at or now
     )
     return count + len(ranks)
-
-
-async def _languages(session: AsyncSession, member_ids: list[int]) -> dict[int, Language]:
-    """The language of each of these members who is still active (two columns read, no whole rows)."""
-    languages: dict[int, Language] = {}
-    for ids in chunks(member_ids):
-        found = await session.execute(
-            select(Member.id, Member.language, Member.locale).where(
-                Member.id.in_(ids), Member.active.is_(True)
-            )
-        )
-        languages.update(
-            {member_id: language_for(chosen=chosen, locale=locale) for member_id, chosen, locale in found}
-        )
-    return languages
 
 
 # ---------------------------------------------------------------------------------------------------
