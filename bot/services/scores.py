@@ -293,18 +293,24 @@ async def member_stats(
         )
         snapshot.update({other: int(value) for other, value in found})
     points = exact[member_id]
-    ranked = select(func.count()).select_from(SettledPoints).where(SettledPoints.workspace_id == workspace_id)
+    above, participants = (
+        await session.execute(
+            select(func.count().filter(SettledPoints.points > points), func.count()).where(
+                SettledPoints.workspace_id == workspace_id
+            )
+        )
+    ).one()
     # Members above: those of the snapshot, less the changed ones as they were, plus them as they are.
-    above = int(await session.scalar(ranked.where(SettledPoints.points > points)) or 0)
     above -= sum(1 for value in snapshot.values() if value > points)
     above += sum(1 for other, value in exact.items() if value > points and other != member_id)
-    participants = int(await session.scalar(ranked) or 0) - len(snapshot)
-    participants += sum(1 for value in exact.values() if value > 0)
-    counted = (_own_shares([member_id]), share_counts())
-    total = await session.scalar(select(func.count()).select_from(Share).where(*counted))
-    week = await session.scalar(
-        select(func.count()).select_from(Share).where(*counted, Share.created_at >= now - timedelta(days=7))
-    )
+    participants += sum(1 for value in exact.values() if value > 0) - len(snapshot)
+    total, week = (
+        await session.execute(
+            select(func.count(), func.count().filter(Share.created_at >= now - timedelta(days=7))).where(
+                _own_shares([member_id]), share_counts()
+            )
+        )
+    ).one()
     clicks = await session.scalar(
         select(func.count()).select_from(Click).where(_own_clicks([member_id]), Click.counted.is_(True))
     )
@@ -313,8 +319,8 @@ async def member_stats(
         shares_total=int(total or 0),
         clicks=int(clicks or 0),
         points=points,
-        rank=1 + above if points > 0 else None,
-        participants=participants,
+        rank=1 + int(above) if points > 0 else None,
+        participants=int(participants),
     )
 
 
