@@ -330,7 +330,9 @@ async def take_slot(
     updated by compare-and-set, so two drainers never take the same slot, on SQLite and PostgreSQL
     alike; each attempt is one short transaction."""
     interval = int(policy.interval / timedelta(milliseconds=1))
-    tolerance = (policy.burst - 1) * interval - int(margin / timedelta(milliseconds=1))
+    tolerance = (policy.burst - 1) * interval
+    # Never more than the burst allows: a margin beyond it would slow every message, not just a burst's.
+    tolerance -= min(int(margin / timedelta(milliseconds=1)), tolerance)
     at = int(now.timestamp() * 1000)
     key = (OutboxPacing.workspace_id == workspace_id) & (OutboxPacing.destination == destination)
     for _ in range(SLOT_ATTEMPTS):
@@ -372,7 +374,10 @@ class WorkspacePace:
     Its time is the real clock (`clock`, epoch seconds), not the drainer's injected one: the limit is on
     requests per real second, a wait is a fraction of a second, and it is waited by sleeping, which an
     injected clock (frozen in tests, or `relais jobs run --at`'s time) would never see pass. Its rows are
-    its own (`WORKSPACE_KEY`): no decision mixes its time with the drainer's."""
+    its own (`WORKSPACE_KEY`): no decision mixes its time with the drainer's.
+
+    `margin` is `take_slot`'s: for a platform that counts from when requests reach it (Slack: a token
+    bucket), `JITTER`; the default, a millisecond, only rounds."""
 
     def __init__(
         self,
@@ -381,11 +386,13 @@ class WorkspacePace:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        margin: timedelta = timedelta(milliseconds=1),  # slots are kept in whole milliseconds
     ) -> None:
         self._sessions = sessions
         self._policy = policy
         self._clock = clock
         self._sleep = sleep
+        self._margin = margin
 
     async def wait(self, workspace_id: int) -> None:
         while True:
@@ -396,7 +403,7 @@ class WorkspacePace:
                 destination=WORKSPACE_KEY,
                 now=now,
                 policy=self._policy,
-                margin=timedelta(milliseconds=1),  # slots are kept in whole milliseconds
+                margin=self._margin,
             )
             if free is None:
                 return

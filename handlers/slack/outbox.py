@@ -8,7 +8,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Relais
 from bot.services import delivery
-from bot.services.outbox import WorkspacePace
+from bot.services.outbox import JITTER, WorkspacePace
 from handlers.slack.notifier import SlackNotifier, workspace_rate
 from models import Platform
 
@@ -17,7 +17,8 @@ logger = logging.getLogger(__name__)
 
 async def drain_outbox(deps: Relais, client: AsyncWebClient) -> None:
     """Only Slack workspaces' messages: another platform's wait for its own drainer."""
-    pace = WorkspacePace(deps.sessions, workspace_rate(deps.settings.slack_messages_per_minute))
+    rate = workspace_rate(deps.settings.slack_messages_per_minute)
+    pace = WorkspacePace(deps.sessions, rate, margin=JITTER)
     notifiers = {Platform.SLACK.value: SlackNotifier(client, pace=pace)}
     try:
         await delivery.deliver(

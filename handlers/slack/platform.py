@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.core import Relais
 from bot.db import Sessions
 from bot.notifier import Notifier
-from bot.services.outbox import WorkspacePace
+from bot.services.outbox import JITTER, WorkspacePace
 from bot.signin import SignInProvider
 from handlers.slack.app import (
     build_slack_app,
@@ -69,7 +69,7 @@ class SlackPlatform:
         drainer's, and a 429 goes back to the outbox rather than holding the drain."""
         return SlackNotifier(
             build_web_client(settings, rate_limit_retries=0),
-            pace=WorkspacePace(sessions, workspace_rate(settings.slack_messages_per_minute)),
+            pace=WorkspacePace(sessions, workspace_rate(settings.slack_messages_per_minute), margin=JITTER),
         )
 
     def sign_in(self, settings: Settings) -> SignInProvider | None:
