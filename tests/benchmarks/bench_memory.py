@@ -200,12 +200,17 @@ async def measure_serve(url: str, size: Size, work_dir: Path, label: str) -> tup
         await quiet(fake)
         idle = rss_kib(served.pid)
         began = time.perf_counter()
-        failed += await run_mix(one, size.warm_up, size.interactions, statuses)
+        half = size.interactions // 2
+        failed += await run_mix(one, size.warm_up, half, statuses)
+        await quiet(fake)
+        midway = rss_kib(served.pid)  # growing on between midway and the end: a leak, not a warm-up
+        failed += await run_mix(one, size.warm_up + half, size.interactions - half, statuses)
         took = time.perf_counter() - began
         await quiet(fake)
         after = rss_kib(served.pid)
     answers = (
-        f"HTTP statuses {dict(sorted(statuses.items()))}, {len(fake.responses):,} answers at response_urls"
+        f"{midway / 1024:.1f} MiB after {half:,}; HTTP statuses {dict(sorted(statuses.items()))}, "
+        f"{len(fake.responses):,} answers at response_urls"
     )
     print(
         f"{label}: relais serve idle {idle / 1024:.1f} MiB, after {size.interactions:,} interactions "
