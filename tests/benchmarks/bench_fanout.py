@@ -94,6 +94,7 @@ class Size:
     members: int
 
 
+FANOUTS: Final = ("push", "nudges")
 FULL: Final = Size(posts=10, members=5000)
 QUICK: Final = Size(posts=3, members=500)
 
@@ -495,16 +496,21 @@ def _setups(options: Options) -> list[Setup | str]:
     return setups
 
 
-def measure(options: Options, *, progress: Callable[[str], None] | None = None) -> list[Figure]:
+def measure(
+    options: Options,
+    *,
+    progress: Callable[[str], None] | None = None,
+    fanouts: Sequence[str] = FANOUTS,
+) -> list[Figure]:
     """The figures; each run is also told to `progress` as it ends (by default printed: a full run is
     long)."""
-    return asyncio.run(_measure(options, progress or (lambda line: print(line, flush=True))))
+    return asyncio.run(_measure(options, progress or (lambda line: print(line, flush=True)), fanouts))
 
 
-async def _measure(options: Options, progress: Callable[[str], None]) -> list[Figure]:
+async def _measure(options: Options, progress: Callable[[str], None], fanouts: Sequence[str]) -> list[Figure]:
     size = QUICK if options.quick else FULL
     figures: list[Figure] = []
-    for fanout in ("push", "nudges"):
+    for fanout in fanouts:
         for setup in _setups(options):
             if isinstance(setup, str):
                 name, why = setup.split(": ", 1)
@@ -540,12 +546,15 @@ def main(arguments: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="500 members and 3 posts (default 5,000 and 10)")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL database whose tables may be dropped")
     parser.add_argument("--repeats", type=int, default=1, help="runs of each measurement (default 1)")
+    parser.add_argument(
+        "--only", choices=FANOUTS, action="append", help="only this fan-out (may be repeated; default both)"
+    )
     parsed = parser.parse_args(arguments)
     with tempfile.TemporaryDirectory(prefix="relais-bench-fanout-") as folder:
         options = Options(
             repeats=parsed.repeats, quick=parsed.quick, postgres_url=parsed.postgres, work_dir=Path(folder)
         )
-        figures = measure(options)
+        figures = measure(options, fanouts=parsed.only or FANOUTS)
     for figure in figures:
         value = "—" if figure.value is None else f"{figure.value:.3g}"
         verdict = {True: "pass", False: "FAIL", None: ""}[figure.passed]
