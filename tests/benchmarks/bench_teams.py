@@ -55,11 +55,12 @@ windows admit it), or, if later, the last random 429 plus its Retry-After. The n
 its members' working hours (the workspace's time zone is chosen for it, as in bench_fanout): from
 Saturday 12:00 to Sunday 19:00 UTC no time zone is, and the nudge figures are not measured.
 
-How long (2 cores, shared, 2026-11-29): a quick run with one repeat takes about 2 minutes on SQLite alone
-and 3.5 with PostgreSQL. A full run is, per repeat and database, 5 loads of 10 s plus about 40 s of
-starting and preparing for the clicks, and about 15 s of push and 4.5 minutes of nudges (5,000 members,
-10,000 requests at Relais's 40 a second); about 6.5 minutes per repeat on SQLite, 13 with PostgreSQL
-(about 40 minutes for the default 3 repeats).
+How long (2 cores shared with other work, 2026-11-29): a quick run with one repeat takes about 2 minutes on
+SQLite alone and 5 to 6 with PostgreSQL. A full run is, per repeat and database, a bare-app load and 4
+Relais loads of 10 s, each server started, prepared and warmed up (about 2 minutes in all), then the push
+(200 requests, about 15 s after `relais migrate`) and the nudge round (5,000 members, 10,000 requests at
+Relais's 40 a second: about 4.5 minutes): about 7 minutes per repeat on SQLite, 14 with PostgreSQL, so
+about 45 minutes for the default 3 repeats with PostgreSQL.
 """
 
 from __future__ import annotations
@@ -868,9 +869,11 @@ async def run_fanout(url: str, fanout: str, sizes: Sizes, zone: str, work_dir: P
             lost = max(sizes.posts * CHANNELS - len(pairs), 0)
             duplicated = sum(count - 1 for count in pairs.values())
         else:
-            chats = {aad: fake.personal_conversation(user) for user, aad in members}
+            chat_of = {  # each member's 1:1 chat, if it was opened
+                c.members[0]: c.id for c in fake.conversations.values() if c.conversation_type == "personal"
+            }
             per_chat = Counter(conversation for conversation, _ in sends)
-            counts = [per_chat[chat.id] if chat is not None else 0 for chat in chats.values()]
+            counts = [per_chat[chat_of[user]] if user in chat_of else 0 for user, _ in members]
             lost = sum(1 for count in counts if count == 0)
             duplicated = sum(max(count - 1, 0) for count in counts)
         first = accepted[0][0] if accepted else 0.0
