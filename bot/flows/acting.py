@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Relais
@@ -152,24 +151,6 @@ async def member_ref(core: Relais, who: Who) -> MemberRef:
         _, member = await rows(core, session, who)
         await session.commit()
     return remember(core, who, member)
-
-
-async def fresh_language(core: Relais, directory: Directory, who: Who, known: MemberRef) -> str:
-    """The member's language, refreshing their profile only when the one this process saw is stale.
-
-    A refresh that fails in the database (it is restarting) keeps the language this process knew: the
-    answer after an ack (the thanks for a share already counted) must not turn into "something went
-    wrong" for the sake of a profile refresh, as a failed directory look-up keeps what Relais knew."""
-    if known.checked_at is not None and core.clock.now() - known.checked_at < member_service.PROFILE_TTL:
-        return known.lang
-    try:
-        _, member = await acting(core, directory, who)
-    except (SQLAlchemyError, OSError):
-        logger.warning(
-            "refreshing a profile failed in the database; its known language is kept", exc_info=True
-        )
-        return known.lang
-    return member_service.language_of(member)
 
 
 def cached_language(core: Relais, who: Who | None) -> str:
