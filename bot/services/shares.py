@@ -204,20 +204,32 @@ class ShareWriter:
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
-                written = await self._write([p.work for p in batch])
-            except Exception as exc:
-                logger.exception("writing %d share records or profiles failed", len(batch))
-                for pending in batch:
-                    if not pending.done.done():
-                        pending.done.set_exception(exc)
-            else:
-                claimed: set[Claim] = set()
-                for pending in batch:
-                    if not pending.done.done():
-                        pending.done.set_result(_outcome(pending.work, written, claimed))
+                # Profiles in a transaction of their own: one the database refuses (a name too long
+                # for its column) must not take the batch's shares down with it.
+                for group in (
+                    [p for p in batch if not isinstance(p.work, ProfileUpdate)],
+                    [p for p in batch if isinstance(p.work, ProfileUpdate)],
+                ):
+                    if group:
+                        await self._settle(group)
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _settle(self, group: list[_Pending]) -> None:
+        """Write `group` in one transaction and tell each waiting caller its outcome (or the failure)."""
+        try:
+            written = await self._write([p.work for p in group])
+        except Exception as exc:
+            logger.exception("writing %d share records or profiles failed", len(group))
+            for pending in group:
+                if not pending.done.done():
+                    pending.done.set_exception(exc)
+        else:
+            claimed: set[Claim] = set()
+            for pending in group:
+                if not pending.done.done():
+                    pending.done.set_result(_outcome(pending.work, written, claimed))
 
     async def _write(self, batch: list[Work]) -> _Batch:
         records = [work for work in batch if isinstance(work, ShareRecord)]

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.core import Relais
@@ -18,6 +19,8 @@ from bot.messages import Message, Text
 from bot.messages.post import share_link
 from bot.services.hotpath import AckDeadline
 from bot.services.links import tracked_url
+from bot.services.members import Profile
+from bot.services.shares import ProfileUpdate, Recorded, ShareRecord
 from models import (
     Dismissal,
     Member,
@@ -32,6 +35,7 @@ from models import (
     TrackedLink,
 )
 from tests.bot.flows.conftest import START, Directory, count
+from tests.conftest import TEST_DATABASE_URL
 
 Sessions = async_sessionmaker[AsyncSession]
 ANNE = Who(Platform.SLACK, "TEAM", "UANNE")  # French, per the directory
@@ -214,6 +218,31 @@ async def test_first_contacts_opening_at_once_get_their_member_row_and_share_in_
         START,
         False,
     )  # not in the directory
+
+
+@pytest.mark.skipif(TEST_DATABASE_URL is None, reason="SQLite does not enforce a column's length")
+async def test_a_profile_the_database_refuses_does_not_take_the_batch_s_shares_with_it(
+    writing: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    """A share and a directory answer queued in the same instant go out in one batch of the writer; the
+    profile (a display name longer than its column) is refused, the share is still recorded."""
+    post_id = await a_post(writing, directory)
+    opened = await shares.open_share(writing, ANNE, post_id, Network.X, Early())
+    assert opened is not None
+    assert opened.member is not None
+    anne = opened.member
+    too_long = Profile(display_name="A" * 300, locale="fr-FR", timezone=None, is_admin=False)
+    record = ShareRecord(
+        anne.workspace_id, anne.member_id, post_id, Network.LINKEDIN, ShareStatus.INTENT, START
+    )
+    share, profile = await asyncio.gather(
+        writing.shares.recorded(record),
+        writing.shares.update_profile(ProfileUpdate(anne.workspace_id, anne.member_id, too_long, START)),
+        return_exceptions=True,
+    )
+    assert isinstance(profile, DBAPIError)
+    assert share == Recorded(created=True)
+    assert await count(sessions, Share) == 2
 
 
 async def test_opening_a_link_to_a_network_the_post_was_not_queued_for_counts_nothing(
