@@ -114,10 +114,13 @@ def neutral_cause(error: str, code: str) -> str | None:
 # conversations.history returns with include_all_metadata): a digest of what it says and to whom. A send
 # interrupted before its answer was recorded is looked for by it (`SlackNotifier.find_delivered`) among the
 # conversation's latest messages rather than posted twice. Reading them takes the history scope of the
-# conversation (im:history for a DM, channels:history, groups:history); without it the message is
-# posted again.
+# conversation: the app asks im:history only (docs/slack-app-manifest.json), so only a DM is looked in; a
+# channel's message is posted again (at least once), as is a DM's when Slack answers `missing_scope` (an
+# app installed before im:history was asked). Slack returns at most 15 messages to apps outside its
+# Marketplace (every self-hosted Relais), whatever `limit` asks.
 MARK_EVENT: Final = "relais_outbox"
-HISTORY_LIMIT: Final = 100
+HISTORY_LIMIT: Final = 15
+MISSING_SCOPE: Final = "missing_scope"
 
 
 def mark_of(kind: str, destination: str, payload: dict[str, Any]) -> str:
@@ -190,26 +193,30 @@ class SlackNotifier:
         self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
     ) -> Delivered | None:
         """This message, if it is among the latest `HISTORY_LIMIT` of its conversation (found by its mark,
-        `mark_of`), as if just sent; None if it is not, or Slack cannot be asked. An edit is never looked
-        for: making it again changes nothing."""
-        if kind in EDIT_KINDS:
+        `mark_of`), as if just sent; None if it is not, or Slack cannot be asked. Only a member's DM is
+        looked in (the app may not read channels: asking would only earn `missing_scope`). An edit is
+        never looked for: making it again changes nothing."""
+        if kind in EDIT_KINDS or destination[:1] not in ("U", "W"):
             return None
         mark = mark_of(kind, destination, payload)
         try:
-            channel = destination
-            if destination[:1] in ("U", "W"):  # a member: their DM with the bot
-                opened = await self._client.conversations_open(users=destination)
-                channel = str(opened["channel"]["id"])
+            opened = await self._client.conversations_open(users=destination)
+            channel = str(opened["channel"]["id"])
             history = await self._client.conversations_history(
                 channel=channel, limit=HISTORY_LIMIT, include_all_metadata=True
             )
         except SlackApiError as exc:
-            logger.warning(
-                "could not look for an interrupted %s message to %s: %s",
-                kind,
-                destination,
-                exc.response.get("error"),
-            )
+            error = exc.response.get("error")
+            if error == MISSING_SCOPE:  # not a failure: the message goes again, as for a channel
+                logger.info(
+                    "the app may not read DMs (add im:history, see docs/slack-app-manifest.json): an "
+                    "interrupted %s message is sent again",
+                    kind,
+                )
+            else:
+                logger.warning(
+                    "could not look for an interrupted %s message to %s: %s", kind, destination, error
+                )
             return None
         for message in history.get("messages") or []:
             metadata = message.get("metadata") or {}

@@ -92,8 +92,9 @@ def test_slacks_pace_is_the_notifiers_policy() -> None:
 
 async def test_a_message_already_posted_is_found_by_its_mark_and_no_other(fake_slack: FakeSlack) -> None:
     """What the outbox asks before sending again a message whose send was interrupted: the same message
-    to the same member is found in their DM (by the mark in its metadata); another one, an edit, or a
-    conversation Slack does not show are not (the message is then sent again)."""
+    to the same member is found in their DM (by the mark in its metadata); another one, an edit, a DM Slack
+    does not show (no im:history) or a channel (never looked in) are not (the message is then sent
+    again)."""
     fake_slack.add_user("UANA")
     fake_slack.add_channel("C0NEWS", "news")
     notifier = _notifier(fake_slack)
@@ -116,15 +117,19 @@ async def test_a_message_already_posted_is_found_by_its_mark_and_no_other(fake_s
         await notifier.find_delivered(kind="post_update", destination="UANA", payload=PAYLOAD, workspace_id=1)
         is None
     )
-    fake_slack.fail_next("conversations.history", status=200, error="missing_scope")
+    fake_slack.fail_next("conversations.history", status=200, error="missing_scope")  # no im:history
+    assert (
+        await notifier.find_delivered(
+            kind="social_connected", destination="UANA", payload=PAYLOAD, workspace_id=1
+        )
+        is None
+    )
+    # A channel is not looked in (the app does not ask channels:history), though the fake would show it.
+    looked = len(fake_slack.calls_to("conversations.history"))
     assert (
         await notifier.find_delivered(
             kind="social_connected", destination="C0NEWS", payload=PAYLOAD, workspace_id=1
         )
         is None
     )
-    assert (
-        await notifier.find_delivered(
-            kind="social_connected", destination="C0NEWS", payload=PAYLOAD, workspace_id=1
-        )
-    ) is not None
+    assert len(fake_slack.calls_to("conversations.history")) == looked
