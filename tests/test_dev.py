@@ -14,7 +14,7 @@ import pytest
 
 import dev
 from tests.benchmarks import run as bench_run
-from tests.benchmarks.report import Figure, Options, median_figure
+from tests.benchmarks.report import Figure, Options, median_figure, not_measured
 from tests.bot.test_cli import _environment
 
 
@@ -100,3 +100,27 @@ def test_the_runner_reports_every_benchmark_even_when_one_fails_or_is_missing(
     assert figures["boom"]["note"] == "RuntimeError: the server did not start"
     assert figures["absent"]["passed"] is None
     assert figures["absent"]["note"] == "tests.benchmarks.bench_absent does not exist"
+
+
+def test_a_run_without_postgresql_says_which_targets_it_did_not_measure(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh clone's run has no PostgreSQL: its figures are not measured, and the last line says so
+    rather than '0 figure(s) missed their target' alone (which reads as every target met)."""
+
+    def half(options: Options) -> list[Figure]:
+        return [
+            median_figure("clicks", "SQLite p99", [40.0], "ms", comparison="<=", bound=100),
+            median_figure("clicks", "CPU per click", [2.0], "ms"),  # context: no target
+            not_measured("clicks", "PostgreSQL p99", "ms", "<= 100 ms", "no PostgreSQL given"),
+        ]
+
+    monkeypatch.setitem(sys.modules, "tests.benchmarks.bench_half", _benchmark("half", half))
+    monkeypatch.setattr(bench_run, "MODULES", ("half",))
+    monkeypatch.setattr(bench_run, "RESULTS", tmp_path / "bench-results.json")
+    monkeypatch.delenv(bench_run.POSTGRES_ENV, raising=False)
+
+    assert bench_run.main(["--quick", "--repeats", "1"]) == 0
+
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("0 figure(s) missed their target, 1 with a target not measured"), last

@@ -234,9 +234,21 @@ def main(arguments: Sequence[str] | None = None) -> int:
     RESULTS.write_text(
         json.dumps({"header": about, "figures": [figure.as_json() for figure in figures]}, indent=2) + "\n"
     )
-    failed = [figure for figure in figures if figure.passed is False]
-    print(f"\n{len(failed)} figure(s) missed their target; written to {RESULTS}")
-    return 1 if failed else 0
+    print(f"\n{summary(figures)}; written to {RESULTS}")
+    return 1 if any(figure.passed is False for figure in figures) else 0
+
+
+def summary(figures: Sequence[Figure]) -> str:
+    """How many targets were missed, and how many were not measured at all (a run without PostgreSQL
+    leaves its figures out: '0 missed' alone would read as every target met)."""
+    failed = sum(figure.passed is False for figure in figures)
+    unmeasured = sum(
+        bool(figure.target) and figure.value is None and figure.passed is None for figure in figures
+    )
+    said = f"{failed} figure(s) missed their target"
+    if unmeasured:
+        said += f", {unmeasured} with a target not measured (see the notes; PostgreSQL's: --postgres URL)"
+    return said
 
 
 if __name__ == "__main__":
