@@ -79,14 +79,24 @@ class Found:
     post: PostRef | None
 
 
-async def _find(core: Relais, who: Who, post_id: int) -> Found:
-    """Who is clicking and what the post is, from memory when possible, else in one session (the
-    workspace's row, created on first contact, and the post)."""
+def _in_memory(core: Relais, who: Who, post_id: int) -> Found | None:
+    """`_find` when this process knows the workspace and the post (the member may be new to it)."""
     ref = core.cache.member(who.platform, who.workspace, who.member)
     workspace_id = ref.workspace_id if ref is not None else core.cache.workspace(who.platform, who.workspace)
     post = core.cache.post(workspace_id, post_id) if workspace_id is not None else None
     if workspace_id is not None and post is not None:
         return Found(workspace_id, ref, post)
+    return None
+
+
+async def _find(core: Relais, who: Who, post_id: int) -> Found:
+    """Who is clicking and what the post is, from memory when possible, else in one session (the
+    workspace's row, created on first contact, and the post)."""
+    known = _in_memory(core, who, post_id)
+    if known is not None:
+        return known
+    ref = core.cache.member(who.platform, who.workspace, who.member)
+    workspace_id = ref.workspace_id if ref is not None else core.cache.workspace(who.platform, who.workspace)
     async with core.sessions() as session:
         if workspace_id is None:
             workspace = await ensure_workspace(
@@ -96,8 +106,8 @@ async def _find(core: Relais, who: Who, post_id: int) -> Found:
         row = await post_service.get_post(session, workspace_id=workspace_id, post_id=post_id)
         await session.commit()
     core.cache.remember_workspace(who.platform, who.workspace, workspace_id)
-    if row is not None:
-        post = PostRef.of(row)
+    post = PostRef.of(row) if row is not None else None
+    if post is not None:
         core.cache.remember_post(post)
     return Found(workspace_id, ref, post)
 
@@ -107,6 +117,9 @@ async def _find_before_ack(
 ) -> Found | None:
     """Who clicks and the post, within the ack's budget. On failure nothing was recorded: the member is
     told so, and None returned."""
+    known = _in_memory(core, who, post_id)
+    if known is not None:
+        return known  # nothing to wait for: no task, no timer
     task, finished = await started_within(_find(core, who, post_id), deadline.left(LOOKUP_BEFORE_ACK_SECONDS))
     if finished and task.exception() is None:
         return task.result()
