@@ -143,6 +143,7 @@ async def test_interrupted_sends_are_looked_for_only_in_dms_and_never_lost(
             await stop(first)
         assert direct_messages(fake_slack) == dict.fromkeys(members, 1)
         assert _channel_posts(fake_slack) == 1
+        assert fake_slack.calls_to("conversations.history") == []  # never looked for in a normal send
 
         # Slack has them all; the rows say `sending`. The app asks im:history only.
         await _interrupt_all(sessions)
