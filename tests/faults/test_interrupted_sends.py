@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
+import pytest
 from sqlalchemy import func, select, update
 
 from bot import db
@@ -106,6 +107,46 @@ async def _restart(environment: dict[str, str], sessions: Sessions, hours: int) 
     return log
 
 
+async def _sent_then_interrupted(
+    environment: dict[str, str], sessions: Sessions, fake_slack: FakeSlack
+) -> list[str]:
+    """A clock sends FEW members their nudge and pushes a post to #news; then every row is put back to
+    `sending` (Slack has them all) and the fake forgets its calls. Returns the members' ids."""
+    members = await seed_nudge_round(sessions, fake_slack, FEW)
+    async with sessions() as session:
+        author = await session.scalar(select(Post.created_by_id))
+        workspace_id = await session.scalar(select(Workspace.id))
+        session.add(
+            Post(
+                workspace_id=workspace_id, url="https://example.com/news", title="News",
+                captions=["News!"], networks=["linkedin"], channels=[CHANNEL], state=PostState.SCHEDULED,
+                publish_at=START - timedelta(minutes=1), created_by_id=author,
+                created_at=CREATED, updated_at=CREATED,
+            )
+        )  # fmt: skip
+        await session.commit()
+    first = await start_clock(environment, at=START)
+    try:
+
+        async def round_sent() -> bool:
+            counts = await _counts(sessions)
+            return (
+                counts.get((NUDGE_KIND, OutboxState.SENT)) == FEW
+                and counts.get((POST_KIND, OutboxState.SENT)) == 1
+            )
+
+        await until(round_sent, within=SECONDS, what="the nudges and the push", process=first)
+    finally:
+        await stop(first)
+    assert direct_messages(fake_slack) == dict.fromkeys(members, 1)
+    assert _channel_posts(fake_slack) == 1
+    assert fake_slack.calls_to("conversations.history") == []  # never looked for in a normal send
+
+    await _interrupt_all(sessions)
+    fake_slack.reset()
+    return members
+
+
 async def test_interrupted_sends_are_looked_for_only_in_dms_and_never_lost(
     empty_database_url: str, fake_slack: FakeSlack
 ) -> None:
@@ -115,39 +156,9 @@ async def test_interrupted_sends_are_looked_for_only_in_dms_and_never_lost(
     engine = db.create_engine(empty_database_url)
     sessions = db.session_factory(engine)
     try:
-        members = await seed_nudge_round(sessions, fake_slack, FEW)
-        async with sessions() as session:
-            author = await session.scalar(select(Post.created_by_id))
-            workspace_id = await session.scalar(select(Workspace.id))
-            session.add(
-                Post(
-                    workspace_id=workspace_id, url="https://example.com/news", title="News",
-                    captions=["News!"], networks=["linkedin"], channels=[CHANNEL], state=PostState.SCHEDULED,
-                    publish_at=START - timedelta(minutes=1), created_by_id=author,
-                    created_at=CREATED, updated_at=CREATED,
-                )
-            )  # fmt: skip
-            await session.commit()
-        first = await start_clock(environment, at=START)
-        try:
-
-            async def round_sent() -> bool:
-                counts = await _counts(sessions)
-                return (
-                    counts.get((NUDGE_KIND, OutboxState.SENT)) == FEW
-                    and counts.get((POST_KIND, OutboxState.SENT)) == 1
-                )
-
-            await until(round_sent, within=SECONDS, what="the nudges and the push", process=first)
-        finally:
-            await stop(first)
-        assert direct_messages(fake_slack) == dict.fromkeys(members, 1)
-        assert _channel_posts(fake_slack) == 1
-        assert fake_slack.calls_to("conversations.history") == []  # never looked for in a normal send
+        members = await _sent_then_interrupted(environment, sessions, fake_slack)
 
         # Slack has them all; the rows say `sending`. The app asks im:history only.
-        await _interrupt_all(sessions)
-        fake_slack.reset()
         log = await _restart(environment, sessions, hours=1)
         looked = fake_slack.calls_to("conversations.history")
         scopes = _bot_scopes()
@@ -169,5 +180,31 @@ async def test_interrupted_sends_are_looked_for_only_in_dms_and_never_lost(
         assert _channel_posts(fake_slack) == 3
         assert "missing_scope" not in log, log
         assert "could not look" not in log, log
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a conversations.history refused with 429 (Slack allows apps outside its Marketplace one a "
+    "minute) is taken as 'not there' and the message is posted again; the outbox should wait "
+    "Retry-After and look again (bot/services/outbox.py, _delivered_before)",
+)
+async def test_a_look_slack_rate_limits_waits_and_looks_again_rather_than_posting_twice(
+    empty_database_url: str, fake_slack: FakeSlack
+) -> None:
+    """Slack takes one conversations.history a minute from a self-hosted app: after a restart with
+    several interrupted rows, all but the first look are refused (429, Retry-After: 60). Each member
+    must still hold exactly one nudge."""
+    fake_slack.add_channel(CHANNEL, "news")
+    environment = clock_environment(empty_database_url, fake_slack)
+    await migrate(environment)
+    engine = db.create_engine(empty_database_url)
+    sessions = db.session_factory(engine)
+    try:
+        members = await _sent_then_interrupted(environment, sessions, fake_slack)
+        fake_slack.fail_next("conversations.history", status=429, retry_after=60, times=FEW - 1)
+        await _restart(environment, sessions, hours=1)
+        assert direct_messages(fake_slack) == dict.fromkeys(members, 1)
     finally:
         await engine.dispose()
