@@ -130,6 +130,8 @@ async def test_a_clock_killed_mid_round_then_restarted_nudges_every_member_exact
 
         assert direct_messages(fake_slack) == dict.fromkeys(members, 1)
         assert len(fake_slack.calls_to("chat.postMessage")) == MEMBERS + in_flight
+        # Looked for in its DM once per interrupted row; never for the 2,000 sent normally.
+        assert len(fake_slack.calls_to("conversations.history")) == in_flight
         assert await states(sessions) == {OutboxState.SENT: MEMBERS}
         async with sessions() as session:
             retried = (
