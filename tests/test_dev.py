@@ -124,3 +124,26 @@ def test_a_run_without_postgresql_says_which_targets_it_did_not_measure(
 
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("0 figure(s) missed their target, 1 with a target not measured"), last
+
+
+def test_a_postgresql_database_that_cannot_be_reached_is_said_so_and_nothing_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong --postgres gets one clear line (without the URL's password), not a traceback, and no
+    benchmark runs."""
+
+    def never(options: Options) -> list[Figure]:
+        raise AssertionError("a benchmark ran")
+
+    monkeypatch.setitem(sys.modules, "tests.benchmarks.bench_never", _benchmark("never", never))
+    monkeypatch.setattr(bench_run, "MODULES", ("never",))
+    monkeypatch.setattr(bench_run, "RESULTS", tmp_path / "bench-results.json")
+
+    url = "postgresql://postgres:s3cret@127.0.0.1:1/nowhere"  # port 1: the connection is refused
+    assert bench_run.main(["--quick", "--postgres", url]) == 2
+
+    said = capsys.readouterr()
+    assert "cannot use the PostgreSQL database given" in said.err
+    assert "Traceback" not in said.err
+    assert "s3cret" not in said.err + said.out
+    assert not (tmp_path / "bench-results.json").exists()

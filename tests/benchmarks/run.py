@@ -221,7 +221,17 @@ def print_table(figures: Sequence[Figure]) -> None:
 
 def main(arguments: Sequence[str] | None = None) -> int:
     options = parse_arguments(arguments)
-    about = header(options)
+    try:
+        about = header(options)
+    except Exception as error:  # the PostgreSQL database given cannot be reached: say so, measure nothing
+        if options.postgres is None:
+            raise
+        reason = f"{type(error).__name__}: {error}".replace(options.postgres, "<the URL>")
+        print(
+            f"python3 dev.py bench: error: cannot use the PostgreSQL database given ({reason})",
+            file=sys.stderr,
+        )
+        return 2
     print_header(about)
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="relais-bench-") as folder:
