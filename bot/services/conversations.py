@@ -1,18 +1,94 @@
 """Conversation references: what a platform needs to write to a person or a channel first (Teams: the
 Bot Framework's ConversationReference of a conversation the bot was in). The adapter remembers the latest
-one each activity brings; its notifier looks it up when the outbox sends."""
+one each activity brings; its notifier looks it up when the outbox sends.
+
+Most activities bring the reference Relais already has (every click on a channel's card brings the
+channel's), so each process remembers, per database, a digest of the references it wrote and saw
+committed (`Written`), and skips writing one again while it is the same, for `WRITTEN_TTL_SECONDS` at
+most: another process (or the notifier) writing a newer reference for the same key is caught up with
+within that time."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import hashlib
+import json
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from models import ConversationRef, Workspace
+
+WRITTEN_TTL_SECONDS: Final = 600.0
+WRITTEN_CAPACITY: Final = 100_000
+_PENDING: Final = "relais.conversations.pending"
+
+Key = tuple[int, str]
+
+
+class Written:
+    """The digests of the references this process wrote to one database, once committed: (workspace id,
+    key) -> (digest, when it expires), at most `capacity`, each for `ttl` seconds."""
+
+    def __init__(
+        self,
+        *,
+        ttl: float = WRITTEN_TTL_SECONDS,
+        capacity: int = WRITTEN_CAPACITY,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._capacity = capacity
+        self._monotonic = monotonic
+        self._digests: OrderedDict[Key, tuple[bytes, float]] = OrderedDict()
+
+    def holds(self, key: Key, digest: bytes) -> bool:
+        found = self._digests.get(key)
+        return found is not None and found[0] == digest and found[1] > self._monotonic()
+
+    def keep(self, written: dict[Key, bytes]) -> None:
+        until = self._monotonic() + self._ttl
+        for key, digest in written.items():
+            self._digests[key] = (digest, until)
+            self._digests.move_to_end(key)
+        while len(self._digests) > self._capacity:
+            self._digests.popitem(last=False)
+
+
+_written: weakref.WeakKeyDictionary[Engine, Written] = weakref.WeakKeyDictionary()
+
+
+def written(session: AsyncSession) -> Written:
+    """This process's `Written` for the database `session` works on."""
+    engine = session.get_bind().engine
+    found = _written.get(engine)
+    if found is None:
+        found = _written[engine] = Written()
+    return found
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        pending[0].keep(pending[1])
+
+
+@event.listens_for(Session, "after_rollback")
+def _rolled_back(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _digest(reference: dict[str, Any]) -> bytes:
+    return hashlib.blake2b(json.dumps(reference, sort_keys=True).encode(), digest_size=16).digest()
 
 
 async def remember(
@@ -21,7 +97,12 @@ async def remember(
     """Keep `reference` as the way to reach `key` (a member's AAD object id, a channel's conversation id)
     in the workspace, replacing an older one: one statement, so that concurrent activities of the same
     person agree without a conflict error. A name the older one gave the conversation (Teams names a
-    channel in some activities only) is kept when the newer one has none. The caller commits."""
+    channel in some activities only) is kept when the newer one has none. Nothing is written when this
+    process wrote the same reference for `key` lately (`Written`). The caller commits."""
+    cache, digest = written(session), _digest(reference)
+    if cache.holds((workspace_id, key), digest):
+        return
+    session.info.setdefault(_PENDING, (cache, {}))[1][(workspace_id, key)] = digest
     if not _name_of(reference):
         older = _name_of(await reference_for(session, workspace_id=workspace_id, key=key))
         if older:

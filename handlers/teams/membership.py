@@ -222,7 +222,14 @@ def reference(activity: Activity, user: ChannelAccount | None) -> dict[str, Any]
         {"name": channel_name(activity) or None} if found.conversation.conversation_type == "channel" else {}
     )
     conversation = found.conversation.model_copy(update={"id": conversation_of(activity), **named})
-    update: dict[str, Any] = {"activity_id": None, "conversation": conversation, "user": user}
+    # Without the SDK's id of the request (new on each activity): the same place gives the same reference,
+    # which Relais then need not write again (`bot.services.conversations.Written`).
+    update: dict[str, Any] = {
+        "activity_id": None,
+        "request_id": None,
+        "conversation": conversation,
+        "user": user,
+    }
     dumped: dict[str, Any] = found.model_copy(update=update).model_dump(
         mode="json", by_alias=True, exclude_none=True
     )
