@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -73,7 +74,7 @@ async def installed(
         if place.channel and row.default_channel is None:
             row.default_channel = place.key
             row.updated_at = core.clock.now()
-        member = await _record(core, session, row, installer) if installer is not None else None
+        member = await _record(core, session, row.id, installer) if installer is not None else None
         if member is not None:
             member.is_admin = True
         if first_time:
@@ -105,7 +106,7 @@ async def joined(core: Relais, *, platform: str, workspace: str, people: Sequenc
     async with core.sessions() as session:
         row = await _workspace(core, session, platform, workspace)
         for person in people:
-            await _record(core, session, row, person)
+            await _record(core, session, row.id, person)
         await session.commit()
 
 
@@ -121,15 +122,18 @@ async def spoke(
     activities carry the profile."""
     now = core.clock.now()
     async with core.sessions() as session:
-        row = await _workspace(core, session, platform, workspace)
+        workspace_id = await _workspace_id(core, session, platform, workspace)
         known = None
         if place is not None:
             await conversations.remember(
-                session, workspace_id=row.id, key=place.key, reference=place.reference, now=now
+                session, workspace_id=workspace_id, key=place.key, reference=place.reference, now=now
             )
-            known = await conversations.reference_for(session, workspace_id=row.id, key=person.external_id)
-        member = await _record(core, session, row, replace(person, reference=None) if known else person)
-        member.admin_checked_at = now
+            known = await conversations.reference_for(
+                session, workspace_id=workspace_id, key=person.external_id
+            )
+        member = await _record(
+            core, session, workspace_id, replace(person, reference=None) if known else person, checked=now
+        )
         profile = Profile(
             display_name=member.display_name,
             locale=member.locale,
@@ -173,19 +177,44 @@ async def _workspace(core: Relais, session: AsyncSession, platform: str, externa
     )
 
 
-async def _record(core: Relais, session: AsyncSession, workspace: Workspace, person: Person) -> Member:
+async def _workspace_id(core: Relais, session: AsyncSession, platform: str, external_id: str) -> int:
+    """The workspace's id, from this process's memory (the hot path's) once it met the workspace: a
+    workspace row is never deleted, so its id does not change."""
+    found = core.cache.workspace(platform, external_id)
+    if found is None:
+        found = (await _workspace(core, session, platform, external_id)).id
+        core.cache.remember_workspace(platform, external_id, found)
+    return found
+
+
+async def _record(
+    core: Relais, session: AsyncSession, workspace_id: int, person: Person, *, checked: datetime | None = None
+) -> Member:
+    """`person`'s member row with what the platform said, active, in one UPDATE at most (none when
+    nothing changed): `checked` (the platform's word on them came with this activity: a Teams sender)
+    moves `admin_checked_at` on when it is past half of `PROFILE_TTL`, so that the profile stays fresh
+    for the turn's look-up of who is acting without a write on each click."""
     now = core.clock.now()
-    member = await member_service.ensure_member(
-        session, workspace=workspace, external_id=person.external_id, now=now
+    member = await member_service.ensure_member_in(
+        session, workspace_id=workspace_id, external_id=person.external_id, now=now
     )
-    member.display_name = person.name or member.display_name
-    member.locale = person.locale or member.locale
-    member.timezone = _zone(person.timezone) or member.timezone
-    member.active = True
-    member.updated_at = now
+    changes: dict[str, Any] = {
+        "display_name": person.name or member.display_name,
+        "locale": person.locale or member.locale,
+        "timezone": _zone(person.timezone) or member.timezone,
+        "active": True,
+    }
+    if any(getattr(member, name) != value for name, value in changes.items()):
+        for name, value in changes.items():
+            setattr(member, name, value)
+        member.updated_at = now
+    if checked is not None and (
+        member.admin_checked_at is None or checked - member.admin_checked_at >= member_service.PROFILE_TTL / 2
+    ):
+        member.admin_checked_at = checked
     if person.reference is not None:
         await conversations.remember(
-            session, workspace_id=workspace.id, key=person.external_id, reference=person.reference, now=now
+            session, workspace_id=workspace_id, key=person.external_id, reference=person.reference, now=now
         )
     return member
 
