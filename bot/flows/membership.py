@@ -123,12 +123,12 @@ async def spoke(
     now = core.clock.now()
     async with core.sessions() as session:
         workspace_id = await _workspace_id(core, session, platform, workspace)
-        known = None
+        known = False
         if place is not None:
             await conversations.remember(
                 session, workspace_id=workspace_id, key=place.key, reference=place.reference, now=now
             )
-            known = await conversations.reference_for(
+            known = await conversations.has_reference(
                 session, workspace_id=workspace_id, key=person.external_id
             )
         member = await _record(

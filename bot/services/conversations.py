@@ -54,6 +54,11 @@ class Written:
         found = self._digests.get(key)
         return found is not None and found[0] == digest and found[1] > self._monotonic()
 
+    def knows(self, key: Key) -> bool:
+        """Whether a reference for `key` is stored (references are never deleted), as far as seen lately."""
+        found = self._digests.get(key)
+        return found is not None and found[1] > self._monotonic()
+
     def keep(self, written: dict[Key, bytes]) -> None:
         until = self._monotonic() + self._ttl
         for key, digest in written.items():
@@ -117,6 +122,19 @@ async def remember(
             set_={"reference": statement.excluded.reference, "updated_at": statement.excluded.updated_at},
         )
     )
+
+
+async def has_reference(session: AsyncSession, *, workspace_id: int, key: str) -> bool:
+    """Whether a reference is stored for `key` in the workspace: without a query when this process wrote
+    or read one lately (one it read is kept as if written: the same reference is then not written again)."""
+    cache = written(session)
+    if cache.knows((workspace_id, key)):
+        return True
+    found = await reference_for(session, workspace_id=workspace_id, key=key)
+    pending = session.info.get(_PENDING)
+    if found is not None and (pending is None or (workspace_id, key) not in pending[1]):  # not uncommitted
+        cache.keep({(workspace_id, key): _digest(found)})
+    return found is not None
 
 
 async def reference_for(session: AsyncSession, *, workspace_id: int, key: str) -> dict[str, Any] | None:

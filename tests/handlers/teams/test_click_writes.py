@@ -1,6 +1,7 @@
 """What a share click in a team's channel writes before its answer, besides what it records: the sender's
 member row and the conversation references (theirs, the channel's) only when the activity says something
-new, in one UPDATE of the member at most; the workspace found without a query once met. Counted with a
+new, in one UPDATE of the member at most; the workspace, and whether the sender can be reached, found
+without a query once met. Counted with a
 SQLAlchemy listener on the app's engine, through `/api/messages`."""
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ async def test_a_click_like_the_last_one_writes_no_reference_and_no_member(
     assert answer["statusCode"] == 200
     assert _writes(seen, "conversation_ref") == []
     assert _writes(seen, "member") == []
+    assert not [s for s in seen if " from conversation_ref " in s]  # Bob's, known from his first click
     found_by_tenant = "from workspace where workspace.platform = ? and workspace.external_id = ?"
     assert not [s for s in seen if found_by_tenant in s]
     assert (await team.member("aad-bob")).admin_checked_at is not None
