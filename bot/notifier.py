@@ -103,7 +103,8 @@ class FindsDelivered(Protocol):
     """A notifier that can tell whether a message already reached its destination. The outbox asks it
     before sending again a message whose send was interrupted (its drainer died between the call and its
     record: the platform may have it), so that nobody gets it twice. None: not there, or the platform
-    cannot be asked; the message is then sent again (at least once)."""
+    cannot be asked; the message is then sent again (at least once). Not delivered with RATE_LIMITED:
+    the platform cannot be asked yet; the outbox asks again after `retry_after`, sending nothing."""
 
     async def find_delivered(
         self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int

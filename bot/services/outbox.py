@@ -195,6 +195,11 @@ async def drain(
             await _defer(sessions, message, wait_until, now())
             continue
         outcome = await _delivered_before(notifier, message) if message.last_error == INTERRUPTED else None
+        if outcome is not None and not outcome.ok:
+            # The platform cannot be asked yet (Slack: one look at a history a minute): ask again later,
+            # still interrupted, rather than send what may be there already.
+            await _defer(sessions, message, now() + timedelta(seconds=outcome.retry_after or 60), now())
+            continue
         if outcome is None:
             try:
                 outcome = await notifier.send(
@@ -281,7 +286,7 @@ async def _delivered_before(notifier: Notifier, message: OutboxMessage) -> Deliv
             "could not tell whether outbox message %s was delivered; sending it again", message.id
         )
         return None
-    if found is not None:
+    if found is not None and found.ok:
         logger.warning("outbox message %s was delivered before its send was interrupted", message.id)
     return found
 

@@ -193,7 +193,8 @@ class SlackNotifier:
         self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
     ) -> Delivered | None:
         """This message, if it is among the latest `HISTORY_LIMIT` of its conversation (found by its mark,
-        `mark_of`), as if just sent; None if it is not, or Slack cannot be asked. Only a member's DM is
+        `mark_of`), as if just sent; None if it is not, or Slack cannot be asked; RATE_LIMITED when Slack
+        refuses the look for now (ask again after `retry_after`). Only a member's DM is
         looked in (the app may not read channels: asking would only earn `missing_scope`). An edit is
         never looked for: making it again changes nothing."""
         if kind in EDIT_KINDS or destination[:1] not in ("U", "W"):
@@ -207,6 +208,11 @@ class SlackNotifier:
             )
         except SlackApiError as exc:
             error = exc.response.get("error")
+            if exc.response.status_code == 429:
+                # Slack lets a self-hosted app read a conversation's history once a minute: look again
+                # after Retry-After rather than post what may be there.
+                retry_after = float(exc.response.headers.get("Retry-After", 60) or 60)
+                return Delivered(ok=False, error=RATE_LIMITED, detail=str(error), retry_after=retry_after)
             if error == MISSING_SCOPE:  # not a failure: the message goes again, as for a channel
                 logger.info(
                     "the app may not read DMs (add im:history, see docs/slack-app-manifest.json): an "

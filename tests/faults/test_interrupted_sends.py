@@ -20,7 +20,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
-import pytest
 from sqlalchemy import func, select, update
 
 from bot import db
@@ -184,12 +183,6 @@ async def test_interrupted_sends_are_looked_for_only_in_dms_and_never_lost(
         await engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a conversations.history refused with 429 (Slack allows apps outside its Marketplace one a "
-    "minute) is taken as 'not there' and the message is posted again; the outbox should wait "
-    "Retry-After and look again (bot/services/outbox.py, _delivered_before)",
-)
 async def test_a_look_slack_rate_limits_waits_and_looks_again_rather_than_posting_twice(
     empty_database_url: str, fake_slack: FakeSlack
 ) -> None:
