@@ -16,6 +16,7 @@ import dev
 from tests.benchmarks import run as bench_run
 from tests.benchmarks.report import Figure, Options, median_figure, not_measured
 from tests.bot.test_cli import _environment
+from tests.private_postgres import find_bin_dir
 
 
 @pytest.mark.parametrize(
@@ -84,6 +85,7 @@ def test_the_runner_reports_every_benchmark_even_when_one_fails_or_is_missing(
     monkeypatch.setattr(bench_run, "MODULES", ("good", "boom", "absent"))
     monkeypatch.setattr(bench_run, "RESULTS", tmp_path / "bench-results.json")
     monkeypatch.delenv(bench_run.POSTGRES_ENV, raising=False)
+    monkeypatch.setattr(bench_run, "find_bin_dir", lambda: None)  # no PostgreSQL installed
 
     arguments = ["--quick", "--repeats", "2", "--only"]
     assert bench_run.main([*arguments, "good,absent"]) == 0
@@ -119,6 +121,7 @@ def test_a_run_without_postgresql_says_which_targets_it_did_not_measure(
     monkeypatch.setattr(bench_run, "MODULES", ("half",))
     monkeypatch.setattr(bench_run, "RESULTS", tmp_path / "bench-results.json")
     monkeypatch.delenv(bench_run.POSTGRES_ENV, raising=False)
+    monkeypatch.setattr(bench_run, "find_bin_dir", lambda: None)  # no PostgreSQL installed
 
     assert bench_run.main(["--quick", "--repeats", "1"]) == 0
 
@@ -147,3 +150,27 @@ def test_a_postgresql_database_that_cannot_be_reached_is_said_so_and_nothing_run
     assert "Traceback" not in said.err
     assert "s3cret" not in said.err + said.out
     assert not (tmp_path / "bench-results.json").exists()
+
+
+@pytest.mark.skipif(find_bin_dir() is None, reason="PostgreSQL's binaries are not installed")
+def test_without_a_database_given_the_runner_measures_on_a_private_postgresql(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A fresh clone on a machine with PostgreSQL installed gets every figure: the runner starts a private
+    server for the run, with PostgreSQL's defaults, and removes it at the end."""
+    given: list[str | None] = []
+
+    def on_postgres(options: Options) -> list[Figure]:
+        given.append(options.postgres_url)
+        return [median_figure("pg", "speed", [2.0], "×", comparison=">=", bound=1.0)]
+
+    monkeypatch.setitem(sys.modules, "tests.benchmarks.bench_pg", _benchmark("pg", on_postgres))
+    monkeypatch.setattr(bench_run, "MODULES", ("pg",))
+    monkeypatch.setattr(bench_run, "RESULTS", tmp_path / "bench-results.json")
+    monkeypatch.delenv(bench_run.POSTGRES_ENV, raising=False)
+
+    assert bench_run.main(["--repeats", "1"]) == 0
+    assert len(given) == 1
+    assert (given[0] or "").startswith("postgresql://")
+    written = json.loads((tmp_path / "bench-results.json").read_text())
+    assert written["header"]["versions"]["postgresql"]  # the runner asked the server for its version

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -37,6 +38,7 @@ from sqlalchemy import text
 
 from bot import db
 from tests.benchmarks.report import Figure, Options
+from tests.private_postgres import find_bin_dir, private_postgres
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 RESULTS: Final = ROOT / "bench-results.json"
@@ -60,7 +62,8 @@ def parse_arguments(arguments: Sequence[str] | None = None) -> argparse.Namespac
         default=os.environ.get(POSTGRES_ENV),
         metavar="URL",
         help="a PostgreSQL database whose tables the benchmarks DROP and recreate (default: "
-        f"${POSTGRES_ENV}; none: the PostgreSQL figures are not measured)",
+        f"${POSTGRES_ENV}; else a private server when PostgreSQL's binaries are installed; else the "
+        "PostgreSQL figures are not measured)",
     )
     options = parser.parse_args(arguments)
     if unknown := set(options.only) - set(MODULES):
@@ -221,6 +224,16 @@ def print_table(figures: Sequence[Figure]) -> None:
 
 def main(arguments: Sequence[str] | None = None) -> int:
     options = parse_arguments(arguments)
+    with contextlib.ExitStack() as stack:
+        if options.postgres is None and find_bin_dir() is not None:
+            # No database given, but PostgreSQL is installed: a private server of our own, with
+            # PostgreSQL's default settings, removed at the end (tests/private_postgres.py).
+            options.postgres = stack.enter_context(private_postgres(settings={})).url
+            print("PostgreSQL: a private server started for this run (no --postgres given)", flush=True)
+        return _run(options)
+
+
+def _run(options: argparse.Namespace) -> int:
     try:
         about = header(options)
     except Exception as error:  # the PostgreSQL database given cannot be reached: say so, measure nothing
