@@ -195,15 +195,15 @@ async def _record(
     moves `admin_checked_at` on when it is past half of `PROFILE_TTL`, so that the profile stays fresh
     for the turn's look-up of who is acting without a write on each click."""
     now = core.clock.now()
-    member = await member_service.ensure_member_in(
-        session, workspace_id=workspace_id, external_id=person.external_id, now=now
+    said = {"display_name": person.name, "locale": person.locale, "timezone": _zone(person.timezone)}
+    fresh = {name: value for name, value in said.items() if value} | (
+        {"admin_checked_at": checked} if checked is not None else {}
     )
-    changes: dict[str, Any] = {
-        "display_name": person.name or member.display_name,
-        "locale": person.locale or member.locale,
-        "timezone": _zone(person.timezone) or member.timezone,
-        "active": True,
-    }
+    member = await member_service.ensure_member_in(
+        session, workspace_id=workspace_id, external_id=person.external_id, now=now, fields=fresh
+    )
+    changes: dict[str, Any] = {name: value or getattr(member, name) for name, value in said.items()}
+    changes["active"] = True
     if any(getattr(member, name) != value for name, value in changes.items()):
         for name, value in changes.items():
             setattr(member, name, value)

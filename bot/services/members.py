@@ -5,7 +5,7 @@ on the member row for `PROFILE_TTL`."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
@@ -79,13 +79,25 @@ async def ensure_member(
 
 
 async def ensure_member_in(
-    session: AsyncSession, *, workspace_id: int, external_id: str, now: datetime
+    session: AsyncSession,
+    *,
+    workspace_id: int,
+    external_id: str,
+    now: datetime,
+    fields: Mapping[str, object] | None = None,
 ) -> Member:
-    """`ensure_member` by the workspace's id (the hot path knows the id, not the row)."""
+    """`ensure_member` by the workspace's id (the hot path knows the id, not the row). `fields`: columns a
+    new row starts with (what the platform said about the person), so that it needs no UPDATE."""
     query = select(Member).where(Member.workspace_id == workspace_id, Member.external_id == external_id)
     member = await session.scalar(query)
     if member is None:
-        row = {"workspace_id": workspace_id, "external_id": external_id, "created_at": now, "updated_at": now}
+        row = {
+            **(fields or {}),
+            "workspace_id": workspace_id,
+            "external_id": external_id,
+            "created_at": now,
+            "updated_at": now,
+        }
         await session.execute(insert_ignoring_conflicts(session, Member.__table__, [row]))
         member = (await session.scalars(query)).one()
     return member
