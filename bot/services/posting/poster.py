@@ -220,7 +220,9 @@ class Poster:
 
         async with self._sessions() as session:
             share = await session.get_one(Share, share_id)
-            share.status, share.error, share.updated_at = _settled(job, status), reason, now
+            # Stamped when written, not when the post began: ranks look for shares changed since their
+            # snapshot less `scores.LATE_COMMIT`, and the network may have taken longer than that.
+            share.status, share.error, share.updated_at = _settled(job, status), reason, self._now()
             if published is not None:
                 share.external_id, share.external_url, share.posted_at = (
                     published.external_id,
@@ -355,7 +357,7 @@ class Poster:
         async with self._sessions() as session:
             share = await session.get_one(Share, share_id)
             if reason is None:
-                share.status, share.error, share.updated_at = ShareStatus.UNDONE, None, now
+                share.status, share.error, share.updated_at = ShareStatus.UNDONE, None, self._now()
                 view = ShareView.of(share)
             else:
                 view = ShareView(

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
-from bot.services import connections
+from bot.services import connections, scores
 from bot.services.posting import Poster
 from handlers.slack.notifier import SlackNotifier
 from handlers.social import build_social_clients, new_http_client
@@ -34,6 +34,7 @@ from models import (
     OAuthAttempt,
     OutboxMessage,
     OutboxState,
+    PointsRefresh,
     Post,
     Share,
     ShareStatus,
@@ -1347,3 +1348,75 @@ async def test_a_connection_s_last_day_is_given_in_the_workspace_s_zone_to_a_mem
     await _clock_pass(w)
     warning = (await _dms(w, "UNOA", 2))[-1]
     assert "Your LinkedIn connection ends on 2027-01-25" in warning["text"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ranks: `/relais me` ranks from a snapshot corrected by the members whose shares changed since it, less a
+# minute for late commits (`scores.LATE_COMMIT`). A share's change is stamped when it is written, not
+# when its call to the network began: a slow network (a token refresh, a thumbnail upload, a long answer)
+# would otherwise land it in the past of a snapshot taken meanwhile, left out of everyone else's rank.
+
+
+async def test_an_api_post_that_ends_after_a_snapshot_still_counts_in_everyone_s_rank(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w)
+    opened = await w.slack.click("UEMP3", "open_share_x", "1:x", ephemeral=True)
+    await w.slack.responses(opened.url_id)  # Carla: 3 points (her personal link)
+    first = await w.slack.command("UEMP3", "me")  # the snapshot is built
+    assert "Rank: 1 of 1 participants" in first["text"]
+
+    monkeypatch.setattr(scores, "FOLD_AFTER", 0)  # every change is folded at the next look
+    w.x.delay("create_tweet", 1.0)
+    clicked = await w.slack.click("UEMP2", "share_x", "1", message_ts=message["ts"])
+    assert clicked.status == 200
+
+    async def posting() -> bool:
+        return bool(w.x.calls_to("create_tweet"))
+
+    await eventually(posting)
+    # The network takes its time; meanwhile, minutes later, Carla looks again: the snapshot moves on.
+    w.clock.advance(timedelta(minutes=2))
+    await w.slack.command("UEMP3", "me")
+    async with w.sessions() as session:
+        assert await session.scalar(select(PointsRefresh.as_of)) == w.clock.now()
+    answer = (await w.slack.responses(clicked.url_id))[0]
+    assert answer["text"] == "Posted on X. Thank you!"
+    async with w.sessions() as session:
+        share = await session.scalar(select(Share).where(Share.status == ShareStatus.POSTED))
+        assert share is not None  # Bob's post went out: 10 points
+
+    again = await w.slack.command("UEMP3", "me")
+    assert "Points: 3" in again["text"]
+    assert "Rank: 2 of 2 participants" in again["text"], again["text"]
+
+
+async def test_an_undo_that_ends_after_a_snapshot_is_left_out_of_everyone_s_rank(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world
+    await _connect(w, "UEMP2", "x")
+    message = await _publish(w)
+    opened = await w.slack.click("UEMP3", "open_share_x", "1:x", ephemeral=True)
+    await w.slack.responses(opened.url_id)  # Carla: 3 points (her personal link)
+    posted = await _click_share(w, "UEMP2", "x", message)  # Bob: 10 points (posted on X)
+    first = await w.slack.command("UEMP3", "me")  # the snapshot is built
+    assert "Rank: 2 of 2 participants" in first["text"]
+
+    monkeypatch.setattr(scores, "FOLD_AFTER", 0)  # every change is folded at the next look
+    w.x.delay("delete_tweet", 1.0)
+    undo = await w.slack.click("UEMP2", "share_undo", _button(posted, "share_undo")["value"], ephemeral=True)
+    assert undo.status == 200
+
+    async def deleting() -> bool:
+        return bool(w.x.calls_to("delete_tweet"))
+
+    await eventually(deleting)
+    w.clock.advance(timedelta(minutes=2))
+    await w.slack.command("UEMP3", "me")  # the snapshot moves on while X takes its time
+    assert (await w.slack.responses(undo.url_id))[0]["text"] == "Removed from X."
+
+    again = await w.slack.command("UEMP3", "me")
+    assert "Rank: 1 of 1 participants" in again["text"], again["text"]
