@@ -359,6 +359,9 @@ async def open_share(
     if recorded.member is not None:
         ref = recorded.member
         core.cache.remember_member(who.platform, who.workspace, who.member, ref)
+    if not recorded.live:  # withdrawn by another process since this one read the post
+        core.cache.forget_post(found.workspace_id, post_id)
+        return Opened(ref, network, shareable=False, counted=False)
     return Opened(ref, network, shareable=True, counted=recorded.created or not finished)
 
 
@@ -452,7 +455,9 @@ async def start_not_for_me(core: Relais, who: Who, post_id: int | None, early: E
     if recorded.member is not None:
         ref = recorded.member
         core.cache.remember_member(who.platform, who.workspace, who.member, ref)
-    return Dismissed(ref, noted=True)
+    if not recorded.live:  # withdrawn by another process since this one read the post
+        core.cache.forget_post(found.workspace_id, post_id)
+    return Dismissed(ref, noted=recorded.live)
 
 
 async def not_for_me_answer(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, cast
@@ -37,7 +38,7 @@ from bot.services.links import new_code
 from bot.services.members import Profile
 from bot.services.posts import rotate_caption
 from bot.services.shared_marks import NewShare
-from models import Dismissal, Member, Network, Share, ShareStatus, TrackedLink
+from models import Dismissal, Member, Network, Post, PostState, Share, ShareStatus, TrackedLink
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +101,12 @@ class LinkMade:
 @dataclass(frozen=True)
 class Recorded:
     """What recording a share did: `created`, whether this record created the row; `member`, the
-    member's row as the batch found or created it (None when the record named its member by id)."""
+    member's row as the batch found or created it (None when the record named its member by id);
+    `live` False: the post was no longer published when the batch wrote (nothing recorded)."""
 
     created: bool
     member: MemberRef | None = None
+    live: bool = True
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class _Batch:
     created: set[Key] = field(default_factory=set)
     dismissed: set[tuple[int, int]] = field(default_factory=set)  # (member id, post id) created
     profiles: dict[int, MemberRef] = field(default_factory=dict)
+    withdrawn: set[tuple[int, int]] = field(default_factory=set)  # (workspace id, post id) not published
     links: dict[tuple[int, int, Network], str] = field(default_factory=dict)  # (member, post, network): code
 
 
@@ -242,6 +246,9 @@ class ShareWriter:
             first_contacts += [r for r in dismissals if r.member_id is None]
             first_contacts += [r for r in wanted if r.member_id is None]
             written.members = await _members_of(session, first_contacts)
+            written.withdrawn = await _withdrawn(session, [*records, *dismissals])
+            records = [r for r in records if (r.workspace_id, r.post_id) not in written.withdrawn]
+            dismissals = [r for r in dismissals if (r.workspace_id, r.post_id) not in written.withdrawn]
             if records:
                 written.created = await _insert_shares(session, records, written.members)
             if dismissals:
@@ -275,6 +282,8 @@ def _outcome(work: Work, written: _Batch, claimed: set[Claim]) -> Recorded | Lin
         return LinkMade(
             written.links[(_member_id(work, written.members), work.post_id, work.network)], member
         )
+    if (work.workspace_id, work.post_id) in written.withdrawn:
+        return Recorded(False, member, live=False)
     if isinstance(work, DismissRecord):
         pair = (_member_id(work, written.members), work.post_id)
         first = pair in written.dismissed and (pair[0], pair[1], None) not in claimed
@@ -342,6 +351,31 @@ async def _members_of(session: AsyncSession, records: list[Record]) -> dict[tupl
         )
         found.update({(row.workspace_id, row.external_id): _ref(row) for row in known})
     return found
+
+
+async def _withdrawn(
+    session: AsyncSession, records: Sequence[ShareRecord | DismissRecord]
+) -> set[tuple[int, int]]:
+    """The batch's posts that are no longer published, as (workspace id, post id): one SELECT per
+    workspace. The click path decided from a post state kept in memory for a moment
+    (`hotpath.POST_TTL_SECONDS`); another process may have cancelled or expired the post since, and a
+    cancelled or expired post takes no new share and no "Not for me"."""
+    wanted: dict[int, set[int]] = {}
+    for record in records:
+        wanted.setdefault(record.workspace_id, set()).add(record.post_id)
+    withdrawn: set[tuple[int, int]] = set()
+    for workspace_id, post_ids in wanted.items():
+        live = set(
+            await session.scalars(
+                select(Post.id).where(
+                    Post.workspace_id == workspace_id,
+                    Post.id.in_(post_ids),
+                    Post.state == PostState.PUBLISHED,
+                )
+            )
+        )
+        withdrawn.update((workspace_id, post_id) for post_id in post_ids - live)
+    return withdrawn
 
 
 async def _insert_shares(

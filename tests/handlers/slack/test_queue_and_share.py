@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
+from bot.services import hotpath
+from bot.services import posts as post_service
 from models import (
     Click,
     Delivery,
@@ -498,3 +500,32 @@ async def test_a_bad_link_is_explained_in_french_too(slack: SlackDriver, session
         "Utilisez une adresse `https://…` complète."
     )
     assert await _count(sessions, Post) == 0
+
+
+async def test_a_post_cancelled_by_another_process_takes_no_new_share_or_not_for_me(
+    slack: SlackDriver, article: str, sessions: Sessions, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This process keeps a post's state in memory for a moment (`hotpath.POST_TTL_SECONDS`, made wide here
+    so the test does not depend on the machine's speed); a post cancelled meanwhile by another process (an
+    admin on another web process; the clock expiring it) must still take no share and no Not for me."""
+    monkeypatch.setattr(hotpath, "POST_TTL_SECONDS", 60.0)
+    _, message = await _queue(slack, sessions, article)
+    before = await slack.click(
+        "UEMP3", "open_share_linkedin", "1:linkedin", ephemeral=True
+    )  # caches the post
+    assert (await slack.responses(before.url_id))[0]["text"].startswith("Thanks!")
+    async with sessions() as session:  # another process cancels it
+        workspace_id = (await session.scalars(select(Post.workspace_id))).one()
+        await post_service.cancel_post(
+            session, workspace_id=workspace_id, post_id=1, now=clock.now(), lang="en"
+        )
+        await session.commit()
+
+    opened = await slack.click("UEMP2", "open_share_linkedin", "1:linkedin", ephemeral=True)
+    assert (await slack.responses(opened.url_id))[0]["text"] == "This post is no longer available."
+    again = await slack.click("UEMP1", "open_share_x", "1:x", ephemeral=True)  # a first contact
+    assert (await slack.responses(again.url_id))[0]["text"] == "Cette publication n'est plus disponible."
+    dismissed = await slack.click("UEMP2", "not_for_me", "1", message_ts=message["ts"])
+    assert (await slack.responses(dismissed.url_id))[0]["text"] == "This post is no longer available."
+    assert await _count(sessions, Share) == 1  # only Carla's, from before the cancel
+    assert await _count(sessions, Dismissal) == 0
