@@ -79,6 +79,8 @@ async def test_the_same_ids_on_two_platforms_are_two_people_on_the_share_hot_pat
             )
         ).all()
     assert [tuple(row) for row in recorded] == [("slack", "U1", slack_post), ("teams", "U1", teams_post)]
+    assert on_slack.member is not None
+    assert on_teams.member is not None
     assert on_slack.member.workspace_id != on_teams.member.workspace_id
 
 

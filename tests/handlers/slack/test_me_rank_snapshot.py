@@ -28,7 +28,7 @@ async def _open(slack: SlackDriver, user: str, network: str) -> None:
 async def _snapshot(sessions: Sessions) -> dict[int, int]:
     async with sessions() as session:
         rows = await session.execute(select(SettledPoints.member_id, SettledPoints.points))
-        return dict(rows.tuples().all())
+        return {int(row[0]): int(row[1]) for row in rows}
 
 
 async def test_me_rank_stays_exact_as_the_snapshot_moves_on(
