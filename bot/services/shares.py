@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -232,8 +232,13 @@ class ShareWriter:
         else:
             claimed: set[Claim] = set()
             for pending in group:
-                if not pending.done.done():
+                if pending.done.done():
+                    continue
+                try:
                     pending.done.set_result(_outcome(pending.work, written, claimed))
+                except Exception as exc:  # one caller's outcome must never stop the writer for all
+                    logger.exception("telling a caller the outcome of its share record failed")
+                    pending.done.set_exception(exc)
 
     async def _write(self, batch: list[Work]) -> _Batch:
         records = [work for work in batch if isinstance(work, ShareRecord)]
@@ -482,7 +487,13 @@ async def _links_of(
 
 _PROFILE_UPDATE = (
     update(cast(Table, Member.__table__))
-    .where(Member.id == bindparam("m_id"), Member.workspace_id == bindparam("m_workspace"))
+    .where(
+        Member.id == bindparam("m_id"),
+        Member.workspace_id == bindparam("m_workspace"),
+        # An answer read before a newer one was written (another path, another process) is not
+        # written over it: an admin removed in Slack must not become one again.
+        or_(Member.admin_checked_at.is_(None), Member.admin_checked_at <= bindparam("m_at")),
+    )
     .values(
         display_name=func.coalesce(bindparam("m_name"), Member.display_name),
         locale=func.coalesce(bindparam("m_locale"), Member.locale),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -243,6 +244,34 @@ async def test_a_profile_the_database_refuses_does_not_take_the_batch_s_shares_w
     assert isinstance(profile, DBAPIError)
     assert share == Recorded(created=True)
     assert await count(sessions, Share) == 2
+
+
+async def test_a_directory_answer_older_than_the_row_s_last_check_does_not_overwrite_it(
+    writing: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    """A profile read before a newer one was written (by another path or process) reaches the writer
+    late: it is not written over the newer one, so an admin removed in Slack never becomes one again."""
+    post_id = await a_post(writing, directory)
+    opened = await shares.open_share(writing, ANNE, post_id, Network.X, Early())
+    assert opened is not None
+    assert opened.member is not None
+    anne = opened.member
+    later = START + timedelta(minutes=5)
+    async with sessions() as session:
+        row = await session.get_one(Member, anne.member_id)
+        row.is_admin, row.display_name, row.admin_checked_at = False, "Anne (newer)", later
+        await session.commit()
+    stale = Profile(display_name="Anne (older)", locale="fr-FR", timezone=None, is_admin=True)
+    await writing.shares.update_profile(ProfileUpdate(anne.workspace_id, anne.member_id, stale, START))
+    async with sessions() as session:
+        row = await session.get_one(Member, anne.member_id)
+    assert (row.is_admin, row.display_name, row.admin_checked_at) == (False, "Anne (newer)", later)
+    fresh = Profile(display_name="Anne (newest)", locale="fr-FR", timezone=None, is_admin=True)
+    newest = later + timedelta(minutes=1)
+    await writing.shares.update_profile(ProfileUpdate(anne.workspace_id, anne.member_id, fresh, newest))
+    async with sessions() as session:
+        row = await session.get_one(Member, anne.member_id)
+    assert (row.is_admin, row.display_name, row.admin_checked_at) == (True, "Anne (newest)", newest)
 
 
 async def test_opening_a_link_to_a_network_the_post_was_not_queued_for_counts_nothing(
