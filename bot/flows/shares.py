@@ -11,8 +11,9 @@ of an `AckDeadline`. When the database is slower than that, the member is told s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +41,7 @@ from bot.services.members import (
 )
 from bot.services.posting import Claim
 from bot.services.posts import PostError, check_captions
-from bot.services.shares import DismissRecord, LinkRequest, ProfileUpdate, ShareRecord
+from bot.services.shares import DismissRecord, LinkRequest, ProfileUpdate, Recorded, ShareRecord
 from models import Network, Post, PostState, ShareStatus, SocialAccountStatus
 
 logger = logging.getLogger(__name__)
@@ -129,6 +130,50 @@ async def _find_before_ack(
         logger.warning("looking up a share of post %s took too long; the member is asked to retry", post_id)
     await early(say(acting.cached_language(core, who), "something_went_wrong"))
     return None
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """A record the share writer's batch has written: the member as it now stands (a first contact's
+    row once created), what the batch did, and whether it was `confirmed` within the ack's budget."""
+
+    member: MemberRef | None
+    recorded: Recorded
+    confirmed: bool
+
+
+async def _settled_before_ack(
+    core: Relais,
+    who: Who,
+    found: Found,
+    post_id: int,
+    writing: Coroutine[Any, Any, Recorded],
+    deadline: AckDeadline,
+    early: Early,
+    *,
+    still: Callable[[str], Message],
+) -> _Settled | None:
+    """Wait for the batch `writing` a click's record within the ack's budget; past it, `early` says
+    `still` (the record is queued and will be written) and the wait goes on. The member (a first
+    contact's new row) is remembered, and a post the batch found withdrawn by another process is
+    forgotten. None when the write failed: the member was told, nothing was recorded."""
+    task, finished = await started_within(writing, deadline.left())
+    ref = found.member
+    lang = ref.lang if ref is not None else acting.cached_language(core, who)
+    if not finished:
+        await early(still(lang))
+    try:
+        recorded = await task
+    except Exception:
+        logger.exception("recording a click on post %s failed", post_id)
+        await early(say(lang, "something_went_wrong"))
+        return None
+    if recorded.member is not None:
+        ref = recorded.member
+        core.cache.remember_member(who.platform, who.workspace, who.member, ref)
+    if not recorded.live:  # withdrawn by another process since this one read the post
+        core.cache.forget_post(found.workspace_id, post_id)
+    return _Settled(ref, recorded, confirmed=finished)
 
 
 # -- an API share --------------------------------------------------------------------------------------
@@ -343,26 +388,22 @@ async def open_share(
         member=None if ref is not None else who.member,
         captions=() if ref is not None else post.captions,
     )
-    task, finished = await started_within(core.shares.recorded(record), deadline.left())
-    lang = ref.lang if ref is not None else acting.cached_language(core, who)
-    if not finished:
+
+    def still_recording(lang: str) -> Message:
         # The database is slow (another process holds SQLite's write lock): the share is queued and
         # will be written; the member hears so now, and hears the result once it is.
         logger.warning("share of post %s queued but not confirmed before the ack", post_id)
-        await early(say(lang, "share_still_recording", network=network_name(lang, network.value)))
-    try:
-        recorded = await task
-    except Exception:
-        logger.exception("recording a share of post %s failed", post_id)
-        await early(say(lang, "something_went_wrong"))
+        return say(lang, "share_still_recording", network=network_name(lang, network.value))
+
+    settled = await _settled_before_ack(
+        core, who, found, post_id, core.shares.recorded(record), deadline, early, still=still_recording
+    )
+    if settled is None:
         return None
-    if recorded.member is not None:
-        ref = recorded.member
-        core.cache.remember_member(who.platform, who.workspace, who.member, ref)
-    if not recorded.live:  # withdrawn by another process since this one read the post
-        core.cache.forget_post(found.workspace_id, post_id)
-        return Opened(ref, network, shareable=False, counted=False)
-    return Opened(ref, network, shareable=True, counted=recorded.created or not finished)
+    recorded = settled.recorded
+    if not recorded.live:
+        return Opened(settled.member, network, shareable=False, counted=False)
+    return Opened(settled.member, network, shareable=True, counted=recorded.created or not settled.confirmed)
 
 
 async def opened_answer(
@@ -442,22 +483,19 @@ async def start_not_for_me(core: Relais, who: Who, post_id: int | None, early: E
         at=core.clock.now(),
         member=None if ref is not None else who.member,
     )
-    task, finished = await started_within(core.shares.dismissed(record), deadline.left())
-    lang = ref.lang if ref is not None else acting.cached_language(core, who)
-    if not finished:
-        await early(say(lang, "still_working"))
-    try:
-        recorded = await task
-    except Exception:
-        logger.exception("recording Not for me on post %s failed", post_id)
-        await early(say(lang, "something_went_wrong"))
+    settled = await _settled_before_ack(
+        core,
+        who,
+        found,
+        post_id,
+        core.shares.dismissed(record),
+        deadline,
+        early,
+        still=lambda lang: say(lang, "still_working"),
+    )
+    if settled is None:
         return None
-    if recorded.member is not None:
-        ref = recorded.member
-        core.cache.remember_member(who.platform, who.workspace, who.member, ref)
-    if not recorded.live:  # withdrawn by another process since this one read the post
-        core.cache.forget_post(found.workspace_id, post_id)
-    return Dismissed(ref, noted=recorded.live)
+    return Dismissed(settled.member, noted=settled.recorded.live)
 
 
 async def not_for_me_answer(
