@@ -17,19 +17,21 @@ and in CI (CI=true) it fails instead.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 import pytest
 from sqlalchemy import func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import db
 from bot.demo.fake_slack import FakeSlack
 from models import Member, OutboxMessage, OutboxState, Platform, Post, PostState, Workspace
 from tests.conftest import BOT_TOKEN, SETTINGS_VARIABLES, SIGNING_SECRET
@@ -82,6 +84,21 @@ async def migrate(environment: Mapping[str, str]) -> None:
     """The schema made by the real `relais migrate`."""
     migrated = await asyncio.create_subprocess_exec(RELAIS, "migrate", env=dict(environment))
     assert await asyncio.wait_for(migrated.wait(), timeout=60) == 0
+
+
+@contextlib.asynccontextmanager
+async def migrated(
+    database_url: str, fake_slack: FakeSlack
+) -> AsyncIterator[tuple[dict[str, str], AsyncEngine, Sessions]]:
+    """A clock's environment against `fake_slack`, its database migrated by `relais migrate`, and this
+    test's engine and sessions on it (disposed at the end)."""
+    environment = clock_environment(database_url, fake_slack)
+    await migrate(environment)
+    engine = db.create_engine(database_url)
+    try:
+        yield environment, engine, db.session_factory(engine)
+    finally:
+        await engine.dispose()
 
 
 async def start_clock(

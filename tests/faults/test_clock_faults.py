@@ -32,10 +32,9 @@ from bot.demo.fake_slack import FakeSlack
 from models import OutboxMessage, OutboxState
 from tests.faults.clock_process import (
     START,
-    clock_environment,
     direct_messages,
     kill,
-    migrate,
+    migrated,
     seed_nudge_round,
     start_clock,
     states,
@@ -56,11 +55,7 @@ CATCH_UP_SECONDS: Final = 150.0
 async def test_a_clock_killed_mid_round_then_restarted_nudges_every_member_exactly_once(
     empty_database_url: str, fake_slack: FakeSlack
 ) -> None:
-    environment = clock_environment(empty_database_url, fake_slack)
-    await migrate(environment)
-    engine = db.create_engine(empty_database_url)
-    sessions = db.session_factory(engine)
-    try:
+    async with migrated(empty_database_url, fake_slack) as (environment, _engine, sessions):
         members = await seed_nudge_round(sessions, fake_slack, MEMBERS)
 
         def delivered() -> int:
@@ -138,8 +133,6 @@ async def test_a_clock_killed_mid_round_then_restarted_nudges_every_member_exact
                 await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(interrupted)))
             ).all()
         assert [row.attempts for row in retried] == [2] * in_flight
-    finally:
-        await engine.dispose()
 
 
 async def _all_sent(sessions: db.Sessions, members: int = MEMBERS) -> bool:
@@ -157,11 +150,7 @@ async def test_a_message_slack_took_just_before_the_kill_is_not_sent_again(
     the outbox table is locked meanwhile, so the row stays `sending` although its member has it. The
     restarted clock finds it in the member's DM (by the mark in its metadata) and does not post it again.
     (Before the outbox asked, it was posted again: the member got it twice.)"""
-    environment = clock_environment(empty_database_url, fake_slack)
-    await migrate(environment)
-    engine = db.create_engine(empty_database_url)
-    sessions = db.session_factory(engine)
-    try:
+    async with migrated(empty_database_url, fake_slack) as (environment, engine, sessions):
         members = await seed_nudge_round(sessions, fake_slack, FEW)
 
         def delivered() -> int:
@@ -197,8 +186,6 @@ async def test_a_message_slack_took_just_before_the_kill_is_not_sent_again(
         assert direct_messages(fake_slack) == dict.fromkeys(members, 1)
         assert log.count("was delivered before its send was interrupted") == at_kill[OutboxState.SENDING]
         assert await states(sessions) == {OutboxState.SENT: FEW}
-    finally:
-        await engine.dispose()
 
 
 @asynccontextmanager

@@ -22,7 +22,6 @@ from typing import Final
 
 from sqlalchemy import func, select, update
 
-from bot import db
 from bot.demo.fake_slack import FakeSlack
 from bot.services.posts import POST_KIND
 from bot.services.weekly import NUDGE_KIND
@@ -31,9 +30,8 @@ from tests.faults.clock_process import (
     CREATED,
     START,
     Sessions,
-    clock_environment,
     direct_messages,
-    migrate,
+    migrated,
     seed_nudge_round,
     start_clock,
     stop,
@@ -150,11 +148,7 @@ async def test_interrupted_sends_are_looked_for_only_in_dms_and_never_lost(
     empty_database_url: str, fake_slack: FakeSlack
 ) -> None:
     fake_slack.add_channel(CHANNEL, "news")
-    environment = clock_environment(empty_database_url, fake_slack)
-    await migrate(environment)
-    engine = db.create_engine(empty_database_url)
-    sessions = db.session_factory(engine)
-    try:
+    async with migrated(empty_database_url, fake_slack) as (environment, _engine, sessions):
         members = await _sent_then_interrupted(environment, sessions, fake_slack)
 
         # Slack has them all; the rows say `sending`. The app asks im:history only.
@@ -179,8 +173,6 @@ async def test_interrupted_sends_are_looked_for_only_in_dms_and_never_lost(
         assert _channel_posts(fake_slack) == 3
         assert "missing_scope" not in log, log
         assert "could not look" not in log, log
-    finally:
-        await engine.dispose()
 
 
 async def test_a_look_slack_rate_limits_waits_and_looks_again_rather_than_posting_twice(
@@ -190,14 +182,8 @@ async def test_a_look_slack_rate_limits_waits_and_looks_again_rather_than_postin
     several interrupted rows, all but the first look are refused (429, Retry-After: 60). Each member
     must still hold exactly one nudge."""
     fake_slack.add_channel(CHANNEL, "news")
-    environment = clock_environment(empty_database_url, fake_slack)
-    await migrate(environment)
-    engine = db.create_engine(empty_database_url)
-    sessions = db.session_factory(engine)
-    try:
+    async with migrated(empty_database_url, fake_slack) as (environment, _engine, sessions):
         members = await _sent_then_interrupted(environment, sessions, fake_slack)
         fake_slack.fail_next("conversations.history", status=429, retry_after=60, times=FEW - 1)
         await _restart(environment, sessions, hours=1)
         assert direct_messages(fake_slack) == dict.fromkeys(members, 1)
-    finally:
-        await engine.dispose()

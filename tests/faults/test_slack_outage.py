@@ -22,9 +22,8 @@ from bot.services.outbox import MAX_ATTEMPTS
 from models import OutboxMessage, OutboxState
 from tests.faults.clock_process import (
     START,
-    clock_environment,
     direct_messages,
-    migrate,
+    migrated,
     seed_nudge_round,
     start_clock,
     states,
@@ -43,11 +42,7 @@ CATCH_UP_SECONDS: Final = 60.0  # real seconds: deadline for every nudge once Sl
 async def test_slack_down_for_a_minute_then_every_member_gets_one_nudge(
     empty_database_url: str, fake_slack: FakeSlack
 ) -> None:
-    environment = clock_environment(empty_database_url, fake_slack)
-    await migrate(environment)
-    engine = db.create_engine(empty_database_url)
-    sessions = db.session_factory(engine)
-    try:
+    async with migrated(empty_database_url, fake_slack) as (environment, _engine, sessions):
         members = await seed_nudge_round(sessions, fake_slack, MEMBERS)
         fake_slack.fail_next("chat.postMessage", status=503, times=1_000_000)  # Slack is down
         clock = await start_clock(environment, at=START, rate=RATE)
@@ -91,8 +86,6 @@ async def test_slack_down_for_a_minute_then_every_member_gets_one_nudge(
         assert attempts == MEMBERS + refused  # each refusal cost one attempt, then one send each
         assert retried > 0
         assert most < MAX_ATTEMPTS  # none came near failing for good
-    finally:
-        await engine.dispose()
 
 
 async def _all_sent(sessions: db.Sessions) -> bool:
