@@ -6,11 +6,11 @@ Every clock also drains the outbox continuously (`_keep_draining`), whether it l
 clock is a second drainer. Only the leader runs jobs (`scheduler.leader`): a second clock waits and
 takes over within `leader.TAKEOVER_SECONDS` of the first one's death; a leader whose lock's connection
 drops cancels its running jobs and stops leading, before any other clock can start, until it holds the
-lock again. A
-cancelled job leaves nothing half done: its transactions roll back (a round's claim with its messages);
-a chat message cancelled during its send stays `sending` until the outbox's stale recovery sends it
-again (unless the platform shows it already has it: `bot.notifier.FindsDelivered`), and an API share so
-cut becomes `unknown`, exactly as after a crash (or a `kill -9`: tests/faults/test_clock_faults.py).
+lock again. A cancelled job leaves nothing half done: its transactions roll back (a round's claim with
+its messages); a chat message cancelled during its send stays `sending` until the outbox's stale
+recovery sends it again (unless the platform shows it already has it: `bot.notifier.FindsDelivered`),
+and an API share so cut becomes `unknown`, exactly as after a crash (or a `kill -9`:
+tests/faults/test_clock_faults.py).
 Even two leaders would send nothing twice: weekly rounds claim their period, posts are claimed by
 conditional updates, outbox rows by their state.
 """
