@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -23,6 +23,9 @@ from bot import db, platforms
 from bot.config import ConfigError, Settings, configure_logging, load_settings
 from bot.logs import redact_secrets
 from bot.platforms import PlatformCommand
+
+if TYPE_CHECKING:
+    from bot.services.erasure import DeletesFiles
 
 logger = logging.getLogger("relais")
 
@@ -119,6 +122,20 @@ def build_parser(added: Mapping[str, PlatformCommand] | None = None) -> argparse
         help="only this workspace (Slack team id or Teams tenant id); default: every workspace",
     )
 
+    erase = commands.add_parser(
+        "erase-member",
+        help="erase a member's personal data (GDPR), e.g. someone who left",
+        description=(
+            "Erase one member's personal data, as their own `/relais forget-me` does: profile, "
+            "preferences, connections (tokens revoked where the network allows it), personal links' clicks, "
+            "suggestions and messages. Their shares stay as anonymous counts. Prints what was erased "
+            "(counts only); exits 1, changing nothing, when no such member is known."
+        ),
+    )
+    erase.add_argument("platform", choices=["slack", "teams"], help="the chat platform")
+    erase.add_argument("workspace", help="the Slack team id (T…) or the Teams tenant id")
+    erase.add_argument("member", help="the member's Slack user id (U…) or Entra object id (Teams)")
+
     commands.add_parser(
         "demo",
         help="play a short scenario against a local fake Slack: no credentials needed",
@@ -134,7 +151,7 @@ def build_parser(added: Mapping[str, PlatformCommand] | None = None) -> argparse
     return parser
 
 
-JOB_NAMES = ("publish", "nudges", "leaderboard", "connection-warnings", "outbox", "dashboard")
+JOB_NAMES = ("publish", "nudges", "leaderboard", "connection-warnings", "outbox", "dashboard", "retention")
 
 
 def _parse_time(value: str) -> datetime:
@@ -172,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "jobs":
             job, at = getattr(args, "job", None), getattr(args, "at", None)
             return asyncio.run(_jobs(settings, args.jobs_command, job, at))
+        if args.command == "erase-member":
+            return asyncio.run(_erase_member(settings, args.platform, args.workspace, args.member))
         return asyncio.run(_export(settings, args.kind, args.format, args.since, args.workspace))
     except (ConfigError, UsageError) as exc:
         print(f"relais: error: {exc}", file=sys.stderr)
@@ -346,6 +365,94 @@ def _clock(settings: Settings) -> int:
     platforms.configured(settings)  # a platform configured incompletely is said before anything runs
     asyncio.run(_check_schema(settings))
     asyncio.run(run_clock(settings))
+    return 0
+
+
+def _file_deleter(settings: Settings, sessions: db.Sessions, platform: str) -> DeletesFiles | None:
+    """What deletes the files Relais sent the member (`bot.services.erasure.DeletesFiles`): the platform's
+    notifier where it can (Slack), with each workspace's credentials; None when the settings do not
+    configure the platform (nothing can be deleted there: said on stderr) or it sends no files."""
+    from bot.clock import SystemClock
+    from bot.services.erasure import DeletesFiles
+
+    for chosen in platforms.installed():
+        if chosen.name == platform and chosen.configured(settings):
+            chosen.require(settings)
+            notifier = chosen.notifier(settings, sessions, SystemClock())
+            return notifier if isinstance(notifier, DeletesFiles) else None
+    print(
+        f"relais: {platform} is not configured: files Relais sent the member there cannot be deleted",
+        file=sys.stderr,
+    )
+    return None
+
+
+async def _erase_member(settings: Settings, platform: str, workspace: str, member: str) -> int:
+    """`relais erase-member`: the same erasure as `/relais forget-me` (`bot.services.erasure`)."""
+    from bot import migrate
+    from bot.services import erasure
+    from bot.services.members import find_workspace
+
+    engine = db.create_engine(settings.database_url)
+    http = platforms.new_http_client()
+    try:
+        try:
+            current = await migrate.current_revision(engine)
+        except Exception as exc:
+            raise UsageError(
+                f"cannot reach the database {_describe(settings.database_url)}: {type(exc).__name__}"
+            ) from None
+        if current != migrate.head_revision():
+            raise UsageError(
+                f"the database {_describe(settings.database_url)} is not migrated: run `relais migrate`"
+            )
+        sessions = db.session_factory(engine)
+        async with sessions() as session:
+            known = await find_workspace(session, platform=platform, external_id=workspace)
+            target = await erasure.find_target(session, platform=platform, workspace=workspace, member=member)
+            elsewhere = await erasure.same_person_elsewhere(session, target) if target is not None else []
+        if known is None:
+            print(
+                f"relais: no {platform} workspace {workspace} is known; nothing was changed", file=sys.stderr
+            )
+            return 1
+        if target is None:
+            print(
+                f"relais: no member {member} in {platform} workspace {workspace} (unknown, or erased "
+                "already); nothing was changed",
+                file=sys.stderr,
+            )
+            return 1
+        erased = await erasure.erase_member(
+            sessions,
+            target,
+            cipher=settings.fernet if settings.encryption_key is not None else None,
+            clients=platforms.social_clients(settings, http),
+            now=datetime.now(UTC),
+            files=_file_deleter(settings, sessions, platform) if target.files else None,
+        )
+        if erased is None:
+            print(f"relais: member {member} was erased meanwhile; nothing more was changed", file=sys.stderr)
+            return 1
+        print(f"erased member {member} of {platform} workspace {workspace}; what was erased or kept:")
+        for line in erased.lines():
+            print(f"  {line}")
+        for other in elsewhere:  # the same person in the other workspaces of their Enterprise Grid org
+            also = await erasure.erase_member(
+                sessions,
+                other,
+                cipher=settings.fernet if settings.encryption_key is not None else None,
+                clients=platforms.social_clients(settings, http),
+                now=datetime.now(UTC),
+                files=_file_deleter(settings, sessions, platform) if other.files else None,
+            )
+            if also is not None:
+                print(f"erased them too in their Enterprise Grid org's workspace #{other.workspace_id}:")
+                for line in also.lines():
+                    print(f"  {line}")
+    finally:
+        await http.aclose()
+        await engine.dispose()
     return 0
 
 

@@ -39,6 +39,14 @@ def user_id_key(user_id: str) -> str:
     return user_id.lower() if _GUID.fullmatch(user_id) else user_id
 
 
+# RELAIS_RETENTION_DAYS's bounds. At least 60 days: the figures of recent weeks are read from the rows
+# themselves (the 30 days of `/relais stats`, the weekly leaderboard and its four weeks of streak), and
+# Relais still edits the nudges of the last five weeks (`shared_marks.MARKED_WEEKS`); the job cuts at a
+# Monday, up to a week further back.
+MIN_RETENTION_DAYS = 60
+MAX_RETENTION_DAYS = 36_500
+DEFAULT_RETENTION_DAYS = 400  # a year and a month: last year's same month still compares
+
 # How to set each variable, for the one-line error. Keys are field names.
 _HOW_TO_SET: dict[str, str] = {
     "database_url": "e.g. DATABASE_URL=postgresql://user:password@host:5432/relais or sqlite:///relais.db",
@@ -54,6 +62,11 @@ _HOW_TO_SET: dict[str, str] = {
     ),
     "slack_client_id": "the Client ID from your Slack app's 'Basic Information' page (Sign in with Slack)",
     "slack_client_secret": "the Client Secret from your Slack app's 'Basic Information' page",
+    "slack_state_secret": (
+        "a long random string, made with: python -c 'import secrets; print(secrets.token_urlsafe(32))' "
+        "(with SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, it turns on installs through /slack/install)"
+    ),
+    "slack_authorize_url": "e.g. SLACK_AUTHORIZE_URL=https://slack.com/oauth/v2/authorize",
     "slack_oidc_authorize_url": "e.g. SLACK_OIDC_AUTHORIZE_URL=https://slack.com/openid/connect/authorize",
     "relais_channel": "a Slack channel id such as C0123456789 (or #name)",
     "relais_admins": (
@@ -65,6 +78,10 @@ _HOW_TO_SET: dict[str, str] = {
         "print(Fernet.generate_key().decode())' (several keys comma-separated rotate them, newest first)"
     ),
     "log_level": "one of " + ", ".join(LOG_LEVELS),
+    "relais_retention_days": (
+        f"how many days click rows and finished outbox messages are kept, e.g. RELAIS_RETENTION_DAYS=400 "
+        f"(a whole number from {MIN_RETENTION_DAYS} to {MAX_RETENTION_DAYS})"
+    ),
     "linkedin_client_id": "the Client ID from your LinkedIn app's 'Auth' tab (developer.linkedin.com)",
     "linkedin_client_secret": "the Primary Client Secret from your LinkedIn app's 'Auth' tab",
     "linkedin_auth_url": "e.g. LINKEDIN_AUTH_URL=https://www.linkedin.com/oauth/v2",
@@ -111,10 +128,17 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None  # Sign in with Slack (browser sign-in), with the secret below
     slack_client_secret: SecretStr | None = None
     slack_oidc_authorize_url: str = "https://slack.com/openid/connect/authorize"
+    # With the client id and secret: Slack OAuth v2 installs, one deployment serving many workspaces.
+    slack_state_secret: SecretStr | None = None
+    slack_authorize_url: str = "https://slack.com/oauth/v2/authorize"  # tests point it at the fake
     relais_channel: str | None = None  # Slack's: the fallback channel of Slack workspaces only
     relais_admins: Annotated[frozenset[str], NoDecode] = frozenset()
     encryption_key: SecretStr | None = None
     log_level: str = "INFO"
+    # Click rows and finished outbox messages older than this are deleted (`bot.services.retention`).
+    relais_retention_days: int = Field(
+        default=DEFAULT_RETENTION_DAYS, ge=MIN_RETENTION_DAYS, le=MAX_RETENTION_DAYS
+    )
     linkedin_client_id: str | None = None
     linkedin_client_secret: SecretStr | None = None
     linkedin_auth_url: str = "https://www.linkedin.com/oauth/v2"
@@ -152,6 +176,7 @@ class Settings(BaseSettings):
         "x_auth_url",
         "x_api_url",
         "slack_oidc_authorize_url",
+        "slack_authorize_url",
         mode="before",
     )
     @classmethod
@@ -197,6 +222,7 @@ class Settings(BaseSettings):
         "x_client_secret",
         "microsoft_app_password",
         "slack_client_secret",
+        "slack_state_secret",
     )
     @classmethod
     def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
@@ -307,6 +333,28 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
+    def _one_slack_mode(self) -> Settings:
+        """Installs (SLACK_STATE_SECRET) take each workspace's token from its installation: a bot token set
+        as well would be one workspace's token used for another's, so the two are not mixed."""
+        if self.slack_state_secret is None:
+            return self
+        if self.slack_client_id is None:
+            raise _missing("slack_client_id", because="SLACK_STATE_SECRET is set")
+        if self.slack_bot_token is not None:
+            raise ConfigError(
+                "SLACK_BOT_TOKEN is refused because SLACK_STATE_SECRET is set: with installs through "
+                "/slack/install each workspace's token comes from its installation; unset one of them in "
+                "the environment or in .env."
+            )
+        if self.relais_channel is not None:
+            raise ConfigError(
+                "RELAIS_CHANNEL is refused because SLACK_STATE_SECRET is set: one channel id cannot be "
+                "every workspace's; each workspace's admins set theirs with /relais channel. Unset "
+                "RELAIS_CHANNEL in the environment or in .env."
+            )
+        return self
+
+    @model_validator(mode="after")
     def _teams_anonymous_only_without_app_id(self) -> Settings:
         """Anonymous mode takes activities from anyone: it is for a local client on this machine, never for
         a deployment that Teams reaches, which the app id means."""
@@ -333,8 +381,20 @@ class Settings(BaseSettings):
         """Slack is configured as soon as any Slack credential is set; a Teams-only deployment sets none."""
         return any((self.slack_bot_token, self.slack_signing_secret, self.slack_app_token))
 
+    @property
+    def slack_installs(self) -> bool:
+        """Many workspaces from one deployment: Slack OAuth v2 installs (`/slack/install`), each workspace
+        with its own bot token, kept encrypted; else one workspace with SLACK_BOT_TOKEN."""
+        return self.slack_state_secret is not None
+
     def require_slack(self) -> None:
         """Raise `ConfigError` unless the Slack credentials form a usable set."""
+        if self.slack_installs:
+            if self.slack_signing_secret is None:
+                raise _missing("slack_signing_secret", because="SLACK_STATE_SECRET is set")
+            if self.encryption_key is None:
+                raise _missing("encryption_key", because="SLACK_STATE_SECRET is set")
+            return
         if self.slack_bot_token is None:
             raise _missing("slack_bot_token")
         if self.slack_signing_secret is None and self.slack_app_token is None:

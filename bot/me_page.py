@@ -16,6 +16,7 @@ from typing import Final
 import pygal  # type: ignore[import-untyped]
 from aiohttp import web
 
+from bot import mydata_page
 from bot.flows import connections as connection_flow
 from bot.i18n import t
 from bot.services import analytics, connections, scores
@@ -30,6 +31,7 @@ from bot.web_pages import (
     escape,
     html_table,
     layout,
+    link,
     paragraph,
     post_button,
     whole_numbers,
@@ -43,6 +45,7 @@ def install(app: web.Application) -> None:
     """Needs `bot.signin_pages.install` first (the core and the session)."""
     app.router.add_get("/me", handle_me)
     app.router.add_post("/me/disconnect", handle_disconnect)
+    mydata_page.install(app)
 
 
 def _to_sign_in() -> web.Response:
@@ -133,6 +136,8 @@ async def _page(request: web.Request, who: SignedIn, *, notice: str | None = Non
         )
     else:
         body += paragraph(t(lang, "me_no_connection"))
+    body += f"<h2>{escape(t(lang, 'me_your_data'))}</h2>"
+    body += link(mydata_page.PATH, t(lang, "mydata_download"))
     body += post_button("/logout", who.csrf_token, t(lang, "signout_button"))
     response = layout(lang, t(lang, "me_title"), body, width="60em")
     response.headers.update(CHART_HEADERS)

@@ -242,8 +242,8 @@ async def _open(
             found = await member_service.find_workspace(
                 session, platform=identity.platform, external_id=identity.workspace
             )
-            if found is None:
-                return None
+            if found is None or found.uninstalled_at is not None:
+                return None  # never met, or the app was uninstalled there
             workspace = found
         member = await member_service.ensure_member(
             session, workspace=workspace, external_id=identity.member, now=now

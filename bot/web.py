@@ -107,8 +107,10 @@ def create_app(
         cipher=cipher,
     )
     app.cleanup_ctx.append(_services)
-    app[VISITS_KEY] = links.VisitCounter(sessions, secret=_visitor_secret(settings), now=clock.now)
-    app[SHARE_LINKS_KEY] = share_links.ShareLinks(app[DEPS_KEY], secret=_visitor_secret(settings))
+    app[VISITS_KEY] = links.VisitCounter(
+        sessions, salts=links.DailySalts(sessions, secret=visitor_secret(settings)), now=clock.now
+    )
+    app[SHARE_LINKS_KEY] = share_links.ShareLinks(app[DEPS_KEY])
 
     app.router.add_get("/healthz", handle_healthz)
     app.router.add_get("/favicon.ico", handle_favicon)
@@ -299,8 +301,9 @@ def client_address(remote: str | None, forwarded_for: str | None) -> str | None:
     return forwarded_for.split(",")[-1].strip() or remote
 
 
-def _visitor_secret(settings: Settings) -> bytes:
-    """Key of the visitor hash: a secret of this install, so the hash cannot be reversed from outside."""
+def visitor_secret(settings: Settings) -> bytes:
+    """The install's part of visitors' keys (`links.day_key`), kept outside the database: a copy of the
+    database alone cannot tell which address a key stands for."""
     for secret in (settings.encryption_key, settings.slack_signing_secret):
         if secret is not None:
             return hashlib.sha256(b"relais-visitor:" + secret.get_secret_value().encode()).digest()

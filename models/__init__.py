@@ -27,7 +27,10 @@ from models.oauth import OAuthAttempt
 from models.outbox import OutboxMessage
 from models.points import PointsRefresh, SettledPoints
 from models.post import Delivery, Post
+from models.retention import RetentionHorizon, VisitorSalt
+from models.sent_file import SentFile
 from models.share import Share
+from models.slack_install import SlackInstallation, SlackOAuthState
 from models.social import SocialAccount
 from models.suggestion import Suggestion, SuggestionState
 from models.web_session import SignInAttempt, WebSession
@@ -57,10 +60,14 @@ __all__ = [
     "PointsRefresh",
     "Post",
     "PostState",
+    "RetentionHorizon",
+    "SentFile",
     "SettledPoints",
     "Share",
     "ShareStatus",
     "SignInAttempt",
+    "SlackInstallation",
+    "SlackOAuthState",
     "SocialAccount",
     "SocialAccountStatus",
     "Suggestion",
@@ -68,6 +75,7 @@ __all__ = [
     "TrackedLink",
     "UTCDateTime",
     "VisitTally",
+    "VisitorSalt",
     "WebSession",
     "Workspace",
 ]

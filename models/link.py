@@ -30,10 +30,15 @@ class TrackedLink(WorkspaceScoped, Base):
 
 
 class Click(WorkspaceScoped, Base):
-    """One counted click: one visitor (a keyed hash of the address, never the address) on one link in
-    one UTC hour — the unique key makes concurrent visits agree. Robots and repeats are not rows here
-    but counters in `VisitTally`. Rows written before revision 0006 have no `hour` and may be
-    uncounted (`counted` false, `reason` saying why)."""
+    """One counted click: one visitor (a keyed hash of the address with the salt of the click's UTC day,
+    `VisitorSalt`, never the address) on one link in one UTC hour — the unique key makes concurrent
+    visits agree. Robots and repeats are not rows here but counters in `VisitTally`. Rows written before
+    revision 0006 have no `hour` and may be uncounted (`counted` false, `reason` saying why).
+
+    Once older than `RELAIS_RETENTION_DAYS`, a link's counted clicks of one week are folded into weekly
+    rows, usually one (`bot.services.retention`): `clicks` of them, `at` the start of the week (or of
+    the year, when the week straddles the new year), no `hour` and no `visitor`. So every reader adds up
+    `clicks`, never counts rows."""
 
     __tablename__ = "click"
     __table_args__ = (
@@ -49,6 +54,7 @@ class Click(WorkspaceScoped, Base):
     counted: Mapped[bool] = mapped_column(default=True)
     reason: Mapped[str | None] = mapped_column(String(32))
     visitor: Mapped[str | None] = mapped_column(String(64))
+    clicks: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class VisitTally(WorkspaceScoped, Base):
@@ -57,7 +63,10 @@ class VisitTally(WorkspaceScoped, Base):
     a withdrawn post."""
 
     __tablename__ = "visit_tally"
-    __table_args__ = (UniqueConstraint("link_id", "hour"),)
+    __table_args__ = (
+        UniqueConstraint("link_id", "hour"),
+        Index(None, "workspace_id", "hour"),  # the old ones, deleted (`bot.services.retention`)
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     link_id: Mapped[int] = mapped_column(Id, ForeignKey("tracked_link.id", ondelete="CASCADE"))

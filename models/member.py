@@ -34,3 +34,6 @@ class Member(WorkspaceScoped, Timestamps, Base):
     last_nudged_at: Mapped[datetime | None]
     # False once the platform says the person left (user_not_found, account_inactive).
     active: Mapped[bool] = mapped_column(default=True)
+    # When the person's data was erased (`bot.services.erasure`): the row stays, anonymous (its
+    # `external_id` an unguessable `erased:…` that matches nobody), so that their shares still count.
+    erased_at: Mapped[datetime | None]

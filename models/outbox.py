@@ -22,9 +22,13 @@ class OutboxMessage(WorkspaceScoped, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "dedupe_key"),
         Index(None, "state", "next_attempt_at"),
+        # Each workspace's due messages, claimed by its own drain lane (`bot.services.outbox.drain`).
+        Index(None, "workspace_id", "state", "next_attempt_at"),
         Index(None, "workspace_id", "round_key", "state"),
         # The dashboard's members reached: the nudges sent in a week (`bot.services.analytics`).
         Index(None, "workspace_id", "kind", "sent_at"),
+        # The finished messages older than RELAIS_RETENTION_DAYS (`bot.services.retention`).
+        Index(None, "workspace_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, String, UniqueConstraint
@@ -26,3 +27,8 @@ class Workspace(Timestamps, Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Schedules and other per-workspace preferences, e.g. {"nudges": {"day": "tue", "time": "10:00"}}.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Slack's Enterprise Grid organisation the team belongs to (None: none, or not known yet).
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    # When the app was uninstalled or its tokens revoked (Slack's `app_uninstalled`, `tokens_revoked`):
+    # nothing is sent to the workspace and its schedules are skipped until it is installed again.
+    uninstalled_at: Mapped[datetime | None]

@@ -105,6 +105,7 @@ def build_context(
         poster=poster,
         fallback_channel=settings.relais_channel,
         admins=settings.relais_admins,
+        retention_days=settings.relais_retention_days,
     )
 
     async def close() -> None:

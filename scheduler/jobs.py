@@ -17,8 +17,9 @@ from typing import Final
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.config import DEFAULT_RETENTION_DAYS
 from bot.db import insert_ignoring_conflicts
-from bot.services import analytics, connections, delivery, inbound, outbox, web_sessions, weekly
+from bot.services import analytics, connections, delivery, inbound, outbox, retention, web_sessions, weekly
 from bot.services import posts as post_service
 from bot.services.posting import Poster
 from models import ClockJob, OutboxMessage, OutboxState, Workspace
@@ -48,6 +49,7 @@ class Context:
     fallback_channel: str | None = None
     admins: frozenset[str] = frozenset()  # RELAIS_ADMINS, told when a channel cannot be posted in
     send_now: Callable[[], datetime] | None = None
+    retention_days: int = DEFAULT_RETENTION_DAYS  # RELAIS_RETENTION_DAYS
 
     def sending_now(self) -> datetime:
         return (self.send_now or self.now)()
@@ -101,9 +103,11 @@ async def publish(ctx: Context) -> tuple[list[int], list[int]]:
 async def _per_workspace(
     ctx: Context, work: Callable[[AsyncSession, Workspace], Awaitable[int | None]]
 ) -> int:
-    """Run `work` for each workspace in its own transaction (its claim and its messages together)."""
+    """Run `work` for each workspace in its own transaction (its claim and its messages together); not
+    for a workspace the app was uninstalled from (`Workspace.uninstalled_at`)."""
     async with ctx.sessions() as session:
-        ids = (await session.scalars(select(Workspace.id).order_by(Workspace.id))).all()
+        served = select(Workspace.id).where(Workspace.uninstalled_at.is_(None))
+        ids = (await session.scalars(served.order_by(Workspace.id))).all()
     total = 0
     for workspace_id in ids:
         async with ctx.sessions() as session:
@@ -185,6 +189,14 @@ async def dashboard(ctx: Context) -> str:
     return f"{await _per_workspace(ctx, refreshed)} workspaces"
 
 
+async def retention_sweep(ctx: Context) -> str:
+    """RELAIS_RETENTION_DAYS: old clicks folded into weekly rows, old finished messages and visit tallies
+    deleted, visitors' keys and salts of past days forgotten (`bot.services.retention`), in short
+    transactions."""
+    swept = await retention.sweep(ctx.sessions, now=ctx.now(), days=ctx.retention_days)
+    return swept.summary()
+
+
 async def send(ctx: Context) -> str:
     """API shares due again (429, 5xx) or interrupted, then every chat message waiting."""
     views = await ctx.poster.run_due() if ctx.poster is not None else []
@@ -219,6 +231,13 @@ JOBS: dict[str, Job] = {
         ),
         Job("outbox", send, 60, "every minute: API share retries and every waiting chat message"),
         Job("dashboard", dashboard, 3600, "every hour: the dashboard's weekly aggregates brought up to date"),
+        Job(
+            "retention",
+            retention_sweep,
+            3600,
+            "every hour: visitors' keys and salts of past days; clicks and finished messages older than "
+            "RELAIS_RETENTION_DAYS",
+        ),
     )
 }
 

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from bot.config import Settings
+from handlers.slack.installations import BOT_SCOPES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,7 +30,14 @@ def test_slack_manifest_sends_everything_to_the_one_request_url() -> None:
     assert set(manifest["oauth_config"]["scopes"]["user"]) == {"openid", "profile"}
     assert [
         url.removeprefix("https://relais.example.com") for url in manifest["oauth_config"]["redirect_urls"]
-    ] == ["/login/slack/callback"]
+    ] == ["/login/slack/callback", "/slack/oauth_redirect"]
+    # Installs through /slack/install (`handlers.slack.installations`): the scopes they ask for, the events
+    # that stop a workspace, and Enterprise Grid's org-wide installs.
+    assert list(BOT_SCOPES) == manifest["oauth_config"]["scopes"]["bot"]
+    assert {"app_uninstalled", "tokens_revoked"} <= set(
+        manifest["settings"]["event_subscriptions"]["bot_events"]
+    )
+    assert manifest["settings"]["org_deploy_enabled"] is True
 
 
 def test_procfile_runs_migrations_on_release_and_serves_the_web() -> None:

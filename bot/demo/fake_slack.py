@@ -31,12 +31,34 @@ the fake). It speaks Slack's wire protocol:
   else `invalid_code_verifier`), and gives a user token and an ID token (HS256 with the client secret,
   carrying the `nonce`); `openid.connect.userInfo` names the person with Slack's claims (`sub`,
   `https://slack.com/user_id`, `https://slack.com/team_id`, `name`, `locale`...).
+* Installs (OAuth v2): `GET /oauth/v2/authorize` (`install_url`) is the install page as the browser of whoever
+  `install_as` names sees it, for the fake's own workspace, another one (`add_team`) or org-wide in an
+  Enterprise Grid organisation, redirecting with a single-use code and the `state`; `oauth.v2.access` takes
+  the client id and secret (HTTP Basic or form fields) and the code (`invalid_client_id`,
+  `bad_client_secret`, `invalid_code`, `bad_redirect_uri`) and gives that installation its own bot token
+  (`installs`, `install_of`), which every method then takes; `uninstall` makes it answer `token_revoked`.
+  With `token_lifetime` set, tokens come with a refresh token and `expires_in`, and
+  `grant_type=refresh_token` renews them (a refresh token is used once: else `invalid_refresh_token`).
 * Rate limits, when asked for: chat.postMessage about one a second per channel in bursts
   (`limit_channel_rate`), a workspace-wide cap (`limit_workspace_rate`, 600 a minute by default) and a
   seeded fraction of random 429s (`random_rate_limits`); `accepted` counts the calls answered `ok`, by
   method, and `refused` the 429s, by cause.
 * A `trigger_id` can be used once (`exchanged_trigger_id` the second time); the trigger id "expired" answers
   `expired_trigger_id`.
+* Files, as slack_sdk's `files_upload_v2` sends them: `files.getUploadURLExternal` (`filename`, `length` in
+  bytes; the `files:write` scope) gives a `file_id` and an `upload_url` served by the fake
+  (`POST /upload/v1/<id>`, the bytes raw or as a multipart form); then
+  `files.completeUploadExternal` (`files` as a JSON array of `{"id", "title"}`, each uploaded file completed
+  once, else `file_not_found`) shares them in `channel_id` (a conversation id: a user id is
+  `invalid_arguments`, as Slack's pattern `^[CGDZ]…` answers; the bot must be able to post there) or in
+  `channels` (ids, a user id meaning the bot's DM with them), as one message by the bot carrying `files`
+  and the `initial_comment` as its text, and answers `files: [{"id", "title"}]` as documented.
+  `files.delete` (`file`; `files:write`) deletes a file only for the token that uploaded it
+  (`cant_delete_file` otherwise; `file_not_found`, then `file_deleted`): its bytes go, and the messages
+  carrying it show it as a tombstone (`{"id", "mode": "tombstone"}`). `files` keeps every file with its
+  bytes (`content`) and `deleted`; "file_upload" is the pseudo-method name `fail_next` and `delay` use for
+  the upload URL. The fake's own behaviours, not Slack's documented ones: the upload URL answers 400 when
+  it receives other than exactly `length` bytes, and 404 for an unknown upload.
 
 Everything the fake receives is recorded (`calls`, `responses`, `socket_received`) and its state is plain data
 (`messages`, `ephemerals`, `views`, `home_views`, `users`, `channels`) that tests read and may adjust.
@@ -70,7 +92,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot.demo.local import LocalServer
 
-__all__ = ["FakeChannel", "FakeSlack", "FakeUser", "SlackCall", "message_errors"]
+__all__ = ["FakeChannel", "FakeInstall", "FakeSlack", "FakeUser", "SlackCall", "message_errors"]
 
 # Timestamps ("ts") start here: 2025-11-26T23:33:20Z, then grow by 100 µs per message.
 TS_BASE = 1764200000
@@ -86,6 +108,7 @@ DEFAULT_SCOPES = (
     "chat:write",
     "chat:write.public",
     "commands",
+    "files:write",
     "groups:read",
     "im:history",
     "im:write",
@@ -146,6 +169,8 @@ WORKSPACE_BURST = 10
 
 # The pseudo-method name `fail_next` and `delay` use for POSTs to response URLs.
 RESPONSE_URL = "response_url"
+# The pseudo-method name `fail_next` and `delay` use for POSTs to upload URLs.
+FILE_UPLOAD = "file_upload"
 
 
 @dataclass
@@ -177,6 +202,7 @@ class FakeUser:
     deleted: bool = False
     is_bot: bool = False
     bot_id: str | None = None
+    team_id: str | None = None  # the workspace it belongs to (None: seen from every workspace)
 
 
 @dataclass
@@ -194,6 +220,7 @@ class FakeChannel:
     purpose: str = ""
     created: int = TS_BASE - 86400 * 30
     announcement_only: bool = False  # only workspace admins may post (the bot gets restricted_action)
+    team_id: str | None = None  # the workspace it belongs to (None: seen from every workspace)
 
 
 @dataclass
@@ -213,6 +240,35 @@ class _OidcGrant:
     redirect_uri: str
     scopes: frozenset[str]
     code_challenge: str | None = None  # PKCE (S256 only): the token request must bring its verifier
+
+
+@dataclass
+class FakeInstall:
+    """An installation of the app by OAuth v2 (`oauth.v2.access`): a workspace's, or an Enterprise Grid
+    organisation's (`is_enterprise_install`, no team), with its own bot token."""
+
+    team_id: str | None
+    team_name: str | None
+    enterprise_id: str | None
+    enterprise_name: str | None
+    is_enterprise_install: bool
+    bot_token: str
+    bot_user_id: str
+    bot_id: str
+    installer: str
+    revoked: bool = False
+    refresh_token: str | None = None  # with token rotation (`FakeSlack.token_lifetime`)
+
+
+@dataclass(frozen=True)
+class _InstallGrant:
+    """What an install code stands for: who consented, for which workspace or organisation."""
+
+    user_id: str
+    team_id: str | None
+    enterprise_id: str | None
+    redirect_uri: str
+    scopes: str
 
 
 @dataclass
@@ -513,6 +569,10 @@ class FakeSlack(LocalServer):
         self.views: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
         self.responses: list[dict[str, Any]] = []
+        # Files by id (`files.getUploadURLExternal`): their name, title, declared length, bytes once
+        # uploaded (`content`), and the conversations they were shared in.
+        self.files: dict[str, dict[str, Any]] = {}
+        self._uploads: dict[str, str] = {}  # upload URL's id -> file id
 
         self.socket_connected_event = asyncio.Event()
         self.socket_sent: list[dict[str, Any]] = []  # every envelope/message the fake sent
@@ -551,6 +611,15 @@ class FakeSlack(LocalServer):
         # Claims the next ID token carries instead of the right ones (a test's misbehaving Slack).
         self.next_id_token_claims: dict[str, Any] = {}
         self._oidc_tokens: dict[str, _OidcGrant] = {}
+        # OAuth v2 installs: the workspaces and organisations an installer may choose (`add_team`), the
+        # organisation they install org-wide (`install_as`), the codes given and the installations made.
+        self.teams: dict[str, tuple[str, str | None]] = {team_id: (team_name, None)}
+        self.enterprises: dict[str, str] = {}
+        self.browser_org: str | None = None
+        self._install_codes: dict[str, _InstallGrant] = {}
+        self.installs: dict[str, FakeInstall] = {}  # by bot token
+        # Token rotation: set, installs' tokens last this many seconds and come with a refresh token.
+        self.token_lifetime: int | None = None
         super().__init__()
 
         self._handlers: dict[str, Callable[[SlackCall], dict[str, Any]]] = {
@@ -568,6 +637,10 @@ class FakeSlack(LocalServer):
             "conversations.list": self._conversations_list,
             "conversations.members": self._conversations_members,
             "conversations.open": self._conversations_open,
+            "files.completeUploadExternal": self._files_complete_upload_external,
+            "files.delete": self._files_delete,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "oauth.v2.access": self._oauth_v2_access,
             "openid.connect.token": self._openid_connect_token,
             "openid.connect.userInfo": self._openid_connect_user_info,
             "reactions.add": self._reactions_add,
@@ -592,8 +665,10 @@ class FakeSlack(LocalServer):
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{url_id}", self._handle_response_url)
+        app.router.add_post("/upload/v1/{upload_id}", self._handle_upload)
         app.router.add_get("/socket", self._handle_socket)
         app.router.add_get("/openid/connect/authorize", self._handle_authorize)
+        app.router.add_get("/oauth/v2/authorize", self._handle_install_authorize)
         return app
 
     async def closing(self) -> None:
@@ -621,6 +696,56 @@ class FakeSlack(LocalServer):
     def authorize_url(self) -> str:
         """Sign in with Slack's authorize page, for `SLACK_OIDC_AUTHORIZE_URL`."""
         return f"{self.base_url}/openid/connect/authorize"
+
+    @property
+    def install_url(self) -> str:
+        """The OAuth v2 authorize page (installing the app), for `SLACK_AUTHORIZE_URL`."""
+        return f"{self.base_url}/oauth/v2/authorize"
+
+    def add_team(
+        self, team_id: str, name: str, *, enterprise_id: str | None = None, enterprise_name: str | None = None
+    ) -> None:
+        """Another workspace the app can be installed in (of an Enterprise Grid organisation, if given).
+        Users and channels are the fake's own, whatever the workspace: tests tell workspaces apart by
+        the token each call used (`SlackCall.token`, `FakeInstall.bot_token`)."""
+        self.teams[team_id] = (name, enterprise_id)
+        if enterprise_id is not None:
+            self.enterprises[enterprise_id] = enterprise_name or enterprise_id
+
+    def install_as(
+        self,
+        user_id: str | None,
+        *,
+        team_id: str | None = None,
+        enterprise_id: str | None = None,
+        consents: bool = True,
+    ) -> None:
+        """Who opens the install page, and where they install the app: `team_id` (default: the fake's
+        own workspace), or org-wide in `enterprise_id`; `consents=False` makes them press Cancel."""
+        self.browser_user, self.browser_team, self.browser_org = user_id, team_id, enterprise_id
+        self.consents = consents
+
+    def install_of(self, team_id: str | None = None, *, enterprise_id: str | None = None) -> FakeInstall:
+        """The latest installation in `team_id` (or org-wide in `enterprise_id`)."""
+        installs = self.installs.values()
+        found = [install for install in installs if self._installed_in(install, team_id, enterprise_id)]
+        if not found:
+            raise KeyError(team_id or enterprise_id)
+        return found[-1]
+
+    def uninstall(self, team_id: str | None = None, *, enterprise_id: str | None = None) -> None:
+        """The app is uninstalled: its tokens there answer `token_revoked` from now on (the test then
+        sends the `app_uninstalled` event, as Slack does)."""
+        for install in self.installs.values():
+            if self._installed_in(install, team_id, enterprise_id):
+                install.revoked = True
+
+    @staticmethod
+    def _installed_in(install: FakeInstall, team_id: str | None, enterprise_id: str | None) -> bool:
+        """In `team_id` (a workspace's own installation), or org-wide in `enterprise_id`."""
+        if enterprise_id is None:
+            return install.team_id == team_id
+        return install.enterprise_id == enterprise_id and install.is_enterprise_install
 
     def sign_in_as(self, user_id: str | None, *, team_id: str | None = None, consents: bool = True) -> None:
         """Who is signed in to Slack in the browser that opens the authorize page (None: nobody, which
@@ -650,6 +775,7 @@ class FakeSlack(LocalServer):
         is_primary_owner: bool = False,
         deleted: bool = False,
         is_bot: bool = False,
+        team_id: str | None = None,
     ) -> FakeUser:
         """Add (or replace) a member. `name` defaults to the id in lower case, `real_name` and `display_name`
         to `name`; `tz_offset` defaults to the zone's offset at TS_BASE (winter: Europe/Paris is 3600)."""
@@ -675,6 +801,7 @@ class FakeSlack(LocalServer):
             is_primary_owner=is_primary_owner,
             deleted=deleted,
             is_bot=is_bot,
+            team_id=team_id,
         )
         self.users[user_id] = user
         return user
@@ -691,6 +818,7 @@ class FakeSlack(LocalServer):
         topic: str = "",
         purpose: str = "",
         announcement_only: bool = False,
+        team_id: str | None = None,
     ) -> FakeChannel:
         """Add (or replace) a channel. `is_member` is whether the bot is in it; `members` its human members
         (when given, chat.postEphemeral to someone else answers `user_not_in_channel`); `announcement_only`
@@ -705,6 +833,7 @@ class FakeSlack(LocalServer):
             topic=topic,
             purpose=purpose,
             announcement_only=announcement_only,
+            team_id=team_id,
         )
         self.channels[channel_id] = channel
         self.messages.setdefault(channel_id, [])
@@ -1015,7 +1144,7 @@ class FakeSlack(LocalServer):
 
     def _json(self, body: dict[str, Any], *, status: int = 200, token: str | None = None) -> web.Response:
         headers = {"X-Slack-Req-Id": uuid.uuid4().hex}
-        if token is not None and token == self.bot_token:
+        if token is not None and (token == self.bot_token or token in self.installs):
             headers["X-OAuth-Scopes"] = ",".join(self.scopes)
         return web.json_response(body, status=status, headers=headers)
 
@@ -1120,8 +1249,8 @@ class FakeSlack(LocalServer):
         return self._json({"ok": True, **payload}, token=token)
 
     def _authenticate(self, method: str, token: str | None) -> None:
-        if method in ("api.test", "openid.connect.token"):
-            return  # the token method authenticates the client (`_openid_connect_token`)
+        if method in ("api.test", "openid.connect.token", "oauth.v2.access"):
+            return  # the token methods authenticate the client (`_openid_connect_token`, `_oauth_v2_access`)
         if method == "openid.connect.userInfo":
             if not token:
                 raise _SlackError("not_authed")
@@ -1130,6 +1259,11 @@ class FakeSlack(LocalServer):
             return
         if not token:
             raise _SlackError("not_authed")
+        install = self.installs.get(token)
+        if install is not None and method != "apps.connections.open":
+            if install.revoked:
+                raise _SlackError("token_revoked")
+            return
         expected = self.app_token if method == "apps.connections.open" else self.bot_token
         if token == expected:
             if token == self.bot_token and self.token_error is not None:
@@ -1353,10 +1487,13 @@ class FakeSlack(LocalServer):
             members.append(self.bot_user_id)
         return members
 
-    def _visible_channel(self, channel_id: str | None) -> FakeChannel:
-        """A conversation by id, as the bot may see it (private ones only when a member)."""
+    def _visible_channel(self, channel_id: str | None, call: SlackCall | None = None) -> FakeChannel:
+        """A conversation by id, as the bot may see it (private ones only when a member; with `call`,
+        only of a workspace its token sees)."""
         channel = self.channels.get(channel_id or "")
         if channel is None or (channel.is_private and not channel.is_member and not channel.is_im):
+            raise _SlackError("channel_not_found")
+        if call is not None and not self._seen(call, channel.team_id):
             raise _SlackError("channel_not_found")
         return channel
 
@@ -1372,12 +1509,14 @@ class FakeSlack(LocalServer):
             channel = self.channels[value]
         elif allow_user and value in self.users:
             user = self.users[value]
-            if user.deleted:
+            if user.deleted or not self._seen(call, user.team_id):
                 raise _SlackError("user_not_found")
             channel = self.channels[self.dm_channel_id(value)]
         else:
             channel = next((c for c in self.channels.values() if c.name == value and not c.is_im), None)
         if channel is None or (channel.is_private and not channel.is_member and not channel.is_im):
+            raise _SlackError("channel_not_found")
+        if not self._seen(call, channel.team_id):
             raise _SlackError("channel_not_found")
         if channel.is_archived:
             raise _SlackError("is_archived")
@@ -1456,6 +1595,18 @@ class FakeSlack(LocalServer):
         return {"args": args}
 
     def _auth_test(self, call: SlackCall) -> dict[str, Any]:
+        install = self.installs.get(call.token or "")
+        if install is not None:
+            return {
+                "url": self.workspace_url,
+                "team": install.team_name,
+                "user": self.bot_name,
+                "team_id": install.team_id,
+                "user_id": install.bot_user_id,
+                "bot_id": install.bot_id,
+                "enterprise_id": install.enterprise_id,
+                "is_enterprise_install": install.is_enterprise_install,
+            }
         return {
             "url": self.workspace_url,
             "team": self.team_name,
@@ -1467,6 +1618,131 @@ class FakeSlack(LocalServer):
         }
 
     # Sign in with Slack (OpenID Connect)
+
+    # Installs (OAuth v2)
+
+    async def _handle_install_authorize(self, request: web.Request) -> web.StreamResponse:
+        """Slack's install page (`oauth/v2/authorize`), as the browser of whoever `install_as` names sees
+        it: it checks the client id, scopes and redirect URI and, once they allow it, redirects to the
+        redirect URI with a single-use code and the state (`error=access_denied` when they cancel)."""
+        query = request.query
+        self.calls.append(
+            SlackCall(
+                method="oauth/v2/authorize",
+                params=dict(query),
+                token=None,
+                headers=dict(request.headers),
+                http_method="GET",
+            )
+        )
+        redirect_uri = query.get("redirect_uri", "")
+        if (
+            query.get("client_id") != self.client_id
+            or not query.get("scope")
+            or not redirect_uri.startswith(("http://", "https://"))
+        ):
+            return web.Response(status=400, text="<h1>Invalid request</h1>", content_type="text/html")
+        if self.browser_user is None or self.browser_user not in self.users:
+            return web.Response(status=401, text="<h1>Sign in to Slack</h1>", content_type="text/html")
+        back: dict[str, str] = {"state": query.get("state", "")}
+        if self.consents:
+            code = f"install.{uuid.uuid4().hex}"
+            team = None if self.browser_org else (self.browser_team or query.get("team") or self.team_id)
+            enterprise = self.browser_org or (self.teams.get(team or "", ("", None))[1])
+            self._install_codes[code] = _InstallGrant(
+                user_id=self.browser_user,
+                team_id=team,
+                enterprise_id=enterprise,
+                redirect_uri=redirect_uri,
+                scopes=query.get("scope", ""),
+            )
+            back["code"] = code
+        else:
+            back["error"] = "access_denied"
+        separator = "&" if "?" in redirect_uri else "?"
+        raise web.HTTPFound(redirect_uri + separator + urlencode(back))
+
+    def _oauth_v2_access(self, call: SlackCall) -> dict[str, Any]:
+        """The code exchange (client id and secret by HTTP Basic, as slack_sdk sends them, or form fields):
+        a new bot token for the workspace (or organisation) the code was given for. Errors as Slack's:
+        `invalid_client_id`, `bad_client_secret`, `invalid_code` (unknown or used), `bad_redirect_uri`."""
+        client_id, secret = self._oidc_client(call)
+        if client_id != self.client_id:
+            raise _SlackError("invalid_client_id")
+        if secret != self.client_secret:
+            raise _SlackError("bad_client_secret")
+        if self._param(call, "grant_type") == "refresh_token":
+            return self._refreshed(call)
+        if self._param(call, "grant_type") not in (None, "authorization_code"):
+            raise _SlackError("invalid_grant_type")
+        grant = self._install_codes.pop(self._param(call, "code") or "", None)
+        if grant is None:
+            raise _SlackError("invalid_code")
+        if self._param(call, "redirect_uri") not in (None, grant.redirect_uri):
+            raise _SlackError("bad_redirect_uri")
+        where = grant.team_id or grant.enterprise_id or ""
+        own = grant.team_id == self.team_id
+        install = FakeInstall(
+            team_id=grant.team_id,
+            team_name=self.teams.get(grant.team_id or "", (None, None))[0],
+            enterprise_id=grant.enterprise_id,
+            enterprise_name=self.enterprises.get(grant.enterprise_id or ""),
+            is_enterprise_install=grant.team_id is None,
+            bot_token=f"xoxb-{where.lower()}-{uuid.uuid4().hex}",
+            bot_user_id=self.bot_user_id if own else f"UB{where}",
+            bot_id=self.bot_id if own else f"B{where}",
+            installer=grant.user_id,
+        )
+        self.installs[install.bot_token] = install
+        if self.token_lifetime is not None:
+            install.refresh_token = f"xoxe-1-{uuid.uuid4().hex}"
+        return {
+            **self._rotation(install),
+            "access_token": install.bot_token,
+            "token_type": "bot",
+            "scope": grant.scopes,
+            "bot_user_id": install.bot_user_id,
+            "app_id": self.app_id,
+            "team": {"id": install.team_id, "name": install.team_name} if install.team_id else None,
+            "enterprise": (
+                {"id": install.enterprise_id, "name": install.enterprise_name}
+                if install.enterprise_id
+                else None
+            ),
+            "authed_user": {"id": grant.user_id},
+            "is_enterprise_install": install.is_enterprise_install,
+        }
+
+    def _rotation(self, install: FakeInstall) -> dict[str, Any]:
+        if install.refresh_token is None or self.token_lifetime is None:
+            return {}
+        return {"refresh_token": install.refresh_token, "expires_in": self.token_lifetime}
+
+    def _refreshed(self, call: SlackCall) -> dict[str, Any]:
+        """Token rotation: a new bot token and refresh token for a refresh token (used once); the old
+        bot token keeps working until it would have expired (the fake does not expire it)."""
+        refresh = self._param(call, "refresh_token") or ""
+        install = next((i for i in self.installs.values() if refresh and i.refresh_token == refresh), None)
+        if install is None or install.revoked:
+            raise _SlackError("invalid_refresh_token")
+        install.refresh_token = None
+        renewed = copy.copy(install)
+        renewed.bot_token = (
+            f"xoxb-{(install.team_id or install.enterprise_id or '').lower()}-{uuid.uuid4().hex}"
+        )
+        renewed.refresh_token = f"xoxe-1-{uuid.uuid4().hex}"
+        self.installs[renewed.bot_token] = renewed
+        return {
+            **self._rotation(renewed),
+            "access_token": renewed.bot_token,
+            "token_type": "bot",
+            "scope": ",".join(self.scopes),
+            "bot_user_id": renewed.bot_user_id,
+            "app_id": self.app_id,
+            "team": {"id": renewed.team_id, "name": renewed.team_name} if renewed.team_id else None,
+            "enterprise": {"id": renewed.enterprise_id} if renewed.enterprise_id else None,
+            "is_enterprise_install": renewed.is_enterprise_install,
+        }
 
     async def _handle_authorize(self, request: web.Request) -> web.StreamResponse:
         """Slack's authorize page, as the browser of whoever `sign_in_as` names sees it: it checks the
@@ -1593,8 +1869,23 @@ class FakeSlack(LocalServer):
         self._tickets.add(ticket)
         return {"url": f"ws://127.0.0.1:{self.port}/socket?ticket={ticket}&app_id={self.app_id}"}
 
+    def _seen(self, call: SlackCall, team_id: str | None) -> bool:
+        """Whether the calling token sees what belongs to workspace `team_id` (None: every workspace
+        does): an install's token its own workspace's, an organisation's its workspaces', the app's
+        SLACK_BOT_TOKEN the default workspace's. Another workspace's ids are unknown to it."""
+        if team_id is None:
+            return True
+        install = self.installs.get(call.token or "")
+        if install is None:
+            return team_id == self.team_id
+        if install.is_enterprise_install:
+            return self.teams.get(team_id, ("", None))[1] == install.enterprise_id
+        return team_id == install.team_id
+
     def _users_info(self, call: SlackCall) -> dict[str, Any]:
         user = self.users.get(self._param(call, "user") or "")
+        if user is not None and not self._seen(call, user.team_id):
+            user = None
         if user is None:
             raise _SlackError("user_not_found")
         return {"user": self._user_object(user, include_locale=_flag(call.params.get("include_locale")))}
@@ -1616,7 +1907,7 @@ class FakeSlack(LocalServer):
         raise _SlackError("users_not_found")
 
     def _conversations_info(self, call: SlackCall) -> dict[str, Any]:
-        channel = self._visible_channel(self._param(call, "channel"))
+        channel = self._visible_channel(self._param(call, "channel"), call)
         obj = self._channel_object(channel, include_num_members=_flag(call.params.get("include_num_members")))
         if _flag(call.params.get("include_locale")):
             obj["locale"] = "en-US"
@@ -1628,8 +1919,14 @@ class FakeSlack(LocalServer):
         if unknown:
             raise _SlackError("invalid_types")
         exclude_archived = _flag(call.params.get("exclude_archived"))
+        install = self.installs.get(call.token or "")
+        team = self._param(call, "team_id")
+        if install is not None and install.is_enterprise_install and not team:
+            raise _SlackError("missing_argument")  # an org-wide token names the workspace to list
 
         def listed(channel: FakeChannel) -> bool:
+            if not self._seen(call, channel.team_id) or (team and channel.team_id not in (None, team)):
+                return False
             if exclude_archived and channel.is_archived:
                 return False
             if channel.is_im:
@@ -1648,14 +1945,14 @@ class FakeSlack(LocalServer):
         }
 
     def _conversations_members(self, call: SlackCall) -> dict[str, Any]:
-        channel = self._visible_channel(self._param(call, "channel"))
+        channel = self._visible_channel(self._param(call, "channel"), call)
         page, next_cursor = self._page(call, self._member_ids(channel), "user", default_limit=100)
         return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
 
     def _conversations_history(self, call: SlackCall) -> dict[str, Any]:
         """The conversation's latest messages, newest first (`limit`, 100 by default; no older pages), with
         their metadata only when `include_all_metadata` is set, as Slack does."""
-        channel = self._visible_channel(self._param(call, "channel"))
+        channel = self._visible_channel(self._param(call, "channel"), call)
         limit = int(self._param(call, "limit") or 100)
         stored = self.messages.get(channel.id, [])
         with_metadata = _flag(call.params.get("include_all_metadata"))
@@ -1673,7 +1970,7 @@ class FakeSlack(LocalServer):
         }
 
     def _conversations_join(self, call: SlackCall) -> dict[str, Any]:
-        channel = self._visible_channel(self._param(call, "channel"))
+        channel = self._visible_channel(self._param(call, "channel"), call)
         if channel.is_im or channel.is_mpim or channel.is_private:
             raise _SlackError("method_not_supported_for_channel_type")
         if channel.is_archived:
@@ -1692,7 +1989,7 @@ class FakeSlack(LocalServer):
         existing = self._param(call, "channel")
         raw_users = call.params.get("users")
         if existing is not None:
-            channel = self._visible_channel(existing)
+            channel = self._visible_channel(existing, call)
             return {"no_op": True, "already_open": True, "channel": self._channel_object(channel)}
         if isinstance(raw_users, list):
             user_ids = [str(u) for u in raw_users]
@@ -1704,7 +2001,7 @@ class FakeSlack(LocalServer):
             raise _SlackError("too_many_users")
         for user_id in user_ids:
             user = self.users.get(user_id)
-            if user is None:
+            if user is None or not self._seen(call, user.team_id):
                 raise _SlackError("user_not_found")
             if user.deleted:
                 raise _SlackError("user_disabled")
@@ -1780,7 +2077,7 @@ class FakeSlack(LocalServer):
         return {"message_ts": ts}
 
     def _chat_update(self, call: SlackCall) -> dict[str, Any]:
-        channel = self._visible_channel(self._param(call, "channel"))
+        channel = self._visible_channel(self._param(call, "channel"), call)
         message = self._message(call, channel.id)
         if message.get("user") != self.bot_user_id:
             raise _SlackError("cant_update_message")
@@ -1812,7 +2109,7 @@ class FakeSlack(LocalServer):
         }
 
     def _chat_delete(self, call: SlackCall) -> dict[str, Any]:
-        channel = self._visible_channel(self._param(call, "channel"))
+        channel = self._visible_channel(self._param(call, "channel"), call)
         message = self._message(call, channel.id)
         if message.get("user") != self.bot_user_id:
             raise _SlackError("cant_delete_message")
@@ -1820,7 +2117,7 @@ class FakeSlack(LocalServer):
         return {"channel": channel.id, "ts": message["ts"]}
 
     def _chat_get_permalink(self, call: SlackCall) -> dict[str, Any]:
-        channel = self._visible_channel(self._param(call, "channel"))
+        channel = self._visible_channel(self._param(call, "channel"), call)
         message = self._message(call, channel.id, "message_ts")
         ts = str(message["ts"])
         permalink = f"https://{self.domain}.slack.com/archives/{channel.id}/p{ts.replace('.', '')}"
@@ -1833,7 +2130,7 @@ class FakeSlack(LocalServer):
         name = (self._param(call, "name") or "").strip(":")
         if not name:
             raise _SlackError("invalid_name")
-        channel = self._visible_channel(self._param(call, "channel"))
+        channel = self._visible_channel(self._param(call, "channel"), call)
         if self._param(call, "timestamp") is None:
             raise _SlackError("no_item_specified")
         message = self._message(call, channel.id, "timestamp")
@@ -1847,6 +2144,178 @@ class FakeSlack(LocalServer):
         reaction["users"].append(self.bot_user_id)
         reaction["count"] += 1
         return {}
+
+    # files
+
+    def _require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise _SlackError("missing_scope", needed=scope, provided=",".join(self.scopes))
+
+    def _files_get_upload_url_external(self, call: SlackCall) -> dict[str, Any]:
+        self._require_scope("files:write")
+        filename = self._param(call, "filename")
+        raw_length = self._param(call, "length")
+        missing = [name for name, value in (("filename", filename), ("length", raw_length)) if value is None]
+        if missing:
+            raise _invalid_arguments([f"missing required field: {name}" for name in missing])
+        try:
+            length = int(str(raw_length))
+        except ValueError:
+            raise _invalid_arguments(["invalid value for field: length"]) from None
+        if length <= 0:
+            raise _SlackError("missing_argument")
+        file_id = self._next_id("F")
+        upload_id = uuid.uuid4().hex
+        self._uploads[upload_id] = file_id
+        self.files[file_id] = {
+            "id": file_id,
+            "name": filename,
+            "title": filename,
+            "length": length,
+            "alt_txt": self._param(call, "alt_txt"),
+            "snippet_type": self._param(call, "snippet_type"),
+            "content": None,
+            "completed": False,
+            "deleted": False,
+            "user": self._caller_bot(call),
+            "channels": [],
+        }
+        return {"upload_url": f"{self.base_url}/upload/v1/{upload_id}", "file_id": file_id}
+
+    def _caller_bot(self, call: SlackCall) -> str:
+        """The bot user the call's token is: an installation's, or the one workspace's."""
+        install = self.installs.get(call.token or "")
+        return install.bot_user_id if install is not None else self.bot_user_id
+
+    def _files_delete(self, call: SlackCall) -> dict[str, Any]:
+        self._require_scope("files:write")
+        file_id = self._param(call, "file")
+        if file_id is None:
+            raise _invalid_arguments(["missing required field: file"])
+        stored = self.files.get(str(file_id))
+        if stored is None or not stored["completed"]:
+            raise _SlackError("file_not_found")
+        if stored["deleted"]:
+            raise _SlackError("file_deleted")
+        if stored["user"] != self._caller_bot(call):
+            raise _SlackError("cant_delete_file")
+        stored["deleted"] = True
+        stored["content"] = None
+        for messages in self.messages.values():
+            for message in messages:
+                if any(shown.get("id") == file_id for shown in message.get("files") or ()):
+                    message["files"] = [
+                        {"id": shown["id"], "mode": "tombstone"} if shown.get("id") == file_id else shown
+                        for shown in message["files"]
+                    ]
+        return {}
+
+    async def _handle_upload(self, request: web.Request) -> web.StreamResponse:
+        """The upload URL: the file's bytes, raw or as the `file` part of a multipart form. Like Slack's,
+        it needs no token (the URL is the secret) and answers in plain text."""
+        injected = await self._injected(FILE_UPLOAD)
+        if injected is not None:
+            return injected
+        file_id = self._uploads.get(request.match_info["upload_id"])
+        if file_id is None:
+            return web.Response(status=404, text="upload not found")
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            part = form.get("file") or form.get("filename")
+            if not isinstance(part, web.FileField):
+                return web.Response(status=400, text="no file in the form")
+            content = part.file.read()
+        else:
+            content = await request.read()
+        stored = self.files[file_id]
+        if len(content) != stored["length"]:
+            return web.Response(status=400, text=f"expected {stored['length']} bytes, got {len(content)}")
+        stored["content"] = content
+        del self._uploads[request.match_info["upload_id"]]
+        return web.Response(text=f"OK - {len(content)}")
+
+    def _share_targets(self, call: SlackCall) -> list[FakeChannel]:
+        """The conversations `channel_id` (a conversation id) and `channels` (ids, or user ids for the bot's
+        DM with them) name, each one the bot may post in."""
+        targets: list[FakeChannel] = []
+        channel_id = self._param(call, "channel_id")
+        if channel_id is not None:
+            if not str(channel_id).startswith(("C", "G", "D", "Z")):
+                raise _invalid_arguments(
+                    ["input must match regex pattern: ^[CGDZ][A-Z0-9]{8,}$ [json-pointer:/channel_id]"]
+                )
+            channel = self._visible_channel(channel_id, call)
+            targets.append(channel)
+        for value in (self._param(call, "channels") or "").split(","):
+            value = value.strip()
+            if not value:
+                continue
+            if value in self.users and value not in self.channels:
+                if self.users[value].deleted:
+                    raise _SlackError("user_not_found")
+                value = self.dm_channel_id(value)
+            targets.append(self._visible_channel(value, call))
+        for channel in targets:
+            if channel.is_archived:
+                raise _SlackError("is_archived")
+            if not channel.is_member and not channel.is_im:
+                raise _SlackError("not_in_channel")
+        return targets
+
+    def _files_complete_upload_external(self, call: SlackCall) -> dict[str, Any]:
+        self._require_scope("files:write")
+        raw = call.params.get("files")
+        if raw is None or raw == "":
+            raise _invalid_arguments(["missing required field: files"])
+        try:
+            listed = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            raise _invalid_arguments(["invalid json for field: files"]) from None
+        if not isinstance(listed, list) or not listed or not all(isinstance(f, dict) for f in listed):
+            raise _invalid_arguments(["field files must be a non-empty array of objects"])
+        files = []
+        for item in listed:
+            stored = self.files.get(str(item.get("id", "")))
+            if stored is None or stored["content"] is None or stored["completed"]:
+                raise _SlackError("file_not_found")
+            files.append((stored, item))
+        targets = self._share_targets(call)
+        comment = self._param(call, "initial_comment")
+        thread_ts = self._param(call, "thread_ts")
+        shown: list[dict[str, Any]] = []
+        completed: list[dict[str, Any]] = []
+        for stored, item in files:
+            stored["completed"] = True
+            if item.get("title"):
+                stored["title"] = str(item["title"])
+            stored["size"] = len(stored["content"])
+            stored["channels"] = [channel.id for channel in targets]
+            shown.append(self._file_object(stored))
+            completed.append({"id": stored["id"], "title": stored["title"]})
+        for channel in targets:
+            message = self._bot_message(comment or "", None, None)
+            message["files"] = copy.deepcopy(shown)
+            message["upload"] = True
+            if thread_ts is not None:
+                message["thread_ts"] = thread_ts
+            self.messages.setdefault(channel.id, []).append(message)
+        return {"files": completed}
+
+    def _file_object(self, stored: dict[str, Any]) -> dict[str, Any]:
+        name = str(stored["name"])
+        extension = name.rsplit(".", 1)[-1].lower() if "." in name else "binary"
+        return {
+            "id": stored["id"],
+            "name": name,
+            "title": stored["title"],
+            "filetype": extension,
+            "size": stored.get("size", stored["length"]),
+            "user": stored["user"],
+            "channels": [c for c in stored["channels"] if not self.channels[c].is_im],
+            "ims": [c for c in stored["channels"] if self.channels[c].is_im],
+            "is_public": any(not self.channels[c].is_private for c in stored["channels"]),
+            "url_private": f"https://files.slack.com/files-pri/{self.team_id}-{stored['id']}/{name}",
+        }
 
     # views
 

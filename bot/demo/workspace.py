@@ -34,9 +34,23 @@ class Sent:
 
 
 class SlackDriver:
-    def __init__(self, client: httpx.AsyncClient, fake: FakeSlack) -> None:
+    """Acts in workspace `team` (of Enterprise Grid organisation `enterprise`, through the org-wide
+    installation when `org_install`), as Slack names it in each payload."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        fake: FakeSlack,
+        *,
+        team: str = TEAM,
+        enterprise: str | None = None,
+        org_install: bool = False,
+    ) -> None:
         self.client = client
         self.fake = fake
+        self.team = team
+        self.enterprise = enterprise
+        self.org_install = org_install
 
     async def post(self, body: bytes, content_type: str, **headers: str) -> httpx.Response:
         signed = signed_headers(SIGNING_SECRET, body, content_type=content_type)
@@ -52,8 +66,10 @@ class SlackDriver:
         url = self.fake.response_url(channel=channel, user=user)
         url_id = url.rsplit("/", 1)[1]
         form = dict(
-            _form(command_body(text, user_id=user, team_id=TEAM)), channel_id=channel, response_url=url
+            _form(command_body(text, user_id=user, team_id=self.team)), channel_id=channel, response_url=url
         )
+        if self.enterprise is not None:
+            form.update(enterprise_id=self.enterprise, is_enterprise_install=str(self.org_install).lower())
         response = await self.post(urlencode(form).encode(), "application/x-www-form-urlencoded")
         return Sent(response.status_code, url_id)
 
@@ -84,15 +100,15 @@ class SlackDriver:
             action["url"] = url
         payload = {
             "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team},
             "api_app_id": "A0001",
             "token": "legacy",
             "container": {"type": "message", "message_ts": message_ts or "1.1", "channel_id": channel,
                           "is_ephemeral": ephemeral},
             "trigger_id": "1111.2222.trigger",
-            "team": {"id": TEAM, "domain": "acme"},
-            "enterprise": None,
-            "is_enterprise_install": False,
+            "team": {"id": self.team, "domain": "acme"},
+            "enterprise": {"id": self.enterprise, "name": self.enterprise} if self.enterprise else None,
+            "is_enterprise_install": self.org_install,
             "channel": {"id": channel, "name": "news"},
             "response_url": response_url,
             "actions": [action],
@@ -107,36 +123,68 @@ class SlackDriver:
         return Sent(response.status_code, response_url.rsplit("/", 1)[1])
 
     async def submit(
-        self, user: str, callback_id: str, values: dict[str, dict[str, Any]], *, private_metadata: str = ""
+        self,
+        user: str,
+        callback_id: str,
+        values: dict[str, dict[str, Any]],
+        *,
+        private_metadata: str = "",
+        installed_team: str | None = None,
     ) -> httpx.Response:
-        """Submit a modal (`view_submission`); `values` maps block ids to the element's state."""
-        payload = {
+        """Submit a modal (`view_submission`); `values` maps block ids to the element's state.
+        `installed_team`: the view's `app_installed_team_id` (a modal opened through a Slack Connect
+        channel), which Bolt authorizes by."""
+        payload: dict[str, Any] = {
             "type": "view_submission",
-            "team": {"id": TEAM, "domain": "acme"},
-            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": TEAM},
+            "team": {"id": self.team, "domain": "acme"},
+            "enterprise": {"id": self.enterprise, "name": self.enterprise} if self.enterprise else None,
+            "user": {"id": user, "username": user.lower(), "name": user.lower(), "team_id": self.team},
             "api_app_id": "A0001",
             "token": "legacy",
             "trigger_id": "3333.4444.trigger",
             "view": {
                 "id": "VMODAL",
-                "team_id": TEAM,
+                "team_id": self.team,
                 "type": "modal",
                 "callback_id": callback_id,
                 "private_metadata": private_metadata,
                 "state": {"values": {block: {"value": state} for block, state in values.items()}},
                 "hash": "1.abc",
+                **({"app_installed_team_id": installed_team} if installed_team else {}),
             },
             "response_urls": [],
-            "is_enterprise_install": False,
+            "is_enterprise_install": self.org_install,
         }
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post(body, "application/x-www-form-urlencoded")
 
     async def event(
-        self, event: dict[str, Any], *, event_id: str = "Ev0001", retry: int | None = None
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str = "Ev0001",
+        retry: int | None = None,
+        event_time: int | None = None,
     ) -> int:
-        """Deliver an Events API event; returns the HTTP status the app answered."""
-        body = event_body(event, team_id=TEAM, event_id=event_id)
+        """Deliver an Events API event (sent by Slack at `event_time`, epoch seconds: now unless given);
+        returns the HTTP status the app answered."""
+        envelope = json.loads(event_body(event, team_id=self.team, event_id=event_id))
+        if self.enterprise is not None:
+            envelope.update(enterprise_id=self.enterprise, is_enterprise_install=self.org_install)
+        if event_time is not None:
+            envelope.update(event_time=event_time)
+        # The installation the event is for, as Slack names it (Bolt authorizes by it): an
+        # organisation's names no team.
+        envelope["authorizations"] = [
+            {
+                "enterprise_id": self.enterprise,
+                "team_id": None if self.org_install else self.team,
+                "user_id": self.fake.bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": self.org_install,
+            }
+        ]
+        body = json.dumps(envelope).encode()
         extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
         return (await self.post(body, "application/json", **extra)).status_code
 

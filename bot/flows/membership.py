@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.core import Relais
 from bot.db import Sessions
@@ -74,9 +75,9 @@ async def installed(
         if place.channel and row.default_channel is None:
             row.default_channel = place.key
             row.updated_at = core.clock.now()
-        member = await _record(core, session, row.id, installer) if installer is not None else None
-        if member is not None:
-            member.is_admin = True
+        member = (
+            await _record(core, session, row.id, installer, admin=True) if installer is not None else None
+        )
         if first_time:
             lang = language_for(
                 chosen=member.language if member else None, locale=member.locale if member else None
@@ -188,12 +189,20 @@ async def _workspace_id(core: Relais, session: AsyncSession, platform: str, exte
 
 
 async def _record(
-    core: Relais, session: AsyncSession, workspace_id: int, person: Person, *, checked: datetime | None = None
+    core: Relais,
+    session: AsyncSession,
+    workspace_id: int,
+    person: Person,
+    *,
+    checked: datetime | None = None,
+    admin: bool = False,
 ) -> Member:
-    """`person`'s member row with what the platform said, active, in one UPDATE at most (none when
-    nothing changed): `checked` (the platform's word on them came with this activity: a Teams sender)
-    moves `admin_checked_at` on when it is past half of `PROFILE_TTL`, so that the profile stays fresh
-    for the turn's look-up of who is acting without a write on each click."""
+    """`person`'s member row with what the platform said, active (and an admin with `admin`), in one
+    UPDATE at most (none when nothing changed): `checked` (the platform's word on them came with this
+    activity: a Teams sender) moves `admin_checked_at` on when it is past half of `PROFILE_TTL`, so that
+    the profile stays fresh for the turn's look-up of who is acting without a write on each click. The
+    UPDATE is conditional on the row not being erased: an erasure committed since the row was read
+    (`bot.services.erasure`) keeps it cleared, and nothing about the person is recorded."""
     now = core.clock.now()
     said = {"display_name": person.name, "locale": person.locale, "timezone": _zone(person.timezone)}
     fresh = {name: value for name, value in said.items() if value} | (
@@ -204,14 +213,26 @@ async def _record(
     )
     changes: dict[str, Any] = {name: value or getattr(member, name) for name, value in said.items()}
     changes["active"] = True
-    if any(getattr(member, name) != value for name, value in changes.items()):
-        for name, value in changes.items():
-            setattr(member, name, value)
-        member.updated_at = now
+    if admin:
+        changes["is_admin"] = True
+    changes = {name: value for name, value in changes.items() if getattr(member, name) != value}
+    if changes:
+        changes["updated_at"] = now
     if checked is not None and (
         member.admin_checked_at is None or checked - member.admin_checked_at >= member_service.PROFILE_TTL / 2
     ):
-        member.admin_checked_at = checked
+        changes["admin_checked_at"] = checked
+    if changes:
+        written = await session.execute(
+            update(Member)
+            .where(Member.id == member.id, Member.erased_at.is_(None))
+            .values(**changes)
+            .execution_options(synchronize_session=False)
+        )
+        if not written.rowcount:  # type: ignore[attr-defined]
+            return member  # erased meanwhile
+        for name, value in changes.items():
+            set_committed_value(member, name, value)
     if person.reference is not None:
         await conversations.remember(
             session, workspace_id=workspace_id, key=person.external_id, reference=person.reference, now=now

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,11 +46,12 @@ class Opened:
 
 
 class ShareLinks:
-    """Everything `/s/<code>` decides, with a per-address limit on look-ups (as `/r/`'s, per process)."""
+    """Everything `/s/<code>` decides, with a per-address limit on look-ups (as `/r/`'s, per process: its
+    buckets are keyed by a hash of the address with a random key of the process, never stored)."""
 
-    def __init__(self, core: Relais, *, secret: bytes) -> None:
+    def __init__(self, core: Relais) -> None:
         self._core = core
-        self._secret = secret
+        self._limit_key = secrets.token_bytes(links.SALT_BYTES)
         self._lookups = TokenBuckets(
             capacity=links.LOOKUP_PER_ADDRESS[0], per_second=links.LOOKUP_PER_ADDRESS[1]
         )
@@ -71,7 +73,7 @@ class ShareLinks:
         `channel`: the channel whose post card gave the link, recorded on the share only if the post was
         pushed there (anything else, like no channel, is a link opened from elsewhere: NULL)."""
         core = self._core
-        visitor = links.visitor_key(self._secret, address=address)
+        visitor = links.visitor_key(self._limit_key, address=address)
         wait = self._lookups.take(visitor, core.clock.now().timestamp())
         if wait > 0.0:
             return links.Refused(status=429, retry_after=max(1, math.ceil(wait)))

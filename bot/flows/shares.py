@@ -324,7 +324,7 @@ async def share_answer(
             post_id=post.id,
             network=network,
             at=core.clock.now(),
-            member=None if ref is not None else who.member,
+            member=who.member,  # also when named by id: the row may have been erased since
         )
     )
     if made.member is not None:
@@ -385,8 +385,8 @@ async def open_share(
         if ref is not None
         else None,
         channel=card_channel(post, channel),
-        member=None if ref is not None else who.member,
-        captions=() if ref is not None else post.captions,
+        member=who.member,  # also when named by id: the row may have been erased since
+        captions=post.captions,
     )
 
     def still_recording(lang: str) -> Message:
@@ -481,7 +481,7 @@ async def start_not_for_me(core: Relais, who: Who, post_id: int | None, early: E
         member_id=ref.member_id if ref is not None else None,
         post_id=post.id,
         at=core.clock.now(),
-        member=None if ref is not None else who.member,
+        member=who.member,  # also when named by id: the row may have been erased since
     )
     settled = await _settled_before_ack(
         core,

@@ -8,6 +8,8 @@ MESSAGES: dict[str, str] = {
         "• `{{relais}} suggest <url> [why]` — suggest something to share\n"
         "• `{{relais}} pause [weeks]`, `{{relais}} resume`, `{{relais}} optout` — reminders\n"
         "• `{{relais}} connect linkedin|x`, `{{relais}} disconnect linkedin|x` — share in one click\n"
+        "• `{{relais}} mydata` — a copy of everything Relais holds about you\n"
+        "• `{{relais}} forget-me` — erase your data from Relais (it asks first)\n"
         "• `{{relais}} lang fr|en` — your language\n"
         "• `{{relais}} help` — this list"
     ),
@@ -197,6 +199,16 @@ MESSAGES: dict[str, str] = {
     "oauth_connected_title": "Connected",
     "oauth_connected": "Your {network} account is connected to Relais. You can close this tab and go back to your chat.",
     "oauth_failed_title": "Not connected",
+    "install_title": "Install Relais",
+    "install_intro": "Relais helps your colleagues share the company's news on LinkedIn and X. Add it to your workspace: you will be asked to allow it there.",
+    "install_button": "Add Relais to your workspace",
+    "install_not_installed": "Relais is not installed in this workspace, or it was uninstalled. Ask an administrator of the workspace to install it again.",
+    "install_done_title": "Relais is installed",
+    "install_done": "Relais is installed in {workspace}. You can close this tab and go back to your workspace.",
+    "install_failed_title": "Not installed",
+    "install_failed": "The installation could not be completed: the page was opened in another browser, too long ago, or twice. Start again from {install}.",
+    "install_unavailable": "Relais could not complete this just now. Please try again in a few minutes from {install}.",
+    "install_cancelled": "The installation was cancelled. To install Relais, start again from {install}.",
     "oauth_invalid_link": "This link is not valid. Ask Relais for a new one in your chat: {{relais}} connect {word}.",
     "oauth_expired_link": "This link has expired (links work for 10 minutes). Ask Relais for a new one in your chat: {{relais}} connect {word}.",
     "oauth_used_link": "This link was already used. Ask Relais for a new one in your chat: {{relais}} connect {word}.",
@@ -377,4 +389,31 @@ MESSAGES: dict[str, str] = {
     "dashboard_link": "The dashboard: {link}",
     "dashboard_link_label": "open it in your browser",
     "dashboard_no_public_url": "The dashboard needs PUBLIC_URL to be set. Ask the person who runs Relais.",
+    "mydata_sent": "Here is a summary of what Relais holds about you. I sent you the whole file, `{file}`, in our private chat.",
+    "mydata_not_sent": "I couldn't send you the file just now. Download it with the button below, or try `{{relais}} mydata` again in a minute.",
+    "mydata_not_sendable": "This workspace does not let Relais send you files (an admin can change that). Download the file with the button below.",
+    "mydata_download_lead": "Here is a summary of what Relais holds about you. Download the whole file (JSON) with the button below: you sign in first, and only you can get your file.",
+    "mydata_shares": "Shares",
+    "mydata_clicks": "Clicks your links brought",
+    "mydata_links": "Personal links",
+    "mydata_not_for_me": "Not for me answers",
+    "mydata_messages": "Messages Relais sent you",
+    "mydata_suggestions": "Suggestions",
+    "mydata_connections": "Network connections",
+    "mydata_download": "Download my data",
+    "mydata_note": "The file is JSON: your profile and preferences, your shares, the clicks on your links (when, and whether they counted: visitors are never identified), the messages Relais sent you, your suggestions and your connections (never their tokens). `{{relais}} forget-me` erases it.",
+    "me_your_data": "Your data",
+    "mydata_file_comment": "Everything Relais holds about you, as you asked with `{{relais}} mydata` (JSON).",
+    # Erasure (`/relais forget-me`)
+    "forget_me_title": "**Erase your data from Relais?**",
+    "forget_me_erased": "Erased for good: your profile and preferences, your connected accounts (their access revoked where the network allows it), the clicks on your personal links, your Not for me answers, your suggestions, and the messages Relais keeps for you.",
+    "forget_me_kept": "Kept, without your name: your shares, as anonymous counts in the company's totals. Your links still open the article but count nothing for anyone. If you use Relais again later, you start afresh.",
+    "forget_me_confirm": "Erase my data",
+    "forget_me_cancel": "Cancel",
+    "forget_me_done": "Your data is erased. Relais no longer knows you: your shares remain only as anonymous counts.",
+    "forget_me_nothing": "There is nothing to erase: Relais holds no data about you any more. Nothing was changed.",
+    "forget_me_cancelled": "Nothing was erased.",
+    "board_former_member": "a former member",
+    "forget_me_expired": "This question has expired: nothing was erased. Send `{{relais}} forget-me` again to be asked anew.",
+    "stats_erased": "{count} member(s) erased their data: their shares are counted anonymously.",
 }

@@ -8,6 +8,8 @@ MESSAGES: dict[str, str] = {
         "• `{{relais}} suggest <url> [pourquoi]` — suggérer un contenu à partager\n"
         "• `{{relais}} pause [semaines]`, `{{relais}} resume`, `{{relais}} optout` — les rappels\n"
         "• `{{relais}} connect linkedin|x`, `{{relais}} disconnect linkedin|x` — partager en un clic\n"
+        "• `{{relais}} mydata` — une copie de tout ce que Relais garde sur vous\n"
+        "• `{{relais}} forget-me` — effacer vos données de Relais (après confirmation)\n"
         "• `{{relais}} lang fr|en` — votre langue\n"
         "• `{{relais}} help` — cette liste"
     ),
@@ -197,6 +199,16 @@ MESSAGES: dict[str, str] = {
     "oauth_connected_title": "Connecté",
     "oauth_connected": "Votre compte {network} est connecté à Relais. Vous pouvez fermer cet onglet et revenir à votre messagerie.",
     "oauth_failed_title": "Non connecté",
+    "install_title": "Installer Relais",
+    "install_intro": "Relais aide vos collègues à partager les nouvelles de l'entreprise sur LinkedIn et X. Ajoutez-le à votre espace de travail : il vous sera demandé de l'y autoriser.",
+    "install_button": "Ajouter Relais à votre espace de travail",
+    "install_not_installed": "Relais n'est pas installé dans cet espace de travail, ou il a été désinstallé. Demandez à un administrateur de l'espace de travail de l'installer à nouveau.",
+    "install_done_title": "Relais est installé",
+    "install_done": "Relais est installé dans {workspace}. Vous pouvez fermer cet onglet et revenir à votre espace de travail.",
+    "install_failed_title": "Non installé",
+    "install_failed": "L'installation n'a pas pu aboutir : la page a été ouverte dans un autre navigateur, il y a trop longtemps, ou deux fois. Recommencez depuis {install}.",
+    "install_unavailable": "Relais n'a pas pu aboutir pour le moment. Réessayez dans quelques minutes depuis {install}.",
+    "install_cancelled": "L'installation a été annulée. Pour installer Relais, recommencez depuis {install}.",
     "oauth_invalid_link": "Ce lien n'est pas valide. Demandez-en un nouveau à Relais dans votre messagerie : {{relais}} connect {word}.",
     "oauth_expired_link": "Ce lien a expiré (il sert pendant 10 minutes). Demandez-en un nouveau à Relais dans votre messagerie : {{relais}} connect {word}.",
     "oauth_used_link": "Ce lien a déjà servi. Demandez-en un nouveau à Relais dans votre messagerie : {{relais}} connect {word}.",
@@ -378,4 +390,31 @@ MESSAGES: dict[str, str] = {
     "dashboard_link": "Le tableau de bord : {link}",
     "dashboard_link_label": "ouvrez-le dans votre navigateur",
     "dashboard_no_public_url": "Le tableau de bord a besoin que PUBLIC_URL soit défini. Demandez à la personne qui gère Relais.",
+    "mydata_sent": "Voici un résumé de ce que Relais garde sur vous. Je vous ai envoyé le fichier complet, `{file}`, dans notre conversation privée.",
+    "mydata_not_sent": "Je n'ai pas pu vous envoyer le fichier pour l'instant. Téléchargez-le avec le bouton ci-dessous, ou réessayez `{{relais}} mydata` dans une minute.",
+    "mydata_not_sendable": "Cet espace de travail ne permet pas à Relais de vous envoyer des fichiers (un administrateur peut le changer). Téléchargez le fichier avec le bouton ci-dessous.",
+    "mydata_download_lead": "Voici un résumé de ce que Relais garde sur vous. Téléchargez le fichier complet (JSON) avec le bouton ci-dessous : vous vous connectez d'abord, et vous seul pouvez obtenir votre fichier.",
+    "mydata_shares": "Partages",
+    "mydata_clicks": "Clics apportés par vos liens",
+    "mydata_links": "Liens personnels",
+    "mydata_not_for_me": "Réponses « Pas pour moi »",
+    "mydata_messages": "Messages que Relais vous a envoyés",
+    "mydata_suggestions": "Suggestions envoyées",
+    "mydata_connections": "Connexions aux réseaux",
+    "mydata_download": "Télécharger mes données",
+    "mydata_note": "Le fichier est au format JSON : votre profil et vos préférences, vos partages, les clics sur vos liens (quand, et s'ils ont compté : les visiteurs ne sont jamais identifiés), les messages que Relais vous a envoyés, vos suggestions et vos connexions (jamais leurs jetons). `{{relais}} forget-me` l'efface.",
+    "me_your_data": "Vos données",
+    "mydata_file_comment": "Tout ce que Relais garde sur vous, comme demandé avec `{{relais}} mydata` (JSON).",
+    # Effacement (`/relais forget-me`)
+    "forget_me_title": "**Effacer vos données de Relais ?**",
+    "forget_me_erased": "Effacés pour de bon : votre profil et vos préférences, vos comptes connectés (leur accès révoqué quand le réseau le permet), les clics sur vos liens personnels, vos réponses « Pas pour moi », vos suggestions et les messages que Relais garde pour vous.",
+    "forget_me_kept": "Gardés, sans votre nom : vos partages, comme des nombres anonymes dans les totaux de l'entreprise. Vos liens ouvrent toujours l'article mais ne comptent plus pour personne. Si vous utilisez Relais plus tard, vous repartez de zéro.",
+    "forget_me_confirm": "Effacer mes données",
+    "forget_me_cancel": "Annuler",
+    "forget_me_done": "Vos données sont effacées. Relais ne vous connaît plus : vos partages ne restent que comme des nombres anonymes.",
+    "forget_me_nothing": "Rien à effacer : Relais ne détient plus de données sur vous. Rien n'a été modifié.",
+    "forget_me_cancelled": "Rien n'a été effacé.",
+    "board_former_member": "un ancien membre",
+    "forget_me_expired": "Cette question a expiré : rien n'a été effacé. Envoyez de nouveau `{{relais}} forget-me` pour qu'elle vous soit reposée.",
+    "stats_erased": "{count} membre(s) ont effacé leurs données : leurs partages sont comptés anonymement.",
 }

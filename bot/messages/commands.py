@@ -147,7 +147,11 @@ def undelivered_line(lang: str, items: Sequence[Undelivered]) -> Inline | None:
     return Joined(("⚠️ ", text(lang, "stats_not_delivered", items=listed)))
 
 
-def stats(lang: str, found: PostStats, *, title: Text, refused: Sequence[Undelivered]) -> Message:
+def stats(
+    lang: str, found: PostStats, *, title: Text, refused: Sequence[Undelivered], erased: int = 0
+) -> Message:
+    """A post's or the period's figures; `erased`: how many members erased their data (a count, never
+    who: their shares are in the figures, anonymous)."""
     said = text(
         lang,
         "stats_line",
@@ -168,7 +172,10 @@ def stats(lang: str, found: PostStats, *, title: Text, refused: Sequence[Undeliv
     else:
         top = text(lang, "stats_no_sharers")
     not_delivered = undelivered_line(lang, refused)
-    return paragraph(lines(title, said, top, *([not_delivered] if not_delivered is not None else [])))
+    extra = [not_delivered] if not_delivered is not None else []
+    if erased:
+        extra.append(text(lang, "stats_erased", count=erased))
+    return paragraph(lines(title, said, top, *extra))
 
 
 def day_name(lang: str, day: int) -> Text:

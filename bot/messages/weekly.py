@@ -23,6 +23,7 @@ from bot.messages.model import (
     text,
 )
 from bot.messages.post import post_card
+from bot.services.erasure import is_erased_id
 from bot.services.posts import PostCard
 
 BAR_WIDTH: Final = 10
@@ -49,10 +50,14 @@ def nudge(payload: Mapping[str, Any]) -> Message:
     return Message(intro, tuple(parts))
 
 
-def _name(entry: Mapping[str, Any]) -> Inline:
+def _name(entry: Mapping[str, Any], lang: str) -> Inline:
     """The display name: no mention unless there is no name (a leaderboard should not ping ten people
-    every week)."""
-    return str(entry.get("name") or "") or Mention("member", str(entry["external_id"]))
+    every week). A board queued before someone erased their data names them by a placeholder
+    (`bot.services.erasure`): "a former member" instead."""
+    name, member = str(entry.get("name") or ""), str(entry["external_id"])
+    if is_erased_id(name) or is_erased_id(member):
+        return text(lang, "board_former_member")
+    return name or Mention("member", member)
 
 
 def bar(points: int, best: int) -> str:
@@ -71,7 +76,7 @@ def leaderboard(payload: Mapping[str, Any]) -> Message:
                 lang,
                 "board_line",
                 medal=MEDALS.get(int(entry["rank"]), f"{entry['rank']}."),
-                name=_name(entry),
+                name=_name(entry, lang),
                 bar=bar(int(entry["points"]), best),
                 points=int(entry["points"]),
             )
@@ -88,7 +93,7 @@ def leaderboard(payload: Mapping[str, Any]) -> Message:
                 text(
                     lang,
                     "board_climber",
-                    name=_name(entry),
+                    name=_name(entry, lang),
                     places=int(entry["previous_rank"]) - int(entry["rank"]),
                 )
                 for entry in climbers

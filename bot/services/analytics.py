@@ -5,11 +5,14 @@ Every figure is counted from the rows `relais export` writes, with the same rule
 - a **share** is a share row that counts (`scores.share_counts`: posted through the API, or counted by the
   member's personal link; the export's `counted` column), dated by its `created_at`;
 - a **click** is a counted click (`Click.counted`, the export's `counted`), dated by its `at`, of the
-  network, post and member of its tracked link;
+  network, post and member of its tracked link; a click row stands for `Click.clicks` of them (a link's
+  week of clicks once older than RELAIS_RETENTION_DAYS, `bot.services.retention`);
 - **share clicks** are share rows of any status: a member pressed a share button or opened their share
   link for one network (counted or not: pending, failed and undone ones too);
 - **members reached** by a post are the members a weekly nudge listing it was sent to (sent outbox rows
-  of kind `nudge`), each member once a week; a channel message reaches people Relais cannot count;
+  of kind `nudge`), each member once a week; a channel message reaches people Relais cannot count. The
+  weeks whose outbox rows RELAIS_RETENTION_DAYS deleted (`RetentionHorizon.deleted_before`) keep the
+  figures their aggregates hold: a rebuild never recounts them;
 - **participation** in a week is the members who shared at least once that week, out of the active
   members Relais knew by the end of that week (`Member.active`, created before the week ended);
 - the **"Not for me" rate** of a post is its "Not for me" answers out of those answers plus its share
@@ -76,6 +79,7 @@ from models import (
     Network,
     OutboxState,
     Post,
+    RetentionHorizon,
     Share,
     TrackedLink,
     UTCDateTime,
@@ -360,10 +364,13 @@ async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | Non
     dialect = session.get_bind().dialect.name
     since = _start(first) if first is not None else datetime(1970, 1, 5, tzinfo=UTC)
     end = week_number(week_of(until)) + 1
+    kept = await _reach_kept_before(session, workspace_id)
     for table in (DashboardWeek, DashboardMemberWeek, DashboardSharersWeek, DashboardReachWeek):
         where = [table.workspace_id == workspace_id]
         if first is not None:
             where.append(table.week >= first)
+        if table is DashboardReachWeek and kept is not None:
+            where.append(table.week >= kept)
         await session.execute(delete(table).where(*where))
 
     everything = Scope(workspace_id, 1, since)  # no network, channel or post
@@ -401,7 +408,8 @@ async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | Non
     )  # fmt: skip
     await session.execute(
         upsert(DashboardWeek, week_keys,
-               select(ws, click_week, TrackedLink.post_id, TrackedLink.network, zero, zero, func.count())
+               select(ws, click_week, TrackedLink.post_id, TrackedLink.network, zero, zero,
+                      func.sum(Click.clicks))
                .select_from(Click).join(TrackedLink, TrackedLink.id == Click.link_id)
                .where(*counted_clicks).group_by(click_week, TrackedLink.post_id, TrackedLink.network),
                ("clicks",))
@@ -420,7 +428,7 @@ async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | Non
     )
     member_clicks = (
         select(click_week.label("week"), TrackedLink.post_id, TrackedLink.member_id, TrackedLink.network,
-               func.count().label("n"))
+               func.sum(Click.clicks).label("n"))
         .select_from(Click)
         .join(TrackedLink, TrackedLink.id == Click.link_id)
         .where(*counted_clicks)
@@ -455,7 +463,20 @@ async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | Non
                select(ws, member.channel, no_channel, member.week, func.count(distinct(member.member_id)))
                .where(*built).group_by(member.channel, member.week))
     )  # fmt: skip
-    await session.execute(_reach_sql(dialect, insert_into=True), _reach_params(workspace_id, since, until))
+    reached_since = max(since, _start(kept)) if kept is not None else since
+    await session.execute(
+        _reach_sql(dialect, insert_into=True), _reach_params(workspace_id, reached_since, until)
+    )
+
+
+async def _reach_kept_before(session: AsyncSession, workspace_id: int) -> int | None:
+    """The first week whose sent nudges are all still there (None: every week's are): the members reached
+    of the weeks before it are kept as the aggregates hold them (`RetentionHorizon.deleted_before`, a
+    Monday, deleted finished outbox rows stamped before it)."""
+    deleted_before = await session.scalar(
+        select(RetentionHorizon.deleted_before).where(RetentionHorizon.workspace_id == workspace_id)
+    )
+    return None if deleted_before is None else week_number(week_of(deleted_before))
 
 
 def _week_of_start(at: datetime) -> int:
@@ -670,17 +691,28 @@ async def advocates(
     the recent weeks who could still overtake them: a member outside the settled top has at most the
     shares of its last one, so only recent shares can lift them (their settled sums are then looked up
     by member, through the table's member index). The result is the same as summing every member."""
+    # Erased members are named nowhere: left out before the top is cut, so that it still holds `limit`.
+    erased = set(
+        await session.scalars(
+            select(Member.id).where(Member.workspace_id == scope.workspace_id, Member.erased_at.is_not(None))
+        )
+    )
     recent_shares: dict[int, int] = {}
     recent_clicks: dict[int, int] = {}
     for _, _, member_id, _, _, shared in split.recent.shares:
-        _add(recent_shares, [(member_id, shared)])
-    _add(recent_clicks, ((member_id, count) for _, _, member_id, _, count in split.recent.clicks))
+        if member_id not in erased:
+            _add(recent_shares, [(member_id, shared)])
+    _add(
+        recent_clicks,
+        ((member_id, count) for _, _, member_id, _, count in split.recent.clicks if member_id not in erased),
+    )
     summed_shares = func.sum(DashboardMemberWeek.shares)
     summed_clicks = func.sum(DashboardMemberWeek.clicks)
     settled = (
         select(DashboardMemberWeek.member_id, summed_shares, summed_clicks)
         .where(
             *_member_filters(scope),
+            *([DashboardMemberWeek.member_id.not_in(sorted(erased))] if erased else []),
             # The weeks written into the SQL (ints of ours): with parameters, PostgreSQL soon reuses one
             # generic plan for every period, and a year's then took three times as long.
             DashboardMemberWeek.week >= literal_column(str(int(scope.first_week)), Integer),
@@ -731,7 +763,9 @@ async def advocates(
     for start in range(0, len(chosen), 10_000):
         for member_id, name, external in await session.execute(
             select(Member.id, Member.display_name, Member.external_id).where(
-                Member.workspace_id == scope.workspace_id, Member.id.in_(chosen[start : start + 10_000])
+                Member.workspace_id == scope.workspace_id,
+                Member.id.in_(chosen[start : start + 10_000]),
+                Member.erased_at.is_(None),  # an erased member is named nowhere: left out
             )
         ):
             names[member_id] = (name, external)
@@ -781,7 +815,13 @@ async def _recent(session: AsyncSession, scope: Scope, since: datetime) -> Recen
     )  # fmt: skip
     click_week = _week_sql(Click.at, dialect)
     clicks = await session.execute(
-        select(click_week, TrackedLink.post_id, TrackedLink.member_id, TrackedLink.network, func.count())
+        select(
+            click_week,
+            TrackedLink.post_id,
+            TrackedLink.member_id,
+            TrackedLink.network,
+            func.sum(Click.clicks),
+        )
         .select_from(Click)
         .join(TrackedLink, TrackedLink.id == Click.link_id)
         .where(*_click_filters(scope, since, scope.until))

@@ -55,9 +55,14 @@ class Written:
         return found is not None and found[0] == digest and found[1] > self._monotonic()
 
     def knows(self, key: Key) -> bool:
-        """Whether a reference for `key` is stored (references are never deleted), as far as seen lately."""
+        """Whether a reference for `key` is stored (deleted only when its member is erased), as far as
+        seen lately."""
         found = self._digests.get(key)
         return found is not None and found[1] > self._monotonic()
+
+    def forget(self, key: Key) -> None:
+        """`key`'s reference was deleted (its member erased): the next one is written again."""
+        self._digests.pop(key, None)
 
     def keep(self, written: dict[Key, bytes]) -> None:
         until = self._monotonic() + self._ttl
@@ -78,6 +83,13 @@ def written(session: AsyncSession) -> Written:
     if found is None:
         found = _written[engine] = Written()
     return found
+
+
+def forget(session: AsyncSession, *, workspace_id: int, key: str) -> None:
+    """This process forgets that it wrote `key`'s reference (deleted in `session`: an erased member), so
+    that the next activity of that person stores theirs again. Another process learns within
+    `WRITTEN_TTL_SECONDS`."""
+    written(session).forget((workspace_id, key))
 
 
 @event.listens_for(Session, "after_commit")

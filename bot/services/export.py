@@ -10,11 +10,11 @@ import csv
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC as UTC_ZONE
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import IO, Any, Final
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, case, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.scores import share_counts
@@ -32,11 +32,17 @@ def _labelled(**columns: Any) -> tuple[Any, ...]:
     return tuple(column.label(name) for name, column in columns.items())
 
 
+# What stands for a member who erased their data (`bot.services.erasure`): the same fixed word for all of
+# them, so that their rows still count but tell nobody apart.
+ERASED_MEMBER: Final = "erased"
+_member = case((Member.erased_at.is_not(None), literal(ERASED_MEMBER)), else_=Member.external_id)
+
+
 _SELECTS: Final[dict[ExportKind, tuple[Any, ...]]] = {
     ExportKind.SHARES: _labelled(
         post_id=Share.post_id,
         url=Post.url,
-        member=Member.external_id,
+        member=_member,
         platform=Workspace.platform,
         workspace=Workspace.external_id,
         network=Share.network,
@@ -57,22 +63,25 @@ _SELECTS: Final[dict[ExportKind, tuple[Any, ...]]] = {
         expires_at=Post.expires_at,
         channels=Post.channels,
         networks=Post.networks,
-        created_by=Member.external_id,
+        created_by=_member,
         platform=Workspace.platform,
         workspace=Workspace.external_id,
         created_at=Post.created_at,
     ),
     ExportKind.CLICKS: _labelled(
         post_id=TrackedLink.post_id,
-        member=Member.external_id,
+        member=_member,
         network=TrackedLink.network,
         at=Click.at,
         counted=Click.counted,
         platform=Workspace.platform,
         workspace=Workspace.external_id,
+        # How many clicks the row stands for: 1, or a link's week of clicks once older than
+        # RELAIS_RETENTION_DAYS (`at` then the week's start; `bot.services.retention`).
+        clicks=Click.clicks,
     ),
     ExportKind.MEMBERS: _labelled(
-        member=Member.external_id,
+        member=_member,
         platform=Workspace.platform,
         workspace=Workspace.external_id,
         name=Member.display_name,
@@ -120,7 +129,15 @@ def _clicks(since: datetime | None) -> Select[Any]:
         .join(Workspace, Workspace.id == Click.workspace_id)
         .order_by(Click.id)
     )
-    return query.where(Click.at >= since) if since else query
+    if since is None:
+        return query
+    # A week's folded row (`bot.services.retention`, no hour) is dated at its Monday (or the 1st of January):
+    # from a day within the week on, it is exported whole rather than left out.
+    day = since.date()
+    week = datetime.combine(
+        max(day - timedelta(days=day.weekday()), date(day.year, 1, 1)), time.min, UTC_ZONE
+    )
+    return query.where(or_(Click.at >= since, Click.hour.is_(None) & Click.counted & (Click.at >= week)))
 
 
 def _members(since: datetime | None) -> Select[Any]:

@@ -71,6 +71,7 @@ class _Row:
     name: str | None
     language: Language
     active: bool
+    erased: bool = False  # an erased member's: in the totals, never on the board
 
 
 async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, end: datetime) -> list[_Row]:
@@ -87,7 +88,7 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
         Share.created_at < end,
     )
     per_link = (
-        select(Click.link_id, func.count().label("n"))
+        select(Click.link_id, func.sum(Click.clicks).label("n"))
         .where(Click.workspace_id == workspace_id, Click.counted.is_(True), Click.at >= start, Click.at < end)
         .group_by(Click.link_id)
         .subquery()
@@ -139,13 +140,19 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
     )
     # Who each participant is, in the same statement: no lookup of tens of thousands of ids after it.
     query = select(
-        *totals.c, Member.external_id, Member.display_name, Member.language, Member.locale, Member.active
+        *totals.c,
+        Member.external_id,
+        Member.display_name,
+        Member.language,
+        Member.locale,
+        Member.active,
+        Member.erased_at,
     ).join(Member, Member.id == totals.c.member_id)
     rows = []
     for found in await session.execute(query):
         member_id, points, share_count, click_count, first_at = found[:5]
         weeks = found[5 : 5 + STREAK_WEEKS]
-        external_id, name, chosen, locale, active = found[5 + STREAK_WEEKS :]
+        external_id, name, chosen, locale, active, erased_at = found[5 + STREAK_WEEKS :]
         streak = 0
         for week in weeks:
             if not week:
@@ -157,6 +164,7 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
             _Row(
                 member_id, int(points or 0) + bonus, share_count, int(click_count or 0), first_at, streak,
                 external_id, name, language_for(chosen=chosen, locale=locale), bool(active),
+                erased=erased_at is not None,
             )
         )  # fmt: skip
     return [row for row in rows if row.points > 0]
@@ -167,10 +175,14 @@ def _ranked(rows: list[_Row], end: datetime) -> list[_Row]:
 
 
 async def weekly_board(session: AsyncSession, *, workspace_id: int, end: datetime) -> Board:
-    """The board of the 7 days before `end`, with each participant's rank of the 7 days before that."""
+    """The board of the 7 days before `end`, with each participant's rank of the 7 days before that.
+    Members who erased their data count in the week's totals but are ranked nowhere (nobody to name)."""
     start = end - WEEK
-    this_week = _ranked(await _week_rows(session, workspace_id, start, end), end)
-    last_week = _ranked(await _week_rows(session, workspace_id, start - WEEK, start), start)
+    rows = await _week_rows(session, workspace_id, start, end)
+    this_week = _ranked([row for row in rows if not row.erased], end)
+    last_week = _ranked(
+        [row for row in await _week_rows(session, workspace_id, start - WEEK, start) if not row.erased], start
+    )
     previous = {row.member_id: rank for rank, row in enumerate(last_week, 1)}
     entries = tuple(
         Entry(
@@ -214,8 +226,8 @@ async def weekly_board(session: AsyncSession, *, workspace_id: int, end: datetim
         end=end,
         entries=entries,
         climbers=climbers,
-        shares=sum(e.shares for e in entries),
-        clicks=sum(e.clicks for e in entries),
+        shares=sum(row.shares for row in rows),
+        clicks=sum(row.clicks for row in rows),
         top_post_title=top_post[0] if top_post else None,
         top_post_url=top_post[1] if top_post else None,
         top_post_shares=int(top_post[2]) if top_post else 0,

@@ -3,7 +3,11 @@
 Clicks can only be counted through our own redirect (LinkedIn reports clicks for organisation posts
 only), and a click is a point on the leaderboard, so counting must resist whoever wants points:
 - a visitor is an address (an IPv6 /64), never the User-Agent, which the client chooses; it counts
-  once per link per UTC hour, enforced by a unique key so concurrent visits agree;
+  once per link per UTC hour, enforced by a unique key so concurrent visits agree. The address itself is
+  never stored: the click holds a keyed hash of it, keyed by a random salt of its UTC day and a secret of
+  the install kept outside the database (`DailySalts`); the salt is deleted once the day is over
+  (`bot.services.retention`), so that nobody can tell later, even with the database and every secret of
+  the install, whose visits they were;
 - link-preview robots, repeats and visits of a withdrawn post are not rows but counters per link and
   hour (`VisitTally`), so they cannot grow the database one row per request;
 - `VisitCounter` rate-limits per address and per link in process memory (`bot.ratelimit`): beyond the
@@ -26,7 +30,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -36,11 +40,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
 from bot.ratelimit import TokenBuckets
-from models import Click, Network, Post, PostState, TrackedLink, VisitTally
+from models import Click, Member, Network, Post, PostState, TrackedLink, VisitorSalt, VisitTally
 
 logger = logging.getLogger(__name__)
 
 CODE_BYTES: Final = 12  # 96 random bits, url-safe base64: 16 characters
+SALT_BYTES: Final = 32  # a day's salt of visitors' keys
 UTM_MEDIUM: Final = "employee_advocacy"
 
 # Rate limits of `/r/<code>` (capacity, tokens per second), per web process. A person opens a link a
@@ -62,6 +67,7 @@ REPEAT: Final = "repeat"
 WITHDRAWN: Final = "withdrawn"
 LIMITED: Final = "limited"
 UNCONFIRMED: Final = "unconfirmed"  # the database was slow or failed: may or may not be counted
+ERASED: Final = "erased"  # the link's member erased their data: it points to nobody, nothing is kept
 _TALLY_COLUMN: Final = {ROBOT: "robots", REPEAT: "repeats", WITHDRAWN: "withdrawn"}
 
 # Link-preview and indexing robots, by User-Agent. Matching is deliberately broad: a missed human click
@@ -197,9 +203,53 @@ def visitor_address(address: str | None) -> str:
 
 def visitor_key(secret: bytes, *, address: str | None) -> str:
     """A keyed hash standing for one visitor (their address, see `visitor_address`); the address itself
-    is never stored. Whoever calls this chooses the key: a key rotated every UTC day fits as it is,
-    since clicks are deduplicated within UTC hours, which never straddle midnight."""
+    is never stored. Whoever calls this chooses the key: a click's is its UTC day's key (`DailySalts`),
+    which fits since clicks are deduplicated within UTC hours, which never straddle midnight; the rate
+    limits' is a random key of the process (they live in its memory only)."""
     return hmac.new(secret, visitor_address(address).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def salt_of(session: AsyncSession, day: date) -> bytes:
+    """The salt of `day`'s visitor keys, made on first use: `INSERT … ON CONFLICT DO NOTHING` then read, so
+    that every web process agrees on it. Commits when it made one (a short transaction of its own)."""
+    found = await session.scalar(select(VisitorSalt.salt).where(VisitorSalt.day == day))
+    if found is not None:
+        return found
+    made = {"day": day, "salt": secrets.token_bytes(SALT_BYTES)}
+    await session.execute(insert_ignoring_conflicts(session, VisitorSalt.__table__, [made]))
+    await session.commit()
+    return (await session.scalars(select(VisitorSalt.salt).where(VisitorSalt.day == day))).one()
+
+
+def day_key(secret: bytes, salt: bytes) -> bytes:
+    """The key of one day's visitor keys: its salt (in the database) keyed by a secret of the install (never
+    in the database), so that a copy of the database alone cannot tell which address a key stands for, and
+    once the salt is deleted nobody can."""
+    return hmac.new(secret, b"relais-visitor-day:" + salt, hashlib.sha256).digest()
+
+
+class DailySalts:
+    """The current UTC day's key of visitors' keys (`day_key`), its salt read from the database once a day
+    per process and kept in memory (only that day's: an older one is forgotten as soon as a day has gone
+    by). The retention job makes each day's salt ahead of time, so that midnight is only a read."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, secret: bytes) -> None:
+        self._sessions = sessions
+        self._secret = secret
+        self._day: date | None = None
+        self._key = b""
+        self._lock = asyncio.Lock()
+
+    async def key(self, at: datetime) -> bytes:
+        """The key of the UTC day `at` falls in. Call it holding no connection: on a new day it takes one."""
+        day = at.astimezone(UTC).date()
+        if day != self._day:
+            async with self._lock:  # one look-up per process when the day turns, not one per visit
+                if day != self._day:
+                    async with self._sessions() as session:
+                        salt = await salt_of(session, day)
+                    self._day, self._key = day, day_key(self._secret, salt)
+        return self._key
 
 
 def hour_of(at: datetime) -> datetime:
@@ -234,6 +284,7 @@ class LinkTarget:
     workspace_id: int
     location: str
     withdrawn: bool
+    erased: bool = False  # its member erased their data (`bot.services.erasure`)
 
 
 async def _target(session: AsyncSession, code: str) -> LinkTarget | None:
@@ -248,16 +299,20 @@ async def _target(session: AsyncSession, code: str) -> LinkTarget | None:
                 TrackedLink.network,
                 Post.url,
                 Post.state,
+                Member.erased_at,
             )
             .join(Post, Post.id == TrackedLink.post_id)
+            .join(Member, Member.id == TrackedLink.member_id)
             .where(TrackedLink.code == code)
         )
     ).first()
     if found is None:
         return None
-    link_id, workspace_id, post_id, network, url, state = found
+    link_id, workspace_id, post_id, network, url, state, erased_at = found
     location = destination_url(url, network=network.value, post_id=post_id)
-    return LinkTarget(link_id, workspace_id, location, withdrawn=state is PostState.CANCELLED)
+    return LinkTarget(
+        link_id, workspace_id, location, withdrawn=state is PostState.CANCELLED, erased=erased_at is not None
+    )
 
 
 async def record_visit(
@@ -267,6 +322,8 @@ async def record_visit(
     One statement either way (plus one for a repeat); the caller commits."""
     hour = hour_of(now)
     reason: str | None
+    if target.erased:
+        return ERASED  # neither a click nor a tally: nothing about that person is kept any more
     if is_crawler(user_agent):
         reason = ROBOT
     elif target.withdrawn:
@@ -320,11 +377,12 @@ class VisitCounter:
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        secret: bytes,
+        salts: DailySalts,
         now: Callable[[], datetime],
     ) -> None:
         self._sessions = sessions
-        self._secret = secret
+        self._salts = salts
+        self._limit_key = secrets.token_bytes(SALT_BYTES)  # the rate limits' (memory only)
         self._now = now
         self._count_by_address = TokenBuckets(capacity=COUNT_PER_ADDRESS[0], per_second=COUNT_PER_ADDRESS[1])
         self._count_by_link = TokenBuckets(capacity=COUNT_PER_LINK[0], per_second=COUNT_PER_LINK[1])
@@ -342,18 +400,18 @@ class VisitCounter:
         """Count (or not) a visit of `code` from `address`; None for an unknown code."""
         now = self._now()
         seconds = now.timestamp()
-        visitor = visitor_key(self._secret, address=address)
+        limited = visitor_key(self._limit_key, address=address)
         known = self._known.get(code)
-        if self._count_by_address.take(visitor, seconds) > 0.0:
+        if self._count_by_address.take(limited, seconds) > 0.0:
             if known is not None:
                 return self._limited_visit(known, seconds)
-            wait = self._lookups_by_address.take(visitor, seconds)
+            wait = self._lookups_by_address.take(limited, seconds)
             if wait > 0.0:
                 return Refused(status=429, retry_after=max(1, math.ceil(wait)))
             return await self._bounded(code, self._look_up(code, seconds))
         if known is not None and self._count_by_link.take(code, seconds) > 0.0:
             return self._limited_visit(known, seconds)
-        return await self._bounded(code, self._count(code, known, now, visitor, user_agent))
+        return await self._bounded(code, self._count(code, known, now, address, user_agent))
 
     async def _look_up(self, code: str, seconds: float) -> Visit | None:
         """Where `code` leads, without counting (one read)."""
@@ -365,9 +423,12 @@ class VisitCounter:
         return self._limited_visit(target.location, seconds)
 
     async def _count(
-        self, code: str, known: str | None, now: datetime, visitor: str, user_agent: str | None
+        self, code: str, known: str | None, now: datetime, address: str | None, user_agent: str | None
     ) -> Visit | None:
         seconds = now.timestamp()
+        # Before the session: on a new day the salt takes a connection of its own, and a visit holding one
+        # while waiting for another could starve the pool under load.
+        visitor = visitor_key(await self._salts.key(now), address=address)
         async with self._sessions() as session:
             target = await _target(session, code)
             if target is None:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Select, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import user_id_key
@@ -62,6 +62,12 @@ async def ensure_workspace(
         await session.execute(insert_ignoring_conflicts(session, Workspace.__table__, [row]))
         workspace = (await session.scalars(query)).one()
     return workspace
+
+
+def served_workspaces() -> Select[int]:
+    """The ids of the workspaces Relais serves: not those the Slack app was uninstalled from (their
+    scheduled work waits for a reinstall rather than piling up)."""
+    return select(Workspace.id).where(Workspace.uninstalled_at.is_(None))
 
 
 async def find_workspace(session: AsyncSession, *, platform: str, external_id: str) -> Workspace | None:
@@ -137,6 +143,40 @@ async def look_up_id(
             exc_info=logger.isEnabledFor(logging.DEBUG),
         )
         return LOOKUP_FAILED
+
+
+async def hold_live(session: AsyncSession, members: Collection[tuple[int, int]]) -> set[int]:
+    """Of `members` ((workspace id, member id) pairs), the ids of those not erased, each held against an
+    erasure (`bot.services.erasure`) until the transaction ends, in one statement: a write that follows
+    in the same transaction can then never land on a row an erasure cleared meanwhile. On PostgreSQL the
+    rows are locked `FOR SHARE` (an erasure's claim waits for the commit; one that committed first is
+    seen); on SQLite the transaction is begun `IMMEDIATE` first when none is open (it takes the
+    database's write lock, which the erasure's claim needs too), so that the check runs inside it. Nothing
+    is written."""
+    if not members:
+        return set()
+    wanted = set(members)
+    query = select(Member.workspace_id, Member.id).where(
+        Member.workspace_id.in_(sorted({workspace_id for workspace_id, _ in wanted})),
+        Member.id.in_(sorted({member_id for _, member_id in wanted})),
+        Member.erased_at.is_(None),
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(read=True)
+    else:
+        await _begin_immediate(session)
+    found = await session.execute(query)
+    return {member_id for workspace_id, member_id in found if (workspace_id, member_id) in wanted}
+
+
+async def _begin_immediate(session: AsyncSession) -> None:
+    """SQLite: begin the session's transaction as a writer (Python's sqlite3 would begin it only at the
+    first write), unless one is open already (it then holds the lock, or fails at its first write if
+    another writer committed since its snapshot: never writes over it)."""
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection  # aiosqlite's
+    if driver is not None and not driver.in_transaction:
+        await session.execute(text("BEGIN IMMEDIATE"))
 
 
 def apply_profile(member: Member, profile: Profile | LookupFailed | None, *, now: datetime) -> Member:

@@ -21,11 +21,11 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
@@ -58,6 +58,9 @@ SLOT_ATTEMPTS: Final = 5
 IDLE_SECONDS: Final = 5.0
 # ... and with something due that it could not take (another drainer's), waits this little.
 MIN_WAIT_SECONDS: Final = 0.02
+# While a drain's lanes run, it looks this often for workspaces newly due, each given its own lane
+# (`_in_lanes`): the longest a channel push waits behind another workspace's round.
+LOOK_AGAIN_SECONDS: Final = 1.0
 # The `outbox_pacing` key of a workspace's own pace (`WorkspacePace`): no platform id is "*" (Slack's are
 # letters and digits, Teams' `19:…`, `29:…`, `a:…` or an Entra object id).
 WORKSPACE_KEY: Final = "*"
@@ -143,6 +146,23 @@ async def cancel_pending(session: AsyncSession, *, workspace_id: int, dedupe_pre
 Notifiers = Mapping[str, Notifier]  # by platform name (`Workspace.platform`)
 
 
+async def destinations_of(session: AsyncSession, *, workspace_id: int, member: str) -> set[str]:
+    """Every destination that is `member`'s alone: their id, and the private chats the platform said
+    their messages landed in (`Delivered.channel`, kept in `result`: Slack's DM `D…`), where edits of
+    those messages are addressed (`bot.services.shared_marks`)."""
+    results = await session.scalars(
+        select(OutboxMessage.result).where(
+            OutboxMessage.workspace_id == workspace_id,
+            OutboxMessage.destination == member,
+            OutboxMessage.result.is_not(None),
+        )
+    )
+    landed = {
+        str(result["channel"]) for result in results if isinstance(result, dict) and result.get("channel")
+    }
+    return {member, *landed}
+
+
 async def drain(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -155,10 +175,14 @@ async def drain(
     jitter: Jitter = random.random,
     stop: asyncio.Event | None = None,
 ) -> int:
-    """Send every due pending chat message (up to `limit`): every kind but `skip_kinds` (by default the
-    work rows that are not chat messages); returns how many were sent. Each goes through the notifier of
-    its workspace's platform; the rows of a platform without one here are left waiting (a process that
-    serves only Slack never takes a Teams workspace's messages).
+    """Send every due pending chat message (up to `limit` per workspace): every kind but `skip_kinds` (by
+    default the work rows that are not chat messages); returns how many were sent. Each goes through the
+    notifier of its workspace's platform; the rows of a platform without one here are left waiting (a
+    process that serves only Slack never takes a Teams workspace's messages).
+
+    Each workspace is drained in its own lane (`_in_lanes`), side by side: one workspace's big round
+    never holds another's channel push behind it, nor behind its own pace (a workspace-wide cap is
+    waited for by sleeping, in its lane only). Within a workspace, messages go oldest due first.
 
     Each row is claimed (pending → sending) in its own short transaction before the network call, so
     two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`. Each
@@ -172,15 +196,10 @@ async def drain(
         return 0
     await recover_stale(sessions, now(), skip_kinds=skip_kinds)
     platform_of: dict[int, str] = {}
-    sent = 0
-    for _ in range(limit):
-        if stop is not None and stop.is_set():
-            break
-        message = await claim_next(sessions, now(), skip_kinds=skip_kinds, platforms=served)
-        if message is None:
-            break
+
+    async def send_one(message: OutboxMessage) -> bool:
         if before_send is not None and not await _still_wanted(sessions, message, before_send, now()):
-            continue
+            return False
         notifier = notifiers[await _platform(sessions, message.workspace_id, platform_of)]
         wait_until = await take_slot(
             sessions,
@@ -193,13 +212,13 @@ async def drain(
             # The platform takes only so many messages per destination (Slack: about one a second per
             # channel, in short bursts): this one waits.
             await _defer(sessions, message, wait_until, now())
-            continue
+            return False
         outcome = await _delivered_before(notifier, message) if message.last_error == INTERRUPTED else None
         if outcome is not None and not outcome.ok:
             # The platform cannot be asked yet (Slack: one look at a history a minute): ask again later,
             # still interrupted, rather than send what may be there already.
             await _defer(sessions, message, now() + timedelta(seconds=outcome.retry_after or 60), now())
-            continue
+            return False
         if outcome is None:
             try:
                 outcome = await notifier.send(
@@ -218,8 +237,85 @@ async def drain(
             if after_send is not None:
                 await after_send(session, row, outcome, recorded_at)
             await session.commit()
-        sent += outcome.ok
-    return sent
+        return outcome.ok
+
+    async def lane(workspace_id: int) -> int:
+        sent = 0
+        for _ in range(limit):
+            if stop is not None and stop.is_set():
+                break
+            message = await claim_next(
+                sessions, now(), skip_kinds=skip_kinds, platforms=served, workspace_id=workspace_id
+            )
+            if message is None:
+                break
+            sent += await send_one(message)
+        return sent
+
+    return await _in_lanes(lane, sessions, now=now, skip_kinds=skip_kinds, platforms=served, stop=stop)
+
+
+async def _in_lanes(
+    lane: Callable[[int], Coroutine[Any, Any, int]],
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    now: Callable[[], datetime],
+    skip_kinds: Collection[str],
+    platforms: Collection[str],
+    stop: asyncio.Event | None,
+) -> int:
+    """Run `lane` once for each workspace with messages due, all at once; returns the sum of what they
+    return. While some run, it looks again every `LOOK_AGAIN_SECONDS` (and whenever one ends) for
+    workspaces newly due, and gives each its lane at once: a channel push enqueued while another
+    workspace's round of thousands is going out waits no longer than that look. A workspace gets one lane
+    a pass (what it has beyond `limit` waits for the next), so the pass ends when every lane has."""
+    lanes: dict[int, asyncio.Task[int]] = {}
+    looking = True
+    try:
+        while True:
+            if looking and (stop is None or not stop.is_set()):
+                try:
+                    due = await due_workspaces(sessions, now(), skip_kinds=skip_kinds, platforms=platforms)
+                except Exception:
+                    if not lanes:
+                        raise
+                    # The lanes running finish their sends (a send cut short would be sent again later).
+                    logger.exception("looking for workspaces with messages due failed; not looking again")
+                    looking, due = False, []
+                for workspace_id in due:
+                    if workspace_id not in lanes:
+                        lanes[workspace_id] = asyncio.create_task(lane(workspace_id))
+            running = [task for task in lanes.values() if not task.done()]
+            if not running:
+                break
+            await asyncio.wait(running, timeout=LOOK_AGAIN_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in lanes.values():
+            task.cancel()  # only those still running (cancelled with the drain itself)
+    return sum(task.result() for task in lanes.values())
+
+
+async def due_workspaces(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    *,
+    skip_kinds: Collection[str],
+    platforms: Collection[str],
+) -> list[int]:
+    """The workspaces (of `platforms`) with a pending chat message due at `now`."""
+    async with sessions() as session:
+        found = await session.scalars(
+            select(OutboxMessage.workspace_id)
+            .where(
+                OutboxMessage.state == OutboxState.PENDING,
+                OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.kind.not_in(skip_kinds),
+                of_platforms(platforms),
+            )
+            .distinct()
+            .order_by(OutboxMessage.workspace_id)
+        )
+        return list(found.all())
 
 
 async def keep_draining(
@@ -296,9 +392,14 @@ def served_platforms(notifiers: Notifiers) -> list[str]:
     return sorted(notifiers)
 
 
-def of_platforms(platforms: Collection[str]) -> Any:
-    """A condition on outbox rows: their workspace is on one of `platforms`."""
-    return OutboxMessage.workspace_id.in_(select(Workspace.id).where(Workspace.platform.in_(platforms)))
+def of_platforms(platforms: Collection[str], *, workspace_id: int | None = None) -> Any:
+    """A condition on outbox rows: their workspace is on one of `platforms`, and the app is still
+    installed there (an uninstalled Slack workspace's messages wait for a reinstall). With
+    `workspace_id`, the rows asked for are that workspace's, and only its row is looked at."""
+    installed = (Workspace.platform.in_(platforms)) & Workspace.uninstalled_at.is_(None)
+    if workspace_id is not None:
+        return exists().where(Workspace.id == workspace_id, installed)
+    return OutboxMessage.workspace_id.in_(select(Workspace.id).where(installed))
 
 
 async def _platform(
@@ -476,10 +577,12 @@ async def claim_next(
     skip_kinds: Collection[str] = (),
     message_id: int | None = None,
     platforms: Collection[str] | None = None,
+    workspace_id: int | None = None,
 ) -> OutboxMessage | None:
     """Claim the next due pending message (of `kinds` if given, not of `skip_kinds`, of a workspace on
-    one of `platforms` if given; or exactly `message_id`, due or not): it moves to `sending` and its
-    attempts count up. None if there is none or another drainer took it first."""
+    one of `platforms` if given, of `workspace_id` if given; or exactly `message_id`, due or not): it
+    moves to `sending` and its attempts count up. None if there is none or another drainer took it
+    first."""
     async with sessions() as session:
         query = select(OutboxMessage).where(OutboxMessage.state == OutboxState.PENDING)
         if message_id is not None:
@@ -490,7 +593,13 @@ async def claim_next(
             query = query.where(OutboxMessage.kind.in_(kinds))
         if skip_kinds:
             query = query.where(OutboxMessage.kind.not_in(skip_kinds))
-        if platforms is not None:
+        if workspace_id is not None:
+            # One workspace's (a drain lane's): its platform and installation asked of its own row, so
+            # that the claim walks that workspace's due messages only (their index), not every one's.
+            query = query.where(OutboxMessage.workspace_id == workspace_id)
+            if platforms is not None:
+                query = query.where(of_platforms(platforms, workspace_id=workspace_id))
+        elif platforms is not None:
             query = query.where(of_platforms(platforms))
         query = query.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(1)
         if session.get_bind().dialect.name == "postgresql":

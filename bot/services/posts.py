@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import insert_ignoring_conflicts
 from bot.i18n import language_for
 from bot.notifier import Delivered
-from bot.services import outbox, posting, progress
+from bot.services import members, outbox, posting, progress
 from bot.services.inputs import has_control_characters
 from bot.services.preview import Preview
 from bot.services.when import EXPIRY_HORIZON, HORIZON
@@ -468,7 +468,11 @@ async def publish_due(
     due = await session.execute(
         select(Post.id, Post.workspace_id, Member.locale, Member.language)
         .outerjoin(Member, Member.id == Post.created_by_id)
-        .where(Post.state == PostState.SCHEDULED, Post.publish_at <= now)
+        .where(
+            Post.state == PostState.SCHEDULED,
+            Post.publish_at <= now,
+            Post.workspace_id.in_(members.served_workspaces()),
+        )
         .order_by(Post.publish_at, Post.id)
     )
     published = []
@@ -492,7 +496,10 @@ async def expire_due(session: AsyncSession, *, now: datetime, queued_at: datetim
     at = queued_at or now
     due = await session.scalars(
         select(Post).where(
-            Post.state == PostState.PUBLISHED, Post.expires_at.is_not(None), Post.expires_at <= now
+            Post.state == PostState.PUBLISHED,
+            Post.expires_at.is_not(None),
+            Post.expires_at <= now,
+            Post.workspace_id.in_(members.served_workspaces()),
         )
     )
     expired = []

@@ -2,7 +2,8 @@
 
 Points: a share posted through the network's API 10, a share through the personal link (intent) 3,
 each counted click the member's links brought 1, at most `CLICK_CAP` per link per week (so one viral
-link does not make the board meaningless). Aggregates are computed in SQL, per workspace.
+link does not make the board meaningless). Aggregates are computed in SQL, per workspace. Clicks are
+added up by `Click.clicks` (old ones are folded into weekly rows per link, `bot.services.retention`).
 
 A member's rank among everyone's all-time points (`member_stats`, what `/relais me`, the App Home and
 `/me` show) is read from a snapshot of everyone's points (`models.SettledPoints`) corrected by the exact
@@ -70,9 +71,10 @@ def share_points() -> ColumnElement[int]:
 
 
 def _week(column: Any, dialect: str) -> ColumnElement[str]:
-    """The ISO-ish week a timestamp falls in, as text, in each database's own dialect."""
+    """The ISO-ish UTC week a timestamp falls in, as text, in each database's own dialect (on PostgreSQL
+    in UTC whatever the session's TimeZone: a folded week's row is dated at its Monday 00:00 UTC)."""
     if dialect == "postgresql":
-        return func.to_char(column, "IYYY-IW")
+        return func.to_char(func.timezone("UTC", column), "IYYY-IW")
     return func.strftime("%Y-%W", column)
 
 
@@ -83,7 +85,7 @@ def _points_rows(
     points, and each link's capped clicks of one week; of the shares and clicks dated from `since`, of
     `members` only if given (at most `IN_LIST_MAX`)."""
     shares = select(Share.member_id.label("member_id"), share_points().label("points")).where(share_counts())
-    weekly = select(Click.link_id, func.count().label("n")).where(Click.counted.is_(True))
+    weekly = select(Click.link_id, func.sum(Click.clicks).label("n")).where(Click.counted.is_(True))
     if members is None:
         shares = shares.where(Share.workspace_id == workspace_id)
         weekly = weekly.where(Click.workspace_id == workspace_id)
@@ -163,7 +165,8 @@ async def _snapshot(session: AsyncSession, workspace_id: int, now: datetime) -> 
         )
         return found or now
     summed = _summed(workspace_id, session.get_bind().dialect.name).subquery()
-    everyone = select(literal(workspace_id), *summed.c).where(summed.c[1] > 0)
+    erased = select(Member.id).where(Member.workspace_id == workspace_id, Member.erased_at.is_not(None))
+    everyone = select(literal(workspace_id), *summed.c).where(summed.c[1] > 0, summed.c[0].not_in(erased))
     await session.execute(
         insert(SettledPoints).from_select(["workspace_id", "member_id", "points"], everyone)
     )
@@ -172,9 +175,15 @@ async def _snapshot(session: AsyncSession, workspace_id: int, now: datetime) -> 
 
 async def _changed_since(session: AsyncSession, workspace_id: int, as_of: datetime) -> set[int]:
     """Members whose points may have changed since `as_of` (less `LATE_COMMIT`): a share of theirs made
-    or changed (`updated_at`), or a click on one of their links (both indexed by time)."""
+    or changed (`updated_at`), or a click on one of their links (both indexed by time). An erased member
+    is not one (`bot.services.erasure` stamps their shares, and deletes their snapshot row): they rank
+    nowhere, as on the board (their clicks are deleted)."""
     since = as_of - LATE_COMMIT
-    shares = select(Share.member_id).where(Share.workspace_id == workspace_id, Share.updated_at >= since)
+    shares = (
+        select(Share.member_id)
+        .join(Member, Member.id == Share.member_id)  # by primary key, for the few rows changed
+        .where(Share.workspace_id == workspace_id, Share.updated_at >= since, Member.erased_at.is_(None))
+    )
     clicks = (
         select(TrackedLink.member_id)
         .join(Click, Click.link_id == TrackedLink.id)
@@ -233,7 +242,7 @@ async def member_points(
     earned = [(at, int(value)) for at, value in await session.execute(shares)]
     week = _week(Click.at, dialect)
     weekly = (
-        select(func.min(Click.at).label("first"), func.count().label("n"))
+        select(func.min(Click.at).label("first"), func.sum(Click.clicks).label("n"))
         .join(TrackedLink, TrackedLink.id == Click.link_id)
         .where(
             Click.workspace_id == workspace_id,
@@ -312,7 +321,7 @@ async def member_stats(
         )
     ).one()
     clicks = await session.scalar(
-        select(func.count()).select_from(Click).where(_own_clicks([member_id]), Click.counted.is_(True))
+        select(func.sum(Click.clicks)).where(_own_clicks([member_id]), Click.counted.is_(True))
     )
     return MemberStats(
         shares_week=int(week or 0),
@@ -367,7 +376,7 @@ async def stats(
         )
     }
     clicks = await session.scalar(
-        select(func.count())
+        select(func.sum(Click.clicks))
         .select_from(Click)
         .join(TrackedLink, TrackedLink.id == Click.link_id)
         .where(*click_filter)
@@ -376,7 +385,7 @@ async def stats(
     top_rows = await session.execute(
         select(Member.display_name, Member.external_id, func.count().label("n"))
         .join(Share, Share.member_id == Member.id)
-        .where(*share_filter)
+        .where(*share_filter, Member.erased_at.is_(None))  # an erased member is named nowhere
         .group_by(Member.id, Member.display_name, Member.external_id)
         .order_by(func.count().desc(), Member.id)
         .limit(5)

@@ -22,9 +22,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,7 +35,7 @@ from bot.i18n import language_for
 from bot.services import shared_marks
 from bot.services.hotpath import MemberRef
 from bot.services.links import new_code
-from bot.services.members import Profile
+from bot.services.members import Profile, hold_live
 from bot.services.posts import rotate_caption
 from bot.services.shared_marks import NewShare
 from models import Dismissal, Member, Network, Post, PostState, Share, ShareStatus, TrackedLink
@@ -49,7 +49,10 @@ MAX_BATCH: Final = 500
 class ShareRecord:
     """A share to record. `member_id` None: the member is known only by their platform id (`member`),
     and the writer finds or creates their row in its batch; the caption is then their variant of
-    `captions` (the variant depends on the member's id)."""
+    `captions` (the variant depends on the member's id). The chat flows always give `member`: a
+    `member_id` this process remembered may name a row erased since (by another process too), and the
+    writer then treats the record as a first contact (`_named`); a record naming an erased row and no
+    platform id (a share link's) records nothing."""
 
     workspace_id: int
     member_id: int | None
@@ -143,6 +146,7 @@ class _Batch:
     profiles: dict[int, MemberRef] = field(default_factory=dict)
     withdrawn: set[tuple[int, int]] = field(default_factory=set)  # (workspace id, post id) not published
     links: dict[tuple[int, int, Network], str] = field(default_factory=dict)  # (member, post, network): code
+    erased: set[int] = field(default_factory=set)  # ids of erased members the batch's records named
 
 
 class ShareWriter:
@@ -247,6 +251,11 @@ class ShareWriter:
         wanted = [work for work in batch if isinstance(work, LinkRequest)]
         written = _Batch()
         async with self._sessions() as session:
+            written.erased = await _erased(session, [*records, *dismissals, *wanted])
+            if written.erased:
+                records = _kept([_named(r, written.erased) for r in records])
+                dismissals = _kept([_named(r, written.erased) for r in dismissals])
+                wanted = _kept([_named(r, written.erased) for r in wanted])
             first_contacts: list[Record] = [r for r in records if r.member_id is None]
             first_contacts += [r for r in dismissals if r.member_id is None]
             first_contacts += [r for r in wanted if r.member_id is None]
@@ -282,6 +291,11 @@ def _outcome(work: Work, written: _Batch, claimed: set[Claim]) -> Recorded | Lin
     records for its key to have created the row (double clicks in one batch: only one did)."""
     if isinstance(work, ProfileUpdate):
         return written.profiles.get(work.member_id)
+    work = _named(work, written.erased)
+    if work.member_id is None and work.member is None:
+        if isinstance(work, LinkRequest):
+            raise LookupError("a tracked link was asked for an erased member")
+        return Recorded(False)  # an erased member's share link: nothing recorded
     member = written.members.get((work.workspace_id, work.member or "")) if work.member_id is None else None
     if isinstance(work, LinkRequest):
         return LinkMade(
@@ -298,6 +312,31 @@ def _outcome(work: Work, written: _Batch, claimed: set[Claim]) -> Recorded | Lin
     first = key in written.created and key not in claimed
     claimed.add(key)
     return Recorded(first, member)
+
+
+R = TypeVar("R", bound=Record)
+
+
+async def _erased(session: AsyncSession, records: Sequence[Record]) -> set[int]:
+    """Which of the member ids the records name are erased members' (`bot.services.erasure`), the others
+    held against an erasure until the batch commits (`members.hold_live`: one statement for the batch,
+    the batch's first, by primary key), so that no process's memory of an erased member's row can
+    attach anything to it, even if the erasure commits while the batch is being written."""
+    named = {(r.workspace_id, r.member_id) for r in records if r.member_id is not None}
+    if not named:
+        return set()
+    live = await hold_live(session, named)
+    return {member_id for _, member_id in named if member_id not in live}
+
+
+def _named(record: R, erased: set[int]) -> R:
+    """`record` naming its member by platform id only when the row it names by id was erased."""
+    return replace(record, member_id=None) if record.member_id in erased else record
+
+
+def _kept(records: list[R]) -> list[R]:
+    """The records still naming someone (by id or by platform id)."""
+    return [r for r in records if r.member_id is not None or r.member is not None]
 
 
 def _member_id(record: Record, members: dict[tuple[int, str], MemberRef]) -> int:
@@ -490,6 +529,7 @@ _PROFILE_UPDATE = (
     .where(
         Member.id == bindparam("m_id"),
         Member.workspace_id == bindparam("m_workspace"),
+        Member.erased_at.is_(None),  # an erased member's row takes no profile again
         # An answer read before a newer one was written (another path, another process) is not
         # written over it: an admin removed in Slack must not become one again.
         or_(Member.admin_checked_at.is_(None), Member.admin_checked_at <= bindparam("m_at")),
@@ -532,7 +572,9 @@ async def _write_profiles(session: AsyncSession, updates: list[ProfileUpdate]) -
     written: dict[int, MemberRef] = {}
     for workspace_id, member_ids in by_workspace.items():
         rows = await session.execute(
-            select(*_MEMBER_COLUMNS).where(Member.workspace_id == workspace_id, Member.id.in_(member_ids))
+            select(*_MEMBER_COLUMNS).where(
+                Member.workspace_id == workspace_id, Member.id.in_(member_ids), Member.erased_at.is_(None)
+            )
         )
         written.update({row.id: _ref(row) for row in rows})
     return written

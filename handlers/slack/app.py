@@ -26,7 +26,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.core import Relais
 from handlers.slack.client import FittingWebClient
+from handlers.slack.installations import (
+    RelaisOAuthFlow,
+    installs_of,
+    not_installed_message,
+    oauth_settings,
+)
 from handlers.slack.listeners import register
+from handlers.slack.listeners.installs import register_installs
 
 logger = logging.getLogger(__name__)
 
@@ -34,17 +41,18 @@ WEB_API_TIMEOUT_SECONDS = 10
 
 
 def build_web_client(settings: Settings, *, rate_limit_retries: int = 2) -> AsyncWebClient:
-    """The one Web API client: `SLACK_API_URL` as base, retries on connection errors and on 429 (up to
+    """The one Web API client (with SLACK_BOT_TOKEN; with installs, the one each workspace's client
+    copies): `SLACK_API_URL` as base, retries on connection errors and on 429 (up to
     `rate_limit_retries` times, waiting for `Retry-After` with asyncio.sleep, never a blocking sleep);
     every message and view it sends is fitted to Slack's limits (`handlers.slack.client`). The clock's
     outbox notifier retries no 429 itself: the outbox puts the message back for `Retry-After` and sends
     the others meanwhile, where a retry in the client would hold the whole drain."""
-    assert settings.slack_bot_token is not None
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token is not None else None
     retry_handlers: list[AsyncRetryHandler] = [AsyncConnectionErrorRetryHandler(max_retry_count=1)]
     if rate_limit_retries > 0:
         retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
     return FittingWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
+        token=token,  # None with installs: each workspace's client gets its installation's token
         base_url=settings.slack_api_url,
         timeout=WEB_API_TIMEOUT_SECONDS,
         retry_handlers=retry_handlers,
@@ -55,6 +63,7 @@ def build_slack_app(settings: Settings, deps: Relais) -> AsyncApp:
     """Raises `ConfigError` (via `require_slack`) when the Slack credentials are incomplete."""
     settings.require_slack()
     assert settings.slack_signing_secret is not None
+    installs = installs_of(settings, deps.sessions, deps.clock.now) if settings.slack_installs else None
     with _hidden("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
         app = AsyncApp(
             client=build_web_client(settings),
@@ -62,8 +71,14 @@ def build_slack_app(settings: Settings, deps: Relais) -> AsyncApp:
             # Ack first, then work: listeners may run after the HTTP response (Slack's 3-second rule).
             process_before_response=False,
             logger=logging.getLogger("relais.slack"),
+            # Installs (SLACK_STATE_SECRET): each request's bot token from its workspace's installation.
+            oauth_flow=RelaisOAuthFlow(settings=oauth_settings(settings, installs)) if installs else None,
+            installation_store_bot_only=True if installs is not None else None,
+            user_facing_authorize_error_message=not_installed_message() if installs is not None else None,
         )
     register(app, deps)
+    if installs is not None:
+        register_installs(app, installs)
     return app
 
 

@@ -27,8 +27,9 @@ def is_channel_id(value: str) -> bool:
     return CHANNEL_ID.fullmatch(value) is not None
 
 
-async def resolve_channel(client: AsyncWebClient, word: str) -> str:
-    """The channel id a token stands for, checked with Slack; raises the core's `UnknownChannel`."""
+async def resolve_channel(client: AsyncWebClient, word: str, *, team_id: str | None = None) -> str:
+    """The channel id a token stands for, checked with Slack; raises the core's `UnknownChannel`.
+    `team_id`: the workspace to list, which an Enterprise Grid org-wide token needs."""
     match = CHANNEL_TOKEN.match(word)
     if match is None:
         raise UnknownChannel(word)
@@ -42,7 +43,11 @@ async def resolve_channel(client: AsyncWebClient, word: str) -> str:
     cursor: str | None = None
     while True:
         page = await client.conversations_list(
-            types="public_channel,private_channel", exclude_archived=True, limit=200, cursor=cursor
+            types="public_channel,private_channel",
+            exclude_archived=True,
+            limit=200,
+            cursor=cursor,
+            **({"team_id": team_id} if team_id else {}),
         )
         channels: list[dict[str, Any]] = page.get("channels", [])
         for channel in channels:

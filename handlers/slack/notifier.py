@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Final, Protocol
 
@@ -35,6 +35,7 @@ from bot.notifier import (
 from bot.services.posts import POST_KIND
 from handlers.slack.blocks import Blocks
 from handlers.slack.blocks.fit import fit_message
+from handlers.slack.files import delete_files
 from handlers.slack.render import render
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,19 @@ def workspace_rate(per_minute: int) -> RatePolicy:
     spread, in bursts of one second's worth at most (Slack's `Retry-After` is in whole seconds: a burst
     no bigger than a second's refill is never refused for having come at once)."""
     return RatePolicy(interval=timedelta(minutes=1) / per_minute, burst=max(per_minute // 60, 1))
+
+
+# With installs, a workspace the app is no longer installed in (its messages wait for a reinstall).
+INSTALL_REMEDY: Final = (
+    "The app is no longer installed in this workspace: install it again from /slack/install"
+)
+
+
+class ClientsByWorkspace(Protocol):
+    """Each workspace's Web API client, with its installation's token (`handlers.slack.installations`);
+    None when the app is no longer installed there."""
+
+    async def for_workspace(self, workspace_id: int) -> AsyncWebClient | None: ...
 
 
 class Pace(Protocol):
@@ -130,26 +144,49 @@ def mark_of(kind: str, destination: str, payload: dict[str, Any]) -> str:
 
 
 class SlackNotifier:
-    """Destinations are Slack ids as they are: a channel, or a user (Slack opens the DM); one bot
-    token serves every workspace, so `workspace_id` is not needed to reach anyone. With a `pace`, each
+    """Destinations are Slack ids as they are: a channel, or a user (Slack opens the DM). `client` is
+    the one client of SLACK_BOT_TOKEN, or, with installs, each workspace's (`ClientsByWorkspace`): each
+    message goes out with its own workspace's bot token. With a `pace`, each
     new message (chat.postMessage, which Slack caps per workspace) first waits for its workspace's turn;
     edits (chat.update) are limited per method, not by that cap."""
 
     rate = SLACK_RATE
 
-    def __init__(self, client: AsyncWebClient, *, pace: Pace | None = None) -> None:
-        self._client = client
+    def __init__(self, client: AsyncWebClient | ClientsByWorkspace, *, pace: Pace | None = None) -> None:
+        self._clients = client
         self._pace = pace
+
+    async def _client_of(self, workspace_id: int) -> AsyncWebClient | None:
+        if isinstance(self._clients, AsyncWebClient):
+            return self._clients
+        return await self._clients.for_workspace(workspace_id)
+
+    async def delete_files(self, workspace_id: int, file_ids: Sequence[str]) -> int:
+        """`bot.services.erasure.DeletesFiles` (`relais erase-member`): with the workspace's token."""
+        client = await self._client_of(workspace_id)
+        if client is None:
+            logger.warning("the files Relais sent cannot be deleted: the app is no longer installed there")
+            return 0
+        return await delete_files(client, file_ids)
 
     async def send(
         self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
     ) -> Delivered:
         message = message_for(kind, payload)
+        client = await self._client_of(workspace_id)
+        if client is None:
+            return Delivered(
+                ok=False,
+                error=TOKEN_REVOKED,
+                detail="not_installed",
+                retry_after=TOKEN_RETRY_SECONDS,
+                remedy=INSTALL_REMEDY,
+            )
         try:
             if message is not None:
                 text, blocks = _fitted(message)
                 if kind in EDIT_KINDS:
-                    response = await self._client.chat_update(
+                    response = await client.chat_update(
                         channel=destination, ts=str(payload["message_id"]), text=text, blocks=blocks
                     )
                     return Delivered(ok=True, message_id=response.get("ts"), channel=destination)
@@ -157,7 +194,7 @@ class SlackNotifier:
                 unfurl = False if kind == POST_KIND else None
                 if self._pace is not None:
                     await self._pace.wait(workspace_id)
-                response = await self._client.chat_postMessage(
+                response = await client.chat_postMessage(
                     channel=destination,
                     text=text,
                     blocks=blocks,
@@ -194,16 +231,26 @@ class SlackNotifier:
     ) -> Delivered | None:
         """This message, if it is among the latest `HISTORY_LIMIT` of its conversation (found by its mark,
         `mark_of`), as if just sent; None if it is not, or Slack cannot be asked; RATE_LIMITED when Slack
-        refuses the look for now (ask again after `retry_after`). Only a member's DM is
-        looked in (the app may not read channels: asking would only earn `missing_scope`). An edit is
-        never looked for: making it again changes nothing."""
+        refuses the look for now (ask again after `retry_after`), TOKEN_REVOKED when no client can ask
+        (the workspace's installation cannot be used now: ask again later, never send it blind). Only a
+        member's DM is looked in (the app may not read channels: asking would only earn
+        `missing_scope`). An edit is never looked for: making it again changes nothing."""
         if kind in EDIT_KINDS or destination[:1] not in ("U", "W"):
             return None
         mark = mark_of(kind, destination, payload)
+        client = await self._client_of(workspace_id)
+        if client is None:  # cannot be asked now: ask again later rather than send it a second time
+            return Delivered(
+                ok=False,
+                error=TOKEN_REVOKED,
+                detail="not_installed",
+                retry_after=TOKEN_RETRY_SECONDS,
+                remedy=INSTALL_REMEDY,
+            )
         try:
-            opened = await self._client.conversations_open(users=destination)
+            opened = await client.conversations_open(users=destination)
             channel = str(opened["channel"]["id"])
-            history = await self._client.conversations_history(
+            history = await client.conversations_history(
                 channel=channel, limit=HISTORY_LIMIT, include_all_metadata=True
             )
         except SlackApiError as exc:

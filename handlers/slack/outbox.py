@@ -9,17 +9,28 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.core import Relais
 from bot.services import delivery
 from bot.services.outbox import JITTER, WorkspacePace
+from handlers.slack.installations import WorkspaceClients, installs_of, token_rotator
 from handlers.slack.notifier import SlackNotifier, workspace_rate
 from models import Platform
 
 logger = logging.getLogger(__name__)
 
 
+def clients_for(deps: Relais, client: AsyncWebClient) -> AsyncWebClient | WorkspaceClients:
+    """The client of SLACK_BOT_TOKEN, or with installs each workspace's, copying `client`'s settings."""
+    if not deps.settings.slack_installs:
+        return client
+    installs = installs_of(deps.settings, deps.sessions, deps.clock.now)
+    return WorkspaceClients(installs, client, rotator=token_rotator(deps.settings, client, installs))
+
+
 async def drain_outbox(deps: Relais, client: AsyncWebClient) -> None:
-    """Only Slack workspaces' messages: another platform's wait for its own drainer."""
+    """Only Slack workspaces' messages: another platform's wait for its own drainer. `client` is the
+    request's or the app's; with installs every message goes out with its own workspace's token, never
+    with the token of the workspace whose request started the drain (`clients_for`)."""
     rate = workspace_rate(deps.settings.slack_messages_per_minute)
     pace = WorkspacePace(deps.sessions, rate, margin=JITTER)
-    notifiers = {Platform.SLACK.value: SlackNotifier(client, pace=pace)}
+    notifiers = {Platform.SLACK.value: SlackNotifier(clients_for(deps, client), pace=pace)}
     try:
         await delivery.deliver(
             deps.sessions, notifiers=notifiers, now=deps.clock.now, admins=deps.settings.relais_admins

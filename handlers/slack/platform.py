@@ -7,7 +7,10 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -23,6 +26,13 @@ from handlers.slack.app import (
     share_one_http_session,
 )
 from handlers.slack.ingress import SlackIngress
+from handlers.slack.installations import (
+    INSTALL_PATH,
+    REDIRECT_PATH,
+    WorkspaceClients,
+    installs_of,
+    token_rotator,
+)
 from handlers.slack.notifier import SlackNotifier, workspace_rate
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.signin import sign_in
@@ -57,6 +67,9 @@ class SlackPlatform:
             app[SLACK_APP_KEY], core.settings.slack_signing_secret.get_secret_value()
         )
         app.router.add_post("/slack/events", handle_slack_events)
+        if core.settings.slack_installs:
+            app.router.add_get(INSTALL_PATH, handle_slack_install)
+            app.router.add_get(REDIRECT_PATH, handle_slack_oauth_redirect)
         share_one_http_session(app, app[SLACK_APP_KEY])
         app.cleanup_ctx.append(_socket_mode)
 
@@ -67,8 +80,13 @@ class SlackPlatform:
     def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
         """Slack ids need no look-up; messages are paced to the workspace's cap with every other
         drainer's, and a 429 goes back to the outbox rather than holding the drain."""
+        client = build_web_client(settings, rate_limit_retries=0)
+        clients: AsyncWebClient | WorkspaceClients = client
+        if settings.slack_installs:
+            installs = installs_of(settings, sessions, clock.now)
+            clients = WorkspaceClients(installs, client, rotator=token_rotator(settings, client, installs))
         return SlackNotifier(
-            build_web_client(settings, rate_limit_retries=0),
+            clients,
             pace=WorkspacePace(sessions, workspace_rate(settings.slack_messages_per_minute), margin=JITTER),
         )
 
@@ -81,6 +99,32 @@ async def handle_slack_events(request: web.Request) -> web.StreamResponse:
     """Every Slack request (events, slash commands, interactivity) comes to this one URL; its signature
     is verified on the raw body before anything parses it (`handlers.slack.ingress`)."""
     return await request.app[SLACK_INGRESS_KEY].handle(request)
+
+
+async def handle_slack_install(request: web.Request) -> web.StreamResponse:
+    """`GET /slack/install`: Bolt's install page, its "Add to Slack" link carrying a new `state`, which
+    its cookie binds to this browser (`handlers.slack.installations`)."""
+    flow = request.app[SLACK_APP_KEY].oauth_flow
+    assert flow is not None  # installs configured: the app was built with its OAuth flow
+    return await to_aiohttp_response(await flow.handle_installation(_bolt_request(request)))
+
+
+async def handle_slack_oauth_redirect(request: web.Request) -> web.StreamResponse:
+    """`GET /slack/oauth_redirect`: Slack sends the installer back here with a code; Bolt checks the state
+    (its cookie, then the store: single use, 10 minutes), exchanges the code with oauth.v2.access and
+    stores the installation; a page tells how it went."""
+    flow = request.app[SLACK_APP_KEY].oauth_flow
+    assert flow is not None
+    return await to_aiohttp_response(await flow.handle_callback(_bolt_request(request)))
+
+
+def _bolt_request(request: web.Request) -> AsyncBoltRequest:
+    """A browser's GET as Bolt reads it: its query and headers (the state cookie); no body."""
+    return AsyncBoltRequest(
+        body="",
+        query=request.query_string,
+        headers=request.headers,  # type: ignore[arg-type]  # a mapping of str, as Bolt's adapter passes
+    )
 
 
 async def handle_slack_not_configured(request: web.Request) -> web.Response:

@@ -10,7 +10,9 @@ admin flag, as it does for a chat command.
 The ID token comes straight from Slack's token endpoint over TLS, so its signature is not checked
 (OpenID Connect Core 3.1.3.7 allows it); its audience must be our client id and its nonce the one this
 sign-in sent. A person is accepted only from the workspace the bot token belongs to (`auth.test`): the
-one workspace this Relais serves on Slack.
+one workspace this Relais serves on Slack. With installs (SLACK_STATE_SECRET: many workspaces, no one
+bot token), a person is accepted from any workspace Relais already serves (`Identity.workspace_checked`
+False: the core lets in only a workspace it knows, created when the app was installed there).
 
 PKCE (RFC 7636, S256): the authorize request carries `code_challenge` and `code_challenge_method`, and
 `openid.connect.token` the `code_verifier`; Slack's reference for that method lists `code_verifier`
@@ -55,7 +57,6 @@ class SlackSignIn:
     def __init__(self, settings: Settings) -> None:
         assert settings.slack_client_id is not None
         assert settings.slack_client_secret is not None
-        assert settings.slack_bot_token is not None
         self._settings = settings
         self._client_id = settings.slack_client_id
         self._client_secret = settings.slack_client_secret
@@ -68,7 +69,9 @@ class SlackSignIn:
         )
 
     def directory(self) -> SlackDirectory:
-        """`bot.signin.KnowsDirectory`: users.info with the bot token, as the chat commands ask it."""
+        """`bot.signin.KnowsDirectory`: users.info with the bot token, as the chat commands ask it (asked
+        only for a workspace this provider checked: never with installs, which have no one bot token)."""
+        assert self._bot_token is not None
         return SlackDirectory(self._client(self._bot_token.get_secret_value()))
 
     def authorization_url(self, *, state: str, nonce: str, code_challenge: str, redirect_uri: str) -> str:
@@ -99,7 +102,7 @@ class SlackSignIn:
                 raise SignInFailed("provider_error", "openid.connect.token gave no access or ID token")
             claims = self._checked_id_token(id_token, nonce)
             info = await self._client(access_token).openid_connect_userInfo()
-            home = await self._served_team()
+            home = await self._served_team() if self._bot_token is not None else None
         except SlackApiError as error:
             raise SignInFailed("provider_error", f"Slack answered {error.response.get('error')}") from None
         team, user = info.get(TEAM_CLAIM), info.get(USER_CLAIM) or info.get("sub")
@@ -107,7 +110,7 @@ class SlackSignIn:
             raise SignInFailed("provider_error", "openid.connect.userInfo named no team or user")
         if claims.get("sub") != info.get("sub") or claims.get(TEAM_CLAIM, team) != team:
             raise SignInFailed("provider_error", "the ID token and userInfo name different people")
-        if team != home:
+        if self._bot_token is not None and team != home:
             raise SignInFailed("unknown_workspace", f"team {team} is not the bot's team {home}")
         name, locale = info.get("name"), info.get("locale")
         return Identity(
@@ -116,6 +119,7 @@ class SlackSignIn:
             member=user,
             name=name if isinstance(name, str) and name else None,
             locale=locale if isinstance(locale, str) and locale else None,
+            workspace_checked=self._bot_token is not None,
         )
 
     def _checked_id_token(self, id_token: str, nonce: str) -> dict[str, Any]:
@@ -142,6 +146,7 @@ class SlackSignIn:
 
     async def _served_team(self) -> str | None:
         """The bot token's workspace (asked once: it does not change while the token lives)."""
+        assert self._bot_token is not None
         if self._home_team is None:
             answer = await self._client(self._bot_token.get_secret_value()).auth_test()
             team = answer.get("team_id")
@@ -151,6 +156,8 @@ class SlackSignIn:
 
 def sign_in(settings: Settings) -> SlackSignIn | None:
     """Slack's sign-in provider when Slack and its client id and secret are configured."""
-    if not settings.slack_configured or settings.slack_client_id is None or settings.slack_bot_token is None:
+    if not settings.slack_configured or settings.slack_client_id is None:
+        return None
+    if settings.slack_bot_token is None and not settings.slack_installs:
         return None
     return SlackSignIn(settings)

@@ -25,12 +25,14 @@ from typing import Any, Final
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.core import Relais
-from bot.flows import acting, connections, queue, shares, suggestions
+from bot.flows import acting, connections, erasure, queue, shares, suggestions
+from bot.flows.acting import Who
 from bot.flows.caller import Caller, FormRefusals
 from bot.i18n import language_for
 from bot.messages import Actions, Message, Section
 from bot.messages.commands import say, unknown_button, unknown_sender
 from bot.messages.connections import DISCONNECT_ACTIONS
+from bot.messages.erasure import ERASURE_ACTIONS, FORGET_CONFIRM
 from bot.messages.model import mentions
 from bot.messages.notices import REPOST_ACTION, UNDO_ACTION
 from bot.messages.post import EDIT_SHARE_ACTION, NOT_FOR_ME_ACTION, SHARE_ACTIONS
@@ -48,7 +50,7 @@ from handlers.teams.forms import (
     read_queue_form,
 )
 from handlers.teams.identity import Sender, sender_of
-from handlers.teams.membership import conversation_of, tenant_of
+from handlers.teams.membership import PLATFORM, conversation_of, tenant_of
 from handlers.teams.render import Card, render
 from handlers.teams.replies import tell_privately
 from handlers.teams.surface import TeamsSurface, Typed, channel_names
@@ -124,6 +126,10 @@ async def on_invoke(core: Relais, context: TurnContext) -> InvokeBody:
     does not know, or from someone it does not answer, gets the error type with the core's words for it,
     in the language of the person's Teams."""
     click = clicked(context.activity.value, invoke=True)
+    if click is not None and click.action in ERASURE_ACTIONS:
+        # A card in answer replaces the question's card in place: its buttons go once clicked.
+        _, answered = render(await _erasure_click(core, context, click))
+        return {"statusCode": 200, "type": CARD, "value": answered}
     route = ROUTES.get(click.action) if click is not None else None
     if click is None or route is None:
         return refusal_body(unknown_button(_client_language(context)))
@@ -162,6 +168,10 @@ async def on_submit(core: Relais, context: TurnContext) -> None:
     submission Relais does not know is told so. Someone who is not a person of the tenant is not
     answered, as a command of theirs is not (`handlers.teams.commands`)."""
     click = clicked(context.activity.value, invoke=False)
+    if click is not None and click.action in ERASURE_ACTIONS:
+        said, shown = render(await _erasure_click(core, context, click))
+        await tell_privately(context, shown, summary=said)
+        return
     route = ROUTES.get(click.action) if click is not None else None
     if click is None or route is None:
         if _from_a_person(context):
@@ -180,6 +190,25 @@ async def on_submit(core: Relais, context: TurnContext) -> None:
     elif answer is not None:
         summary, card = render(answer, names=await _names(core, context, answer, click))
         await tell_privately(context, card, summary=summary)
+
+
+async def _erasure_click(core: Relais, context: TurnContext, click: Click) -> Message:
+    """The Erase my data and Cancel buttons (`bot.flows.erasure`): the member is whoever the activity
+    says clicked, named but not recorded first (`sender_of` would record them: a second click after the
+    erasure would bring them back as a new member instead of changing nothing)."""
+    account = context.activity.from_property
+    tenant = tenant_of(context.activity)
+    if tenant is None or account is None or not account.aad_object_id:
+        return unknown_sender(_client_language(context))
+    who = Who(PLATFORM, tenant, account.aad_object_id)
+    value = click.value or _client_language(context)
+    try:
+        if click.action == FORGET_CONFIRM:
+            return await erasure.confirm(core, who, value)
+        return erasure.cancel(core, who, value)
+    except Exception:
+        logger.exception("Teams click %s failed", click.action)
+        return say(erasure.language_carried(core, who, value), "something_went_wrong")
 
 
 async def _run(turn: Turn, route: Route, click: Click) -> Answer:

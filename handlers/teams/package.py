@@ -54,6 +54,7 @@ TEAM_COMMANDS: Final = (
 PERSONAL_COMMANDS: Final = (
     "help",
     "me",
+    "mydata",
     "suggest",
     "connect",
     "disconnect",
@@ -61,9 +62,8 @@ PERSONAL_COMMANDS: Final = (
     "resume",
     "optout",
     "lang",
+    "forget-me",
     "queue",
-    "list",
-    "stats",
 )
 COMMAND_LISTS: Final = ((("team",), TEAM_COMMANDS), (("personal",), PERSONAL_COMMANDS))
 

@@ -443,7 +443,7 @@ async def test_signed_malformed_slack_payloads_get_a_2xx_or_4xx(site: Site, data
 
 
 ROUTES = ["/slack/events", "/healthz", "/r/{}", "/s/{}", "/oauth/{}/start", "/oauth/{}/callback", "/{}",
-          "/login/{}/callback", "/logout", "/me", "/me/disconnect"]  # fmt: skip
+          "/login/{}/callback", "/logout", "/me", "/me/disconnect", "/me/data"]  # fmt: skip
 
 
 @FUZZ

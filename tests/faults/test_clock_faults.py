@@ -174,7 +174,10 @@ async def test_a_message_slack_took_just_before_the_kill_is_not_sent_again(
             await kill(first)
         fake_slack.delay("chat.postMessage", 0)
         at_kill = await states(sessions)
-        assert 0 < at_kill.get(OutboxState.SENDING, 0) == delivered() - at_kill.get(OutboxState.SENT, 0)
+        # Slack has every message it took, some recorded `sent`; the rest of what it took is still
+        # `sending` (maybe with a message claimed but not yet sent: workspaces drain side by side).
+        taken = delivered() - at_kill.get(OutboxState.SENT, 0)
+        assert 0 < taken <= at_kill.get(OutboxState.SENDING, 0)
 
         second = await start_clock(environment, at=START + timedelta(hours=1))
         try:
@@ -184,7 +187,7 @@ async def test_a_message_slack_took_just_before_the_kill_is_not_sent_again(
         finally:
             log = await stop(second)
         assert direct_messages(fake_slack) == dict.fromkeys(members, 1)
-        assert log.count("was delivered before its send was interrupted") == at_kill[OutboxState.SENDING]
+        assert log.count("was delivered before its send was interrupted") == taken
         assert await states(sessions) == {OutboxState.SENT: FEW}
 
 

@@ -7,11 +7,12 @@ import logging
 from typing import Final
 
 from bot.core import Relais
-from bot.flows import acting, suggestions
+from bot.flows import acting, erasure, suggestions
 from bot.flows.acting import Who
 from bot.flows.caller import ChatSurface, Refusal
 from bot.flows.commands import members, posts, schedule
 from bot.flows.invocation import Invocation, Subcommand
+from bot.flows.mydata import mydata_command
 from bot.messages import Message, commands, text
 from bot.services import inputs
 from bot.services.inputs import InputError
@@ -46,6 +47,13 @@ SUBCOMMANDS: Final[dict[str, Subcommand]] = {
     "schedule": schedule.schedule,
     "connect": members.connect,
     "disconnect": members.disconnect,
+    "forget-me": erasure.forget_me,
+    "oubliez-moi": erasure.forget_me,
+    "mydata": mydata_command,
+    "mesdonnees": mydata_command,
+    "mes-donnees": mydata_command,
+    "mesdonnées": mydata_command,
+    "mes-données": mydata_command,
 }
 
 

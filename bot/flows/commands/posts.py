@@ -12,7 +12,7 @@ from bot.flows.invocation import Invocation
 from bot.flows.queue import OFFERED_NETWORKS, queued_reply
 from bot.i18n import url_reason
 from bot.messages import Link, Mention, Message, commands, text
-from bot.services import inputs, scores
+from bot.services import erasure, inputs, scores
 from bot.services import posts as post_service
 from bot.services.preview import UnsafeURL, validate_url
 from bot.services.when import WhenError, parse_when, split_trailing_when
@@ -129,6 +129,7 @@ async def channel(run: Invocation) -> Message:
 async def stats(run: Invocation) -> Message:
     """`stats <id>`: one post's; `stats`: the last `STATS_DAYS` days'."""
     lang, workspace_id = run.lang, run.caller.workspace.id
+    erased = 0  # said with the period's figures only
     async with run.core.sessions() as session:
         if run.args:
             which = post_id(run.args, "stats")
@@ -142,7 +143,8 @@ async def stats(run: Invocation) -> Message:
             found = await scores.stats(session, workspace_id=workspace_id, since=since)
             title = text(lang, "stats_period_title", days=STATS_DAYS)
             refused = await post_service.undelivered(session, workspace_id=workspace_id, since=since)
-    return commands.stats(lang, found, title=title, refused=refused)
+            erased = await erasure.erasures(session, workspace_id=workspace_id)
+    return commands.stats(lang, found, title=title, refused=refused, erased=erased)
 
 
 async def dashboard(run: Invocation) -> Message:

@@ -30,6 +30,7 @@ async def warn_expiring(
                 SocialAccount.status == SocialAccountStatus.CONNECTED,
                 SocialAccount.expiry_warned_at.is_(None),
                 SocialAccount.expires_at <= now + EXPIRY_WARNING,
+                SocialAccount.workspace_id.in_(member_service.served_workspaces()),
             )
         )
     ).all()

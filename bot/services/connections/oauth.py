@@ -313,9 +313,13 @@ async def finish(
             await session.commit()
         raise ConnectFailure("provider_error", lang, platform) from None
 
+    stored = False
     for attempt_number in range(2):
         try:
             async with sessions() as session:
+                # Erased while the code was exchanged: their tokens are not stored, nor anyone told.
+                if not await member_service.hold_live(session, [(workspace_id, member_id)]):
+                    break
                 await _store(
                     session,
                     cipher=cipher,
@@ -337,13 +341,30 @@ async def finish(
                     dedupe_key=f"connected:{attempt_id}",
                 )
                 await session.commit()
+                stored = True
             break
         except IntegrityError:
             # Two of the member's connections finished at once and both inserted the account: the
             # second pass updates the row the first one created.
             if attempt_number:
                 raise
+    if not stored:
+        await _revoke_unstored(client, network, tokens)
+        raise ConnectFailure("invalid_link", lang, platform)
     return Connected(workspace_id, member_id, member_external_id, network, lang)
+
+
+async def _revoke_unstored(client: SocialClient, network: Network, tokens: TokenSet) -> None:
+    """Tokens granted to a member erased meanwhile: revoked where the network allows it, never kept."""
+    for token in (tokens.access_token, tokens.refresh_token):
+        if not token:
+            continue
+        try:
+            await client.revoke(token)
+        except (SocialError, OSError):
+            logger.warning(
+                "revoking a %s token granted after an erasure failed; it is not kept", network.value
+            )
 
 
 async def _set_outcome(session: AsyncSession, attempt_id: int, outcome: str, now: datetime) -> None:

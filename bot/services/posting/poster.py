@@ -174,6 +174,7 @@ class Poster:
             image_url = post.image_url
             share.attempts += 1
             attempts, share_id = share.attempts, share.id
+            workspace_id, member_id = share.workspace_id, share.member_id
             account_id = account.id if account is not None else None
             person_id = account.external_person_id if account is not None else ""
             await session.commit()
@@ -219,16 +220,23 @@ class Poster:
                 status, reason = ShareStatus.UNKNOWN, "unknown"
 
         async with self._sessions() as session:
+            # The member erased during the call (`bot.services.erasure`): the outcome is kept as an
+            # anonymous count, without the network's post id and URL, and nobody is told or retried.
+            erased = not await member_service.hold_live(session, [(workspace_id, member_id)])
+            if erased:
+                status, reason, retry_at = (
+                    ShareStatus.FAILED if status is ShareStatus.RETRYING else status,
+                    None,
+                    None,
+                )
             share = await session.get_one(Share, share_id)
             # Stamped when written, not when the post began: ranks look for shares changed since their
             # snapshot less `scores.LATE_COMMIT`, and the network may have taken longer than that.
             share.status, share.error, share.updated_at = _settled(job, status), reason, self._now()
             if published is not None:
-                share.external_id, share.external_url, share.posted_at = (
-                    published.external_id,
-                    published.url,
-                    now,
-                )
+                share.posted_at = now
+                if not erased:
+                    share.external_id, share.external_url = published.external_id, published.url
             view = ShareView.of(share, retry_at)
             if status is ShareStatus.RETRYING:
                 assert retry_at is not None
@@ -242,11 +250,11 @@ class Poster:
             else:
                 state = OutboxState.SENT if status is ShareStatus.POSTED else OutboxState.FAILED
                 await self._close(session, job.id, state, now, error=reason)
-                if status is ShareStatus.POSTED:
+                if status is ShareStatus.POSTED and not erased:
                     # The member's sent reminders showing the post say it is shared (an edit queued).
                     shared = NewShare(share.workspace_id, share.member_id, share.post_id, share.network)
                     await shared_marks.mark_shared(session, [shared], now=now)
-                if notify:
+                if notify and not erased:
                     await self._notify(session, share, view, now)
             await session.commit()
         return view
@@ -315,6 +323,8 @@ class Poster:
     @staticmethod
     async def _notify(session: AsyncSession, share: Share, view: ShareView, now: datetime) -> None:
         member = await session.get_one(Member, share.member_id)
+        if member.erased_at is not None:
+            return  # an erased member is told nothing (their placeholder id reaches nobody)
         await outbox.enqueue(
             session,
             workspace_id=share.workspace_id,

@@ -16,6 +16,7 @@ from handlers.slack.errors import answering, register_error_handlers
 from handlers.slack.listeners.actions import handle_not_for_me, handle_open_share, handle_share
 from handlers.slack.listeners.commands import handle_relais_command
 from handlers.slack.listeners.events import handle_app_home_opened, handle_home_preference
+from handlers.slack.listeners.privacy import handle_forget_me_cancel, handle_forget_me_confirm
 from handlers.slack.listeners.social import (
     handle_connect,
     handle_disconnect,
@@ -48,8 +49,11 @@ def register(app: AsyncApp, deps: Relais) -> None:
     app.action("disconnect_x")(answering(handle_disconnect))
     app.action("connect_open")(answering(handle_link_button))
     app.action("view_post")(answering(handle_link_button))
+    app.action("mydata_open")(answering(handle_link_button))
     app.action("share_undo")(answering(handle_undo))
     app.action("share_repost")(answering(handle_repost))
+    app.action("forget_me_confirm")(answering(handle_forget_me_confirm))
+    app.action("forget_me_cancel")(answering(handle_forget_me_cancel))
     for preference in ("home_nudges_off", "home_nudges_on", "home_lang_en", "home_lang_fr"):
         app.action(preference)(answering(handle_home_preference))
     app.event("app_home_opened")(handle_app_home_opened)

@@ -30,7 +30,11 @@ async def handle_relais_command(
     deps = relais(context)
     reply = await run_command(
         deps,
-        SlackSurface(client, trigger_id=command.get("trigger_id")),
+        SlackSurface(
+            client,
+            trigger_id=command.get("trigger_id"),
+            team_id=str(command["team_id"]) if context.is_enterprise_install else None,
+        ),
         SlackDirectory(client),
         who(str(command["team_id"]), str(command["user_id"])),
         str(command.get("text") or ""),

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot import db
-from bot.services import analytics
+from bot.services import analytics, erasure
 from bot.services.analytics import Scope
 from models import DashboardRefresh, DashboardWeek, Network, Platform, Share, ShareStatus, Workspace
 from tests.bot.services.dashboard_data import FOUR_WEEKS, MEMBERS, NOW, Seeded, seed_workspace
@@ -242,3 +242,27 @@ async def test_two_first_looks_at_once_build_the_aggregates_once(engine: AsyncEn
             )
         )
     assert rows == keys
+
+
+async def test_an_erased_member_leaves_the_top_advocates_before_it_is_cut(
+    engine: AsyncEngine, seeded: Seeded
+) -> None:
+    """Bob, first of the top, erases his data (`bot.services.erasure`): the top of one is then Carla, not
+    nobody; his shares still count in the totals."""
+    scope = Scope(seeded.workspace_id, 4, NOW)
+    sessions = db.session_factory(engine)
+    async with sessions() as session:
+        split = await analytics.settled(session, scope)
+        assert [row.external_id for row in await analytics.advocates(session, scope, split, limit=1)] == [
+            "UBOB"
+        ]
+        await session.commit()
+        target = await erasure.find_target(session, platform="slack", workspace="T1", member="UBOB")
+    assert target is not None
+    assert await erasure.erase_member(sessions, target, cipher=None, clients={}, now=NOW) is not None
+    async with sessions() as session:
+        split = await analytics.settled(session, scope)
+        top = await analytics.advocates(session, scope, split, limit=1)
+        assert [row.external_id for row in top] == ["UCARLA"]
+        everyone = await analytics.advocates(session, scope, split, limit=None)
+        assert [row.external_id for row in everyone] == ["UCARLA"]

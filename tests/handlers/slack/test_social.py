@@ -1344,6 +1344,7 @@ async def test_a_connection_s_last_day_is_given_in_the_workspace_s_zone_to_a_mem
     account = await _account(w, "linkedin")
     assert account is not None
     assert account.expires_at == datetime(2027, 1, 24, 23, 30, tzinfo=UTC)
+    await _dms(w, "UNOA", 1)  # "connected", sent after the answer, before the clock moves on
     w.clock.advance(timedelta(days=54))  # 6 days left
     await _clock_pass(w)
     warning = (await _dms(w, "UNOA", 2))[-1]
