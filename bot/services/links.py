@@ -426,6 +426,12 @@ class VisitCounter:
         self, code: str, known: str | None, now: datetime, address: str | None, user_agent: str | None
     ) -> Visit | None:
         seconds = now.timestamp()
+        if known is None:
+            # A code this process has not met: first whether it is a link at all, so that one that is not
+            # changes nothing (not even the day's salt).
+            async with self._sessions() as session:
+                if await _target(session, code) is None:
+                    return None
         # Before the session: on a new day the salt takes a connection of its own, and a visit holding one
         # while waiting for another could starve the pool under load.
         visitor = visitor_key(await self._salts.key(now), address=address)
