@@ -56,6 +56,11 @@ def has_slack_shape(request: AsyncBoltRequest) -> bool:
         return False
     if not all(isinstance(request.context.get(key), str | None) for key in _CONTEXT_STRINGS):
         return False
+    # Slack's `response_url` is an https URL of its own; anything else is no Slack payload (an answer
+    # posted to it would fail, or go elsewhere).
+    response_url = request.context.get("response_url")
+    if response_url is not None and not response_url.startswith(("https://", "http://")):
+        return False
     # Bolt's middleware and its log of unhandled requests read these whatever the payload's type.
     if not _has(body, {}, {"event": dict, "view": dict, "actions": list, "authorizations": list}):
         return False

@@ -116,6 +116,11 @@ SIGNED_MALFORMED = {
     ),
     "a view that is a list": (_payload_form(type="view_submission", view=[]), FORM),
     "a command without user_id": (b"command=%2Frelais&text=help&team_id=T0001&channel_id=C1", FORM),
+    "a command whose response_url is no URL": (
+        b"command=%2Frelais&text=help&team_id=T0001&channel_id=C1&user_id=UEMP1&trigger_id=1.2"
+        b"&response_url=1.882319503278621e%2B16",
+        FORM,
+    ),
 }
 
 
