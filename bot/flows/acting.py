@@ -77,7 +77,9 @@ async def acting(
         if not isinstance(profile, LookupFailed):
             async with core.sessions() as session:
                 # Erased during the look-up: the directory's answer must not put their name back.
-                if not await member_service.hold_live(session, [(member.workspace_id, member.id)]):
+                if not await member_service.hold_live(
+                    session, [(member.workspace_id, member.id)], to_update=True
+                ):
                     return workspace, member
                 member = member_service.apply_profile(
                     await session.get_one(Member, member.id), profile, now=now

@@ -145,14 +145,18 @@ async def look_up_id(
         return LOOKUP_FAILED
 
 
-async def hold_live(session: AsyncSession, members: Collection[tuple[int, int]]) -> set[int]:
+async def hold_live(
+    session: AsyncSession, members: Collection[tuple[int, int]], *, to_update: bool = False
+) -> set[int]:
     """Of `members` ((workspace id, member id) pairs), the ids of those not erased, each held against an
     erasure (`bot.services.erasure`) until the transaction ends, in one statement: a write that follows
     in the same transaction can then never land on a row an erasure cleared meanwhile. On PostgreSQL the
     rows are locked `FOR SHARE` (an erasure's claim waits for the commit; one that committed first is
     seen); on SQLite the transaction is begun `IMMEDIATE` first when none is open (it takes the
     database's write lock, which the erasure's claim needs too), so that the check runs inside it. Nothing
-    is written."""
+    is written. `to_update`: the caller updates those member rows next in the same transaction; on
+    PostgreSQL they are then locked `FOR UPDATE`, since two transactions each holding a row `FOR SHARE`
+    and both updating it deadlock."""
     if not members:
         return set()
     wanted = set(members)
@@ -162,7 +166,7 @@ async def hold_live(session: AsyncSession, members: Collection[tuple[int, int]])
         Member.erased_at.is_(None),
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(read=True)
+        query = query.with_for_update(read=not to_update)
     else:
         await _begin_immediate(session)
     found = await session.execute(query)
