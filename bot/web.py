@@ -133,13 +133,12 @@ def create_app(
 
 
 class AccessLogger(AbstractAccessLogger):
-    """One line per request without the query string: it can carry one-time secrets (a connect link's
-    token, an OAuth code and state) that must not end up in logs."""
+    """One line per request without the query string, which can carry one-time secrets (a connect link's
+    token, an OAuth code and state), and without the client's address: a tracked link's visitor's IP
+    address is never stored in clear, logs included (README, Privacy)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info(
-            "%s %s %s %d %.1fms", request.remote, request.method, request.path, response.status, time * 1000
-        )
+        self.logger.info("%s %s %d %.1fms", request.method, request.path, response.status, time * 1000)
 
 
 async def handle_favicon(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from unittest import mock
 
 import pytest
 from aiohttp import web
@@ -85,3 +86,15 @@ def test_access_log_leaves_out_query_strings(caplog: pytest.LogCaptureFixture) -
     AccessLogger(logging.getLogger("relais.access"), "").log(request, web.Response(status=200), 0.012)
     assert "GET /oauth/x/callback 200" in caplog.text
     assert "S3CRET" not in caplog.text
+
+
+def test_access_log_leaves_out_the_client_s_address(caplog: pytest.LogCaptureFixture) -> None:
+    """A tracked link's visitor's address is personal data: it is never written, logs included."""
+    caplog.set_level(logging.INFO, logger="relais.access")
+    transport = mock.Mock()
+    transport.get_extra_info.return_value = ("203.0.113.7", 51234)
+    request = make_mocked_request("GET", "/r/c0de", transport=transport)
+    assert request.remote == "203.0.113.7"
+    AccessLogger(logging.getLogger("relais.access"), "").log(request, web.Response(status=302), 0.004)
+    assert "GET /r/c0de 302" in caplog.text
+    assert "203.0.113.7" not in caplog.text
