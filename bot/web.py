@@ -302,8 +302,9 @@ def client_address(remote: str | None, forwarded_for: str | None) -> str | None:
 
 def visitor_secret(settings: Settings) -> bytes:
     """The install's part of visitors' keys (`links.day_key`), kept outside the database: a copy of the
-    database alone cannot tell which address a key stands for."""
-    for secret in (settings.encryption_key, settings.slack_signing_secret):
+    database alone cannot tell which address a key stands for. Without any secret (a local Teams client
+    in anonymous mode, say), the database's address stands in, which is no secret (README, Privacy)."""
+    for secret in (settings.encryption_key, settings.slack_signing_secret, settings.microsoft_app_password):
         if secret is not None:
             return hashlib.sha256(b"relais-visitor:" + secret.get_secret_value().encode()).digest()
     return hashlib.sha256(b"relais-visitor:" + settings.database_url.encode()).digest()

@@ -217,3 +217,18 @@ def test_teams_anonymous_mode_is_refused_with_an_app_id(monkeypatch: pytest.Monk
         ConfigError, match=r"^RELAIS_TEAMS_ANONYMOUS is refused because MICROSOFT_APP_ID is set"
     ):
         load_settings()
+
+
+def test_visitors_keys_take_a_secret_of_the_install_whatever_platform_it_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The install's part of a visitor's key is a secret kept outside the database: a Teams-only
+    deployment's app password serves when there is no encryption key nor Slack signing secret."""
+    from bot.web import visitor_secret  # the composition root; settings alone do not import it
+
+    bare = visitor_secret(load_settings())
+    monkeypatch.setenv("MICROSOFT_APP_ID", "00000000-0000-0000-0000-000000000001")
+    monkeypatch.setenv("MICROSOFT_APP_PASSWORD", "a-teams-secret")
+    teams = visitor_secret(load_settings())
+    monkeypatch.setenv("ENCRYPTION_KEY", Fernet.generate_key().decode())
+    assert len({bare, teams, visitor_secret(load_settings())}) == 3
