@@ -71,8 +71,10 @@ async def _admin(request: web.Request) -> tuple[SignedIn, Language]:
             )
         )
     lang = member_service.language_of(who.member)
-    admins = request.app[CORE_KEY].settings.relais_admins
-    if not member_service.is_admin(who.member, admins=admins):
+    core = request.app[CORE_KEY]
+    async with core.sessions() as session:
+        admin = await member_service.is_admin_in(session, who.member, admins=core.settings.relais_admins)
+    if not admin:
         raise Refused(
             layout(lang, t(lang, "admin_refused_title"), paragraph(t(lang, "admin_refused")), status=403)
         )

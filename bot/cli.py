@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import db, platforms
 from bot.config import ConfigError, Settings, configure_logging, load_settings
@@ -136,6 +136,26 @@ def build_parser(added: Mapping[str, PlatformCommand] | None = None) -> argparse
     erase.add_argument("workspace", help="the Slack team id (T…) or the Teams tenant id")
     erase.add_argument("member", help="the member's Slack user id (U…) or Entra object id (Teams)")
 
+    erase_workspace = commands.add_parser(
+        "erase-workspace",
+        help="remove every row of a workspace Relais no longer serves (e.g. uninstalled)",
+        description=(
+            "Remove every row Relais holds for one workspace: members, shares, links and clicks, posts, "
+            "suggestions, messages, sessions, connections (tokens revoked where the network allows it) and "
+            "its Slack installation; only the bare workspace row (platform and id) stays. Refused, "
+            "changing nothing, while the workspace is not marked uninstalled (a Teams tenant never is) "
+            "unless --force. Prints what was removed (counts only); exits 1 when the workspace is unknown "
+            "or refused. The clock's retention job does the same by itself 30 days after a Slack uninstall."
+        ),
+    )
+    erase_workspace.add_argument("platform", choices=["slack", "teams"], help="the chat platform")
+    erase_workspace.add_argument("workspace", help="the Slack team id (T…) or the Teams tenant id")
+    erase_workspace.add_argument(
+        "--force",
+        action="store_true",
+        help="remove it even though Relais still serves it (its people then start afresh on their next use)",
+    )
+
     commands.add_parser(
         "demo",
         help="play a short scenario against a local fake Slack: no credentials needed",
@@ -191,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_jobs(settings, args.jobs_command, job, at))
         if args.command == "erase-member":
             return asyncio.run(_erase_member(settings, args.platform, args.workspace, args.member))
+        if args.command == "erase-workspace":
+            return asyncio.run(_erase_workspace(settings, args.platform, args.workspace, force=args.force))
         return asyncio.run(_export(settings, args.kind, args.format, args.since, args.workspace))
     except (ConfigError, UsageError) as exc:
         print(f"relais: error: {exc}", file=sys.stderr)
@@ -368,6 +390,28 @@ def _clock(settings: Settings) -> int:
     return 0
 
 
+async def _open_migrated(settings: Settings) -> AsyncEngine:
+    """An engine on DATABASE_URL once the database is known reachable and migrated, for the commands that
+    read or change its rows (`erase-member`, `erase-workspace`, `export`); else a `UsageError` (one line,
+    exit 2) with nothing left open. The caller disposes of the engine."""
+    from bot import migrate
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        current = await migrate.current_revision(engine)
+    except Exception as exc:
+        await engine.dispose()
+        raise UsageError(
+            f"cannot reach the database {_describe(settings.database_url)}: {type(exc).__name__}"
+        ) from None
+    if current != migrate.head_revision():
+        await engine.dispose()
+        raise UsageError(
+            f"the database {_describe(settings.database_url)} is not migrated: run `relais migrate`"
+        )
+    return engine
+
+
 def _file_deleter(settings: Settings, sessions: db.Sessions, platform: str) -> DeletesFiles | None:
     """What deletes the files Relais sent the member (`bot.services.erasure.DeletesFiles`): the platform's
     notifier where it can (Slack), with each workspace's credentials; None when the settings do not
@@ -389,23 +433,12 @@ def _file_deleter(settings: Settings, sessions: db.Sessions, platform: str) -> D
 
 async def _erase_member(settings: Settings, platform: str, workspace: str, member: str) -> int:
     """`relais erase-member`: the same erasure as `/relais forget-me` (`bot.services.erasure`)."""
-    from bot import migrate
     from bot.services import erasure
     from bot.services.members import find_workspace
 
-    engine = db.create_engine(settings.database_url)
+    engine = await _open_migrated(settings)
     http = platforms.new_http_client()
     try:
-        try:
-            current = await migrate.current_revision(engine)
-        except Exception as exc:
-            raise UsageError(
-                f"cannot reach the database {_describe(settings.database_url)}: {type(exc).__name__}"
-            ) from None
-        if current != migrate.head_revision():
-            raise UsageError(
-                f"the database {_describe(settings.database_url)} is not migrated: run `relais migrate`"
-            )
         sessions = db.session_factory(engine)
         async with sessions() as session:
             known = await find_workspace(session, platform=platform, external_id=workspace)
@@ -456,22 +489,69 @@ async def _erase_member(settings: Settings, platform: str, workspace: str, membe
     return 0
 
 
+async def _erase_workspace(settings: Settings, platform: str, workspace: str, *, force: bool) -> int:
+    """`relais erase-workspace`: every row of the workspace removed (`bot.services.workspace_erasure`),
+    refused while Relais still serves it, unless `force`."""
+    from bot.services import workspace_erasure
+    from bot.services.members import find_workspace
+
+    engine = await _open_migrated(settings)
+    http = platforms.new_http_client()
+    try:
+        sessions = db.session_factory(engine)
+        async with sessions() as session:
+            found = await find_workspace(session, platform=platform, external_id=workspace)
+            files = found is not None and await workspace_erasure.has_files(session, found.id)
+        if found is None:
+            print(
+                f"relais: no {platform} workspace {workspace} is known; nothing was changed", file=sys.stderr
+            )
+            return 1
+        served = found.uninstalled_at is None
+        if served and not force:
+            print(
+                f"relais: {platform} workspace {workspace} is not marked uninstalled, so Relais still serves "
+                f"it{' (a Teams tenant never is)' if platform == 'teams' else ''}: uninstall Relais there "
+                "first, or add --force; nothing was changed",
+                file=sys.stderr,
+            )
+            return 1
+        done = await workspace_erasure.erase_workspace(
+            sessions,
+            found.id,
+            tokens=workspace_erasure.Tokens(
+                settings.fernet if settings.encryption_key is not None else None,
+                platforms.social_clients(settings, http),
+            ),
+            condition=None if force else workspace_erasure.uninstalled(found.id),
+            # The files Relais sent members: deleted at the platform with the workspace's own token, which
+            # an uninstalled workspace no longer has.
+            files=_file_deleter(settings, sessions, platform) if served and files else None,
+        )
+    finally:
+        await http.aclose()
+        await engine.dispose()
+    if done.complete and not done.total:
+        print(f"{platform} workspace {workspace} held nothing more: nothing was removed")
+        return 0
+    print(f"removed {platform} workspace {workspace}; rows removed by table:")
+    for line in done.lines():
+        print(f"  {line}")
+    if not done.complete:
+        print(
+            f"relais: {platform} workspace {workspace} was installed again meanwhile: it was stopped there, "
+            "and what it still holds is kept",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 async def _export(settings: Settings, kind: str, fmt: str, since: date | None, workspace: str | None) -> int:
-    from bot import migrate
     from bot.services.export import ExportKind, export_rows, write_csv, write_json
 
-    engine = db.create_engine(settings.database_url)
+    engine = await _open_migrated(settings)
     try:
-        try:
-            current = await migrate.current_revision(engine)
-        except Exception as exc:
-            raise UsageError(
-                f"cannot reach the database {_describe(settings.database_url)}: {type(exc).__name__}"
-            ) from None
-        if current != migrate.head_revision():
-            raise UsageError(
-                f"the database {_describe(settings.database_url)} is not migrated: run `relais migrate`"
-            )
         async with db.session_factory(engine)() as session:
             rows = export_rows(session=session, kind=ExportKind(kind), since=since, workspace=workspace)
             if fmt == "json":

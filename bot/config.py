@@ -39,6 +39,50 @@ def user_id_key(user_id: str) -> str:
     return user_id.lower() if _GUID.fullmatch(user_id) else user_id
 
 
+# A workspace id that may qualify a RELAIS_ADMINS entry: a Slack team or Grid organisation id, or a Teams
+# tenant id (a GUID). Anything else before a colon is part of a user id (Bot Framework's `29:…`).
+_WORKSPACE_ID = re.compile(r"[TE][A-Z0-9]{2,}")
+
+
+def split_admin(entry: str) -> tuple[str | None, str]:
+    """A RELAIS_ADMINS entry (`admin_entry`) as (workspace id or None, user id)."""
+    head, colon, tail = entry.partition(":")
+    if colon and tail and (_WORKSPACE_ID.fullmatch(head) or _GUID.fullmatch(head)):
+        return head, tail
+    return None, entry
+
+
+def admin_entry(entry: str) -> str:
+    """One RELAIS_ADMINS entry as it is compared: a user id alone, or `<workspace id>:<user id>` (a Slack
+    team id, a Teams tenant id) naming the one workspace where that id is an admin; each part read by
+    `user_id_key`. A user id may itself hold a colon (Bot Framework's `29:…`). ValueError for anything
+    else."""
+    entry = entry.strip()
+    if not entry or entry.startswith(":") or entry.endswith(":") or any(char.isspace() for char in entry):
+        raise ValueError(f"{entry!r} is neither a user id nor <workspace id>:<user id>")
+    workspace, user = split_admin(entry)
+    if workspace is not None and _WORKSPACE_ID.fullmatch(workspace) and ":" in user:
+        raise ValueError(f"{entry!r} is neither a user id nor <workspace id>:<user id>")  # Slack's hold none
+    return user_id_key(user) if workspace is None else f"{user_id_key(workspace)}:{user_id_key(user)}"
+
+
+def admins_in(admins: frozenset[str], workspace: str) -> frozenset[str]:
+    """The user ids (`user_id_key`) RELAIS_ADMINS makes admins of `workspace` (its Slack team id or Teams
+    tenant id): those named alone, and those named with this workspace."""
+    key = user_id_key(workspace)
+    return frozenset(user for named, user in map(split_admin, admins) if named is None or named == key)
+
+
+def bare_slack_ids(admins: frozenset[str]) -> list[str]:
+    """The RELAIS_ADMINS entries that name a Slack user without their workspace (anything alone that is
+    neither a Microsoft Entra object id, unique to one tenant's person, nor a Bot Framework id)."""
+    return sorted(
+        entry
+        for workspace, entry in map(split_admin, admins)
+        if workspace is None and ":" not in entry and not _GUID.fullmatch(entry)
+    )
+
+
 # RELAIS_RETENTION_DAYS's bounds. At least 60 days: the figures of recent weeks are read from the rows
 # themselves (the 30 days of `/relais stats`, the weekly leaderboard and its four weeks of streak), and
 # Relais still edits the nudges of the last five weeks (`shared_marks.MARKED_WEEKS`); the job cuts at a
@@ -71,7 +115,8 @@ _HOW_TO_SET: dict[str, str] = {
     "relais_channel": "a Slack channel id such as C0123456789 (or #name)",
     "relais_admins": (
         "a comma-separated list of chat user ids (Slack user ids, Teams users' Microsoft Entra object ids), "
-        "e.g. RELAIS_ADMINS=U012AB3CD,0e6f1b2c-4a5d-4e8f-9a1b-2c3d4e5f6a7b"
+        "each alone or after its workspace's id and a colon (a Slack team id, a Teams tenant id), "
+        "e.g. RELAIS_ADMINS=U012AB3CD,T012AB3CD:U045EF6GH,0e6f1b2c-4a5d-4e8f-9a1b-2c3d4e5f6a7b"
     ),
     "encryption_key": (
         "a Fernet key, made with: python -c 'from cryptography.fernet import Fernet; "
@@ -298,7 +343,7 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.split(",")
         if isinstance(value, list | tuple | set | frozenset):
-            return frozenset(user_id_key(part.strip()) for part in value if str(part).strip())
+            return frozenset(admin_entry(str(part)) for part in value if str(part).strip())
         return value
 
     @field_validator("relais_channel")
@@ -351,6 +396,21 @@ class Settings(BaseSettings):
                 "RELAIS_CHANNEL is refused because SLACK_STATE_SECRET is set: one channel id cannot be "
                 "every workspace's; each workspace's admins set theirs with /relais channel. Unset "
                 "RELAIS_CHANNEL in the environment or in .env."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _admins_name_their_workspace_with_installs(self) -> Settings:
+        """With installs one Relais serves many workspaces, maybe of several companies, and a Slack user id
+        alone says not which: it would make an admin of whoever has that id in any of them."""
+        bare = bare_slack_ids(self.relais_admins) if self.slack_installs else []
+        if bare:
+            raise ConfigError(
+                f"RELAIS_ADMINS names {bare[0]} without its workspace, refused because SLACK_STATE_SECRET is "
+                "set: with installs Relais serves several workspaces and a Slack user id alone does not say "
+                f"which; write it <team id>:<user id>, e.g. RELAIS_ADMINS=T012AB3CD:{bare[0]} (the team id, "
+                "T…, follows app.slack.com/client/ in the workspace's web address), in the environment or "
+                "in .env."
             )
         return self
 

@@ -123,13 +123,14 @@ async def handle_start(
 
 async def handle_callback(
     deps: Relais, request: web.Request, commands: Mapping[str, str] | None = None
-) -> tuple[web.Response, bool]:
-    """The page, and whether an account was connected (a confirmation then waits in the outbox)."""
+) -> tuple[web.Response, int | None]:
+    """The page, and the workspace of the member whose account was connected (a confirmation then waits
+    in its outbox); None when none was."""
     network = _network(request)
     if network is None:
         raise web.HTTPNotFound()
     if deps.cipher is None:
-        return failure_page(ConnectFailure("not_configured"), network), False
+        return failure_page(ConnectFailure("not_configured"), network), None
     who = await signin_pages.signed_in(request)
     try:
         connected = await connections.finish(
@@ -144,11 +145,11 @@ async def handle_callback(
             now=deps.clock.now(),
         )
     except ConnectFailure as failure:
-        response, ok = failure_page(failure, network, commands), False
+        response, connected_in = failure_page(failure, network, commands), None
     else:
-        ok = True
+        connected_in = connected.workspace_id
         lang = connected.lang
         name = t(lang, f"network_{network.value}")
         response = page(lang, t(lang, "oauth_connected_title"), t(lang, "oauth_connected", network=name))
     response.del_cookie(COOKIE_PREFIX + network.value, path=f"/oauth/{network.value}/")
-    return response, ok
+    return response, connected_in

@@ -53,8 +53,9 @@ class Platform(Protocol):
         settings do not configure it, only a route that says so."""
         ...
 
-    async def drain(self, app: web.Application) -> None:
-        """Send what a request just enqueued for this platform (the clock would, a little later)."""
+    async def drain(self, app: web.Application, workspace_id: int) -> None:
+        """Send what a request just enqueued in workspace `workspace_id` (Relais's id), if it is this
+        platform's (the clock would, a little later); other workspaces are left to the clock."""
         ...
 
     def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:

@@ -176,18 +176,19 @@ def _commands(app: web.Application) -> dict[str, str]:
 
 async def handle_oauth_callback(request: web.Request) -> web.Response:
     """After a connection the member's confirmation is sent at once (the clock would send it too)."""
-    response, connected = await oauth_pages.handle_callback(
+    response, connected_in = await oauth_pages.handle_callback(
         request.app[DEPS_KEY], request, _commands(request.app)
     )
-    if connected:
-        _send_soon(request.app)
+    if connected_in is not None:
+        _send_soon(request.app, connected_in)
     return response
 
 
-def _send_soon(app: web.Application) -> None:
-    """What was just enqueued goes out now, in the background, rather than on the clock's next pass."""
+def _send_soon(app: web.Application, workspace_id: int) -> None:
+    """What was just enqueued in workspace `workspace_id` goes out now, in the background, rather than
+    on the clock's next pass (the other workspaces' messages are the clock's)."""
     for platform in app[PLATFORMS_KEY]:
-        task = asyncio.create_task(platform.drain(app))
+        task = asyncio.create_task(platform.drain(app, workspace_id))
         app[TASKS_KEY].add(task)
         task.add_done_callback(app[TASKS_KEY].discard)
 
@@ -272,7 +273,8 @@ async def handle_share_link(request: web.Request) -> web.Response:
             content_type="text/html",
         )
     if opened.counted:
-        _send_soon(request.app)  # the member's reminders now say "shared ✓" (`bot.services.shared_marks`)
+        # The member's reminders now say "shared ✓" (`bot.services.shared_marks`).
+        _send_soon(request.app, opened.workspace_id)
     if opened.location is None:
         return web.Response(
             status=410, headers={"Cache-Control": "no-store"}, text=GONE_PAGE, content_type="text/html"

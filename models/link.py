@@ -24,7 +24,9 @@ class TrackedLink(WorkspaceScoped, Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     post_id: Mapped[int] = mapped_column(Id, ForeignKey("post.id", ondelete="CASCADE"))
-    member_id: Mapped[int] = mapped_column(Id, ForeignKey("member.id", ondelete="CASCADE"))
+    # None once the member erased their data (`bot.services.erasure`): the link still opens the article,
+    # and counts nothing.
+    member_id: Mapped[int | None] = mapped_column(Id, ForeignKey("member.id", ondelete="CASCADE"))
     network: Mapped[Network] = mapped_column(str_enum(Network, "network"))
     created_at: Mapped[datetime] = mapped_column()
 

@@ -25,7 +25,9 @@ class Share(WorkspaceScoped, Timestamps, Base):
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    member_id: Mapped[int] = mapped_column(Id, ForeignKey("member.id", ondelete="CASCADE"))
+    # None once the member erased their data (`bot.services.erasure`): the share still counts in the
+    # company's totals, and stands for nobody.
+    member_id: Mapped[int | None] = mapped_column(Id, ForeignKey("member.id", ondelete="CASCADE"))
     post_id: Mapped[int] = mapped_column(Id, ForeignKey("post.id", ondelete="CASCADE"))
     network: Mapped[Network] = mapped_column(str_enum(Network, "network"))
     status: Mapped[ShareStatus] = mapped_column(str_enum(ShareStatus, "share_status"))

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot import db, platforms
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.services import delivery, outbox
+from bot.services import delivery, outbox, workspace_erasure
 from bot.services.posting import Poster
 from bot.services.preview import PreviewFetcher
 from scheduler import jobs
@@ -89,10 +89,12 @@ def build_context(
     real = system.now
     http = platforms.new_http_client()
     fetcher = PreviewFetcher()  # a LinkedIn card's thumbnail, when a retried share posts it
+    clients = platforms.social_clients(settings, http)
+    cipher = settings.fernet if settings.encryption_key is not None else None
     poster = Poster(
         sessions,
-        clients=platforms.social_clients(settings, http),
-        cipher=settings.fernet if settings.encryption_key is not None else None,
+        clients=clients,
+        cipher=cipher,
         base_url=settings.base_url,
         now=real,
         images=fetcher.fetch_image,
@@ -106,6 +108,7 @@ def build_context(
         fallback_channel=settings.relais_channel,
         admins=settings.relais_admins,
         retention_days=settings.relais_retention_days,
+        tokens=workspace_erasure.Tokens(cipher, clients),
     )
 
     async def close() -> None:

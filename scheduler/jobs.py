@@ -19,7 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import DEFAULT_RETENTION_DAYS
 from bot.db import insert_ignoring_conflicts
-from bot.services import analytics, connections, delivery, inbound, outbox, retention, web_sessions, weekly
+from bot.services import (
+    analytics,
+    connections,
+    delivery,
+    erasure,
+    inbound,
+    outbox,
+    retention,
+    web_sessions,
+    weekly,
+    workspace_erasure,
+)
 from bot.services import posts as post_service
 from bot.services.posting import Poster
 from models import ClockJob, OutboxMessage, OutboxState, Workspace
@@ -50,6 +61,8 @@ class Context:
     admins: frozenset[str] = frozenset()  # RELAIS_ADMINS, told when a channel cannot be posted in
     send_now: Callable[[], datetime] | None = None
     retention_days: int = DEFAULT_RETENTION_DAYS  # RELAIS_RETENTION_DAYS
+    # Revokes the social tokens of the workspaces the retention job removes (None: deleted unrevoked).
+    tokens: workspace_erasure.Tokens | None = None
 
     def sending_now(self) -> datetime:
         return (self.send_now or self.now)()
@@ -192,9 +205,15 @@ async def dashboard(ctx: Context) -> str:
 async def retention_sweep(ctx: Context) -> str:
     """RELAIS_RETENTION_DAYS: old clicks folded into weekly rows, old finished messages and visit tallies
     deleted, visitors' keys and salts of past days forgotten (`bot.services.retention`), in short
-    transactions."""
+    transactions. Then the files of erased members their platform failed to delete, tried again
+    (`bot.services.erasure.delete_left_files`). First of all, the workspaces uninstalled for longer than
+    `workspace_erasure.UNINSTALLED_KEPT` are removed (`bot.services.workspace_erasure`)."""
+    removed = await workspace_erasure.remove_uninstalled(ctx.sessions, now=ctx.now(), tokens=ctx.tokens)
     swept = await retention.sweep(ctx.sessions, now=ctx.now(), days=ctx.retention_days)
-    return swept.summary()
+    deleters = {name: n for name, n in ctx.notifiers.items() if isinstance(n, erasure.DeletesFiles)}
+    left = await erasure.delete_left_files(ctx.sessions, deleters)
+    summary = f"{removed.summary()}; {swept.summary()}"
+    return summary + (f", {left} files of erased members deleted" if left else "")
 
 
 async def send(ctx: Context) -> str:
@@ -236,7 +255,8 @@ JOBS: dict[str, Job] = {
             retention_sweep,
             3600,
             "every hour: visitors' keys and salts of past days; clicks and finished messages older than "
-            "RELAIS_RETENTION_DAYS",
+            "RELAIS_RETENTION_DAYS; workspaces uninstalled for over "
+            f"{workspace_erasure.UNINSTALLED_KEPT.days} days",
         ),
     )
 }

@@ -79,7 +79,7 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -1617,6 +1617,20 @@ class FakeSlack(LocalServer):
             "is_enterprise_install": False,
         }
 
+    def _page_visited(self, request: web.Request, method: str) -> Mapping[str, str]:
+        """A browser's visit to one of Slack's pages (`method`: its path), recorded as a call (no token);
+        its query."""
+        self.calls.append(
+            SlackCall(
+                method=method,
+                params=dict(request.query),
+                token=None,
+                headers=dict(request.headers),
+                http_method="GET",
+            )
+        )
+        return request.query
+
     # Sign in with Slack (OpenID Connect)
 
     # Installs (OAuth v2)
@@ -1625,16 +1639,7 @@ class FakeSlack(LocalServer):
         """Slack's install page (`oauth/v2/authorize`), as the browser of whoever `install_as` names sees
         it: it checks the client id, scopes and redirect URI and, once they allow it, redirects to the
         redirect URI with a single-use code and the state (`error=access_denied` when they cancel)."""
-        query = request.query
-        self.calls.append(
-            SlackCall(
-                method="oauth/v2/authorize",
-                params=dict(query),
-                token=None,
-                headers=dict(request.headers),
-                http_method="GET",
-            )
-        )
+        query = self._page_visited(request, "oauth/v2/authorize")
         redirect_uri = query.get("redirect_uri", "")
         if (
             query.get("client_id") != self.client_id
@@ -1748,16 +1753,7 @@ class FakeSlack(LocalServer):
         """Slack's authorize page, as the browser of whoever `sign_in_as` names sees it: it checks the
         request (client id, response type, scope, redirect URI) and, once they consent, redirects to
         the redirect URI with a single-use code and the state."""
-        query = request.query
-        self.calls.append(
-            SlackCall(
-                method="openid/connect/authorize",
-                params=dict(query),
-                token=None,
-                headers=dict(request.headers),
-                http_method="GET",
-            )
-        )
+        query = self._page_visited(request, "openid/connect/authorize")
         redirect_uri = query.get("redirect_uri", "")
         scopes = set(query.get("scope", "").split())
         if (

@@ -95,7 +95,9 @@ def caller_of(core: Relais, workspace: Workspace, member: Member, *, channel: st
         workspace=workspace,
         member=member,
         lang=member_service.language_of(member),
-        admin=member_service.is_admin(member, admins=core.settings.relais_admins),
+        admin=member_service.is_admin(
+            member, admins=core.settings.relais_admins, workspace=workspace.external_id
+        ),
         channel=channel,
     )
 
@@ -168,7 +170,11 @@ def cached_language(core: Relais, who: Who | None) -> str:
 def remember(core: Relais, who: Who, member: Member) -> MemberRef:
     """Keep the hot path's picture of this member current after their profile or language changed."""
     ref = MemberRef(
-        member.workspace_id, member.id, member_service.language_of(member), member.admin_checked_at
+        member.workspace_id,
+        member.id,
+        member_service.language_of(member),
+        member.admin_checked_at,
+        member.active,
     )
     core.cache.remember_member(who.platform, who.workspace, who.member, ref)
     return ref

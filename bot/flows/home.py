@@ -13,12 +13,18 @@ from bot.services import scores
 
 
 async def home_data(core: Relais, caller: Caller) -> HomeData:
-    """What the member's home shows, read in one short session."""
+    """What the member's home shows, read in one short session. The workspace's posts only to someone
+    its directory knows as an active person: an id it does not know (a request naming another
+    workspace's member) or a deactivated account sees its own figures, not what the workspace shares."""
     now = core.clock.now()
     workspace, member = caller.workspace, caller.member
     async with core.sessions() as session:
         stats = await scores.member_stats(session, workspace_id=workspace.id, member_id=member.id, now=now)
-        cards = await post_service.latest_cards(session, workspace_id=workspace.id, member_id=member.id)
+        cards = (
+            await post_service.latest_cards(session, workspace_id=workspace.id, member_id=member.id)
+            if member.active
+            else []
+        )
         await session.commit()
     paused = member.paused_until if member.paused_until and member.paused_until > now else None
     return HomeData(

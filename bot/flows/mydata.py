@@ -7,7 +7,10 @@ the same summary with a button to `PUBLIC_URL/me/data`, where the member, signed
 file (`bot.mydata_page`). The button is offered on every platform, as a second way.
 
 The document is read in one read transaction that is closed before the file is sent: no transaction
-is open across the platform's upload. A failed upload is said plainly, with the download button.
+is open across the platform's upload. A failed upload is said plainly, with the download button. The
+ids of the files sent are kept afterwards, in a transaction of their own, for the member's erasure to
+delete the files; a member erased while their file went up is no longer there to keep them for: the
+file is deleted at once, and they are told their data is erased.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from bot.flows.caller import Refusal
 from bot.flows.invocation import Invocation
 from bot.messages import Inline, Message
 from bot.messages import mydata as mydata_messages
-from bot.services import mydata
+from bot.messages.commands import say
+from bot.services import erasure, mydata
+from bot.services.erasure import DeletesFiles
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +82,18 @@ def encoded(found: dict[str, Any]) -> bytes:
     return (json.dumps(found, ensure_ascii=False, indent=2) + "\n").encode()
 
 
+async def _remembered(core: Relais, workspace_id: int, member_id: int, file_ids: tuple[str, ...]) -> bool:
+    """The ids of the files just sent kept for a later erasure, in a transaction of its own after the
+    upload (none is open across it); False when the member was erased meanwhile (the ids are kept all the
+    same, on the erased placeholder, until the files are gone: `mydata.remember_files`)."""
+    async with core.sessions() as session:
+        kept = await mydata.remember_files(
+            session, workspace_id=workspace_id, member_id=member_id, file_ids=file_ids, now=core.clock.now()
+        )
+        await session.commit()
+    return kept
+
+
 def download_url(core: Relais) -> str:
     return core.settings.base_url + DOWNLOAD_PATH
 
@@ -102,15 +119,14 @@ async def mydata_command(run: Invocation) -> Message:
             delivery = "refused" if failed.permanent else "failed"
         else:
             delivery = "sent"
-            async with core.sessions() as session:  # after the upload: no transaction across it
-                mydata.remember_files(
-                    session,
-                    workspace_id=caller.workspace.id,
-                    member_id=caller.member.id,
-                    file_ids=sent,
-                    now=core.clock.now(),
-                )
-                await session.commit()
+            if not await _remembered(core, caller.workspace.id, caller.member.id, sent):
+                # Erased while the file went up: the erasure did not see it, so it goes now (what Slack
+                # fails to delete is kept for the clock to try again), and the member is told their data
+                # is erased, never that a file was sent.
+                if isinstance(run.surface, DeletesFiles):
+                    gone = await run.surface.delete_files(caller.workspace.id, sent)
+                    await erasure.forget_files(core.sessions, caller.workspace.id, gone)
+                return say(run.lang, "forget_me_done")
     return mydata_messages.summary(
         run.lang, mydata.counts(found), delivery=delivery, file_name=name, download_url=download_url(core)
     )

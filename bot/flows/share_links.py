@@ -38,11 +38,13 @@ MAX_PENDING: Final = 100
 
 @dataclass(frozen=True)
 class Opened:
-    """Where the share link sends its visitor (None: the post can no longer be shared there), and
-    whether this opening recorded the share (False: a robot, a repeat, or not confirmed in time)."""
+    """Where the share link sends its visitor (None: the post can no longer be shared there), whether
+    this opening recorded the share (False: a robot, a repeat, or not confirmed in time), and the
+    link's workspace (where what the share enqueued is sent from)."""
 
     location: str | None
     counted: bool
+    workspace_id: int
 
 
 class ShareLinks:
@@ -89,19 +91,24 @@ class ShareLinks:
         if target is None:
             return None
         if not target.shareable:
-            return Opened(location=None, counted=False)
-        variant = post_service.rotate_caption(
-            target.captions, post_id=target.post_id, member_id=target.member_id
+            return Opened(location=None, counted=False, workspace_id=target.workspace_id)
+        member_id = target.member_id
+        variant = (
+            post_service.rotate_caption(target.captions, post_id=target.post_id, member_id=member_id)
+            if member_id is not None
+            else None
         )
         location = share_intent_url(
             target.network.value,
             link=links.tracked_url(core.settings.base_url, code),
             caption=caption if caption and len(caption) <= MAX_BUTTON_URL else variant,
         )
-        if robot or links.is_crawler(user_agent):
-            return Opened(location, counted=False)
+        if robot or links.is_crawler(user_agent) or member_id is None:
+            # (No member: the link's member erased their data; it stands for nobody, nothing is recorded.)
+            return Opened(location, counted=False, workspace_id=target.workspace_id)
         place = channel if channel in target.channels else None
-        return Opened(location, counted=await self._record(target, variant, place))
+        counted = await self._record(target, variant, place)
+        return Opened(location, counted=counted, workspace_id=target.workspace_id)
 
     async def _target(self, code: str) -> links.ShareTarget | None:
         try:

@@ -161,10 +161,11 @@ class Recent:
     """The rows stamped after the aggregates' watermark (minutes of them), grouped by week, post, member
     and network, read once per page and summed in Python every way the page needs."""
 
-    # (week, post id, member id, network, share clicks, counted shares)
-    shares: list[tuple[int, int, int, Network, int, int]] = field(default_factory=list, repr=False)
+    # (week, post id, member id, network, share clicks, counted shares); member id None: rows that stand
+    # for nobody (their members erased their data, `bot.services.erasure`), in every total but no member's
+    shares: list[tuple[int, int, int | None, Network, int, int]] = field(default_factory=list, repr=False)
     # (week, post id, member id, network, counted clicks)
-    clicks: list[tuple[int, int, int, Network, int]] = field(default_factory=list, repr=False)
+    clicks: list[tuple[int, int, int | None, Network, int]] = field(default_factory=list, repr=False)
     # (post id, members reached): the nudges sent since
     reach: list[tuple[int, int]] = field(default_factory=list, repr=False)
 
@@ -352,7 +353,11 @@ async def _stale(session: AsyncSession, state: DashboardRefresh, target: datetim
         )
     )
     dirty = [week_number(week_of(at)) for at in changed if at < state.watermark]
-    if not dirty and target - FRESH <= state.watermark <= target:
+    # A refresh leaves the watermark `SETTLE` before its own time: one older than that was moved back
+    # since (`bot.services.erasure`, having deleted clicks the aggregates hold), and the aggregates still
+    # hold the rows after it, which the look would add again from the rows themselves.
+    moved_back = state.watermark < state.refreshed_at - SETTLE
+    if not dirty and not moved_back and target - FRESH <= state.watermark <= target:
         return False, None
     # From the week of the older of the two watermarks (a clock set back, `relais jobs run --at`, too).
     return True, min([week_number(week_of(min(state.watermark, target))), *dirty])
@@ -418,11 +423,12 @@ async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | Non
     # Per member: grouped by week, post, member and network first (read through the time indexes), then
     # once over every post and once per channel the post was pushed to.
     member_keys = ["workspace_id", "channel", "week", "member_id", "network"]
+    # Rows standing for nobody (their members erased their data) count in the totals above, not here.
     member_shares = (
         select(
             share_week.label("week"), Share.post_id, Share.member_id, Share.network, func.count().label("n")
         )
-        .where(*counted_shares)
+        .where(*counted_shares, Share.member_id.is_not(None))
         .group_by(share_week, Share.post_id, Share.member_id, Share.network)
         .subquery()
     )
@@ -431,7 +437,7 @@ async def _rebuild(session: AsyncSession, *, workspace_id: int, first: int | Non
                func.sum(Click.clicks).label("n"))
         .select_from(Click)
         .join(TrackedLink, TrackedLink.id == Click.link_id)
-        .where(*counted_clicks)
+        .where(*counted_clicks, TrackedLink.member_id.is_not(None))
         .group_by(click_week, TrackedLink.post_id, TrackedLink.member_id, TrackedLink.network)
         .subquery()
     )  # fmt: skip
@@ -549,7 +555,7 @@ async def weekly(session: AsyncSession, scope: Scope, split: Split) -> list[Week
             sharers[_monday(number)] = int(count)
         recent_sharers: dict[int, set[int]] = defaultdict(set)
         for number, _, member_id, _, _, counted in split.recent.shares:
-            if counted:
+            if counted and member_id is not None:  # nobody's shares make nobody a sharer
                 recent_sharers[number].add(member_id)
         # A week with shares since the watermark: its members who shared before it, and since (once).
         for number, members_who_shared in recent_sharers.items():
@@ -700,11 +706,15 @@ async def advocates(
     recent_shares: dict[int, int] = {}
     recent_clicks: dict[int, int] = {}
     for _, _, member_id, _, _, shared in split.recent.shares:
-        if member_id not in erased:
+        if member_id is not None and member_id not in erased:
             _add(recent_shares, [(member_id, shared)])
     _add(
         recent_clicks,
-        ((member_id, count) for _, _, member_id, _, count in split.recent.clicks if member_id not in erased),
+        (
+            (member_id, count)
+            for _, _, member_id, _, count in split.recent.clicks
+            if member_id is not None and member_id not in erased
+        ),
     )
     summed_shares = func.sum(DashboardMemberWeek.shares)
     summed_clicks = func.sum(DashboardMemberWeek.clicks)
@@ -831,10 +841,14 @@ async def _recent(session: AsyncSession, scope: Scope, since: datetime) -> Recen
         _reach_sql(dialect, insert_into=False), _reach_params(scope.workspace_id, since, scope.until)
     )
     return Recent(
-        shares=[(int(w), int(p), int(m), Network(n), int(c), int(k or 0)) for w, p, m, n, c, k in shares],
-        clicks=[(int(w), int(p), int(m), Network(n), int(c)) for w, p, m, n, c in clicks],
+        shares=[(int(w), int(p), _member(m), Network(n), int(c), int(k or 0)) for w, p, m, n, c, k in shares],
+        clicks=[(int(w), int(p), _member(m), Network(n), int(c)) for w, p, m, n, c in clicks],
         reach=[(int(post_id), int(count)) for _, _, post_id, count in reach],
     )
+
+
+def _member(member_id: int | None) -> int | None:
+    return None if member_id is None else int(member_id)
 
 
 async def dashboard(session: AsyncSession, scope: Scope) -> Dashboard:

@@ -4,26 +4,34 @@ What goes: their profile and preferences, their connections (the tokens revoked 
 allows it), the clicks and visit tallies of their personal links, their "Not for me", their suggestions
 (a post made from one stays), their connection and sign-in sessions, the messages addressed to them
 (sent or not) and their Teams conversation reference. What stays, anonymous: the member row, as a
-placeholder whose `external_id` is an unguessable `erased:…` (it never matches the person again, so that
-the person coming back is a new member), and their shares (post, network, status, dates) with their
-personal parts cleared (caption, the network's post id and URL, error), so that the company's totals stay
-true. Their tracked links still open the article but count nothing (`bot.services.links`). Anything else
-naming them (a leaderboard or review message, a channel's conversation reference) is scrubbed.
+placeholder holding nothing but an unguessable `external_id` `erased:…` (it never matches the person
+again, so that the person coming back is a new member) and `erased_at` (what admins' count of erasures
+and the writes racing an erasure read); their shares (post, network, status, dates), as counts that stand
+for nobody: their personal parts cleared (caption, the network's post id and URL, error) and `member_id`
+NULL, not the placeholder's, so that no history per erased person is left, while the company's share
+totals stay true; their tracked links, also with no member, which still open the article but count
+nothing (`bot.services.links`); and the posts they queued and suggestions they decided, by nobody.
+Anything else naming them (a leaderboard or review message, a channel's conversation reference) is
+scrubbed.
 
 The tokens are read and revoked first, outside any write transaction (a network call); then everything
 is erased in one transaction, whose first statement claims the member (`erased_at`), so that two
-erasures of the same member at once agree: the second finds nothing to do.
+erasures of the same member at once agree: the second finds nothing to do. What that transaction finds
+that was not read before it (a connection or a `/relais mydata` file completed meanwhile) is revoked and
+deleted at the network after it commits. A file the platform failed to delete keeps its id (`sent_file`)
+until the clock deletes it (`delete_left_files`).
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import re
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Final, Protocol, cast, runtime_checkable
 
@@ -47,6 +55,7 @@ from models import (
     Network,
     OAuthAttempt,
     OutboxMessage,
+    Post,
     SentFile,
     SettledPoints,
     Share,
@@ -84,9 +93,11 @@ class DeletesFiles(Protocol):
     """A chat platform that can delete the files Relais put in a member's private chat (`/relais
     mydata`'s copy of their data: the member cannot delete a file the bot uploaded)."""
 
-    async def delete_files(self, workspace_id: int, file_ids: Sequence[str]) -> int:
-        """Delete them at the platform; how many are gone. A failure is logged (never a token), never
-        raised: the erasure goes on."""
+    async def delete_files(self, workspace_id: int, file_ids: Sequence[str]) -> Sequence[str]:
+        """Delete them at the platform, each with the credentials of `workspace_id`, where it was sent;
+        the ids of those gone (deleted now, or already). A failure is logged (never a token), never
+        raised: the file is left out of the answer, so that its id is kept and its deletion tried again
+        (`delete_left_files`)."""
         ...
 
 
@@ -103,10 +114,12 @@ class Erased:
     suggestions: int
     messages: int
     sessions: int
+    # Inside the erasure only (`erase_member`): what its transaction found that was not read before it.
+    late: Target | None = field(default=None, repr=False, compare=False)
 
     def lines(self) -> list[str]:
         """The counts, one `name: n` line each (what `relais erase-member` prints)."""
-        return [f"{name}: {value}" for name, value in asdict(self).items()]
+        return [f"{counted.name}: {getattr(self, counted.name)}" for counted in fields(self) if counted.repr]
 
 
 @functools.lru_cache(maxsize=256)
@@ -154,24 +167,38 @@ def _same_id(member: str) -> Any:
 
 
 async def target_of(session: AsyncSession, member: Member) -> Target:
-    accounts = await session.scalars(
-        select(SocialAccount).where(
-            SocialAccount.workspace_id == member.workspace_id, SocialAccount.member_id == member.id
+    tokens, files = await _held_outside(session, member.workspace_id, member.id)
+    return Target(member.workspace_id, member.id, member.external_id, member.display_name, tokens, files)
+
+
+async def _held_outside(
+    session: AsyncSession, workspace_id: int, member_id: int
+) -> tuple[tuple[tuple[Network, str], ...], tuple[str, ...]]:
+    """What of the member lives at networks and platforms too: their tokens (encrypted) and the ids of
+    the files Relais sent them."""
+    accounts = await session.execute(
+        select(
+            SocialAccount.network, SocialAccount.access_token_encrypted, SocialAccount.refresh_token_encrypted
         )
+        .where(SocialAccount.workspace_id == workspace_id, SocialAccount.member_id == member_id)
+        .order_by(SocialAccount.id)
     )
-    tokens = [
-        (account.network, value)
-        for account in accounts
-        for value in (account.access_token_encrypted, account.refresh_token_encrypted)
-        if value
-    ]
+    tokens = tuple((network, value) for network, *values in accounts for value in values if value)
     files = await session.scalars(
         select(SentFile.file_id)
-        .where(SentFile.workspace_id == member.workspace_id, SentFile.member_id == member.id)
+        .where(SentFile.workspace_id == workspace_id, SentFile.member_id == member_id)
         .order_by(SentFile.id)
     )
-    return Target(
-        member.workspace_id, member.id, member.external_id, member.display_name, tuple(tokens), tuple(files)
+    return tokens, tuple(files)
+
+
+def _late(target: Target, tokens: Sequence[tuple[Network, str]], files: Sequence[str]) -> Target:
+    """Of the tokens and files the erasure's transaction finds at its claim, those not read before it (a
+    connection, a token renewal or a `/relais mydata` upload that completed in between), as a target."""
+    return replace(
+        target,
+        tokens=tuple(token for token in tokens if token not in target.tokens),
+        files=tuple(file_id for file_id in files if file_id not in target.files),
     )
 
 
@@ -228,18 +255,99 @@ async def erase_member(
     """Erase `target` (read by `find_target` or `target_of`): its tokens revoked and the files Relais sent
     them deleted at their platform (`files`) first, outside any transaction, then everything in one
     transaction. None when the member was erased meanwhile (a second click, another process): nothing
-    is changed."""
-    revoked = await revoke_tokens(target, cipher=cipher, clients=clients)
-    if target.files and files is not None:
-        await files.delete_files(target.workspace_id, target.files)
+    is changed. Tokens and files that appeared between that first read and the transaction's claim (a
+    connection or an upload completing meanwhile: after the claim none can, `members.hold_live`) are
+    revoked and deleted at the network once it has committed (`Erased.late`), so that none is left there.
+
+    A token is deleted whatever its network answered (keeping it to try again would keep the person's
+    credential). A file's id is kept until the platform says the file is gone: one it failed to delete (a
+    5xx, a dead workspace token) stays in `sent_file`, on the erased placeholder, and the clock tries
+    again (`delete_left_files`); the file holds the person's whole data."""
+    revoked, gone = await _clear_outside(target, cipher=cipher, clients=clients, files=files)
     seen = await _seen(sessions, target)
     async with sessions() as session:
-        erased = await _erase(session, target, revoked=revoked, now=now, seen=seen)
+        erased = await _erase(session, target, revoked=revoked, now=now, seen=seen, files_gone=gone)
         if erased is None:
             await session.rollback()
             return None
         await session.commit()
-    return erased
+    if erased.late is None:
+        return erased
+    late, gone = await _clear_outside(erased.late, cipher=cipher, clients=clients, files=files)
+    await forget_files(sessions, erased.late.workspace_id, gone)
+    return replace(erased, revoked=erased.revoked + late, late=None)
+
+
+async def _clear_outside(
+    target: Target,
+    *,
+    cipher: MultiFernet | None,
+    clients: Mapping[Network, SocialClient],
+    files: DeletesFiles | None,
+) -> tuple[int, Sequence[str]]:
+    """The target's tokens revoked and files deleted at their network and platform (network calls: never
+    inside a transaction); how many tokens the networks confirmed revoked, and which files are gone."""
+    revoked = await revoke_tokens(target, cipher=cipher, clients=clients)
+    if not target.files or files is None:
+        return revoked, ()
+    return revoked, await files.delete_files(target.workspace_id, target.files)
+
+
+async def forget_files(
+    sessions: async_sessionmaker[AsyncSession], workspace_id: int, file_ids: Collection[str]
+) -> int:
+    """The ids of files of erased members that are gone at their platform, forgotten; how many. (A live
+    member's are never touched here: theirs go with their erasure.)"""
+    if not file_ids:
+        return 0
+    async with sessions() as session:
+        forgotten = await session.execute(
+            delete(SentFile).where(
+                SentFile.workspace_id == workspace_id,
+                SentFile.file_id.in_(sorted(file_ids)),
+                SentFile.member_id.in_(
+                    select(Member.id).where(
+                        Member.workspace_id == workspace_id, Member.erased_at.is_not(None)
+                    )
+                ),
+            )
+        )
+        await session.commit()
+    return _count(forgotten)
+
+
+# How many left files one pass of `delete_left_files` tries at most (a bounded pass of the clock).
+LEFT_FILES_PER_PASS: Final = 200
+
+
+async def delete_left_files(
+    sessions: async_sessionmaker[AsyncSession], deleters: Mapping[str, DeletesFiles]
+) -> int:
+    """The files of erased members that their platform failed to delete at the erasure (`erase_member`),
+    tried again (the clock's hourly retention job), each with its own workspace's credentials
+    (`deleters`: by platform); their ids forgotten once gone. How many went. A file the platform keeps
+    failing on (the app uninstalled: its token is dead) is tried each pass until it goes, or until its
+    workspace's data is removed."""
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(SentFile.workspace_id, Workspace.platform, SentFile.file_id)
+                .join(
+                    Member, (Member.id == SentFile.member_id) & (Member.workspace_id == SentFile.workspace_id)
+                )
+                .join(Workspace, Workspace.id == SentFile.workspace_id)
+                .where(Member.erased_at.is_not(None), Workspace.platform.in_(sorted(deleters)))
+                .order_by(SentFile.workspace_id, SentFile.id)
+                .limit(LEFT_FILES_PER_PASS)
+            )
+        ).all()
+    forgotten = 0
+    for (workspace_id, platform), left in itertools.groupby(rows, key=lambda row: row[:2]):
+        deleter = deleters.get(platform)
+        if deleter is not None:
+            gone = await deleter.delete_files(workspace_id, [row.file_id for row in left])
+            forgotten += await forget_files(sessions, workspace_id, gone)
+    return forgotten
 
 
 def _count(result: Any) -> int:
@@ -247,10 +355,17 @@ def _count(result: Any) -> int:
 
 
 async def _erase(
-    session: AsyncSession, target: Target, *, revoked: int, now: datetime, seen: Seen | None = None
+    session: AsyncSession,
+    target: Target,
+    *,
+    revoked: int,
+    now: datetime,
+    seen: Seen | None = None,
+    files_gone: Collection[str] = (),
 ) -> Erased | None:
     """The erasure's transaction. `seen`: the rows that may name them elsewhere, found before it
-    (`_seen`); None looks through every row here."""
+    (`_seen`); None looks through every row here. `files_gone`: the files Relais sent them that their
+    platform deleted; the others' ids stay, for the clock to try again (`delete_left_files`)."""
     workspace_id, member_id = target.workspace_id, target.member_id
     placeholder = ERASED_PREFIX + secrets.token_urlsafe(24)
     # The claim first: the row's write lock makes a concurrent erasure of the same member wait, then
@@ -277,14 +392,18 @@ async def _erase(
     )
     if _count(claimed) != 1:
         return None
-    # Their shares stay as anonymous counts; stamped `updated_at` so that the dashboard's aggregates and
-    # the points snapshot look at them again (`bot.services.analytics`, `bot.services.scores`).
+    # After the claim no connection nor file can be added (`members.hold_live`): what is here now is all.
+    late = _late(target, *await _held_outside(session, workspace_id, member_id))
+    await _cancel_posts(session, workspace_id, member_id, now=now)
+    # Their shares stay as anonymous counts, standing for nobody (`member_id` NULL: not even for the
+    # placeholder, which would keep one history per erased person); stamped `updated_at` so that the
+    # dashboard's aggregates and the points snapshot look at them again (`bot.services.analytics`,
+    # `bot.services.scores`).
     shares = await session.execute(
         update(Share)
         .where(Share.workspace_id == workspace_id, Share.member_id == member_id)
-        .values(caption=None, external_id=None, external_url=None, error=None, updated_at=now)
+        .values(member_id=None, caption=None, external_id=None, external_url=None, error=None, updated_at=now)
     )
-    await _cancel_posts(session, workspace_id, member_id, now=now)
     links = select(TrackedLink.id).where(
         TrackedLink.workspace_id == workspace_id, TrackedLink.member_id == member_id
     )
@@ -304,6 +423,23 @@ async def _erase(
             .where(DashboardRefresh.workspace_id == workspace_id, DashboardRefresh.watermark > earliest_click)
             .values(watermark=earliest_click)
         )
+    # Their links still open the article and count nothing (`bot.services.links`), for nobody; the posts
+    # they queued and the suggestions they decided (as an admin) stay, by nobody.
+    await session.execute(
+        update(TrackedLink)
+        .where(TrackedLink.workspace_id == workspace_id, TrackedLink.member_id == member_id)
+        .values(member_id=None)
+    )
+    await session.execute(
+        update(Post)
+        .where(Post.workspace_id == workspace_id, Post.created_by_id == member_id)
+        .values(created_by_id=None)
+    )
+    await session.execute(
+        update(Suggestion)
+        .where(Suggestion.workspace_id == workspace_id, Suggestion.decided_by_id == member_id)
+        .values(decided_by_id=None)
+    )
     connections = await session.execute(
         delete(SocialAccount).where(
             SocialAccount.workspace_id == workspace_id, SocialAccount.member_id == member_id
@@ -324,7 +460,11 @@ async def _erase(
         delete(WebSession).where(WebSession.workspace_id == workspace_id, WebSession.member_id == member_id)
     )
     await session.execute(
-        delete(SentFile).where(SentFile.workspace_id == workspace_id, SentFile.member_id == member_id)
+        delete(SentFile).where(
+            SentFile.workspace_id == workspace_id,
+            SentFile.member_id == member_id,
+            SentFile.file_id.in_(sorted(files_gone)),
+        )
     )
     workspace = (
         await session.execute(
@@ -386,6 +526,7 @@ async def _erase(
         suggestions=_count(suggestions),
         messages=_count(messages) + removed,
         sessions=_count(web_sessions),
+        late=late if late.tokens or late.files else None,
     )
 
 

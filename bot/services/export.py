@@ -33,16 +33,20 @@ def _labelled(**columns: Any) -> tuple[Any, ...]:
 
 
 # What stands for a member who erased their data (`bot.services.erasure`): the same fixed word for all of
-# them, so that their rows still count but tell nobody apart.
+# them, so that their rows still count but tell nobody apart. Their shares and links have no member any
+# more (`member_id` NULL, so the outer join finds none); a post keeps its author's placeholder row.
 ERASED_MEMBER: Final = "erased"
 _member = case((Member.erased_at.is_not(None), literal(ERASED_MEMBER)), else_=Member.external_id)
+_member_or_nobody = case(
+    (Member.id.is_(None) | Member.erased_at.is_not(None), literal(ERASED_MEMBER)), else_=Member.external_id
+)
 
 
 _SELECTS: Final[dict[ExportKind, tuple[Any, ...]]] = {
     ExportKind.SHARES: _labelled(
         post_id=Share.post_id,
         url=Post.url,
-        member=_member,
+        member=_member_or_nobody,
         platform=Workspace.platform,
         workspace=Workspace.external_id,
         network=Share.network,
@@ -70,7 +74,7 @@ _SELECTS: Final[dict[ExportKind, tuple[Any, ...]]] = {
     ),
     ExportKind.CLICKS: _labelled(
         post_id=TrackedLink.post_id,
-        member=_member,
+        member=_member_or_nobody,
         network=TrackedLink.network,
         at=Click.at,
         counted=Click.counted,
@@ -101,7 +105,7 @@ def _shares(since: datetime | None) -> Select[Any]:
         select(*_SELECTS[ExportKind.SHARES])
         .select_from(Share)
         .join(Post, (Post.id == Share.post_id) & (Post.workspace_id == Share.workspace_id))
-        .join(Member, (Member.id == Share.member_id) & (Member.workspace_id == Share.workspace_id))
+        .outerjoin(Member, (Member.id == Share.member_id) & (Member.workspace_id == Share.workspace_id))
         .join(Workspace, Workspace.id == Share.workspace_id)
         .order_by(Share.id)
     )
@@ -125,7 +129,7 @@ def _clicks(since: datetime | None) -> Select[Any]:
         select(*_SELECTS[ExportKind.CLICKS])
         .select_from(Click)
         .join(TrackedLink, (TrackedLink.id == Click.link_id) & same_workspace)
-        .join(Member, (Member.id == TrackedLink.member_id) & (Member.workspace_id == Click.workspace_id))
+        .outerjoin(Member, (Member.id == TrackedLink.member_id) & (Member.workspace_id == Click.workspace_id))
         .join(Workspace, Workspace.id == Click.workspace_id)
         .order_by(Click.id)
     )

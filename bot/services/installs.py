@@ -302,6 +302,14 @@ class _Shared:
     def __init__(self) -> None:
         self.read: dict[object, tuple[datetime, Install]] = {}
         self.renewing: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # (team, organisation) pairs whose workspace row had its organisation recorded (`Installs.serves`),
+        # with when: trusted `CACHE_TTL`, as what is read (another process may remove the row meanwhile).
+        self.recorded: dict[tuple[str, str], datetime] = {}
+
+    def forget(self) -> None:
+        """An installation was saved or removed, or an organisation's access changed: read again."""
+        self.read.clear()
+        self.recorded.clear()
 
 
 _shared: WeakKeyDictionary[Sessions, _Shared] = WeakKeyDictionary()
@@ -327,7 +335,7 @@ class Installs:
         async with self._sessions() as session:
             await _save(session, install, cipher=self._cipher, now=self._now())
             await session.commit()
-        self._shared.read.clear()
+        self._shared.forget()
 
     async def find(
         self,
@@ -373,6 +381,22 @@ class Installs:
         """The lock under which this process renews the installation's token."""
         return self._shared.renewing[_key(install)]
 
+    async def serves(self, *, team_id: str, enterprise_id: str) -> bool:
+        """An organisation's installation serves this team (what a request through it acts on): not a team
+        of another organisation, nor one installed on its own, nor one the installation lost access to
+        (`_find`, as Bolt's authorize reads it for a request naming the team). The team's workspace row
+        then has its organisation recorded (created if new), whatever first brought it (a command, a
+        click, an event): a Grid-wide erasure and the outbox find the workspace by its organisation."""
+        if await self.find(enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=True) is None:
+            return False
+        recorded = self._shared.recorded.get((team_id, enterprise_id))
+        if recorded is not None and timedelta(0) <= self._now() - recorded < CACHE_TTL:
+            return True
+        if not await self.remember_enterprise(team_id=team_id, enterprise_id=enterprise_id):
+            return False
+        self._shared.recorded[(team_id, enterprise_id)] = self._now()
+        return True
+
     async def remember_enterprise(self, *, team_id: str, enterprise_id: str) -> bool:
         """False when the team belongs to another organisation (see `_remember_enterprise`)."""
         async with self._sessions() as session:
@@ -388,7 +412,7 @@ class Installs:
                 session, enterprise_id=enterprise_id, team_id=team_id, org_wide=org_wide, now=self._now()
             )
             await session.commit()
-        self._shared.read.clear()
+        self._shared.forget()
         return stopped
 
     def _kept(self, key: object) -> Install | None:
@@ -412,7 +436,7 @@ class Installs:
                 session, enterprise_id=enterprise_id, team_ids=team_ids, granted=granted, now=self._now()
             )
             await session.commit()
-        self._shared.read.clear()
+        self._shared.forget()
         return changed
 
     async def issue_state(self) -> str:

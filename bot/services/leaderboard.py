@@ -74,7 +74,17 @@ class _Row:
     erased: bool = False  # an erased member's: in the totals, never on the board
 
 
-async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, end: datetime) -> list[_Row]:
+@dataclass(frozen=True)
+class _Anonymous:
+    """A week's shares and clicks that stand for nobody (`bot.services.erasure`): in the totals only."""
+
+    shares: int = 0
+    clicks: int = 0
+
+
+async def _week_rows(
+    session: AsyncSession, workspace_id: int, start: datetime, end: datetime
+) -> tuple[list[_Row], _Anonymous]:
     shares = select(
         Share.member_id.label("member_id"),
         share_points().label("points"),
@@ -139,6 +149,8 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
         .subquery()
     )
     # Who each participant is, in the same statement: no lookup of tens of thousands of ids after it.
+    # Outer: the shares and clicks that stand for nobody (their members erased their data) are one row
+    # with no member.
     query = select(
         *totals.c,
         Member.external_id,
@@ -147,10 +159,14 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
         Member.locale,
         Member.active,
         Member.erased_at,
-    ).join(Member, Member.id == totals.c.member_id)
+    ).outerjoin(Member, Member.id == totals.c.member_id)
     rows = []
+    anonymous = _Anonymous()
     for found in await session.execute(query):
         member_id, points, share_count, click_count, first_at = found[:5]
+        if member_id is None:
+            anonymous = _Anonymous(int(share_count or 0), int(click_count or 0))
+            continue
         weeks = found[5 : 5 + STREAK_WEEKS]
         external_id, name, chosen, locale, active, erased_at = found[5 + STREAK_WEEKS :]
         streak = 0
@@ -167,7 +183,7 @@ async def _week_rows(session: AsyncSession, workspace_id: int, start: datetime, 
                 erased=erased_at is not None,
             )
         )  # fmt: skip
-    return [row for row in rows if row.points > 0]
+    return [row for row in rows if row.points > 0], anonymous
 
 
 def _ranked(rows: list[_Row], end: datetime) -> list[_Row]:
@@ -176,12 +192,14 @@ def _ranked(rows: list[_Row], end: datetime) -> list[_Row]:
 
 async def weekly_board(session: AsyncSession, *, workspace_id: int, end: datetime) -> Board:
     """The board of the 7 days before `end`, with each participant's rank of the 7 days before that.
-    Members who erased their data count in the week's totals but are ranked nowhere (nobody to name)."""
+    Members who erased their data count in the week's totals but are ranked nowhere (nobody to name): their
+    shares stand for nobody, and a member erased while their rows were read is left out of the ranks."""
     start = end - WEEK
-    rows = await _week_rows(session, workspace_id, start, end)
+    rows, anonymous = await _week_rows(session, workspace_id, start, end)
     this_week = _ranked([row for row in rows if not row.erased], end)
     last_week = _ranked(
-        [row for row in await _week_rows(session, workspace_id, start - WEEK, start) if not row.erased], start
+        [row for row in (await _week_rows(session, workspace_id, start - WEEK, start))[0] if not row.erased],
+        start,
     )
     previous = {row.member_id: rank for rank, row in enumerate(last_week, 1)}
     entries = tuple(
@@ -226,8 +244,8 @@ async def weekly_board(session: AsyncSession, *, workspace_id: int, end: datetim
         end=end,
         entries=entries,
         climbers=climbers,
-        shares=sum(row.shares for row in rows),
-        clicks=sum(row.clicks for row in rows),
+        shares=sum(row.shares for row in rows) + anonymous.shares,
+        clicks=sum(row.clicks for row in rows) + anonymous.clicks,
         top_post_title=top_post[0] if top_post else None,
         top_post_url=top_post[1] if top_post else None,
         top_post_shares=int(top_post[2]) if top_post else 0,

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import insert_ignoring_conflicts
 from bot.ratelimit import TokenBuckets
+from bot.services.members import hold_live
 from models import Click, Member, Network, Post, PostState, TrackedLink, VisitorSalt, VisitTally
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ REPEAT: Final = "repeat"
 WITHDRAWN: Final = "withdrawn"
 LIMITED: Final = "limited"
 UNCONFIRMED: Final = "unconfirmed"  # the database was slow or failed: may or may not be counted
-ERASED: Final = "erased"  # the link's member erased their data: it points to nobody, nothing is kept
+ERASED: Final = "erased"  # the link's member erased their data: it stands for nobody, nothing is kept
 _TALLY_COLUMN: Final = {ROBOT: "robots", REPEAT: "repeats", WITHDRAWN: "withdrawn"}
 
 # Link-preview and indexing robots, by User-Agent. Matching is deliberately broad: a missed human click
@@ -111,8 +112,11 @@ def destination_url(post_url: str, *, network: str, post_id: int) -> str:
 
 async def link_for(
     session: AsyncSession, *, workspace_id: int, post_id: int, member_id: int, network: Network, now: datetime
-) -> TrackedLink:
-    """The member's link for this post and network, created on first use (concurrent calls agree)."""
+) -> TrackedLink | None:
+    """The member's link for this post and network, created on first use (concurrent calls agree). None
+    when the member erased their data meanwhile: a link made then would point at their placeholder row,
+    which an erasure leaves holding nothing (`bot.services.erasure`), so it is made only while the member
+    is held live (`members.hold_live`; the caller commits)."""
     key = (
         (TrackedLink.post_id == post_id)
         & (TrackedLink.member_id == member_id)
@@ -121,6 +125,8 @@ async def link_for(
     existing = await session.scalar(select(TrackedLink).where(TrackedLink.workspace_id == workspace_id, key))
     if existing is not None:
         return existing
+    if not await hold_live(session, [(workspace_id, member_id)]):
+        return None
     row = {
         "workspace_id": workspace_id,
         "post_id": post_id,
@@ -141,7 +147,7 @@ class ShareTarget:
     share page needs (the post's captions, whether it can still be shared there)."""
 
     workspace_id: int
-    member_id: int
+    member_id: int | None  # None: the member erased their data (the link stands for nobody)
     post_id: int
     network: Network
     captions: tuple[str, ...]
@@ -299,20 +305,21 @@ async def _target(session: AsyncSession, code: str) -> LinkTarget | None:
                 TrackedLink.network,
                 Post.url,
                 Post.state,
+                TrackedLink.member_id,
                 Member.erased_at,
             )
             .join(Post, Post.id == TrackedLink.post_id)
-            .join(Member, Member.id == TrackedLink.member_id)
+            # Outer: an erased member's link has no member (`bot.services.erasure`) and still redirects.
+            .outerjoin(Member, Member.id == TrackedLink.member_id)
             .where(TrackedLink.code == code)
         )
     ).first()
     if found is None:
         return None
-    link_id, workspace_id, post_id, network, url, state, erased_at = found
+    link_id, workspace_id, post_id, network, url, state, member_id, erased_at = found
     location = destination_url(url, network=network.value, post_id=post_id)
-    return LinkTarget(
-        link_id, workspace_id, location, withdrawn=state is PostState.CANCELLED, erased=erased_at is not None
-    )
+    erased = member_id is None or erased_at is not None
+    return LinkTarget(link_id, workspace_id, location, withdrawn=state is PostState.CANCELLED, erased=erased)
 
 
 async def record_visit(
@@ -428,10 +435,14 @@ class VisitCounter:
         seconds = now.timestamp()
         if known is None:
             # A code this process has not met: first whether it is a link at all, so that one that is not
-            # changes nothing (not even the day's salt).
+            # changes nothing (not even the day's salt), nor does one that stands for nobody.
             async with self._sessions() as session:
-                if await _target(session, code) is None:
-                    return None
+                first = await _target(session, code)
+            if first is None:
+                return None
+            if first.erased:
+                self._remember(code, first.location)
+                return Visit(first.location, counted=False, reason=ERASED)
         # Before the session: on a new day the salt takes a connection of its own, and a visit holding one
         # while waiting for another could starve the pool under load.
         visitor = visitor_key(await self._salts.key(now), address=address)

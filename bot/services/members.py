@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy import ColumnElement, Select, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import user_id_key
+from bot.config import admins_in, split_admin, user_id_key
 from bot.db import insert_ignoring_conflicts
 from bot.i18n import Language, language_for
 from models import Member, Workspace
@@ -200,10 +200,27 @@ def apply_profile(member: Member, profile: Profile | LookupFailed | None, *, now
     return member
 
 
-def is_admin(member: Member, *, admins: frozenset[str]) -> bool:
-    """Workspace admins and owners (cached from the directory) and the ids in RELAIS_ADMINS (`admins`,
-    read by `bot.config.user_id_key`: an Entra object id matches whatever its case)."""
-    return user_id_key(member.external_id) in admins or member.is_admin
+def is_admin(member: Member, *, admins: frozenset[str], workspace: str) -> bool:
+    """Workspace admins and owners (cached from the directory) and the ids RELAIS_ADMINS (`admins`) names
+    in `workspace`, the member's (its team or tenant id): alone, or with this workspace
+    (`bot.config.admins_in`; an Entra object id matches whatever its case)."""
+    return member.is_admin or user_id_key(member.external_id) in admins_in(admins, workspace)
+
+
+async def is_admin_in(session: AsyncSession, member: Member, *, admins: frozenset[str]) -> bool:
+    """`is_admin`, the member's workspace read in `session` (a caller that holds only the member row)."""
+    workspace = await session.scalar(select(Workspace.external_id).where(Workspace.id == member.workspace_id))
+    return workspace is not None and is_admin(member, admins=admins, workspace=workspace)
+
+
+def named_admin(admins: frozenset[str]) -> ColumnElement[bool]:
+    """`is_admin`'s RELAIS_ADMINS part as SQL, on members joined with their workspace: an id named alone,
+    or named with the member's workspace (`bot.config.admins_in`)."""
+    alone = sorted(entry for entry in admins if split_admin(entry)[0] is None)
+    qualified = sorted(entry for entry in admins if split_admin(entry)[0] is not None)
+    return or_(
+        Member.external_id.in_(alone), (Workspace.external_id + ":" + Member.external_id).in_(qualified)
+    )
 
 
 def language_of(member: Member) -> Language:

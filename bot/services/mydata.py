@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import outbox
 from bot.services.erasure import whole_id
+from bot.services.members import hold_live
 from bot.services.scores import share_counts
 from models import (
     Click,
@@ -85,15 +86,22 @@ def counts(document: Mapping[str, Any]) -> Counts:
     )
 
 
-def remember_files(
+async def remember_files(
     session: AsyncSession, *, workspace_id: int, member_id: int, file_ids: Sequence[str], now: datetime
-) -> None:
+) -> bool:
     """Keep the ids of the files the platform holds for the member (their copy of this document), so that
-    erasing them deletes the files there too (`bot.services.erasure`)."""
+    erasing them deletes the files there too (`bot.services.erasure`). The member is held against an
+    erasure until the caller commits (`members.hold_live`): an erasure claiming them later finds the rows.
+    False when the member was erased meanwhile (the file went up while the erasure ran): no erasure will
+    delete those files, the caller does (`erasure.forget_files` once they are gone); their ids are kept
+    all the same, on the erased placeholder, as the ids of files the platform failed to delete are, for
+    the clock to try again (`erasure.delete_left_files`)."""
+    live = bool(await hold_live(session, [(workspace_id, member_id)]))
     session.add_all(
         SentFile(workspace_id=workspace_id, member_id=member_id, file_id=file_id, created_at=now)
         for file_id in file_ids
     )
+    return live
 
 
 async def member_data(
@@ -315,25 +323,27 @@ async def _dismissals(session: AsyncSession, scope: _Scope) -> list[dict[str, An
     return _rows(result, ("post_id", "url", "title", "at"))
 
 
+# What the document says of an outbox message: what kind, when, and how it went; never what it said.
+_SENT: Final = (OutboxMessage.kind, OutboxMessage.state, OutboxMessage.created_at, OutboxMessage.sent_at)
+_SENT_NAMES: Final = ("kind", "state", "created_at", "sent_at")
+
+
+async def _outbox_rows(session: AsyncSession, scope: _Scope, *where: Any, also: Sequence[Any] = ()) -> Any:
+    """The workspace's outbox rows matching `where`, as `_SENT` (then `also`), oldest first."""
+    return await session.execute(
+        select(*_SENT, *also)
+        .where(OutboxMessage.workspace_id == scope.workspace_id, *where)
+        .order_by(OutboxMessage.id)
+    )
+
+
 async def _messages(session: AsyncSession, scope: _Scope) -> list[dict[str, Any]]:
     """The messages Relais sent (or will send) to the member alone, to their id or to their private chat
     (`outbox.destinations_of`: a reminder's edits go to the chat it landed in): what kind, when, and how
     it went; not what they said (a message addressed to them may quote a colleague, a board names
     others)."""
-    result = await session.execute(
-        select(
-            OutboxMessage.kind,
-            OutboxMessage.state,
-            OutboxMessage.created_at,
-            OutboxMessage.sent_at,
-        )
-        .where(
-            OutboxMessage.workspace_id == scope.workspace_id,
-            OutboxMessage.destination.in_(sorted(scope.destinations)),
-        )
-        .order_by(OutboxMessage.id)
-    )
-    return _rows(result, ("kind", "state", "created_at", "sent_at"))
+    found = await _outbox_rows(session, scope, OutboxMessage.destination.in_(sorted(scope.destinations)))
+    return _rows(found, _SENT_NAMES)
 
 
 async def _mentions(session: AsyncSession, scope: _Scope) -> list[dict[str, Any]]:
@@ -341,31 +351,14 @@ async def _mentions(session: AsyncSession, scope: _Scope) -> list[dict[str, Any]
     suggestion): what kind and when; not what they said (it names others too) nor to whom (an admin is
     someone else). The SQL is a first cut (the id anywhere in the payload's text), checked again on the
     parsed JSON."""
-    result = await session.execute(
-        select(
-            OutboxMessage.kind,
-            OutboxMessage.state,
-            OutboxMessage.created_at,
-            OutboxMessage.sent_at,
-            OutboxMessage.payload,
-        )
-        .where(
-            OutboxMessage.workspace_id == scope.workspace_id,
-            OutboxMessage.destination.not_in(sorted(scope.destinations)),
-            cast(OutboxMessage.payload, String).contains(scope.external_id, autoescape=True),
-        )
-        .order_by(OutboxMessage.id)
+    found = await _outbox_rows(
+        session,
+        scope,
+        OutboxMessage.destination.not_in(sorted(scope.destinations)),
+        cast(OutboxMessage.payload, String).contains(scope.external_id, autoescape=True),
+        also=(OutboxMessage.payload,),
     )
-    return [
-        {
-            "kind": kind,
-            "state": _plain(state),
-            "created_at": _plain(created_at),
-            "sent_at": _plain(sent_at),
-        }
-        for kind, state, created_at, sent_at, payload in result
-        if _names(payload, scope.external_id)
-    ]
+    return _rows([sent for *sent, payload in found if _names(payload, scope.external_id)], _SENT_NAMES)
 
 
 def _names(value: Any, external_id: str) -> bool:
@@ -380,116 +373,67 @@ def _names(value: Any, external_id: str) -> bool:
     return False
 
 
+async def _theirs(
+    session: AsyncSession, scope: _Scope, owner: Any, fields: Sequence[str | tuple[str, Any]]
+) -> list[dict[str, Any]]:
+    """The workspace's rows whose `owner` column (`Model.member_id`, or another naming a member) is the
+    member, oldest first, each with `fields`: the owner's model's columns of those names, or (name,
+    column) pairs where the document names a column otherwise. Only those columns are read."""
+    table = owner.class_
+    named = [(field, getattr(table, field)) if isinstance(field, str) else field for field in fields]
+    result = await session.execute(
+        select(*(column for _, column in named))
+        .where(table.workspace_id == scope.workspace_id, owner == scope.member_id)
+        .order_by(table.id)
+    )
+    return _rows(result, [name for name, _ in named])
+
+
 async def _suggestions(session: AsyncSession, scope: _Scope) -> list[dict[str, Any]]:
     """The member's suggestions; who decided is an admin's data, left out."""
-    result = await session.execute(
-        select(
-            Suggestion.id,
-            Suggestion.url,
-            Suggestion.reason,
-            Suggestion.state,
-            Suggestion.post_id,
-            Suggestion.created_at,
-            Suggestion.decided_at,
-        )
-        .where(Suggestion.workspace_id == scope.workspace_id, Suggestion.member_id == scope.member_id)
-        .order_by(Suggestion.id)
-    )
-    return _rows(result, ("id", "url", "reason", "state", "post_id", "created_at", "decided_at"))
+    fields = ("id", "url", "reason", "state", "post_id", "created_at", "decided_at")
+    return await _theirs(session, scope, Suggestion.member_id, fields)
 
 
 async def _decisions(session: AsyncSession, scope: _Scope) -> list[dict[str, Any]]:
     """Suggestions the member decided on as an admin: the decision only (what was suggested, by whom,
     is the suggester's)."""
-    result = await session.execute(
-        select(Suggestion.id, Suggestion.state, Suggestion.decided_at)
-        .where(Suggestion.workspace_id == scope.workspace_id, Suggestion.decided_by_id == scope.member_id)
-        .order_by(Suggestion.id)
-    )
-    return _rows(result, ("id", "state", "decided_at"))
+    return await _theirs(session, scope, Suggestion.decided_by_id, ("id", "state", "decided_at"))
 
 
 async def _connections(session: AsyncSession, scope: _Scope) -> list[dict[str, Any]]:
     """The member's social accounts: which network, their account's id there, and dates. Never a token
     (the token columns are not even read)."""
-    result = await session.execute(
-        select(
-            SocialAccount.network,
-            SocialAccount.status,
-            SocialAccount.external_person_id,
-            SocialAccount.scopes,
-            SocialAccount.created_at,
-            SocialAccount.updated_at,
-            SocialAccount.expires_at,
-            SocialAccount.expiry_warned_at,
-        )
-        .where(SocialAccount.workspace_id == scope.workspace_id, SocialAccount.member_id == scope.member_id)
-        .order_by(SocialAccount.id)
+    account = ("account", SocialAccount.external_person_id)
+    fields = (
+        "network",
+        "status",
+        account,
+        "scopes",
+        "created_at",
+        "updated_at",
+        "expires_at",
+        "expiry_warned_at",
     )
-    return _rows(
-        result,
-        (
-            "network",
-            "status",
-            "account",
-            "scopes",
-            "created_at",
-            "updated_at",
-            "expires_at",
-            "expiry_warned_at",
-        ),
-    )
+    return await _theirs(session, scope, SocialAccount.member_id, fields)
 
 
 async def _attempts(session: AsyncSession, scope: _Scope) -> list[dict[str, Any]]:
     """Connections begun (a personal connect link, then the network's consent page); not their one-time
     secrets."""
-    result = await session.execute(
-        select(
-            OAuthAttempt.network,
-            OAuthAttempt.created_at,
-            OAuthAttempt.expires_at,
-            OAuthAttempt.started_at,
-            OAuthAttempt.finished_at,
-            OAuthAttempt.outcome,
-        )
-        .where(OAuthAttempt.workspace_id == scope.workspace_id, OAuthAttempt.member_id == scope.member_id)
-        .order_by(OAuthAttempt.id)
-    )
-    return _rows(result, ("network", "created_at", "expires_at", "started_at", "finished_at", "outcome"))
+    fields = ("network", "created_at", "expires_at", "started_at", "finished_at", "outcome")
+    return await _theirs(session, scope, OAuthAttempt.member_id, fields)
 
 
 async def _web_sessions(session: AsyncSession, scope: _Scope) -> list[dict[str, Any]]:
     """Browsers signed in as the member: when, until when; not the session's secrets."""
-    result = await session.execute(
-        select(WebSession.created_at, WebSession.expires_at, WebSession.last_seen)
-        .where(WebSession.workspace_id == scope.workspace_id, WebSession.member_id == scope.member_id)
-        .order_by(WebSession.id)
-    )
-    return _rows(result, ("created_at", "expires_at", "last_seen"))
+    return await _theirs(session, scope, WebSession.member_id, ("created_at", "expires_at", "last_seen"))
 
 
 async def _posts(session: AsyncSession, scope: _Scope) -> list[dict[str, Any]]:
     """Posts the member queued (as an admin): the posts export's rows whose `created_by` is them."""
-    result = await session.execute(
-        select(
-            Post.id,
-            Post.url,
-            Post.title,
-            Post.state,
-            Post.publish_at,
-            Post.expires_at,
-            Post.channels,
-            Post.networks,
-            Post.created_at,
-        )
-        .where(Post.workspace_id == scope.workspace_id, Post.created_by_id == scope.member_id)
-        .order_by(Post.id)
-    )
-    return _rows(
-        result,
-        ("id", "url", "title", "state", "publish_at", "expires_at", "channels", "networks", "created_at"),
-    )
+    fields = ("id", "url", "title", "state", "publish_at", "expires_at", "channels", "networks", "created_at")
+    return await _theirs(session, scope, Post.created_by_id, fields)
 
 
 async def _reference(session: AsyncSession, scope: _Scope) -> dict[str, Any] | None:

@@ -19,9 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -58,9 +61,16 @@ SLOT_ATTEMPTS: Final = 5
 IDLE_SECONDS: Final = 5.0
 # ... and with something due that it could not take (another drainer's), waits this little.
 MIN_WAIT_SECONDS: Final = 0.02
-# While a drain's lanes run, it looks this often for workspaces newly due, each given its own lane
-# (`_in_lanes`): the longest a channel push waits behind another workspace's round.
+# While a drain's lanes run, it looks this often for workspaces newly due, each given its turn
+# (`_in_lanes`).
 LOOK_AGAIN_SECONDS: Final = 1.0
+# A lane sends at most this many messages a turn, then gives its place to the next workspace waiting: a
+# second's worth at Slack's default workspace cap (SLACK_MESSAGES_PER_MINUTE=600). A channel push newly
+# due waits at most one turn of each workspace ahead of it, never a whole round.
+TURN: Final = 10
+# How many lanes run at once when the database's pool does not say (`lanes_for`): SQLAlchemy's default
+# pool size.
+LANES: Final = 5
 # The `outbox_pacing` key of a workspace's own pace (`WorkspacePace`): no platform id is "*" (Slack's are
 # letters and digits, Teams' `19:…`, `29:…`, `a:…` or an Entra object id).
 WORKSPACE_KEY: Final = "*"
@@ -174,15 +184,20 @@ async def drain(
     skip_kinds: Collection[str] = NOT_CHAT_KINDS,
     jitter: Jitter = random.random,
     stop: asyncio.Event | None = None,
+    workspaces: Collection[int] | None = None,
+    lanes: int | None = None,
 ) -> int:
     """Send every due pending chat message (up to `limit` per workspace): every kind but `skip_kinds` (by
     default the work rows that are not chat messages); returns how many were sent. Each goes through the
     notifier of its workspace's platform; the rows of a platform without one here are left waiting (a
-    process that serves only Slack never takes a Teams workspace's messages).
+    process that serves only Slack never takes a Teams workspace's messages). `workspaces`: only these
+    (a request's drain sends what it enqueued, in its own workspace; the clock drains them all).
 
-    Each workspace is drained in its own lane (`_in_lanes`), side by side: one workspace's big round
-    never holds another's channel push behind it, nor behind its own pace (a workspace-wide cap is
-    waited for by sleeping, in its lane only). Within a workspace, messages go oldest due first.
+    Workspaces are drained in lanes (`_in_lanes`), `lanes` at once (by default `lanes_for` the
+    database's pool), taking turns of `TURN` messages: one workspace's big round never holds another's
+    channel push behind it for more than a turn of each workspace waiting, nor behind its own pace (a
+    workspace-wide cap is waited for by sleeping, in its lane only). Within a workspace, messages go
+    oldest due first.
 
     Each row is claimed (pending → sending) in its own short transaction before the network call, so
     two drainers never send the same row; on PostgreSQL the claim uses `FOR UPDATE SKIP LOCKED`. Each
@@ -239,60 +254,133 @@ async def drain(
             await session.commit()
         return outcome.ok
 
-    async def lane(workspace_id: int) -> int:
-        sent = 0
-        for _ in range(limit):
-            if stop is not None and stop.is_set():
-                break
+    async def turn(workspace_id: int, most: int) -> Turn:
+        claimed = sent = 0
+        while claimed < most and (stop is None or not stop.is_set()):
             message = await claim_next(
                 sessions, now(), skip_kinds=skip_kinds, platforms=served, workspace_id=workspace_id
             )
+            claimed += 1
             if message is None:
-                break
+                return Turn(claimed, sent, more=False)
             sent += await send_one(message)
-        return sent
+        return Turn(claimed, sent, more=claimed >= most)
 
-    return await _in_lanes(lane, sessions, now=now, skip_kinds=skip_kinds, platforms=served, stop=stop)
+    return await _in_lanes(
+        turn,
+        sessions,
+        now=now,
+        skip_kinds=skip_kinds,
+        platforms=served,
+        workspaces=workspaces,
+        stop=stop,
+        lanes=lanes if lanes is not None else lanes_for(sessions),
+        limit=limit,
+    )
+
+
+@dataclass(frozen=True)
+class Turn:
+    """What a lane did in one turn for a workspace: claims tried (each counts against the pass's `limit`,
+    a claim that found nothing too), messages sent, and whether it stopped with messages maybe left."""
+
+    claimed: int
+    sent: int
+    more: bool
+
+
+def lanes_for(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """How many lanes a drain runs at once: the size of the database pool (its steady connections; the
+    pool's overflow stays for the requests of a web process and the drain's own looks). A lane holds a
+    connection only for its short transactions, never across a send, so lanes never wait for one
+    another's connections; unbounded, 2,000 workspaces due started 2,000 lanes queueing for 15
+    connections (and timing out after 30 s). A pool of no fixed size (SQLite in memory, NullPool):
+    `LANES`."""
+    bind = sessions.kw.get("bind")
+    pool = getattr(getattr(bind, "sync_engine", bind), "pool", None)
+    size = getattr(pool, "size", None)
+    return max(int(size()), 1) if callable(size) else LANES
 
 
 async def _in_lanes(
-    lane: Callable[[int], Coroutine[Any, Any, int]],
+    turn: Callable[[int, int], Coroutine[Any, Any, Turn]],
     sessions: async_sessionmaker[AsyncSession],
     *,
     now: Callable[[], datetime],
     skip_kinds: Collection[str],
     platforms: Collection[str],
+    workspaces: Collection[int] | None,
     stop: asyncio.Event | None,
+    lanes: int,
+    limit: int,
 ) -> int:
-    """Run `lane` once for each workspace with messages due, all at once; returns the sum of what they
-    return. While some run, it looks again every `LOOK_AGAIN_SECONDS` (and whenever one ends) for
-    workspaces newly due, and gives each its lane at once: a channel push enqueued while another
-    workspace's round of thousands is going out waits no longer than that look. A workspace gets one lane
-    a pass (what it has beyond `limit` waits for the next), so the pass ends when every lane has."""
-    lanes: dict[int, asyncio.Task[int]] = {}
-    looking = True
+    """Run `turn` for the workspaces with messages due, at most `lanes` at once, round-robin: each turn
+    sends up to `TURN` messages of one workspace, which then goes to the back of the line if it has more,
+    so a round of thousands is interleaved with every other workspace's pushes instead of holding a lane
+    to its end. A workspace tries at most `limit` claims a pass (what it has beyond waits for the next).
+    While turns run, it looks again every `LOOK_AGAIN_SECONDS` (and whenever the line is empty) for
+    workspaces newly due, which join the back of the line: a channel push waits no longer than one turn
+    of each workspace ahead of it. Returns how many were sent; the pass ends when the line is empty and
+    no turn runs. A turn that fails leaves the others running and is raised at the end."""
+    line: deque[int] = deque()
+    running: dict[asyncio.Task[Turn], int] = {}
+    spent: dict[int, int] = {}
+    sent = 0
+    failure: BaseException | None = None
+    looking, looked_at = True, -math.inf
+    loop = asyncio.get_running_loop()
+
+    def stopped() -> bool:
+        return stop is not None and stop.is_set()
+
     try:
         while True:
-            if looking and (stop is None or not stop.is_set()):
+            idle = not line and len(running) < lanes
+            looked = looking and not stopped() and (idle or loop.time() - looked_at >= LOOK_AGAIN_SECONDS)
+            if looked:
+                looked_at = loop.time()
                 try:
-                    due = await due_workspaces(sessions, now(), skip_kinds=skip_kinds, platforms=platforms)
+                    due = await due_workspaces(
+                        sessions, now(), skip_kinds=skip_kinds, platforms=platforms, workspaces=workspaces
+                    )
                 except Exception:
-                    if not lanes:
+                    if not running:
                         raise
-                    # The lanes running finish their sends (a send cut short would be sent again later).
+                    # The turns running finish their sends (a send cut short would be sent again later).
                     logger.exception("looking for workspaces with messages due failed; not looking again")
                     looking, due = False, []
+                waiting = set(line) | set(running.values())
                 for workspace_id in due:
-                    if workspace_id not in lanes:
-                        lanes[workspace_id] = asyncio.create_task(lane(workspace_id))
-            running = [task for task in lanes.values() if not task.done()]
+                    if workspace_id not in waiting and spent.get(workspace_id, 0) < limit:
+                        line.append(workspace_id)
+            while line and len(running) < lanes and not stopped():
+                workspace_id = line.popleft()
+                most = min(TURN, limit - spent.get(workspace_id, 0))
+                running[asyncio.create_task(turn(workspace_id, most))] = workspace_id
             if not running:
-                break
-            await asyncio.wait(running, timeout=LOOK_AGAIN_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+                if looked or not looking or stopped():
+                    break
+                continue  # nothing runs: one more look, for what came due during the last turns
+            timeout = max(LOOK_AGAIN_SECONDS - (loop.time() - looked_at), MIN_WAIT_SECONDS)
+            done, _ = await asyncio.wait(running, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                workspace_id = running.pop(task)
+                try:
+                    took = task.result()
+                except Exception as exc:
+                    failure = failure or exc
+                    spent[workspace_id] = limit  # not again in this pass
+                    continue
+                sent += took.sent
+                spent[workspace_id] = spent.get(workspace_id, 0) + took.claimed
+                if took.more and spent[workspace_id] < limit:
+                    line.append(workspace_id)  # the back of the line: every other waiting goes first
     finally:
-        for task in lanes.values():
+        for task in running:
             task.cancel()  # only those still running (cancelled with the drain itself)
-    return sum(task.result() for task in lanes.values())
+    if failure is not None:
+        raise failure
+    return sent
 
 
 async def due_workspaces(
@@ -301,20 +389,20 @@ async def due_workspaces(
     *,
     skip_kinds: Collection[str],
     platforms: Collection[str],
+    workspaces: Collection[int] | None = None,
 ) -> list[int]:
-    """The workspaces (of `platforms`) with a pending chat message due at `now`."""
+    """The workspaces (of `platforms`, and among `workspaces` if given) with a pending chat message due
+    at `now`."""
+    query = select(OutboxMessage.workspace_id).where(
+        OutboxMessage.state == OutboxState.PENDING,
+        OutboxMessage.next_attempt_at <= now,
+        OutboxMessage.kind.not_in(skip_kinds),
+        of_platforms(platforms),
+    )
+    if workspaces is not None:
+        query = query.where(OutboxMessage.workspace_id.in_(list(workspaces)))
     async with sessions() as session:
-        found = await session.scalars(
-            select(OutboxMessage.workspace_id)
-            .where(
-                OutboxMessage.state == OutboxState.PENDING,
-                OutboxMessage.next_attempt_at <= now,
-                OutboxMessage.kind.not_in(skip_kinds),
-                of_platforms(platforms),
-            )
-            .distinct()
-            .order_by(OutboxMessage.workspace_id)
-        )
+        found = await session.scalars(query.distinct().order_by(OutboxMessage.workspace_id))
         return list(found.all())
 
 

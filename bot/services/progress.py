@@ -8,7 +8,7 @@ the round's settled rows (sent, failed for good, dropped) and edits that message
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -72,10 +72,14 @@ class _Edit:
 
 
 async def refresh(
-    sessions: async_sessionmaker[AsyncSession], *, notifiers: outbox.Notifiers, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    notifiers: outbox.Notifiers,
+    now: datetime,
+    workspaces: Collection[int] | None = None,
 ) -> int:
-    """Edit every unfinished progress message whose count changed, through the notifier of its
-    workspace's platform (those of other platforms wait); returns how many were edited.
+    """Edit every unfinished progress message whose count changed (of `workspaces` if given), through the
+    notifier of its workspace's platform (those of other platforms wait); returns how many were edited.
 
     The counts are read first in a short transaction; the edits (Slack calls, which can take seconds) are
     made outside any, and each one's result is recorded in its own short write: no write lock is held
@@ -85,7 +89,7 @@ async def refresh(
         return 0
     edited = 0
     platforms = await _platforms(sessions)
-    for edit in await _edits(sessions, served):
+    for edit in await _edits(sessions, served, workspaces):
         outcome = await notifiers[platforms[edit.workspace_id]].send(
             kind=PROGRESS_UPDATE_KIND,
             destination=edit.channel,
@@ -106,19 +110,20 @@ async def _platforms(sessions: async_sessionmaker[AsyncSession]) -> dict[int, st
         }
 
 
-async def _edits(sessions: async_sessionmaker[AsyncSession], platforms: list[str]) -> list[_Edit]:
-    """The progress messages shown on `platforms` whose round has settled more messages since (reads
-    only)."""
+async def _edits(
+    sessions: async_sessionmaker[AsyncSession], platforms: list[str], workspaces: Collection[int] | None
+) -> list[_Edit]:
+    """The progress messages shown on `platforms` (in `workspaces` if given) whose round has settled more
+    messages since (reads only)."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.kind == PROGRESS_KIND,
+        OutboxMessage.state == OutboxState.SENT,
+        outbox.of_platforms(platforms),
+    )
+    if workspaces is not None:
+        query = query.where(OutboxMessage.workspace_id.in_(list(workspaces)))
     async with sessions() as session:
-        shown = (
-            await session.scalars(
-                select(OutboxMessage).where(
-                    OutboxMessage.kind == PROGRESS_KIND,
-                    OutboxMessage.state == OutboxState.SENT,
-                    outbox.of_platforms(platforms),
-                )
-            )
-        ).all()
+        shown = (await session.scalars(query)).all()
         edits: list[_Edit] = []
         for row in shown:
             result = row.result or {}

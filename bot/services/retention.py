@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from bot.db import chunks, insert_ignoring_conflicts
-from bot.services import analytics, links
+from bot.services import analytics, links, workspace_erasure
 from bot.services.posts import POST_KIND
 from models import (
     Click,
@@ -106,14 +106,17 @@ def _midnight(day: date) -> datetime:
 
 
 async def sweep(sessions: Sessions, *, now: datetime, days: int, batch: int = BATCH) -> Swept:
-    """Apply the retention to every workspace (uninstalled ones too: their old rows go as well), `batch`
-    rows per transaction. Visitors' past salts and keys go first, and one workspace failing does not stop
-    the others (it is logged, and the next run takes it up where it was)."""
+    """Apply the retention to every workspace (uninstalled ones too: their old rows go as well, until the
+    workspace is removed, `bot.services.workspace_erasure`), `batch` rows per transaction. Visitors' past
+    salts and keys go first, and one workspace failing does not stop the others (it is logged, and the
+    next run takes it up where it was)."""
     before = cutoff(now, days)
     today = _midnight(now.astimezone(UTC).date())
     salts = await forget_salts(sessions, now=now)
     async with sessions() as session:
-        workspaces = (await session.scalars(select(Workspace.id).order_by(Workspace.id))).all()
+        # Not a workspace removed for its uninstall (`bot.services.workspace_erasure`): nothing is left.
+        kept = select(Workspace.id).where(workspace_erasure.kept(now))
+        workspaces = (await session.scalars(kept.order_by(Workspace.id))).all()
     done = Swept(salts=salts)
     for workspace_id in workspaces:
         try:

@@ -80,11 +80,14 @@ def _week(column: Any, dialect: str) -> ColumnElement[str]:
 
 def _points_rows(
     workspace_id: int, dialect: str, *, since: datetime | None = None, members: Collection[int] | None = None
-) -> tuple[Select[int, int], Select[int, int]]:
+) -> tuple[Select[int | None, int], Select[int | None, int]]:
     """Two selects of (member_id, points) rows, several per member, to `union_all`: each counted share's
     points, and each link's capped clicks of one week; of the shares and clicks dated from `since`, of
-    `members` only if given (at most `IN_LIST_MAX`)."""
-    shares = select(Share.member_id.label("member_id"), share_points().label("points")).where(share_counts())
+    `members` only if given (at most `IN_LIST_MAX`). A share or link standing for nobody (its member
+    erased their data, `bot.services.erasure`) earns nobody points: left out."""
+    shares = select(Share.member_id.label("member_id"), share_points().label("points")).where(
+        share_counts(), Share.member_id.is_not(None)
+    )
     weekly = select(Click.link_id, func.sum(Click.clicks).label("n")).where(Click.counted.is_(True))
     if members is None:
         shares = shares.where(Share.workspace_id == workspace_id)
@@ -99,7 +102,7 @@ def _points_rows(
     clicks = (
         select(TrackedLink.member_id.label("member_id"), _capped(capped.c.n).label("points"))
         .join(capped, capped.c.link_id == TrackedLink.id)
-        .where(TrackedLink.workspace_id == workspace_id)
+        .where(TrackedLink.workspace_id == workspace_id, TrackedLink.member_id.is_not(None))
     )
     return shares, clicks
 
@@ -115,7 +118,7 @@ async def points_by_member(
     """Member id → points (only members with any), from the rows themselves."""
     summed = _summed(workspace_id, session.get_bind().dialect.name, since=since)
     points = {member_id: int(value or 0) for member_id, value in await session.execute(summed)}
-    return {member_id: value for member_id, value in points.items() if value > 0}
+    return {member_id: value for member_id, value in points.items() if member_id is not None and value > 0}
 
 
 async def _points_of(session: AsyncSession, workspace_id: int, members: Collection[int]) -> dict[int, int]:
@@ -187,9 +190,9 @@ async def _changed_since(session: AsyncSession, workspace_id: int, as_of: dateti
     clicks = (
         select(TrackedLink.member_id)
         .join(Click, Click.link_id == TrackedLink.id)
-        .where(Click.workspace_id == workspace_id, Click.at >= since)
+        .where(Click.workspace_id == workspace_id, Click.at >= since, TrackedLink.member_id.is_not(None))
     )
-    return set(await session.scalars(union(shares, clicks)))
+    return {member_id for member_id in await session.scalars(union(shares, clicks)) if member_id is not None}
 
 
 async def _fold(

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -275,6 +275,32 @@ class ShareWriter:
         return written
 
 
+async def withdraw(
+    session: AsyncSession, *, workspace_id: int, member_id: int, post_id: int, network: Network | None
+) -> None:
+    """Delete the share opened on `network` (None: the "Not for me") that a click just recorded, before the
+    ack, for someone the workspace's directory then said, after it, is no member of the workspace (unknown
+    to it, or deactivated: `bot.flows.shares`); nobody was told of it yet. The caller commits."""
+    if network is None:
+        await session.execute(
+            delete(Dismissal).where(
+                Dismissal.workspace_id == workspace_id,
+                Dismissal.member_id == member_id,
+                Dismissal.post_id == post_id,
+            )
+        )
+        return
+    await session.execute(
+        delete(Share).where(
+            Share.workspace_id == workspace_id,
+            Share.member_id == member_id,
+            Share.post_id == post_id,
+            Share.network == network,
+            Share.status == ShareStatus.INTENT,
+        )
+    )
+
+
 def _inserting(session: AsyncSession, table: Any, *returning: Any) -> Any:
     """`INSERT … ON CONFLICT DO NOTHING RETURNING` with no values: executed with a list of rows, it is
     compiled once (SQLAlchemy's cache) and sent as multi-row INSERTs ("insertmanyvalues"), where a
@@ -355,6 +381,7 @@ def _ref(row: Any) -> MemberRef:
         row.id,
         language_for(chosen=row.language, locale=row.locale),
         row.admin_checked_at,
+        row.active,
     )
 
 
@@ -365,6 +392,7 @@ _MEMBER_COLUMNS = (
     Member.language,
     Member.locale,
     Member.admin_checked_at,
+    Member.active,
 )
 
 

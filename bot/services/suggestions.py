@@ -21,7 +21,7 @@ from bot.notifier import Delivered
 from bot.services import members as member_service
 from bot.services import outbox
 from bot.services.posts import PostError
-from models import Member, OutboxMessage, OutboxState, Suggestion, SuggestionState
+from models import Member, OutboxMessage, OutboxState, Suggestion, SuggestionState, Workspace
 
 REVIEW_KIND: Final = "suggestion_review"  # to each admin, with Approve / Reject
 REVIEW_UPDATE_KIND: Final = "suggestion_review_update"  # a review message once decided (an edit)
@@ -233,15 +233,18 @@ async def after_send(
 
 async def admin_ids(session: AsyncSession, *, workspace_id: int, configured: frozenset[str]) -> list[str]:
     """Who reviews suggestions and hears of a channel's trouble: the active members of THIS workspace who
-    are its admins, flagged by the platform's directory or named in RELAIS_ADMINS (`configured`). One
-    deployment serves several workspaces and platforms, and RELAIS_ADMINS is one list of ids for all of
-    them: an id in it that is not a member here is another workspace's person (or one Relais never met
-    here), and nothing of this workspace is sent to it."""
+    are its admins, flagged by the platform's directory or named in RELAIS_ADMINS (`configured`) for
+    this workspace (alone, or with this workspace's id). One deployment serves several workspaces and
+    platforms, and RELAIS_ADMINS is one list of ids for all of them: an id in it that is not a member
+    here is another workspace's person (or one Relais never met here), and nothing of this workspace is
+    sent to it."""
     found = await session.scalars(
-        select(Member.external_id).where(
+        select(Member.external_id)
+        .join(Workspace, Workspace.id == Member.workspace_id)
+        .where(
             Member.workspace_id == workspace_id,
             Member.active.is_(True),
-            or_(Member.is_admin.is_(True), Member.external_id.in_(sorted(configured))),
+            or_(Member.is_admin.is_(True), member_service.named_admin(configured)),
         )
     )
     return sorted(set(found))

@@ -289,7 +289,8 @@ async def _plan(
                 model.workspace_id == workspace_id, model.post_id.in_(post_ids)
             )
         )
-        seen.update((member_id, post_id) for member_id, post_id in rows)
+        # (A share of a member who erased their data stands for nobody: no member id.)
+        seen.update((member_id, post_id) for member_id, post_id in rows if member_id is not None)
     planned = []
     for member in members:
         unanswered = _unanswered_if_due(member, last_share.get(member.id), now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Final
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -12,24 +13,32 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 logger = logging.getLogger(__name__)
 
+# `files.delete`'s answers for a file that is no longer there: as good as deleted.
+GONE: Final = frozenset({"file_not_found", "file_deleted"})
 
-async def delete_files(client: AsyncWebClient, file_ids: Sequence[str]) -> int:
-    """Delete files Relais uploaded (`files.delete`: only their uploader may); how many Slack deleted or
-    already had deleted. A failure is logged (never the token) and the next file is tried."""
-    deleted = 0
+
+async def delete_files(client: AsyncWebClient, file_ids: Sequence[str]) -> tuple[str, ...]:
+    """Delete files Relais uploaded (`files.delete`: only their uploader may), with `client`, the token of
+    the workspace they were sent in; the ids of those Slack deleted now or had deleted already
+    (`file_not_found`, `file_deleted`). Any other answer leaves the file at Slack and out of the ids
+    returned: a dead token (`not_authed`, `invalid_auth`, `token_revoked`, `account_inactive`: the app
+    was uninstalled), `cant_delete_file`, a 5xx or an unreachable Slack. It is logged (never the token)
+    and the next file is tried; its id is kept and its deletion tried again later
+    (`bot.services.erasure.delete_left_files`)."""
+    gone: list[str] = []
     for file_id in file_ids:
         try:
             await client.files_delete(file=file_id)
         except SlackApiError as error:
-            code = str(error.response.get("error") or "")
-            if code in ("file_not_found", "file_deleted"):
-                deleted += 1  # gone already (deleted by an admin, or by an earlier erasure)
+            code = str(error.response.get("error") or f"HTTP {error.response.status_code}")
+            if code in GONE:
+                gone.append(file_id)  # deleted by an admin, or by an earlier attempt
                 continue
-            logger.warning("deleting a file Relais sent failed (%s); its id is forgotten anyway", code)
+            logger.warning("deleting a file Relais sent failed (%s); it will be tried again", code)
         except (SlackRequestError, aiohttp.ClientError, TimeoutError) as error:
             logger.warning(
-                "deleting a file Relais sent failed (%s); its id is forgotten anyway", type(error).__name__
+                "deleting a file Relais sent failed (%s); it will be tried again", type(error).__name__
             )
         else:
-            deleted += 1
-    return deleted
+            gone.append(file_id)
+    return tuple(gone)

@@ -161,12 +161,15 @@ class SlackNotifier:
             return self._clients
         return await self._clients.for_workspace(workspace_id)
 
-    async def delete_files(self, workspace_id: int, file_ids: Sequence[str]) -> int:
-        """`bot.services.erasure.DeletesFiles` (`relais erase-member`): with the workspace's token."""
+    async def delete_files(self, workspace_id: int, file_ids: Sequence[str]) -> tuple[str, ...]:
+        """`bot.services.erasure.DeletesFiles` (`/relais forget-me`, `relais erase-member`, the clock): with
+        the token of the workspace the files were sent in."""
         client = await self._client_of(workspace_id)
         if client is None:
-            logger.warning("the files Relais sent cannot be deleted: the app is no longer installed there")
-            return 0
+            logger.warning(
+                "the files Relais sent cannot be deleted yet: the app is no longer installed there"
+            )
+            return ()
         return await delete_files(client, file_ids)
 
     async def send(

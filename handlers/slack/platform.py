@@ -34,7 +34,7 @@ from handlers.slack.installations import (
     token_rotator,
 )
 from handlers.slack.notifier import SlackNotifier, workspace_rate
-from handlers.slack.outbox import drain_outbox
+from handlers.slack.outbox import drain_workspace
 from handlers.slack.signin import sign_in
 from handlers.slack.text import COMMAND
 
@@ -73,9 +73,9 @@ class SlackPlatform:
         share_one_http_session(app, app[SLACK_APP_KEY])
         app.cleanup_ctx.append(_socket_mode)
 
-    async def drain(self, app: web.Application) -> None:
+    async def drain(self, app: web.Application, workspace_id: int) -> None:
         if SLACK_APP_KEY in app:
-            await drain_outbox(app[CORE_KEY], app[SLACK_APP_KEY].client)
+            await drain_workspace(app[CORE_KEY], app[SLACK_APP_KEY].client, workspace_id)
 
     def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
         """Slack ids need no look-up; messages are paced to the workspace's cap with every other

@@ -86,8 +86,10 @@ class SlackSurface:
             raise FileNotSent from error
         return tuple(str(shared["id"]) for shared in sent.get("files") or () if shared.get("id"))
 
-    async def delete_files(self, workspace_id: int, file_ids: Sequence[str]) -> int:
-        """`bot.services.erasure.DeletesFiles`, with the client of the request (the workspace's token)."""
+    async def delete_files(self, workspace_id: int, file_ids: Sequence[str]) -> tuple[str, ...]:
+        """`bot.services.erasure.DeletesFiles` for the files this request's `send_file` just uploaded (a
+        member erased meanwhile), with the request's client: the token that uploaded them. (An erasure
+        deletes with each file's own workspace's token: `SlackNotifier.delete_files`.)"""
         return await delete_files(self._client, file_ids)
 
 

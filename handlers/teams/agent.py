@@ -36,17 +36,18 @@ ADAPTIVE_CARD_ACTION: Final = "adaptiveCard/action"
 
 class TeamsAgent:
     """The SDK's `Agent`: routes an activity by its type. `after` runs once a message or a click was
-    handled (the outbox's sending, started in the background)."""
+    handled, given the activity's tenant (the outbox's sending of that workspace's messages, started in
+    the background)."""
 
     def __init__(
         self,
         core: Relais,
         *,
-        after: Callable[[], None] | None = None,
+        after: Callable[[str | None], None] | None = None,
         redeliveries: Redeliveries | None = None,
     ) -> None:
         self._core = core
-        self._after = after or (lambda: None)
+        self._after = after or (lambda tenant: None)
         self._redeliveries = redeliveries or Redeliveries(core.sessions, core.clock)
         self._pace = ReplyPace(core.sessions, WorkspacePace(core.sessions, TEAMS_TENANT_RATE))
 
@@ -55,10 +56,10 @@ class TeamsAgent:
         kind = context.activity.type
         if kind == ActivityTypes.installation_update:
             if await membership.on_installation_update(self._core, context):
-                self._after()  # the welcome it queued
+                self._after(membership.tenant_of(context.activity))  # the welcome it queued
         elif kind == ActivityTypes.conversation_update:
             if await membership.on_conversation_update(self._core, context):
-                self._after()
+                self._after(membership.tenant_of(context.activity))
         elif kind == ActivityTypes.message:
             await self._on_message(context)
         elif kind == ActivityTypes.invoke:
@@ -66,7 +67,7 @@ class TeamsAgent:
 
     async def _on_message(self, context: TurnContext) -> None:
         if await self._redeliveries.run_once(context.activity, lambda: self._message(context)):
-            self._after()
+            self._after(membership.tenant_of(context.activity))
         # else run once already, in this process or another: no second effect
 
     async def _message(self, context: TurnContext) -> None:
@@ -87,7 +88,7 @@ class TeamsAgent:
             logger.exception("a Teams invoke failed: answered that something went wrong")
             body = _failed(activity)
         await _answer_invoke(context, body)
-        self._after()
+        self._after(membership.tenant_of(activity))
 
 
 def _unsupported(activity: Activity) -> dict[str, Any]:

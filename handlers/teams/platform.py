@@ -16,6 +16,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.core import Relais
 from bot.db import Sessions
+from bot.flows import membership
 from bot.notifier import Notifier
 from bot.services import delivery
 from bot.signin import SignInProvider
@@ -102,11 +103,12 @@ class TeamsPlatform:
         app.on_shutdown.append(sender.settle_on_shutdown)
         app.router.add_post("/api/messages", handle_teams_activity)
 
-    async def drain(self, app: web.Application) -> None:
-        """Send now what waits for Teams, through the sender (whose `settle` then waits for it too)."""
+    async def drain(self, app: web.Application, workspace_id: int) -> None:
+        """Send now what waits in workspace `workspace_id` if it is a Teams tenant, through the sender
+        (whose `settle` then waits for it too)."""
         if TEAMS_SENDER_KEY in app:
             sender = app[TEAMS_SENDER_KEY]
-            sender.soon()
+            sender.soon(workspace_id=workspace_id)
             await sender.settle()
 
     def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
@@ -119,33 +121,34 @@ class TeamsPlatform:
 
 
 class TeamsSender:
-    """Sends what a request just enqueued for Teams workspaces (the clock would, a little later)."""
+    """Sends what a request just enqueued for a Teams workspace, that workspace's messages only (the
+    clock would, a little later, and drains every workspace)."""
 
     def __init__(self, core: Relais, notifier: Notifier) -> None:
         self._core = core
         self._notifier = notifier
         self._pending: set[asyncio.Task[None]] = set()
-        self._again = False
+        self._asked = _Asked()
 
-    def soon(self) -> None:
-        """`drain` in the background, once the turn that enqueued is answered (an invoke's answer must
-        not wait for the channel's post). One pass at a time in this process: a call while a pass runs
-        asks for one more after it (what this turn enqueued may have come after that pass looked), so a
-        burst of clicks costs a pass or two, not one each (every invoke calls this, and a pass is several
-        transactions even when nothing waits: 4.5 ms of CPU per click, a third of the click's, in
-        tests/benchmarks/bench_teams.py)."""
+    def soon(self, tenant: str | None = None, *, workspace_id: int | None = None) -> None:
+        """`drain` the workspace of `tenant` (Teams' id) or `workspace_id` (Relais's), every Teams
+        workspace if neither, in the background, once the turn that enqueued is answered (an invoke's
+        answer must not wait for the channel's post). One pass at a time in this process: a call while a
+        pass runs asks for one more after it, for the workspaces asked meanwhile (what this turn enqueued
+        may have come after that pass looked), so a burst of clicks costs a pass or two, not one each
+        (every invoke calls this, and a pass is several transactions even when nothing waits: 4.5 ms of
+        CPU per click, a third of the click's, in tests/benchmarks/bench_teams.py)."""
+        self._asked.add(tenant, workspace_id)
         if any(not task.done() for task in self._pending):
-            self._again = True
             return
         task = asyncio.create_task(self._drain_while_asked())
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
     async def _drain_while_asked(self) -> None:
-        self._again = True
-        while self._again:
-            self._again = False
-            await self.drain()
+        while self._asked:
+            asked, self._asked = self._asked, _Asked()
+            await self.drain(asked)
 
     async def settle(self) -> None:
         """Wait for the sending started by `soon` (the server stopping; a test reading what was sent)."""
@@ -155,17 +158,60 @@ class TeamsSender:
     async def settle_on_shutdown(self, app: web.Application) -> None:
         await self.settle()
 
-    async def drain(self) -> None:
+    async def drain(self, asked: _Asked | None = None) -> None:
+        """A pass over the workspaces `asked` for (every Teams workspace: None)."""
         core = self._core
         try:
+            workspaces = None if asked is None else await asked.workspace_ids(core)
+            if workspaces == []:
+                return  # tenants Relais never met: nothing of theirs waits
             await delivery.deliver(
                 core.sessions,
                 notifiers={TeamsPlatform.name: self._notifier},
                 now=core.clock.now,
                 admins=core.settings.relais_admins,
+                workspaces=workspaces,
             )
         except Exception:
             logger.exception("draining the outbox for Teams failed; the clock will retry")
+
+
+class _Asked:
+    """The workspaces a next pass is asked for: by tenant, by Relais's id, or all of them."""
+
+    def __init__(self) -> None:
+        self.tenants: set[str] = set()
+        self.ids: set[int] = set()
+        self.every = False
+
+    def add(self, tenant: str | None, workspace_id: int | None) -> None:
+        if tenant is not None:
+            self.tenants.add(tenant)
+        if workspace_id is not None:
+            self.ids.add(workspace_id)
+        if tenant is None and workspace_id is None:
+            self.every = True
+
+    def __bool__(self) -> bool:
+        return self.every or bool(self.tenants or self.ids)
+
+    async def workspace_ids(self, core: Relais) -> list[int] | None:
+        """Relais's ids of the workspaces asked for (None: every one), from this process's memory once it
+        met the tenant (a click's pass asks the database nothing more)."""
+        if self.every:
+            return None
+        found = set(self.ids)
+        for tenant in self.tenants:
+            known = core.cache.workspace(TeamsPlatform.name, tenant)
+            if known is None:
+                known = await membership.workspace_id(
+                    core.sessions, platform=TeamsPlatform.name, workspace=tenant
+                )
+                if known is not None:
+                    core.cache.remember_workspace(TeamsPlatform.name, tenant, known)
+            if known is not None:
+                found.add(known)
+        return sorted(found)
 
 
 async def handle_teams_activity(request: web.Request) -> web.StreamResponse:

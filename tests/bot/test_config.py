@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, admins_in, load_settings
 
 
 def test_defaults_give_sqlite_in_the_working_directory_on_port_3000() -> None:
@@ -232,3 +232,66 @@ def test_visitors_keys_take_a_secret_of_the_install_whatever_platform_it_serves(
     teams = visitor_secret(load_settings())
     monkeypatch.setenv("ENCRYPTION_KEY", Fernet.generate_key().decode())
     assert len({bare, teams, visitor_secret(load_settings())}) == 3
+
+
+ADMIN_GUID = "0E6F1B2C-4A5D-4E8F-9A1B-2C3D4E5F6A7B"  # a Teams user's Microsoft Entra object id
+TENANT_GUID = "72F988BF-86F1-41AF-91AB-2D7CD011DB47"
+INSTALLS = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "s", "SLACK_STATE_SECRET": "state-secret"}
+
+
+def test_relais_admins_name_a_user_alone_or_with_their_workspace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`<workspace id>:<user id>` makes an admin of that workspace only; an id alone, of any workspace where
+    it is met (one workspace with SLACK_BOT_TOKEN). GUIDs compare whatever their case."""
+    monkeypatch.setenv("RELAIS_ADMINS", f"U1, T0001:U2 ,{TENANT_GUID}:{ADMIN_GUID}")
+    admins = load_settings().relais_admins
+    assert admins == frozenset({"U1", "T0001:U2", f"{TENANT_GUID.lower()}:{ADMIN_GUID.lower()}"})
+    assert admins_in(admins, "T0001") == frozenset({"U1", "U2"})
+    assert admins_in(admins, "T0002") == frozenset({"U1"})
+    assert admins_in(admins, TENANT_GUID.lower()) == frozenset({"U1", ADMIN_GUID.lower()})
+    # A Bot Framework id holds a colon of its own: alone, it is not read as qualified.
+    monkeypatch.setenv("RELAIS_ADMINS", f"29:1abc,{TENANT_GUID}:29:2def")
+    admins = load_settings().relais_admins
+    assert admins_in(admins, "T0001") == frozenset({"29:1abc"})
+    assert admins_in(admins, TENANT_GUID.lower()) == frozenset({"29:1abc", "29:2def"})
+
+
+@pytest.mark.parametrize("entry", ["T0001:", ":U1", "T0001:U1:U2", "T0001:U 1"])
+def test_a_malformed_admin_entry_is_one_line_naming_relais_admins(
+    monkeypatch: pytest.MonkeyPatch, entry: str
+) -> None:
+    monkeypatch.setenv("RELAIS_ADMINS", f"U1,{entry}")
+    with pytest.raises(ConfigError, match=r"^RELAIS_ADMINS is invalid \(.*<workspace id>:<user id>\)") as e:
+        load_settings()
+    assert "\n" not in str(e.value)
+    assert "T012AB3CD:U045EF6GH" in str(e.value)  # how to write one
+
+
+def test_with_installs_a_slack_admin_must_be_named_with_their_workspace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Installs serve many workspaces, maybe of several companies: a Slack id alone would be an admin in any
+    of them. A Teams object id alone stays (it is one tenant's person)."""
+    for name, value in INSTALLS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RELAIS_ADMINS", f"T0001:U1,{ADMIN_GUID}")
+    assert load_settings().relais_admins == frozenset({"T0001:U1", ADMIN_GUID.lower()})
+    monkeypatch.setenv("RELAIS_ADMINS", f"T0001:U1,{ADMIN_GUID},U2")
+    with pytest.raises(ConfigError) as e:
+        load_settings()
+    message = str(e.value)
+    assert message.startswith(
+        "RELAIS_ADMINS names U2 without its workspace, refused because SLACK_STATE_SECRET"
+    )
+    assert "<team id>:<user id>, e.g. RELAIS_ADMINS=T012AB3CD:U2" in message
+    assert "\n" not in message
+
+
+def test_relais_refuses_to_start_with_an_admin_without_workspace_under_installs(
+    empty_database_url: str,
+) -> None:
+    """Through the real command: `relais serve` says it in one line and exits 2, before serving anything."""
+    from tests.bot.test_cli import assert_one_line_error, relais
+
+    variables = {**INSTALLS, "SLACK_SIGNING_SECRET": "s", "ENCRYPTION_KEY": Fernet.generate_key().decode()}
+    result = relais("serve", DATABASE_URL=empty_database_url, RELAIS_ADMINS="U0ADMIN", **variables)
+    assert_one_line_error(result, "RELAIS_ADMINS names U0ADMIN without its workspace", "T012AB3CD:U0ADMIN")

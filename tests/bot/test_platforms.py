@@ -66,7 +66,7 @@ class Echo:
 
         app.router.add_get("/echo", hello)
 
-    async def drain(self, app: web.Application) -> None:
+    async def drain(self, app: web.Application, workspace_id: int) -> None:
         pass
 
     def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:

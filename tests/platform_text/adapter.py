@@ -110,8 +110,8 @@ class TextPlatform:
         self.signing_in.base_url = settings.base_url
         return self.signing_in
 
-    async def drain(self, app: web.Application) -> None:
-        await deliver(app[CORE_KEY], self.recorder)
+    async def drain(self, app: web.Application, workspace_id: int) -> None:
+        await deliver(app[CORE_KEY], self.recorder, workspaces=[workspace_id])
 
     def notifier(self, settings: Settings, sessions: Sessions, clock: Clock) -> Notifier:
         return self.recorder
@@ -125,10 +125,15 @@ def context(core: Relais, notifier: Notifier) -> jobs.Context:
     )
 
 
-async def deliver(core: Relais, notifier: Notifier) -> int:
-    """Send what a request enqueued, as the clock's next pass would, through this platform's notifier."""
+async def deliver(core: Relais, notifier: Notifier, workspaces: list[int] | None = None) -> int:
+    """Send what a request enqueued (in `workspaces`, if given), as the clock's next pass would, through
+    this platform's notifier."""
     return await delivery.deliver(
-        core.sessions, notifiers={NAME: notifier}, now=core.clock.now, admins=core.settings.relais_admins
+        core.sessions,
+        notifiers={NAME: notifier},
+        now=core.clock.now,
+        admins=core.settings.relais_admins,
+        workspaces=workspaces,
     )
 
 

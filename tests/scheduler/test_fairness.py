@@ -5,8 +5,8 @@ its workspace-wide pace), and every message still goes exactly once."""
 from __future__ import annotations
 
 import asyncio
-import signal
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,12 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import db
 from bot.clock import FrozenClock, SystemClock
 from bot.demo.fake_slack import FakeSlack
+from bot.notifier import Delivered
 from bot.services import outbox
 from bot.services import posts as post_service
 from models import Delivery, OutboxMessage, OutboxState, Platform, Post, PostState, Workspace
 from scheduler import jobs
-from tests.bot.test_cli import RELAIS, _environment
+from tests.bot.test_cli import _environment
+from tests.fakes.notifier import RecordingNotifier
 from tests.handlers.slack.driver import SettingsFactory, eventually
+from tests.scheduler.clock_process import relais_clock
 from tests.scheduler.test_fanout import _ctx
 from tests.scheduler.test_jobs_cli import _env, _relais
 from tests.scheduler.test_weekly import CREATED
@@ -126,14 +129,7 @@ async def test_relais_clock_pushes_to_a_channel_while_another_workspace_s_round_
     engine = db.create_engine(empty_database_url)
     sessions = db.session_factory(engine)
     users = await _two_workspaces(sessions, fake_slack, round_size=100)
-    clock = await asyncio.create_subprocess_exec(
-        RELAIS,
-        "clock",
-        env=_environment(**env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    async with relais_clock(_environment(**env)):
 
         async def a_started() -> bool:
             return len(_sent_to(fake_slack)) >= 1
@@ -151,14 +147,6 @@ async def test_relais_clock_pushes_to_a_channel_while_another_workspace_s_round_
             return len(_sent_to(fake_slack)) >= len(users) + 1
 
         await eventually(all_sent, timeout=60)
-        clock.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(clock.wait(), timeout=30) == 0
-        _, stderr = await clock.communicate()
-        assert b"Traceback" not in stderr, stderr.decode()
-    finally:
-        if clock.returncode is None:
-            clock.kill()
-            await clock.wait()
     await _check_each_once(sessions, fake_slack, users)
     await engine.dispose()
 
@@ -176,3 +164,92 @@ async def test_a_stopped_drain_claims_nothing_more_in_any_workspace(
     assert _sent_to(fake_slack) == []
     async with sessions() as session:
         assert set((await session.scalars(select(OutboxMessage.state))).all()) == {OutboxState.PENDING}
+
+
+class CountingNotifier(RecordingNotifier):
+    """Records what it sends, and the most sends it had under way at once (each takes a moment)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.under_way = 0
+        self.most_at_once = 0
+
+    async def send(
+        self, *, kind: str, destination: str, payload: dict[str, Any], workspace_id: int
+    ) -> Delivered:
+        self.under_way += 1
+        self.most_at_once = max(self.most_at_once, self.under_way)
+        try:
+            await asyncio.sleep(0.002)  # a platform's answer takes a moment: other lanes run meanwhile
+            return await super().send(
+                kind=kind, destination=destination, payload=payload, workspace_id=workspace_id
+            )
+        finally:
+            self.under_way -= 1
+
+
+SMALL_WORKSPACES = 20
+ROUND = 60
+
+
+async def _many_workspaces(sessions: Sessions) -> None:
+    """Workspace 1 with a round of `ROUND` private messages, then `SMALL_WORKSPACES` workspaces each with
+    one channel message, all due at once."""
+    async with sessions() as session:
+        for index in range(1 + SMALL_WORKSPACES):
+            session.add(
+                Workspace(
+                    platform=Platform.SLACK,
+                    external_id=f"T{index:03d}",
+                    created_at=CREATED,
+                    updated_at=CREATED,
+                )
+            )
+        await session.flush()
+        await outbox.enqueue_many(
+            session,
+            workspace_id=1,
+            kind="social_connected",
+            messages=[(f"U{user:03d}", {"network": "x", "lang": "en"}, f"r:{user}") for user in range(ROUND)],
+            now=CREATED,
+        )
+        for workspace_id in range(2, 2 + SMALL_WORKSPACES):
+            await outbox.enqueue(
+                session,
+                workspace_id=workspace_id,
+                kind="social_connected",
+                destination=CHANNEL_B,
+                payload={"network": "x", "lang": "en"},
+                now=CREATED,
+            )
+        await session.commit()
+
+
+async def test_a_drain_runs_no_more_lanes_than_its_pool_holds_and_takes_workspaces_in_turn(
+    sessions: Sessions, database_url: str
+) -> None:
+    """21 workspaces due at once, through a database pool of 2 connections: never more than 2 lanes send at
+    once (unbounded, each workspace had its own lane, each queueing for a connection), and the big round
+    of workspace 1 goes a turn at a time: all 20 others' messages are sent before its third turn."""
+    await _many_workspaces(sessions)
+    small = db.create_engine(database_url, pool_size=2, max_overflow=0)
+    notifier = CountingNotifier()
+    try:
+        sent = await outbox.drain(
+            db.session_factory(small), notifiers={"slack": notifier}, now=FrozenClock(CREATED).now
+        )
+    finally:
+        await small.dispose()
+
+    assert notifier.most_at_once == 2
+    assert sent == ROUND + SMALL_WORKSPACES
+    order = [message.workspace_id for message in notifier.sent]
+    assert sorted(order[: 2 * outbox.TURN + SMALL_WORKSPACES]) == [1] * 2 * outbox.TURN + list(
+        range(2, 2 + SMALL_WORKSPACES)
+    )
+    assert sorted((m.workspace_id, m.destination) for m in notifier.sent) == sorted(
+        [(1, f"U{user:03d}") for user in range(ROUND)]
+        + [(workspace_id, CHANNEL_B) for workspace_id in range(2, 2 + SMALL_WORKSPACES)]
+    )
+    async with sessions() as session:
+        assert set((await session.scalars(select(OutboxMessage.state))).all()) == {OutboxState.SENT}

@@ -6,7 +6,6 @@ tests/benchmarks/bench_fanout.py."""
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -21,8 +20,9 @@ from bot.services import outbox
 from handlers.slack.platform import SlackPlatform
 from models import ClockJob, OutboxMessage, OutboxState
 from scheduler import jobs
-from tests.bot.test_cli import RELAIS, _environment
+from tests.bot.test_cli import _environment
 from tests.handlers.slack.driver import SettingsFactory, eventually
+from tests.scheduler.clock_process import relais_clock
 from tests.scheduler.test_delivery import _enqueue
 from tests.scheduler.test_jobs_cli import _env, _relais
 from tests.scheduler.test_weekly import BOARD_TIME
@@ -54,14 +54,7 @@ async def test_relais_clock_sends_what_another_process_enqueues_within_seconds_e
     assert (await _relais("migrate", **env))[0] == 0
     engine = db.create_engine(empty_database_url)
     sessions = db.session_factory(engine)
-    clock = await asyncio.create_subprocess_exec(
-        RELAIS,
-        "clock",
-        env=_environment(**env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
+    async with relais_clock(_environment(**env)):
 
         async def outbox_job_ran() -> bool:
             async with sessions() as session:
@@ -77,14 +70,6 @@ async def test_relais_clock_sends_what_another_process_enqueues_within_seconds_e
             return len(fake_slack.calls_to("chat.postMessage")) >= len(users)
 
         await eventually(all_sent, timeout=40)  # the next outbox job would run a minute after the first
-        clock.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(clock.wait(), timeout=30) == 0
-        _, stderr = await clock.communicate()
-        assert b"Traceback" not in stderr, stderr.decode()
-    finally:
-        if clock.returncode is None:
-            clock.kill()
-            await clock.wait()
     sent = sorted(str(call.params["channel"]) for call in fake_slack.calls_to("chat.postMessage"))
     assert sent == users  # each once
     assert {state for state, _ in await _states(sessions)} == {OutboxState.SENT}

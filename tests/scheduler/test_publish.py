@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -155,7 +154,8 @@ async def test_a_long_title_is_shortened_as_typed_text(sessions: Sessions) -> No
 async def test_relais_clock_publishes_what_is_due_and_stops_on_sigterm(
     empty_database_url: str, fake_slack: FakeSlack
 ) -> None:
-    from tests.bot.test_cli import RELAIS, _environment
+    from tests.bot.test_cli import _environment
+    from tests.scheduler.clock_process import relais_clock
 
     fake_slack.add_channel("C0NEWS", "news")
     environment = _environment(
@@ -166,10 +166,7 @@ async def test_relais_clock_publishes_what_is_due_and_stops_on_sigterm(
     )
     engine, sessions = await _migrated_with_a_due_post(empty_database_url, environment)
 
-    clock = await asyncio.create_subprocess_exec(
-        RELAIS, "clock", env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    try:
+    async with relais_clock(environment):
         # The push to #news (on some real dates the weekly reminders go out in the same pass, so it is
         # not necessarily the first message).
         async def pushed_to_news() -> bool:
@@ -177,14 +174,6 @@ async def test_relais_clock_publishes_what_is_due_and_stops_on_sigterm(
 
         await eventually(pushed_to_news, timeout=20)
         await fake_slack.wait_for_calls("chat.update", timeout=20)  # the expired post
-        clock.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(clock.wait(), timeout=20) == 0
-        _, stderr = await clock.communicate()
-        assert b"Traceback" not in stderr, stderr.decode()
-    finally:
-        if clock.returncode is None:
-            clock.kill()
-            await clock.wait()
     async with sessions() as session:
         assert (await session.get_one(Post, 1)).state is PostState.PUBLISHED
         assert (await session.get_one(Post, 2)).state is PostState.EXPIRED
@@ -196,15 +185,13 @@ async def test_relais_clock_runs_without_any_chat_platform_and_keeps_the_message
 ) -> None:
     """No Slack setting (a Teams-only deployment, or one not connected yet): the clock still publishes
     what is due, and the chat messages wait in the outbox for a platform to send them."""
-    from tests.bot.test_cli import RELAIS, _environment
+    from tests.bot.test_cli import _environment
+    from tests.scheduler.clock_process import relais_clock
 
     environment = _environment(DATABASE_URL=empty_database_url, SLACK_API_URL=fake_slack.api_url)
     engine, sessions = await _migrated_with_a_due_post(empty_database_url, environment)
 
-    clock = await asyncio.create_subprocess_exec(
-        RELAIS, "clock", env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    try:
+    async with relais_clock(environment) as clock:
         async with asyncio.timeout(20):
             while True:
                 assert clock.returncode is None, "relais clock exited early"
@@ -212,14 +199,6 @@ async def test_relais_clock_runs_without_any_chat_platform_and_keeps_the_message
                     if (await session.get_one(Post, 1)).state is PostState.PUBLISHED:
                         break
                 await asyncio.sleep(0.1)
-        clock.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(clock.wait(), timeout=20) == 0
-        _, stderr = await clock.communicate()
-        assert b"Traceback" not in stderr, stderr.decode()
-    finally:
-        if clock.returncode is None:
-            clock.kill()
-            await clock.wait()
     async with sessions() as session:
         waiting = (await session.scalars(select(OutboxMessage.state))).all()
     assert waiting

@@ -71,6 +71,14 @@ def _settled(job: OutboxMessage, status: ShareStatus) -> ShareStatus:
     return status
 
 
+def _anonymous(share: Share, job: OutboxMessage, now: datetime) -> ShareView:
+    """A taken share whose member erased their data before its post began: settled as the erasure settles
+    the ones still waiting (`bot.services.erasure`), standing for nobody and holding nothing personal."""
+    share.status = _settled(job, ShareStatus.FAILED)
+    share.member_id, share.caption, share.error, share.updated_at = None, None, None, now
+    return ShareView.of(share)
+
+
 class Poster:
     """Runs `social_post` outbox rows: one API call each, the outcome recorded on the share."""
 
@@ -159,22 +167,31 @@ class Poster:
                     await self._notify(session, share, view, now)
                 await session.commit()
                 return view
-            account = await connections.account_of(session, member_id=share.member_id, network=share.network)
-            link = await links.link_for(
-                session,
-                workspace_id=share.workspace_id,
-                post_id=share.post_id,
-                member_id=share.member_id,
-                network=share.network,
-                now=now,
-            )
+            member_id = share.member_id
+            link = None
+            if member_id is not None:
+                link = await links.link_for(
+                    session,
+                    workspace_id=share.workspace_id,
+                    post_id=share.post_id,
+                    member_id=member_id,
+                    network=share.network,
+                    now=now,
+                )
+            if member_id is None or link is None:
+                # The member erased their data since the click (`bot.services.erasure` cancels the posts
+                # still waiting; this one was already taken): nothing is posted in their name.
+                view = _anonymous(share, job, now)
+                await self._close(session, job.id, OutboxState.CANCELLED, now)
+                await session.commit()
+                return view
+            account = await connections.account_of(session, member_id=member_id, network=share.network)
             tracked = links.tracked_url(self._base_url, link.code)
             text = compose(share.caption, tracked, share.network, title=post.title)
             article = article_of(post, tracked) if share.network is Network.LINKEDIN else None
             image_url = post.image_url
             share.attempts += 1
-            attempts, share_id = share.attempts, share.id
-            workspace_id, member_id = share.workspace_id, share.member_id
+            attempts, share_id, workspace_id = share.attempts, share.id, share.workspace_id
             account_id = account.id if account is not None else None
             person_id = account.external_person_id if account is not None else ""
             await session.commit()
@@ -230,6 +247,8 @@ class Poster:
                     None,
                 )
             share = await session.get_one(Share, share_id)
+            if erased:  # counted for nobody, as the erasure left their other shares
+                share.member_id, share.caption = None, None
             # Stamped when written, not when the post began: ranks look for shares changed since their
             # snapshot less `scores.LATE_COMMIT`, and the network may have taken longer than that.
             share.status, share.error, share.updated_at = _settled(job, status), reason, self._now()
@@ -252,7 +271,7 @@ class Poster:
                 await self._close(session, job.id, state, now, error=reason)
                 if status is ShareStatus.POSTED and not erased:
                     # The member's sent reminders showing the post say it is shared (an edit queued).
-                    shared = NewShare(share.workspace_id, share.member_id, share.post_id, share.network)
+                    shared = NewShare(share.workspace_id, member_id, share.post_id, share.network)
                     await shared_marks.mark_shared(session, [shared], now=now)
                 if notify and not erased:
                     await self._notify(session, share, view, now)
@@ -322,9 +341,9 @@ class Poster:
 
     @staticmethod
     async def _notify(session: AsyncSession, share: Share, view: ShareView, now: datetime) -> None:
-        member = await session.get_one(Member, share.member_id)
-        if member.erased_at is not None:
-            return  # an erased member is told nothing (their placeholder id reaches nobody)
+        member = await session.get(Member, share.member_id) if share.member_id is not None else None
+        if member is None or member.erased_at is not None:
+            return  # an erased member's share stands for nobody: nobody is told
         await outbox.enqueue(
             session,
             workspace_id=share.workspace_id,

@@ -43,4 +43,4 @@ async def handle_relais_command(
     if reply is not None:  # None: the answer was a form
         text, blocks = render(reply)
         await respond(text=text, blocks=blocks or None, response_type="ephemeral")
-    await drain_outbox(deps, client)
+    await drain_outbox(deps, client, str(command["team_id"]))

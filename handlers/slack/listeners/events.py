@@ -13,15 +13,19 @@ from handlers.slack.deps import relais
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.home import publish_home
 from handlers.slack.identity import team_and_user, who
+from handlers.slack.listeners.installs import acting_team
 
 
 async def handle_app_home_opened(
-    event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
 ) -> None:
-    """Publish the member's Home. Slack may deliver the event again (retries): publishing twice is fine."""
-    if event.get("tab") != "home":
+    """Publish the member's Home. Slack may deliver the event again (retries): publishing twice is fine.
+    The workspace is the event's (`acting_team`, which installs check against the installation), not
+    Bolt's `context.team_id`: an Enterprise Grid organisation's installation names no team."""
+    team, user = acting_team(body), event.get("user")
+    if event.get("tab") != "home" or team is None or not isinstance(user, str) or not user:
         return
-    await publish_home(relais(context), client, team_id=str(context.team_id), user_id=str(event["user"]))
+    await publish_home(relais(context), client, team_id=team, user_id=user)
 
 
 async def handle_home_preference(

@@ -1,14 +1,15 @@
 """With installs (SLACK_STATE_SECRET): the app uninstalled or its bot token revoked stops the workspace
 (`bot.services.installs.Installs.uninstall`: no message sent, schedules skipped, pending messages
-cancelled; installing again brings it back), and a workspace first met through its Enterprise Grid
-organisation's installation has its organisation recorded."""
+cancelled; installing again brings it back); every request, events included, acts only in a workspace
+its installation serves; and a workspace first met through its Enterprise Grid organisation's
+installation (by a command, a click or an event) has its organisation recorded."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -19,27 +20,33 @@ from handlers.slack.installations import not_installed_message
 
 logger = logging.getLogger(__name__)
 
+# Events about the installation itself, not about a workspace's people: their listeners act on the ids
+# Bolt authorized (an organisation's name no team), never on a workspace named in the payload.
+INSTALLATION_EVENTS: Final = frozenset(
+    {"app_uninstalled", "tokens_revoked", "team_access_granted", "team_access_revoked"}
+)
+
 
 def register_installs(app: AsyncApp, installs: Installs) -> None:
-    known: set[tuple[str, str]] = set()  # (team, organisation) pairs this process has checked
-
     async def authorized_workspace(
         context: AsyncBoltContext, body: dict[str, Any], next: Callable[[], Awaitable[Any]]
     ) -> BoltResponse | None:
         """Runs after Bolt's authorize (only requests of installed workspaces get here): the workspace a
-        listener acts on (`handlers.slack.identity`: the payload's team) must be the one Bolt found the
-        installation for (a modal's `view.app_installed_team_id`, an event's `authorizations`), or
-        belong to the organisation whose org-wide installation serves the request. Anything else is
+        listener acts on (`acting_team`: a command's or a click's team, an event's workspace) must be
+        the one Bolt found the installation for (a modal's `view.app_installed_team_id`, an event's
+        `authorizations`), or be served by the organisation's org-wide installation that serves the
+        request (`Installs.serves`, which records the workspace's organisation). Anything else is
         refused as from a workspace Relais is not installed in; nothing is read or written."""
         acting, enterprise = acting_team(body), context.enterprise_id
         if acting is None:
-            await next()  # events: their listeners act on Bolt's own `context.team_id`
+            if not isinstance(body.get("event"), dict):  # a command or a click always names its workspace
+                return await _refuse(context, "a request names no team")
+            await next()  # an event about the installation itself (its listener reads Bolt's own ids)
             return None
         if context.is_enterprise_install and enterprise:
-            if (acting, enterprise) not in known:
-                if not await installs.remember_enterprise(team_id=acting, enterprise_id=enterprise):
-                    return await _refuse(context, f"team {acting} is not of organisation {enterprise}")
-                known.add((acting, enterprise))
+            # An organisation's own id is no workspace of it (an org-level payload): nothing to act on.
+            if acting == enterprise or not await installs.serves(team_id=acting, enterprise_id=enterprise):
+                return await _refuse(context, f"team {acting} is not served by organisation {enterprise}")
             await next()
             return None
         if acting != context.team_id:
@@ -114,9 +121,21 @@ async def _stop(installs: Installs, context: AsyncBoltContext, body: dict[str, A
 
 def acting_team(body: dict[str, Any]) -> str | None:
     """The team a listener acts on, as `handlers.slack.identity` reads it (an action's or a modal's
-    `team.id`, a command's `team_id`, else the user's team); None for an event (no `user` object)."""
-    if "event" in body:
-        return None
+    `team.id`, a command's `team_id`, else the user's team). For an event, the workspace it happened in:
+    the envelope's `team_id` (an org-wide installation's events name the workspace there only, their
+    `authorizations` naming no team), else the event's own (`view.team_id`, `team`); None for an event
+    about the installation itself (`INSTALLATION_EVENTS`) or one naming no team."""
+    event = body.get("event")
+    if isinstance(event, dict):
+        if event.get("type") in INSTALLATION_EVENTS:
+            return None
+        view = event.get("view")
+        named = (
+            body.get("team_id"),
+            view.get("team_id") if isinstance(view, dict) else None,
+            event.get("team"),
+        )
+        return next((str(team) for team in named if isinstance(team, str) and team), None)
     team = body.get("team")
     if isinstance(team, dict) and team.get("id"):
         return str(team["id"])

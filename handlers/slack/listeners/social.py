@@ -10,11 +10,12 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.flows import connections
+from bot.messages import Message
 from handlers.slack.deps import relais
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.home import publish_home
-from handlers.slack.identity import button_id, caller_of, who_sent
-from handlers.slack.social import early_teller, tell_message
+from handlers.slack.identity import button_id, who_sent
+from handlers.slack.social import Click, answers_click, early_teller, tell_message
 
 
 async def handle_link_button(ack: AsyncAck) -> None:
@@ -23,55 +24,35 @@ async def handle_link_button(ack: AsyncAck) -> None:
     await ack()
 
 
-async def handle_connect(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    context: AsyncBoltContext,
-) -> None:
+async def _connect(click: Click) -> Message:
     """Connect / Reconnect: a fresh personal link (links are single-use and short-lived, so a button
     issues one when it is clicked rather than when its message was drawn)."""
-    await ack()
-    deps, caller = await caller_of(context, client, body)
-    answer = await connections.connect(
-        deps, caller.member, connections.NETWORK_OF_ACTION[action["action_id"]], caller.lang
-    )
-    await tell_message(body, respond, client, answer)
+    caller = await click.caller()
+    network = connections.NETWORK_OF_ACTION[click.action["action_id"]]
+    return await connections.connect(click.core, caller.member, network, caller.lang)
 
 
-async def handle_disconnect(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    context: AsyncBoltContext,
-) -> None:
-    await ack()
-    deps, caller = await caller_of(context, client, body)
-    answer = await connections.disconnect(
-        deps, caller.member, connections.NETWORK_OF_ACTION[action["action_id"]], caller.lang
-    )
-    await tell_message(body, respond, client, answer)
-    if not body.get("response_url"):  # clicked in the App Home: redraw it
-        await publish_home(deps, client, team_id=str(body["team"]["id"]), user_id=caller.member.external_id)
+async def _disconnect(click: Click) -> Message:
+    caller = await click.caller()
+    network = connections.NETWORK_OF_ACTION[click.action["action_id"]]
+    return await connections.disconnect(click.core, caller.member, network, caller.lang)
 
 
-async def handle_undo(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    respond: AsyncRespond,
-    client: AsyncWebClient,
-    context: AsyncBoltContext,
-) -> None:
+async def _redraw_home(click: Click) -> None:
+    """Clicked in the App Home (no response_url): the Home is drawn again."""
+    if not click.body.get("response_url"):
+        await publish_home(click.core, click.client, team_id=click.who.workspace, user_id=click.who.member)
+
+
+async def _undo(click: Click) -> Message:
     """Undo an API share: delete the post on the network; only its author can."""
-    await ack()
-    deps, caller = await caller_of(context, client, body, refresh=False)
-    answer = await connections.undo(deps, caller.member, button_id(action), caller.lang)
-    await tell_message(body, respond, client, answer)
+    caller = await click.caller(refresh=False)
+    return await connections.undo(click.core, caller.member, button_id(click.action), caller.lang)
+
+
+handle_connect = answers_click(_connect)
+handle_disconnect = answers_click(_disconnect, then=_redraw_home)
+handle_undo = answers_click(_undo)
 
 
 async def handle_repost(

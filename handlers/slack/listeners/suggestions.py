@@ -53,7 +53,7 @@ async def handle_suggestion_reject(
     who = who_sent(body)
     said = await suggestions.reject(deps, SlackDirectory(client), who, suggestion_id)
     await _tell(client, who.member, said)
-    await drain_outbox(deps, client)  # the closed reviews and the employee's answer
+    await drain_outbox(deps, client, who.workspace)  # the closed reviews and the employee's answer
 
 
 async def _tell(client: AsyncWebClient, user: str, said: Message | None) -> None:

@@ -22,7 +22,7 @@ from bot.services.posts import MAX_CAPTIONS
 from handlers.slack.blocks.modals import build_edit_modal, submitted
 from handlers.slack.channels import is_channel_id
 from handlers.slack.identity import button_id, caller_of, submitter_of
-from handlers.slack.outbox import drain_outbox
+from handlers.slack.outbox import drain_workspace
 from handlers.slack.render import render
 from handlers.slack.text import COMMAND
 from models import Member
@@ -105,7 +105,7 @@ async def handle_queue_submission(
         return
     await ack()
     await _dm(client, caller.member, await queue.submit(deps, caller, checked))
-    await drain_outbox(deps, client)
+    await drain_workspace(deps, client, caller.workspace.id)
 
 
 async def _dm(client: AsyncWebClient, member: Member, message: Message) -> None:

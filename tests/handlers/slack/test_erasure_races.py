@@ -19,6 +19,7 @@ from bot.services.leaderboard import weekly_board
 from bot.services.posting.poster import SHARE_RESULT_KIND
 from bot.services.weekly import LEADERBOARD_KIND, board_payload
 from models import Member, OutboxMessage, OutboxState, Share, ShareStatus, SocialAccount, Workspace
+from models.sent_file import SentFile
 from tests.erasure_scan import leftovers
 from tests.handlers.slack import test_social
 from tests.handlers.slack.test_social import (
@@ -98,7 +99,7 @@ async def test_an_api_post_finishing_after_the_erasure_keeps_only_an_anonymous_c
     [urn] = w.linkedin.posts  # the network did post it
     async with w.sessions() as session:
         [share] = (await session.scalars(select(Share))).all()
-    assert share.member_id == (await _erased_member(w)).id
+    assert share.member_id is None  # it stands for nobody, not even the placeholder
     assert share.status is ShareStatus.POSTED  # it counts
     assert (share.caption, share.external_id, share.external_url, share.error) == (None, None, None, None)
     assert await leftovers(w.sessions, [ME, NAME, urn]) == []
@@ -282,3 +283,84 @@ async def test_a_board_queued_before_the_erasure_names_a_former_member(world: Wo
     assert "un ancien membre" in shown, shown
     assert erasure.ERASED_PREFIX not in shown
     assert NAME not in shown
+
+
+# -- what lives outside Relais: files sent to their DM, tokens at the networks --------------------------
+
+
+def _dm_files(w: World) -> dict[str, dict[str, Any]]:
+    fake = w.slack.fake
+    return {f: stored for f, stored in fake.files.items() if stored["channels"] == [fake.dm_channel_id(ME)]}
+
+
+async def _sent_files(w: World) -> list[str]:
+    async with w.sessions() as session:
+        return list((await session.scalars(select(SentFile.file_id))).all())
+
+
+async def _held_erasure(w: World, reached: Callable[[], bool], meanwhile: Awaitable[Any]) -> Any:
+    """Erase the member, and while the erasure is held at the network before its transaction (`reached`),
+    run `meanwhile` to its end; the erasure is still held then (else the test did not test the race)."""
+    erasing = asyncio.ensure_future(_forget_me(w))
+    await _until(reached)
+    done = await meanwhile
+    assert not erasing.done(), "the erasure was not held long enough: the race was not run"
+    await erasing
+    return done
+
+
+async def test_a_mydata_file_uploaded_while_the_erasure_commits_is_deleted_at_slack(world: World) -> None:
+    """The upload finishes after the erasure: the file's id is not kept for a person who is gone, the file
+    is deleted at Slack there and then, and they are told their data is erased, not that a file came."""
+    w = world
+    _person(w)
+    fake = w.slack.fake
+    fake.delay("files.completeUploadExternal", 1.0)
+    answer = await _erased_during(
+        w,
+        w.slack.command(ME, "mydata"),
+        lambda: bool(fake.calls_to("files.completeUploadExternal")),
+        lambda: fake.delay("files.completeUploadExternal", 0),
+    )
+    assert answer["text"].startswith("Vos données sont effacées."), answer["text"]
+    [(file_id, stored)] = _dm_files(w).items()
+    assert (stored["completed"], stored["deleted"], stored["content"]) == (True, True, None)
+    assert [call.params["file"] for call in fake.calls_to("files.delete")] == [file_id]
+    assert await _sent_files(w) == []
+    assert await leftovers(w.sessions, [ME, NAME, file_id]) == []
+
+
+async def test_a_mydata_file_uploaded_between_the_erasures_read_and_its_claim_is_deleted_too(
+    world: World,
+) -> None:
+    """The erasure read what to delete at the networks (no file yet) and is held revoking their X token;
+    meanwhile `/relais mydata` puts a file in their DM and keeps its id. The erasure's transaction finds
+    that id and, once committed, deletes the file at Slack."""
+    w = world
+    _person(w)
+    await _connect(w, ME, "x")
+    w.x.delay("revoke", 2.0)
+    sent = await _held_erasure(w, lambda: bool(w.x.calls_to("revoke")), w.slack.command(ME, "mydata"))
+    assert "conversation privée" in sent["text"], sent["text"]
+    [(file_id, stored)] = _dm_files(w).items()
+    assert (stored["deleted"], stored["content"]) == (True, None)
+    assert await _sent_files(w) == []
+    assert await leftovers(w.sessions, [ME, NAME, file_id]) == []
+
+
+async def test_a_connection_completing_between_the_erasures_read_and_its_claim_is_revoked(
+    world: World,
+) -> None:
+    """The erasure read their tokens (none) and is held deleting their mydata file at Slack; meanwhile they
+    finish connecting X, and the tokens are stored. The erasure's transaction deletes the account and,
+    once committed, revokes those tokens at X: none stays alive there."""
+    w = world
+    _person(w)
+    assert "conversation privée" in (await w.slack.command(ME, "mydata"))["text"]
+    w.slack.fake.delay("files.delete", 2.0)
+    await _held_erasure(w, lambda: bool(w.slack.fake.calls_to("files.delete")), _connect(w, ME, "x"))
+    assert w.x.revoked  # the tokens granted while the erasure ran
+    assert (w.x.tokens, w.x.refresh_tokens) == ({}, {})
+    async with w.sessions() as session:
+        assert (await session.scalars(select(SocialAccount))).all() == []
+    assert await leftovers(w.sessions, [ME, NAME, *w.x.revoked]) == []

@@ -15,10 +15,13 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select
 
-from bot.services import erasure, outbox, scores
+from bot.services import analytics, erasure, outbox, scores
 from bot.services.export import ERASED_MEMBER, ExportKind, export_rows
 from bot.services.leaderboard import weekly_board
+from bot.services.posting import Poster
+from bot.services.posting.poster import SHARE_RESULT_KIND
 from bot.services.weekly import LEADERBOARD_KIND, board_payload
+from handlers.social import build_social_clients, new_http_client
 from models import (
     Click,
     Dismissal,
@@ -60,8 +63,9 @@ async def _tracked_path(answer: dict[str, Any]) -> str:
 
 
 async def _totals(w: World) -> dict[str, Any]:
-    """The company's figures as admins see them: `/relais stats`'s, the week's leaderboard totals and the
-    shares export."""
+    """The company's figures as admins see them: `/relais stats`'s, the week's leaderboard totals, the
+    dashboard's (its weekly aggregates rebuilt from the rows at this look: `analytics.refresh`), and the
+    shares and clicks exports."""
     async with w.sessions() as session:
         workspace_id = (await session.scalars(select(Member.workspace_id).limit(1))).one()
         stats = await scores.stats(session, workspace_id=workspace_id)
@@ -69,6 +73,8 @@ async def _totals(w: World) -> dict[str, Any]:
             session, workspace_id=workspace_id, end=w.clock.now() + timedelta(minutes=1)
         )
         exported = [row async for row in export_rows(session=session, kind=ExportKind.SHARES)]
+        clicks = [row async for row in export_rows(session=session, kind=ExportKind.CLICKS)]
+        figures = await analytics.dashboard(session, analytics.Scope(workspace_id, 4, w.clock.now()))
     return {
         "by_network": stats.by_network,
         "board_shares": board.shares,
@@ -76,6 +82,19 @@ async def _totals(w: World) -> dict[str, Any]:
             (row["post_id"], row["network"], row["status"], row["counted"]) for row in exported
         ),
         "members_in_export": sorted(str(row["member"]) for row in exported),
+        "dashboard_shares": [(week.start, week.shares) for week in figures.weeks],
+        # (A post with only a "Not for me": the erased member's answer is deleted, not a share.)
+        "dashboard_posts": [
+            (row.post_id, row.share_clicks, row.shares) for row in figures.posts if row.share_clicks
+        ],
+        # Clicks: the erased member's are deleted (what their links brought), everyone else's stay.
+        "clicks": {
+            "stats": stats.clicks,
+            "board": board.clicks,
+            "dashboard": sum(sum(week.clicks.values()) for week in figures.weeks),
+            "export": sum(row["clicks"] for row in clicks),
+        },
+        "clicks_in_export": sorted(str(row["member"]) for row in clicks),
     }
 
 
@@ -100,6 +119,8 @@ async def _history(w: World) -> tuple[str, list[str]]:
             await w.slack.click("UEMP2", "open_share_linkedin", _button(bob, "open_share_linkedin")["value"])
         ).url_id
     )
+    bob_path = await _tracked_path(bob)
+    assert (await w.slack.client.get(bob_path, headers=_browser("203.0.113.8"))).status_code == 302
     second = await _publish(w, "Autre chose")
     await w.slack.responses((await w.slack.click(ME, "not_for_me", "2", message_ts=second["ts"])).url_id)
     assert "envoyée" in (await w.slack.command(ME, f"suggest <{w.article}/idea> Une bonne lecture"))["text"]
@@ -131,9 +152,13 @@ async def _history(w: World) -> tuple[str, list[str]]:
 async def test_forget_me_erases_every_trace_and_keeps_the_counts(world: World) -> None:
     w = world
     path, tokens = await _history(w)
+    # Hours later: the dashboard's aggregates hold every row (the member's on their own member rows).
+    w.clock.advance(analytics.FRESH + timedelta(minutes=1))
     before = await _totals(w)
     assert before["by_network"] == {"x": 1, "linkedin": 2}
     assert ME in before["members_in_export"]
+    assert sum(sum(shares.values()) for _, shares in before["dashboard_shares"]) == 3
+    assert before["clicks"] == {"stats": 2, "board": 2, "dashboard": 2, "export": 2}
     erased_row = await _member(w, ME)
     assert erased_row is not None
     assert erased_row.display_name == NAME
@@ -159,23 +184,33 @@ async def test_forget_me_erases_every_trace_and_keeps_the_counts(world: World) -
     assert await leftovers(w.sessions, [ME, NAME, *tokens]) == []
     # The tokens were revoked at X (which allows it) before they were deleted.
     assert set(w.x.revoked) & set(tokens)
-    # The company's totals are what they were; the member's rows count, anonymous.
-    after = await _totals(w)
-    assert after["by_network"] == before["by_network"]
-    assert after["board_shares"] == before["board_shares"]
-    assert after["exported"] == before["exported"]
-    assert after["members_in_export"] == sorted(
-        ERASED_MEMBER if member == ME else member for member in before["members_in_export"]
-    )
+    # The company's share totals are what they were, everywhere admins look (the dashboard rebuilt from
+    # the rows at this look, and again hours later); the member's shares count, standing for nobody. Their
+    # clicks are gone, and only theirs.
+    for later in (timedelta(0), analytics.FRESH + timedelta(minutes=1)):
+        w.clock.advance(later)
+        after = await _totals(w)
+        for figure in ("by_network", "board_shares", "exported", "dashboard_shares", "dashboard_posts"):
+            assert after[figure] == before[figure], figure
+        assert after["members_in_export"] == sorted(
+            ERASED_MEMBER if member == ME else member for member in before["members_in_export"]
+        )
+        assert after["clicks"] == {"stats": 1, "board": 1, "dashboard": 1, "export": 1}
+        assert after["clicks_in_export"] == ["UEMP2"]
     async with w.sessions() as session:
         placeholder = (await session.scalars(select(Member).where(Member.erased_at.is_not(None)))).one()
         assert placeholder.id == erased_row.id
         assert erasure.is_erased_id(placeholder.external_id)
         assert (placeholder.display_name, placeholder.locale, placeholder.language) == (None, None, None)
         assert (placeholder.opted_out, placeholder.active, placeholder.is_admin) == (True, False, False)
-        kept = (await session.scalars(select(Share).where(Share.member_id == placeholder.id))).all()
+        # Nothing points at the placeholder: it holds no history of the person (`leftovers` checks every
+        # table); their shares and link stand for nobody.
+        assert (await session.scalars(select(Share).where(Share.member_id == placeholder.id))).all() == []
+        kept = (await session.scalars(select(Share).where(Share.member_id.is_(None)))).all()
         assert sorted(s.status for s in kept) == [ShareStatus.INTENT, ShareStatus.POSTED]
         assert all((s.caption, s.external_id, s.external_url) == (None, None, None) for s in kept)
+        [their_link] = (await session.scalars(select(TrackedLink).where(TrackedLink.code == path[3:]))).all()
+        assert their_link.member_id is None
         # A colleague's data is untouched.
         bob = (await session.scalars(select(Member).where(Member.external_id == "UEMP2"))).one()
         assert bob_before is not None
@@ -185,20 +220,21 @@ async def test_forget_me_erases_every_trace_and_keeps_the_counts(world: World) -
         )
         [bob_share] = (await session.scalars(select(Share).where(Share.member_id == bob.id))).all()
         assert bob_share.caption == "Une grande nouvelle"
-        assert await session.scalar(select(func.count()).select_from(Click)) == 0
+        assert await session.scalar(select(func.count()).select_from(Click)) == 1  # Bob's
     # Admins hear the count, never the name.
     stats = await w.slack.command("UADMIN", "stats")
     assert "1 member(s) erased their data" in stats["text"]
     assert NAME not in str(stats)
     assert ME not in str(stats)
 
-    # The member's tracked link still opens the article, and counts nothing.
+    # The member's tracked link still opens the article, and counts nothing (not even a tally).
+    tables = await rows_in_every_table(w.sessions)
     visit = await w.slack.client.get(path, headers=_browser("198.51.100.4"))
     assert visit.status_code == 302
     assert visit.headers["Location"].startswith(w.article)
     assert await leftovers(w.sessions, [ME, NAME]) == []
-    async with w.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(Click)) == 0
+    assert await rows_in_every_table(w.sessions) == tables
+    assert (await _totals(w))["clicks"] == {"stats": 1, "board": 1, "dashboard": 1, "export": 1}
 
     # A second click changes nothing and says so.
     tables = await rows_in_every_table(w.sessions)
@@ -307,7 +343,8 @@ async def test_forget_me_deletes_the_files_mydata_sent_even_when_slack_fails_one
 ) -> None:
     """The copy of their data `/relais mydata` put in their DM is the bot's file: the member cannot delete
     it, so the erasure does (`files.delete`), before its transaction. A file Slack fails to delete is
-    logged, without the token, and the erasure goes on; the ids Relais kept go with it. Bob's file stays."""
+    logged, without the token, and the erasure goes on; its id alone is kept, for the clock to try again
+    (`test_erasure_grid`), the other's goes. Bob's file stays."""
     w = world
     fake = w.slack.fake
     fake.add_user(ME, real_name=NAME, display_name=NAME)
@@ -327,7 +364,7 @@ async def test_forget_me_deletes_the_files_mydata_sent_even_when_slack_fails_one
         [done] = await w.slack.responses(clicked.url_id)
     assert done["text"].startswith("Your data is erased.")
     assert [call.params["file"] for call in fake.calls_to("files.delete")] == mine
-    assert fake.files[mine[0]]["content"] is not None  # Slack failed that one: logged, not retried
+    assert fake.files[mine[0]]["content"] is not None  # Slack failed that one: logged, tried again later
     assert (fake.files[mine[1]]["deleted"], fake.files[mine[1]]["content"]) == (True, None)
     shown = [f for m in fake.messages[fake.dm_channel_id(ME)] for f in m.get("files", ())]
     assert {"id": mine[1], "mode": "tombstone"} in shown
@@ -335,8 +372,8 @@ async def test_forget_me_deletes_the_files_mydata_sent_even_when_slack_fails_one
     assert fake.bot_token not in caplog.text
     assert fake.files[bobs]["deleted"] is False
     async with w.sessions() as session:
-        assert (await session.scalars(select(SentFile.file_id))).all() == [bobs]
-    assert await leftovers(w.sessions, [ME, NAME, *mine]) == []
+        assert sorted((await session.scalars(select(SentFile.file_id))).all()) == sorted([mine[0], bobs])
+    assert await leftovers(w.sessions, [ME, NAME, mine[1]]) == []
 
 
 async def test_forget_me_erases_what_went_to_their_dm_and_leaves_a_longer_id_alone(world: World) -> None:
@@ -381,3 +418,69 @@ async def test_forget_me_erases_what_went_to_their_dm_and_leaves_a_longer_id_alo
         ).one()
         assert board.payload == {"text": f"<@{ME}2> leads", "member": f"{ME}2"}
         assert await _member(w, ME + "2") is not None
+
+
+async def test_a_post_taken_before_the_erasure_and_begun_after_it_posts_nothing_for_nobody(
+    world: World,
+) -> None:
+    """The clock took the member's API post (due again after a 503) just before the erasure, which then
+    cancels only the posts still waiting: when the post begins, its member is gone. Nothing is posted, the
+    share is settled as the erasure settles the waiting ones, standing for nobody, and nobody is told."""
+    w = world
+    w.slack.fake.add_user(ME, real_name=NAME, display_name=NAME, locale="fr-FR", tz="Europe/Paris")
+    message = await _publish(w, "Une grande nouvelle")
+    await _connect(w, ME, "linkedin")
+    w.linkedin.fail_next("create_post", status=503)
+    await _click_share(w, ME, "linkedin", message)
+    w.clock.advance(timedelta(hours=1))
+    [job] = await _taken(w)  # as a clock pass takes it, before running it
+    await _forget(w)
+    http = new_http_client()
+    try:
+        poster = Poster(
+            w.sessions,
+            clients=build_social_clients(w.settings, http),
+            cipher=w.settings.fernet,
+            base_url=w.settings.base_url,
+            now=w.clock.now,
+        )
+        # The pass's second step, after the erasure.
+        view = await poster._run(job, notify=True)
+    finally:
+        await http.aclose()
+    assert view.status is ShareStatus.FAILED
+    assert len(w.linkedin.calls_to("create_post")) == 1  # the first attempt's 503 only
+    assert w.linkedin.posts == {}
+    async with w.sessions() as session:
+        [share] = (await session.scalars(select(Share))).all()
+        jobs_left = (
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "social_post"))
+        ).all()
+        links_made = (await session.scalars(select(TrackedLink))).all()
+    assert (share.member_id, share.status, share.caption, share.error) == (
+        None,
+        ShareStatus.FAILED,
+        None,
+        None,
+    )
+    assert [j.state for j in jobs_left] == [OutboxState.CANCELLED]
+    assert all(link.member_id is None for link in links_made)
+    assert await leftovers(w.sessions, [ME, NAME]) == []
+    async with w.sessions() as session:
+        kinds = (await session.scalars(select(OutboxMessage.kind))).all()
+    assert SHARE_RESULT_KIND not in kinds
+
+
+async def _taken(w: World) -> list[OutboxMessage]:
+    job = await outbox.claim_next(w.sessions, w.clock.now(), kinds=(outbox.SOCIAL_POST_KIND,))
+    return [job] if job is not None else []
+
+
+async def _forget(w: World) -> None:
+    asked = await w.slack.command(ME, "forget-me")
+    confirm = _button(asked, "forget_me_confirm")
+    clicked = await w.slack.click(
+        ME, "forget_me_confirm", confirm["value"], channel="C0GENERAL", ephemeral=True
+    )
+    [done] = await w.slack.responses(clicked.url_id)
+    assert done["text"].startswith("Vos données sont effacées."), done["text"]

@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import FrozenClock
 from bot.services import scores
 from bot.signin_pages import CORE_KEY
-from models import ConversationRef, InboundDelivery, Member, Share
+from models import ConversationRef, InboundDelivery, Member, Share, TrackedLink
 from tests.erasure_scan import leftovers, rows_in_every_table
 from tests.fakes.bot_framework import FakeBotFramework
 from tests.handlers.teams.driver import SettingsFactory
-from tests.handlers.teams.team import ANN, BOB, Team, _texts, button, card_text, installed_team
+from tests.handlers.teams.team import ANN, ARTICLE, BOB, Team, _texts, button, card_text, installed_team
 from tests.handlers.teams.test_cards import browse, urls
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -49,17 +49,19 @@ async def _shares_by_network(team: Team) -> dict[str, int]:
 
 async def _share_from_the_channel(
     team: Team, person: dict[str, str], card_id: str, card: dict[str, Any]
-) -> None:
+) -> str:
+    """The person's share link (`/s/<code>`), opened once: the share is counted."""
     answer = await team.click(team.invoke(person, button(card, "share_linkedin"), card_id=card_id))
     (link,) = urls(answer["value"])
     assert (await browse(team, link)).status_code == 303  # the share is counted
+    return link
 
 
 async def test_forget_me_erases_bob_from_every_table_and_keeps_his_share_counted(team: Team) -> None:
     card_id, card = await team.published()
     # Ann, then Bob: the channel's conversation reference names Bob, its last speaker.
     await _share_from_the_channel(team, ANN, card_id, card)
-    await _share_from_the_channel(team, BOB, card_id, card)
+    bobs_link = await _share_from_the_channel(team, BOB, card_id, card)
     before = await _shares_by_network(team)
     assert before == {"linkedin": 2}
     bob = await team.member("aad-bob")
@@ -86,11 +88,28 @@ async def test_forget_me_erases_bob_from_every_table_and_keeps_his_share_counted
     async with team.sessions() as session:
         placeholder = await session.get_one(Member, bob.id)
         assert placeholder.erased_at is not None
+        # His share counts for nobody: not for the placeholder either (`leftovers` checks every table).
         assert [s.member_id for s in (await session.scalars(select(Share).order_by(Share.id))).all()] == [
             (await team.member("aad-ann")).id,
-            bob.id,
+            None,
+        ]
+        assert (await session.scalars(select(TrackedLink.member_id).order_by(TrackedLink.id))).all() == [
+            (await team.member("aad-ann")).id,
+            None,
         ]
     assert (await team.member("aad-ann")).display_name == "Ann Lee"
+
+    # His links still work for whoever has them, for nobody: the share link leads to LinkedIn's share page
+    # and records no share, the tracked link to the article and counts no click; no row changes.
+    tables = await rows_in_every_table(team.sessions)
+    shared = await browse(team, bobs_link)
+    assert shared.status_code == 303
+    assert shared.headers["Location"].startswith("https://www.linkedin.com/")
+    article = await browse(team, bobs_link.replace("/s/", "/r/"))
+    assert article.status_code == 302
+    assert article.headers["Location"].startswith(ARTICLE + "?utm_source=linkedin")
+    assert await rows_in_every_table(team.sessions) == tables
+    assert await _shares_by_network(team) == before
 
     # Clicking again: nothing more to erase, and nothing changed (Bob is not recorded anew by the click);
     # only the invoke's own delivery is noted, as every invoke's is (a resend gets the same answer).
