@@ -146,6 +146,10 @@ def build_parser(added: Mapping[str, PlatformCommand] | None = None) -> argparse
             "changing nothing, while the workspace is not marked uninstalled (a Teams tenant never is) "
             "unless --force. Prints what was removed (counts only); exits 1 when the workspace is unknown "
             "or refused. The clock's retention job does the same by itself 30 days after a Slack uninstall."
+            " With --force, a Slack workspace that had its own installation (installed through "
+            "/slack/install) is marked uninstalled: reinstall Relais to use it again. One served without "
+            "(SLACK_BOT_TOKEN, its Enterprise Grid organisation's installation) and a Teams tenant go on "
+            "being served: their people start afresh on their next use."
         ),
     )
     erase_workspace.add_argument("platform", choices=["slack", "teams"], help="the chat platform")
@@ -153,7 +157,11 @@ def build_parser(added: Mapping[str, PlatformCommand] | None = None) -> argparse
     erase_workspace.add_argument(
         "--force",
         action="store_true",
-        help="remove it even though Relais still serves it (its people then start afresh on their next use)",
+        help=(
+            "remove it even though Relais still serves it: a Slack workspace with its own installation is "
+            "then marked uninstalled (reinstall Relais to use it again); otherwise (SLACK_BOT_TOKEN, an "
+            "Enterprise Grid organisation's installation, Teams) its people start afresh on their next use"
+        ),
     )
 
     commands.add_parser(
@@ -412,10 +420,13 @@ async def _open_migrated(settings: Settings) -> AsyncEngine:
     return engine
 
 
-def _file_deleter(settings: Settings, sessions: db.Sessions, platform: str) -> DeletesFiles | None:
+def _file_deleter(
+    settings: Settings, sessions: db.Sessions, platform: str, *, warn: bool = True
+) -> DeletesFiles | None:
     """What deletes the files Relais sent the member (`bot.services.erasure.DeletesFiles`): the platform's
     notifier where it can (Slack), with each workspace's credentials; None when the settings do not
-    configure the platform (nothing can be deleted there: said on stderr) or it sends no files."""
+    configure the platform (nothing can be deleted there: said on stderr, unless not `warn`: no file is
+    known yet) or it sends no files."""
     from bot.clock import SystemClock
     from bot.services.erasure import DeletesFiles
 
@@ -424,10 +435,11 @@ def _file_deleter(settings: Settings, sessions: db.Sessions, platform: str) -> D
             chosen.require(settings)
             notifier = chosen.notifier(settings, sessions, SystemClock())
             return notifier if isinstance(notifier, DeletesFiles) else None
-    print(
-        f"relais: {platform} is not configured: files Relais sent the member there cannot be deleted",
-        file=sys.stderr,
-    )
+    if warn:
+        print(
+            f"relais: {platform} is not configured: files Relais sent the member there cannot be deleted",
+            file=sys.stderr,
+        )
     return None
 
 
@@ -462,7 +474,9 @@ async def _erase_member(settings: Settings, platform: str, workspace: str, membe
             cipher=settings.fernet if settings.encryption_key is not None else None,
             clients=platforms.social_clients(settings, http),
             now=datetime.now(UTC),
-            files=_file_deleter(settings, sessions, platform) if target.files else None,
+            # Always: a file `/relais mydata` sends between this read and the erasure's claim is deleted
+            # right after its commit (`Erased.late`), not left to the clock.
+            files=_file_deleter(settings, sessions, platform, warn=bool(target.files)),
         )
         if erased is None:
             print(f"relais: member {member} was erased meanwhile; nothing more was changed", file=sys.stderr)
@@ -477,7 +491,7 @@ async def _erase_member(settings: Settings, platform: str, workspace: str, membe
                 cipher=settings.fernet if settings.encryption_key is not None else None,
                 clients=platforms.social_clients(settings, http),
                 now=datetime.now(UTC),
-                files=_file_deleter(settings, sessions, platform) if other.files else None,
+                files=_file_deleter(settings, sessions, platform, warn=bool(other.files)),
             )
             if also is not None:
                 print(f"erased them too in their Enterprise Grid org's workspace #{other.workspace_id}:")
@@ -524,6 +538,7 @@ async def _erase_workspace(settings: Settings, platform: str, workspace: str, *,
                 platforms.social_clients(settings, http),
             ),
             condition=None if force else workspace_erasure.uninstalled(found.id),
+            now=datetime.now(UTC),
             # The files Relais sent members: deleted at the platform with the workspace's own token, which
             # an uninstalled workspace no longer has.
             files=_file_deleter(settings, sessions, platform) if served and files else None,
@@ -544,6 +559,15 @@ async def _erase_workspace(settings: Settings, platform: str, workspace: str, *,
             file=sys.stderr,
         )
         return 1
+    if done.uninstalled:
+        print(
+            f"{platform} workspace {workspace} lost its installation and is now marked uninstalled: "
+            "reinstall Relais to use it again"
+        )
+    elif served:
+        print(
+            f"Relais still serves {platform} workspace {workspace}: its people start afresh on their next use"
+        )
     return 0
 
 

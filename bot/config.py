@@ -32,6 +32,11 @@ MICROSOFT_LOGIN_URL = "https://login.microsoftonline.com"
 _GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
+def is_guid(value: str) -> bool:
+    """A Microsoft Entra id (a user's object id, a tenant id), compared whatever its case."""
+    return _GUID.fullmatch(value) is not None
+
+
 def user_id_key(user_id: str) -> str:
     """A chat user id as RELAIS_ADMINS is compared: a GUID (an Entra object id) in lower case, whatever
     case it was written in; any other id as it is (Slack's are upper case by nature, and case matters
@@ -40,8 +45,10 @@ def user_id_key(user_id: str) -> str:
 
 
 # A workspace id that may qualify a RELAIS_ADMINS entry: a Slack team or Grid organisation id, or a Teams
-# tenant id (a GUID). Anything else before a colon is part of a user id (Bot Framework's `29:…`).
+# tenant id (a GUID). Before a colon, only Bot Framework's own prefixes (`28:` a bot, `29:` a user) are
+# part of a user id; anything else is refused (a lower-case `t0001:U2` would otherwise match nobody).
 _WORKSPACE_ID = re.compile(r"[TE][A-Z0-9]{2,}")
+_BOT_FRAMEWORK_PREFIXES = ("28", "29")
 
 
 def split_admin(entry: str) -> tuple[str | None, str]:
@@ -63,14 +70,21 @@ def admin_entry(entry: str) -> str:
     workspace, user = split_admin(entry)
     if workspace is not None and _WORKSPACE_ID.fullmatch(workspace) and ":" in user:
         raise ValueError(f"{entry!r} is neither a user id nor <workspace id>:<user id>")  # Slack's hold none
+    if workspace is None and ":" in entry and entry.partition(":")[0] not in _BOT_FRAMEWORK_PREFIXES:
+        raise ValueError(
+            f"{entry!r} names no workspace before its colon (a Slack team or organisation id, T… or E… in "
+            "capitals, or a Teams tenant id) and is no Bot Framework id (28:…, 29:…)"
+        )
     return user_id_key(user) if workspace is None else f"{user_id_key(workspace)}:{user_id_key(user)}"
 
 
-def admins_in(admins: frozenset[str], workspace: str) -> frozenset[str]:
+def admins_in(admins: frozenset[str], workspace: str, enterprise: str | None = None) -> frozenset[str]:
     """The user ids (`user_id_key`) RELAIS_ADMINS makes admins of `workspace` (its Slack team id or Teams
-    tenant id): those named alone, and those named with this workspace."""
-    key = user_id_key(workspace)
-    return frozenset(user for named, user in map(split_admin, admins) if named is None or named == key)
+    tenant id; `enterprise`, its Enterprise Grid organisation's id): those named alone, those named with
+    this workspace, and those named with its organisation (`E…:<user id>`: an admin in every workspace
+    of the organisation, where a user id names one person)."""
+    keys = {user_id_key(workspace), *([enterprise] if enterprise else [])}
+    return frozenset(user for named, user in map(split_admin, admins) if named is None or named in keys)
 
 
 def bare_slack_ids(admins: frozenset[str]) -> list[str]:
@@ -115,7 +129,8 @@ _HOW_TO_SET: dict[str, str] = {
     "relais_channel": "a Slack channel id such as C0123456789 (or #name)",
     "relais_admins": (
         "a comma-separated list of chat user ids (Slack user ids, Teams users' Microsoft Entra object ids), "
-        "each alone or after its workspace's id and a colon (a Slack team id, a Teams tenant id), "
+        "each alone or after its workspace's id and a colon (a Slack team id, a Teams tenant id; an "
+        "Enterprise Grid organisation id, E…, for all of its workspaces), "
         "e.g. RELAIS_ADMINS=U012AB3CD,T012AB3CD:U045EF6GH,0e6f1b2c-4a5d-4e8f-9a1b-2c3d4e5f6a7b"
     ),
     "encryption_key": (

@@ -32,3 +32,7 @@ class Workspace(Timestamps, Base):
     # When the app was uninstalled or its tokens revoked (Slack's `app_uninstalled`, `tokens_revoked`):
     # nothing is sent to the workspace and its schedules are skipped until it is installed again.
     uninstalled_at: Mapped[datetime | None]
+    # When its data was last removed (`bot.services.workspace_erasure`): only its bare row is left since.
+    # The retention job's removal is due again only for an uninstall after it (installed, then removed
+    # again).
+    removed_at: Mapped[datetime | None]

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Column, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import Base, Member
@@ -42,21 +42,33 @@ STILL_TO_DELETE = frozenset({"sent_file"})
 
 async def attached_to_erased(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
     """`table.column -> erased member: n row(s)` for each column referencing a member row (every foreign
-    key of the metadata onto `member`: shares, tracked links, posts…) that still points at an erased
-    member's placeholder row (but `STILL_TO_DELETE`)."""
+    key of the metadata onto `member`: shares, tracked links, posts…, and every `member_id` column with no
+    foreign key: the dashboard's weekly figures per member) that still points at an erased member's
+    placeholder row (but `STILL_TO_DELETE`)."""
     erased = select(Member.id).where(Member.erased_at.is_not(None))
     found: list[str] = []
     async with sessions() as session:
         for table in Base.metadata.sorted_tables:
-            for key in table.foreign_keys:
-                if key.column.table is not Member.__table__ or table.name in STILL_TO_DELETE:
-                    continue
+            if table.name in STILL_TO_DELETE:
+                continue
+            for column in _members_named(table):
                 count = await session.scalar(
-                    select(func.count()).select_from(table).where(key.parent.in_(erased))
+                    select(func.count()).select_from(table).where(column.in_(erased))
                 )
                 if count:
-                    found.append(f"{table.name}.{key.parent.name} -> erased member: {count} row(s)")
+                    found.append(f"{table.name}.{column.name} -> erased member: {count} row(s)")
     return found
+
+
+def _members_named(table: Table) -> list[Column[Any]]:
+    """The columns of `table` holding a member row's id: its foreign keys onto `member`, and a `member_id`
+    kept without one."""
+    return [
+        column
+        for column in table.columns
+        if any(key.column.table is Member.__table__ for key in column.foreign_keys)
+        or (column.name == "member_id" and not column.foreign_keys)
+    ]
 
 
 async def rows_in_every_table(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:

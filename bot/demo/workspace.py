@@ -165,14 +165,21 @@ class SlackDriver:
         event_id: str = "Ev0001",
         retry: int | None = None,
         event_time: int | None = None,
+        org_level: bool = False,
     ) -> int:
         """Deliver an Events API event (sent by Slack at `event_time`, epoch seconds: now unless given);
-        returns the HTTP status the app answered."""
+        returns the HTTP status the app answered. `org_level`: an Enterprise Grid organisation's own
+        event (`team_access_granted`, `team_access_revoked`), whose envelope Slack sends naming its
+        `enterprise_id` only: no `team_id`, no `authorizations`."""
         envelope = json.loads(event_body(event, team_id=self.team, event_id=event_id))
         if self.enterprise is not None:
             envelope.update(enterprise_id=self.enterprise, is_enterprise_install=self.org_install)
         if event_time is not None:
             envelope.update(event_time=event_time)
+        if org_level:
+            assert self.enterprise is not None, "an organisation's event needs its enterprise id"
+            del envelope["team_id"], envelope["is_enterprise_install"]
+            return await self._deliver(envelope, retry)
         # The installation the event is for, as Slack names it (Bolt authorizes by it): an
         # organisation's names no team.
         envelope["authorizations"] = [
@@ -184,6 +191,9 @@ class SlackDriver:
                 "is_enterprise_install": self.org_install,
             }
         ]
+        return await self._deliver(envelope, retry)
+
+    async def _deliver(self, envelope: dict[str, Any], retry: int | None) -> int:
         body = json.dumps(envelope).encode()
         extra = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
         return (await self.post(body, "application/json", **extra)).status_code

@@ -96,7 +96,10 @@ def caller_of(core: Relais, workspace: Workspace, member: Member, *, channel: st
         member=member,
         lang=member_service.language_of(member),
         admin=member_service.is_admin(
-            member, admins=core.settings.relais_admins, workspace=workspace.external_id
+            member,
+            admins=core.settings.relais_admins,
+            workspace=workspace.external_id,
+            enterprise=workspace.enterprise_id,
         ),
         channel=channel,
     )

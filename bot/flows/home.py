@@ -15,14 +15,17 @@ from bot.services import scores
 async def home_data(core: Relais, caller: Caller) -> HomeData:
     """What the member's home shows, read in one short session. The workspace's posts only to someone
     its directory knows as an active person: an id it does not know (a request naming another
-    workspace's member) or a deactivated account sees its own figures, not what the workspace shares."""
+    workspace's member), a deactivated account, or someone never looked up (their first look-up failed:
+    a new row is active by default, before the directory said anything) sees their own figures, not
+    what the workspace shares."""
     now = core.clock.now()
     workspace, member = caller.workspace, caller.member
+    known = member.active and member.admin_checked_at is not None
     async with core.sessions() as session:
         stats = await scores.member_stats(session, workspace_id=workspace.id, member_id=member.id, now=now)
         cards = (
             await post_service.latest_cards(session, workspace_id=workspace.id, member_id=member.id)
-            if member.active
+            if known
             else []
         )
         await session.commit()

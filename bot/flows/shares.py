@@ -5,8 +5,12 @@ counted once), Edit & share (the form's content, its checks, the share it starts
 A platform answers a click within its own deadline (Slack waits 3 seconds for the acknowledgement), and
 a click is never sent again: what must not be lost is committed before that answer, within the budget
 of an `AckDeadline`. When the database is slower than that, the member is told so at once through
-`early` (the platform acknowledges the click and shows the message), and the outcome follows. Undo and
-"post it" on an API share are `bot.flows.connections.undo` and `claim_repost`."""
+`early` (the platform acknowledges the click and shows the message), and the outcome follows. Who clicked
+is asked of the platform's directory after that answer, never before it (`clicker`): someone it does not
+have as an active member of the workspace (a click signed for it naming a member of another workspace, or
+a deactivated account) is told the post is not available, gets no caption nor link, and what the click
+recorded before the answer is withdrawn. Undo and "post it" on an API share are
+`bot.flows.connections.undo` and `claim_repost`."""
 
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ from bot.services.members import (
 )
 from bot.services.posting import Claim
 from bot.services.posts import PostError, check_captions
-from bot.services.shares import DismissRecord, LinkRequest, ProfileUpdate, Recorded, ShareRecord
+from bot.services.shares import DismissRecord, LinkRequest, ProfileUpdate, Recorded, ShareRecord, withdraw
 from models import Network, Post, PostState, ShareStatus, SocialAccountStatus
 
 logger = logging.getLogger(__name__)
@@ -219,7 +223,7 @@ async def _claim_click(
             row = await ensure_member_in(
                 session, workspace_id=found.workspace_id, external_id=who.member, now=core.clock.now()
             )
-            ref = MemberRef(row.workspace_id, row.id, language_of(row), row.admin_checked_at)
+            ref = MemberRef(row.workspace_id, row.id, language_of(row), row.admin_checked_at, row.active)
         claim = await _claim_if_connected(
             core,
             session,
@@ -312,11 +316,16 @@ async def share_answer(
     if post_id is None:
         return say((await acting.caller(core, directory, who)).lang, "no_longer_available")
     found = await _find(core, who, post_id)
-    post, ref = found.post, started.member or found.member
-    if post is None or not shareable(post, network):
-        return say(await fresh_language(core, directory, who, ref), "no_longer_available")
-    # The tracked link comes from the share writer's batch (the member row of a first contact with it):
-    # with the member and the post in memory, no session of its own.
+    post = found.post
+    # Who clicked, asked of the directory when not known fresh, before anything of the post is shown or
+    # kept: someone it does not know (a click signed for this workspace naming a member of another) or
+    # who was deactivated gets no caption and no link.
+    person = await clicker(core, directory, who, started.member or found.member)
+    if post is None or not shareable(post, network) or not person.present:
+        return say(person.lang, "no_longer_available")
+    ref = person.member
+    # The tracked link comes from the share writer's batch: with the member and the post in memory, no
+    # session of its own.
     made = await core.shares.link(
         LinkRequest(
             workspace_id=found.workspace_id,
@@ -331,7 +340,7 @@ async def share_answer(
         ref = made.member
         core.cache.remember_member(who.platform, who.workspace, who.member, ref)
     assert ref is not None  # named by id, or found or created by the batch
-    lang = await fresh_language(core, directory, who, ref)
+    lang = person.lang
     base = core.settings.base_url
     return share_link(
         network=network.value,
@@ -356,6 +365,8 @@ class Opened:
     network: Network
     shareable: bool
     counted: bool
+    post_id: int = 0
+    created: bool = False  # this opening created the share (withdrawn if the directory says a stranger)
 
 
 async def open_share(
@@ -403,50 +414,102 @@ async def open_share(
     recorded = settled.recorded
     if not recorded.live:
         return Opened(settled.member, network, shareable=False, counted=False)
-    return Opened(settled.member, network, shareable=True, counted=recorded.created or not settled.confirmed)
+    return Opened(
+        settled.member,
+        network,
+        shareable=True,
+        counted=recorded.created or not settled.confirmed,
+        post_id=post_id,
+        created=recorded.created,
+    )
 
 
 async def opened_answer(
     core: Relais, directory: Directory, who: Who, opened: Opened | None
 ) -> Message | None:
     """After the ack: thanks for a share this opening counted, or why the post cannot be shared; nothing
-    for a share counted before. The language is refreshed from the directory only when stale."""
+    for a share counted before. The profile is refreshed from the directory only when stale (`clicker`):
+    someone it does not know or who was deactivated has the share this opening recorded withdrawn, and is
+    told the post is not available."""
     if opened is None or (opened.shareable and not opened.counted):
         return None
-    lang = await fresh_language(core, directory, who, opened.member)
+    person = await clicker(core, directory, who, opened.member)
+    if opened.shareable and not person.present:
+        if opened.created:
+            await _withdraw(core, opened.member, opened.post_id, opened.network)
+        return say(person.lang, "no_longer_available")
     if not opened.shareable:
-        return say(lang, "no_longer_available")
-    return say(lang, "share_recorded", network=network_name(lang, opened.network.value))
+        return say(person.lang, "no_longer_available")
+    return say(person.lang, "share_recorded", network=network_name(person.lang, opened.network.value))
 
 
-async def fresh_language(core: Relais, directory: Directory, who: Who, known: MemberRef | None) -> str:
-    """After the ack: the member's language, their profile refreshed from the directory only when the
-    one this process saw is stale. The directory is asked outside any transaction, and its answer is
-    written with the share writer's next batch (one UPDATE for many members) rather than in a session
-    of its own; a failed look-up or write keeps what was known."""
-    if known is None:
+@dataclass(frozen=True)
+class Clicker:
+    """Whoever clicked, as known after the ack: their member row (`member`; None only when the database
+    failed), their language, and whether the workspace's directory has them as an active member
+    (`present` False: it does not know them, or they were deactivated — a click signed for this workspace
+    that names someone of another, or someone who left: nothing of the post is theirs)."""
+
+    member: MemberRef | None
+    lang: str
+    present: bool
+
+
+async def clicker(core: Relais, directory: Directory, who: Who, known: MemberRef | None) -> Clicker:
+    """After the ack: who clicked, their profile refreshed from the directory when the one this process
+    knows is missing or stale (a first contact is looked up before anything of the post is shown or kept).
+    The click's work before the ack never asks the directory (it is the hot path); what it recorded for
+    someone found absent here is withdrawn by the caller. The directory is asked outside any transaction,
+    and its answer is written with the share writer's next batch (one UPDATE for many members) rather than
+    in a session of its own. A failed look-up (network, 5xx, timeout) keeps what was known: nobody is locked
+    out by a hiccup of the directory."""
+    if known is None:  # not met by this process: their row, created on first contact, refreshed if stale
         try:
-            return (await acting.caller(core, directory, who)).lang
+            found = await acting.caller(core, directory, who)
         except (SQLAlchemyError, OSError):
             logger.warning("finding who clicked failed in the database; answering in English", exc_info=True)
-            return acting.cached_language(core, who)
+            return Clicker(None, acting.cached_language(core, who), present=True)
+        row = found.member
+        ref = MemberRef(row.workspace_id, row.id, found.lang, row.admin_checked_at, row.active)
+        return Clicker(ref, found.lang, row.active)
     now = core.clock.now()
     if known.checked_at is not None and now - known.checked_at < PROFILE_TTL:
-        return known.lang
+        return Clicker(known, known.lang, known.active)
     profile = await look_up_id(directory, member_id=known.member_id, external_id=who.member)
     if isinstance(profile, LookupFailed):
-        return known.lang
+        return Clicker(known, known.lang, known.active)
+    present = profile is not None and profile.active
     try:
         written = await core.shares.update_profile(
             ProfileUpdate(known.workspace_id, known.member_id, profile, now)
         )
     except Exception:
         logger.exception("writing the profile of member %s failed", known.member_id)
-        return known.lang
-    if written is None:
-        return known.lang
+        return Clicker(known, known.lang, present)
+    if written is None:  # erased meanwhile
+        return Clicker(known, known.lang, present)
     core.cache.remember_member(who.platform, who.workspace, who.member, written)
-    return written.lang
+    return Clicker(written, written.lang, present)
+
+
+async def _withdraw(core: Relais, member: MemberRef | None, post_id: int, network: Network | None) -> None:
+    """Withdraw what a click recorded before the ack (the share opened on `network`, None: the "Not for
+    me") for someone the directory then said is no member of the workspace (`clicker`). A failure is
+    logged: the record then stays, as it does when the look-up fails."""
+    if member is None:
+        return
+    try:
+        async with core.sessions() as session:
+            await withdraw(
+                session,
+                workspace_id=member.workspace_id,
+                member_id=member.member_id,
+                post_id=post_id,
+                network=network,
+            )
+            await session.commit()
+    except Exception:
+        logger.exception("withdrawing the click of member %s on post %s failed", member.member_id, post_id)
 
 
 # -- Not for me ----------------------------------------------------------------------------------------
@@ -459,6 +522,8 @@ class Dismissed:
 
     member: MemberRef | None
     noted: bool
+    post_id: int = 0
+    created: bool = False  # this click created the "Not for me" (withdrawn if the directory says a stranger)
 
 
 async def start_not_for_me(core: Relais, who: Who, post_id: int | None, early: Early) -> Dismissed | None:
@@ -495,18 +560,26 @@ async def start_not_for_me(core: Relais, who: Who, post_id: int | None, early: E
     )
     if settled is None:
         return None
-    return Dismissed(settled.member, noted=settled.recorded.live)
+    return Dismissed(
+        settled.member, noted=settled.recorded.live, post_id=post.id, created=settled.recorded.created
+    )
 
 
 async def not_for_me_answer(
     core: Relais, directory: Directory, who: Who, dismissed: Dismissed | None
 ) -> Message | None:
     """After the ack: "noted", or why there is nothing to give feedback on, in the member's language
-    (their profile refreshed only when stale); None when they were already told it failed."""
+    (their profile refreshed only when stale: `clicker`); None when they were already told it failed.
+    Someone the directory does not know or who was deactivated has the "Not for me" this click recorded
+    withdrawn, and is told the post is not available."""
     if dismissed is None:
         return None
-    lang = await fresh_language(core, directory, who, dismissed.member)
-    return say(lang, "not_for_me_noted" if dismissed.noted else "no_longer_available")
+    person = await clicker(core, directory, who, dismissed.member)
+    if not person.present:
+        if dismissed.created:
+            await _withdraw(core, dismissed.member, dismissed.post_id, None)
+        return say(person.lang, "no_longer_available")
+    return say(person.lang, "not_for_me_noted" if dismissed.noted else "no_longer_available")
 
 
 async def not_for_me(
@@ -531,9 +604,10 @@ class EditForm:
 
 
 async def edit_form(core: Relais, caller: Caller, post_id: int | None) -> EditForm | Message:
-    """The form's content, or why the post can no longer be shared."""
+    """The form's content, or why the post can no longer be shared (also to someone the directory does not
+    have as an active member of the workspace: see `clicker`)."""
     post = None
-    if post_id is not None:
+    if post_id is not None and caller.member.active:
         async with core.sessions() as session:
             post = await post_service.get_post(session, workspace_id=caller.workspace.id, post_id=post_id)
     if post is None or post.state is not PostState.PUBLISHED:
@@ -588,10 +662,11 @@ async def start_edited_share(
     core: Relais, caller: Caller, post_id: int, network: Network, caption: str
 ) -> EditStarted:
     """Before the form is closed (a submission is never resent): the API share, claimed with the
-    member's words if they connected the network."""
+    member's words if they connected the network. Nothing is available to someone the directory does not
+    have as an active member of the workspace (`clicker`)."""
     async with core.sessions() as session:
         post = await post_service.get_post(session, workspace_id=caller.workspace.id, post_id=post_id)
-        available = shareable(post, network)
+        available = shareable(post, network) and caller.member.active
         claim = None
         if available:
             claim = await _claim_if_connected(
@@ -658,6 +733,8 @@ async def edited_share_answer(
             now=core.clock.now(),
         )
         await session.commit()
+    if link is None:  # they erased their data meanwhile: no link is made for nobody
+        return say(caller.lang, "something_went_wrong")
     return share_link(
         network=network.value,
         post_id=post_id,

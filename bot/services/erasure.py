@@ -17,9 +17,11 @@ scrubbed.
 The tokens are read and revoked first, outside any write transaction (a network call); then everything
 is erased in one transaction, whose first statement claims the member (`erased_at`), so that two
 erasures of the same member at once agree: the second finds nothing to do. What that transaction finds
-that was not read before it (a connection or a `/relais mydata` file completed meanwhile) is revoked and
-deleted at the network after it commits. A file the platform failed to delete keeps its id (`sent_file`)
-until the clock deletes it (`delete_left_files`).
+that was not read before it (a connection, a token renewal or a `/relais mydata` file completed
+meanwhile) is revoked and deleted at the network after it commits; one completing after the claim finds
+the member erased and revokes or deletes its own (`bot.services.connections`, `bot.services.mydata`). A
+file the platform failed to delete keeps its id (`sent_file`) until the clock deletes it
+(`delete_left_files`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from bot.social import SocialClient, SocialError
 from models import (
     Click,
     ConversationRef,
+    DashboardMemberWeek,
     DashboardRefresh,
     Dismissal,
     InboundDelivery,
@@ -256,8 +259,9 @@ async def erase_member(
     them deleted at their platform (`files`) first, outside any transaction, then everything in one
     transaction. None when the member was erased meanwhile (a second click, another process): nothing
     is changed. Tokens and files that appeared between that first read and the transaction's claim (a
-    connection or an upload completing meanwhile: after the claim none can, `members.hold_live`) are
-    revoked and deleted at the network once it has committed (`Erased.late`), so that none is left there.
+    connection, a token renewal or an upload completing meanwhile: after the claim none can,
+    `members.hold_live`) are revoked and deleted at the network once it has committed (`Erased.late`), so
+    that none is left there.
 
     A token is deleted whatever its network answered (keeping it to try again would keep the person's
     credential). A file's id is kept until the platform says the file is gone: one it failed to delete (a
@@ -326,8 +330,9 @@ async def delete_left_files(
     """The files of erased members that their platform failed to delete at the erasure (`erase_member`),
     tried again (the clock's hourly retention job), each with its own workspace's credentials
     (`deleters`: by platform); their ids forgotten once gone. How many went. A file the platform keeps
-    failing on (the app uninstalled: its token is dead) is tried each pass until it goes, or until its
-    workspace's data is removed."""
+    failing on is tried each pass until it goes. Those of a workspace the app is uninstalled from wait:
+    tried again once it is reinstalled, or their ids go with the workspace's data when it is removed
+    (`bot.services.workspace_erasure`)."""
     async with sessions() as session:
         rows = (
             await session.execute(
@@ -336,7 +341,13 @@ async def delete_left_files(
                     Member, (Member.id == SentFile.member_id) & (Member.workspace_id == SentFile.workspace_id)
                 )
                 .join(Workspace, Workspace.id == SentFile.workspace_id)
-                .where(Member.erased_at.is_not(None), Workspace.platform.in_(sorted(deleters)))
+                .where(
+                    Member.erased_at.is_not(None),
+                    Workspace.platform.in_(sorted(deleters)),
+                    # Not those of a workspace the app is uninstalled from: without its token nothing can
+                    # delete them, and hundreds of them would take every pass from the others' files.
+                    Workspace.uninstalled_at.is_(None),
+                )
                 .order_by(SentFile.workspace_id, SentFile.id)
                 .limit(LEFT_FILES_PER_PASS)
             )
@@ -392,7 +403,8 @@ async def _erase(
     )
     if _count(claimed) != 1:
         return None
-    # After the claim no connection nor file can be added (`members.hold_live`): what is here now is all.
+    # After the claim no connection, token renewal nor file can be added (`members.hold_live`): what is
+    # here now is all.
     late = _late(target, *await _held_outside(session, workspace_id, member_id))
     await _cancel_posts(session, workspace_id, member_id, now=now)
     # Their shares stay as anonymous counts, standing for nobody (`member_id` NULL: not even for the
@@ -423,6 +435,13 @@ async def _erase(
             .where(DashboardRefresh.workspace_id == workspace_id, DashboardRefresh.watermark > earliest_click)
             .values(watermark=earliest_click)
         )
+    # Their own weekly figures (`bot.services.analytics`), which the next rebuild would drop anyway: the
+    # placeholder keeps no history, not even until then.
+    await session.execute(
+        delete(DashboardMemberWeek).where(
+            DashboardMemberWeek.workspace_id == workspace_id, DashboardMemberWeek.member_id == member_id
+        )
+    )
     # Their links still open the article and count nothing (`bot.services.links`), for nobody; the posts
     # they queued and the suggestions they decided (as an admin) stay, by nobody.
     await session.execute(

@@ -34,7 +34,8 @@ def _labelled(**columns: Any) -> tuple[Any, ...]:
 
 # What stands for a member who erased their data (`bot.services.erasure`): the same fixed word for all of
 # them, so that their rows still count but tell nobody apart. Their shares and links have no member any
-# more (`member_id` NULL, so the outer join finds none); a post keeps its author's placeholder row.
+# more (`member_id` NULL, so the outer join finds none). A post they queued has no author any more either
+# (`created_by_id` NULL): its `created_by` is empty, as for a post queued from the command line.
 ERASED_MEMBER: Final = "erased"
 _member = case((Member.erased_at.is_not(None), literal(ERASED_MEMBER)), else_=Member.external_id)
 _member_or_nobody = case(

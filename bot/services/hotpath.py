@@ -40,6 +40,9 @@ class MemberRef:
     member_id: int
     lang: str
     checked_at: datetime | None
+    # As the directory last said at `checked_at`: False when it did not know them or they were deactivated
+    # (a click of theirs is refused: `bot.flows.shares`).
+    active: bool = True
 
 
 @dataclass(frozen=True)

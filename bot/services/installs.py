@@ -111,6 +111,10 @@ async def _save(session: AsyncSession, install: Install, *, cipher: MultiFernet,
     workspace = await members.ensure_workspace(
         session, platform=Platform.SLACK.value, external_id=install.team_id, now=now
     )
+    # Read again, locked until the commit (PostgreSQL; SQLite has one writer): a batch of a removal under
+    # way (`bot.services.workspace_erasure`) holds the row until its own commit, so the installation is
+    # never deleted by it, and what it left of the row is what is updated here.
+    await session.refresh(workspace, with_for_update=True)
     workspace.name = install.team_name or workspace.name
     workspace.enterprise_id = install.enterprise_id
     workspace.uninstalled_at = None

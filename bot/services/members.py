@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, text
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.config import admins_in, split_admin, user_id_key
+from bot.config import admins_in, is_guid, split_admin, user_id_key
 from bot.db import insert_ignoring_conflicts
 from bot.i18n import Language, language_for
 from models import Member, Workspace
@@ -200,27 +201,47 @@ def apply_profile(member: Member, profile: Profile | LookupFailed | None, *, now
     return member
 
 
-def is_admin(member: Member, *, admins: frozenset[str], workspace: str) -> bool:
+def is_admin(
+    member: Member, *, admins: frozenset[str], workspace: str, enterprise: str | None = None
+) -> bool:
     """Workspace admins and owners (cached from the directory) and the ids RELAIS_ADMINS (`admins`) names
-    in `workspace`, the member's (its team or tenant id): alone, or with this workspace
-    (`bot.config.admins_in`; an Entra object id matches whatever its case)."""
-    return member.is_admin or user_id_key(member.external_id) in admins_in(admins, workspace)
+    in `workspace`, the member's (its team or tenant id; `enterprise`, its Grid organisation's id): alone,
+    with this workspace, or with its organisation (`bot.config.admins_in`; an Entra object id matches
+    whatever its case)."""
+    return member.is_admin or user_id_key(member.external_id) in admins_in(admins, workspace, enterprise)
 
 
 async def is_admin_in(session: AsyncSession, member: Member, *, admins: frozenset[str]) -> bool:
     """`is_admin`, the member's workspace read in `session` (a caller that holds only the member row)."""
-    workspace = await session.scalar(select(Workspace.external_id).where(Workspace.id == member.workspace_id))
-    return workspace is not None and is_admin(member, admins=admins, workspace=workspace)
+    found = (
+        await session.execute(
+            select(Workspace.external_id, Workspace.enterprise_id).where(Workspace.id == member.workspace_id)
+        )
+    ).first()
+    return found is not None and is_admin(member, admins=admins, workspace=found[0], enterprise=found[1])
 
 
 def named_admin(admins: frozenset[str]) -> ColumnElement[bool]:
     """`is_admin`'s RELAIS_ADMINS part as SQL, on members joined with their workspace: an id named alone,
-    or named with the member's workspace (`bot.config.admins_in`)."""
-    alone = sorted(entry for entry in admins if split_admin(entry)[0] is None)
-    qualified = sorted(entry for entry in admins if split_admin(entry)[0] is not None)
-    return or_(
-        Member.external_id.in_(alone), (Workspace.external_id + ":" + Member.external_id).in_(qualified)
-    )
+    or named with the member's workspace or its Grid organisation (`bot.config.admins_in`). The entries'
+    GUIDs are in lower case (`user_id_key`): the rows' are compared in lower case too, whatever case
+    Teams or an older row wrote them in."""
+    matches: list[ColumnElement[bool]] = []
+    for entry in sorted(admins):
+        named, user = split_admin(entry)
+        member = _same_id(Member.external_id, user)
+        if named is None:
+            matches.append(member)
+        elif named.startswith("E") and not is_guid(named):  # a Grid organisation: all of its workspaces
+            matches.append(and_(Workspace.enterprise_id == named, member))
+        else:
+            matches.append(and_(_same_id(Workspace.external_id, named), member))
+    return or_(false(), *matches)
+
+
+def _same_id(column: ColumnElement[str] | InstrumentedAttribute[str], key: str) -> ColumnElement[bool]:
+    """`column` holds the id `key` (`user_id_key`): a GUID whatever the case it was stored in."""
+    return func.lower(column) == key if is_guid(key) else column == key
 
 
 def language_of(member: Member) -> Language:

@@ -11,9 +11,18 @@ who installed it). The members' social tokens are revoked at the networks that a
 after its revocation; with `files`, the files Relais sent members are deleted at the platform the same way.
 
 What stays: the workspace row itself, bare (its platform, its team or tenant id, its Enterprise Grid
-organisation and its uninstall mark; no name, channel, time zone or settings), so that a process that met
-the workspace keeps a valid id for it (`bot.services.hotpath` keeps it for the process's life) and a
-reinstall starts afresh on the same row. It names no person.
+organisation, its uninstall mark and when it was removed; no name, channel, time zone or settings), so
+that a process that met the workspace keeps a valid id for it (`bot.services.hotpath` keeps it for the
+process's life) and a reinstall starts afresh on the same row. It names no person. A workspace removed
+while served (`--force`) that had its own Slack installation is marked uninstalled too: without its
+installation nothing can serve it, so it waits, as an uninstalled workspace does, for a reinstall
+(`bot.services.installs` clears the mark); one served without (single-workspace mode's bot token, an
+Enterprise Grid organisation's installation, a Teams tenant) goes on being served, its people starting
+afresh on their next use.
+
+Each batch's transaction first reads the uninstall mark, locked (`uninstalled`): a reinstall, which clears
+the mark in its own transaction, waits for the batch's commit and the next batch sees it, so a removal
+never deletes a fresh installation or rows of a workspace installed again.
 
 Not the workspace's, so not touched: an Enterprise Grid organisation's installation (it serves the
 organisation's other workspaces), the install flow's states and the sign-in attempts (they belong to no
@@ -33,7 +42,7 @@ from cryptography.fernet import MultiFernet
 from sqlalchemy import ColumnElement, Table, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services import erasure
+from bot.services import erasure, members
 from bot.social import SocialClient
 from models import Base, Member, Network, Platform, SentFile, SlackInstallation, SocialAccount, Workspace
 
@@ -67,6 +76,9 @@ class WorkspaceErased:
     revoked: int = 0
     files: int = 0
     complete: bool = True
+    # Marked uninstalled by this removal: it was served through its own Slack installation, deleted with
+    # its data, so only a reinstall serves it again (see the module's docstring).
+    uninstalled: bool = False
 
     def lines(self) -> list[str]:
         """`table: n` for each table that held rows, then the revocations (what the command prints)."""
@@ -109,10 +121,18 @@ Condition = Callable[[AsyncSession], Awaitable[bool]]
 
 def uninstalled(workspace_id: int, *, before: datetime | None = None) -> Condition:
     """The condition of a removal that must not touch a served workspace: it is still marked uninstalled
-    (before `before`, when given), checked at the start of each batch's transaction."""
+    (before `before`, when given), checked first in each batch's transaction and held until its end: on
+    PostgreSQL the workspace row is read `FOR UPDATE` (a reinstall clearing the mark waits for the
+    batch's commit; one that committed first is seen), on SQLite the transaction is begun `IMMEDIATE`
+    (the database's write lock, which a reinstall needs too)."""
 
     async def holds(session: AsyncSession) -> bool:
-        mark = await session.scalar(select(Workspace.uninstalled_at).where(Workspace.id == workspace_id))
+        query = select(Workspace.uninstalled_at).where(Workspace.id == workspace_id)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        else:
+            await members._begin_immediate(session)
+        mark = await session.scalar(query)
         return mark is not None and (before is None or mark < before)
 
     return holds
@@ -124,18 +144,20 @@ async def erase_workspace(
     *,
     tokens: Tokens | None,
     condition: Condition | None,
+    now: datetime,
     files: erasure.DeletesFiles | None = None,
     batch: int = BATCH,
 ) -> WorkspaceErased:
-    """Remove the workspace's data (see the module's docstring). `condition` (e.g. `uninstalled`) is
-    checked before each batch; None: removed whatever its state (`relais erase-workspace --force`).
-    Network calls (revocations, file deletions) are made between transactions, never inside one."""
+    """Remove the workspace's data (see the module's docstring) at `now` (its removal and, if it comes
+    to that, uninstall time). `condition` (e.g. `uninstalled`) is checked before each batch; None:
+    removed whatever its state (`relais erase-workspace --force`). Network calls (revocations, file
+    deletions) are made between transactions, never inside one."""
     done = WorkspaceErased()
     done.complete = (
         await _connections(sessions, workspace_id, tokens, condition, done)
         and await _files(sessions, workspace_id, files, condition, done, batch)
         and await _tables(sessions, workspace_id, condition, done, batch)
-        and await _workspace_row(sessions, workspace_id, condition, done)
+        and await _workspace_row(sessions, workspace_id, condition, done, now)
     )
     return done
 
@@ -256,23 +278,30 @@ async def _table(
 
 
 async def _workspace_row(
-    sessions: Sessions, workspace_id: int, condition: Condition | None, done: WorkspaceErased
+    sessions: Sessions, workspace_id: int, condition: Condition | None, done: WorkspaceErased, now: datetime
 ) -> bool:
     """Last, in one transaction: the workspace's own Slack installation (not an organisation's), and the
-    workspace row left bare (see the module's docstring)."""
+    workspace row left bare, stamped removed; marked uninstalled too when it was served through that
+    installation (see the module's docstring)."""
     async with sessions() as session:
         if condition is not None and not await condition(session):
             return False
         workspace = await session.get_one(Workspace, workspace_id)
+        installation = 0
         if workspace.platform == Platform.SLACK.value:
-            gone = await session.execute(
-                delete(SlackInstallation).where(SlackInstallation.team_id == workspace.external_id)
+            installation = _count(
+                await session.execute(
+                    delete(SlackInstallation).where(SlackInstallation.team_id == workspace.external_id)
+                )
             )
-            done._add(SlackInstallation.__tablename__, _count(gone))
+            done._add(SlackInstallation.__tablename__, installation)
+        marks: dict[str, Any] = {"removed_at": now, "updated_at": now}
+        if installation and workspace.uninstalled_at is None:
+            marks["uninstalled_at"], done.uninstalled = now, True
         await session.execute(
             update(Workspace)
             .where(Workspace.id == workspace_id)
-            .values(name=None, default_channel=None, timezone="UTC", settings={})
+            .values(name=None, default_channel=None, timezone="UTC", settings={}, **marks)
         )
         await session.commit()
     return True
@@ -297,15 +326,19 @@ async def remove_uninstalled(
     sessions: Sessions, *, now: datetime, tokens: Tokens | None, batch: int = BATCH
 ) -> Removed:
     """The retention job's part: every workspace uninstalled more than `UNINSTALLED_KEPT` before `now`
-    that still holds rows is removed (each batch checks it is still uninstalled since then: a reinstall
-    meanwhile stops it). One workspace failing does not stop the others (logged; the next run takes it
-    up again)."""
+    and not removed since (`Workspace.removed_at`) is removed (each batch checks it is still uninstalled
+    since then: a reinstall meanwhile stops it). One workspace failing does not stop the others (logged;
+    the next run takes it up again)."""
     before = now - UNINSTALLED_KEPT
     async with sessions() as session:
         due = list(
             await session.scalars(
                 select(Workspace.id)
-                .where(Workspace.uninstalled_at.is_not(None), Workspace.uninstalled_at < before)
+                .where(
+                    Workspace.uninstalled_at.is_not(None),
+                    Workspace.uninstalled_at < before,
+                    Workspace.removed_at.is_(None) | (Workspace.removed_at < Workspace.uninstalled_at),
+                )
                 .order_by(Workspace.id)
             )
         )
@@ -314,12 +347,16 @@ async def remove_uninstalled(
     for workspace_id in due:
         try:
             if not await _holds_rows(sessions, workspace_id):
-                continue  # removed already: only its bare row is left
+                # Nothing to remove (met but never used, or removed before removals were stamped): stamped,
+                # so that the next runs do not look at it again.
+                await _stamp_removed(sessions, workspace_id, before=before, now=now)
+                continue
             done = await erase_workspace(
                 sessions,
                 workspace_id,
                 tokens=tokens,
                 condition=uninstalled(workspace_id, before=before),
+                now=now,
                 batch=batch,
             )
         except Exception:
@@ -333,6 +370,17 @@ async def remove_uninstalled(
             removed.workspaces + int(done.complete), removed.rows + done.total, removed.revoked + done.revoked
         )
     return removed
+
+
+async def _stamp_removed(sessions: Sessions, workspace_id: int, *, before: datetime, now: datetime) -> None:
+    """The workspace, holding nothing, is marked removed at `now`, if still uninstalled before `before`."""
+    async with sessions() as session:
+        await session.execute(
+            update(Workspace)
+            .where(Workspace.id == workspace_id, Workspace.uninstalled_at < before)
+            .values(removed_at=now)
+        )
+        await session.commit()
 
 
 async def _holds_rows(sessions: Sessions, workspace_id: int) -> bool:

@@ -25,7 +25,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.core import Relais
 from bot.flows.acting import cached_language
 from handlers.slack.deps import CONTEXT_KEY
-from handlers.slack.identity import who
+from handlers.slack.identity import acting_team, who
 from handlers.slack.text import t
 
 logger = logging.getLogger(__name__)
@@ -104,11 +104,11 @@ async def _tell_failure(
 
 
 def _team_and_user(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Whose language the failure is told in: the workspace the request acts in (`acting_team`, as the
+    listeners read it), and the sender, when the payload names them."""
     user = body.get("user")
-    if isinstance(user, dict):
-        team = (body.get("team") or {}).get("id") if isinstance(body.get("team"), dict) else None
-        return (str(team or user.get("team_id") or "") or None), (str(user.get("id") or "") or None)
-    return body.get("team_id"), body.get("user_id")
+    sender = body.get("user_id") if "command" in body else user.get("id") if isinstance(user, dict) else None
+    return acting_team(body), (str(sender) if isinstance(sender, str) and sender else None)
 
 
 async def _tell(client: AsyncWebClient, body: dict[str, Any], user_id: str | None, text: str) -> None:

@@ -4,7 +4,7 @@ carries."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,13 +19,60 @@ from handlers.slack.deps import relais
 from handlers.slack.directory import SlackDirectory
 from models import Platform
 
+# Events about the installation itself, not about a workspace's people: their listeners act on the ids
+# Bolt authorized (an organisation's name no team), never on a workspace named in the payload.
+INSTALLATION_EVENTS: Final = frozenset(
+    {"app_uninstalled", "tokens_revoked", "team_access_granted", "team_access_revoked"}
+)
+
+
+def acting_team(body: dict[str, Any]) -> str | None:
+    """The workspace a request acts in: the one reader of it, so that the workspace the installs
+    middleware checks against the installation (`handlers.slack.listeners.installs`) is the one every
+    listener then acts in (`team_and_user`, `who_sent`, the error handler's language).
+
+    - A slash command: its `team_id` (the only place a command names its workspace).
+    - A click, a form, a shortcut: where it happened, `team.id` (not the user's home team, which differs
+      for people from other organisations in shared channels); an org-wide installation's payloads may
+      carry `team: null`, then the user's `team_id`. Never the payload's top-level `team_id`, which Bolt
+      authorizes by when `team` is null but no listener reads.
+    - An event: the workspace it happened in, the envelope's `team_id` (an org-wide installation's events
+      name the workspace there only, their `authorizations` naming no team), else the event's own
+      (`view.team_id`, `team`); None for an event about the installation itself (`INSTALLATION_EVENTS`).
+
+    None when the request names no workspace: refused, but for installation events."""
+    event = body.get("event")
+    if isinstance(event, dict):
+        if event.get("type") in INSTALLATION_EVENTS:
+            return None
+        view = event.get("view")
+        named = (
+            body.get("team_id"),
+            view.get("team_id") if isinstance(view, dict) else None,
+            event.get("team"),
+        )
+        return next((str(team) for team in named if isinstance(team, str) and team), None)
+    if "command" in body:
+        return _id(body.get("team_id"))
+    team, user = body.get("team"), body.get("user")
+    if isinstance(team, dict):
+        return _id(team.get("id"))
+    return _id(user.get("team_id")) if isinstance(user, dict) else None
+
+
+def _id(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
 
 def team_and_user(body: dict[str, Any]) -> tuple[str, str]:
-    """The workspace is where the action happened (`team.id`), not the user's home team, which differs
-    for people from other organisations in shared channels."""
-    user = body["user"]
-    team = (body.get("team") or {}).get("id") or user.get("team_id")
-    return str(team), str(user["id"])
+    """The workspace a request acts in (`acting_team`) and who sent it (a command's `user_id`, else the
+    payload's `user.id`). The payload's shape (`handlers.slack.shapes`) makes both present; a request
+    naming neither raises (answered by the error handler), never acts in a workspace called "None"."""
+    team = acting_team(body)
+    user = body.get("user_id") if "command" in body else (body.get("user") or {}).get("id")
+    if team is None or not isinstance(user, str) or not user:
+        raise ValueError("a Slack request names no team or no user")
+    return team, user
 
 
 def who(team_id: str, user_id: str) -> Who:

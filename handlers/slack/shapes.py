@@ -88,7 +88,16 @@ def _has(value: Any, required: Mapping[str, Kinds], optional: Mapping[str, Kinds
 
 
 def _event_ok(body: dict[str, Any]) -> bool:
-    if not _has(body, {"team_id": str, "event": dict}, {"event_id": str, "api_app_id": str}):
+    """An organisation's own events (an org-wide installation's `team_access_revoked`, …) name no team:
+    `team_id` is left out or null, the envelope naming its `enterprise_id` only. Which events may name no
+    team is the installs middleware's to say (`handlers.slack.listeners.installs`)."""
+    optional: dict[str, Kinds] = {
+        "team_id": (str, type(None)),
+        "enterprise_id": (str, type(None)),
+        "event_id": str,
+        "api_app_id": str,
+    }
+    if not _has(body, {"event": dict}, optional):
         return False
     event = body["event"]
     if not _has(event, {"type": str}):

@@ -1,6 +1,7 @@
 """anonymous shares: an erased member's shares and tracked links point at no member (`member_id` NULL),
 so that the database keeps their counts without one history per erased person; the shares and links of
-members erased before this revision are detached too
+members erased before this revision are detached too, as are the posts they created and the suggestions
+they decided, and their workspaces' dashboard aggregates are rebuilt from scratch at the next look
 
 Revision ID: 0022
 Revises: 0021
@@ -42,6 +43,15 @@ def upgrade() -> None:
     for table in ("share", "tracked_link"):
         _member_id_nullable(table, True)
         op.execute(f"UPDATE {table} SET member_id = NULL WHERE member_id IN ({_ERASED})")  # noqa: S608
+    # The posts they queued and the suggestions they decided stay, by nobody (as an erasure leaves them).
+    for table, column in (("post", "created_by_id"), ("suggestion", "decided_by_id")):
+        op.execute(f"UPDATE {table} SET {column} = NULL WHERE {column} IN ({_ERASED})")  # noqa: S608
+    # The dashboard's aggregates of their workspaces still hold their weekly figures, and the shares
+    # detached above unstamped: rebuilt from every row at the next look (no watermark: never built).
+    op.execute(
+        "UPDATE dashboard_refresh SET watermark = NULL WHERE workspace_id IN "
+        "(SELECT workspace_id FROM member WHERE erased_at IS NOT NULL)"
+    )
 
 
 def downgrade() -> None:

@@ -9,17 +9,19 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.fernet import Fernet
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from bot import db
 from bot.demo.fake_slack import FakeSlack
 from bot.services import mydata
-from models import Member
+from models import Member, Network, SocialAccount, SocialAccountStatus
 from tests.bot import test_cli
 from tests.bot.test_cli import relais
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, run_in_thread
 from tests.erasure_scan import leftovers, rows_in_every_table
+from tests.fakes.social import FakeX
 
 # The seeded database of the export tests: Ada (UADMIN, an admin of Slack workspace T1) queued a post,
 # shared it and her tracked link was clicked; Bob (UBOB) shared it too; Carol is in a Teams tenant.
@@ -168,3 +170,70 @@ async def test_erase_member_deletes_the_files_mydata_sent_them_at_slack(
     assert BOT_TOKEN not in result.stdout + result.stderr
     assert await asyncio.to_thread(_scan, url, ["UADMIN", "Ada", sent["UADMIN"]]) == []
     assert _tables(url)["sent_file"] == 1  # Bob's
+
+
+async def test_a_mydata_file_sent_while_erase_member_revokes_their_token_is_deleted_right_after(
+    seeded_database_url: str, fake_slack: FakeSlack, x: FakeX
+) -> None:
+    """The operator's erasure read what to delete outside (Ada's X token; no file yet) and is held at X
+    revoking the token; meanwhile `/relais mydata` puts a file in her DM and keeps its id. The erasure's
+    transaction finds that id and, once committed, deletes the file at Slack there and then: it is not
+    left for the clock's hourly retry."""
+    url = seeded_database_url
+    fake_slack.add_user("UADMIN")
+    key = Fernet.generate_key()
+    token = x.issue_token("ada")
+    engine = db.create_engine(url)
+    sessions = db.session_factory(engine)
+    try:
+        async with sessions() as session:
+            ada = (await session.scalars(select(Member).where(Member.external_id == "UADMIN"))).one()
+            workspace_id, member_id = ada.workspace_id, ada.id
+            session.add(
+                SocialAccount(
+                    workspace_id=workspace_id,
+                    member_id=member_id,
+                    network=Network.X,
+                    status=SocialAccountStatus.CONNECTED,
+                    external_person_id="ada",
+                    access_token_encrypted=Fernet(key).encrypt(token.encode()).decode(),
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+            await session.commit()
+        environment = {
+            "DATABASE_URL": url,
+            "ENCRYPTION_KEY": key.decode(),
+            "X_CLIENT_ID": x.client_id,
+            "X_CLIENT_SECRET": x.client_secret,
+            "X_API_URL": x.api_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake_slack.api_url,
+        }
+        x.delay("revoke", 2.0)
+        erasing = asyncio.ensure_future(
+            asyncio.to_thread(relais, "erase-member", "slack", "T1", "UADMIN", **environment)
+        )
+        async with asyncio.timeout(30):
+            while not x.calls_to("revoke"):  # noqa: ASYNC110 - the process runs apart
+                await asyncio.sleep(0.05)
+        bot = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+        dm = (await bot.conversations_open(users="UADMIN"))["channel"]["id"]
+        file_id = (await bot.files_upload_v2(channel=dm, filename="d.json", content=b"{}"))["file"]["id"]
+        async with sessions() as session:
+            assert await mydata.remember_files(
+                session, workspace_id=workspace_id, member_id=member_id, file_ids=[file_id], now=NOW
+            )
+            await session.commit()
+        assert not erasing.done(), "the erasure was not held long enough: the race was not run"
+        result = await erasing
+    finally:
+        await engine.dispose()
+    assert result.returncode == 0, result.stderr
+    assert x.revoked == [token]
+    assert [call.params["file"] for call in fake_slack.calls_to("files.delete")] == [file_id]
+    assert (fake_slack.files[file_id]["deleted"], fake_slack.files[file_id]["content"]) == (True, None)
+    assert _tables(url)["sent_file"] == 0
+    assert await asyncio.to_thread(_scan, url, ["UADMIN", "Ada", token, file_id]) == []

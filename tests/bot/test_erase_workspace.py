@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import db
 from bot.demo.fake_slack import FakeSlack
 from bot.services.installs import Install, Installs
+from bot.services.members import served_workspaces
 from bot.services.workspace_erasure import UNINSTALLED_KEPT
 from models import (
     Base,
@@ -338,9 +339,12 @@ async def test_a_served_or_unknown_workspace_is_refused_in_one_line_and_nothing_
 async def test_force_removes_a_served_workspace_with_its_installation_and_the_files_sent_there(
     world: World, fake_slack: FakeSlack
 ) -> None:
-    """Acme is still installed (single-workspace mode here: SLACK_BOT_TOKEN): --force removes it, its
-    installation too, and deletes at Slack the file Relais sent Ada (with the workspace's token, which it
-    still has). A Teams tenant, never marked uninstalled, goes with --force too."""
+    """Acme is still installed through its own installation: --force removes it, its installation too,
+    and deletes at Slack the file Relais sent Ada (with the workspace's token, which it still has). With
+    no installation left nothing can serve Acme: it is marked uninstalled, as an uninstall would (its
+    schedules skipped, nothing sent), and said so; a reinstall brings it back. A Teams tenant, never
+    marked uninstalled, goes with --force too, and a Slack workspace served by SLACK_BOT_TOKEN alone (no
+    installation row): both go on being served, their people starting afresh."""
     w = world
     fake_slack.add_user("UACMEADA")
     bot = AsyncWebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
@@ -364,14 +368,38 @@ async def test_force_removes_a_served_workspace_with_its_installation_and_the_fi
     assert code == 0, err
     assert "  slack_installation: 1\n" in out
     assert "  files deleted at the platform: 1\n" in out
+    assert out.endswith(
+        f"slack workspace {ACME} lost its installation and is now marked uninstalled: reinstall Relais to "
+        "use it again\n"
+    )
     assert fake_slack.files[sent]["deleted"] is True
     await _assert_removed(w, ACME)
     assert await leftovers(w.sessions, [f"UINSTALLER{ACME}", f"B{ACME}"]) == []
     assert await _everything_but(w.sessions, w.seeded[ACME].workspace_id, ACME) == others
+    acme = w.seeded[ACME].workspace_id
+    async with w.sessions() as session:
+        assert (await session.get_one(Workspace, acme)).uninstalled_at is not None
+        assert acme not in (await session.scalars(served_workspaces())).all()  # the clock skips it
+    reinstalled = UNINSTALLED + timedelta(days=3)
+    await _installs(w.sessions, reinstalled).save(_install(ACME, reinstalled))
+    async with w.sessions() as session:
+        assert (await session.get_one(Workspace, acme)).uninstalled_at is None
+        assert acme in (await session.scalars(served_workspaces())).all()
 
-    code, out, err = await _relais("erase-workspace", "teams", TENANT, "--force", **w.env())
-    assert code == 0, err
+    async with w.sessions() as session:
+        solo = await _seed(session, w.x, platform="slack", team="TSOLO", tag="solo")
+        await session.commit()
+    for args, env in ((["teams", TENANT], w.env()), (["slack", "TSOLO"], w.env(**slack))):
+        code, out, err = await _relais("erase-workspace", *args, "--force", **env)
+        assert code == 0, err
+        assert "slack_installation" not in out
+        assert out.endswith(
+            f"Relais still serves {args[0]} workspace {args[1]}: its people start afresh on their next use\n"
+        )
     await _assert_removed(w, TENANT)
+    async with w.sessions() as session:
+        for workspace_id in (w.seeded[TENANT].workspace_id, solo.workspace_id):
+            assert (await session.get_one(Workspace, workspace_id)).uninstalled_at is None
 
 
 async def test_the_retention_job_removes_a_workspace_uninstalled_for_over_30_days_and_keeps_a_reinstalled_one(
@@ -426,3 +454,7 @@ def test_erase_workspace_has_help() -> None:
     assert result.returncode == 0
     assert result.stdout.startswith("usage: relais erase-workspace")
     assert "--force" in result.stdout
+    said = " ".join(result.stdout.split())
+    assert "is marked uninstalled: reinstall Relais to use it again" in said
+    assert "a Teams tenant go on being served: their people start afresh on their next use" in said
+    assert "(reinstall Relais to use it again); otherwise (SLACK_BOT_TOKEN," in said

@@ -124,6 +124,7 @@ class _Failure:
     json: Any
     acts: bool = False  # the request is carried out (a post is made) before `status` is answered
     stall: float = 0.0  # seconds before anything happens (a client that waits less sees a timeout)
+    late: bool = False  # the request is carried out at once, and answered normally after `stall`
 
 
 @dataclass
@@ -277,7 +278,9 @@ class _FakeServer(LocalServer):
         * `"500 after"` (any status): the request is carried out (the post is made), then the error;
         * `"timeout"`: carried out and answered normally, but only after `stall` seconds (a timeout for a
           client that waits less, after the network did the work);
-        * `"ok"`: the normal answer.
+        * `"ok"`: the normal answer;
+        * `"late"`: carried out at once, answered normally after `stall` seconds (the network did the
+          work, and its answer is still on its way while other calls run).
 
         Requests beyond the burst are answered normally. A 429 comes without `Retry-After` (X's real 429s
         carry `x-rate-limit-reset`, added as usual)."""
@@ -285,6 +288,8 @@ class _FakeServer(LocalServer):
         for answer in answers:
             if answer == "ok":
                 queue.append(_Failure(status=0, headers={}, json=None))
+            elif answer == "late":
+                queue.append(_Failure(status=0, headers={}, json=None, stall=stall, late=True))
             elif answer == "timeout":
                 queue.append(_Failure(status=0, headers={}, json=None, acts=True, stall=stall))
             elif isinstance(answer, str) and answer.endswith(" after"):
@@ -423,6 +428,10 @@ class _FakeServer(LocalServer):
         failure = next((queue.pop(0) for key in keys if (queue := self._failures.get(key))), None)
         if failure is None:
             return await handler(request)
+        if failure.late:
+            response = await handler(request)
+            await asyncio.sleep(failure.stall)
+            return response
         if failure.stall:
             await asyncio.sleep(failure.stall)
         if failure.status == 0:

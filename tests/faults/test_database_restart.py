@@ -187,6 +187,7 @@ async def _clicker(client: httpx.AsyncClient, fake: FakeSlack, load: Load, prefi
     while load.running:
         number += 1
         click = Click(user=f"U{prefix}{number:05d}", sent=time.monotonic())
+        fake.add_user(click.user)  # a member of the workspace, as Slack's directory says after the ack
         load.clicks.append(click)
         body, headers = _click_request(fake, click.user)
         try:

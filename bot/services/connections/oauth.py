@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.i18n import Language
 from bot.services import members as member_service
 from bot.services import outbox
-from bot.services.connections.tokens import account_of, put_tokens
+from bot.services.connections.tokens import account_of, put_tokens, revoke_unstored
 from bot.signin import code_challenge
 from bot.social import SocialClient, SocialError, TokenSet
 from models import Member, Network, OAuthAttempt, SocialAccount, SocialAccountStatus, Workspace
@@ -349,22 +349,9 @@ async def finish(
             if attempt_number:
                 raise
     if not stored:
-        await _revoke_unstored(client, network, tokens)
+        await revoke_unstored(client, network, tokens)
         raise ConnectFailure("invalid_link", lang, platform)
     return Connected(workspace_id, member_id, member_external_id, network, lang)
-
-
-async def _revoke_unstored(client: SocialClient, network: Network, tokens: TokenSet) -> None:
-    """Tokens granted to a member erased meanwhile: revoked where the network allows it, never kept."""
-    for token in (tokens.access_token, tokens.refresh_token):
-        if not token:
-            continue
-        try:
-            await client.revoke(token)
-        except (SocialError, OSError):
-            logger.warning(
-                "revoking a %s token granted after an erasure failed; it is not kept", network.value
-            )
 
 
 async def _set_outcome(session: AsyncSession, attempt_id: int, outcome: str, now: datetime) -> None:

@@ -40,6 +40,20 @@ async def connected_networks(session: AsyncSession, *, member_id: int) -> dict[N
     return {account.network: account for account in accounts}
 
 
+async def revoke_unstored(client: SocialClient, network: Network, tokens: TokenSet) -> None:
+    """Tokens the network granted that Relais cannot keep (their member was erased, or their connection
+    removed, while the network answered): revoked where the network allows it, never stored."""
+    for token in (tokens.access_token, tokens.refresh_token):
+        if not token:
+            continue
+        try:
+            await client.revoke(token)
+        except (SocialError, OSError):
+            logger.warning(
+                "revoking a %s token granted too late to keep failed; it is not kept", network.value
+            )
+
+
 def decrypt_token(cipher: MultiFernet, value: str) -> str:
     """A stored token in clear; one that no current key decrypts (`ENCRYPTION_KEY` replaced without
     keeping the old key) is as good as none: the member must reconnect."""

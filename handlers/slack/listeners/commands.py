@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.flows.commands import run_command
 from handlers.slack.deps import relais
 from handlers.slack.directory import SlackDirectory
-from handlers.slack.identity import who
+from handlers.slack.identity import who_sent
 from handlers.slack.outbox import drain_outbox
 from handlers.slack.render import render
 from handlers.slack.surface import SlackSurface
@@ -27,20 +27,20 @@ async def handle_relais_command(
     context: AsyncBoltContext,
 ) -> None:
     await ack()
-    deps = relais(context)
+    deps, sender = relais(context), who_sent(command)
     reply = await run_command(
         deps,
         SlackSurface(
             client,
             trigger_id=command.get("trigger_id"),
-            team_id=str(command["team_id"]) if context.is_enterprise_install else None,
+            team_id=sender.workspace if context.is_enterprise_install else None,
         ),
         SlackDirectory(client),
-        who(str(command["team_id"]), str(command["user_id"])),
+        sender,
         str(command.get("text") or ""),
         channel=command.get("channel_id"),
     )
     if reply is not None:  # None: the answer was a form
         text, blocks = render(reply)
         await respond(text=text, blocks=blocks or None, response_type="ephemeral")
-    await drain_outbox(deps, client, str(command["team_id"]))
+    await drain_outbox(deps, client, sender.workspace)

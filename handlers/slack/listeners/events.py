@@ -12,8 +12,7 @@ from bot.flows import preferences
 from handlers.slack.deps import relais
 from handlers.slack.directory import SlackDirectory
 from handlers.slack.home import publish_home
-from handlers.slack.identity import team_and_user, who
-from handlers.slack.listeners.installs import acting_team
+from handlers.slack.identity import acting_team, team_and_user, who
 
 
 async def handle_app_home_opened(

@@ -9,22 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from bot.services.installs import Installs
+from handlers.slack.identity import INSTALLATION_EVENTS, acting_team
 from handlers.slack.installations import not_installed_message
 
 logger = logging.getLogger(__name__)
-
-# Events about the installation itself, not about a workspace's people: their listeners act on the ids
-# Bolt authorized (an organisation's name no team), never on a workspace named in the payload.
-INSTALLATION_EVENTS: Final = frozenset(
-    {"app_uninstalled", "tokens_revoked", "team_access_granted", "team_access_revoked"}
-)
 
 
 def register_installs(app: AsyncApp, installs: Installs) -> None:
@@ -32,17 +27,19 @@ def register_installs(app: AsyncApp, installs: Installs) -> None:
         context: AsyncBoltContext, body: dict[str, Any], next: Callable[[], Awaitable[Any]]
     ) -> BoltResponse | None:
         """Runs after Bolt's authorize (only requests of installed workspaces get here): the workspace a
-        listener acts on (`acting_team`: a command's or a click's team, an event's workspace) must be
-        the one Bolt found the installation for (a modal's `view.app_installed_team_id`, an event's
-        `authorizations`), or be served by the organisation's org-wide installation that serves the
-        request (`Installs.serves`, which records the workspace's organisation). Anything else is
+        listener acts on (`acting_team`, the one reader the listeners use too: a command's or a click's
+        team, an event's workspace) must be the one Bolt found the installation for (a modal's
+        `view.app_installed_team_id`, an event's `authorizations`, else a payload's top-level
+        `team_id`), or be served by the organisation's org-wide installation that serves the request
+        (`Installs.serves`, which records the workspace's organisation). A request naming no workspace
+        is refused, but an event about the installation itself (`INSTALLATION_EVENTS`). Anything else is
         refused as from a workspace Relais is not installed in; nothing is read or written."""
         acting, enterprise = acting_team(body), context.enterprise_id
         if acting is None:
-            if not isinstance(body.get("event"), dict):  # a command or a click always names its workspace
-                return await _refuse(context, "a request names no team")
-            await next()  # an event about the installation itself (its listener reads Bolt's own ids)
-            return None
+            if _installation_event(body):  # its listener reads Bolt's own ids (an org's names no team)
+                await next()
+                return None
+            return await _refuse(context, "a request names no team")
         if context.is_enterprise_install and enterprise:
             # An organisation's own id is no workspace of it (an org-level payload): nothing to act on.
             if acting == enterprise or not await installs.serves(team_id=acting, enterprise_id=enterprise):
@@ -119,30 +116,11 @@ async def _stop(installs: Installs, context: AsyncBoltContext, body: dict[str, A
     )
 
 
-def acting_team(body: dict[str, Any]) -> str | None:
-    """The team a listener acts on, as `handlers.slack.identity` reads it (an action's or a modal's
-    `team.id`, a command's `team_id`, else the user's team). For an event, the workspace it happened in:
-    the envelope's `team_id` (an org-wide installation's events name the workspace there only, their
-    `authorizations` naming no team), else the event's own (`view.team_id`, `team`); None for an event
-    about the installation itself (`INSTALLATION_EVENTS`) or one naming no team."""
+def _installation_event(body: dict[str, Any]) -> bool:
+    """An event about the installation itself (`INSTALLATION_EVENTS`), the only requests that may name
+    no workspace: an organisation's own (`team_access_revoked`, …) carry no `team_id` at all."""
     event = body.get("event")
-    if isinstance(event, dict):
-        if event.get("type") in INSTALLATION_EVENTS:
-            return None
-        view = event.get("view")
-        named = (
-            body.get("team_id"),
-            view.get("team_id") if isinstance(view, dict) else None,
-            event.get("team"),
-        )
-        return next((str(team) for team in named if isinstance(team, str) and team), None)
-    team = body.get("team")
-    if isinstance(team, dict) and team.get("id"):
-        return str(team["id"])
-    if isinstance(body.get("team_id"), str) and body["team_id"]:
-        return str(body["team_id"])
-    user = body.get("user")
-    return str(user["team_id"]) if isinstance(user, dict) and user.get("team_id") else None
+    return isinstance(event, dict) and event.get("type") in INSTALLATION_EVENTS
 
 
 async def _refuse(context: AsyncBoltContext, why: str) -> BoltResponse:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clock import FrozenClock
 from bot.core import Relais
 from bot.flows import acting, shares
 from bot.flows.acting import Who
@@ -20,7 +21,7 @@ from bot.messages import Message, Text
 from bot.messages.post import share_link
 from bot.services.hotpath import AckDeadline
 from bot.services.links import tracked_url
-from bot.services.members import Profile
+from bot.services.members import PROFILE_TTL, Profile
 from bot.services.shares import ProfileUpdate, Recorded, ShareRecord
 from models import (
     Dismissal,
@@ -195,6 +196,10 @@ async def test_first_contacts_opening_at_once_get_their_member_row_and_share_in_
     caption variant; each answered once, in the directory's language, and the profile written."""
     post_id = await a_post(writing, directory)
     people = [ANNE, ANNE, *(Who(Platform.SLACK, "TEAM", f"UNEW{n}") for n in range(5))]
+    for n in range(5):
+        directory.profiles[f"UNEW{n}"] = Profile(
+            display_name=None, locale=None, timezone=None, is_admin=False
+        )
     opened = await asyncio.gather(
         *(shares.open_share(writing, who, post_id, Network.X, Early()) for who in people)
     )
@@ -216,10 +221,7 @@ async def test_first_contacts_opening_at_once_get_their_member_row_and_share_in_
     for row, owner in zip(rows, owners, strict=True):
         assert row.caption == ["First words", "Second words"][(owner + post_id) % 2]
     assert (members["UANNE"].locale, members["UANNE"].admin_checked_at) == ("fr-FR", START)
-    assert (members["UNEW0"].admin_checked_at, members["UNEW0"].active) == (
-        START,
-        False,
-    )  # not in the directory
+    assert (members["UNEW0"].admin_checked_at, members["UNEW0"].active) == (START, True)
 
 
 @pytest.mark.skipif(TEST_DATABASE_URL is None, reason="SQLite does not enforce a column's length")
@@ -301,6 +303,80 @@ async def test_not_for_me_is_noted_once_and_only_for_a_live_post(
         Text("fr", "no_longer_available", {})
     )
     assert await count(sessions, Dismissal) == 1
+
+
+STRANGER = Who(Platform.SLACK, "TEAM", "USTRANGER")  # a click signed for TEAM naming whom it does not know
+LEFT = Profile(display_name="Left", locale="fr-FR", timezone=None, is_admin=False, active=False)
+
+
+async def clicks(core: Relais, directory: Directory, who: Who, post_id: int) -> list[Message | None]:
+    """Share, open the personal link and Not for me, each answered as the platform would after its ack."""
+    started = await shares.start_share(core, who, post_id, Network.X, Early())
+    opened = await shares.open_share(core, who, post_id, Network.X, Early())
+    return [
+        await shares.share_answer(core, directory, who, post_id, Network.X, started),
+        await shares.opened_answer(core, directory, who, opened),
+        await shares.not_for_me(core, directory, who, post_id, Early()),
+    ]
+
+
+@pytest.mark.parametrize("deactivated", [False, True], ids=["unknown", "deactivated"])
+async def test_someone_the_directory_does_not_have_as_a_member_shares_nothing(
+    writing: Relais, directory: Directory, sessions: Sessions, deactivated: bool
+) -> None:
+    """Someone the workspace's directory does not know, or knows deactivated, asked after the ack: no
+    caption nor link; the share and the "Not for me" recorded before the ack are withdrawn; the answer is
+    the one a post of another workspace gets. Asked again within the profile's lifetime, the directory's
+    answer kept on their row refuses them without asking it again."""
+    post_id = await a_post(writing, directory)
+    if deactivated:
+        directory.profiles[STRANGER.member] = LEFT
+    lang = "fr" if deactivated else "en"
+    refused = Message(Text(lang, "no_longer_available", {}))
+    assert await clicks(writing, directory, STRANGER, post_id) == [refused] * 3
+    asked = len(directory.calls)
+    assert await clicks(writing, directory, STRANGER, post_id) == [refused] * 3
+    assert len(directory.calls) == asked  # the profile is fresh: the directory is not asked again
+    for model in (TrackedLink, Share, Dismissal):
+        assert await count(sessions, model) == 0, model
+    async with sessions() as session:
+        row = (await session.scalars(select(Member).where(Member.external_id == STRANGER.member))).one()
+    assert (row.active, row.admin_checked_at) == (False, START)
+
+
+async def test_a_member_deactivated_since_their_profile_was_read_has_their_clicks_withdrawn(
+    writing: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    """Anne's profile, read once, goes stale; she is deactivated meanwhile: her next clicks are looked up
+    after the ack and refused, what they recorded withdrawn; what her clicks recorded before stays."""
+    core = writing
+    post_id, other = await a_post(core, directory), await a_post(core, directory)
+    assert (await clicks(core, directory, ANNE, other))[1] == Message(
+        Text("fr", "share_recorded", {"network": Text("fr", "network_x", {})})
+    )
+    directory.profiles[ANNE.member] = LEFT
+    assert isinstance(core.clock, FrozenClock)
+    core.clock.advance(PROFILE_TTL + timedelta(seconds=1))
+    refused = Message(Text("fr", "no_longer_available", {}))
+    assert await clicks(core, directory, ANNE, post_id) == [refused] * 3
+    async with sessions() as session:
+        for model in (Share, Dismissal, TrackedLink):  # those of her clicks before, on the other post
+            assert (await session.scalars(select(model.post_id))).all() == [other], model
+
+
+async def test_a_directory_that_cannot_answer_keeps_todays_answers(
+    writing: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    """The directory down (network, 5xx, timeout) when a first contact clicks: nobody is locked out by
+    it; the link is given, the share and the "Not for me" are kept."""
+    post_id = await a_post(writing, directory)
+    directory.broken = True
+    share, opened, noted = await clicks(writing, directory, STRANGER, post_id)
+    assert share is not None
+    assert share.summary != Text("en", "no_longer_available", {})
+    assert opened == Message(Text("en", "share_recorded", {"network": Text("en", "network_x", {})}))
+    assert noted == Message(Text("en", "not_for_me_noted", {}))
+    assert [await count(sessions, model) for model in (TrackedLink, Share, Dismissal)] == [1, 1, 1]
 
 
 async def test_edit_and_share_starts_from_the_members_caption_and_checks_the_form(

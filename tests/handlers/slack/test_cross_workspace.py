@@ -33,6 +33,7 @@ from tests.handlers.slack.driver import (
 from tests.handlers.slack.test_install import GLOBEX, install
 from tests.handlers.slack.test_install import settings as settings  # the installs' settings
 from tests.handlers.slack.test_signin import Browser, Site, shown
+from tests.workspace_integrity import assert_rows_stay_in_their_workspace
 
 Sessions = async_sessionmaker[AsyncSession]
 Rows = dict[str, list[tuple[Any, ...]]]
@@ -276,6 +277,7 @@ async def test_buttons_forms_and_commands_naming_the_other_workspaces_rows_chang
     assert not [c for c in fake_slack.calls[since:] if c.method == "views.open"]  # no form for their rows
     assert written_to(fake_slack, since, other.channel, other.admin, other.employee) == []
     assert await snapshot(sessions, other.team) == before
+    await assert_rows_stay_in_their_workspace(sessions)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -347,6 +349,7 @@ async def test_a_forged_team_id_gives_no_right_and_no_data_of_that_workspace(
         k: v for k, v in before.items() if k not in SETTLED
     }
     assert [admin for admin, _ in await stranger_rows(sessions, other.team, intruders)] == [False, False]
+    await assert_rows_stay_in_their_workspace(sessions)
 
 
 @pytest.mark.parametrize(("home", "away"), DIRECTIONS)
@@ -416,6 +419,7 @@ async def test_a_forget_me_button_naming_the_other_workspaces_member_erases_no_o
     assert said["text"].startswith("This question has expired: nothing was erased."), said
     assert await snapshot(sessions, other.team) == before
     assert await snapshot(sessions, mine.team) == mine_before
+    await assert_rows_stay_in_their_workspace(sessions)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -447,6 +451,7 @@ async def test_the_admin_pages_of_one_workspace_show_nothing_of_the_other(
         assert page.status_code == 404, (path, page.status_code)
         assert leaks(shown(page), other) == [], path
     assert await snapshot(sessions, other.team) == before
+    await assert_rows_stay_in_their_workspace(sessions)
 
 
 @pytest.mark.parametrize(("home", "away"), DIRECTIONS)
@@ -468,3 +473,4 @@ async def test_erasing_a_member_leaves_the_same_id_in_the_other_workspace_alone(
     assert await snapshot(sessions, other.team) == before
     assert await stranger_rows(sessions, other.team, (mine.employee,)) == [(False, False)]
     assert await stranger_rows(sessions, mine.team, (mine.employee,)) == []  # erased: its id is gone here
+    await assert_rows_stay_in_their_workspace(sessions)

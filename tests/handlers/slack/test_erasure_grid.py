@@ -9,10 +9,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.clock import FrozenClock
 from bot.demo.fake_slack import FakeSlack
+from bot.demo.workspace import eventually
+from bot.services import erasure
 from models import Member, SentFile, Workspace
 from scheduler import jobs
 from tests.erasure_scan import leftovers
@@ -92,3 +95,50 @@ async def test_forget_me_deletes_each_file_with_its_own_workspaces_token(
     assert tokens[fake_slack.calls_to("files.delete")[-1].token or ""] == "T0EAST"
     assert await _sent_files(sessions) == []
     assert await leftovers(sessions, [PERSON, east_file, west_file]) == []
+
+
+async def test_the_left_files_of_an_uninstalled_workspace_never_hold_up_the_others(
+    web: SlackDriver,
+    sessions: Sessions,
+    fake_slack: FakeSlack,
+    settings: Any,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Slack fails both deletions at the erasure; then the app is uninstalled from the first workspace,
+    whose left file, without a token, waits for the workspace's removal. Each clock pass takes a bounded
+    number of left files (one here, as if the first workspace had hundreds): the other workspace's file
+    is deleted at the first pass, and nothing is tried, nor warned about, for the uninstalled one."""
+    monkeypatch.setattr(erasure, "LEFT_FILES_PER_PASS", 1)
+    teams = ("T0EAST", "T0WEST")
+    for team in teams:
+        fake_slack.add_team(team, f"Initech {team}", enterprise_id=ORG, enterprise_name="Initech")
+        assert (await install(web, "UADMIN", team=team)).status_code == 200
+    east, west = (SlackDriver(web.client, fake_slack, team=team, enterprise=ORG) for team in teams)
+    for slack in (east, west):
+        assert "private chat" in (await slack.command(PERSON, "mydata"))["text"]
+    fake_slack.fail_next("files.delete", status=500, times=2)
+    assert (await _erase(west))["text"].startswith("Your data is erased.")
+    east_file, west_file = (file_id for _, file_id in await _sent_files(sessions))
+
+    fake_slack.uninstall("T0EAST")
+    assert await east.event({"type": "app_uninstalled"}, event_id="EvUNINSTALL") == 200
+
+    async def uninstalled() -> bool:
+        async with sessions() as session:
+            found = await session.scalar(
+                select(Workspace.uninstalled_at).where(Workspace.external_id == "T0EAST")
+            )
+        return found is not None
+
+    await eventually(uninstalled)
+    await east.settle()
+    deletes = len(fake_slack.calls_to("files.delete"))
+    caplog.clear()
+    summary = await jobs.run_job(clock_job(settings, sessions, clock.now() + timedelta(hours=1)), "retention")
+    assert "1 files of erased members deleted" in str(summary)
+    assert (fake_slack.files[east_file]["deleted"], fake_slack.files[west_file]["deleted"]) == (False, True)
+    assert [call.params["file"] for call in fake_slack.calls_to("files.delete")[deletes:]] == [west_file]
+    assert "cannot be deleted yet" not in caplog.text
+    assert await _sent_files(sessions) == [("T0EAST", east_file)]  # it goes with the workspace's removal

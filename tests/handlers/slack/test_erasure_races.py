@@ -364,3 +364,32 @@ async def test_a_connection_completing_between_the_erasures_read_and_its_claim_i
     async with w.sessions() as session:
         assert (await session.scalars(select(SocialAccount))).all() == []
     assert await leftovers(w.sessions, [ME, NAME, *w.x.revoked]) == []
+
+
+async def test_a_token_renewal_answered_after_the_erasure_is_revoked(world: World) -> None:
+    """Their X token is about to expire when they click to share: Relais sends the refresh token, X renews
+    the pair, and its answer is still on its way while the erasure reads, revokes and deletes the old
+    pair and commits. The new pair, which nobody holds any more, is revoked at X there and then, and the
+    post fails quietly, for nobody."""
+    w = world
+    _person(w)
+    message = await _publish(w, "Une grande nouvelle")
+    await _connect(w, ME, "x")
+    [first_refresh] = w.x.refresh_tokens
+    w.clock.advance(timedelta(hours=1, minutes=56))  # 4 minutes left: renewed before the post
+    w.x.burst("token", "late", stall=2.0)
+    sharing = asyncio.ensure_future(_click_share(w, ME, "x", message))
+    await _until(lambda: first_refresh not in w.x.refresh_tokens)  # X renewed it; its answer is held
+    await _forget_me(w)
+    assert not sharing.done(), "X answered before the erasure: the race was not run"
+    await sharing
+    renewed = [c for c in w.x.calls_to("token") if (c.form or {}).get("grant_type") == "refresh_token"]
+    assert [c.status for c in renewed] == [200]  # X did renew the pair
+    assert (w.x.tokens, w.x.refresh_tokens) == ({}, {})  # and every token it granted is revoked
+    assert w.x.calls_to("create_tweet") == []  # nothing posted in the name of someone erased
+    async with w.sessions() as session:
+        [share] = (await session.scalars(select(Share))).all()
+        assert (await session.scalars(select(SocialAccount))).all() == []
+    assert (share.member_id, share.status) == (None, ShareStatus.FAILED)
+    assert await leftovers(w.sessions, [ME, NAME, first_refresh, *w.x.revoked]) == []
+    await _queued_for_nobody(w)
