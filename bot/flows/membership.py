@@ -159,7 +159,7 @@ async def left(core: Relais, *, platform: str, workspace: str, people: Sequence[
         await session.execute(
             update(Member)
             .where(Member.workspace_id == row.id, Member.external_id.in_(list(people)))
-            .values(active=False, updated_at=core.clock.now())
+            .values(active=False, admin_checked_at=None, updated_at=core.clock.now())
         )
         await session.commit()
 

@@ -477,7 +477,9 @@ async def clicker(core: Relais, directory: Directory, who: Who, known: MemberRef
         return Clicker(known, known.lang, known.active)
     profile = await look_up_id(directory, member_id=known.member_id, external_id=who.member)
     if isinstance(profile, LookupFailed):
-        return Clicker(known, known.lang, known.active)
+        # Only an answer the directory gave refuses someone: an inactive mark set otherwise (a message
+        # to them that failed) comes without a look-up time.
+        return Clicker(known, known.lang, known.active or known.checked_at is None)
     present = profile is not None and profile.active
     try:
         written = await core.shares.update_profile(

@@ -114,7 +114,7 @@ async def _save(session: AsyncSession, install: Install, *, cipher: MultiFernet,
     # Read again, locked until the commit (PostgreSQL; SQLite has one writer): a batch of a removal under
     # way (`bot.services.workspace_erasure`) holds the row until its own commit, so the installation is
     # never deleted by it, and what it left of the row is what is updated here.
-    await session.refresh(workspace, with_for_update=True)
+    await session.refresh(workspace, with_for_update={"key_share": True})  # children's inserts go on
     workspace.name = install.team_name or workspace.name
     workspace.enterprise_id = install.enterprise_id
     workspace.uninstalled_at = None

@@ -68,7 +68,7 @@ def after_send(*, admins: frozenset[str]) -> AfterSend:
             await session.execute(
                 update(Member)
                 .where(Member.workspace_id == message.workspace_id, Member.external_id == message.destination)
-                .values(active=False)
+                .values(active=False, admin_checked_at=None)  # not the directory's word: asked again
             )
             return
         told: set[str] = set()

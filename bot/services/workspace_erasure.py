@@ -129,7 +129,9 @@ def uninstalled(workspace_id: int, *, before: datetime | None = None) -> Conditi
     async def holds(session: AsyncSession) -> bool:
         query = select(Workspace.uninstalled_at).where(Workspace.id == workspace_id)
         if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
+            # NO KEY UPDATE: still exclusive against a reinstall's, but not against the key-share
+            # locks inserting a child row takes (a link visit), which FOR UPDATE would block.
+            query = query.with_for_update(key_share=True)
         else:
             await members._begin_immediate(session)
         mark = await session.scalar(query)
@@ -337,7 +339,9 @@ async def remove_uninstalled(
                 .where(
                     Workspace.uninstalled_at.is_not(None),
                     Workspace.uninstalled_at < before,
-                    Workspace.removed_at.is_(None) | (Workspace.removed_at < Workspace.uninstalled_at),
+                    # Equal: `--force` marked it uninstalled as it removed it; what other processes
+                    # wrote while they still held its installation is looked for once more.
+                    Workspace.removed_at.is_(None) | (Workspace.removed_at <= Workspace.uninstalled_at),
                 )
                 .order_by(Workspace.id)
             )

@@ -33,9 +33,11 @@ def acting_team(body: dict[str, Any]) -> str | None:
 
     - A slash command: its `team_id` (the only place a command names its workspace).
     - A click, a form, a shortcut: where it happened, `team.id` (not the user's home team, which differs
-      for people from other organisations in shared channels); an org-wide installation's payloads may
-      carry `team: null`, then the user's `team_id`. Never the payload's top-level `team_id`, which Bolt
-      authorizes by when `team` is null but no listener reads.
+      for people from other organisations in shared channels); a form's `view.app_installed_team_id`
+      first when it has one (opened through a Slack Connect channel, submitted from the other
+      organisation: its `team` is then the user's own); an org-wide installation's payloads may carry
+      `team: null`, then the form's `view.team_id`, else the user's `team_id`. Never the payload's
+      top-level `team_id`, which Bolt authorizes by when `team` is null but no listener reads.
     - An event: the workspace it happened in, the envelope's `team_id` (an org-wide installation's events
       name the workspace there only, their `authorizations` naming no team), else the event's own
       (`view.team_id`, `team`); None for an event about the installation itself (`INSTALLATION_EVENTS`).
@@ -54,9 +56,15 @@ def acting_team(body: dict[str, Any]) -> str | None:
         return next((str(team) for team in named if isinstance(team, str) and team), None)
     if "command" in body:
         return _id(body.get("team_id"))
-    team, user = body.get("team"), body.get("user")
+    team, user, view = body.get("team"), body.get("user"), body.get("view")
+    if isinstance(view, dict) and _id(view.get("app_installed_team_id")):
+        # A form opened through a Slack Connect channel and submitted from the other organisation: its
+        # `team` is the user's own workspace, this is where Relais is installed (Bolt's own rule).
+        return _id(view.get("app_installed_team_id"))
     if isinstance(team, dict):
         return _id(team.get("id"))
+    if isinstance(view, dict) and _id(view.get("team_id")):
+        return _id(view.get("team_id"))
     return _id(user.get("team_id")) if isinstance(user, dict) else None
 
 

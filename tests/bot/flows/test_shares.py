@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +19,8 @@ from bot.flows import acting, shares
 from bot.flows.acting import Who
 from bot.messages import Message, Text
 from bot.messages.post import share_link
+from bot.notifier import RECIPIENT_GONE, Delivered
+from bot.services import recipients
 from bot.services.hotpath import AckDeadline
 from bot.services.links import tracked_url
 from bot.services.members import PROFILE_TTL, Profile
@@ -27,6 +29,8 @@ from models import (
     Dismissal,
     Member,
     Network,
+    OutboxMessage,
+    OutboxState,
     Platform,
     Post,
     PostState,
@@ -362,6 +366,50 @@ async def test_a_member_deactivated_since_their_profile_was_read_has_their_click
     async with sessions() as session:
         for model in (Share, Dismissal, TrackedLink):  # those of her clicks before, on the other post
             assert (await session.scalars(select(model.post_id))).all() == [other], model
+
+
+async def test_a_member_marked_gone_by_a_failed_message_is_asked_of_the_directory_not_refused(
+    writing: Relais, directory: Directory, sessions: Sessions
+) -> None:
+    """A message to Anne failed as if she were gone (the drain's hook marks her inactive): that is not the
+    directory's word, so her next click in a process that has not met her asks the directory, which
+    says she is a member: served, her share kept. With the directory down too, she is still served."""
+    core = writing
+    first, second, third = [await a_post(core, directory) for _ in range(3)]
+    await clicks(core, directory, ANNE, first)  # her profile read just now
+    async with sessions() as session:
+        workspace_id = await session.scalar(
+            select(Member.workspace_id).where(Member.external_id == ANNE.member)
+        )
+        assert workspace_id is not None
+        message = OutboxMessage(
+            workspace_id=workspace_id,
+            kind="nudge",
+            destination=ANNE.member,
+            payload={},
+            state=OutboxState.FAILED,
+            next_attempt_at=START,
+            created_at=START,
+            updated_at=START,
+        )
+        session.add(message)
+        await session.flush()
+        hook = recipients.after_send(admins=frozenset())
+        await hook(session, message, Delivered(ok=False, error=RECIPIENT_GONE), START)
+        await session.commit()
+    acting.forget(core, ANNE)  # another web process, or this one restarted
+    recorded = Message(Text("fr", "share_recorded", {"network": Text("fr", "network_x", {})}))
+    assert (await clicks(core, directory, ANNE, second))[1] == recorded
+    async with sessions() as session:  # the directory's answer written back
+        assert await session.scalar(select(Member.active).where(Member.external_id == ANNE.member))
+    async with sessions() as session:
+        await session.execute(update(Member).values(active=False, admin_checked_at=None))
+        await session.commit()
+    acting.forget(core, ANNE)
+    directory.broken = True
+    assert (await clicks(core, directory, ANNE, third))[1] == recorded
+    async with sessions() as session:
+        assert sorted((await session.scalars(select(Share.post_id))).all()) == [first, second, third]
 
 
 async def test_a_directory_that_cannot_answer_keeps_todays_answers(
