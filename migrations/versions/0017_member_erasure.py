@@ -22,5 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("member") as batch:
-        batch.drop_column("erased_at")
+    # In place (SQLite's ALTER TABLE … DROP COLUMN, 3.35+), not by a batch's copy of the table: dropping
+    # the member table, with foreign keys on, would delete every row that refers to it.
+    op.drop_column("member", "erased_at")

@@ -61,8 +61,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("workspace", schema=None) as batch_op:
-        batch_op.drop_column("uninstalled_at")
-        batch_op.drop_column("enterprise_id")
+    # In place, not by a batch's copy of the table: dropping the workspace table, with foreign keys on,
+    # would delete every row that refers to it (as in 0017 and 0023).
+    op.drop_column("workspace", "uninstalled_at")
+    op.drop_column("workspace", "enterprise_id")
     op.drop_table("slack_oauth_state")
     op.drop_table("slack_installation")

@@ -29,3 +29,14 @@ def test_removed_at_is_added_empty_and_dropped_keeping_every_row(empty_database_
     run_in_thread(lambda: command.downgrade(migrate.alembic_config(url), "0022"))
     assert _run(url, [], "SELECT external_id FROM member") == [("U1",)]
     assert _run(url, [], "SELECT external_id FROM workspace") == [("T1",)]
+
+
+def test_downgrades_below_0018_and_0017_drop_their_columns_keeping_every_row(empty_database_url: str) -> None:
+    """0018 (`workspace.uninstalled_at`, `enterprise_id`) and 0017 (`member.erased_at`) drop their columns
+    in place too: a member, and what refers to it, outlive the downgrade."""
+    url = empty_database_url
+    run_in_thread(lambda: migrate.upgrade(url, "0018"))
+    _run(url, SEED, "SELECT 1")
+    run_in_thread(lambda: command.downgrade(migrate.alembic_config(url), "0016"))
+    assert _run(url, [], "SELECT external_id FROM member") == [("U1",)]
+    assert _run(url, [], "SELECT external_id FROM workspace") == [("T1",)]
