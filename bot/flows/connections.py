@@ -39,9 +39,13 @@ def network_named(word: str) -> Network | None:
 
 async def connect(core: Relais, member: Member, network: Network, lang: str) -> Message:
     """A fresh personal connect link, or why there is none. Opens its own session: call it with no write
-    transaction of the caller's open."""
+    transaction of the caller's open. Someone the workspace's directory does not have as an active member
+    (a deactivated account, a forged click) connects nothing: an account connected here would let a click
+    post in the workspace's name before any look-up (`bot.flows.shares`)."""
     if network not in core.social or core.cipher is None:
         return Message(text(lang, "network_not_available", network=network_name(lang, network.value)))
+    if not member.active:
+        return Message(text(lang, "connect_not_member"))
     async with core.sessions() as session:
         url = await connections.issue_link(
             session,

@@ -171,6 +171,7 @@ MESSAGES: dict[str, str] = {
     "disconnected": "Your {network} account is disconnected; its tokens are deleted.",
     "was_not_connected": "Your {network} account was not connected.",
     "network_not_available": "Posting to {network} is not set up on this Relais; the share buttons give you a personal link instead.",
+    "connect_not_member": "I cannot connect an account for you here: this workspace does not list you as an active member.",
     "unknown_network": "Which network? `{{relais}} {command} linkedin` or `{{relais}} {command} x`.",
     "share_posted": "Posted on {network}. Thank you!",
     "share_already_posted": "You already shared this on {network}.",

@@ -171,6 +171,7 @@ MESSAGES: dict[str, str] = {
     "disconnected": "Votre compte {network} est déconnecté ; ses jetons sont supprimés.",
     "was_not_connected": "Votre compte {network} n'était pas connecté.",
     "network_not_available": "La publication sur {network} n'est pas configurée sur ce Relais ; les boutons de partage vous donnent un lien personnel.",
+    "connect_not_member": "Je ne peux pas connecter de compte pour vous ici : cet espace de travail ne vous compte pas parmi ses membres actifs.",
     "unknown_network": "Quel réseau ? `{{relais}} {command} linkedin` ou `{{relais}} {command} x`.",
     "share_posted": "Publié sur {network}. Merci !",
     "share_already_posted": "Vous avez déjà partagé ceci sur {network}.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ import pytest
 from aiohttp import web
 from cryptography.fernet import Fernet
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import FrozenClock
@@ -384,6 +385,19 @@ async def _assert_no_plaintext(engine: AsyncEngine, secrets: list[str]) -> None:
     assert "782bbtaQ" in dump_text or "1500000000000000001" in dump_text
     for secret in secrets:
         assert secret not in dump_text
+
+
+async def test_a_deactivated_account_connects_no_account(world: World) -> None:
+    """An account connected by someone the directory does not have as an active member (a deactivated
+    account, a forged click) would let their share clicks post before any look-up: no connect link is
+    given, no attempt kept."""
+    world.slack.fake.add_user("UGONE", real_name="Gone", locale="fr-FR", deleted=True)
+    for network in ("linkedin", "x"):
+        reply = await world.slack.command("UGONE", f"connect {network}")
+        assert "ne vous compte pas parmi ses membres actifs" in reply["text"], reply
+        assert "/oauth/" not in json.dumps(reply)
+    async with world.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OAuthAttempt)) == 0
 
 
 async def test_connect_links_are_single_use_expire_and_cannot_be_forged(world: World) -> None:
