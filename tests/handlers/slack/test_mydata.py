@@ -22,6 +22,7 @@ from bot.clock import FrozenClock
 from bot.demo.fake_slack import FILE_UPLOAD, FakeSlack
 from bot.services import web_sessions
 from bot.services.export import ExportKind, export_rows
+from bot.services.suggestions import REVIEW_KIND
 from models import (
     Click,
     ConversationRef,
@@ -127,6 +128,16 @@ async def _bob_has_a_history(app: Mydata, article: str) -> None:
     await eventually(two_delivered)
     await slack.responses((await slack.click(BOB, "not_for_me", "2")).url_id)
     assert "sent" in (await slack.command(BOB, f"suggest <{article}/idea> A good read"))["text"].lower()
+
+    async def reviews_out() -> bool:  # the admins' review messages, sent after the answer: done
+        async with sessions() as session:
+            states = (
+                await session.scalars(select(OutboxMessage.state).where(OutboxMessage.kind == REVIEW_KIND))
+            ).all()
+        waiting = (OutboxState.PENDING, OutboxState.SENDING)
+        return bool(states) and all(state not in waiting for state in states)
+
+    await eventually(reviews_out)
     await slack.command(BOB, "pause 2")
 
     now = app.clock.now()
